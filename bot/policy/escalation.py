@@ -1,0 +1,108 @@
+"""When the bot hands a conversation to a human, and with what priority.
+
+Priority (higher = served first) is documented in the README:
+``base(reason) + 40 * max(0, -sentiment_score) + tier bonus + churn bonus``; the inbox adds
+waiting time on top when it sorts the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from nlp.base import FALLBACK_INTENT, Understanding
+
+
+class Action(StrEnum):
+    answer = "answer"
+    rephrase = "rephrase"
+    escalate = "escalate"
+    opt_out = "opt_out"
+    silent = "silent"
+
+
+class EscalationReason(StrEnum):
+    complaint = "complaint"
+    human_request = "human_request"
+    negative_sentiment = "negative_sentiment"
+    repeated_negative = "repeated_negative"
+    repeated_fallback = "repeated_fallback"
+
+
+REASON_BASE = {
+    EscalationReason.complaint: 30,
+    EscalationReason.negative_sentiment: 25,
+    EscalationReason.repeated_negative: 20,
+    EscalationReason.human_request: 20,
+    EscalationReason.repeated_fallback: 10,
+}
+HIGH_VALUE_SEGMENTS = frozenset({"Champions", "Loyal", "Can't lose"})
+CHURN_BONUS = {"high": 15, "medium": 5}
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    strong_negative: float = -0.75
+    negative: float = -0.3
+    negative_window: int = 3
+    negative_count: int = 2
+    fallbacks_in_a_row: int = 2
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    response: str | None = None
+    reason: EscalationReason | None = None
+
+
+@dataclass(frozen=True)
+class CustomerSignals:
+    rfm_segment: str | None = None
+    churn_risk: str | None = None
+
+
+def decide(
+    understanding: Understanding,
+    *,
+    previous_intents: Sequence[str | None],
+    previous_scores: Sequence[float | None],
+    config: PolicyConfig,
+) -> Decision:
+    """Choose what to do with one customer message in a bot-handled conversation.
+
+    ``previous_*`` are the conversation's earlier customer messages, newest first.
+    """
+    intent = understanding.intent.label
+    score = understanding.sentiment.score
+    if intent == "opt_out":
+        return Decision(Action.opt_out, response="opt_out")
+    if intent == "human_agent":
+        return Decision(Action.escalate, "human_agent", EscalationReason.human_request)
+    if intent == "complaint":
+        return Decision(Action.escalate, "complaint", EscalationReason.complaint)
+    if score <= config.strong_negative:
+        return Decision(Action.escalate, "complaint", EscalationReason.negative_sentiment)
+    window = [score, *[s for s in previous_scores if s is not None]][: config.negative_window]
+    if sum(1 for s in window if s <= config.negative) >= config.negative_count:
+        return Decision(Action.escalate, "complaint", EscalationReason.repeated_negative)
+    if intent == FALLBACK_INTENT:
+        streak = 1
+        for prev in previous_intents:
+            if prev != FALLBACK_INTENT:
+                break
+            streak += 1
+        if streak >= config.fallbacks_in_a_row:
+            return Decision(Action.escalate, "human_agent", EscalationReason.repeated_fallback)
+        return Decision(Action.rephrase, response=FALLBACK_INTENT)
+    return Decision(Action.answer, response=intent)
+
+
+def priority(reason: EscalationReason, sentiment_score: float, signals: CustomerSignals) -> int:
+    """The queue priority of a new escalation (see the module docstring)."""
+    value = REASON_BASE[reason] + round(40 * max(0.0, -sentiment_score))
+    if signals.rfm_segment in HIGH_VALUE_SEGMENTS:
+        value += 15
+    value += CHURN_BONUS.get(signals.churn_risk or "", 0)
+    return value

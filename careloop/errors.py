@@ -1,0 +1,33 @@
+"""One error hierarchy for every front end (HTTP, CLI, Telegram)."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """A domain error with a message meant for the caller and an HTTP status."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        if code is not None:
+            self.code = code
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "invalid"

@@ -1,0 +1,1 @@
+"""The CRM: data model, customers, orders, conversations, analytics. Knows nothing of channels."""

@@ -1,0 +1,171 @@
+"""Conversations and messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crm.db import utcnow
+from crm.models import (
+    OPEN_STATUSES,
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Sender,
+)
+
+
+def find_message(session: Session, *, channel: Channel, channel_message_id: str) -> Message | None:
+    return session.scalars(
+        select(Message).where(
+            Message.channel == channel, Message.channel_message_id == channel_message_id
+        )
+    ).one_or_none()
+
+
+def open_conversation(session: Session, *, identity: ChannelIdentity) -> Conversation:
+    """The customer's open conversation on this channel, or a new one."""
+    conversation = session.scalars(
+        select(Conversation)
+        .where(
+            Conversation.channel_identity_id == identity.id,
+            Conversation.status.in_(OPEN_STATUSES),
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    ).first()
+    if conversation is None:
+        conversation = Conversation(
+            customer_id=identity.customer_id,
+            channel=identity.channel,
+            channel_identity_id=identity.id,
+            status=ConversationStatus.bot,
+        )
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def add_message(
+    session: Session,
+    *,
+    conversation: Conversation,
+    direction: Direction,
+    sender: Sender,
+    text: str,
+    channel_message_id: str | None = None,
+    in_reply_to_id: int | None = None,
+    author_user_id: int | None = None,
+    is_private_note: bool = False,
+    payload: dict[str, Any] | None = None,
+    nlu: dict[str, Any] | None = None,
+) -> Message:
+    """Append a message and move the conversation's clock."""
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        channel=conversation.channel,
+        channel_message_id=channel_message_id,
+        direction=direction,
+        sender=sender,
+        text=text,
+        in_reply_to_id=in_reply_to_id,
+        author_user_id=author_user_id,
+        is_private_note=is_private_note,
+        payload=payload or {},
+        delivery_status=DeliveryStatus.pending if direction is Direction.outbound else None,
+        created_at=now,
+    )
+    if nlu is not None:
+        message.nlu = nlu
+        message.intent = nlu["intent"]["label"]
+        message.intent_confidence = nlu["intent"]["confidence"]
+        message.sentiment = nlu["sentiment"]["label"]
+        message.sentiment_score = nlu["sentiment"]["score"]
+    session.add(message)
+    if not is_private_note:
+        conversation.last_message_at = now
+    session.flush()
+    return message
+
+
+def replies_to(session: Session, *, message_id: int) -> list[Message]:
+    """The outbound messages sent in answer to one inbound message."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.in_reply_to_id == message_id, Message.direction == Direction.outbound)
+            .order_by(Message.id)
+        )
+    )
+
+
+def recent_inbound(session: Session, *, conversation_id: int, limit: int) -> Sequence[Message]:
+    """The conversation's last ``limit`` customer messages, newest first."""
+    return session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == Direction.inbound)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def visible_messages(
+    session: Session, *, identity: ChannelIdentity, after_id: int = 0, limit: int = 100
+) -> Sequence[Message]:
+    """What the customer may see on this identity: every non-private message, oldest first."""
+    return session.scalars(
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Conversation.channel_identity_id == identity.id,
+            Message.id > after_id,
+            Message.is_private_note.is_(False),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    ).all()
+
+
+def mark_delivered(session: Session, *, message_ids: Sequence[int]) -> None:
+    if message_ids:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(message_ids))
+            .values(delivery_status=DeliveryStatus.delivered)
+        )
+
+
+def resolve_idle_bot_conversations(
+    session: Session, *, idle_for: dt.timedelta, now: dt.datetime | None = None
+) -> list[int]:
+    """Resolve bot-handled conversations with no message for ``idle_for``; returns their ids."""
+    cutoff = (now or utcnow()) - idle_for
+    ids = list(
+        session.scalars(
+            select(Conversation.id).where(
+                Conversation.status == ConversationStatus.bot,
+                Conversation.last_message_at < cutoff,
+            )
+        )
+    )
+    if ids:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(ids), Conversation.status == ConversationStatus.bot)
+            .values(
+                status=ConversationStatus.resolved,
+                resolved_at=now or utcnow(),
+                resolved_by=Sender.bot,
+            )
+        )
+    return ids

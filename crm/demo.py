@@ -1,0 +1,219 @@
+"""Deterministic demo data: customers with orders, some conversations, and staff logins."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm.db import utcnow
+from crm.models import (
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Order,
+    OrderStatus,
+    Role,
+    Sender,
+    User,
+)
+from crm.users.service import create_user, find_user_by_email
+
+DEMO_TAG = "demo"
+DEMO_USERS = (
+    ("agent@demo.careloop", "agent-demo-pass", Role.agent, "Alex Agent"),
+    ("marketer@demo.careloop", "marketer-demo-pass", Role.marketer, "Mia Marketer"),
+    ("admin@demo.careloop", "admin-demo-pass", Role.admin, "Ada Admin"),
+)
+FIRST = "Anna Ben Clara David Emma Felix Greta Hugo Ida Jonas Karla Leo Mila Noah Olga Paul Rosa Sam Tina Uwe Vera Will Yara Zoe".split()
+LAST = "Becker Schmidt Novak Rossi Garcia Dubois Jensen Kowalski Silva Müller Weber Costa".split()
+CARRIERS = ("DHL", "UPS", "DPD", "Hermes")
+TIMEZONES = ("Europe/Berlin", "Europe/London", "Europe/Madrid", "America/New_York", "UTC")
+
+
+@dataclass
+class DemoSummary:
+    customers: int = 0
+    orders: int = 0
+    conversations: int = 0
+    users: list[tuple[str, str, str]] = field(default_factory=list)
+    web_sessions: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+def has_demo_data(session: Session) -> bool:
+    return (session.scalar(select(func.count()).select_from(Customer)) or 0) > 0
+
+
+def seed_demo_data(
+    session: Session, *, customers: int = 300, seed: int = 7, now: dt.datetime | None = None
+) -> DemoSummary:
+    """Create demo customers (with orders and a few conversations) and the demo staff users."""
+    rng = random.Random(seed)
+    now = now or utcnow()
+    summary = DemoSummary()
+    for email, password, role, name in DEMO_USERS:
+        if find_user_by_email(session, email) is None:
+            create_user(session, email=email, password=password, role=role, display_name=name)
+        summary.users.append((role.value, email, password))
+    if has_demo_data(session):
+        summary.skipped = True
+        summary.web_sessions = _demo_sessions(session)
+        return summary
+
+    for i in range(customers):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        created = now - dt.timedelta(days=rng.randint(30, 900))
+        customer = Customer(
+            external_id=f"C{10000 + i}",
+            first_name=first,
+            last_name=last,
+            email=f"{first.lower()}.{last.lower()}{i}@example.com".replace("ü", "ue"),
+            phone=f"+4915{rng.randint(10_000_000, 99_999_999)}",
+            birthday=dt.date(rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28)),
+            timezone=rng.choice(TIMEZONES),
+            marketing_consent=rng.random() < 0.7,
+            tags=[DEMO_TAG],
+            created_at=created,
+        )
+        session.add(customer)
+        session.flush()
+        summary.customers += 1
+        # A mix of loyal, occasional, lapsed and new customers.
+        profile = rng.random()
+        n_orders = 0 if profile < 0.08 else rng.randint(1, 3) if profile < 0.6 else rng.randint(4, 15)
+        span_days = max(1, int((now - created).days))
+        last_gap = rng.randint(0, 40) if profile > 0.3 else rng.randint(60, 400)
+        for k in range(n_orders):
+            ordered = now - dt.timedelta(
+                days=min(span_days, last_gap + rng.randint(0, span_days) * k // max(1, n_orders)),
+                hours=rng.randint(0, 23),
+            )
+            age = (now - ordered).days
+            status = (
+                OrderStatus.placed
+                if age < 1
+                else OrderStatus.shipped
+                if age < 4
+                else rng.choice([OrderStatus.delivered] * 9 + [OrderStatus.returned])
+            )
+            session.add(
+                Order(
+                    external_id=f"O{customer.id:05d}{k:02d}",
+                    customer_id=customer.id,
+                    ordered_at=ordered,
+                    status=status,
+                    total_amount=Decimal(rng.randint(900, 25000)) / 100,
+                    items_count=rng.randint(1, 5),
+                    carrier=rng.choice(CARRIERS),
+                    tracking_number=f"TRK{rng.randint(10**9, 10**10 - 1)}",
+                    estimated_delivery=(ordered + dt.timedelta(days=3)).date(),
+                )
+            )
+            summary.orders += 1
+        if i < 5:
+            identity = ChannelIdentity(
+                customer_id=customer.id, channel=Channel.web, external_id=f"demo-{first.lower()}-{i}"
+            )
+            session.add(identity)
+            summary.web_sessions.append(identity.external_id)
+        if i % 12 == 0:
+            _demo_conversation(session, rng, customer, now)
+            summary.conversations += 1
+    session.flush()
+    return summary
+
+
+def _demo_sessions(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(ChannelIdentity.external_id)
+            .where(
+                ChannelIdentity.channel == Channel.web,
+                ChannelIdentity.external_id.like("demo-%"),
+            )
+            .order_by(ChannelIdentity.id)
+            .limit(5)
+        )
+    )
+
+
+SCRIPTS = (
+    ("where is my order?", "order_status", "neutral", -0.05, ConversationStatus.resolved, None),
+    ("my parcel arrived damaged, this is the second time!", "complaint", "negative", -0.85,
+     ConversationStatus.waiting, "complaint"),
+    ("can I talk to a human please", "human_agent", "neutral", -0.1, ConversationStatus.waiting,
+     "human_request"),
+    ("how many loyalty points do I have", "loyalty_points", "neutral", 0.0,
+     ConversationStatus.resolved, None),
+)
+
+
+def _demo_conversation(session: Session, rng: random.Random, customer: Customer, now: dt.datetime) -> None:
+    text, intent, label, score, status, reason = rng.choice(SCRIPTS)
+    identity = ChannelIdentity(
+        customer_id=customer.id, channel=Channel.web, external_id=f"demo-visitor-{customer.id}"
+    )
+    session.add(identity)
+    session.flush()
+    at = now - dt.timedelta(minutes=rng.randint(5, 600))
+    conversation = Conversation(
+        customer_id=customer.id,
+        channel=Channel.web,
+        channel_identity_id=identity.id,
+        status=status,
+        escalation_reason=reason,
+        escalated_at=at if reason else None,
+        priority=30 + round(40 * max(0.0, -score)) if reason else 0,
+        resolved_at=at + dt.timedelta(minutes=2) if status is ConversationStatus.resolved else None,
+        resolved_by=Sender.bot if status is ConversationStatus.resolved else None,
+        last_message_at=at,
+        created_at=at,
+    )
+    session.add(conversation)
+    session.flush()
+    nlu = {
+        "intent": {"label": intent, "confidence": 0.9, "ranking": []},
+        "sentiment": {"label": label, "score": score, "probabilities": {}},
+    }
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            customer_id=customer.id,
+            channel=Channel.web,
+            channel_message_id=f"demo-{conversation.id}-1",
+            direction=Direction.inbound,
+            sender=Sender.customer,
+            text=text,
+            intent=intent,
+            intent_confidence=0.9,
+            sentiment=label,
+            sentiment_score=score,
+            nlu=nlu,
+            created_at=at,
+        )
+    )
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            customer_id=customer.id,
+            channel=Channel.web,
+            direction=Direction.outbound,
+            sender=Sender.bot,
+            text="A colleague will reply here as soon as possible."
+            if reason
+            else "Here is what I found for you.",
+            delivery_status=DeliveryStatus.delivered,
+            created_at=at + dt.timedelta(seconds=1),
+        )
+    )
+

@@ -1,0 +1,52 @@
+"""All ORM models; importing this package registers every table on ``Base.metadata``."""
+
+from crm.models.campaign import (
+    Campaign,
+    CampaignDelivery,
+    CampaignRun,
+    CampaignStatus,
+    DeliveryGroup,
+    OutboxStatus,
+    ScheduleKind,
+)
+from crm.models.conversation import (
+    OPEN_STATUSES,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Sender,
+)
+from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer
+from crm.models.order import Order, OrderStatus
+from crm.models.survey import SurveyKind, SurveyResponse, SurveyStatus
+from crm.models.user import Role, User
+
+__all__ = [
+    "OPEN_STATUSES",
+    "Campaign",
+    "CampaignDelivery",
+    "CampaignRun",
+    "CampaignStatus",
+    "Channel",
+    "ChannelIdentity",
+    "ChurnRisk",
+    "Conversation",
+    "ConversationStatus",
+    "Customer",
+    "DeliveryGroup",
+    "DeliveryStatus",
+    "Direction",
+    "Message",
+    "Order",
+    "OrderStatus",
+    "OutboxStatus",
+    "Role",
+    "ScheduleKind",
+    "Sender",
+    "SurveyKind",
+    "SurveyResponse",
+    "SurveyStatus",
+    "User",
+]

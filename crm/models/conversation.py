@@ -1,0 +1,114 @@
+"""Conversations and their messages, with the NLU results stored on each message."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
+from crm.models.customer import Channel
+
+if TYPE_CHECKING:
+    from crm.models.customer import ChannelIdentity, Customer
+
+
+class ConversationStatus(StrEnum):
+    bot = "bot"  # the bot is handling it
+    waiting = "waiting"  # escalated, in the agents' queue
+    assigned = "assigned"  # an agent has it
+    resolved = "resolved"
+
+
+class Direction(StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class Sender(StrEnum):
+    customer = "customer"
+    bot = "bot"
+    agent = "agent"
+    system = "system"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    delivered = "delivered"
+    failed = "failed"
+
+
+OPEN_STATUSES = (ConversationStatus.bot, ConversationStatus.waiting, ConversationStatus.assigned)
+
+
+class Conversation(IdMixin, TimestampMixin, Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_status_priority", "status", "priority"),
+        Index("ix_conversations_customer_id_status", "customer_id", "status"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    channel_identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channel_identities.id", ondelete="SET NULL")
+    )
+    status: Mapped[ConversationStatus] = mapped_column(
+        enum_column(ConversationStatus), default=ConversationStatus.bot
+    )
+    priority: Mapped[int] = mapped_column(default=0, server_default="0")
+    escalation_reason: Mapped[str | None] = mapped_column(String(64))
+    assigned_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    last_message_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    escalated_at: Mapped[dt.datetime | None]
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by: Mapped[Sender | None] = mapped_column(enum_column(Sender))
+
+    customer: Mapped[Customer] = relationship()
+    channel_identity: Mapped[ChannelIdentity | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.id", cascade="all, delete-orphan"
+    )
+
+
+class Message(IdMixin, Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_message_id"),
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+    )
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    channel_message_id: Mapped[str | None] = mapped_column(String(128))
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction))
+    sender: Mapped[Sender] = mapped_column(enum_column(Sender))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    in_reply_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    is_private_note: Mapped[bool] = mapped_column(default=False, server_default="0")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    intent: Mapped[str | None] = mapped_column(String(64), index=True)
+    intent_confidence: Mapped[float | None]
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    sentiment_score: Mapped[float | None]
+    nlu: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    delivery_status: Mapped[DeliveryStatus | None] = mapped_column(enum_column(DeliveryStatus))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -1,0 +1,80 @@
+"""Customers and the channel identities they reach us through."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.db import Base, IdMixin, TimestampMixin, enum_column
+
+if TYPE_CHECKING:
+    from crm.models.order import Order
+
+
+class Channel(StrEnum):
+    web = "web"
+    telegram = "telegram"
+
+
+class ChurnRisk(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Customer(IdMixin, TimestampMixin, Base):
+    __tablename__ = "customers"
+
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    birthday: Mapped[dt.date | None]
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    marketing_consent: Mapped[bool] = mapped_column(default=False, server_default="0")
+    opted_out_at: Mapped[dt.datetime | None]
+
+    # Scores written by analytics (RFM, CLV, churn); null until first scored.
+    rfm_segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    rfm_score: Mapped[str | None] = mapped_column(String(3))
+    clv: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    churn_probability: Mapped[float | None]
+    churn_risk: Mapped[ChurnRisk | None] = mapped_column(enum_column(ChurnRisk), index=True)
+    scored_at: Mapped[dt.datetime | None]
+
+    identities: Mapped[list[ChannelIdentity]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan"
+    )
+    orders: Mapped[list[Order]] = relationship(back_populates="customer")
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or self.email or f"Customer #{self.id}"
+
+
+class ChannelIdentity(IdMixin, TimestampMixin, Base):
+    """How one customer is addressed on one channel (a Telegram chat, a web visitor id)."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    external_id: Mapped[str] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(128))
+    reachable: Mapped[bool] = mapped_column(default=True, server_default="1")
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")

@@ -1,0 +1,29 @@
+"""Staff accounts: agents, marketers and admins."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.db import Base, IdMixin, TimestampMixin, enum_column
+
+
+class Role(StrEnum):
+    agent = "agent"
+    marketer = "marketer"
+    admin = "admin"
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default="1")
+    max_concurrent: Mapped[int] = mapped_column(default=5, server_default="5")
+    last_login_at: Mapped[dt.datetime | None]

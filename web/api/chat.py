@@ -1,0 +1,162 @@
+"""Public web-chat API: send a message, fetch or stream what was said since."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from bot.engine import InboundMessage
+from careloop.errors import ValidationFailed
+from crm.conversations import service as conversations
+from crm.customers import service as customers
+from crm.models import Channel, Message
+from web.api.schemas import (
+    ChatMessageIn,
+    ChatReplyOut,
+    ConversationOut,
+    MessageListOut,
+    MessageOut,
+)
+from web.deps import BotDep, SessionDep, SettingsDep, StateDep
+
+router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+
+SESSION_PATH = r"^[A-Za-z0-9._:\-]{1,128}$"
+
+
+def message_out(m: Message) -> MessageOut:
+    return MessageOut(
+        id=m.id,
+        direction=m.direction.value,
+        sender=m.sender.value,
+        text=m.text,
+        created_at=m.created_at,
+    )
+
+
+@router.post("/messages", response_model=ChatReplyOut)
+def post_message(
+    body: ChatMessageIn, session: SessionDep, bot: BotDep, settings: SettingsDep
+) -> ChatReplyOut:
+    """Send a customer's message; the answer carries the bot's replies and the NLU result."""
+    text = body.text.strip()
+    if not text:
+        raise ValidationFailed("text must not be empty")
+    if len(text) > settings.max_message_chars:
+        raise ValidationFailed(
+            f"text is {len(text)} characters long; the limit is {settings.max_message_chars}"
+        )
+    outcome = bot.handle(
+        session,
+        InboundMessage(
+            channel=Channel.web,
+            user_id=body.session_id,
+            text=text,
+            message_id=f"{body.session_id}:{body.message_id or uuid.uuid4().hex}",
+            first_name=body.first_name,
+        ),
+    )
+    conversations.mark_delivered(session, message_ids=[r.id for r in outcome.replies])
+    session.commit()
+    nlu = outcome.understanding or {}
+    return ChatReplyOut(
+        message=message_out(outcome.message),
+        duplicate=outcome.duplicate,
+        conversation=ConversationOut(
+            id=outcome.conversation.id,
+            status=outcome.conversation.status.value,
+            escalation_reason=outcome.conversation.escalation_reason,
+        ),
+        replies=[message_out(r) for r in outcome.replies],
+        intent=nlu.get("intent"),
+        sentiment=nlu.get("sentiment"),
+    )
+
+
+@router.get("/sessions/{session_id}/messages", response_model=MessageListOut)
+def list_messages(
+    session: SessionDep,
+    session_id: str,
+    after: int = Query(0, ge=0, description="Only messages with a larger id."),
+    limit: int = Query(100, ge=1, le=500),
+) -> MessageListOut:
+    """Everything said in this visitor's conversations after ``after`` (bot and agent replies)."""
+    _check_session_id(session_id)
+    items = _visible(session, session_id, after, limit)
+    conversations.mark_delivered(
+        session, message_ids=[m.id for m in items if m.direction.value == "outbound"]
+    )
+    session.commit()
+    return MessageListOut(
+        messages=[message_out(m) for m in items], last_id=items[-1].id if items else after
+    )
+
+
+@router.get("/sessions/{session_id}/events")
+async def stream_messages(
+    request: Request,
+    state: StateDep,
+    session_id: str,
+    after: int = Query(0, ge=0),
+    last_event_id: str | None = Header(None),
+    poll_seconds: float = Query(1.0, ge=0.2, le=10.0),
+) -> StreamingResponse:
+    """Server-sent events: one ``message`` event per new message, resumable by event id."""
+    _check_session_id(session_id)
+    cursor = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+
+    def fetch(after_id: int) -> list[MessageOut]:
+        with state.session_factory() as session:
+            items = _visible(session, session_id, after_id, 100)
+            out = [message_out(m) for m in items]
+            conversations.mark_delivered(
+                session, message_ids=[m.id for m in items if m.direction.value == "outbound"]
+            )
+            session.commit()
+            return out
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal cursor
+        yield "retry: 2000\n\n"
+        idle = 0.0
+        while not await request.is_disconnected():
+            batch = await run_in_threadpool(fetch, cursor)
+            for m in batch:
+                cursor = m.id
+                yield f"id: {m.id}\nevent: message\ndata: {json.dumps(m.model_dump(mode='json'))}\n\n"
+            if batch:
+                idle = 0.0
+            else:
+                idle += poll_seconds
+                if idle >= 15:
+                    idle = 0.0
+                    yield ": keep-alive\n\n"
+            await asyncio.sleep(poll_seconds)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _visible(session: Session, session_id: str, after: int, limit: int) -> list[Message]:
+    identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
+    if identity is None:
+        return []
+    return list(
+        conversations.visible_messages(session, identity=identity, after_id=after, limit=limit)
+    )
+
+
+def _check_session_id(session_id: str) -> None:
+    if not re.match(SESSION_PATH, session_id):
+        raise ValidationFailed("session_id must be 1-128 letters, digits or . _ : -")

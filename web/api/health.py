@@ -1,0 +1,27 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from careloop import __version__
+from web.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(state: StateDep) -> JSONResponse:
+    """200 when the app and its database answer, 503 otherwise."""
+    try:
+        with state.db_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return JSONResponse(
+            {"status": "unavailable", "database": "down", "error": exc.__class__.__name__},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": "up", "version": __version__})

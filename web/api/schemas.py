@@ -1,0 +1,71 @@
+"""Pydantic request/response models of the public API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+SessionId = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._:\-]{1,128}$")
+]
+
+
+class ChatMessageIn(BaseModel):
+    """A web-chat visitor's message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: SessionId = Field(
+        description="Client-chosen visitor id (letters, digits, . _ : -; up to 128 chars). "
+        "Use a random UUID: whoever knows it can read the conversation."
+    )
+    text: str = Field(description="The message, 1 to 4,000 characters.")
+    message_id: SessionId | None = Field(
+        default=None,
+        description="Client-chosen id of this message. Sending the same id again stores "
+        "nothing new and returns the first answer (safe retries).",
+    )
+    first_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
+        None
+    )
+
+
+class IntentOut(BaseModel):
+    label: str
+    confidence: float
+    ranking: list[dict[str, Any]] = []
+
+
+class SentimentOut(BaseModel):
+    label: str
+    score: float
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str
+    sender: str
+    text: str
+    created_at: dt.datetime
+
+
+class ConversationOut(BaseModel):
+    id: int
+    status: str
+    escalation_reason: str | None = None
+
+
+class ChatReplyOut(BaseModel):
+    message: MessageOut
+    duplicate: bool
+    conversation: ConversationOut
+    replies: list[MessageOut]
+    intent: IntentOut | None
+    sentiment: SentimentOut | None
+
+
+class MessageListOut(BaseModel):
+    messages: list[MessageOut]
+    last_id: int

@@ -1,0 +1,79 @@
+// careloop web chat: the same public API as any integration (/api/v1/chat/...).
+(function () {
+  "use strict";
+  const params = new URLSearchParams(location.search);
+  const key = "careloop.session";
+  let sessionId = params.get("session") || localStorage.getItem(key);
+  if (!sessionId) {
+    sessionId = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+  }
+  localStorage.setItem(key, sessionId);
+
+  const log = document.getElementById("chat-log");
+  const form = document.getElementById("chat-form");
+  const input = document.getElementById("chat-input");
+  const errorBox = document.getElementById("chat-error");
+  const seen = new Set();
+  let lastId = 0;
+
+  function render(msg) {
+    if (seen.has(msg.id)) return;
+    seen.add(msg.id);
+    lastId = Math.max(lastId, msg.id);
+    const row = document.createElement("div");
+    row.className = "msg msg-" + msg.sender;
+    row.dataset.id = msg.id;
+    const bubble = document.createElement("div");
+    bubble.className = "bubble";
+    bubble.textContent = msg.text;
+    row.appendChild(bubble);
+    log.appendChild(row);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function showError(text) {
+    errorBox.textContent = text;
+    errorBox.hidden = !text;
+  }
+
+  async function send(text) {
+    const messageId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now());
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const res = await fetch("/api/v1/chat/messages", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ session_id: sessionId, text: text, message_id: messageId }),
+        });
+        const body = await res.json();
+        if (res.ok) {
+          showError("");
+          render(body.message);
+          body.replies.forEach(render);
+          return;
+        }
+        if (res.status < 500) { showError(body.error ? body.error.message : "Message rejected"); return; }
+      } catch (e) { /* network error: retry below with the same message id */ }
+      await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
+    }
+    showError("Could not send your message. Please try again.");
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    send(text);
+  });
+
+  function listen() {
+    const source = new EventSource("/api/v1/chat/sessions/" + encodeURIComponent(sessionId) + "/events?after=" + lastId);
+    source.addEventListener("message", function (ev) { render(JSON.parse(ev.data)); });
+  }
+
+  fetch("/api/v1/chat/sessions/" + encodeURIComponent(sessionId) + "/messages")
+    .then((r) => r.json())
+    .then((body) => { (body.messages || []).forEach(render); })
+    .finally(listen);
+})();
