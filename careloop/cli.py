@@ -90,7 +90,9 @@ def db_upgrade(
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")],
+) -> None:
     """Step the schema back to an older revision."""
     from crm.migrate import downgrade
 

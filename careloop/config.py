@@ -10,7 +10,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "dev-secret-change-me"
+DEFAULT_SECRET = "dev-secret-change-me"  # noqa: S105 (refused outside development)
 
 
 class Environment(StrEnum):

@@ -81,7 +81,11 @@ class TimestampMixin:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, emit BEGIN so that SAVEPOINTs work (SQLAlchemy's
+    # documented recipe for the pysqlite driver).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -107,9 +111,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        if parsed.database not in (None, "", ":memory:"):
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     return engine
 
 

@@ -24,7 +24,6 @@ from crm.models import (
     OrderStatus,
     Role,
     Sender,
-    User,
 )
 from crm.users.service import create_user, find_user_by_email
 
@@ -34,8 +33,46 @@ DEMO_USERS = (
     ("marketer@demo.careloop", "marketer-demo-pass", Role.marketer, "Mia Marketer"),
     ("admin@demo.careloop", "admin-demo-pass", Role.admin, "Ada Admin"),
 )
-FIRST = "Anna Ben Clara David Emma Felix Greta Hugo Ida Jonas Karla Leo Mila Noah Olga Paul Rosa Sam Tina Uwe Vera Will Yara Zoe".split()
-LAST = "Becker Schmidt Novak Rossi Garcia Dubois Jensen Kowalski Silva Müller Weber Costa".split()
+FIRST = [
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hugo",
+    "Ida",
+    "Jonas",
+    "Karla",
+    "Leo",
+    "Mila",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Rosa",
+    "Sam",
+    "Tina",
+    "Uwe",
+    "Vera",
+    "Will",
+    "Yara",
+    "Zoe",
+]
+LAST = [
+    "Becker",
+    "Schmidt",
+    "Novak",
+    "Rossi",
+    "Garcia",
+    "Dubois",
+    "Jensen",
+    "Kowalski",
+    "Silva",
+    "Müller",
+    "Weber",
+    "Costa",
+]
 CARRIERS = ("DHL", "UPS", "DPD", "Hermes")
 TIMEZONES = ("Europe/Berlin", "Europe/London", "Europe/Madrid", "America/New_York", "UTC")
 
@@ -90,7 +127,9 @@ def seed_demo_data(
         summary.customers += 1
         # A mix of loyal, occasional, lapsed and new customers.
         profile = rng.random()
-        n_orders = 0 if profile < 0.08 else rng.randint(1, 3) if profile < 0.6 else rng.randint(4, 15)
+        n_orders = (
+            0 if profile < 0.08 else rng.randint(1, 3) if profile < 0.6 else rng.randint(4, 15)
+        )
         span_days = max(1, int((now - created).days))
         last_gap = rng.randint(0, 40) if profile > 0.3 else rng.randint(60, 400)
         for k in range(n_orders):
@@ -122,7 +161,9 @@ def seed_demo_data(
             summary.orders += 1
         if i < 5:
             identity = ChannelIdentity(
-                customer_id=customer.id, channel=Channel.web, external_id=f"demo-{first.lower()}-{i}"
+                customer_id=customer.id,
+                channel=Channel.web,
+                external_id=f"demo-{first.lower()}-{i}",
             )
             session.add(identity)
             summary.web_sessions.append(identity.external_id)
@@ -149,16 +190,36 @@ def _demo_sessions(session: Session) -> list[str]:
 
 SCRIPTS = (
     ("where is my order?", "order_status", "neutral", -0.05, ConversationStatus.resolved, None),
-    ("my parcel arrived damaged, this is the second time!", "complaint", "negative", -0.85,
-     ConversationStatus.waiting, "complaint"),
-    ("can I talk to a human please", "human_agent", "neutral", -0.1, ConversationStatus.waiting,
-     "human_request"),
-    ("how many loyalty points do I have", "loyalty_points", "neutral", 0.0,
-     ConversationStatus.resolved, None),
+    (
+        "my parcel arrived damaged, this is the second time!",
+        "complaint",
+        "negative",
+        -0.85,
+        ConversationStatus.waiting,
+        "complaint",
+    ),
+    (
+        "can I talk to a human please",
+        "human_agent",
+        "neutral",
+        -0.1,
+        ConversationStatus.waiting,
+        "human_request",
+    ),
+    (
+        "how many loyalty points do I have",
+        "loyalty_points",
+        "neutral",
+        0.0,
+        ConversationStatus.resolved,
+        None,
+    ),
 )
 
 
-def _demo_conversation(session: Session, rng: random.Random, customer: Customer, now: dt.datetime) -> None:
+def _demo_conversation(
+    session: Session, rng: random.Random, customer: Customer, now: dt.datetime
+) -> None:
     text, intent, label, score, status, reason = rng.choice(SCRIPTS)
     identity = ChannelIdentity(
         customer_id=customer.id, channel=Channel.web, external_id=f"demo-visitor-{customer.id}"
@@ -216,4 +277,3 @@ def _demo_conversation(session: Session, rng: random.Random, customer: Customer,
             created_at=at + dt.timedelta(seconds=1),
         )
     )
-

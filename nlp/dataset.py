@@ -31,10 +31,8 @@ def load_examples(path: Path) -> list[Example]:
     """Read examples from a YAML (label → list of texts) or CSV (``text,label``) file."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    if path.suffix.lower() in (".yml", ".yaml"):
-        examples = _load_yaml(path)
-    else:
-        examples = _load_csv(path)
+    is_yaml = path.suffix.lower() in (".yml", ".yaml")
+    examples = _load_yaml(path) if is_yaml else _load_csv(path)
     if not examples:
         raise DataError(f"{path}: no examples found")
     return examples

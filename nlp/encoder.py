@@ -41,7 +41,11 @@ class SentenceEncoder:
     def __init__(self, name_or_path: str | None = None, *, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         path = resolve_encoder_path(name_or_path)
         self.name = name_or_path or DEFAULT_ENCODER
@@ -49,8 +53,9 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self._lock = threading.Lock()
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         dim = get_dim()
         self.dimension = int(dim) if dim else int(self.encode(["x"]).shape[1])

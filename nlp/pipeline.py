@@ -71,7 +71,9 @@ def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:
     return train_task(encoder, config, task)
 
 
-def train_task(encoder: Encoder, config: NLUConfig, task: str, data: Path | None = None) -> Artifact:
+def train_task(
+    encoder: Encoder, config: NLUConfig, task: str, data: Path | None = None
+) -> Artifact:
     """Train ``task`` on ``data`` (or the configured/bundled file) and activate it."""
     configured = config.intent_data if task == "intent" else config.sentiment_data
     path = data or configured or bundled_data_path(task)

@@ -18,7 +18,9 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
-def find_identity(session: Session, *, channel: Channel, external_id: str) -> ChannelIdentity | None:
+def find_identity(
+    session: Session, *, channel: Channel, external_id: str
+) -> ChannelIdentity | None:
     return session.scalars(
         select(ChannelIdentity).where(
             ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id

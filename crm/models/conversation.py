@@ -84,9 +84,7 @@ class Message(IdMixin, Base):
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
     )
 
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )

@@ -131,7 +131,8 @@ async def stream_messages(
             batch = await run_in_threadpool(fetch, cursor)
             for m in batch:
                 cursor = m.id
-                yield f"id: {m.id}\nevent: message\ndata: {json.dumps(m.model_dump(mode='json'))}\n\n"
+                data = json.dumps(m.model_dump(mode="json"))
+                yield f"id: {m.id}\nevent: message\ndata: {data}\n\n"
             if batch:
                 idle = 0.0
             else:

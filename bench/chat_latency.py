@@ -1,0 +1,104 @@
+"""Latency of one web-chat message through the real app (HTTP → NLU → DB → reply).
+
+Prints p50/p90/p99 for the full round trip and, as the baseline measured in the same
+process, the raw encoder's time for one message, with the ratio between them.
+
+    .venv/bin/python -m bench.chat_latency [--messages 300] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from bot.factory import build_engine
+from careloop.config import Settings
+from crm.db import create_db_engine, create_session_factory
+from crm.migrate import upgrade
+from web.app import create_app
+
+MESSAGES = [
+    "where is my order?",
+    "hi there",
+    "I want to return my shoes",
+    "my card was charged twice",
+    "how many loyalty points do I have",
+    "what are your opening hours",
+    "can I change the delivery address",
+    "thanks a lot!",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="careloop-bench-"))
+    url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
+    upgrade(url)
+    settings = Settings(env="test", data_dir=tmp, database_url=url, model_dir=tmp / "models")
+    bot = build_engine(settings)
+    engine = create_db_engine(url)
+    app = create_app(
+        settings,
+        bot=bot,
+        db_engine=engine,
+        session_factory=create_session_factory(engine),
+        run_scheduler=False,
+    )
+
+    encoder = bot.nlu.encoder
+    for text in MESSAGES:  # warm-up
+        encoder.encode([text])
+    raw: list[float] = []
+    for i in range(args.messages):
+        started = time.perf_counter()
+        encoder.encode([MESSAGES[i % len(MESSAGES)]])
+        raw.append(1000 * (time.perf_counter() - started))
+
+    chat: list[float] = []
+    with TestClient(app) as client:
+        for i in range(10):
+            client.post(
+                "/api/v1/chat/messages", json={"session_id": "warm", "text": MESSAGES[i % 8]}
+            )
+        for i in range(args.messages):
+            body = {"session_id": f"bench-{i % 50}", "text": MESSAGES[i % len(MESSAGES)]}
+            started = time.perf_counter()
+            res = client.post("/api/v1/chat/messages", json=body)
+            chat.append(1000 * (time.perf_counter() - started))
+            res.raise_for_status()
+    engine.dispose()
+
+    report = {
+        "database": url.split(":", 1)[0],
+        "messages": args.messages,
+        "chat_ms": {
+            "p50": round(statistics.median(chat), 2),
+            "p90": round(percentile(chat, 0.9), 2),
+            "p99": round(percentile(chat, 0.99), 2),
+        },
+        "baseline_encode_one_ms": {
+            "p50": round(statistics.median(raw), 2),
+            "p99": round(percentile(raw, 0.99), 2),
+        },
+        "ratio_chat_p50_to_encode_p50": round(statistics.median(chat) / statistics.median(raw), 2),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

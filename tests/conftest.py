@@ -1,0 +1,163 @@
+"""Shared fixtures: one NLU per run, a migrated database per backend, a rolled-back
+transaction per test, and the real FastAPI app bound to that transaction."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.engine import Engine as BotEngine
+from bot.responses import ResponseBook
+from careloop.config import Settings
+from crm.db import create_db_engine
+from crm.migrate import upgrade
+from nlp.encoder import SentenceEncoder
+from nlp.pipeline import NLU, NLUConfig, load_nlu
+from web.app import create_app
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("CARELOOP_TEST_POSTGRES_URL", DEFAULT_PG_URL)
+
+
+def require_postgres() -> str:
+    """The admin URL if PostgreSQL answers; under CI a missing server fails the test."""
+    url = postgres_admin_url()
+    try:
+        probe = create_engine(url)
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        probe.dispose()
+    except OperationalError as exc:
+        message = f"PostgreSQL not reachable at {url}: {exc.__class__.__name__}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def create_postgres_database() -> tuple[str, Engine]:
+    """A fresh, empty database on the test server; returns its URL and an admin engine."""
+    admin_url = require_postgres()
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"careloop_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return url, admin
+
+
+def drop_postgres_database(admin: Engine, url: str) -> None:
+    name = make_url(url).database
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def encoder() -> SentenceEncoder:
+    return SentenceEncoder()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def nlu(encoder: SentenceEncoder, model_dir: Path) -> NLU:
+    return load_nlu(encoder, NLUConfig(model_dir=model_dir))
+
+
+@pytest.fixture(scope="session")
+def bot(nlu: NLU) -> BotEngine:
+    return BotEngine(nlu, ResponseBook.load())
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database migrated to head, once per backend per run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        upgrade(url)
+        yield url
+        return
+    url, admin = create_postgres_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_postgres_database(admin, url)
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(db_engine: Engine) -> Iterator[Connection]:
+    """One connection whose outer transaction is rolled back after the test."""
+    conn = db_engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    return sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = session_factory()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str, model_dir: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        database_url=db_url,
+        model_dir=model_dir,
+        scheduler_enabled=False,
+    )
+
+
+@pytest.fixture
+def client(
+    settings: Settings,
+    bot: BotEngine,
+    db_engine: Engine,
+    session_factory: sessionmaker[Session],
+) -> Iterator[TestClient]:
+    app = create_app(
+        settings, bot=bot, db_engine=db_engine, session_factory=session_factory, run_scheduler=False
+    )
+    with TestClient(app) as c:
+        yield c

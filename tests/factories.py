@@ -1,0 +1,58 @@
+"""Factories for test data: small functions with sensible defaults, every field overridable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crm.db import utcnow
+from crm.models import Channel, ChannelIdentity, Customer, Order, OrderStatus
+
+_seq = itertools.count(1)
+
+
+def make_customer(session: Session, **overrides: Any) -> Customer:
+    n = next(_seq)
+    fields: dict[str, Any] = {
+        "first_name": f"Test{n}",
+        "last_name": "Customer",
+        "email": f"test{n}@example.com",
+        "marketing_consent": True,
+    }
+    fields.update(overrides)
+    customer = Customer(**fields)
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def make_web_identity(session: Session, customer: Customer, external_id: str) -> ChannelIdentity:
+    identity = ChannelIdentity(
+        customer_id=customer.id, channel=Channel.web, external_id=external_id
+    )
+    session.add(identity)
+    session.flush()
+    return identity
+
+
+def make_order(session: Session, customer: Customer, **overrides: Any) -> Order:
+    n = next(_seq)
+    fields: dict[str, Any] = {
+        "external_id": f"ORD-{n}",
+        "customer_id": customer.id,
+        "ordered_at": utcnow() - dt.timedelta(days=2),
+        "status": OrderStatus.shipped,
+        "total_amount": Decimal("49.90"),
+        "carrier": "DHL",
+        "tracking_number": f"TRK{n:08d}",
+        "estimated_delivery": (utcnow() + dt.timedelta(days=1)).date(),
+    }
+    fields.update(overrides)
+    order = Order(**fields)
+    session.add(order)
+    session.flush()
+    return order

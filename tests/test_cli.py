@@ -1,0 +1,140 @@
+"""The ``careloop`` CLI, run in-process against a temporary SQLite database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from careloop.cli import app
+from careloop.config import get_settings
+from crm.db import create_db_engine, create_session_factory
+from crm.models import Customer, Order, Role, User
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CARELOOP_DATABASE_URL", url)
+    monkeypatch.setenv("CARELOOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CARELOOP_MODEL_DIR", str(model_dir))
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_help_lists_the_commands() -> None:
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0
+    for command in ("serve", "db", "demo-data", "create-user", "nlu"):
+        assert command in res.output
+    serve_help = runner.invoke(app, ["serve", "--help"]).output
+    assert "--host" in serve_help and "--port" in serve_help
+
+
+def test_db_upgrade_demo_data_and_create_user(cli_env: str) -> None:
+    res = runner.invoke(app, ["db", "upgrade"])
+    assert res.exit_code == 0, res.output
+    assert "up to date" in res.output
+    res = runner.invoke(app, ["db", "current"])
+    assert "0001" in res.output
+
+    res = runner.invoke(app, ["demo-data", "--customers", "40"])
+    assert res.exit_code == 0, res.output
+    assert "agent@demo.careloop" in res.output and "admin@demo.careloop" in res.output
+    engine = create_db_engine(cli_env)
+    with create_session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 40
+        assert (s.scalar(select(func.count()).select_from(Order)) or 0) > 40
+        roles = set(s.scalars(select(User.role)))
+        assert roles == {Role.agent, Role.marketer, Role.admin}
+
+    again = runner.invoke(app, ["demo-data", "--customers", "40"])
+    assert again.exit_code == 0 and "already present" in again.output
+    with create_session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 40
+
+    res = runner.invoke(
+        app,
+        ["create-user", "--email", "Sam@Shop.example", "--role", "agent", "--password-stdin"],
+        input="correct horse battery\n",
+    )
+    assert res.exit_code == 0, res.output
+    dup = runner.invoke(
+        app,
+        ["create-user", "--email", "sam@shop.example", "--role", "agent", "--password-stdin"],
+        input="another password\n",
+    )
+    assert dup.exit_code == 1 and "already exists" in dup.output
+    bad_role = runner.invoke(
+        app, ["create-user", "--email", "x@y.example", "--role", "boss", "--password-stdin"]
+    )
+    assert bad_role.exit_code == 1 and "unknown role" in bad_role.output
+    short = runner.invoke(
+        app,
+        ["create-user", "--email", "x@y.example", "--role", "admin", "--password-stdin"],
+        input="short\n",
+    )
+    assert short.exit_code == 1 and "at least 8" in short.output
+    engine.dispose()
+
+
+def test_nlu_evaluate_prints_one_json_object(cli_env: str, tmp_path: Path) -> None:
+    train = tmp_path / "train.csv"
+    test = tmp_path / "test.csv"
+    train.write_text(
+        "text,label\n"
+        + "\n".join(
+            [f'"where is my order {i}",order_status' for i in range(6)]
+            + [f'"I want a refund {i}",refund' for i in range(6)]
+            + [f'"what is the weather {i}",oos' for i in range(3)]
+        )
+    )
+    test.write_text(
+        'text,label\n"where is my parcel",order_status\n"money back please",refund\n'
+        '"tell me a joke",oos\n'
+    )
+    res = runner.invoke(
+        app,
+        [
+            "nlu",
+            "evaluate",
+            "--task",
+            "intent",
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--oos-label",
+            "oos",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output.strip().splitlines()[-1])
+    for key in ("accuracy", "macro_f1", "n_train", "n_test", "encode_ms_per_message"):
+        assert key in report
+    assert report["n_train"] == 12 and report["n_test"] == 3
+    assert "oos_recall" in report and "in_scope_accuracy" in report
+    assert report["in_scope_accuracy"] == 1.0
+
+
+def test_nlu_evaluate_names_the_bad_line(cli_env: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text('text,label\n"fine",a\n"too",many,fields\n')
+    res = runner.invoke(
+        app, ["nlu", "evaluate", "--task", "intent", "--train", str(bad), "--test", str(bad)]
+    )
+    assert res.exit_code == 1 and "line 3" in res.output
+
+
+def test_nlu_predict(cli_env: str) -> None:
+    res = runner.invoke(app, ["nlu", "predict", "I want my money back"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["intent"]["label"] == "refund_return"

@@ -1,0 +1,143 @@
+"""NLU components on small data: loading, calibration, fallback, artifacts, reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlp.base import FALLBACK_INTENT
+from nlp.classifiers import IntentClassifier
+from nlp.dataset import DataError, Example, bundled_data_path, load_examples
+from nlp.encoder import SentenceEncoder, resolve_encoder_path
+from nlp.head import LinearHead
+from nlp.pipeline import NLU, NLUConfig, load_nlu
+from nlp.store import list_versions, load_active, save_artifact
+
+
+def test_bundled_data_covers_the_domain() -> None:
+    intents = {ex.label for ex in load_examples(bundled_data_path("intent"))}
+    for needed in (
+        "greet",
+        "order_status",
+        "refund_return",
+        "complaint",
+        "human_agent",
+        "opt_out",
+        "out_of_scope",
+    ):
+        assert needed in intents
+    sentiments = {ex.label for ex in load_examples(bundled_data_path("sentiment"))}
+    assert sentiments == {"negative", "neutral", "positive"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty file"),
+        ("words,category\nhi,greet\n", "line 1"),
+        ('text,label\n"hi",greet\n"",greet\n', "line 3: empty text"),
+        ('text,label\n"hi",\n', "line 2: empty label"),
+        ('text,label\n"hi",greet,extra\n', "line 2: expected 2 fields"),
+    ],
+)
+def test_csv_errors_name_the_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        load_examples(path)
+
+
+def test_csv_quoted_fields_and_bom(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes('\ufefftext,label\n"hello, there",greet\n"multi\nline",other\n'.encode())
+    assert load_examples(path) == [
+        Example("hello, there", "greet"),
+        Example("multi\nline", "other"),
+    ]
+
+
+def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("text,label\ncaf\xe9,x\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_examples(path)
+    with pytest.raises(DataError, match="not found"):
+        load_examples(tmp_path / "missing.csv")
+
+
+def test_yaml_errors(tmp_path: Path) -> None:
+    path = tmp_path / "data.yml"
+    path.write_text("intents:\n  greet: hello\n")
+    with pytest.raises(DataError, match="must be a list"):
+        load_examples(path)
+
+
+def test_confidences_are_probabilities_and_low_confidence_is_fallback(nlu: NLU) -> None:
+    vectors = nlu.encoder.encode(["where is my order", "asdf qwerty zxcv"])
+    probs = nlu.intent.head.predict_proba(vectors)
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    strict = IntentClassifier(nlu.intent.head, threshold=0.999999)
+    assert all(p.label == FALLBACK_INTENT for p in strict.predict(vectors))
+    lenient = IntentClassifier(nlu.intent.head, threshold=0.0)
+    assert lenient.predict(vectors)[0].label == "order_status"
+
+
+def test_understanding_of_typical_messages(nlu: NLU) -> None:
+    cases = {
+        "hi there": "greet",
+        "when will my parcel arrive": "order_status",
+        "I'd like to return these shoes": "refund_return",
+        "let me speak to a real person": "human_agent",
+        "stop sending me offers": "opt_out",
+    }
+    results = nlu.understand_batch(list(cases))
+    assert [r.intent.label for r in results] == list(cases.values())
+    assert nlu.understand("this is awful, I'm so angry").sentiment.label == "negative"
+    assert nlu.understand("thank you, you were great").sentiment.score > 0.5
+
+
+def test_head_save_load_round_trip(tmp_path: Path, nlu: NLU) -> None:
+    head = nlu.intent.head
+    head.save(tmp_path / "head.npz")
+    loaded = LinearHead.load(tmp_path / "head.npz")
+    vectors = nlu.encoder.encode(["cancel my order"])
+    assert loaded.labels == head.labels
+    assert np.allclose(loaded.predict_proba(vectors), head.predict_proba(vectors))
+
+
+def test_binary_head(encoder: SentenceEncoder) -> None:
+    texts = ["good", "great", "fine", "bad", "awful", "terrible"]
+    labels = ["pos", "pos", "pos", "neg", "neg", "neg"]
+    head = LinearHead.fit(encoder.encode(texts), labels)
+    probs = head.predict_proba(encoder.encode(["excellent", "horrible"]))
+    assert head.labels == ["neg", "pos"]
+    assert probs[0, 1] > 0.5 > probs[1, 1]
+
+
+def test_artifacts_are_versioned_and_reloaded(tmp_path: Path, encoder: SentenceEncoder) -> None:
+    config = NLUConfig(model_dir=tmp_path)
+    nlu = load_nlu(encoder, config)  # trains both tasks on first use
+    first = load_active(tmp_path, "intent")
+    assert first is not None and first.meta["data_sha256"] and first.meta["encoder"]
+    assert first.meta["metrics"]["holdout_accuracy"] > 0.6
+
+    texts = ["yes please", "sure", "ok do it", "no thanks", "nope", "not now"]
+    labels = ["affirm", "affirm", "affirm", "deny", "deny", "deny"]
+    head = LinearHead.fit(encoder.encode(texts), labels)
+    save_artifact(tmp_path, "intent", head, {"encoder": encoder.name, "mode": "fast"})
+    assert len(list_versions(tmp_path, "intent")) == 2
+    nlu.reload(config)
+    assert nlu.intent.head.labels == ["affirm", "deny"]
+    assert nlu.understand("yes please").intent.ranking[0][0] == "affirm"
+
+
+def test_missing_encoder_path_is_a_clear_error() -> None:
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        resolve_encoder_path("/no/such/model")
+
+
+def test_any_local_model_path_works_through_config(encoder: SentenceEncoder) -> None:
+    same = SentenceEncoder(str(encoder.path))
+    assert same.dimension == encoder.dimension == 384
