@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,7 +143,7 @@ class Engine:
         session: Session,
         conversation: Conversation,
         understanding: Understanding,
-        history: list[Message] | Any,
+        history: Sequence[Message],
     ) -> tuple[Decision, list[str]]:
         customer = session.get_one(Customer, conversation.customer_id)
         if conversation.status in (ConversationStatus.waiting, ConversationStatus.assigned):
