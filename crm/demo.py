@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm.conversations import service as conversations
 from crm.db import utcnow
 from crm.models import (
     Channel,
@@ -19,7 +20,6 @@ from crm.models import (
     Customer,
     DeliveryStatus,
     Direction,
-    Message,
     Order,
     OrderStatus,
     Role,
@@ -246,34 +246,24 @@ def _demo_conversation(
         "intent": {"label": intent, "confidence": 0.9, "ranking": []},
         "sentiment": {"label": label, "score": score, "probabilities": {}},
     }
-    session.add(
-        Message(
-            conversation_id=conversation.id,
-            customer_id=customer.id,
-            channel=Channel.web,
-            channel_message_id=f"demo-{conversation.id}-1",
-            direction=Direction.inbound,
-            sender=Sender.customer,
-            text=text,
-            intent=intent,
-            intent_confidence=0.9,
-            sentiment=label,
-            sentiment_score=score,
-            nlu=nlu,
-            created_at=at,
-        )
+    conversations.add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.inbound,
+        sender=Sender.customer,
+        text=text,
+        channel_message_id=f"demo-{conversation.id}-1",
+        nlu=nlu,
+        at=at,
     )
-    session.add(
-        Message(
-            conversation_id=conversation.id,
-            customer_id=customer.id,
-            channel=Channel.web,
-            direction=Direction.outbound,
-            sender=Sender.bot,
-            text="A colleague will reply here as soon as possible."
-            if reason
-            else "Here is what I found for you.",
-            delivery_status=DeliveryStatus.delivered,
-            created_at=at + dt.timedelta(seconds=1),
-        )
+    reply = conversations.add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.outbound,
+        sender=Sender.bot,
+        text="A colleague will reply here as soon as possible."
+        if reason
+        else "Here is what I found for you.",
+        at=at + dt.timedelta(seconds=1),
     )
+    reply.delivery_status = DeliveryStatus.delivered

@@ -67,9 +67,10 @@ def add_message(
     is_private_note: bool = False,
     payload: dict[str, Any] | None = None,
     nlu: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
 ) -> Message:
-    """Append a message and move the conversation's clock."""
-    now = utcnow()
+    """Append a message (sent now, or ``at``) and move the conversation's clock."""
+    now = at or utcnow()
     message = Message(
         conversation_id=conversation.id,
         customer_id=conversation.customer_id,

@@ -17,8 +17,9 @@ from bot.engine import InboundMessage
 from careloop.errors import ValidationFailed
 from crm.conversations import service as conversations
 from crm.customers import service as customers
-from crm.models import Channel, Message
+from crm.models import Channel, Direction, Message
 from web.api.schemas import (
+    SESSION_ID_PATTERN,
     ChatMessageIn,
     ChatReplyOut,
     ConversationOut,
@@ -28,8 +29,6 @@ from web.api.schemas import (
 from web.deps import BotDep, SessionDep, SettingsDep, StateDep
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
-
-SESSION_PATH = r"^[A-Za-z0-9._:\-]{1,128}$"
 
 
 def message_out(m: Message) -> MessageOut:
@@ -90,11 +89,7 @@ def list_messages(
 ) -> MessageListOut:
     """Everything said in this visitor's conversations after ``after`` (bot and agent replies)."""
     _check_session_id(session_id)
-    items = _visible(session, session_id, after, limit)
-    conversations.mark_delivered(
-        session, message_ids=[m.id for m in items if m.direction.value == "outbound"]
-    )
-    session.commit()
+    items = _deliver_visible(session, session_id, after, limit)
     return MessageListOut(
         messages=[message_out(m) for m in items], last_id=items[-1].id if items else after
     )
@@ -115,13 +110,7 @@ async def stream_messages(
 
     def fetch(after_id: int) -> list[MessageOut]:
         with state.session_factory() as session:
-            items = _visible(session, session_id, after_id, 100)
-            out = [message_out(m) for m in items]
-            conversations.mark_delivered(
-                session, message_ids=[m.id for m in items if m.direction.value == "outbound"]
-            )
-            session.commit()
-            return out
+            return [message_out(m) for m in _deliver_visible(session, session_id, after_id, 100)]
 
     async def events() -> AsyncIterator[str]:
         nonlocal cursor
@@ -149,15 +138,21 @@ async def stream_messages(
     )
 
 
-def _visible(session: Session, session_id: str, after: int, limit: int) -> list[Message]:
+def _deliver_visible(session: Session, session_id: str, after: int, limit: int) -> list[Message]:
+    """The visitor's visible messages after ``after``; outbound ones count as delivered now."""
     identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
     if identity is None:
         return []
-    return list(
+    items = list(
         conversations.visible_messages(session, identity=identity, after_id=after, limit=limit)
     )
+    conversations.mark_delivered(
+        session, message_ids=[m.id for m in items if m.direction is Direction.outbound]
+    )
+    session.commit()
+    return items
 
 
 def _check_session_id(session_id: str) -> None:
-    if not re.match(SESSION_PATH, session_id):
+    if not re.match(SESSION_ID_PATTERN, session_id):
         raise ValidationFailed("session_id must be 1-128 letters, digits or . _ : -")

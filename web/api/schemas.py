@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SessionId = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._:\-]{1,128}$")
-]
+SESSION_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
+SessionId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=SESSION_ID_PATTERN)]
 
 
 class ChatMessageIn(BaseModel):
