@@ -72,3 +72,11 @@ class SentenceEncoder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def encoder_path(encoder: object) -> Path:
+    """The local model directory behind an encoder (for fine-tuning a copy of it)."""
+    path = getattr(encoder, "path", None)
+    if not isinstance(path, Path):
+        raise ValueError("fine-tuning needs a SentenceEncoder loaded from a local directory")
+    return path

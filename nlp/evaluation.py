@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nlp.base import Encoder
+from nlp.base import Encoder, Vectors
+from nlp.classifiers import IntentClassifier
 from nlp.dataset import Example
+from nlp.encoder import SentenceEncoder, encoder_path
+from nlp.finetune import MODES, FinetuneConfig, finetune
 from nlp.head import LinearHead
+from nlp.training import DEFAULT_THRESHOLD, stratified_holdout, tune_threshold
 
 
 def evaluate(
@@ -18,24 +24,67 @@ def evaluate(
     test: list[Example],
     *,
     oos_label: str | None = None,
-    threshold: float = 0.45,
+    threshold: float | None = None,
     c: float = 10.0,
+    mode: str = "fast",
+    finetune_config: FinetuneConfig | None = None,
 ) -> dict[str, Any]:
-    """Fit a head on ``train`` and score it on ``test``.
+    """Train on ``train`` (fast: a head on frozen embeddings; finetune: the encoder too) and
+    score on ``test``.
 
     With ``oos_label``, rows of that label are left out of training; a test prediction whose
-    confidence is below ``threshold`` counts as out-of-scope.
+    confidence is below ``threshold`` counts as out-of-scope. Without a given threshold the
+    fast mode tunes one (and the softmax temperature) on a stratified 20 % of ``train``
+    that includes its out-of-scope rows; otherwise the default 0.45 applies.
     """
     from sklearn.metrics import accuracy_score, f1_score
 
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; use fast or finetune")
     train_rows = [ex for ex in train if ex.label != oos_label]
-    started = time.perf_counter()
-    train_vecs = encoder.encode([ex.text for ex in train_rows])
-    test_vecs = encoder.encode([ex.text for ex in test])
-    encode_s = time.perf_counter() - started
-    n_encoded = len(train_rows) + len(test)
-    head = LinearHead.fit(train_vecs, [ex.label for ex in train_rows], c=c)
-    probs = head.predict_proba(test_vecs)
+    train_texts = [ex.text for ex in train_rows]
+    train_labels = [ex.label for ex in train_rows]
+    train_started = time.perf_counter()
+    if mode == "fast":
+        started = time.perf_counter()
+        all_train_vecs = encoder.encode([ex.text for ex in train])  # out-of-scope rows too
+        test_vecs = encoder.encode([ex.text for ex in test])
+        encode_s = time.perf_counter() - started
+        n_encoded = len(train) + len(test)
+        in_scope = [i for i, ex in enumerate(train) if ex.label != oos_label]
+        head = LinearHead.fit(all_train_vecs[in_scope], train_labels, c=c)
+        if oos_label is not None and threshold is None:
+            tuned_t = _tune_on_train(all_train_vecs, train, oos_label, c=c)
+            if tuned_t is not None:
+                head.temperature, threshold = tuned_t
+    else:
+        with tempfile.TemporaryDirectory(prefix="careloop-finetune-") as tmp:
+            result = finetune(
+                encoder_path(encoder),
+                train_texts,
+                train_labels,
+                Path(tmp) / "encoder",
+                finetune_config or FinetuneConfig(),
+            )
+            tuned = SentenceEncoder(str(result.encoder_dir))
+            started = time.perf_counter()
+            test_texts = [ex.text for ex in test]
+            test_vecs = tuned.encode(test_texts)
+            base_vecs = encoder.encode(test_texts)
+            encode_s = time.perf_counter() - started
+            n_encoded = len(test)
+            head = result.head
+            classifier = IntentClassifier(
+                result.head,
+                base_head=result.base_head,
+                ensemble_weight=(finetune_config or FinetuneConfig()).ensemble_weight,
+            )
+    train_seconds = time.perf_counter() - train_started
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    if mode == "fast":
+        probs = head.predict_proba(test_vecs)
+    else:
+        probs = classifier.probabilities(test_vecs, base_vecs)
     best = probs.argmax(axis=1)
     predicted = [head.labels[i] for i in best]
     if oos_label is not None:
@@ -51,7 +100,8 @@ def evaluate(
         "n_labels": len(head.labels),
         "encode_ms_per_message": 1000 * encode_s / max(1, n_encoded),
         "encoder": encoder.name,
-        "mode": "fast",
+        "mode": mode,
+        "train_seconds": round(train_seconds, 2),
     }
     if oos_label is not None:
         in_scope = [i for i, t in enumerate(truth) if t != oos_label]
@@ -64,3 +114,26 @@ def evaluate(
         )
         report["threshold"] = threshold
     return report
+
+
+def _tune_on_train(
+    vectors: Vectors, train: list[Example], oos_label: str, *, c: float
+) -> tuple[float, float] | None:
+    """(temperature, threshold) fitted on a stratified 20 % of ``train`` (None if too small);
+    ``vectors`` are the embeddings of ``train``, row for row."""
+    split = stratified_holdout([ex.label for ex in train], fraction=0.2, seed=0)
+    if split is None:
+        return None
+    fit_idx, held_idx = split
+    fit_idx = [i for i in fit_idx if train[i].label != oos_label]
+    held_rows = [train[i] for i in held_idx]
+    probe = LinearHead.fit(vectors[fit_idx], [train[i].label for i in fit_idx], c=c)
+    held_vecs = vectors[held_idx]
+    in_scope = [k for k, ex in enumerate(held_rows) if ex.label != oos_label]
+    temperature = probe.calibrate(held_vecs[in_scope], [held_rows[k].label for k in in_scope])
+    probs = probe.predict_proba(held_vecs)
+    predicted = [probe.labels[i] for i in probs.argmax(axis=1)]
+    found = tune_threshold(
+        probs.max(axis=1), predicted, [ex.label for ex in held_rows], oos_label=oos_label
+    )
+    return temperature, found

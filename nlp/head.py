@@ -50,7 +50,10 @@ class LinearHead:
 
     def calibrate(self, vectors: Vectors, labels: list[str]) -> float:
         """Fit the softmax temperature on held-out data by minimising the log loss."""
-        logits = self.logits(vectors)
+        return self.calibrate_logits(self.logits(vectors), labels)
+
+    def calibrate_logits(self, logits: npt.NDArray[np.float64], labels: list[str]) -> float:
+        """Fit the temperature on held-out logits (same label order) by minimising log loss."""
         index = {lbl: i for i, lbl in enumerate(self.labels)}
         y = np.array([index[lbl] for lbl in labels])
         best_t, best_loss = 1.0, float("inf")
@@ -86,3 +89,11 @@ def softmax(logits: npt.NDArray[np.float64]) -> Probabilities:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
+def combine(first: Probabilities, second: Probabilities, weight: float) -> Probabilities:
+    """Weighted geometric mean of two probability tables over the same labels."""
+    if weight >= 1.0:
+        return first
+    logits = weight * np.log(first + 1e-12) + (1.0 - weight) * np.log(second + 1e-12)
+    return softmax(np.asarray(logits, dtype=np.float64))

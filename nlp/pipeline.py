@@ -1,18 +1,29 @@
-"""The NLU pipeline: one encoder pass feeds both the intent and the sentiment classifier."""
+"""The NLU pipeline: one encoder pass feeds both the intent and the sentiment classifier.
+
+In the fast mode both heads read the same embedding, so a message costs one encoder pass.
+A fine-tuned model brings its own encoder (one more pass), and a Hugging Face sentiment
+model reads the text itself. Single messages from concurrent callers go through a
+micro-batcher, so the encoder runs on batches under load.
+"""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlp.base import Encoder, Understanding
-from nlp.classifiers import IntentClassifier, SentimentClassifier
-from nlp.dataset import bundled_data_path, load_examples
-from nlp.store import Artifact, load_active, save_artifact
-from nlp.training import train_head
+from nlp.base import Encoder, SentimentPrediction, Understanding, Vectors
+from nlp.batcher import MicroBatcher
+from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentimentModel
+from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
+from nlp.encoder import SentenceEncoder, encoder_path
+from nlp.finetune import MODES, FinetuneConfig, finetune
+from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
+from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
 
 log = logging.getLogger(__name__)
 
@@ -22,35 +33,73 @@ class NLUConfig:
     model_dir: Path
     intent_data: Path | None = None
     sentiment_data: Path | None = None
-    intent_threshold: float = 0.45
+    intent_threshold: float | None = None  # None: the threshold tuned at training time
+    sentiment_model: str | None = None  # a local Hugging Face text-classification model
+    batch_max: int = 32
+    batch_wait_ms: float = 1.0
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
 class NLU:
     """Understands messages; models can be swapped at run time with :meth:`reload`."""
 
     def __init__(
-        self, encoder: Encoder, intent: IntentClassifier, sentiment: SentimentClassifier
+        self,
+        encoder: Encoder,
+        intent: IntentClassifier,
+        sentiment: SentimentClassifier | TextSentimentModel,
+        *,
+        batch_max: int = 32,
+        batch_wait_ms: float = 1.0,
     ) -> None:
         self.encoder = encoder
         self._models = (intent, sentiment)
         self._swap = threading.Lock()
+        self._batcher: MicroBatcher[str, Understanding] | None = None
+        self._batch_max = batch_max
+        self._batch_wait = batch_wait_ms / 1000
+        self.marker: tuple[tuple[str, float], ...] = ()
 
     @property
     def intent(self) -> IntentClassifier:
         return self._models[0]
 
     @property
-    def sentiment(self) -> SentimentClassifier:
+    def sentiment(self) -> SentimentClassifier | TextSentimentModel:
         return self._models[1]
 
     def understand(self, text: str) -> Understanding:
-        return self.understand_batch([text])[0]
+        """One message; concurrent calls are batched together."""
+        if self._batcher is None:
+            with self._swap:
+                if self._batcher is None:
+                    self._batcher = MicroBatcher(
+                        self.understand_batch,
+                        max_batch=self._batch_max,
+                        max_wait=self._batch_wait,
+                        name="nlu-batcher",
+                    )
+        return self._batcher.submit(text)
 
     def understand_batch(self, texts: Sequence[str]) -> list[Understanding]:
-        vectors = self.encoder.encode(texts)
         intent, sentiment = self._models
-        intents = intent.predict(vectors)
-        sentiments = sentiment.predict(vectors)
+        shared: Vectors | None = None
+        if (
+            intent.encoder is None
+            or intent.base_head is not None
+            or (isinstance(sentiment, SentimentClassifier) and sentiment.encoder is None)
+        ):
+            shared = self.encoder.encode(texts)
+        intent_vectors = intent.encoder.encode(texts) if intent.encoder else shared
+        assert intent_vectors is not None
+        intents = intent.predict(intent_vectors, shared if intent.encoder else None)
+        sentiments: list[SentimentPrediction]
+        if isinstance(sentiment, TextSentimentModel):
+            sentiments = sentiment.predict_texts(texts)
+        else:
+            vectors = sentiment.encoder.encode(texts) if sentiment.encoder else shared
+            assert vectors is not None
+            sentiments = sentiment.predict(vectors)
         return [
             Understanding(text=t, intent=i, sentiment=s)
             for t, i, s in zip(texts, intents, sentiments, strict=True)
@@ -61,6 +110,19 @@ class NLU:
         fresh = load_nlu(self.encoder, config)
         with self._swap:
             self._models = fresh._models
+            self.marker = fresh.marker
+        log.info("nlu.reloaded intent_threshold=%.2f", self.intent.threshold)
+
+    def reload_if_changed(self, config: NLUConfig) -> bool:
+        """Reload when another process activated a new model version."""
+        if active_marker(config.model_dir) == self.marker:
+            return False
+        self.reload(config)
+        return True
+
+    def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
 
 
 def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:
@@ -72,39 +134,127 @@ def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:
 
 
 def train_task(
-    encoder: Encoder, config: NLUConfig, task: str, data: Path | None = None
+    encoder: Encoder,
+    config: NLUConfig,
+    task: str,
+    data: Path | None = None,
+    *,
+    mode: str = "fast",
 ) -> Artifact:
     """Train ``task`` on ``data`` (or the configured/bundled file) and activate it."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; use fast or finetune")
     configured = config.intent_data if task == "intent" else config.sentiment_data
     path = data or configured or bundled_data_path(task)
     examples = load_examples(path)
-    log.info("nlu.train.start task=%s examples=%d data=%s", task, len(examples), path)
-    trained = train_head(encoder, examples)
-    artifact = save_artifact(
-        config.model_dir,
-        task,
-        trained.head,
-        {
-            "mode": "fast",
-            "encoder": encoder.name,
-            "data_path": str(path),
-            "data_sha256": trained.data_sha256,
-            "n_examples": trained.n_examples,
-            "metrics": trained.metrics,
-        },
-    )
-    log.info(
-        "nlu.train.done task=%s version=%s metrics=%s", task, artifact.version, trained.metrics
-    )
+    log.info("nlu.train.start task=%s mode=%s examples=%d data=%s", task, mode, len(examples), path)
+    meta = {"mode": mode, "encoder": encoder.name, "data_path": str(path)}
+    if mode == "fast":
+        trained = train_head(encoder, examples)
+        artifact = save_artifact(
+            config.model_dir,
+            task,
+            trained.head,
+            {
+                **meta,
+                "data_sha256": trained.data_sha256,
+                "n_examples": trained.n_examples,
+                "metrics": trained.metrics,
+            },
+        )
+    else:
+        artifact = _train_finetuned(encoder, config, task, examples, meta)
+    log.info("nlu.train.done task=%s version=%s metrics=%s", task, artifact.version, artifact.meta)
     return artifact
+
+
+def _train_finetuned(
+    encoder: Encoder, config: NLUConfig, task: str, examples: list[Example], meta: dict[str, str]
+) -> Artifact:
+    """Fine-tune on 85 % (stratified); calibrate and tune the threshold on the rest."""
+    labels = [ex.label for ex in examples]
+    split = stratified_holdout(labels, fraction=0.15, seed=config.finetune.seed)
+    train_idx, held_idx = split if split else (list(range(len(examples))), [])
+    config.model_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{task}-finetune-", dir=config.model_dir))
+    try:
+        result = finetune(
+            encoder_path(encoder),
+            [examples[i].text for i in train_idx],
+            [labels[i] for i in train_idx],
+            work / "encoder",
+            config.finetune,
+        )
+        weight = config.finetune.ensemble_weight
+        metrics: dict[str, object] = {
+            "train_seconds": round(result.seconds, 1),
+            "steps": result.steps,
+            "epochs": round(result.epochs, 2),
+            "ensemble_weight": weight,
+        }
+        if held_idx:
+            tuned = SentenceEncoder(str(result.encoder_dir))
+            held_texts = [examples[i].text for i in held_idx]
+            held_labels = [labels[i] for i in held_idx]
+            held_vectors = tuned.encode(held_texts)
+            base_vectors = encoder.encode(held_texts)
+            metrics["temperature"] = result.head.calibrate(held_vectors, held_labels)
+            metrics["base_temperature"] = result.base_head.calibrate(base_vectors, held_labels)
+            combined = IntentClassifier(
+                result.head, base_head=result.base_head, ensemble_weight=weight
+            ).probabilities(held_vectors, base_vectors)
+            metrics.update(holdout_metrics(combined, held_labels, result.head.labels))
+        return save_artifact(
+            config.model_dir,
+            task,
+            result.head,
+            {
+                **meta,
+                "data_sha256": data_hash(examples),
+                "n_examples": len(examples),
+                "metrics": metrics,
+            },
+            encoder_dir=result.encoder_dir,
+            extra_heads={BASE_HEAD: result.base_head},
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _own_encoder(artifact: Artifact) -> Encoder | None:
+    path = artifact.encoder_path
+    return SentenceEncoder(str(path)) if path is not None else None
 
 
 def load_nlu(encoder: Encoder, config: NLUConfig) -> NLU:
     """Build the pipeline from the active artifacts, training any that are missing."""
-    intent = ensure_artifact(encoder, config, "intent")
-    sentiment = ensure_artifact(encoder, config, "sentiment")
-    return NLU(
-        encoder,
-        IntentClassifier(intent.head, threshold=config.intent_threshold),
-        SentimentClassifier(sentiment.head),
+    intent_artifact = ensure_artifact(encoder, config, "intent")
+    tuned = intent_artifact.meta.get("metrics", {}).get("threshold")
+    threshold = config.intent_threshold
+    if threshold is None:
+        threshold = float(tuned) if tuned is not None else DEFAULT_THRESHOLD
+    base_head = intent_artifact.extra_head(BASE_HEAD)
+    intent = IntentClassifier(
+        intent_artifact.head,
+        threshold=threshold,
+        encoder=_own_encoder(intent_artifact),
+        base_head=base_head,
+        ensemble_weight=float(intent_artifact.meta.get("metrics", {}).get("ensemble_weight", 1.0))
+        if base_head is not None
+        else 1.0,
     )
+    sentiment: SentimentClassifier | TextSentimentModel
+    if config.sentiment_model:
+        sentiment = TextSentimentModel(config.sentiment_model)
+    else:
+        artifact = ensure_artifact(encoder, config, "sentiment")
+        sentiment = SentimentClassifier(artifact.head, encoder=_own_encoder(artifact))
+    nlu = NLU(
+        encoder,
+        intent,
+        sentiment,
+        batch_max=config.batch_max,
+        batch_wait_ms=config.batch_wait_ms,
+    )
+    nlu.marker = active_marker(config.model_dir)
+    return nlu

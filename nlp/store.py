@@ -1,10 +1,12 @@
-"""Versioned model artifacts: ``<root>/<task>/<version>/{head.npz,meta.json}`` + ``active``."""
+"""Versioned model artifacts: ``<root>/<task>/<version>/{head.npz,meta.json[,encoder/]}``
+plus an ``active`` pointer per task."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,10 @@ from typing import Any
 from nlp.head import LinearHead
 
 TASKS = ("intent", "sentiment")
+
+
+ENCODER_DIR = "encoder"
+BASE_HEAD = "base_head"  # fine-tuned mode: the head over the frozen shared encoder
 
 
 @dataclass
@@ -22,17 +28,41 @@ class Artifact:
     head: LinearHead
     meta: dict[str, Any]
 
+    def extra_head(self, name: str) -> LinearHead | None:
+        path = self.path / f"{name}.npz"
+        return LinearHead.load(path) if path.is_file() else None
+
+    @property
+    def encoder_path(self) -> Path | None:
+        """The fine-tuned encoder of this version, if it has one."""
+        path = self.path / ENCODER_DIR
+        return path if path.is_dir() else None
+
 
 def save_artifact(
-    root: Path, task: str, head: LinearHead, meta: dict[str, Any], *, activate: bool = True
+    root: Path,
+    task: str,
+    head: LinearHead,
+    meta: dict[str, Any],
+    *,
+    activate: bool = True,
+    encoder_dir: Path | None = None,
+    extra_heads: dict[str, LinearHead] | None = None,
 ) -> Artifact:
-    """Write a new version of ``task``'s model and (by default) make it the active one."""
+    """Write a new version of ``task``'s model and (by default) make it the active one.
+
+    ``encoder_dir`` (a fine-tuned encoder) is moved into the version as ``encoder/``.
+    """
     _check_task(task)
     now = dt.datetime.now(dt.UTC)
     version = now.strftime("%Y%m%dT%H%M%S%fZ")
     path = root / task / version
     path.mkdir(parents=True, exist_ok=False)
     head.save(path / "head.npz")
+    for name, extra in (extra_heads or {}).items():
+        extra.save(path / f"{name}.npz")
+    if encoder_dir is not None:
+        shutil.move(str(encoder_dir), str(path / ENCODER_DIR))
     full_meta = {
         **meta,
         "task": task,
@@ -68,6 +98,18 @@ def load_version(root: Path, task: str, version: str) -> Artifact:
     path = root / task / version
     meta = json.loads((path / "meta.json").read_text())
     return Artifact(task, version, path, LinearHead.load(path / "head.npz"), meta)
+
+
+def active_marker(root: Path) -> tuple[tuple[str, float], ...]:
+    """What the ``active`` pointers say now (to notice a new training run)."""
+    marks = []
+    for task in TASKS:
+        pointer = root / task / "active"
+        try:
+            marks.append((pointer.read_text().strip(), pointer.stat().st_mtime))
+        except OSError:
+            marks.append(("", 0.0))
+    return tuple(marks)
 
 
 def list_versions(root: Path, task: str) -> list[str]:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from nlp.base import Encoder
+from nlp.base import Encoder, Vectors
 from nlp.dataset import Example, data_hash
-from nlp.head import LinearHead
+from nlp.head import LinearHead, softmax
+
+OOS_LABEL = "out_of_scope"
+DEFAULT_THRESHOLD = 0.45
+THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(4, 17))  # 0.20 … 0.80
 
 
 @dataclass
@@ -22,38 +28,105 @@ class TrainedHead:
 
 
 def train_head(
-    encoder: Encoder, examples: list[Example], *, c: float = 10.0, seed: int = 0
+    encoder: Encoder,
+    examples: list[Example],
+    *,
+    c: float = 10.0,
+    seed: int = 0,
+    folds: int = 5,
 ) -> TrainedHead:
-    """Fit a linear head; its temperature is calibrated on a stratified 20 % hold-out."""
+    """Fit a linear head; temperature and "not sure" threshold come from out-of-fold
+    predictions (stratified k-fold), so every example is held out once and the tuning does
+    not hang on a small split."""
     texts = [ex.text for ex in examples]
     labels = [ex.label for ex in examples]
     started = time.perf_counter()
     vectors = encoder.encode(texts)
     encode_s = time.perf_counter() - started
     metrics: dict[str, Any] = {"encode_ms_per_message": 1000 * encode_s / max(1, len(texts))}
+    head = LinearHead.fit(vectors, labels, c=c, seed=seed)
 
-    holdout = _stratified_holdout(labels, fraction=0.2, seed=seed)
-    if holdout is not None:
-        train_idx, test_idx = holdout
-        probe = LinearHead.fit(vectors[train_idx], [labels[i] for i in train_idx], c=c, seed=seed)
-        held_labels = [labels[i] for i in test_idx]
-        temperature = probe.calibrate(vectors[test_idx], held_labels)
-        probs = probe.predict_proba(vectors[test_idx])
-        predicted = [probe.labels[i] for i in probs.argmax(axis=1)]
-        metrics["holdout_accuracy"] = float(
-            np.mean([p == t for p, t in zip(predicted, held_labels, strict=True)])
-        )
-        metrics["holdout_size"] = len(test_idx)
+    logits = _out_of_fold_logits(vectors, labels, head.labels, c=c, seed=seed, folds=folds)
+    if logits is not None:
+        calibrator = LinearHead(head.labels, head.weights, head.bias)
+        temperature = calibrator.calibrate_logits(logits, labels)
+        probs = softmax(logits / temperature)
+        metrics.update(holdout_metrics(probs, labels, head.labels))
+        metrics["holdout"] = f"{folds}-fold out-of-fold"
     else:
         temperature = 1.0
-    head = LinearHead.fit(vectors, labels, c=c, seed=seed)
     head.temperature = temperature
     metrics["temperature"] = temperature
     metrics["train_seconds"] = time.perf_counter() - started
     return TrainedHead(head, data_hash(examples), len(examples), metrics)
 
 
-def _stratified_holdout(
+def _out_of_fold_logits(
+    vectors: Vectors, labels: list[str], classes: list[str], *, c: float, seed: int, folds: int
+) -> npt.NDArray[np.float64] | None:
+    """Each example's logits from a head that did not see it (None when data is too small)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = min(labels.count(label) for label in set(labels))
+    k = min(folds, smallest)
+    if k < 2:
+        return None
+    out = np.zeros((len(labels), len(classes)), dtype=np.float64)
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    for train_idx, test_idx in splitter.split(vectors, labels):
+        probe = LinearHead.fit(vectors[train_idx], [labels[i] for i in train_idx], c=c, seed=seed)
+        if probe.labels != classes:
+            return None
+        out[test_idx] = probe.logits(vectors[test_idx])
+    return out
+
+
+def holdout_metrics(
+    probs: npt.NDArray[np.float64], truth: list[str], labels: list[str]
+) -> dict[str, Any]:
+    """Accuracy and the tuned "not sure" threshold of calibrated probabilities on held-out
+    data (``labels`` names the columns)."""
+    predicted = [labels[i] for i in probs.argmax(axis=1)]
+    return {
+        "holdout_accuracy": float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])),
+        "holdout_size": len(truth),
+        "threshold": tune_threshold(probs.max(axis=1), predicted, truth),
+    }
+
+
+def tune_threshold(
+    confidence: Sequence[float] | npt.NDArray[np.float64],
+    predicted: Sequence[str],
+    truth: Sequence[str],
+    *,
+    oos_label: str = OOS_LABEL,
+    grid: Sequence[float] = THRESHOLD_GRID,
+) -> float:
+    """The confidence below which the bot should say "not sure", tuned on held-out data.
+
+    Utility per message: a right answer +1, a wrong answer -1, "not sure" 0 (the customer
+    rephrases or gets a human). An out-of-scope message is handled right by the
+    out-of-scope answer or by "not sure". Several thresholds often tie on a small hold-out;
+    the middle one of the best is taken.
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    best: list[float] = []
+    best_utility = -np.inf
+    for t in grid:
+        utility = 0.0
+        for c, p, y in zip(conf, predicted, truth, strict=True):
+            if c < t:
+                utility += 1.0 if y == oos_label else 0.0
+            else:
+                utility += 1.0 if p == y else -1.0
+        if utility > best_utility + 1e-9:
+            best, best_utility = [float(t)], utility
+        elif abs(utility - best_utility) <= 1e-9:
+            best.append(float(t))
+    return best[len(best) // 2] if best else DEFAULT_THRESHOLD
+
+
+def stratified_holdout(
     labels: list[str], *, fraction: float, seed: int
 ) -> tuple[list[int], list[int]] | None:
     """Indices for train/hold-out with every label on both sides, or None if too small."""
