@@ -1,0 +1,210 @@
+"""Telegram as a channel of the conversation engine, on python-telegram-bot v22.
+
+Updates come in by long polling (``Updater``) or through the web app's webhook route; both
+go to :meth:`TelegramChannel.dispatch`, which turns them into :class:`InboundMessage` s for
+the engine. Replies are never sent from here: the engine writes them to the outbox and the
+:class:`TelegramSender` delivers them within Telegram's limits. An update that arrives twice
+(a webhook retry, a restart mid-poll) maps to the same message id, which the engine stores
+and answers once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Bot, CallbackQuery, Chat, Update
+from telegram.error import BadRequest
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bot.engine import Command, Engine, InboundMessage
+from bot.telegram.limiter import RateLimiter
+from bot.telegram.sender import TelegramSender
+from careloop.config import Settings, TelegramMode
+from crm.customers.links import parse_link_token
+from crm.db import session_scope
+from crm.models import Channel
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+COMMANDS = {
+    "start": Command.start,
+    "help": Command.help,
+    "agent": Command.agent,
+    "human": Command.agent,
+    "stop": Command.stop,
+}
+ACTIONS = {"consent:yes": Command.consent}
+
+
+def _api(settings: Settings) -> str:
+    return settings.telegram_api_url.rstrip("/")
+
+
+def make_bot(settings: Settings) -> Bot:
+    """A bare Bot for one-off calls (webhook registration, ``getMe``)."""
+    if settings.telegram_token is None:
+        raise ValueError("no Telegram token configured")
+    api = _api(settings)
+    return Bot(
+        settings.telegram_token.get_secret_value(),
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+    )
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        session_factory: sessionmaker[Session],
+        *,
+        poll_timeout: float = 10.0,
+    ) -> None:
+        if settings.telegram_token is None or not settings.telegram_enabled:
+            raise ValueError("no Telegram token configured")
+        self.settings = settings
+        self.engine = engine
+        self.session_factory = session_factory
+        self.mode = settings.telegram_mode
+        self.poll_timeout = poll_timeout
+        api = _api(settings)
+        builder = (
+            Application.builder()
+            .token(settings.telegram_token.get_secret_value())
+            .base_url(f"{api}/bot")
+            .base_file_url(f"{api}/file/bot")
+            .connection_pool_size(64)
+            .connect_timeout(5.0)
+            .read_timeout(15.0)
+            .write_timeout(15.0)
+            .pool_timeout(15.0)
+        )
+        if self.mode is TelegramMode.webhook:
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.sender = TelegramSender(
+            self.application.bot,
+            session_factory,
+            limiter=RateLimiter(settings.telegram_rate_per_second, settings.telegram_chat_interval),
+            max_attempts=settings.telegram_max_attempts,
+        )
+        self._sender_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (``getMe``), start the sender and, in polling mode, the long poll."""
+        await self.application.initialize()
+        await self.application.start()
+        if self.mode is TelegramMode.polling and self.application.updater is not None:
+            await self.application.updater.start_polling(
+                timeout=dt.timedelta(seconds=self.poll_timeout),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
+        log.info(
+            "telegram.on mode=%s bot=@%s", self.mode.value, self.application.bot.username or "?"
+        )
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        await self.sender.stop()
+        if self._sender_task is not None:
+            await asyncio.gather(self._sender_task, return_exceptions=True)
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+        log.info("telegram.stopped")
+
+    # -- updates -------------------------------------------------------------------------
+
+    async def process_webhook(self, data: dict[str, Any]) -> None:
+        """Handle one webhook update; errors propagate so Telegram retries the update."""
+        update = Update.de_json(data, self.application.bot)
+        await self.dispatch(update)
+
+    async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update):
+            await self.dispatch(update)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram.update.failed", exc_info=context.error)
+
+    async def dispatch(self, update: Update) -> None:
+        """Turn one update into at most one engine call; anything else is ignored."""
+        if update.callback_query is not None:
+            await self._on_button(update.callback_query)
+            return
+        message = update.message
+        chat = update.effective_chat
+        if message is None or chat is None or chat.type != Chat.PRIVATE:
+            log.debug("telegram.update.ignored id=%s", update.update_id)
+            return
+        user = message.from_user
+        text = (message.text or "").strip()
+        inbound = InboundMessage(
+            channel=Channel.telegram,
+            user_id=str(chat.id),
+            text=text[: self.settings.max_message_chars] or "[non-text message]",
+            message_id=f"{chat.id}:{message.message_id}",
+            username=user.username if user else None,
+            first_name=user.first_name if user else chat.first_name,
+        )
+        if not text:
+            inbound = replace(inbound, command=Command.unsupported)
+        elif text.startswith("/"):
+            name, _, argument = text[1:].partition(" ")
+            command = COMMANDS.get(name.split("@", 1)[0].lower(), Command.help)
+            link = None
+            if command is Command.start and argument.strip():
+                secret = self.settings.secret_key.get_secret_value()
+                link = parse_link_token(argument.strip(), secret)
+            inbound = replace(
+                inbound, command=command, argument=argument.strip() or None, link_customer_id=link
+            )
+        await self._handle(inbound)
+
+    async def _on_button(self, query: CallbackQuery) -> None:
+        await query.answer()
+        if query.message is not None:
+            try:
+                await query.edit_message_reply_markup(reply_markup=None)
+            except BadRequest as exc:  # already removed (a double tap) or too old to edit
+                log.debug("telegram.buttons.not_removed: %s", exc)
+        data = query.data or ""
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        inbound = InboundMessage(
+            channel=Channel.telegram,
+            user_id=str(chat_id),
+            text=data,
+            message_id=f"cb:{query.id}",
+            username=query.from_user.username,
+            first_name=query.from_user.first_name,
+        )
+        kind, _, value = data.partition(":")
+        if kind == "say" and value:
+            inbound = replace(inbound, text=value[: self.settings.max_message_chars])
+        elif data in ACTIONS:
+            inbound = replace(inbound, command=ACTIONS[data])
+        else:
+            log.info("telegram.button.unknown data=%r", data[:64])
+            return
+        await self._handle(inbound)
+
+    async def _handle(self, inbound: InboundMessage) -> None:
+        def work() -> None:
+            with session_scope(self.session_factory) as session:
+                self.engine.handle(session, inbound)
+
+        await asyncio.to_thread(work)
+        self.sender.wake()
