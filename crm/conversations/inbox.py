@@ -1,0 +1,464 @@
+"""The agents' inbox: the queue, claiming and assigning, replies, notes, resolve / reopen.
+
+Claiming is one conditional UPDATE (``WHERE status = 'waiting' AND assigned_agent_id IS
+NULL``), so when two agents claim at once exactly one row changes: one wins, the other gets
+a Conflict. Agent replies go out through the conversation's own channel: they are written to
+the outbox, the web chat shows them, the Telegram sender delivers them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from careloop.errors import Conflict, NotFound, ValidationFailed
+from crm.conversations.service import add_message, effective_priority, escalate
+from crm.db import utcnow
+from crm.models import (
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Direction,
+    Message,
+    Order,
+    Role,
+    Sender,
+    SurveyResponse,
+    User,
+)
+
+VIEWS = ("queue", "mine", "unassigned", "all", "resolved")
+MAX_REPLY_CHARS = 4000  # well inside Telegram's 4,096 per message
+# Called with (session, conversation) after an agent resolves one (the survey hook).
+RESOLVED_HOOKS: list[Callable[[Session, Conversation], None]] = []
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    customer_id: int
+    customer_name: str
+    channel: str
+    status: str
+    priority: int
+    effective_priority: int
+    reason: str | None
+    sentiment: float | None
+    value_tier: str | None
+    churn_risk: str | None
+    assigned_agent_id: int | None
+    escalated_at: dt.datetime | None
+    last_message_at: dt.datetime
+    waiting_seconds: int | None
+
+
+def queue(
+    session: Session,
+    *,
+    view: str,
+    agent: User,
+    limit: int = 50,
+    offset: int = 0,
+    now: dt.datetime | None = None,
+) -> list[QueueRow]:
+    """Conversations for one inbox view, by effective priority (priority + waiting minutes
+    / 2, see :func:`crm.conversations.service.queue_rank`); resolved ones newest first."""
+    if view not in VIEWS:
+        raise ValidationFailed(f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
+    now = now or utcnow()
+    open_human = (ConversationStatus.waiting, ConversationStatus.assigned)
+    where = {
+        "queue": Conversation.status.in_(open_human),
+        "mine": and_(
+            Conversation.status.in_(open_human), Conversation.assigned_agent_id == agent.id
+        ),
+        "unassigned": and_(
+            Conversation.status == ConversationStatus.waiting,
+            Conversation.assigned_agent_id.is_(None),
+        ),
+        "all": Conversation.escalated_at.is_not(None),
+        "resolved": and_(
+            Conversation.status == ConversationStatus.resolved,
+            Conversation.escalated_at.is_not(None),
+        ),
+    }[view]
+    last_score = (
+        select(Message.sentiment_score)
+        .where(Message.conversation_id == Conversation.id, Message.direction == Direction.inbound)
+        .order_by(Message.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    order = (
+        (Conversation.resolved_at.desc(),)
+        if view == "resolved"
+        else (Conversation.queue_rank.desc().nulls_last(), Conversation.id)
+    )
+    rows = session.execute(
+        select(Conversation, Customer, last_score)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(where)
+        .order_by(*order)
+        .limit(min(max(1, limit), 200))
+        .offset(max(0, offset))
+    ).all()
+    out = []
+    for conversation, customer, score in rows:
+        waiting = None
+        if conversation.escalated_at is not None and conversation.status in open_human:
+            waiting = int((now - conversation.escalated_at).total_seconds())
+        out.append(
+            QueueRow(
+                id=conversation.id,
+                customer_id=customer.id,
+                customer_name=customer.display_name,
+                channel=conversation.channel.value,
+                status=conversation.status.value,
+                priority=conversation.priority,
+                effective_priority=effective_priority(conversation.priority, waiting),
+                reason=conversation.escalation_reason,
+                sentiment=score,
+                value_tier=customer.rfm_segment,
+                churn_risk=customer.churn_risk.value if customer.churn_risk else None,
+                assigned_agent_id=conversation.assigned_agent_id,
+                escalated_at=conversation.escalated_at,
+                last_message_at=conversation.last_message_at,
+                waiting_seconds=waiting,
+            )
+        )
+    return out
+
+
+def get_conversation(session: Session, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation
+
+
+def claim(session: Session, *, conversation_id: int, agent: User) -> Conversation:
+    """Take a waiting, unassigned conversation; Conflict if someone else was faster.
+
+    Call it at the start of a transaction (see the web route) so the UPDATE is its first
+    statement."""
+    _must_work_conversations(agent)
+    # The UPDATE comes first: on SQLite a transaction that reads first and writes later can
+    # fail at once when another writer got in between; one that starts with the write queues.
+    taken = _take(session, conversation_id=conversation_id, agent=agent, now=utcnow())
+    conversation = get_conversation(session, conversation_id)
+    session.refresh(conversation)
+    if taken:
+        _event(session, conversation, f"Claimed by {agent.display_name}")
+    else:
+        if conversation.assigned_agent_id == agent.id:
+            return conversation  # a repeated click by the same agent
+        holder = (
+            session.get(User, conversation.assigned_agent_id)
+            if conversation.assigned_agent_id
+            else None
+        )
+        who = f"by {holder.display_name}" if holder else f"({conversation.status.value})"
+        raise Conflict(f"conversation {conversation_id} was already taken {who}")
+    return conversation
+
+
+def assign(session: Session, *, conversation_id: int, agent_id: int, by: User) -> Conversation:
+    """Give an open conversation to ``agent_id`` (an agent or admin)."""
+    _must_work_conversations(by)
+    target = session.get(User, agent_id)
+    if target is None or not target.is_active or target.role not in (Role.agent, Role.admin):
+        raise ValidationFailed(f"user {agent_id} is not an active agent")
+    conversation = get_conversation(session, conversation_id)
+    if conversation.status is ConversationStatus.resolved:
+        raise Conflict("reopen the conversation before assigning it")
+    if conversation.escalated_at is None:
+        escalate(conversation, priority=conversation.priority, reason="agent_initiated")
+    conversation.status = ConversationStatus.assigned
+    conversation.assigned_agent_id = target.id
+    _event(session, conversation, f"Assigned to {target.display_name} by {by.display_name}")
+    session.flush()
+    return conversation
+
+
+def reply(
+    session: Session, *, conversation_id: int, agent: User, text: str, private: bool = False
+) -> Message:
+    """An agent's message to the customer (or a private note, never sent)."""
+    _must_work_conversations(agent)
+    text = text.strip()
+    if not text:
+        raise ValidationFailed("the message is empty")
+    if len(text) > MAX_REPLY_CHARS:
+        raise ValidationFailed(f"the message is longer than {MAX_REPLY_CHARS} characters")
+    conversation = get_conversation(session, conversation_id)
+    if conversation.status is ConversationStatus.resolved and not private:
+        raise Conflict("the conversation is resolved; reopen it to reply")
+    if not private and conversation.status in (ConversationStatus.waiting, ConversationStatus.bot):
+        if conversation.escalated_at is None:  # an agent steps into a bot conversation
+            escalate(conversation, priority=conversation.priority, reason="agent_initiated")
+        conversation.status = ConversationStatus.assigned
+        conversation.assigned_agent_id = conversation.assigned_agent_id or agent.id
+    message = add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.outbound,
+        sender=Sender.agent,
+        text=text,
+        author_user_id=agent.id,
+        is_private_note=private,
+    )
+    if private:
+        message.delivery_status = None
+    else:
+        conversation.agent_message_count += 1
+        if conversation.first_agent_reply_at is None:
+            conversation.first_agent_reply_at = message.created_at
+    session.flush()
+    return message
+
+
+def resolve(session: Session, *, conversation_id: int, agent: User) -> Conversation:
+    """Done: back to the bot for the next message; the survey hooks run."""
+    _must_work_conversations(agent)
+    conversation = get_conversation(session, conversation_id)
+    if conversation.status is ConversationStatus.resolved:
+        return conversation
+    conversation.status = ConversationStatus.resolved
+    conversation.resolved_at = utcnow()
+    conversation.resolved_by = Sender.agent
+    _event(session, conversation, f"Resolved by {agent.display_name}")
+    session.flush()
+    for hook in RESOLVED_HOOKS:
+        hook(session, conversation)
+    return conversation
+
+
+def reopen(session: Session, *, conversation_id: int, agent: User) -> Conversation:
+    _must_work_conversations(agent)
+    conversation = get_conversation(session, conversation_id)
+    if conversation.status is not ConversationStatus.resolved:
+        raise Conflict("the conversation is still open")
+    conversation.status = ConversationStatus.assigned
+    conversation.assigned_agent_id = agent.id
+    conversation.resolved_at = None
+    conversation.resolved_by = None
+    _event(session, conversation, f"Reopened by {agent.display_name}")
+    session.flush()
+    return conversation
+
+
+def metrics(conversation: Conversation) -> dict[str, Any]:
+    """Time to first agent reply and to resolution (seconds), agent messages."""
+    start = conversation.escalated_at
+    first = conversation.first_agent_reply_at
+    done = conversation.resolved_at
+    return {
+        "first_reply_seconds": int((first - start).total_seconds()) if start and first else None,
+        "resolution_seconds": int((done - start).total_seconds()) if start and done else None,
+        "agent_messages": conversation.agent_message_count,
+    }
+
+
+def customer_360(
+    session: Session, customer_id: int, *, exclude: int | None = None
+) -> dict[str, Any]:
+    """Contact, consent, scores, recent orders, past conversations and survey scores."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    orders: Sequence[Order] = session.scalars(
+        select(Order)
+        .where(Order.customer_id == customer.id)
+        .order_by(Order.ordered_at.desc())
+        .limit(10)
+    ).all()
+    past = session.scalars(
+        select(Conversation)
+        .where(Conversation.customer_id == customer.id, Conversation.id != (exclude or 0))
+        .order_by(Conversation.id.desc())
+        .limit(10)
+    ).all()
+    surveys = session.scalars(
+        select(SurveyResponse)
+        .where(SurveyResponse.customer_id == customer.id)
+        .order_by(SurveyResponse.id.desc())
+        .limit(10)
+    ).all()
+    order_count, total = session.execute(
+        select(func.count(Order.id), func.coalesce(func.sum(Order.total_amount), 0)).where(
+            Order.customer_id == customer.id
+        )
+    ).one()
+    return {
+        "id": customer.id,
+        "name": customer.display_name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "marketing_consent": customer.marketing_consent,
+        "segment": customer.rfm_segment,
+        "clv": str(customer.clv) if customer.clv is not None else None,
+        "churn_risk": customer.churn_risk.value if customer.churn_risk else None,
+        "churn_probability": customer.churn_probability,
+        "churn_reasons": list((customer.attributes or {}).get("churn_reasons", [])),
+        "order_count": int(order_count),
+        "total_spent": str(total),
+        "orders": [
+            {
+                "ref": o.external_id or f"#{o.id}",
+                "date": o.ordered_at.date().isoformat(),
+                "status": o.status.value,
+                "total": f"{o.total_amount} {o.currency}",
+            }
+            for o in orders
+        ],
+        "conversations": [
+            {
+                "id": c.id,
+                "channel": c.channel.value,
+                "status": c.status.value,
+                "reason": c.escalation_reason,
+                "last_message_at": c.last_message_at.isoformat(),
+            }
+            for c in past
+        ],
+        "surveys": [
+            {"kind": s.kind.value, "score": s.score, "status": s.status.value} for s in surveys
+        ],
+    }
+
+
+def _take(session: Session, *, conversation_id: int, agent: User, now: dt.datetime) -> bool:
+    """Assign a waiting, unassigned conversation to ``agent`` in one conditional UPDATE;
+    False when it was no longer free (someone else won)."""
+    result = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.status == ConversationStatus.waiting,
+            Conversation.assigned_agent_id.is_(None),
+        )
+        .values(status=ConversationStatus.assigned, assigned_agent_id=agent.id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    session.execute(
+        update(User)
+        .where(User.id == agent.id)
+        .values(last_assigned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    agent.last_assigned_at = now  # the round robin reads it from memory within a run
+    return True
+
+
+def _event(session: Session, conversation: Conversation, text: str) -> None:
+    """A system event in the history: agents see it, the customer never does."""
+    add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.outbound,
+        sender=Sender.system,
+        text=text,
+        is_private_note=True,
+    ).delivery_status = None
+
+
+def _must_work_conversations(user: User) -> None:
+    if user.role not in (Role.agent, Role.admin):
+        raise ValidationFailed("only agents and admins work conversations")
+
+
+def auto_assign(
+    session: Session, *, online_within: dt.timedelta, now: dt.datetime | None = None
+) -> list[tuple[int, int]]:
+    """Give waiting, unassigned conversations (highest priority, then longest waiting) to
+    online agents with free capacity, round robin (least recently assigned first).
+
+    Online: the agent's inbox was open within ``online_within``. Capacity: the agent's
+    ``max_concurrent`` minus conversations they hold. Returns (conversation, agent) pairs.
+    """
+    now = now or utcnow()
+    agents = list(
+        session.scalars(
+            select(User).where(
+                User.role == Role.agent,
+                User.is_active.is_(True),
+                User.last_seen_at >= now - online_within,
+            )
+        )
+    )
+    if not agents:
+        return []
+    held = dict(
+        session.execute(
+            select(Conversation.assigned_agent_id, func.count(Conversation.id))
+            .where(
+                Conversation.status == ConversationStatus.assigned,
+                Conversation.assigned_agent_id.in_([a.id for a in agents]),
+            )
+            .group_by(Conversation.assigned_agent_id)
+        ).all()
+    )
+    free = {a.id: a.max_concurrent - int(held.get(a.id, 0)) for a in agents}
+    waiting = session.scalars(
+        select(Conversation.id)
+        .where(
+            Conversation.status == ConversationStatus.waiting,
+            Conversation.assigned_agent_id.is_(None),
+        )
+        .order_by(Conversation.priority.desc(), Conversation.escalated_at.asc())
+        .limit(max(0, sum(v for v in free.values() if v > 0)))
+    ).all()
+    oldest = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    done: list[tuple[int, int]] = []
+    for conversation_id in waiting:
+        ready = [a for a in agents if free[a.id] > 0]
+        if not ready:
+            break
+        agent = min(ready, key=lambda a: (a.last_assigned_at or oldest, a.id))
+        if _take(session, conversation_id=conversation_id, agent=agent, now=now):
+            free[agent.id] -= 1  # (else an agent claimed it meanwhile)
+            _event(
+                session,
+                get_conversation(session, conversation_id),
+                f"Auto-assigned to {agent.display_name}",
+            )
+            done.append((conversation_id, agent.id))
+    session.flush()
+    return done
+
+
+def typical_wait(
+    session: Session, *, now: dt.datetime | None = None, sample: int = 50
+) -> dt.timedelta | None:
+    """Median time from escalation to the first agent reply over recent conversations
+    (the last ``sample`` answered within 7 days); None when there is no such history."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Conversation.escalated_at, Conversation.first_agent_reply_at)
+        .where(
+            Conversation.first_agent_reply_at.is_not(None),
+            Conversation.escalated_at.is_not(None),
+            Conversation.first_agent_reply_at >= now - dt.timedelta(days=7),
+        )
+        .order_by(Conversation.first_agent_reply_at.desc())
+        .limit(sample)
+    ).all()
+    waits = sorted((reply - escalated) for escalated, reply in rows if reply and escalated)
+    if len(waits) < 3:
+        return None
+    return waits[len(waits) // 2]
+
+
+def describe_wait(wait: dt.timedelta) -> str:
+    minutes = max(1, round(wait.total_seconds() / 60))
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
