@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test venv lint typecheck check bench browser clean
+.PHONY: run test venv lint typecheck check bench bench-banking77 browser clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating virtual environment in $(VENV)"
@@ -55,6 +55,14 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.chat_latency
+	$(BIN)/python -m bench.nlu_throughput
+	$(BIN)/python -m bench.sentiment
+	$(BIN)/python -m bench.telegram_outbound
+	$(BIN)/python -m bench.inbox_queue
+
+## make bench-banking77: intent accuracy on BANKING77 in both modes (about 20 minutes on 2 cores)
+bench-banking77: $(STAMP)
+	$(BIN)/python -m bench.banking77
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

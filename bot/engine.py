@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -14,11 +16,14 @@ from bot.policy.escalation import (
     Action,
     CustomerSignals,
     Decision,
+    EscalationReason,
     PolicyConfig,
     decide,
     priority,
 )
-from bot.responses import ResponseBook
+from bot.policy.hours import BusinessHours
+from bot.responses import Reply, ResponseBook
+from crm.conversations import inbox
 from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.db import utcnow
@@ -36,6 +41,18 @@ from nlp.base import Understanding
 from nlp.pipeline import NLU
 
 log = logging.getLogger(__name__)
+CANCEL_INTENT = "cancel_request"  # "never mind": withdraw a request for a human
+
+
+class Command(StrEnum):
+    """Channel commands (Telegram's /start, /help, /agent, /stop and button actions)."""
+
+    start = "start"
+    help = "help"
+    agent = "agent"
+    stop = "stop"
+    consent = "consent"  # the customer pressed "Send me offers"
+    unsupported = "unsupported"  # a photo, sticker, voice note…: not understood as text
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,9 @@ class InboundMessage:
     message_id: str  # the channel's id for the message; repeats are ignored
     username: str | None = None
     first_name: str | None = None
+    command: Command | None = None  # set for commands: no NLU, a fixed action
+    argument: str | None = None  # e.g. the /start deep-link payload
+    link_customer_id: int | None = None  # a verified deep link names this CRM customer
 
 
 @dataclass
@@ -64,20 +84,30 @@ class Engine:
     """Holds the loaded models and policy; every call takes the caller's session."""
 
     def __init__(
-        self, nlu: NLU, responses: ResponseBook, policy: PolicyConfig | None = None
+        self,
+        nlu: NLU,
+        responses: ResponseBook,
+        policy: PolicyConfig | None = None,
+        *,
+        hours: BusinessHours | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.nlu = nlu
         self.responses = responses
         self.policy = policy or PolicyConfig()
+        self.hours = hours
+        self.clock = clock
 
     def handle(self, session: Session, inbound: InboundMessage) -> Outcome:
         """Store, understand and answer one inbound message (idempotent on its message id)."""
+        # Understand first: the models run outside the database transaction, which on
+        # SQLite holds the write lock from its first statement.
+        understanding = None if inbound.command else self.nlu.understand(inbound.text)
         existing = conversations.find_message(
             session, channel=inbound.channel, channel_message_id=inbound.message_id
         )
         if existing is not None:
             return self._duplicate(session, existing)
-        understanding = self.nlu.understand(inbound.text)
         identity = customers.get_or_create_identity(
             session,
             channel=inbound.channel,
@@ -85,6 +115,12 @@ class Engine:
             username=inbound.username,
             first_name=inbound.first_name,
         )
+        customers.mark_reachable(session, identity=identity)
+        linked = False
+        if inbound.link_customer_id is not None:
+            _, linked = customers.link_identity(
+                session, identity=identity, customer_id=inbound.link_customer_id
+            )
         conversation = conversations.open_conversation(session, identity=identity)
         history = conversations.recent_inbound(session, conversation_id=conversation.id, limit=5)
         try:
@@ -96,7 +132,8 @@ class Engine:
                     sender=Sender.customer,
                     text=inbound.text,
                     channel_message_id=inbound.message_id,
-                    nlu=understanding.as_dict(),
+                    nlu=understanding.as_dict() if understanding else None,
+                    payload={"command": inbound.command.value} if inbound.command else None,
                 )
         except IntegrityError:
             # A concurrent delivery of the same message won the race.
@@ -107,26 +144,38 @@ class Engine:
                 raise
             return self._duplicate(session, existing)
 
-        decision, texts = self._decide(session, conversation, understanding, history)
+        if understanding is None:
+            assert inbound.command is not None
+            decision, texts = self._command(session, conversation, inbound, linked=linked)
+        else:
+            decision, texts = self._decide(session, conversation, understanding, history)
         replies = [
             conversations.add_message(
                 session,
                 conversation=conversation,
                 direction=Direction.outbound,
                 sender=Sender.bot,
-                text=text,
+                text=reply.text,
                 in_reply_to_id=message.id,
+                payload=reply.payload(),
             )
-            for text in texts
+            for reply in texts
         ]
         log.info(
             "bot.message.handled conversation=%s intent=%s sentiment=%.2f action=%s",
             conversation.id,
-            understanding.intent.label,
-            understanding.sentiment.score,
+            understanding.intent.label if understanding else f"/{inbound.command}",
+            understanding.sentiment.score if understanding else 0.0,
             decision.action,
         )
-        return Outcome(message, conversation, replies, understanding.as_dict(), False, decision)
+        return Outcome(
+            message,
+            conversation,
+            replies,
+            understanding.as_dict() if understanding else None,
+            False,
+            decision,
+        )
 
     def _duplicate(self, session: Session, existing: Message) -> Outcome:
         conversation = session.get_one(Conversation, existing.conversation_id)
@@ -144,8 +193,20 @@ class Engine:
         conversation: Conversation,
         understanding: Understanding,
         history: Sequence[Message],
-    ) -> tuple[Decision, list[str]]:
+    ) -> tuple[Decision, list[Reply]]:
         customer = session.get_one(Customer, conversation.customer_id)
+        if (
+            conversation.status is ConversationStatus.waiting
+            and understanding.intent.label == CANCEL_INTENT
+        ):
+            # "never mind" while still in the queue: back to the bot, out of the queue.
+            conversation.status = ConversationStatus.bot
+            conversation.priority = 0
+            log.info("bot.escalation.cancelled conversation=%s", conversation.id)
+            context = self._context(session, customer)
+            return Decision(Action.answer, "escalation_cancelled"), self._replies(
+                context, "escalation_cancelled"
+            )
         if conversation.status in (ConversationStatus.waiting, ConversationStatus.assigned):
             # A human has (or will have) this conversation: the bot stays quiet.
             return Decision(Action.silent), []
@@ -154,31 +215,103 @@ class Engine:
             previous_intents=[m.intent for m in history],
             previous_scores=[m.sentiment_score for m in history],
             config=self.policy,
+            signals=CustomerSignals(
+                customer.rfm_segment,
+                customer.churn_risk.value if customer.churn_risk else None,
+            ),
         )
         context = self._context(session, customer)
-        texts: list[str] = []
-        if decision.response:
-            text = self.responses.render(decision.response, context)
-            if text:
-                texts.append(text)
+        replies = self._replies(context, decision.response)
         if decision.action is Action.opt_out:
             customers.opt_out(session, customer_id=customer.id)
         elif decision.action is Action.escalate and decision.reason is not None:
-            conversation.status = ConversationStatus.waiting
-            conversation.escalated_at = utcnow()
-            conversation.escalation_reason = decision.reason.value
-            conversation.priority = priority(
+            replies += self._escalate(
+                session,
+                conversation,
+                customer,
                 decision.reason,
                 understanding.sentiment.score,
+                context,
+            )
+        return decision, replies
+
+    def _command(
+        self, session: Session, conversation: Conversation, inbound: InboundMessage, *, linked: bool
+    ) -> tuple[Decision, list[Reply]]:
+        """Commands bypass the NLU: each has one fixed, predictable action."""
+        customer = session.get_one(Customer, conversation.customer_id)
+        context = self._context(session, customer)
+        human_has_it = conversation.status in (
+            ConversationStatus.waiting,
+            ConversationStatus.assigned,
+        )
+        match inbound.command:
+            case Command.start:
+                keys = ["linked" if linked else "start"]
+                if inbound.argument and inbound.link_customer_id is None:
+                    keys.insert(0, "link_invalid")
+                return Decision(Action.answer, response=keys[-1]), self._replies(context, *keys)
+            case Command.help:
+                return Decision(Action.answer, response="help"), self._replies(context, "help")
+            case Command.stop:
+                customers.opt_out(session, customer_id=customer.id)
+                return Decision(Action.opt_out, response="opt_out"), self._replies(
+                    context, "opt_out"
+                )
+            case Command.consent:
+                customers.give_consent(session, customer_id=customer.id)
+                return Decision(Action.answer, response="consent_given"), self._replies(
+                    context, "consent_given"
+                )
+            case Command.agent:
+                if human_has_it:
+                    return Decision(Action.silent), self._replies(context, "already_waiting")
+                reason = EscalationReason.human_request
+                replies = self._replies(context, "human_agent")
+                replies += self._escalate(session, conversation, customer, reason, 0.0, context)
+                return Decision(Action.escalate, "human_agent", reason), replies
+            case _:
+                if human_has_it:
+                    return Decision(Action.silent), []
+                return Decision(Action.answer, response="unsupported"), self._replies(
+                    context, "unsupported"
+                )
+
+    def _escalate(
+        self,
+        session: Session,
+        conversation: Conversation,
+        customer: Customer,
+        reason: EscalationReason,
+        sentiment_score: float,
+        context: dict[str, Any],
+    ) -> list[Reply]:
+        now = self.clock()
+        conversations.escalate(
+            conversation,
+            priority=priority(
+                reason,
+                sentiment_score,
                 CustomerSignals(
                     customer.rfm_segment,
                     customer.churn_risk.value if customer.churn_risk else None,
                 ),
+            ),
+            reason=reason.value,
+            at=now,
+        )
+        if self.hours is not None and not self.hours.is_open(now):
+            return self._replies(
+                {**context, "reopens": self.hours.describe_next(now)}, "escalated_closed"
             )
-            follow_up = self.responses.render("escalated", context)
-            if follow_up:
-                texts.append(follow_up)
-        return decision, texts
+        wait = inbox.typical_wait(session, now=now)
+        return self._replies(
+            {**context, "wait": inbox.describe_wait(wait) if wait else None}, "escalated"
+        )
+
+    def _replies(self, context: dict[str, Any], *keys: str | None) -> list[Reply]:
+        rendered = (self.responses.reply(key, context) for key in keys if key)
+        return [reply for reply in rendered if reply is not None]
 
     def _context(self, session: Session, customer: Customer) -> dict[str, Any]:
         order = orders.latest_order(session, customer_id=customer.id)
@@ -201,4 +334,5 @@ class Engine:
                 else None,
             },
             "wait": None,
+            "opted_out": customer.opted_out_at is not None,
         }

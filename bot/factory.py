@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from bot.engine import Engine
+from bot.policy.escalation import PolicyConfig
+from bot.policy.hours import BusinessHours
 from bot.responses import ResponseBook
 from careloop.config import Settings
 from nlp.encoder import SentenceEncoder
@@ -20,6 +23,9 @@ def nlu_config(settings: Settings) -> NLUConfig:
         intent_data=settings.intent_data,
         sentiment_data=settings.sentiment_data,
         intent_threshold=settings.intent_threshold,
+        sentiment_model=settings.sentiment_model or None,
+        batch_max=settings.nlu_batch_max,
+        batch_wait_ms=settings.nlu_batch_wait_ms,
     )
 
 
@@ -29,7 +35,33 @@ def build_engine(settings: Settings, encoder: SentenceEncoder | None = None) -> 
     encoder = encoder or SentenceEncoder(settings.encoder_model or None)
     nlu = load_nlu(encoder, nlu_config(settings))
     responses = ResponseBook.load(settings.responses_file)
+    hours = BusinessHours.parse(settings.business_hours, settings.business_timezone)
     log.info(
         "bot.engine.ready encoder=%s seconds=%.1f", encoder.name, time.perf_counter() - started
     )
-    return Engine(nlu, responses)
+    return Engine(nlu, responses, policy_config(settings), hours=hours)
+
+
+def policy_config(settings: Settings) -> PolicyConfig:
+    return PolicyConfig(
+        strong_negative=settings.escalation_strong_negative,
+        negative=settings.escalation_negative,
+        negative_window=settings.escalation_negative_window,
+        negative_count=settings.escalation_negative_count,
+        fallbacks_in_a_row=settings.escalation_fallbacks,
+        at_risk_negative=settings.escalation_at_risk_negative,
+    )
+
+
+async def watch_models(engine: Engine, settings: Settings) -> None:
+    """Reload the NLU when `careloop nlu train` (any process) activates a new version."""
+    interval = settings.nlu_reload_seconds
+    if interval <= 0:
+        return
+    config = nlu_config(settings)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(engine.nlu.reload_if_changed, config)
+        except Exception:  # a half-written or broken artifact: keep serving the old one
+            log.exception("nlu.reload_failed: still serving the previous models")

@@ -20,10 +20,51 @@ class ResponsesError(ValueError):
     """The responses file is malformed; the message says where."""
 
 
+BUTTON_DATA_MAX_BYTES = 64  # Telegram's limit for callback data
+
+
+@dataclass(frozen=True)
+class Button:
+    """A quick-reply button; ``data`` is ``say:<text>`` (send the text) or a command."""
+
+    text: str
+    data: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"text": self.text, "data": self.data}
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        return {"buttons": [b.as_dict() for b in self.buttons]} if self.buttons else {}
+
+
 @dataclass(frozen=True)
 class Variant:
     text: str
     requires: frozenset[str]
+    buttons: tuple[Button, ...] = ()
+
+
+def _button(item: Any, where: str) -> Button:
+    if isinstance(item, str):
+        button = Button(item, f"say:{item}")
+    elif isinstance(item, dict) and isinstance(item.get("text"), str) and item.get("data"):
+        button = Button(item["text"], str(item["data"]))
+    else:
+        raise ResponsesError(f"{where}: a button is a label or a mapping with 'text' and 'data'")
+    if not button.text.strip():
+        raise ResponsesError(f"{where}: a button needs a label")
+    if len(button.data.encode()) > BUTTON_DATA_MAX_BYTES:
+        raise ResponsesError(
+            f"{where}: button {button.text!r} is too long (at most {BUTTON_DATA_MAX_BYTES - 4} "
+            "bytes)"
+        )
+    return button
 
 
 class ResponseBook:
@@ -55,7 +96,17 @@ class ResponseBook:
             for i, item in enumerate(items):
                 if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                     raise ResponsesError(f"{path}: responses.{key}[{i}] needs a 'text'")
-                parsed.append(Variant(item["text"], frozenset(item.get("requires") or [])))
+                where = f"{path}: responses.{key}[{i}]"
+                raw_buttons = item.get("buttons") or []
+                if not isinstance(raw_buttons, list):
+                    raise ResponsesError(f"{where}: 'buttons' must be a list")
+                parsed.append(
+                    Variant(
+                        item["text"],
+                        frozenset(item.get("requires") or []),
+                        tuple(_button(b, where) for b in raw_buttons),
+                    )
+                )
             variants[str(key)] = parsed
         try:
             return cls(variants, dict(doc.get("shop") or {}))
@@ -67,11 +118,18 @@ class ResponseBook:
 
     def render(self, key: str, context: dict[str, Any]) -> str | None:
         """The text for ``key`` given ``context`` (missing keys of ``requires`` skip a variant)."""
+        reply = self.reply(key, context)
+        return reply.text if reply else None
+
+    def reply(self, key: str, context: dict[str, Any]) -> Reply | None:
+        """The first usable variant of ``key`` rendered with ``context``, with its buttons."""
         for i, variant in enumerate(self._variants.get(key, [])):
             if not all(context.get(req) for req in variant.requires):
                 continue
             try:
-                return self._compiled[(key, i)].render({"shop": self.shop, **context}).strip()
+                text = self._compiled[(key, i)].render({"shop": self.shop, **context}).strip()
             except TemplateError as exc:  # e.g. a variant reads `order` without requiring it
                 log.warning("bot.responses.render_failed key=%s variant=%d error=%s", key, i, exc)
+                continue
+            return Reply(text, variant.buttons) if text else None
         return None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,6 +28,10 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 nlu_app = typer.Typer(help="Train, evaluate and try the NLU models.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(nlu_app, name="nlu")
+telegram_app = typer.Typer(
+    help="Telegram: webhook registration and deep links.", no_args_is_help=True
+)
+app.add_typer(telegram_app, name="telegram")
 
 
 def _settings() -> Settings:
@@ -47,24 +54,13 @@ def serve(
     """Run the web server with the bot, the inbox pages and the scheduler."""
     import uvicorn
 
-    from crm.db import create_db_engine
-    from crm.migrate import current_revision, head_revision
     from web.app import create_app
 
     settings = _settings()
     settings = settings.model_copy(
         update={"host": host or settings.host, "port": port or settings.port}
     )
-    engine = create_db_engine(settings.effective_database_url)
-    try:
-        current = current_revision(engine)
-    finally:
-        engine.dispose()
-    if current != head_revision():
-        raise _fail(
-            f"database schema is at {current or 'nothing'}, code expects {head_revision()}: "
-            "run `careloop db upgrade` first"
-        )
+    _require_migrated(settings)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"careloop on {base}  chat: {base}/chat  API docs: {base}/docs")
     uvicorn.run(
@@ -73,6 +69,129 @@ def serve(
         port=settings.port,
         log_level=settings.log_level.lower(),
     )
+
+
+@app.command("bot")
+def bot_cmd() -> None:
+    """Run only the Telegram bot (long polling) and its sender, without the web server."""
+    settings = _telegram_settings()
+    if settings.telegram_mode.value == "webhook":
+        raise _fail("CARELOOP_TELEGRAM_MODE is webhook: updates arrive through `careloop serve`")
+    _require_migrated(settings)
+    asyncio.run(_run_bot(settings))
+
+
+async def _run_bot(settings: Settings) -> None:
+    from bot.factory import build_engine, watch_models
+    from bot.telegram.channel import TelegramChannel
+    from crm.db import create_db_engine, create_session_factory
+
+    engine = create_db_engine(settings.effective_database_url)
+    bot_engine = await asyncio.to_thread(build_engine, settings)
+    channel = TelegramChannel(settings, bot_engine, create_session_factory(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(watch_models(bot_engine, settings))
+    try:
+        await channel.start()
+        typer.echo("careloop bot: polling Telegram; Ctrl-C stops it")
+        await stop.wait()
+    finally:
+        watcher.cancel()
+        await channel.stop()
+        engine.dispose()
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook(
+    url: Annotated[str, typer.Argument(help="Public HTTPS URL of /telegram/webhook.")],
+    drop_pending: Annotated[
+        bool, typer.Option(help="Discard updates Telegram queued while no one listened.")
+    ] = False,
+) -> None:
+    """Tell Telegram to post updates to URL, signed with CARELOOP_TELEGRAM_WEBHOOK_SECRET."""
+    from bot.telegram.channel import ALLOWED_UPDATES, make_bot
+
+    settings = _telegram_settings()
+    secret = settings.telegram_webhook_secret
+    if secret is None or not secret.get_secret_value():
+        raise _fail("set CARELOOP_TELEGRAM_WEBHOOK_SECRET first (the webhook route checks it)")
+    if not url.startswith(("https://", "http://")):
+        raise _fail(f"not a URL: {url!r}")
+
+    async def run() -> None:
+        async with make_bot(settings) as bot:
+            await bot.set_webhook(
+                url=url,
+                secret_token=secret.get_secret_value(),
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=drop_pending,
+            )
+
+    _telegram_call(run)
+    typer.echo(f"webhook set: {url}")
+
+
+@telegram_app.command("delete-webhook")
+def telegram_delete_webhook() -> None:
+    """Remove the webhook (needed before polling with `careloop bot`)."""
+    from bot.telegram.channel import make_bot
+
+    settings = _telegram_settings()
+
+    async def run() -> None:
+        async with make_bot(settings) as bot:
+            await bot.delete_webhook()
+
+    _telegram_call(run)
+    typer.echo("webhook removed")
+
+
+@telegram_app.command("link")
+def telegram_link(
+    customer_id: Annotated[int, typer.Argument(help="CRM customer id.")],
+    username: Annotated[
+        str | None, typer.Option(help="The bot's @username (asked from Telegram when omitted).")
+    ] = None,
+) -> None:
+    """Print a t.me deep link that attaches a Telegram chat to this customer's record."""
+    from bot.telegram.channel import make_bot
+    from crm.customers.links import link_token
+    from crm.customers.service import get_customer
+    from crm.db import create_db_engine, create_session_factory, session_scope
+
+    settings = _settings()
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            get_customer(session, customer_id)
+    except AppError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        engine.dispose()
+    if username is None:
+        settings = _telegram_settings()
+        found: list[str] = []
+
+        async def run() -> None:
+            async with make_bot(settings) as bot:
+                found.append(bot.username)
+
+        _telegram_call(run)
+        username = found[0]
+    token = link_token(customer_id, settings.secret_key.get_secret_value())
+    typer.echo(f"https://t.me/{username.lstrip('@')}?start={token}")
+
+
+def _telegram_call(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    from telegram.error import TelegramError
+
+    try:
+        asyncio.run(run())
+    except TelegramError as exc:
+        raise _fail(f"Telegram said: {exc}") from None
 
 
 @db_app.command("upgrade")
@@ -192,12 +311,39 @@ def create_user_cmd(
         engine.dispose()
 
 
+@app.command("create-token")
+def create_token_cmd(
+    email: Annotated[str, typer.Option(help="The staff user the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for (e.g. 'helpdesk sync').")],
+) -> None:
+    """Create an API token (printed once; send it as `Authorization: Bearer <token>`)."""
+    from crm.db import create_db_engine, create_session_factory, session_scope
+    from crm.users.service import create_api_token, find_user_by_email
+
+    settings = _settings()
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            user = find_user_by_email(session, email)
+            if user is None:
+                raise _fail(f"no user with email {email}")
+            plain, token = create_api_token(session, user=user, name=name)
+            typer.echo(f"token {token.id} for {user.email} ({user.role.value}): {plain}")
+    except AppError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        engine.dispose()
+
+
 @nlu_app.command("train")
 def nlu_train(
     task: Annotated[str, typer.Option(help="intent or sentiment.")],
     data: Annotated[Path | None, typer.Option(help="YAML or text,label CSV file.")] = None,
+    mode: Annotated[
+        str, typer.Option(help="fast (frozen encoder + head, seconds) or finetune (minutes).")
+    ] = "fast",
 ) -> None:
-    """Train a model and make it the active one (the server picks it up on restart)."""
+    """Train a model and make it the active one (a running server reloads it by itself)."""
     from bot.factory import nlu_config
     from nlp.dataset import DataError
     from nlp.encoder import SentenceEncoder
@@ -205,12 +351,17 @@ def nlu_train(
 
     settings = _settings()
     _check_task(task)
+    _check_mode(mode)
     encoder = SentenceEncoder(settings.encoder_model or None)
     try:
-        artifact = train_task(encoder, nlu_config(settings), task, data)
+        artifact = train_task(encoder, nlu_config(settings), task, data, mode=mode)
     except DataError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(json.dumps({"task": task, "version": artifact.version, **artifact.meta["metrics"]}))
+    typer.echo(
+        json.dumps(
+            {"task": task, "mode": mode, "version": artifact.version, **artifact.meta["metrics"]}
+        )
+    )
 
 
 @nlu_app.command("evaluate")
@@ -221,6 +372,7 @@ def nlu_evaluate(
     oos_label: Annotated[
         str | None, typer.Option(help="Label that marks out-of-scope test rows.")
     ] = None,
+    mode: Annotated[str, typer.Option(help="fast or finetune.")] = "fast",
 ) -> None:
     """Train on TRAIN and report accuracy and macro-F1 on TEST as one JSON object."""
     from nlp.dataset import DataError, load_examples
@@ -229,6 +381,7 @@ def nlu_evaluate(
 
     settings = _settings()
     _check_task(task)
+    _check_mode(mode)
     try:
         train_rows, test_rows = load_examples(train), load_examples(test)
     except DataError as exc:
@@ -240,6 +393,7 @@ def nlu_evaluate(
         test_rows,
         oos_label=oos_label,
         threshold=settings.intent_threshold,
+        mode=mode,
     )
     typer.echo(json.dumps(report))
 
@@ -257,6 +411,36 @@ def nlu_predict(text: Annotated[str, typer.Argument(help="A customer message.")]
     result = nlu.understand(text).as_dict()
     result["ms"] = round(1000 * (time.perf_counter() - started), 2)
     typer.echo(json.dumps(result))
+
+
+def _require_migrated(settings: Settings) -> None:
+    from crm.db import create_db_engine
+    from crm.migrate import current_revision, head_revision
+
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    if current != head_revision():
+        raise _fail(
+            f"database schema is at {current or 'nothing'}, code expects {head_revision()}: "
+            "run `careloop db upgrade` first"
+        )
+
+
+def _telegram_settings() -> Settings:
+    settings = _settings()
+    if not settings.telegram_enabled:
+        raise _fail("no Telegram token: set CARELOOP_TELEGRAM_TOKEN (from @BotFather)")
+    return settings
+
+
+def _check_mode(mode: str) -> None:
+    from nlp.finetune import MODES
+
+    if mode not in MODES:
+        raise _fail(f"unknown mode {mode!r}; use fast or finetune", 2)
 
 
 def _check_task(task: str) -> None:

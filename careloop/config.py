@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_SECRET = "dev-secret-change-me"  # noqa: S105 (refused outside development)
 
 
@@ -17,6 +19,11 @@ class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
+
+
+class TelegramMode(StrEnum):
+    polling = "polling"  # development: the process asks Telegram for updates
+    webhook = "webhook"  # production: Telegram posts updates to /telegram/webhook
 
 
 class Settings(BaseSettings):
@@ -41,18 +48,40 @@ class Settings(BaseSettings):
     intent_data: Path | None = None
     sentiment_data: Path | None = None
     model_dir: Path | None = None
-    intent_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    intent_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    sentiment_model: str = ""
+    nlu_batch_max: int = Field(default=32, ge=1)
+    nlu_batch_wait_ms: float = Field(default=1.0, ge=0.0)
+    nlu_reload_seconds: float = Field(default=10.0, ge=0.0)
 
     # Bot
     responses_file: Path | None = None
     max_message_chars: int = Field(default=4000, ge=1)
     idle_resolve_minutes: int = Field(default=30, ge=1)
+    business_hours: str = "mon-fri 09:00-18:00, sat 10:00-14:00"
+    business_timezone: str = "Europe/Berlin"
+    escalation_strong_negative: float = Field(default=-0.75, ge=-1.0, le=1.0)
+    escalation_negative: float = Field(default=-0.3, ge=-1.0, le=1.0)
+    escalation_negative_window: int = Field(default=3, ge=1)
+    escalation_negative_count: int = Field(default=2, ge=1)
+    escalation_fallbacks: int = Field(default=2, ge=1)
+    escalation_at_risk_negative: float = Field(default=-0.3, ge=-1.0, le=1.0)
 
     # Scheduler
     scheduler_enabled: bool = True
 
+    # Inbox
+    auto_assign: bool = True
+    agent_online_seconds: int = Field(default=120, ge=10)
+
     # Telegram
     telegram_token: SecretStr | None = None
+    telegram_mode: TelegramMode = TelegramMode.polling
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_rate_per_second: float = Field(default=30.0, gt=0)
+    telegram_chat_interval: float = Field(default=1.0, ge=0)
+    telegram_max_attempts: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:
@@ -62,6 +91,25 @@ class Settings(BaseSettings):
         ):
             raise ValueError("CARELOOP_SECRET_KEY must be set to a strong value in production")
         return self
+
+    @model_validator(mode="after")
+    def _check_webhook_secret(self) -> Self:
+        if self.telegram_enabled and self.telegram_mode is TelegramMode.webhook:
+            secret = (
+                self.telegram_webhook_secret.get_secret_value()
+                if self.telegram_webhook_secret
+                else ""
+            )
+            if not _WEBHOOK_SECRET.fullmatch(secret):
+                raise ValueError(
+                    "CARELOOP_TELEGRAM_WEBHOOK_SECRET must be set in webhook mode "
+                    "(1-256 characters: A-Z, a-z, 0-9, _ and -)"
+                )
+        return self
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token and self.telegram_token.get_secret_value().strip())
 
     @property
     def effective_database_url(self) -> str:

@@ -31,3 +31,13 @@ class Conflict(AppError):
 class ValidationFailed(AppError):
     status_code = 422
     code = "invalid"
+
+
+class NotAuthenticated(AppError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"

@@ -235,6 +235,9 @@ def _demo_conversation(
         escalation_reason=reason,
         escalated_at=at if reason else None,
         priority=30 + round(40 * max(0.0, -score)) if reason else 0,
+        queue_rank=conversations.queue_rank(30 + round(40 * max(0.0, -score)), at)
+        if reason
+        else None,
         resolved_at=at + dt.timedelta(minutes=2) if status is ConversationStatus.resolved else None,
         resolved_by=Sender.bot if status is ConversationStatus.resolved else None,
         last_message_at=at,

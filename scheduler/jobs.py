@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from careloop.config import Settings
+from crm.conversations import inbox
 from crm.conversations import service as conversations
 
 
@@ -30,6 +31,16 @@ def resolve_idle_conversations(session: Session, settings: Settings) -> int:
     return len(ids)
 
 
+def auto_assign_conversations(session: Session, settings: Settings) -> int:
+    """Waiting conversations go to online agents with free capacity, round robin."""
+    if not settings.auto_assign:
+        return 0
+    pairs = inbox.auto_assign(
+        session, online_within=dt.timedelta(seconds=settings.agent_online_seconds)
+    )
+    return len(pairs)
+
+
 JOBS: list[JobSpec] = [
     JobSpec(
         name="conversations.resolve_idle",
@@ -37,5 +48,12 @@ JOBS: list[JobSpec] = [
         trigger="interval",
         trigger_args={"minutes": 1},
         description="resolve bot conversations that went quiet",
+    ),
+    JobSpec(
+        name="inbox.auto_assign",
+        func=auto_assign_conversations,
+        trigger="interval",
+        trigger_args={"seconds": 10},
+        description="assign waiting conversations to online agents with free capacity",
     ),
 ]

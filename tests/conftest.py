@@ -161,3 +161,15 @@ def client(
     )
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def live_session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Sessions that really commit (for tests with threads or an event loop of their own);
+    every table is emptied afterwards so the rolled-back tests still start clean."""
+    from crm.db import Base, create_session_factory
+
+    yield create_session_factory(db_engine)
+    with db_engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())

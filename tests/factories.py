@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm.db import utcnow
-from crm.models import Channel, ChannelIdentity, Customer, Order, OrderStatus
+from crm.models import Channel, ChannelIdentity, Customer, Order, OrderStatus, Role, User
+from crm.users.service import hash_password
 
 _seq = itertools.count(1)
 
@@ -56,3 +57,30 @@ def make_order(session: Session, customer: Customer, **overrides: Any) -> Order:
     session.add(order)
     session.flush()
     return order
+
+
+def make_user(session: Session, role: Role = Role.agent, **overrides: Any) -> User:
+    """A staff user whose password is ``password-<email>``."""
+    n = next(_seq)
+    email = overrides.pop("email", f"{role.value}{n}@staff.example")
+    fields: dict[str, Any] = {
+        "email": email,
+        "display_name": f"{role.value.title()} {n}",
+        "role": role,
+        "password_hash": _password_hash(f"password-{email}"),
+    }
+    fields.update(overrides)
+    user = User(**fields)
+    session.add(user)
+    session.flush()
+    return user
+
+
+_HASHES: dict[str, str] = {}
+
+
+def _password_hash(password: str) -> str:
+    # argon2 is deliberately slow; hash each test password once per run.
+    if password not in _HASHES:
+        _HASHES[password] = hash_password(password)
+    return _HASHES[password]

@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 import uvicorn
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine as BotEngine
 from careloop.config import Settings
-from crm.db import create_db_engine, create_session_factory
+from crm.db import create_db_engine, create_session_factory, session_scope
 from crm.migrate import upgrade
+from crm.models import Role
+from tests.factories import make_user
 from web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -32,17 +35,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
 @pytest.fixture
-def server(tmp_path: Path, bot: BotEngine) -> Iterator[str]:
+def server(served: tuple[str, sessionmaker[Session]]) -> str:
+    return served[0]
+
+
+@pytest.fixture
+def served(tmp_path: Path, bot: BotEngine) -> Iterator[tuple[str, sessionmaker[Session]]]:
+    """A real uvicorn server on 127.0.0.1 and a session factory on its database."""
     url = f"sqlite:///{tmp_path / 'browser.db'}"
     upgrade(url)
     engine: Engine = create_db_engine(url)
     port = _free_port()
+    factory = create_session_factory(engine)
     app = create_app(
         Settings(env="test", data_dir=tmp_path, database_url=url),
         bot=bot,
         db_engine=engine,
-        session_factory=create_session_factory(engine),
+        session_factory=factory,
         run_scheduler=False,
     )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -51,7 +64,7 @@ def server(tmp_path: Path, bot: BotEngine) -> Iterator[str]:
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", factory
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
@@ -108,3 +121,93 @@ def test_customer_chats_in_the_browser(server: str, browser: object) -> None:
     browser.refresh()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".msg-bot .bubble")))
     assert len(browser.find_elements(By.CSS_SELECTOR, ".msg")) == 2
+
+
+def test_quick_reply_buttons_in_the_browser(server: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert isinstance(browser, WebDriver)
+    browser.get(f"{server}/chat?session=browser-buttons")
+    browser.find_element(By.ID, "chat-input").send_keys("hello")
+    browser.find_element(By.ID, "chat-send").click()
+    wait = WebDriverWait(browser, 20)
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".quick-reply")))
+    labels = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".quick-reply")]
+    assert "Where is my order?" in labels
+    next(
+        b
+        for b in browser.find_elements(By.CSS_SELECTOR, ".quick-reply")
+        if b.text == "Where is my order?"
+    ).click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".msg-bot .bubble")) >= 2)
+    customer = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".msg-customer .bubble")]
+    assert customer == ["hello", "Where is my order?"]
+    assert not browser.find_elements(By.CSS_SELECTOR, ".quick-reply"), "buttons go once used"
+
+
+def test_agent_takes_a_complaint_live_and_the_customer_gets_the_reply(
+    served: tuple[str, sessionmaker[Session]], browser: object
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert isinstance(browser, WebDriver)
+    base, factory = served
+    with session_scope(factory) as session:
+        agent = make_user(session, Role.agent, display_name="Alice Agent")
+        email = agent.email
+    wait = WebDriverWait(browser, 20)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    # The agent signs in and watches the queue.
+    browser.set_window_size(1400, 900)
+    browser.get(f"{base}/login")
+    browser.find_element(By.ID, "login-email").send_keys(email)
+    browser.find_element(By.ID, "login-password").send_keys(f"password-{email}")
+    browser.find_element(By.ID, "login-submit").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "live-state"), "live"))
+    agent_tab = browser.current_window_handle
+
+    # A customer complains on the web chat, in another tab.
+    browser.switch_to.new_window("tab")
+    customer_tab = browser.current_window_handle
+    browser.get(f"{base}/chat?session=e2e-customer")
+    browser.find_element(By.ID, "chat-input").send_keys(
+        "This is unacceptable, my order arrived broken and I want to complain"
+    )
+    browser.find_element(By.ID, "chat-send").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".msg-bot .bubble")))
+
+    # It appears in the agent's queue without a reload; the agent claims it.
+    browser.switch_to.window(agent_tab)
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".queue-row .claim")))
+    row = browser.find_element(By.CSS_SELECTOR, ".queue-row")
+    assert "complaint" in row.text
+    browser.save_screenshot(str(ARTIFACTS / "inbox-queue.png"))
+    row.find_element(By.CSS_SELECTOR, ".claim").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".hmsg-customer")))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "conv-status"), "assigned"))
+    assert "complaint" in browser.find_element(By.CSS_SELECTOR, ".hmsg-customer .nlu").text
+
+    # The agent replies; the customer sees it in the web chat.
+    browser.find_element(By.ID, "reply-text").send_keys(
+        "I'm so sorry! A replacement is on its way."
+    )
+    browser.find_element(By.ID, "reply-send").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".hmsg-agent")))
+    browser.save_screenshot(str(ARTIFACTS / "inbox-conversation.png"))
+    browser.switch_to.window(customer_tab)
+    wait.until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".msg-agent .bubble"), "replacement")
+    )
+
+    # The agent resolves the conversation.
+    browser.switch_to.window(agent_tab)
+    browser.find_element(By.ID, "resolve-btn").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "conv-status"), "resolved"))
+    assert (ARTIFACTS / "inbox-queue.png").stat().st_size > 0

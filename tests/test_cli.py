@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from careloop.cli import app
 from careloop.config import get_settings
 from crm.db import create_db_engine, create_session_factory
+from crm.migrate import head_revision
 from crm.models import Customer, Order, Role, User
 
 runner = CliRunner()
@@ -32,7 +33,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_dir: Path) ->
 def test_help_lists_the_commands() -> None:
     res = runner.invoke(app, ["--help"])
     assert res.exit_code == 0
-    for command in ("serve", "db", "demo-data", "create-user", "nlu"):
+    for command in ("serve", "bot", "db", "demo-data", "create-user", "nlu", "telegram"):
         assert command in res.output
     serve_help = runner.invoke(app, ["serve", "--help"]).output
     assert "--host" in serve_help and "--port" in serve_help
@@ -43,7 +44,7 @@ def test_db_upgrade_demo_data_and_create_user(cli_env: str) -> None:
     assert res.exit_code == 0, res.output
     assert "up to date" in res.output
     res = runner.invoke(app, ["db", "current"])
-    assert "0001" in res.output
+    assert f"database: {head_revision()}" in res.output
 
     res = runner.invoke(app, ["demo-data", "--customers", "40"])
     assert res.exit_code == 0, res.output

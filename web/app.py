@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,12 +15,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine as BotEngine
+from bot.factory import watch_models
+from bot.telegram.channel import TelegramChannel
 from careloop import __version__
 from careloop.config import Settings, get_settings
 from crm.db import create_db_engine, create_session_factory
-from web.api import chat, health
+from web.api import chat, health, inbox, telegram_webhook
 from web.errors import install_error_handlers
 from web.pages import chat as chat_pages
+from web.pages import inbox as inbox_pages
 from web.state import AppState
 from web.templating import STATIC_DIR
 
@@ -55,12 +60,16 @@ def create_app(
 
             runner = JobRunner(engine, factory, settings)
             runner.start()
-        if settings.telegram_token is None:
-            log.info("telegram.off: no CARELOOP_TELEGRAM_TOKEN set; the web chat still works")
+        telegram = await _start_telegram(settings, engine_bot, factory)
+        app.state.careloop.telegram = telegram
+        watcher = asyncio.create_task(watch_models(engine_bot, settings), name="nlu-watch")
         log.info("web.ready url=http://%s:%s", settings.host, settings.port)
         try:
             yield
         finally:
+            watcher.cancel()
+            if telegram is not None:
+                await telegram.stop()
             if runner is not None:
                 runner.shutdown()
             if db_engine is None:
@@ -75,6 +84,29 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(telegram_webhook.router)
     app.include_router(chat_pages.router)
+    app.include_router(inbox.router)
+    app.include_router(inbox_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app
+
+
+async def _start_telegram(
+    settings: Settings, bot: BotEngine, factory: sessionmaker[Session]
+) -> TelegramChannel | None:
+    """The Telegram channel when a token is set; the web chat never depends on it."""
+    if not settings.telegram_enabled:
+        log.info("telegram.off: no CARELOOP_TELEGRAM_TOKEN set; the web chat still works")
+        return None
+    channel = None
+    try:
+        channel = TelegramChannel(settings, bot, factory)
+        await channel.start()
+    except Exception:
+        log.exception("telegram.start_failed: the web chat keeps running without Telegram")
+        if channel is not None:
+            with contextlib.suppress(Exception):
+                await channel.stop()
+        return None
+    return channel

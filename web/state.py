@@ -1,13 +1,14 @@
-"""What the app holds for its lifetime: database, the bot engine, the scheduler."""
+"""What the app holds for its lifetime: database, the bot engine, Telegram."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine as BotEngine
+from bot.telegram.channel import TelegramChannel
 from careloop.config import Settings
 
 
@@ -17,3 +18,4 @@ class AppState:
     db_engine: Engine
     session_factory: sessionmaker[Session]
     bot: BotEngine
+    telegram: TelegramChannel | None = field(default=None)

@@ -1,5 +1,10 @@
 """When the bot hands a conversation to a human, and with what priority.
 
+Triggers, in order: opt-out; a request for a human; a complaint (unless the message reads
+clearly positive, e.g. "no complaints, just a question"); one strongly negative message;
+N negative among the last M; an unhappy high-value or high-churn-risk customer; K "not
+sure" answers in a row (an out-of-scope answer just before counts as not understood).
+
 Priority (higher = served first) is documented in the README:
 ``base(reason) + 40 * max(0, -sentiment_score) + tier bonus + churn bonus``; the inbox adds
 waiting time on top when it sorts the queue.
@@ -28,6 +33,7 @@ class EscalationReason(StrEnum):
     negative_sentiment = "negative_sentiment"
     repeated_negative = "repeated_negative"
     repeated_fallback = "repeated_fallback"
+    at_risk_customer = "at_risk_customer"  # unhappy and valuable, or about to churn
 
 
 REASON_BASE = {
@@ -36,6 +42,7 @@ REASON_BASE = {
     EscalationReason.repeated_negative: 20,
     EscalationReason.human_request: 20,
     EscalationReason.repeated_fallback: 10,
+    EscalationReason.at_risk_customer: 25,
 }
 HIGH_VALUE_SEGMENTS = frozenset({"Champions", "Loyal", "Can't lose"})
 CHURN_BONUS = {"high": 15, "medium": 5}
@@ -43,11 +50,15 @@ CHURN_BONUS = {"high": 15, "medium": 5}
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    strong_negative: float = -0.75
-    negative: float = -0.3
-    negative_window: int = 3
+    strong_negative: float = -0.75  # one message this negative escalates
+    negative: float = -0.3  # "negative" for the repeated-negative rule
+    negative_window: int = 3  # ... N negative among the last M customer messages
     negative_count: int = 2
-    fallbacks_in_a_row: int = 2
+    fallbacks_in_a_row: int = 2  # K "not sure" answers in a row
+    complaint_max_sentiment: float = 0.3  # a "complaint" this positive is a misreading
+    at_risk_negative: float = -0.3  # a valuable or slipping customer this unhappy escalates
+    at_risk_segments: frozenset[str] = HIGH_VALUE_SEGMENTS
+    at_risk_churn_levels: frozenset[str] = frozenset({"high"})
 
 
 @dataclass(frozen=True)
@@ -69,10 +80,12 @@ def decide(
     previous_intents: Sequence[str | None],
     previous_scores: Sequence[float | None],
     config: PolicyConfig,
+    signals: CustomerSignals | None = None,
 ) -> Decision:
     """Choose what to do with one customer message in a bot-handled conversation.
 
-    ``previous_*`` are the conversation's earlier customer messages, newest first.
+    ``previous_*`` are the conversation's earlier customer messages, newest first;
+    ``signals`` the customer's CRM scores when known.
     """
     intent = understanding.intent.label
     score = understanding.sentiment.score
@@ -80,17 +93,26 @@ def decide(
         return Decision(Action.opt_out, response="opt_out")
     if intent == "human_agent":
         return Decision(Action.escalate, "human_agent", EscalationReason.human_request)
-    if intent == "complaint":
+    if intent == "complaint" and score < config.complaint_max_sentiment:
         return Decision(Action.escalate, "complaint", EscalationReason.complaint)
     if score <= config.strong_negative:
         return Decision(Action.escalate, "complaint", EscalationReason.negative_sentiment)
     window = [score, *[s for s in previous_scores if s is not None]][: config.negative_window]
     if sum(1 for s in window if s <= config.negative) >= config.negative_count:
         return Decision(Action.escalate, "complaint", EscalationReason.repeated_negative)
+    if (
+        signals is not None
+        and score <= config.at_risk_negative
+        and (
+            signals.rfm_segment in config.at_risk_segments
+            or (signals.churn_risk or "") in config.at_risk_churn_levels
+        )
+    ):
+        return Decision(Action.escalate, "complaint", EscalationReason.at_risk_customer)
     if intent == FALLBACK_INTENT:
-        streak = 1
+        streak = 1  # earlier "not sure" or out-of-scope answers in a row count too
         for prev in previous_intents:
-            if prev != FALLBACK_INTENT:
+            if prev not in (FALLBACK_INTENT, "out_of_scope"):
                 break
             streak += 1
         if streak >= config.fallbacks_in_a_row:

@@ -22,6 +22,33 @@ from crm.models import (
     Sender,
 )
 
+WAIT_SECONDS_PER_POINT = 120  # waiting two minutes weighs as much as one priority point
+
+
+def queue_rank(priority: int, escalated_at: dt.datetime) -> int:
+    """The queue's sort key: effective priority = priority + waiting minutes / 2.
+
+    ``priority * 120 - escalation time in seconds`` orders exactly like the effective
+    priority at any moment (the current time is the same for every row), so the database
+    can sort by a stored, indexed column.
+    """
+    return priority * WAIT_SECONDS_PER_POINT - int(escalated_at.timestamp())
+
+
+def effective_priority(priority: int, waiting_seconds: int | None) -> int:
+    return priority + (waiting_seconds or 0) // WAIT_SECONDS_PER_POINT
+
+
+def escalate(
+    conversation: Conversation, *, priority: int, reason: str, at: dt.datetime | None = None
+) -> None:
+    """Put the conversation in the agents' queue."""
+    conversation.status = ConversationStatus.waiting
+    conversation.escalated_at = at or utcnow()
+    conversation.escalation_reason = reason
+    conversation.priority = priority
+    conversation.queue_rank = queue_rank(priority, conversation.escalated_at)
+
 
 def find_message(session: Session, *, channel: Channel, channel_message_id: str) -> Message | None:
     return session.scalars(

@@ -21,10 +21,11 @@ from crm.models.conversation import (
 from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer
 from crm.models.order import Order, OrderStatus
 from crm.models.survey import SurveyKind, SurveyResponse, SurveyStatus
-from crm.models.user import Role, User
+from crm.models.user import ApiToken, Role, User
 
 __all__ = [
     "OPEN_STATUSES",
+    "ApiToken",
     "Campaign",
     "CampaignDelivery",
     "CampaignRun",

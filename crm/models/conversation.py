@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -36,8 +36,9 @@ class Sender(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    pending = "pending"
-    sent = "sent"
+    pending = "pending"  # waiting in the outbox
+    sending = "sending"  # claimed by a sender process
+    sent = "sent"  # accepted by the channel (Telegram answered with the message)
     delivered = "delivered"
     failed = "failed"
 
@@ -49,6 +50,7 @@ class Conversation(IdMixin, TimestampMixin, Base):
     __tablename__ = "conversations"
     __table_args__ = (
         Index("ix_conversations_status_priority", "status", "priority"),
+        Index("ix_conversations_status_queue_rank", "status", "queue_rank"),
         Index("ix_conversations_customer_id_status", "customer_id", "status"),
     )
 
@@ -61,6 +63,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
         enum_column(ConversationStatus), default=ConversationStatus.bot
     )
     priority: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Queue order: priority * 120 - escalation epoch seconds, i.e. priority plus one point
+    # per two minutes of waiting (see crm.conversations.service.queue_rank).
+    queue_rank: Mapped[int | None] = mapped_column(BigInteger)
     escalation_reason: Mapped[str | None] = mapped_column(String(64))
     assigned_agent_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
@@ -69,6 +74,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
     escalated_at: Mapped[dt.datetime | None]
     resolved_at: Mapped[dt.datetime | None]
     resolved_by: Mapped[Sender | None] = mapped_column(enum_column(Sender))
+    # Service metrics, kept as the conversation goes.
+    first_agent_reply_at: Mapped[dt.datetime | None]
+    agent_message_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     customer: Mapped[Customer] = relationship()
     channel_identity: Mapped[ChannelIdentity | None] = relationship()
@@ -82,6 +90,7 @@ class Message(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("channel", "channel_message_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_channel_delivery_status_id", "channel", "delivery_status", "id"),
     )
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -107,6 +116,10 @@ class Message(IdMixin, Base):
     nlu: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     delivery_status: Mapped[DeliveryStatus | None] = mapped_column(enum_column(DeliveryStatus))
+    delivery_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime | None]
+    claimed_at: Mapped[dt.datetime | None]
+    delivery_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -76,5 +76,7 @@ class ChannelIdentity(IdMixin, TimestampMixin, Base):
     external_id: Mapped[str] = mapped_column(String(128))
     username: Mapped[str | None] = mapped_column(String(128))
     reachable: Mapped[bool] = mapped_column(default=True, server_default="1")
+    unreachable_reason: Mapped[str | None] = mapped_column(String(64))
+    unreachable_since: Mapped[dt.datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="identities")

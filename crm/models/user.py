@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, IdMixin, TimestampMixin, enum_column
@@ -27,3 +27,17 @@ class User(IdMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True, server_default="1")
     max_concurrent: Mapped[int] = mapped_column(default=5, server_default="5")
     last_login_at: Mapped[dt.datetime | None]
+    last_seen_at: Mapped[dt.datetime | None]  # an open inbox page keeps this fresh
+    last_assigned_at: Mapped[dt.datetime | None]  # round-robin order for auto-assignment
+
+
+class ApiToken(IdMixin, TimestampMixin, Base):
+    """A bearer token for integrations; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]

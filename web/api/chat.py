@@ -38,6 +38,11 @@ def message_out(m: Message) -> MessageOut:
         sender=m.sender.value,
         text=m.text,
         created_at=m.created_at,
+        quick_replies=[
+            b["text"]
+            for b in (m.payload or {}).get("buttons", [])
+            if str(b.get("data", "")).startswith("say:")
+        ],
     )
 
 

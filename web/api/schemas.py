@@ -48,6 +48,9 @@ class MessageOut(BaseModel):
     sender: str
     text: str
     created_at: dt.datetime
+    quick_replies: list[str] = Field(
+        default_factory=list, description="Suggested answers; sending one is a normal message."
+    )
 
 
 class ConversationOut(BaseModel):

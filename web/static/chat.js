@@ -27,6 +27,20 @@
     bubble.className = "bubble";
     bubble.textContent = msg.text;
     row.appendChild(bubble);
+    log.querySelectorAll(".quick-replies").forEach((el) => el.remove());
+    if (msg.quick_replies && msg.quick_replies.length) {
+      const bar = document.createElement("div");
+      bar.className = "quick-replies";
+      msg.quick_replies.forEach(function (label) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "quick-reply";
+        button.textContent = label;
+        button.addEventListener("click", function () { bar.remove(); send(label); });
+        bar.appendChild(button);
+      });
+      row.appendChild(bar);
+    }
     log.appendChild(row);
     log.scrollTop = log.scrollHeight;
   }
