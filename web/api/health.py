@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from careloop import __version__
+from crm.db import READ_ONLY
 from web.deps import StateDep
 
 router = APIRouter(tags=["health"])
@@ -17,7 +18,7 @@ router = APIRouter(tags=["health"])
 def healthz(state: StateDep) -> JSONResponse:
     """200 when the app and its database answer, 503 otherwise."""
     try:
-        with state.db_engine.connect() as conn:
+        with state.db_engine.connect().execution_options(**READ_ONLY) as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         return JSONResponse(
