@@ -23,20 +23,26 @@ from bot.policy.escalation import (
 )
 from bot.policy.hours import BusinessHours
 from bot.responses import Reply, ResponseBook
+from careloop.config import Settings
 from crm.conversations import inbox
 from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.db import utcnow
 from crm.models import (
+    SCALES,
     Channel,
+    ChannelIdentity,
     Conversation,
     ConversationStatus,
     Customer,
     Direction,
     Message,
     Sender,
+    SurveyResponse,
+    SurveyStatus,
 )
 from crm.orders import service as orders
+from crm.surveys import service as surveys
 from nlp.base import Understanding
 from nlp.pipeline import NLU
 
@@ -68,6 +74,7 @@ class InboundMessage:
     command: Command | None = None  # set for commands: no NLU, a fixed action
     argument: str | None = None  # e.g. the /start deep-link payload
     link_customer_id: int | None = None  # a verified deep link names this CRM customer
+    button: str | None = None  # the data of a pressed button (``survey:12:5``), if any
 
 
 @dataclass
@@ -91,7 +98,9 @@ class Engine:
         *,
         hours: BusinessHours | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = settings or Settings()
         self.nlu = nlu
         self.responses = responses
         self.policy = policy or PolicyConfig()
@@ -102,7 +111,10 @@ class Engine:
         """Store, understand and answer one inbound message (idempotent on its message id)."""
         # Understand first: the models run outside the database transaction, which on
         # SQLite holds the write lock from its first statement.
-        understanding = None if inbound.command else self.nlu.understand(inbound.text)
+        survey_button = surveys.parse_button(inbound.button) if inbound.button else None
+        understanding = (
+            None if inbound.command or survey_button else self.nlu.understand(inbound.text)
+        )
         existing = conversations.find_message(
             session, channel=inbound.channel, channel_message_id=inbound.message_id
         )
@@ -121,6 +133,10 @@ class Engine:
             _, linked = customers.link_identity(
                 session, identity=identity, customer_id=inbound.link_customer_id
             )
+        if inbound.command is None:
+            answered = self._survey(session, identity, inbound, survey_button, understanding)
+            if answered is not None:
+                return answered
         conversation = conversations.open_conversation(session, identity=identity)
         history = conversations.recent_inbound(session, conversation_id=conversation.id, limit=5)
         try:
@@ -186,6 +202,220 @@ class Engine:
             existing.nlu,
             duplicate=True,
         )
+
+    # -- surveys -----------------------------------------------------------------------
+
+    def _survey(
+        self,
+        session: Session,
+        identity: ChannelIdentity,
+        inbound: InboundMessage,
+        button: tuple[int, str] | None,
+        understanding: Understanding | None,
+    ) -> Outcome | None:
+        """A survey answer, a "why?" comment or a skip; None when the message is not one.
+
+        Buttons always count. Typed answers ("4", "9/10") and comments count only while the
+        customer has no live conversation, so a new question is never taken for a score.
+        """
+        now = self.clock()
+        customer_id = identity.customer_id
+        survey: SurveyResponse | None = None
+        value: str | None = None
+        if button is not None:
+            survey = session.get(SurveyResponse, button[0])
+            if survey is None or survey.customer_id != customer_id:
+                log.info("bot.survey.unknown_button data=%r", (inbound.button or "")[:64])
+                return self._survey_outcome(
+                    session, identity, None, inbound, None, ["survey_closed"]
+                )
+            value = button[1]
+        elif conversations.find_open_conversation(session, identity=identity) is None:
+            asked = surveys.open_survey(
+                session, customer_id=customer_id, channel=identity.channel, now=now
+            )
+            score = surveys.parse_score(inbound.text)
+            if asked is not None and score is not None and surveys.in_scale(asked.kind, score):
+                survey, value = asked, str(score)
+            else:
+                survey = surveys.awaiting_comment(
+                    session, customer_id=customer_id, channel=identity.channel, now=now
+                )
+                if survey is None:
+                    return None
+        else:
+            return None
+        return self._survey_answer(session, identity, survey, inbound, value, understanding, now)
+
+    def _survey_answer(
+        self,
+        session: Session,
+        identity: ChannelIdentity,
+        survey: SurveyResponse,
+        inbound: InboundMessage,
+        value: str | None,
+        understanding: Understanding | None,
+        now: dt.datetime,
+    ) -> Outcome:
+        buttons: list[dict[str, str]] = []
+        if value is None or value == surveys.SKIP:
+            # The free-text "why?" (or its Skip button).
+            if survey.status is not SurveyStatus.answered or (
+                survey.comment_open_until is None or survey.comment_open_until <= now
+            ):
+                keys = [
+                    "survey_duplicate"
+                    if survey.status is SurveyStatus.answered
+                    else "survey_closed"
+                ]
+            else:
+                sentiment = understanding.sentiment if understanding else None
+                status = surveys.record_comment(
+                    survey,
+                    None if value == surveys.SKIP else inbound.text,
+                    sentiment_score=sentiment.score if sentiment else None,
+                )
+                keys = [
+                    "survey_comment_skipped"
+                    if status is surveys.AnswerStatus.comment_skipped
+                    else "survey_comment_thanks"
+                ]
+                negative = sentiment is not None and sentiment.label == "negative"
+                if surveys.needs_follow_up(survey, negative_comment=negative):
+                    self._follow_up(
+                        session, identity, survey, sentiment.score if sentiment else 0.0
+                    )
+                    keys.append("survey_follow_up")
+        else:
+            status = surveys.record_score(session, survey, int(value), self.settings, now=now)
+            if status is surveys.AnswerStatus.recorded:
+                keys = []
+                buttons = [
+                    {"text": "Skip", "data": f"{surveys.BUTTON_PREFIX}{survey.id}:{surveys.SKIP}"}
+                ]
+            else:
+                keys = [
+                    "survey_duplicate"
+                    if status is surveys.AnswerStatus.duplicate
+                    else "survey_closed"
+                ]
+        outcome = self._survey_outcome(session, identity, survey, inbound, understanding, keys)
+        if buttons:  # the "why?" question, with a Skip button
+            outcome.replies.append(
+                conversations.add_message(
+                    session,
+                    conversation=outcome.conversation,
+                    direction=Direction.outbound,
+                    sender=Sender.bot,
+                    text=self.settings.survey_comment_question,
+                    in_reply_to_id=outcome.message.id,
+                    payload={"buttons": buttons, "survey_id": survey.id},
+                )
+            )
+        log.info(
+            "bot.survey.answer survey=%s kind=%s value=%s",
+            survey.id,
+            survey.kind,
+            value or "comment",
+        )
+        return outcome
+
+    def _survey_outcome(
+        self,
+        session: Session,
+        identity: ChannelIdentity,
+        survey: SurveyResponse | None,
+        inbound: InboundMessage,
+        understanding: Understanding | None,
+        keys: list[str],
+    ) -> Outcome:
+        """Store the answer in the survey's conversation (which stays closed) and reply."""
+        conversation = (
+            session.get_one(Conversation, survey.conversation_id)
+            if survey is not None and survey.conversation_id is not None
+            else conversations.open_conversation(session, identity=identity)
+        )
+        label = inbound.text
+        if inbound.button is not None:
+            pressed = surveys.parse_button(inbound.button)
+            label = (
+                "Skip"
+                if pressed and pressed[1] == surveys.SKIP
+                else (pressed[1] if pressed else label)
+            )
+        message = conversations.add_message(
+            session,
+            conversation=conversation,
+            direction=Direction.inbound,
+            sender=Sender.customer,
+            text=label,
+            channel_message_id=inbound.message_id,
+            nlu=understanding.as_dict() if understanding else None,
+            payload={"survey_id": survey.id} if survey is not None else None,
+        )
+        customer = session.get_one(Customer, conversation.customer_id)
+        context = self._context(session, customer)
+        replies = [
+            conversations.add_message(
+                session,
+                conversation=conversation,
+                direction=Direction.outbound,
+                sender=Sender.bot,
+                text=reply.text,
+                in_reply_to_id=message.id,
+                payload=reply.payload(),
+            )
+            for reply in self._replies(context, *keys)
+        ]
+        return Outcome(
+            message,
+            conversation,
+            replies,
+            understanding.as_dict() if understanding else None,
+            decision=Decision(Action.answer, response=keys[-1] if keys else "survey_comment"),
+        )
+
+    def _follow_up(
+        self,
+        session: Session,
+        identity: ChannelIdentity,
+        survey: SurveyResponse,
+        sentiment_score: float,
+    ) -> Conversation:
+        """Close the loop: a new conversation in the agents' queue, with the survey as context."""
+        customer = session.get_one(Customer, survey.customer_id)
+        conversation = conversations.open_conversation(session, identity=identity)
+        reason = EscalationReason.survey_follow_up
+        conversations.escalate(
+            conversation,
+            priority=priority(
+                reason,
+                sentiment_score,
+                CustomerSignals(
+                    customer.rfm_segment,
+                    customer.churn_risk.value if customer.churn_risk else None,
+                ),
+            ),
+            reason=reason.value,
+            at=self.clock(),
+        )
+        high = SCALES[survey.kind][1]
+        conversations.add_message(
+            session,
+            conversation=conversation,
+            direction=Direction.outbound,
+            sender=Sender.system,
+            text=(
+                f"Survey follow-up: {survey.kind.value.upper()} {survey.score} of {high}"
+                f"{' on ' + survey.topic if survey.topic else ''}. "
+                f"Comment: \u201c{survey.comment or ''}\u201d"
+            ),
+            is_private_note=True,
+            payload={"survey_id": survey.id, "source_conversation_id": survey.conversation_id},
+        )
+        survey.follow_up_conversation_id = conversation.id
+        log.info("bot.survey.follow_up survey=%s conversation=%s", survey.id, conversation.id)
+        return conversation
 
     def _decide(
         self,

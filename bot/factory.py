@@ -39,7 +39,7 @@ def build_engine(settings: Settings, encoder: SentenceEncoder | None = None) -> 
     log.info(
         "bot.engine.ready encoder=%s seconds=%.1f", encoder.name, time.perf_counter() - started
     )
-    return Engine(nlu, responses, policy_config(settings), hours=hours)
+    return Engine(nlu, responses, policy_config(settings), hours=hours, settings=settings)
 
 
 def policy_config(settings: Settings) -> PolicyConfig:

@@ -74,6 +74,32 @@ class Settings(BaseSettings):
     auto_assign: bool = True
     agent_online_seconds: int = Field(default=120, ge=10)
 
+    # Surveys (CSAT after service, NPS on a schedule, CES after chosen intents)
+    survey_csat_enabled: bool = True
+    survey_csat_after_bot: bool = True
+    survey_csat_question: str = (
+        "How satisfied are you with the help you got? (1 = very unhappy, 5 = very happy)"
+    )
+    survey_comment_question: str = (
+        "Thank you! What is the main reason for your score? Just type it, or tap Skip."
+    )
+    survey_nps_enabled: bool = True
+    survey_nps_question: str = (
+        "How likely are you to recommend us to a friend or colleague? "
+        "(0 = not at all, 10 = extremely likely)"
+    )
+    survey_nps_interval_days: int = Field(default=90, ge=1)
+    survey_nps_active_days: int = Field(default=90, ge=1)
+    survey_ces_intents: list[str] = Field(default_factory=list)
+    survey_ces_question: str = (
+        "How easy was it to get what you needed today? (1 = very difficult, 7 = very easy)"
+    )
+    survey_min_gap_days: int = Field(default=7, ge=0)
+    survey_expiry_hours: int = Field(default=48, ge=1)
+    survey_comment_minutes: int = Field(default=30, ge=1)
+    survey_max_delay_hours: int = Field(default=24, ge=1)
+    satisfaction_churn_days: int = Field(default=90, ge=1)
+
     # Telegram
     telegram_token: SecretStr | None = None
     telegram_mode: TelegramMode = TelegramMode.polling

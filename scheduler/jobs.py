@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from careloop.config import Settings
 from crm.conversations import inbox
 from crm.conversations import service as conversations
+from crm.surveys import service as surveys
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,16 @@ def auto_assign_conversations(session: Session, settings: Settings) -> int:
     return len(pairs)
 
 
+def dispatch_surveys(session: Session, settings: Settings) -> int:
+    """Expire old surveys, create after-service ones and ask every due survey."""
+    return surveys.dispatch(session, settings).sent
+
+
+def schedule_nps(session: Session, settings: Settings) -> int:
+    """Queue NPS surveys for active customers not asked within the interval."""
+    return len(surveys.schedule_nps(session, settings))
+
+
 JOBS: list[JobSpec] = [
     JobSpec(
         name="conversations.resolve_idle",
@@ -55,5 +66,19 @@ JOBS: list[JobSpec] = [
         trigger="interval",
         trigger_args={"seconds": 10},
         description="assign waiting conversations to online agents with free capacity",
+    ),
+    JobSpec(
+        name="surveys.dispatch",
+        func=dispatch_surveys,
+        trigger="interval",
+        trigger_args={"seconds": 30},
+        description="ask CSAT/CES after service and due NPS surveys; expire unanswered ones",
+    ),
+    JobSpec(
+        name="surveys.schedule_nps",
+        func=schedule_nps,
+        trigger="interval",
+        trigger_args={"hours": 1},
+        description="queue NPS for customers active lately and not asked within the interval",
     ),
 ]

@@ -20,8 +20,10 @@ from bot.responses import ResponseBook
 from careloop.config import Settings
 from crm.db import create_db_engine
 from crm.migrate import upgrade
+from crm.models import Role, User
 from nlp.encoder import SentenceEncoder
 from nlp.pipeline import NLU, NLUConfig, load_nlu
+from tests.factories import make_user
 from web.app import create_app
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -173,3 +175,14 @@ def live_session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
     with db_engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+@pytest.fixture
+def staff(session: Session) -> dict[str, User]:
+    """One user per role (and a second agent), in the test's database."""
+    return {
+        "agent": make_user(session, Role.agent, display_name="Alice Agent"),
+        "agent2": make_user(session, Role.agent, display_name="Bob Agent"),
+        "marketer": make_user(session, Role.marketer),
+        "admin": make_user(session, Role.admin),
+    }

@@ -10,7 +10,23 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm.db import utcnow
-from crm.models import Channel, ChannelIdentity, Customer, Order, OrderStatus, Role, User
+from crm.models import (
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Direction,
+    Message,
+    Order,
+    OrderStatus,
+    Role,
+    Sender,
+    SurveyKind,
+    SurveyResponse,
+    SurveyStatus,
+    User,
+)
 from crm.users.service import hash_password
 
 _seq = itertools.count(1)
@@ -57,6 +73,71 @@ def make_order(session: Session, customer: Customer, **overrides: Any) -> Order:
     session.add(order)
     session.flush()
     return order
+
+
+def make_conversation(
+    session: Session,
+    customer: Customer,
+    identity: ChannelIdentity | None = None,
+    *,
+    intent: str | None = "order_status",
+    text: str = "where is my order?",
+    **overrides: Any,
+) -> Conversation:
+    """A conversation (resolved by default) with one customer message."""
+    now = utcnow()
+    fields: dict[str, Any] = {
+        "customer_id": customer.id,
+        "channel": identity.channel if identity else Channel.web,
+        "channel_identity_id": identity.id if identity else None,
+        "status": ConversationStatus.resolved,
+        "resolved_at": now,
+        "resolved_by": Sender.bot,
+        "last_message_at": now,
+    }
+    fields.update(overrides)
+    conversation = Conversation(**fields)
+    session.add(conversation)
+    session.flush()
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            customer_id=customer.id,
+            channel=conversation.channel,
+            direction=Direction.inbound,
+            sender=Sender.customer,
+            text=text,
+            intent=intent,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return conversation
+
+
+def make_survey(
+    session: Session,
+    customer: Customer,
+    kind: SurveyKind = SurveyKind.csat,
+    score: int | None = None,
+    **overrides: Any,
+) -> SurveyResponse:
+    """A survey row; with a ``score`` it is answered (at ``answered_at``, default now)."""
+    when = overrides.pop("answered_at", utcnow())
+    fields: dict[str, Any] = {
+        "customer_id": customer.id,
+        "kind": kind,
+        "channel": Channel.web,
+        "status": SurveyStatus.answered if score is not None else SurveyStatus.expired,
+        "score": score,
+        "sent_at": when - dt.timedelta(minutes=5),
+        "answered_at": when if score is not None else None,
+    }
+    fields.update(overrides)
+    survey = SurveyResponse(**fields)
+    session.add(survey)
+    session.flush()
+    return survey
 
 
 def make_user(session: Session, role: Role = Role.agent, **overrides: Any) -> User:

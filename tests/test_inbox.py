@@ -48,16 +48,6 @@ def escalate(
     return int(body["conversation"]["id"])
 
 
-@pytest.fixture
-def staff(session: Session) -> dict[str, User]:
-    return {
-        "agent": make_user(session, Role.agent, display_name="Alice Agent"),
-        "agent2": make_user(session, Role.agent, display_name="Bob Agent"),
-        "marketer": make_user(session, Role.marketer),
-        "admin": make_user(session, Role.admin),
-    }
-
-
 def test_sign_in_errors_and_redirects(client: TestClient, staff: dict[str, User]) -> None:
     assert client.get("/inbox", follow_redirects=False).headers["location"].startswith("/login")
     bad = client.post("/login", data={"email": staff["agent"].email, "password": "nope"})
@@ -192,19 +182,6 @@ def test_reply_reaches_the_web_chat_notes_do_not_and_metrics_are_kept(
         "/api/v1/chat/messages", json={"session_id": "inbox-reply-1", "text": "where is my order"}
     ).json()
     assert again["replies"], "the bot is back"
-
-
-def test_resolving_runs_the_survey_hooks(
-    client: TestClient, staff: dict[str, User], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: list[int] = []
-    monkeypatch.setattr(inbox, "RESOLVED_HOOKS", [lambda s, c: seen.append(c.id)])
-    conversation_id = escalate(client, "inbox-hook-1")
-    token = login(client, staff["agent"])
-    client.post(
-        f"/api/v1/inbox/conversations/{conversation_id}/resolve", headers={"X-CSRF-Token": token}
-    )
-    assert seen == [conversation_id]
 
 
 def test_assign_to_another_agent(client: TestClient, staff: dict[str, User]) -> None:

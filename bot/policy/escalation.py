@@ -34,6 +34,7 @@ class EscalationReason(StrEnum):
     repeated_negative = "repeated_negative"
     repeated_fallback = "repeated_fallback"
     at_risk_customer = "at_risk_customer"  # unhappy and valuable, or about to churn
+    survey_follow_up = "survey_follow_up"  # a low survey score with a negative comment
 
 
 REASON_BASE = {
@@ -43,6 +44,7 @@ REASON_BASE = {
     EscalationReason.human_request: 20,
     EscalationReason.repeated_fallback: 10,
     EscalationReason.at_risk_customer: 25,
+    EscalationReason.survey_follow_up: 25,
 }
 HIGH_VALUE_SEGMENTS = frozenset({"Champions", "Loyal", "Can't lose"})
 CHURN_BONUS = {"high": 15, "medium": 5}

@@ -28,6 +28,7 @@ from careloop.config import Settings, TelegramMode
 from crm.customers.links import parse_link_token
 from crm.db import session_scope
 from crm.models import Channel
+from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,8 @@ class TelegramChannel:
             inbound = replace(inbound, text=value[: self.settings.max_message_chars])
         elif data in ACTIONS:
             inbound = replace(inbound, command=ACTIONS[data])
+        elif data.startswith(SURVEY_BUTTON_PREFIX):
+            inbound = replace(inbound, button=data)
         else:
             log.info("telegram.button.unknown data=%r", data[:64])
             return

@@ -38,13 +38,16 @@ T = TypeVar("T")
 
 
 def keyboard(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
-    """Inline buttons (one per row) for a message's ``payload["buttons"]``."""
-    buttons = payload.get("buttons") or []
+    """Inline buttons for a message's ``payload["buttons"]``: one per row, or
+    ``payload["row_width"]`` per row (a survey's scale)."""
+    buttons = [
+        InlineKeyboardButton(b["text"], callback_data=b["data"])
+        for b in payload.get("buttons") or []
+    ]
     if not buttons:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["text"], callback_data=b["data"])] for b in buttons]
-    )
+    width = max(1, int(payload.get("row_width") or 1))
+    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
 
 
 def retry_seconds(exc: RetryAfter) -> float:

@@ -9,7 +9,7 @@ the outbox, the web chat shows them, the Telegram sender delivers them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +34,6 @@ from crm.models import (
 
 VIEWS = ("queue", "mine", "unassigned", "all", "resolved")
 MAX_REPLY_CHARS = 4000  # well inside Telegram's 4,096 per message
-# Called with (session, conversation) after an agent resolves one (the survey hook).
-RESOLVED_HOOKS: list[Callable[[Session, Conversation], None]] = []
 
 
 @dataclass(frozen=True)
@@ -223,7 +221,7 @@ def reply(
 
 
 def resolve(session: Session, *, conversation_id: int, agent: User) -> Conversation:
-    """Done: back to the bot for the next message; the survey hooks run."""
+    """Done: back to the bot for the next message; the survey dispatch job asks for CSAT."""
     _must_work_conversations(agent)
     conversation = get_conversation(session, conversation_id)
     if conversation.status is ConversationStatus.resolved:
@@ -233,8 +231,6 @@ def resolve(session: Session, *, conversation_id: int, agent: User) -> Conversat
     conversation.resolved_by = Sender.agent
     _event(session, conversation, f"Resolved by {agent.display_name}")
     session.flush()
-    for hook in RESOLVED_HOOKS:
-        hook(session, conversation)
     return conversation
 
 
@@ -366,7 +362,7 @@ def _event(session: Session, conversation: Conversation, text: str) -> None:
         sender=Sender.system,
         text=text,
         is_private_note=True,
-    ).delivery_status = None
+    )
 
 
 def _must_work_conversations(user: User) -> None:

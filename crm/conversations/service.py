@@ -58,9 +58,9 @@ def find_message(session: Session, *, channel: Channel, channel_message_id: str)
     ).one_or_none()
 
 
-def open_conversation(session: Session, *, identity: ChannelIdentity) -> Conversation:
-    """The customer's open conversation on this channel, or a new one."""
-    conversation = session.scalars(
+def find_open_conversation(session: Session, *, identity: ChannelIdentity) -> Conversation | None:
+    """The customer's open (bot, waiting or assigned) conversation on this channel."""
+    return session.scalars(
         select(Conversation)
         .where(
             Conversation.channel_identity_id == identity.id,
@@ -69,6 +69,11 @@ def open_conversation(session: Session, *, identity: ChannelIdentity) -> Convers
         .order_by(Conversation.id.desc())
         .limit(1)
     ).first()
+
+
+def open_conversation(session: Session, *, identity: ChannelIdentity) -> Conversation:
+    """The customer's open conversation on this channel, or a new one."""
+    conversation = find_open_conversation(session, identity=identity)
     if conversation is None:
         conversation = Conversation(
             customer_id=identity.customer_id,
@@ -110,7 +115,10 @@ def add_message(
         author_user_id=author_user_id,
         is_private_note=is_private_note,
         payload=payload or {},
-        delivery_status=DeliveryStatus.pending if direction is Direction.outbound else None,
+        # Private notes and system events are never delivered to the customer.
+        delivery_status=DeliveryStatus.pending
+        if direction is Direction.outbound and not is_private_note
+        else None,
         created_at=now,
     )
     if nlu is not None:

@@ -20,11 +20,12 @@ from crm.models.conversation import (
 )
 from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer
 from crm.models.order import Order, OrderStatus
-from crm.models.survey import SurveyKind, SurveyResponse, SurveyStatus
+from crm.models.survey import SCALES, SurveyKind, SurveyResponse, SurveyStatus
 from crm.models.user import ApiToken, Role, User
 
 __all__ = [
     "OPEN_STATUSES",
+    "SCALES",
     "ApiToken",
     "Campaign",
     "CampaignDelivery",

@@ -51,6 +51,14 @@ class Customer(IdMixin, TimestampMixin, Base):
     churn_probability: Mapped[float | None]
     churn_risk: Mapped[ChurnRisk | None] = mapped_column(enum_column(ChurnRisk), index=True)
     scored_at: Mapped[dt.datetime | None]
+    # Satisfaction, refreshed on every survey answer (read by churn scoring and audiences).
+    csat_last: Mapped[int | None]
+    csat_avg: Mapped[float | None]
+    csat_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    csat_trend: Mapped[float | None]  # last CSAT minus the average of the ones before
+    nps_last: Mapped[int | None]
+    nps_category: Mapped[str | None] = mapped_column(String(16))  # promoter/passive/detractor
+    satisfaction_at: Mapped[dt.datetime | None]
 
     identities: Mapped[list[ChannelIdentity]] = relationship(
         back_populates="customer", cascade="all, delete-orphan"

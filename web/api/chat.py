@@ -18,8 +18,10 @@ from careloop.errors import ValidationFailed
 from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.models import Channel, Direction, Message
+from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
+    ButtonOut,
     ChatMessageIn,
     ChatReplyOut,
     ConversationOut,
@@ -32,16 +34,18 @@ router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
 
 def message_out(m: Message) -> MessageOut:
+    buttons = (m.payload or {}).get("buttons", [])
     return MessageOut(
         id=m.id,
         direction=m.direction.value,
         sender=m.sender.value,
         text=m.text,
         created_at=m.created_at,
-        quick_replies=[
-            b["text"]
-            for b in (m.payload or {}).get("buttons", [])
-            if str(b.get("data", "")).startswith("say:")
+        quick_replies=[b["text"] for b in buttons if str(b.get("data", "")).startswith("say:")],
+        buttons=[
+            ButtonOut(text=b["text"], data=b["data"])
+            for b in buttons
+            if str(b.get("data", "")).startswith(SURVEY_BUTTON_PREFIX)
         ],
     )
 
@@ -66,6 +70,7 @@ def post_message(
             text=text,
             message_id=f"{body.session_id}:{body.message_id or uuid.uuid4().hex}",
             first_name=body.first_name,
+            button=body.button,
         ),
     )
     conversations.mark_delivered(session, message_ids=[r.id for r in outcome.replies])

@@ -21,6 +21,9 @@ class ChatMessageIn(BaseModel):
         "Use a random UUID: whoever knows it can read the conversation."
     )
     text: str = Field(description="The message, 1 to 4,000 characters.")
+    button: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="The `data` of the pressed button, when one was pressed."
+    )
     message_id: SessionId | None = Field(
         default=None,
         description="Client-chosen id of this message. Sending the same id again stores "
@@ -42,6 +45,11 @@ class SentimentOut(BaseModel):
     score: float
 
 
+class ButtonOut(BaseModel):
+    text: str
+    data: str
+
+
 class MessageOut(BaseModel):
     id: int
     direction: str
@@ -50,6 +58,11 @@ class MessageOut(BaseModel):
     created_at: dt.datetime
     quick_replies: list[str] = Field(
         default_factory=list, description="Suggested answers; sending one is a normal message."
+    )
+    buttons: list[ButtonOut] = Field(
+        default_factory=list,
+        description="Answer buttons (e.g. a survey's scale): send the label as `text` and "
+        "the button's `data` as `button`.",
     )
 
 

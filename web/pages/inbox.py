@@ -56,7 +56,7 @@ def login(
     session.commit()
     target = _safe_next(next)
     if user.role is Role.marketer and target.startswith("/inbox"):
-        target = "/"
+        target = "/analytics/satisfaction"
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, user, settings)
     return response
@@ -70,13 +70,21 @@ def logout(user: MaybeUser) -> Response:
     return response
 
 
-def _staff_page(request: Request, user: User | None, template: str, **context: object) -> Response:
+def staff_page(
+    request: Request,
+    user: User | None,
+    template: str,
+    *,
+    roles: tuple[Role, ...] = (Role.agent, Role.admin),
+    **context: object,
+) -> Response:
+    """Render a staff page for ``roles``: others see "forbidden", strangers sign in first."""
     if user is None:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     settings = request.app.state.careloop.settings
     cookie = request.cookies.get(SESSION_COOKIE, "")
     token = csrf_token(cookie, settings.secret_key.get_secret_value())
-    if user.role not in (Role.agent, Role.admin):
+    if user.role not in roles:
         return templates.TemplateResponse(
             request, "forbidden.html", {"user": user, "csrf_token": token}, status_code=403
         )
@@ -87,9 +95,14 @@ def _staff_page(request: Request, user: User | None, template: str, **context: o
 
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox_page(request: Request, user: MaybeUser) -> Response:
-    return _staff_page(request, user, "inbox.html")
+    return staff_page(request, user, "inbox.html")
 
 
 @router.get("/inbox/conversations/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(request: Request, user: MaybeUser, conversation_id: int) -> Response:
-    return _staff_page(request, user, "conversation.html", conversation_id=conversation_id)
+    return staff_page(request, user, "conversation.html", conversation_id=conversation_id)
+
+
+@router.get("/analytics/satisfaction", response_class=HTMLResponse)
+def satisfaction_page(request: Request, user: MaybeUser) -> Response:
+    return staff_page(request, user, "satisfaction.html", roles=(Role.marketer, Role.admin))

@@ -41,6 +41,21 @@
       });
       row.appendChild(bar);
     }
+    if (msg.buttons && msg.buttons.length) {
+      // Answer buttons (a survey's scale): the label is shown, the data says what it means.
+      const bar = document.createElement("div");
+      bar.className = "quick-replies answer-buttons";
+      msg.buttons.forEach(function (b) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "quick-reply answer-button";
+        button.textContent = b.text;
+        button.dataset.data = b.data;
+        button.addEventListener("click", function () { bar.remove(); send(b.text, b.data); });
+        bar.appendChild(button);
+      });
+      row.appendChild(bar);
+    }
     log.appendChild(row);
     log.scrollTop = log.scrollHeight;
   }
@@ -50,14 +65,14 @@
     errorBox.hidden = !text;
   }
 
-  async function send(text) {
+  async function send(text, button) {
     const messageId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now());
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const res = await fetch("/api/v1/chat/messages", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ session_id: sessionId, text: text, message_id: messageId }),
+          body: JSON.stringify({ session_id: sessionId, text: text, message_id: messageId, button: button || null }),
         });
         const body = await res.json();
         if (res.ok) {

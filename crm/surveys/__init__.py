@@ -1,0 +1,1 @@
+"""Satisfaction surveys (CSAT, NPS, CES): rules, dispatch, answers and analytics."""

@@ -1,0 +1,40 @@
+"""Analytics API (marketers and admins): satisfaction over time, by agent and topic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from crm.db import utcnow
+from crm.models import Role, User
+from crm.surveys import analytics
+from web.auth import require_roles
+from web.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+AnalystUser = Annotated[User, Depends(require_roles(Role.marketer))]
+
+
+@router.get("/satisfaction")
+def satisfaction(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AnalystUser,
+    start: Annotated[dt.date | None, Query(description="first day (default: 90 days ago)")] = None,
+    end: Annotated[dt.date | None, Query(description="last day, included (default: today)")] = None,
+    bucket: Annotated[str, Query(description="day, week or month")] = "week",
+) -> dict[str, Any]:
+    """CSAT %, NPS and CES with distributions, response rates, trends by bucket, CSAT by
+    agent and by topic (escalation reason or intent), and churn by CSAT band."""
+    today = utcnow().date()
+    end = end or today
+    start = start or end - dt.timedelta(days=89)
+    return analytics.satisfaction_report(
+        session,
+        start=start,
+        end=end,
+        bucket=bucket,
+        churn_days=settings.satisfaction_churn_days,
+    )
