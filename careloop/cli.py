@@ -255,7 +255,7 @@ def demo_data(
     else:
         typer.echo(
             f"demo data: {summary.customers} customers, {summary.orders} orders, "
-            f"{summary.conversations} conversations"
+            f"{summary.conversations} conversations, {summary.surveys} surveys"
         )
     typer.echo("demo logins (role, email, password):")
     for role, email, password in summary.users:

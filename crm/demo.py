@@ -24,7 +24,11 @@ from crm.models import (
     OrderStatus,
     Role,
     Sender,
+    SurveyKind,
+    SurveyResponse,
+    SurveyStatus,
 )
+from crm.surveys import service as surveys
 from crm.users.service import create_user, find_user_by_email
 
 DEMO_TAG = "demo"
@@ -85,6 +89,7 @@ class DemoSummary:
     users: list[tuple[str, str, str]] = field(default_factory=list)
     web_sessions: list[str] = field(default_factory=list)
     skipped: bool = False
+    surveys: int = 0
 
 
 def has_demo_data(session: Session) -> bool:
@@ -171,7 +176,52 @@ def seed_demo_data(
             _demo_conversation(session, rng, customer, now)
             summary.conversations += 1
     session.flush()
+    summary.surveys = _demo_surveys(session, rng, now)
     return summary
+
+
+TOPICS = ("order_status", "delivery_problem", "refund_return", "complaint", "payment_problem")
+
+
+def _demo_surveys(session: Session, rng: random.Random, now: dt.datetime) -> int:
+    """Four months of answered and unanswered surveys, so the satisfaction page has a story:
+    delivery problems and complaints score lower, and CSAT improves over time."""
+    agent = find_user_by_email(session, DEMO_USERS[0][0])
+    customers = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+    count = 0
+    sampled = rng.sample(customers, k=min(len(customers), 220))
+    for customer_id in sampled:
+        when = now - dt.timedelta(days=rng.randint(1, 120), hours=rng.randint(0, 23))
+        kind = SurveyKind.nps if rng.random() < 0.3 else SurveyKind.csat
+        topic = rng.choice(TOPICS) if kind is SurveyKind.csat else None
+        answered = rng.random() < 0.7
+        if kind is SurveyKind.csat:
+            mood = 0.5 + (120 - (now - when).days) / 240  # better lately
+            mood -= 0.25 if topic in ("complaint", "delivery_problem") else 0
+            score = max(1, min(5, round(1 + 4 * rng.betavariate(4 * mood + 0.5, 1.5))))
+        else:
+            score = max(0, min(10, round(rng.gauss(7.6, 2.2))))
+        session.add(
+            SurveyResponse(
+                customer_id=customer_id,
+                agent_id=agent.id
+                if agent and kind is SurveyKind.csat and rng.random() < 0.6
+                else None,
+                kind=kind,
+                channel=Channel.web,
+                status=SurveyStatus.answered if answered else SurveyStatus.expired,
+                topic=topic,
+                sent_at=when - dt.timedelta(minutes=3),
+                expires_at=when + dt.timedelta(hours=48),
+                answered_at=when if answered else None,
+                score=score if answered else None,
+            )
+        )
+        count += 1
+    session.flush()
+    for customer_id in sampled:
+        surveys.refresh_customer(session, customer_id=customer_id)
+    return count
 
 
 def _demo_sessions(session: Session) -> list[str]:

@@ -211,3 +211,79 @@ def test_agent_takes_a_complaint_live_and_the_customer_gets_the_reply(
     browser.find_element(By.ID, "resolve-btn").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "conv-status"), "resolved"))
     assert (ARTIFACTS / "inbox-queue.png").stat().st_size > 0
+
+    # Closing the loop: the CSAT question reaches the customer's chat with answer buttons.
+    from crm.surveys import service as surveys
+
+    settings = Settings()
+    with session_scope(factory) as session:
+        assert surveys.dispatch(session, settings).sent == 1
+    browser.switch_to.window(customer_tab)
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".answer-button")))
+    scale = browser.find_elements(By.CSS_SELECTOR, ".answer-button")
+    assert [b.text for b in scale] == ["1", "2", "3", "4", "5"]
+    browser.save_screenshot(str(ARTIFACTS / "chat-csat.png"))
+    scale[1].click()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".answer-button"), "Skip"))
+    browser.find_element(By.ID, "chat-input").send_keys(
+        "Terrible experience, nobody told me anything and I had to wait for days"
+    )
+    browser.find_element(By.ID, "chat-send").click()
+    wait.until(
+        lambda d: any("get in touch" in e.text for e in d.find_elements(By.CSS_SELECTOR, ".bubble"))
+    )
+
+    # The follow-up lands in the agent's queue, live.
+    browser.switch_to.window(agent_tab)
+    browser.get(f"{base}/inbox")
+    wait.until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".queue-row"), "survey follow up")
+    )
+
+
+def test_marketer_sees_satisfaction_charts(
+    served: tuple[str, sessionmaker[Session]], browser: object
+) -> None:
+    import datetime as dt
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from crm.db import utcnow
+    from crm.models import SurveyKind
+    from tests.factories import make_customer, make_survey
+
+    assert isinstance(browser, WebDriver)
+    base, factory = served
+    with session_scope(factory) as session:
+        marketer = make_user(session, Role.marketer, display_name="Mia Marketer")
+        agent = make_user(session, Role.agent, display_name="Alice Agent")
+        email = marketer.email
+        when = utcnow() - dt.timedelta(days=3)
+        for score in (5, 4, 2):
+            make_survey(
+                session, make_customer(session), score=score, answered_at=when, agent_id=agent.id
+            )
+        for score in (10, 3):
+            make_survey(session, make_customer(session), SurveyKind.nps, score, answered_at=when)
+    wait = WebDriverWait(browser, 20)
+    browser.set_window_size(1400, 1000)
+    browser.get(f"{base}/login")
+    browser.find_element(By.ID, "login-email").send_keys(email)
+    browser.find_element(By.ID, "login-password").send_keys(f"password-{email}")
+    browser.find_element(By.ID, "login-submit").click()
+    wait.until(ec.url_contains("/analytics/satisfaction"))  # where marketers land
+    wait.until(lambda d: d.find_element(By.ID, "satisfaction").get_attribute("data-loaded"))
+    assert browser.find_element(By.ID, "kpi-csat").text == "66.7%"
+    assert browser.find_element(By.ID, "kpi-nps").text == "0"
+    assert browser.execute_script("return typeof Chart") == "function"  # vendored, no CDN
+    for chart in ("chart-trend", "chart-csat-dist", "chart-nps-dist", "chart-agents"):
+        canvas = browser.find_element(By.ID, chart)
+        assert int(canvas.get_attribute("data-points") or 0) >= 1, chart
+        assert canvas.size["width"] > 100
+    assert "Alice Agent" in browser.find_element(By.ID, "agents-body").text
+    assert "Inbox" not in browser.find_element(By.CSS_SELECTOR, ".staff-nav").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "satisfaction.png"))

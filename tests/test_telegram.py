@@ -491,3 +491,56 @@ def test_agent_reply_reaches_the_customer_on_telegram(
         )
     fake.wait_for(lambda: any(s.text == "Hi, Alice here!" for s in fake.sent_to(513)))
     assert all(s.text != "(note)" for s in fake.sent_to(513))
+
+
+def test_csat_survey_buttons_on_telegram(
+    app_client: TestClient,
+    fake: FakeTelegram,
+    live_session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
+    from crm.conversations import inbox
+    from crm.models import Role, SurveyResponse, SurveyStatus
+    from crm.surveys import service as surveys
+    from tests.factories import make_user
+
+    post_update(app_client, fake.text_update(514, "/agent"))
+    fake.wait_for(lambda: len(fake.sent_to(514)) >= 2)
+    with session_scope(live_session_factory) as session:
+        agent = make_user(session, Role.agent)
+        conversation = session.scalars(
+            select(Conversation).where(Conversation.channel == Channel.telegram)
+        ).one()
+        inbox.claim(session, conversation_id=conversation.id, agent=agent)
+        inbox.resolve(session, conversation_id=conversation.id, agent=agent)
+    with session_scope(live_session_factory) as session:
+        assert surveys.dispatch(session, settings).sent == 1
+    with session_scope(live_session_factory) as session:  # a restart: nothing asked twice
+        assert surveys.dispatch(session, settings).sent == 0
+
+    fake.wait_for(lambda: any(s.text == settings.survey_csat_question for s in fake.sent_to(514)))
+    question = next(s for s in fake.sent_to(514) if s.text == settings.survey_csat_question)
+    assert question.reply_markup is not None
+    rows = question.reply_markup["inline_keyboard"]
+    assert [[b["text"] for b in row] for row in rows] == [["1", "2", "3", "4", "5"]]
+
+    press = fake.button_update(514, rows[0][4]["callback_data"], message_id=question.message_id)
+    assert post_update(app_client, press).status_code == 200
+    fake.wait_for(lambda: fake.sent_to(514)[-1].text == settings.survey_comment_question)
+    removed = fake.calls_of("editMessageReplyMarkup")
+    assert any(int(call["message_id"]) == question.message_id for call in removed)
+    # A second tap (a new callback query) is recorded once and answered politely.
+    post_update(
+        app_client,
+        fake.button_update(514, rows[0][0]["callback_data"], message_id=question.message_id),
+    )
+    fake.wait_for(lambda: "already answered" in fake.sent_to(514)[-1].text)
+
+    post_update(app_client, fake.text_update(514, "Quick and friendly, thank you!"))
+    fake.wait_for(lambda: "We read every comment" in fake.sent_to(514)[-1].text)
+    with session_scope(live_session_factory) as session:
+        survey = session.scalars(select(SurveyResponse)).one()
+        assert survey.status is SurveyStatus.answered and survey.score == 5
+        assert survey.agent_id == agent.id and survey.comment == "Quick and friendly, thank you!"
+        assert survey.comment_sentiment is not None and survey.comment_sentiment > 0
+        assert survey.follow_up_conversation_id is None

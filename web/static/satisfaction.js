@@ -30,6 +30,8 @@
     draw(id, { type: "bar", data: { labels: labels, datasets: [{ label: id, data: values, backgroundColor: colour }] }, options: options });
   }
 
+  const counts = { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } };
+
   function render(report) {
     text("kpi-csat", report.csat.csat_pct, "%");
     text("kpi-nps", report.nps.nps);
@@ -50,9 +52,9 @@
       options: { scales: { y: { min: -100, max: 100 } } },
     });
     const csat = report.csat.distribution;
-    bars("chart-csat-dist", Object.keys(csat), Object.values(csat), Object.keys(csat).map((k) => (k >= 4 ? green : k <= 2 ? red : grey)));
+    bars("chart-csat-dist", Object.keys(csat), Object.values(csat), Object.keys(csat).map((k) => (k >= 4 ? green : k <= 2 ? red : grey)), counts);
     const npsDist = report.nps.distribution;
-    bars("chart-nps-dist", Object.keys(npsDist), Object.values(npsDist), Object.keys(npsDist).map((k) => (k >= 9 ? green : k <= 6 ? red : grey)));
+    bars("chart-nps-dist", Object.keys(npsDist), Object.values(npsDist), Object.keys(npsDist).map((k) => (k >= 9 ? green : k <= 6 ? red : grey)), counts);
     bars("chart-agents", report.by_agent.map((r) => r.agent), report.by_agent.map((r) => r.csat_pct), blue, { indexAxis: "y", scales: { x: { min: 0, max: 100 } } });
     bars("chart-topics", report.by_topic.map((r) => r.topic), report.by_topic.map((r) => r.csat_pct), blue, { indexAxis: "y", scales: { x: { min: 0, max: 100 } } });
     bars("chart-churn", report.churn_by_csat.map((r) => "CSAT " + r.band + " (" + r.observed + " observed)"), report.churn_by_csat.map((r) => r.churn_rate_pct), [red, grey, green], { scales: { y: { min: 0, max: 100 } } });
