@@ -87,6 +87,23 @@ class Outcome:
     decision: Decision | None = field(default=None)
 
 
+# Intents that never answer "why did you give that score?": they ask for something.
+ACTION_INTENTS = frozenset({"human_agent", "opt_out", "cancel_order", "change_address"})
+# Intents a comment typically has, even when phrased as a question ("why so slow?").
+COMMENT_INTENTS = frozenset({"complaint", "feedback_praise", "nlu_fallback", "out_of_scope"})
+
+
+def _is_new_request(text: str, understanding: Understanding | None) -> bool:
+    """A message after a survey score that starts a new request instead of commenting:
+    an action intent, or a question that is not a complaint or feedback."""
+    if understanding is None:
+        return False
+    intent = understanding.intent.label
+    return intent in ACTION_INTENTS or (
+        text.rstrip().endswith("?") and intent not in COMMENT_INTENTS
+    )
+
+
 class Engine:
     """Holds the loaded models and policy; every call takes the caller's session."""
 
@@ -238,6 +255,8 @@ class Engine:
             if asked is not None and score is not None and surveys.in_scale(asked.kind, score):
                 survey, value = asked, str(score)
             else:
+                if _is_new_request(inbound.text, understanding):
+                    return None
                 survey = surveys.awaiting_comment(
                     session, customer_id=customer_id, channel=identity.channel, now=now
                 )

@@ -555,3 +555,17 @@ def test_analytics_api_roles_and_errors(
     login(client, staff["agent"])
     assert client.get("/api/v1/analytics/satisfaction").status_code == 403
     assert client.get("/analytics/satisfaction").status_code == 403
+
+
+def test_a_new_question_after_a_score_is_not_taken_for_the_comment(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    sid = "survey-question-1"
+    customer = bot_conversation_resolved(client, session, sid)
+    surveys.dispatch(session, settings)
+    chat(client, sid, "2")
+    reply = chat(client, sid, "Can you tell me where my order is?")
+    assert reply["message"]["id"] and reply["intent"]["label"] == "order_status"
+    assert reply["conversation"]["status"] == "bot"
+    survey = survey_of(session, customer.id)
+    assert survey.score == 2 and survey.comment is None

@@ -52,6 +52,7 @@ class Conversation(IdMixin, TimestampMixin, Base):
         Index("ix_conversations_status_priority", "status", "priority"),
         Index("ix_conversations_status_queue_rank", "status", "queue_rank"),
         Index("ix_conversations_customer_id_status", "customer_id", "status"),
+        Index("ix_conversations_status_resolved_at", "status", "resolved_at"),
     )
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
