@@ -22,7 +22,7 @@ from bot.policy.escalation import (
     priority,
 )
 from bot.policy.hours import BusinessHours
-from bot.responses import Reply, ResponseBook
+from bot.responses import Button, Reply, ResponseBook
 from careloop.config import Settings
 from crm.conversations import inbox
 from crm.conversations import service as conversations
@@ -104,6 +104,46 @@ def _is_new_request(text: str, understanding: Understanding | None) -> bool:
     )
 
 
+def _send(
+    session: Session, conversation: Conversation, inbound: Message, replies: Sequence[Reply]
+) -> list[Message]:
+    """The bot's replies to ``inbound``, into the outbox."""
+    return [
+        conversations.add_message(
+            session,
+            conversation=conversation,
+            direction=Direction.outbound,
+            sender=Sender.bot,
+            text=reply.text,
+            in_reply_to_id=inbound.id,
+            payload=reply.payload(),
+        )
+        for reply in replies
+    ]
+
+
+def _signals(customer: Customer) -> CustomerSignals:
+    return CustomerSignals(
+        customer.rfm_segment, customer.churn_risk.value if customer.churn_risk else None
+    )
+
+
+def _enqueue(
+    conversation: Conversation,
+    customer: Customer,
+    reason: EscalationReason,
+    sentiment_score: float,
+    at: dt.datetime,
+) -> None:
+    """Into the agents' queue, with the documented priority."""
+    conversations.escalate(
+        conversation,
+        priority=priority(reason, sentiment_score, _signals(customer)),
+        reason=reason.value,
+        at=at,
+    )
+
+
 class Engine:
     """Holds the loaded models and policy; every call takes the caller's session."""
 
@@ -182,18 +222,7 @@ class Engine:
             decision, texts = self._command(session, conversation, inbound, linked=linked)
         else:
             decision, texts = self._decide(session, conversation, understanding, history)
-        replies = [
-            conversations.add_message(
-                session,
-                conversation=conversation,
-                direction=Direction.outbound,
-                sender=Sender.bot,
-                text=reply.text,
-                in_reply_to_id=message.id,
-                payload=reply.payload(),
-            )
-            for reply in texts
-        ]
+        replies = _send(session, conversation, message, texts)
         log.info(
             "bot.message.handled conversation=%s intent=%s sentiment=%.2f action=%s",
             conversation.id,
@@ -276,7 +305,7 @@ class Engine:
         understanding: Understanding | None,
         now: dt.datetime,
     ) -> Outcome:
-        buttons: list[dict[str, str]] = []
+        extra: list[Reply] = []
         if value is None or value == surveys.SKIP:
             # The free-text "why?" (or its Skip button).
             if survey.status is not SurveyStatus.answered or (
@@ -309,28 +338,17 @@ class Engine:
             status = surveys.record_score(session, survey, int(value), self.settings, now=now)
             if status is surveys.AnswerStatus.recorded:
                 keys = []
-                buttons = [
-                    {"text": "Skip", "data": f"{surveys.BUTTON_PREFIX}{survey.id}:{surveys.SKIP}"}
-                ]
+                skip = Button("Skip", f"{surveys.BUTTON_PREFIX}{survey.id}:{surveys.SKIP}")
+                extra = [Reply(self.settings.survey_comment_question, (skip,))]
             else:
                 keys = [
                     "survey_duplicate"
                     if status is surveys.AnswerStatus.duplicate
                     else "survey_closed"
                 ]
-        outcome = self._survey_outcome(session, identity, survey, inbound, understanding, keys)
-        if buttons:  # the "why?" question, with a Skip button
-            outcome.replies.append(
-                conversations.add_message(
-                    session,
-                    conversation=outcome.conversation,
-                    direction=Direction.outbound,
-                    sender=Sender.bot,
-                    text=self.settings.survey_comment_question,
-                    in_reply_to_id=outcome.message.id,
-                    payload={"buttons": buttons, "survey_id": survey.id},
-                )
-            )
+        outcome = self._survey_outcome(
+            session, identity, survey, inbound, understanding, keys, extra
+        )
         log.info(
             "bot.survey.answer survey=%s kind=%s value=%s",
             survey.id,
@@ -347,6 +365,7 @@ class Engine:
         inbound: InboundMessage,
         understanding: Understanding | None,
         keys: list[str],
+        extra: Sequence[Reply] = (),
     ) -> Outcome:
         """Store the answer in the survey's conversation (which stays closed) and reply."""
         conversation = (
@@ -374,18 +393,7 @@ class Engine:
         )
         customer = session.get_one(Customer, conversation.customer_id)
         context = self._context(session, customer)
-        replies = [
-            conversations.add_message(
-                session,
-                conversation=conversation,
-                direction=Direction.outbound,
-                sender=Sender.bot,
-                text=reply.text,
-                in_reply_to_id=message.id,
-                payload=reply.payload(),
-            )
-            for reply in self._replies(context, *keys)
-        ]
+        replies = _send(session, conversation, message, [*self._replies(context, *keys), *extra])
         return Outcome(
             message,
             conversation,
@@ -404,19 +412,8 @@ class Engine:
         """Close the loop: a new conversation in the agents' queue, with the survey as context."""
         customer = session.get_one(Customer, survey.customer_id)
         conversation = conversations.open_conversation(session, identity=identity)
-        reason = EscalationReason.survey_follow_up
-        conversations.escalate(
-            conversation,
-            priority=priority(
-                reason,
-                sentiment_score,
-                CustomerSignals(
-                    customer.rfm_segment,
-                    customer.churn_risk.value if customer.churn_risk else None,
-                ),
-            ),
-            reason=reason.value,
-            at=self.clock(),
+        _enqueue(
+            conversation, customer, EscalationReason.survey_follow_up, sentiment_score, self.clock()
         )
         high = SCALES[survey.kind][1]
         conversations.add_message(
@@ -464,10 +461,7 @@ class Engine:
             previous_intents=[m.intent for m in history],
             previous_scores=[m.sentiment_score for m in history],
             config=self.policy,
-            signals=CustomerSignals(
-                customer.rfm_segment,
-                customer.churn_risk.value if customer.churn_risk else None,
-            ),
+            signals=_signals(customer),
         )
         context = self._context(session, customer)
         replies = self._replies(context, decision.response)
@@ -536,19 +530,7 @@ class Engine:
         context: dict[str, Any],
     ) -> list[Reply]:
         now = self.clock()
-        conversations.escalate(
-            conversation,
-            priority=priority(
-                reason,
-                sentiment_score,
-                CustomerSignals(
-                    customer.rfm_segment,
-                    customer.churn_risk.value if customer.churn_risk else None,
-                ),
-            ),
-            reason=reason.value,
-            at=now,
-        )
+        _enqueue(conversation, customer, reason, sentiment_score, now)
         if self.hours is not None and not self.hours.is_open(now):
             return self._replies(
                 {**context, "reopens": self.hours.describe_next(now)}, "escalated_closed"

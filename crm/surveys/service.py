@@ -56,7 +56,7 @@ SMALL_TALK = frozenset({"greet", "goodbye", "thanks", "out_of_scope", "cancel_re
 ROW_WIDTH = {SurveyKind.csat: 5, SurveyKind.ces: 7, SurveyKind.nps: 6}
 LOW_SCORE = {SurveyKind.csat: 2, SurveyKind.nps: 6, SurveyKind.ces: 2}
 COMMENT_MAX_CHARS = 2000
-DISPATCH_BATCH = 200
+DISPATCH_BATCH = 1000
 NPS_BATCH = 1000
 
 
