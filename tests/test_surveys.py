@@ -133,6 +133,9 @@ def test_csat_after_an_agent_resolves_then_comment_then_follow_up(
 
     customer = customer_of(session, sid)
     assert (customer.csat_last, customer.csat_count, customer.csat_avg) == (1, 1, 1.0)
+    panel = client.get(f"/api/v1/inbox/conversations/{follow_up.id}").json()["customer"]
+    assert panel["satisfaction"]["csat_last"] == 1
+    assert panel["surveys"][0]["score"] == 1 and "rude" in panel["surveys"][0]["comment"]
 
 
 def test_typed_answer_is_recorded_once_and_a_repeat_is_declined(

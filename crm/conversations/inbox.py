@@ -322,8 +322,23 @@ def customer_360(
             }
             for c in past
         ],
+        "satisfaction": {
+            "csat_last": customer.csat_last,
+            "csat_avg": customer.csat_avg,
+            "csat_count": customer.csat_count,
+            "csat_trend": customer.csat_trend,
+            "nps_last": customer.nps_last,
+            "nps_category": customer.nps_category,
+        },
         "surveys": [
-            {"kind": s.kind.value, "score": s.score, "status": s.status.value} for s in surveys
+            {
+                "kind": s.kind.value,
+                "score": s.score,
+                "status": s.status.value,
+                "comment": s.comment,
+                "answered_at": s.answered_at.isoformat() if s.answered_at else None,
+            }
+            for s in surveys
         ],
     }
 

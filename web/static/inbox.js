@@ -116,7 +116,9 @@
       const facts = el("dl", { class: "facts" });
       [["Email", c.email], ["Phone", c.phone], ["Marketing", c.marketing_consent ? "consents" : "no consent"],
        ["Segment", c.segment], ["CLV", c.clv], ["Churn risk", c.churn_risk && (c.churn_risk + (c.churn_probability !== null ? " (" + Math.round(100 * c.churn_probability) + " %)" : ""))],
-       ["Orders", c.order_count + " · " + c.total_spent]].forEach(function ([k, v]) {
+       ["Orders", c.order_count + " · " + c.total_spent],
+       ["CSAT", c.satisfaction.csat_count ? c.satisfaction.csat_last + " last, " + c.satisfaction.csat_avg.toFixed(1) + " average of " + c.satisfaction.csat_count : null],
+       ["NPS", c.satisfaction.nps_last !== null ? c.satisfaction.nps_last + " (" + c.satisfaction.nps_category + ")" : null]].forEach(function ([k, v]) {
         facts.appendChild(el("dt", {}, k)); facts.appendChild(el("dd", {}, v || "–"));
       });
       panel.appendChild(facts);
@@ -140,7 +142,7 @@
       panel.appendChild(past);
       panel.appendChild(el("h3", {}, "Surveys"));
       const surveys = el("ul");
-      c.surveys.forEach(function (s) { surveys.appendChild(el("li", {}, s.kind.toUpperCase() + " " + (s.score === null ? "–" : s.score) + " (" + s.status + ")")); });
+      c.surveys.forEach(function (s) { surveys.appendChild(el("li", {}, s.kind.toUpperCase() + " " + (s.score === null ? "–" : s.score) + " (" + s.status + ")" + (s.comment ? ": \u201c" + s.comment + "\u201d" : ""))); });
       if (!c.surveys.length) surveys.appendChild(el("li", { class: "muted" }, "none"));
       panel.appendChild(surveys);
     }
