@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     auto_assign: bool = True
     agent_online_seconds: int = Field(default=120, ge=10)
 
+    # CRM data
+    import_default_region: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    rfm_window_days: int = Field(default=365, ge=1)
+
     # Surveys (CSAT after service, NPS on a schedule, CES after chosen intents)
     survey_csat_enabled: bool = True
     survey_csat_after_bot: bool = True

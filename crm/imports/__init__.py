@@ -1,0 +1,1 @@
+"""Bulk data in: CSV import of customers and orders."""

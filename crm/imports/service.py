@@ -1,0 +1,604 @@
+"""CSV import of customers and orders: streaming, validated, de-duplicated, idempotent.
+
+* The file is read as a stream in batches (constant memory, whatever its size); each batch
+  is looked up, merged and written in one transaction, with bulk statements.
+* Columns are found by header name (case, spaces and dashes do not matter) through the
+  aliases in ``CUSTOMER_COLUMNS`` / ``ORDER_COLUMNS``; unknown columns are reported and
+  ignored. A file without any identifying column is refused before anything is written.
+* Every row is validated completely before anything of it is written, so a bad row is
+  rejected whole (line number and reason in the report) and never aborts the file.
+* Customers are matched by external id, then normalised email, then E.164 phone; a match by
+  email or phone, or a second row for the same customer, is a *merge*. Orders are matched by
+  their external id. Importing the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, BinaryIO
+
+import phonenumbers
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from careloop.errors import ValidationFailed
+from crm.db import utcnow
+from crm.models import Customer, Order, OrderStatus
+
+BATCH_ROWS = 2000
+MAX_REPORTED_REJECTIONS = 1000
+
+CUSTOMER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "external_id": ("external_id", "customer_id", "customer_number", "id"),
+    "email": ("email", "e_mail", "mail", "email_address"),
+    "phone": ("phone", "phone_number", "mobile", "telephone", "tel"),
+    "first_name": ("first_name", "firstname", "given_name"),
+    "last_name": ("last_name", "lastname", "surname", "family_name"),
+    "birthday": ("birthday", "birth_date", "date_of_birth", "dob"),
+    "timezone": ("timezone", "time_zone", "tz"),
+    "locale": ("locale", "language"),
+    "marketing_consent": ("marketing_consent", "consent", "opt_in", "newsletter"),
+    "tags": ("tags", "labels"),
+    "created_at": ("created_at", "signup_date", "registered_at", "customer_since"),
+}
+CUSTOMER_KEYS = ("external_id", "email", "phone")
+ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "external_id": ("order_id", "external_id", "order_number", "id"),
+    "customer_external_id": ("customer_id", "customer_external_id", "customer_number"),
+    "customer_email": ("customer_email", "email"),
+    "ordered_at": ("ordered_at", "order_date", "date", "created_at", "purchased_at"),
+    "total_amount": ("total_amount", "amount", "total", "revenue", "value"),
+    "currency": ("currency",),
+    "status": ("status", "order_status"),
+    "items_count": ("items_count", "items", "quantity", "qty"),
+    "offer_code": ("offer_code", "coupon", "promo_code", "voucher"),
+}
+
+_EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
+_AMOUNT = re.compile(r"-?\d+(?:[.,]\d{1,4})?")
+_TRUE = {"1", "true", "yes", "y", "t", "on"}
+_FALSE = {"0", "false", "no", "n", "f", "off", ""}
+
+
+class RowError(ValueError):
+    """One field of one row is invalid; the message says which and why."""
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    merged: int = 0
+    rejected_count: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    def reject(self, line: int, reason: str) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < MAX_REPORTED_REJECTIONS:
+            self.rejected.append((line, reason))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "rows": self.rows,
+            "accepted": self.accepted,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "merged": self.merged,
+            "rejected": self.rejected_count,
+            "rejections": [{"line": line, "reason": reason} for line, reason in self.rejected],
+            "columns": self.columns,
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+# -- parsing fields ----------------------------------------------------------------------
+
+
+def normalise_header(name: str) -> str:
+    return re.sub(r"[\s\-.]+", "_", name.strip().lower()).strip("_")
+
+
+def normalise_email(value: str) -> str:
+    email = value.strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise RowError(f"email {value.strip()!r} is not an email address")
+    return email
+
+
+def normalise_phone(value: str, region: str) -> str:
+    """E.164 (``+4915112345678``); numbers without a country code are read in ``region``."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise RowError(f"phone {value.strip()!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise RowError(f"phone {value.strip()!r} is not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_datetime(value: str, what: str) -> dt.datetime:
+    """ISO 8601 (date, or date and time, with or without offset) or ``DD.MM.YYYY``;
+    times without an offset are UTC."""
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", text):
+            parsed = dt.datetime.strptime(text, "%d.%m.%Y")
+        else:
+            parsed = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise RowError(f"{what} {text!r} is not a date (use YYYY-MM-DD)") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_amount(value: str, what: str = "amount") -> Decimal:
+    text = value.strip().replace(" ", "")
+    for symbol in ("€", "$", "£", "EUR", "USD", "GBP"):
+        text = text.replace(symbol, "")
+    if not _AMOUNT.fullmatch(text):
+        raise RowError(f"{what} {value.strip()!r} is not an amount (e.g. 49.90)")
+    try:
+        amount = Decimal(text.replace(",", "."))
+    except InvalidOperation as exc:  # pragma: no cover - the pattern rules this out
+        raise RowError(f"{what} {value.strip()!r} is not an amount") from exc
+    if amount < 0:
+        raise RowError(f"{what} {value.strip()!r} is negative")
+    if amount >= Decimal("10000000000"):
+        raise RowError(f"{what} {value.strip()!r} is too large")
+    return amount.quantize(Decimal("0.01"))
+
+
+def parse_bool(value: str, what: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise RowError(f"{what} {value.strip()!r} is not yes/no")
+
+
+# -- reading the file ------------------------------------------------------------------
+
+
+class _Counting(io.RawIOBase):
+    """Counts the bytes read from ``raw`` (for the progress bar)."""
+
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None) -> None:
+        self.raw = raw
+        self.progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        if self.progress and n:
+            self.progress(n)
+        return n
+
+
+def _rows(
+    raw: BinaryIO, progress: Callable[[int], None] | None
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    text = io.TextIOWrapper(
+        io.BufferedReader(_Counting(raw, progress)),
+        encoding="utf-8-sig",
+        errors="surrogateescape",
+        newline="",
+    )
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValidationFailed("the file is empty (a header row is needed)") from None
+    except csv.Error as exc:
+        raise ValidationFailed(f"line 1: {exc}") from None
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        start = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield start, [f"\0{exc}"]
+                start = reader.line_num + 1
+                continue
+            if any(cell.strip() for cell in row):
+                yield start, row
+            start = reader.line_num + 1
+
+    return header, rows()
+
+
+def _mapping(
+    header: list[str], columns: dict[str, tuple[str, ...]], report: ImportReport
+) -> dict[str, int]:
+    names = [normalise_header(h) for h in header]
+    found: dict[str, int] = {}
+    for target, aliases in columns.items():
+        for alias in aliases:
+            if alias in names and names.index(alias) not in found.values():
+                found[target] = names.index(alias)
+                report.columns[target] = header[names.index(alias)].strip()
+                break
+    report.ignored_columns = [h for i, h in enumerate(header) if i not in found.values()]
+    return found
+
+
+def _cells(line: int, row: list[str], mapping: dict[str, int], width: int) -> dict[str, str]:
+    if len(row) == 1 and row[0].startswith("\0"):
+        raise RowError(f"the CSV is malformed here ({row[0][1:]})")
+    if len(row) != width:
+        raise RowError(f"has {len(row)} fields, the header has {width}")
+    cells = {target: row[index].strip() for target, index in mapping.items()}
+    for value in cells.values():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RowError("is not valid UTF-8 (save the file as UTF-8)") from None
+    return cells
+
+
+def _batches(
+    rows: Iterator[tuple[int, list[str]]], size: int
+) -> Iterator[list[tuple[int, list[str]]]]:
+    batch: list[tuple[int, list[str]]] = []
+    for item in rows:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- customers -------------------------------------------------------------------------
+
+
+def _customer_record(cells: dict[str, str], region: str) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    if cells.get("external_id"):
+        if len(cells["external_id"]) > 64:
+            raise RowError("external id is longer than 64 characters")
+        record["external_id"] = cells["external_id"]
+    if cells.get("email"):
+        record["email"] = normalise_email(cells["email"])
+    if cells.get("phone"):
+        record["phone"] = normalise_phone(cells["phone"], region)
+    if not any(key in record for key in CUSTOMER_KEYS):
+        raise RowError("has no external id, email or phone to identify the customer")
+    for name in ("first_name", "last_name"):
+        if cells.get(name):
+            if len(cells[name]) > 100:
+                raise RowError(f"{name.replace('_', ' ')} is longer than 100 characters")
+            record[name] = cells[name]
+    if cells.get("birthday"):
+        birthday = parse_datetime(cells["birthday"], "birthday").date()
+        if not dt.date(1900, 1, 1) <= birthday <= dt.date.today():
+            raise RowError(f"birthday {cells['birthday']!r} is not plausible")
+        record["birthday"] = birthday
+    if cells.get("timezone"):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(cells["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise RowError(f"time zone {cells['timezone']!r} is unknown") from None
+        record["timezone"] = cells["timezone"]
+    if cells.get("locale"):
+        record["locale"] = cells["locale"][:16]
+    if "marketing_consent" in cells and cells["marketing_consent"] != "":
+        record["marketing_consent"] = parse_bool(cells["marketing_consent"], "consent")
+    if cells.get("tags"):
+        record["tags"] = sorted({t.strip() for t in re.split(r"[;|]", cells["tags"]) if t.strip()})
+    if cells.get("created_at"):
+        record["created_at"] = parse_datetime(cells["created_at"], "signup date")
+    return record
+
+
+def _match_customers(session: Session, records: list[dict[str, Any]]) -> list[Customer]:
+    found: dict[int, Customer] = {}
+    for key in CUSTOMER_KEYS:
+        values = {r[key] for r in records if key in r}
+        if values:
+            for customer in session.scalars(
+                select(Customer).where(getattr(Customer, key).in_(values))
+            ):
+                found[customer.id] = customer
+    return list(found.values())
+
+
+def _merge_in_batch(
+    items: list[tuple[int, dict[str, Any]]], report: ImportReport
+) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of one batch that name the same customer become one record (later values win)."""
+    merged: list[tuple[int, dict[str, Any]]] = []
+    index: dict[tuple[str, Any], int] = {}
+    for line, record in items:
+        position = next(
+            (index[(k, record[k])] for k in CUSTOMER_KEYS if (k, record.get(k)) in index), None
+        )
+        if position is None:
+            position = len(merged)
+            merged.append((line, dict(record)))
+        else:
+            first_line, earlier = merged[position]
+            if "external_id" in record and earlier.get("external_id") not in (
+                None,
+                record["external_id"],
+            ):
+                report.reject(
+                    line,
+                    f"its email or phone belongs to customer {earlier['external_id']} "
+                    f"(line {first_line}), not {record['external_id']}",
+                )
+                continue
+            earlier.update(record)
+            report.merged += 1
+        for key in CUSTOMER_KEYS:
+            if key in merged[position][1]:
+                index[(key, merged[position][1][key])] = position
+    return merged
+
+
+def _import_customer_batch(
+    session: Session, items: list[tuple[int, dict[str, Any]]], report: ImportReport
+) -> None:
+    records = _merge_in_batch(items, report)
+    existing = _match_customers(session, [r for _, r in records])
+    by_key = {
+        (key, getattr(c, key)): c for c in existing for key in CUSTOMER_KEYS if getattr(c, key)
+    }
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    now = utcnow()
+    for line, record in records:
+        customer = next(
+            (by_key[(k, record[k])] for k in CUSTOMER_KEYS if (k, record.get(k)) in by_key), None
+        )
+        if customer is None:
+            inserts.append({"tags": [], "attributes": {}, **record})
+            report.created += 1
+            continue
+        if (
+            "external_id" in record
+            and customer.external_id is not None
+            and customer.external_id != record["external_id"]
+        ):
+            report.reject(
+                line,
+                f"its email or phone belongs to customer {customer.external_id}, "
+                f"not {record['external_id']}",
+            )
+            continue
+        if "external_id" not in record or customer.external_id != record.get("external_id"):
+            report.merged += 1
+        changes = {k: v for k, v in record.items() if getattr(customer, k) != v}
+        if changes:
+            updates.append({"id": customer.id, "updated_at": now, **changes})
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    if inserts:
+        session.execute(insert(Customer), inserts)
+    if updates:
+        session.execute(update(Customer), updates)
+
+
+# -- orders ----------------------------------------------------------------------------
+
+
+def _order_record(cells: dict[str, str]) -> dict[str, Any]:
+    if not cells.get("external_id"):
+        raise RowError("has no order id")
+    if len(cells["external_id"]) > 64:
+        raise RowError("order id is longer than 64 characters")
+    record: dict[str, Any] = {"external_id": cells["external_id"]}
+    if cells.get("customer_external_id"):
+        record["customer_external_id"] = cells["customer_external_id"]
+    elif cells.get("customer_email"):
+        record["customer_email"] = normalise_email(cells["customer_email"])
+    else:
+        raise RowError("names no customer (customer id or email)")
+    if not cells.get("ordered_at"):
+        raise RowError("has no order date")
+    record["ordered_at"] = parse_datetime(cells["ordered_at"], "order date")
+    if not cells.get("total_amount"):
+        raise RowError("has no amount")
+    record["total_amount"] = parse_amount(cells["total_amount"])
+    if cells.get("currency"):
+        currency = cells["currency"].upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise RowError(f"currency {cells['currency']!r} is not a 3-letter code")
+        record["currency"] = currency
+    if cells.get("status"):
+        try:
+            record["status"] = OrderStatus(cells["status"].lower())
+        except ValueError:
+            allowed = ", ".join(s.value for s in OrderStatus)
+            raise RowError(f"status {cells['status']!r} is not one of {allowed}") from None
+    if cells.get("items_count"):
+        if not cells["items_count"].isdigit() or not 0 < int(cells["items_count"]) < 100_000:
+            raise RowError(f"item count {cells['items_count']!r} is not a positive number")
+        record["items_count"] = int(cells["items_count"])
+    if cells.get("offer_code"):
+        record["offer_code"] = cells["offer_code"][:64]
+    return record
+
+
+def _import_order_batch(
+    session: Session, items: list[tuple[int, dict[str, Any]]], report: ImportReport
+) -> None:
+    ids = {r["customer_external_id"] for _, r in items if "customer_external_id" in r}
+    emails = {r["customer_email"] for _, r in items if "customer_email" in r}
+    by_ref: dict[tuple[str, str | None], int] = {}
+    if ids:
+        for cid, ext in session.execute(
+            select(Customer.id, Customer.external_id).where(Customer.external_id.in_(ids))
+        ):
+            by_ref[("customer_external_id", ext)] = cid
+    if emails:
+        for cid, email in session.execute(
+            select(Customer.id, Customer.email)
+            .where(Customer.email.in_(emails))
+            .order_by(Customer.id.desc())
+        ):
+            by_ref[("customer_email", email)] = cid
+    existing = {
+        o.external_id: o
+        for o in session.scalars(
+            select(Order).where(Order.external_id.in_({r["external_id"] for _, r in items}))
+        )
+    }
+    inserts: dict[str, dict[str, Any]] = {}
+    updates: list[dict[str, Any]] = []
+    now = utcnow()
+    for line, record in items:
+        ref_key = "customer_external_id" if "customer_external_id" in record else "customer_email"
+        customer_id = by_ref.get((ref_key, record[ref_key]))
+        if customer_id is None:
+            report.reject(line, f"customer {record[ref_key]!r} is unknown (import customers first)")
+            continue
+        fields = {k: v for k, v in record.items() if not k.startswith("customer_")}
+        fields["customer_id"] = customer_id
+        order = existing.get(record["external_id"])
+        if order is None and record["external_id"] in inserts:
+            inserts[record["external_id"]].update(fields)  # the same order twice in a batch
+            report.merged += 1
+            continue
+        if order is None:
+            inserts[record["external_id"]] = {"status": OrderStatus.delivered, **fields}
+            report.created += 1
+            continue
+        changes = {k: v for k, v in fields.items() if getattr(order, k) != v}
+        if changes:
+            updates.append({"id": order.id, "updated_at": now, **changes})
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    if inserts:
+        session.execute(insert(Order), list(inserts.values()))
+    if updates:
+        session.execute(update(Order), updates)
+
+
+# -- the import ------------------------------------------------------------------------
+
+
+def import_csv(
+    factory: sessionmaker[Session],
+    kind: str,
+    raw: BinaryIO,
+    *,
+    default_region: str = "DE",
+    progress: Callable[[int], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> ImportReport:
+    """Import ``customers`` or ``orders`` from a CSV stream; one transaction per batch."""
+    if kind not in ("customers", "orders"):
+        raise ValidationFailed(f"can import customers or orders, not {kind!r}")
+    report = ImportReport(kind)
+    header, rows = _rows(raw, progress)
+    columns = CUSTOMER_COLUMNS if kind == "customers" else ORDER_COLUMNS
+    mapping = _mapping(header, columns, report)
+    if kind == "customers" and not any(k in mapping for k in CUSTOMER_KEYS):
+        raise ValidationFailed(
+            "no column identifies the customer: name one external_id, email or phone "
+            f"(found: {', '.join(header)})"
+        )
+    if kind == "orders":
+        missing = [
+            name
+            for name, ok in (
+                ("order_id", "external_id" in mapping),
+                (
+                    "customer_id or customer_email",
+                    bool({"customer_external_id", "customer_email"} & mapping.keys()),
+                ),
+                ("order_date", "ordered_at" in mapping),
+                ("amount", "total_amount" in mapping),
+            )
+            if not ok
+        ]
+        if missing:
+            raise ValidationFailed(
+                f"missing column(s): {', '.join(missing)} (found: {', '.join(header)})"
+            )
+    parse = (
+        (lambda cells: _customer_record(cells, default_region))
+        if kind == "customers"
+        else _order_record
+    )
+    write = _import_customer_batch if kind == "customers" else _import_order_batch
+    width = len(header)
+    for batch in _batches(rows, batch_rows):
+        report.rows += len(batch)
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for line, row in batch:
+            try:
+                valid.append((line, parse(_cells(line, row, mapping, width))))
+            except RowError as exc:
+                report.reject(line, str(exc))
+        _write_batch(factory, write, valid, report)
+    return report
+
+
+def _write_batch(
+    factory: sessionmaker[Session],
+    write: Callable[[Session, list[tuple[int, dict[str, Any]]], ImportReport], None],
+    valid: list[tuple[int, dict[str, Any]]],
+    report: ImportReport,
+) -> None:
+    """One transaction for the batch; if the database refuses it (a row broke a
+    constraint), the batch is retried row by row so only the bad rows are rejected."""
+    if not valid:
+        return
+    if _attempt(factory, write, valid, report):
+        return
+    for item in valid:  # find the rows the database refuses
+        if not _attempt(factory, write, [item], report):
+            report.reject(item[0], "the database refused it (a conflicting record)")
+
+
+def _attempt(
+    factory: sessionmaker[Session],
+    write: Callable[[Session, list[tuple[int, dict[str, Any]]], ImportReport], None],
+    items: list[tuple[int, dict[str, Any]]],
+    report: ImportReport,
+) -> bool:
+    counts = (report.created, report.updated, report.unchanged, report.merged)
+    rejected = (report.rejected_count, len(report.rejected))
+    with factory() as session:
+        try:
+            write(session, items, report)
+            session.commit()
+            return True
+        except IntegrityError:
+            session.rollback()
+            report.created, report.updated, report.unchanged, report.merged = counts
+            report.rejected_count = rejected[0]
+            del report.rejected[rejected[1] :]
+            return False

@@ -1,0 +1,234 @@
+"""CSV import of customers and orders: mapping, validation, merging, idempotency, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from careloop.cli import app
+from careloop.errors import ValidationFailed
+from crm.imports.service import ImportReport, import_csv
+from crm.models import Customer, Order, OrderStatus, User
+from tests.factories import make_customer
+from tests.test_cli import cli_env  # noqa: F401 (a fixture)
+from tests.test_inbox import login
+
+CUSTOMERS = (
+    ("Customer ID,E-Mail,Phone Number,First Name,Last Name,Birthday,Newsletter,Tags,Shoe size\n")
+    + """C1,Anna@Example.com,030 1234567,Anna,Becker,1990-04-01,yes,vip;newsletter,38
+C2,ben@example.com,+44 20 7946 0958,Ben,Smith,,no,,44
+C3,clara@example.com,,Clara,Novak,01.02.1985,1,,
+"""
+)
+
+
+def run(factory: sessionmaker[Session], kind: str, text: str | bytes, **kw: object) -> ImportReport:
+    data = text.encode() if isinstance(text, str) else text
+    return import_csv(factory, kind, io.BytesIO(data), **kw)  # type: ignore[arg-type]
+
+
+def customers(session: Session) -> dict[str | None, Customer]:
+    session.expire_all()
+    return {c.external_id: c for c in session.scalars(select(Customer))}
+
+
+def test_customers_are_mapped_normalised_and_reported(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    report = run(session_factory, "customers", CUSTOMERS)
+    assert (report.rows, report.created, report.rejected_count) == (3, 3, 0)
+    assert report.columns["email"] == "E-Mail" and report.columns["phone"] == "Phone Number"
+    assert report.ignored_columns == ["Shoe size"]
+    rows = customers(session)
+    anna = rows["C1"]
+    assert anna.email == "anna@example.com" and anna.phone == "+49301234567"
+    assert anna.birthday is not None and anna.birthday.isoformat() == "1990-04-01"
+    assert anna.marketing_consent is True and anna.tags == ["newsletter", "vip"]
+    assert rows["C2"].phone == "+442079460958" and rows["C2"].marketing_consent is False
+    assert rows["C3"].birthday is not None and rows["C3"].birthday.isoformat() == "1985-02-01"
+
+
+def test_the_same_file_twice_changes_nothing(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    run(session_factory, "customers", CUSTOMERS)
+    before = {k: (c.updated_at, c.email, c.phone) for k, c in customers(session).items()}
+    again = run(session_factory, "customers", CUSTOMERS)
+    assert (again.created, again.updated, again.unchanged, again.merged) == (0, 0, 3, 0)
+    after = {k: (c.updated_at, c.email, c.phone) for k, c in customers(session).items()}
+    assert after == before
+
+
+def test_bad_rows_are_rejected_with_line_and_reason_and_the_rest_imported(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    text = (
+        b"id,email,phone,birthday,timezone,consent\n"
+        b"G1,good@example.com,,1980-01-01,Europe/Berlin,yes\n"  # line 2
+        b"B1,not-an-email,,,,\n"  # 3
+        b"B2,b2@example.com,12,,,\n"  # 4
+        b"B3,b3@example.com,,31/02/1990,,\n"  # 5
+        b"B4,b4@example.com,,,Mars/Olympus,\n"  # 6
+        b"B5,b5@example.com,,,,maybe\n"  # 7
+        b",,,1990-01-01,,\n"  # 8
+        b"B6,b6@example.com\n"  # 9
+        b"G2,good2@example.com,,,,\n"  # 10
+    ) + "B7,caf\xe9@example.com,,,,\n".encode("latin-1")  # 11
+    report = run(session_factory, "customers", text)
+    assert report.rows == 10 and report.created == 2
+    reasons = dict(report.rejected)
+    assert set(reasons) == {3, 4, 5, 6, 7, 8, 9, 11}
+    assert "not an email address" in reasons[3]
+    assert "phone '12'" in reasons[4]
+    assert "not a date" in reasons[5]
+    assert "time zone" in reasons[6]
+    assert "yes/no" in reasons[7]
+    assert "no external id, email or phone" in reasons[8]
+    assert "has 2 fields, the header has 6" in reasons[9]
+    assert "UTF-8" in reasons[11]
+    assert set(customers(session)) == {"G1", "G2"}
+
+
+def test_duplicates_in_the_file_and_in_the_database_are_merged(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    known = make_customer(session, external_id=None, email="dora@example.com", first_name=None)
+    session.commit()
+    text = (
+        "email,first_name,phone\n"
+        "DORA@example.com,Dora,\n"  # the known customer, by email
+        "eve@example.com,Eve,0301234568\n"
+        "Eve@Example.com,Evelyn,\n"  # the same as the row before, in this file
+        ",Eve again,+49 30 1234568\n"  # the same again, by phone
+    )
+    report = run(session_factory, "customers", text)
+    assert (report.created, report.updated, report.merged) == (1, 1, 3)
+    session.expire_all()
+    assert session.get_one(Customer, known.id).first_name == "Dora"
+    eve = session.scalars(select(Customer).where(Customer.email == "eve@example.com")).one()
+    assert eve.first_name == "Eve again" and eve.phone == "+49301234568"
+
+
+def test_an_email_that_belongs_to_another_customer_id_is_refused(
+    session_factory: sessionmaker[Session],
+) -> None:
+    run(session_factory, "customers", "id,email\nA1,shared@example.com\n")
+    report = run(session_factory, "customers", "id,email\nA2,shared@example.com\n")
+    assert report.created == 0 and "belongs to customer A1" in report.rejected[0][1]
+
+
+def test_small_batches_give_the_same_result(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    rows = "".join(f"X{i},x{i % 7}@example.com\n" for i in range(20))
+    report = run(session_factory, "customers", "id,email\n" + rows, batch_rows=3)
+    # x0..x6 are shared by several ids: the first id per email wins, the others conflict.
+    assert report.created == 7 and report.rejected_count == 13
+    assert len(customers(session)) == 7
+
+
+def test_a_file_without_identifying_columns_is_refused_before_writing(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    with pytest.raises(ValidationFailed, match="external_id, email or phone"):
+        run(session_factory, "customers", "name,city\nAnna,Berlin\n")
+    with pytest.raises(ValidationFailed, match="empty"):
+        run(session_factory, "customers", "")
+    with pytest.raises(ValidationFailed, match="amount"):
+        run(session_factory, "orders", "order_id,customer_id,order_date\n1,C1,2026-01-01\n")
+    assert customers(session) == {}
+
+
+ORDERS = """order_id,customer_id,customer_email,order_date,amount,currency,status,items,coupon
+O1,C1,,2026-03-01,49.90,eur,delivered,2,
+O2,,ben@example.com,2026-03-02T10:15:00+01:00,"1234,50",EUR,shipped,1,SPRING
+O3,C9,,2026-03-03,10.00,EUR,delivered,1,
+O4,C1,,2026-03-04,-5,EUR,delivered,1,
+O5,C1,,2026-03-05,12.00,EUR,lost,1,
+O6,C1,,not a date,12.00,EUR,,1,
+O7,C3,,2026-03-07,€7.5,,,,
+"""
+
+
+def test_orders_link_to_customers_and_reimport_is_idempotent(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    run(session_factory, "customers", CUSTOMERS)
+    report = run(session_factory, "orders", ORDERS)
+    assert (report.rows, report.created) == (7, 3)
+    reasons = dict(report.rejected)
+    assert "customer 'C9' is unknown" in reasons[4]
+    assert "negative" in reasons[5]
+    assert "status 'lost'" in reasons[6]
+    assert "not a date" in reasons[7]
+    orders = {o.external_id: o for o in session.scalars(select(Order))}
+    assert orders["O1"].currency == "EUR" and orders["O1"].items_count == 2
+    assert orders["O2"].total_amount == Decimal("1234.50") and orders["O2"].offer_code == "SPRING"
+    assert orders["O2"].ordered_at.isoformat() == "2026-03-02T09:15:00+00:00"
+    assert orders["O2"].status is OrderStatus.shipped
+    assert orders["O7"].total_amount == Decimal("7.50")
+    assert orders["O7"].status is OrderStatus.delivered  # the default
+
+    again = run(session_factory, "orders", ORDERS)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    changed = run(
+        session_factory,
+        "orders",
+        "order_id,customer_id,order_date,amount\nO1,C1,2026-03-01,59.90\n",
+    )
+    assert (changed.updated, changed.unchanged) == (1, 0)
+    session.expire_all()
+    assert session.scalars(select(Order).where(Order.external_id == "O1")).one().total_amount == (
+        Decimal("59.90")
+    )
+
+
+def test_cli_import_prints_the_report(cli_env: str, tmp_path: Path) -> None:  # noqa: F811
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    source = tmp_path / "customers.csv"
+    source.write_text(CUSTOMERS + "C4,broken,,,,,,,\n")
+    report_path = tmp_path / "report.json"
+    res = runner.invoke(app, ["import", "customers", str(source), "--report", str(report_path)])
+    assert res.exit_code == 0, res.output
+    assert "4 rows" in res.output and "3 accepted (3 new" in res.output
+    assert "line 5: email 'broken' is not an email address" in res.output
+    assert json.loads(report_path.read_text())["rejected"] == 1
+    missing = runner.invoke(app, ["import", "customers", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 1 and "no such file" in missing.output
+    wrong = runner.invoke(app, ["import", "products", str(source)])
+    assert wrong.exit_code == 2
+
+
+def test_import_api_is_for_admins(
+    client: TestClient, session: Session, staff: dict[str, User]
+) -> None:
+    login(client, staff["agent"])
+    refused = client.post(
+        "/api/v1/imports/customers",
+        content=CUSTOMERS,
+        headers={"Content-Type": "text/csv", "X-CSRF-Token": "x"},
+    )
+    assert refused.status_code == 403
+    token = login(client, staff["admin"])
+    res = client.post(
+        "/api/v1/imports/customers",
+        content=CUSTOMERS,
+        headers={"Content-Type": "text/csv", "X-CSRF-Token": token},
+    )
+    assert res.status_code == 200, res.text
+    assert res.json()["created"] == 3 and res.json()["ignored_columns"] == ["Shoe size"]
+    bad = client.post(
+        "/api/v1/imports/customers",
+        content="name\nx\n",
+        headers={"Content-Type": "text/csv", "X-CSRF-Token": token},
+    )
+    assert bad.status_code == 422
