@@ -318,6 +318,25 @@ def import_cmd(
         report_file.write_text(json.dumps(report.as_dict(), indent=2))
 
 
+@app.command("score")
+def score_cmd() -> None:
+    """Score every customer: RFM scores and segment (stored with a timestamp)."""
+    from crm.db import create_db_engine, create_session_factory, session_scope
+    from crm.scoring.rfm import SEGMENT_NAMES, score_rfm
+
+    settings = _settings()
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            result = score_rfm(session, window_days=settings.rfm_window_days)
+    finally:
+        engine.dispose()
+    typer.echo(f"RFM: {result.customers} customers scored in {result.seconds:.1f} s")
+    for name in SEGMENT_NAMES:
+        if result.segments.get(name):
+            typer.echo(f"  {name:<20} {result.segments[name]}")
+
+
 @app.command("create-user")
 def create_user_cmd(
     email: Annotated[str, typer.Option(help="Login email.")],

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from careloop.config import Settings
 from crm.conversations import inbox
 from crm.conversations import service as conversations
+from crm.scoring.rfm import score_rfm
 from crm.surveys import service as surveys
 
 
@@ -52,6 +53,11 @@ def schedule_nps(session: Session, settings: Settings) -> int:
     return len(surveys.schedule_nps(session, settings))
 
 
+def score_customers(session: Session, settings: Settings) -> int:
+    """Nightly: RFM scores and segments for every customer who ordered."""
+    return score_rfm(session, window_days=settings.rfm_window_days).customers
+
+
 JOBS: list[JobSpec] = [
     JobSpec(
         name="conversations.resolve_idle",
@@ -80,5 +86,12 @@ JOBS: list[JobSpec] = [
         trigger="interval",
         trigger_args={"hours": 1},
         description="queue NPS for customers active lately and not asked within the interval",
+    ),
+    JobSpec(
+        name="crm.score",
+        func=score_customers,
+        trigger="cron",
+        trigger_args={"hour": 3, "minute": 15},
+        description="score every customer (RFM segment) at night",
     ),
 ]

@@ -1,0 +1,1 @@
+"""Customer scores: RFM segments (lifetime value and churn risk build on them)."""
