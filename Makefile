@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sentiment
 	$(BIN)/python -m bench.telegram_outbound
 	$(BIN)/python -m bench.surveys
+	$(BIN)/python -m bench.clv_cdnow
 	$(BIN)/python -m bench.inbox_queue
 
 ## make bench-banking77: intent accuracy on BANKING77 in both modes (about 20 minutes on 2 cores)

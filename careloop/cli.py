@@ -320,21 +320,32 @@ def import_cmd(
 
 @app.command("score")
 def score_cmd() -> None:
-    """Score every customer: RFM scores and segment (stored with a timestamp)."""
+    """Score every customer: RFM segment and lifetime value (stored with a timestamp)."""
     from crm.db import create_db_engine, create_session_factory, session_scope
-    from crm.scoring.rfm import SEGMENT_NAMES, score_rfm
+    from crm.scoring.rfm import SEGMENT_NAMES
+    from crm.scoring.service import score_customers
 
     settings = _settings()
     engine = create_db_engine(settings.effective_database_url)
     try:
         with session_scope(create_session_factory(engine)) as session:
-            result = score_rfm(session, window_days=settings.rfm_window_days)
+            rfm, clv = score_customers(session, settings)
     finally:
         engine.dispose()
-    typer.echo(f"RFM: {result.customers} customers scored in {result.seconds:.1f} s")
+    typer.echo(f"RFM: {rfm.customers} customers scored in {rfm.seconds:.1f} s")
     for name in SEGMENT_NAMES:
-        if result.segments.get(name):
-            typer.echo(f"  {name:<20} {result.segments[name]}")
+        if rfm.segments.get(name):
+            typer.echo(f"  {name:<20} {rfm.segments[name]}")
+    typer.echo(
+        f"CLV over {settings.clv_horizon_days} days: {clv.customers} customers, "
+        f"{clv.method}, {clv.seconds:.1f} s"
+    )
+    if clv.beta_geo is not None:
+        bg = clv.beta_geo
+        typer.echo(f"  BG/NBD r={bg.r:.3f} alpha={bg.alpha:.2f} a={bg.a:.3f} b={bg.b:.3f}")
+    if clv.gamma_gamma is not None:
+        gg = clv.gamma_gamma
+        typer.echo(f"  Gamma-Gamma p={gg.p:.3f} q={gg.q:.3f} v={gg.v:.2f}")
 
 
 @app.command("create-user")

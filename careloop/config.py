@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     # CRM data
     import_default_region: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     rfm_window_days: int = Field(default=365, ge=1)
+    clv_horizon_days: int = Field(default=365, ge=1)
 
     # Surveys (CSAT after service, NPS on a schedule, CES after chosen intents)
     survey_csat_enabled: bool = True

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from careloop.config import Settings
 from crm.conversations import inbox
 from crm.conversations import service as conversations
-from crm.scoring.rfm import score_rfm
+from crm.scoring import service as scoring
 from crm.surveys import service as surveys
 
 
@@ -54,8 +54,9 @@ def schedule_nps(session: Session, settings: Settings) -> int:
 
 
 def score_customers(session: Session, settings: Settings) -> int:
-    """Nightly: RFM scores and segments for every customer who ordered."""
-    return score_rfm(session, window_days=settings.rfm_window_days).customers
+    """Nightly: RFM segment and lifetime value for every customer who ordered."""
+    rfm, _ = scoring.score_customers(session, settings)
+    return rfm.customers
 
 
 JOBS: list[JobSpec] = [
@@ -92,6 +93,6 @@ JOBS: list[JobSpec] = [
         func=score_customers,
         trigger="cron",
         trigger_args={"hour": 3, "minute": 15},
-        description="score every customer (RFM segment) at night",
+        description="score every customer (RFM segment, lifetime value) at night",
     ),
 ]

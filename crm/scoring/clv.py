@@ -1,0 +1,287 @@
+"""Customer lifetime value: BG/NBD (how many more purchases) times Gamma-Gamma (worth how
+much).
+
+The models of Fader, Hardie & Lee (2005) and Fader & Hardie (2013), fitted by maximum
+likelihood with SciPy (vectorised, identical customer histories counted once), so no
+pandas at run time. Validated against the published CDNOW parameters
+(``tests/test_clv.py``) and on a CDNOW calibration/holdout split (``bench/clv_cdnow.py``).
+
+Customer summaries follow the usual conventions, in days: ``x`` = repeat purchase days
+(distinct purchase days - 1), ``t_x`` = days from the first to the last purchase, ``T`` =
+days from the first purchase to now, ``m`` = mean spend of the repeat purchase days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import gammaln, hyp2f1
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crm.db import utcnow
+from crm.models import Customer, Order, OrderStatus
+
+log = logging.getLogger(__name__)
+MIN_REPEAT_CUSTOMERS = 30  # fewer repeat buyers than this: the historical estimate only
+UPDATE_CHUNK = 10_000
+
+
+class FitError(RuntimeError):
+    """The data cannot support the model (too few customers, or no convergence)."""
+
+
+def _unique(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of the stacked columns, their counts and the inverse index."""
+    stacked = np.column_stack(columns)
+    rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    return rows, counts, inverse.reshape(-1)
+
+
+def _fit(nll: object, start: np.ndarray) -> np.ndarray:
+    result = minimize(
+        nll, start, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-9}
+    )
+    result = minimize(nll, result.x, method="L-BFGS-B")
+    if not np.all(np.isfinite(result.x)):
+        raise FitError("the likelihood did not converge")
+    fitted: np.ndarray = np.exp(result.x)
+    return fitted
+
+
+@dataclass(frozen=True)
+class BetaGeo:
+    """BG/NBD: purchases follow a Poisson process with gamma(r, alpha) rates; after each
+    purchase the customer drops out with a beta(a, b) probability."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+    @classmethod
+    def fit(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BetaGeo:
+        if len(x) < MIN_REPEAT_CUSTOMERS or not np.any(x > 0):
+            raise FitError(
+                f"BG/NBD needs at least {MIN_REPEAT_CUSTOMERS} customers with a repeat purchase"
+            )
+        rows, w, _ = _unique(x.astype(float), t_x.astype(float), T.astype(float))
+        ux, utx, uT = rows[:, 0], rows[:, 1], rows[:, 2]
+        scale = max(float(uT.max()), 1.0) / 10.0  # numerics: fit on a compressed time scale
+
+        def nll(log_params: np.ndarray) -> float:
+            r, alpha, a, b = np.exp(log_params)
+            a1 = gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
+            a2 = gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
+            a3 = -(r + ux) * np.log(alpha + uT / scale)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a4 = np.where(
+                    ux > 0,
+                    np.log(a)
+                    - np.log(np.maximum(b + ux - 1, 1e-12))
+                    - (r + ux) * np.log(alpha + utx / scale),
+                    -np.inf,
+                )
+            ll = a1 + a2 + np.logaddexp(a3, a4)
+            value = -float(np.sum(w * ll)) / float(np.sum(w))
+            return value if np.isfinite(value) else 1e12
+
+        r, alpha, a, b = _fit(nll, np.zeros(4))
+        return cls(float(r), float(alpha * scale), float(a), float(b))
+
+    def expected_purchases(
+        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """E[purchases in the next ``t`` days | history]."""
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        hyp = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+        first = (a + b + x - 1) / (a - 1)
+        second = 1 - hyp * ((alpha + T) / (alpha + T + t)) ** (r + x)
+        result: np.ndarray = np.maximum(first * second / self._denominator(x, t_x, T), 0.0)
+        return result
+
+    def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        result: np.ndarray = 1.0 / self._denominator(x, t_x, T)
+        return result
+
+    def _denominator(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(
+                x > 0,
+                a / np.maximum(b + x - 1, 1e-12) * ((alpha + T) / (alpha + t_x)) ** (r + x),
+                0.0,
+            )
+        result: np.ndarray = 1.0 + ratio
+        return result
+
+
+@dataclass(frozen=True)
+class GammaGamma:
+    """Gamma-Gamma: a customer's spend per purchase varies around their own mean, which
+    varies across customers; shrinks a repeat buyer's average towards the population's."""
+
+    p: float
+    q: float
+    v: float
+
+    @classmethod
+    def fit(cls, x: np.ndarray, m: np.ndarray) -> GammaGamma:
+        keep = (x > 0) & (m > 0)
+        if int(keep.sum()) < MIN_REPEAT_CUSTOMERS:
+            raise FitError(f"Gamma-Gamma needs at least {MIN_REPEAT_CUSTOMERS} repeat buyers")
+        rows, w, _ = _unique(x[keep].astype(float), m[keep].astype(float))
+        ux, um = rows[:, 0], rows[:, 1]
+        scale = float(np.median(um)) or 1.0
+
+        def nll(log_params: np.ndarray) -> float:
+            p, q, v = np.exp(log_params)
+            mm = um / scale
+            ll = (
+                gammaln(p * ux + q)
+                - gammaln(p * ux)
+                - gammaln(q)
+                + q * np.log(v)
+                + (p * ux - 1) * np.log(mm)
+                + (p * ux) * np.log(ux)
+                - (p * ux + q) * np.log(ux * mm + v)
+            )
+            value = -float(np.sum(w * ll)) / float(np.sum(w))
+            return value if np.isfinite(value) else 1e12
+
+        p, q, v = _fit(nll, np.array([0.0, 1.0, 0.0]))
+        return cls(float(p), float(q), float(v * scale))
+
+    def expected_value(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """E[spend per purchase | x repeat purchases averaging m]."""
+        p, q, v = self.p, self.q, self.v
+        result: np.ndarray = p * (v + x * m) / (p * x + q - 1)
+        return result
+
+
+@dataclass(frozen=True)
+class Summary:
+    customer_ids: np.ndarray
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    m: np.ndarray  # mean spend of repeat purchase days (0 when none)
+    aov: np.ndarray  # mean spend per purchase day, all days
+
+
+def summarise(rows: list[tuple[int, dt.datetime, float]], now: dt.datetime) -> Summary:
+    """Per-customer summaries from (customer id, ordered at, amount) rows."""
+    if not rows:
+        empty = np.zeros(0)
+        return Summary(np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    today = int(now.timestamp() // 86400)  # UTC calendar days
+    days = np.fromiter(
+        (today - int(_aware(r[1]).timestamp() // 86400) for r in rows),
+        dtype=np.int64,
+        count=len(rows),
+    )  # how many calendar days before today
+    amounts = np.fromiter((float(r[2]) for r in rows), dtype=np.float64, count=len(rows))
+    # One purchase per customer and day: sum the day's orders.
+    keys, inverse = np.unique(np.column_stack([ids, days]), axis=0, return_inverse=True)
+    day_totals = np.bincount(inverse.reshape(-1), weights=amounts)
+    cid, ago = keys[:, 0], keys[:, 1]
+    order = np.lexsort((-ago, cid))  # per customer, oldest day first
+    cid, ago, day_totals = cid[order], ago[order], day_totals[order]
+    customers, start, n_days = np.unique(cid, return_index=True, return_counts=True)
+    first_ago = ago[start]
+    last_ago = ago[start + n_days - 1]
+    totals = np.add.reduceat(day_totals, start)
+    first_spend = day_totals[start]
+    x = (n_days - 1).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(x > 0, (totals - first_spend) / np.maximum(x, 1), 0.0)
+    return Summary(
+        customer_ids=customers,
+        x=x,
+        t_x=(first_ago - last_ago).astype(np.float64),
+        T=first_ago.astype(np.float64),
+        m=m,
+        aov=totals / n_days,
+    )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class ClvResult:
+    customers: int
+    method: str  # "bg/nbd + gamma-gamma" or "historical"
+    seconds: float
+    beta_geo: BetaGeo | None = None
+    gamma_gamma: GammaGamma | None = None
+
+
+def predict_clv(
+    summary: Summary, horizon_days: int
+) -> tuple[np.ndarray, np.ndarray, str, BetaGeo | None, GammaGamma | None]:
+    """(expected purchases, CLV) per customer over ``horizon_days``, and the method used.
+
+    Repeat buyers get Gamma-Gamma's expected spend; one-time buyers their own average
+    order value. Too little data for the models → the historical estimate: the customer's
+    purchase rate so far (at least 30 days of tenure) * the horizon * their average order."""
+    s = summary
+    try:
+        bg = BetaGeo.fit(s.x, s.t_x, s.T)
+        purchases = bg.expected_purchases(float(horizon_days), s.x, s.t_x, s.T)
+        if not np.all(np.isfinite(purchases)):
+            raise FitError("BG/NBD predictions are not finite")
+    except FitError as exc:
+        log.info("crm.clv.historical reason=%s", exc)
+        rate = (s.x + 1) / np.maximum(s.T, 30.0)
+        purchases = rate * horizon_days
+        return purchases, purchases * s.aov, "historical", None, None
+    try:
+        gg = GammaGamma.fit(s.x, s.m)
+        value = np.where(s.x > 0, gg.expected_value(s.x, s.m), s.aov)
+    except FitError as exc:
+        log.info("crm.clv.gamma_gamma_skipped reason=%s", exc)
+        gg, value = None, s.aov
+    return purchases, purchases * value, "bg/nbd + gamma-gamma" if gg else "bg/nbd", bg, gg
+
+
+def score_clv(
+    session: Session, *, horizon_days: int = 365, now: dt.datetime | None = None
+) -> ClvResult:
+    """Fit on the shop's own orders and store each customer's CLV (over the horizon)."""
+    started = time.perf_counter()
+    now = now or utcnow()
+    rows = [
+        (int(cid), at, float(amount))
+        for cid, at, amount in session.execute(
+            select(Order.customer_id, Order.ordered_at, Order.total_amount).where(
+                Order.status != OrderStatus.cancelled, Order.ordered_at <= now
+            )
+        )
+    ]
+    summary = summarise(rows, now)
+    _purchases, clv, method, bg, gg = predict_clv(summary, horizon_days)
+    batch: list[dict[str, object]] = []
+    for customer_id, value in zip(summary.customer_ids.tolist(), clv.tolist(), strict=True):
+        batch.append({"id": customer_id, "clv": Decimal(f"{max(value, 0.0):.2f}")})
+        if len(batch) >= UPDATE_CHUNK:
+            session.execute(update(Customer), batch)
+            batch = []
+    if batch:
+        session.execute(update(Customer), batch)
+    result = ClvResult(len(summary.customer_ids), method, time.perf_counter() - started, bg, gg)
+    log.info(
+        "crm.clv.scored customers=%d method=%s seconds=%.1f",
+        result.customers,
+        method,
+        result.seconds,
+    )
+    return result

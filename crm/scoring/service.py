@@ -1,0 +1,22 @@
+"""Score every customer: the one entry point for ``careloop score`` and the nightly job."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from careloop.config import Settings
+from crm.db import utcnow
+from crm.scoring.clv import ClvResult, score_clv
+from crm.scoring.rfm import RfmResult, score_rfm
+
+
+def score_customers(
+    session: Session, settings: Settings, *, now: dt.datetime | None = None
+) -> tuple[RfmResult, ClvResult]:
+    """RFM scores and segments, then lifetime value, all as of ``now``."""
+    now = now or utcnow()
+    rfm = score_rfm(session, window_days=settings.rfm_window_days, now=now)
+    clv = score_clv(session, horizon_days=settings.clv_horizon_days, now=now)
+    return rfm, clv
