@@ -89,7 +89,8 @@ def test_too_little_history_falls_back_to_the_historical_estimate(session: Sessi
 
 def test_models_score_a_shop_with_enough_history(session: Session) -> None:
     rng = random.Random(3)
-    frequent, rare = [], []
+    frequent: list[int] = []
+    rare: list[int] = []
     for i in range(120):
         customer = make_customer(session)
         loyal = i % 3 == 0
