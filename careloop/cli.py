@@ -32,6 +32,8 @@ telegram_app = typer.Typer(
     help="Telegram: webhook registration and deep links.", no_args_is_help=True
 )
 app.add_typer(telegram_app, name="telegram")
+churn_app = typer.Typer(help="Churn models: evaluate on any customer table.", no_args_is_help=True)
+app.add_typer(churn_app, name="churn")
 
 
 def _settings() -> Settings:
@@ -249,6 +251,11 @@ def demo_data(
     engine = create_db_engine(settings.effective_database_url)
     with session_scope(create_session_factory(engine)) as session:
         summary = seed_demo_data(session, customers=customers, seed=seed)
+    if not summary.skipped:  # segments, CLV and churn risk for the inbox and audiences
+        from crm.scoring.service import score_customers
+
+        with session_scope(create_session_factory(engine)) as session:
+            score_customers(session, settings)
     engine.dispose()
     if summary.skipped:
         typer.echo("demo data already present: nothing added")
@@ -320,7 +327,7 @@ def import_cmd(
 
 @app.command("score")
 def score_cmd() -> None:
-    """Score every customer: RFM segment and lifetime value (stored with a timestamp)."""
+    """Score every customer: RFM segment, lifetime value and churn risk with reasons."""
     from crm.db import create_db_engine, create_session_factory, session_scope
     from crm.scoring.rfm import SEGMENT_NAMES
     from crm.scoring.service import score_customers
@@ -329,7 +336,7 @@ def score_cmd() -> None:
     engine = create_db_engine(settings.effective_database_url)
     try:
         with session_scope(create_session_factory(engine)) as session:
-            rfm, clv = score_customers(session, settings)
+            rfm, clv, churn = score_customers(session, settings)
     finally:
         engine.dispose()
     typer.echo(f"RFM: {rfm.customers} customers scored in {rfm.seconds:.1f} s")
@@ -346,6 +353,41 @@ def score_cmd() -> None:
     if clv.gamma_gamma is not None:
         gg = clv.gamma_gamma
         typer.echo(f"  Gamma-Gamma p={gg.p:.3f} q={gg.q:.3f} v={gg.v:.2f}")
+    if churn.skipped:
+        typer.echo(f"churn: not scored ({churn.skipped})")
+    else:
+        typer.echo(
+            f"churn over {settings.churn_horizon_days} days: {churn.customers} customers, "
+            f"trained on {churn.trained_on} (churn rate {churn.churn_rate:.1%}, out-of-fold "
+            f"AUC {churn.auc_out_of_fold:.3f}), {churn.changes} level changes, "
+            f"{churn.seconds:.1f} s"
+        )
+        for level in ("high", "medium", "low"):
+            typer.echo(f"  {level:<7} {churn.levels.get(level, 0)}")
+
+
+@churn_app.command("evaluate")
+def churn_evaluate(
+    data: Annotated[Path, typer.Option(help="Customer table (CSV with a header row).")],
+    target: Annotated[str, typer.Option(help="The column that says whether they churned.")],
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="An id column to leave out of the features.")
+    ] = None,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
+) -> None:
+    """Cross-validate careloop's churn model on any table: one JSON object with auc,
+    accuracy, n and the top features."""
+    from crm.scoring.tabular import cross_validate, read_table
+
+    _settings()
+    started = time.perf_counter()
+    try:
+        table = read_table(data, target, id_column)
+        result = cross_validate(table, folds=folds)
+    except AppError as exc:
+        raise _fail(exc.message) from None
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    typer.echo(json.dumps(result, indent=2))
 
 
 @app.command("create-user")

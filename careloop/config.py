@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     import_default_region: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     rfm_window_days: int = Field(default=365, ge=1)
     clv_horizon_days: int = Field(default=365, ge=1)
+    churn_horizon_days: int = Field(default=90, ge=7)
+    churn_medium: float = Field(default=0.3, gt=0.0, lt=1.0)
+    churn_high: float = Field(default=0.6, gt=0.0, lt=1.0)
 
     # Surveys (CSAT after service, NPS on a schedule, CES after chosen intents)
     survey_csat_enabled: bool = True

@@ -54,8 +54,8 @@ def schedule_nps(session: Session, settings: Settings) -> int:
 
 
 def score_customers(session: Session, settings: Settings) -> int:
-    """Nightly: RFM segment and lifetime value for every customer who ordered."""
-    rfm, _ = scoring.score_customers(session, settings)
+    """Nightly: RFM segment, lifetime value and churn risk (model retrained) for everyone."""
+    rfm, _, _ = scoring.score_customers(session, settings)
     return rfm.customers
 
 
@@ -93,6 +93,6 @@ JOBS: list[JobSpec] = [
         func=score_customers,
         trigger="cron",
         trigger_args={"hour": 3, "minute": 15},
-        description="score every customer (RFM segment, lifetime value) at night",
+        description="score every customer (RFM, lifetime value, churn risk) at night",
     ),
 ]

@@ -108,7 +108,7 @@ def test_models_score_a_shop_with_enough_history(session: Session) -> None:
             day -= max(1, int(rng.expovariate(1 / gaps)))
             if not loyal and rng.random() < 0.3:
                 break
-    rfm, clv = score_customers(
+    rfm, clv, _churn = score_customers(
         session, Settings(rfm_window_days=365, clv_horizon_days=180), now=NOW
     )
     assert clv.method == "bg/nbd + gamma-gamma" and clv.customers == 120 == rfm.customers

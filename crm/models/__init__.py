@@ -18,7 +18,7 @@ from crm.models.conversation import (
     Message,
     Sender,
 )
-from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer
+from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer, CustomerEvent
 from crm.models.order import Order, OrderStatus
 from crm.models.survey import SCALES, SurveyKind, SurveyResponse, SurveyStatus
 from crm.models.user import ApiToken, Role, User
@@ -37,6 +37,7 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "Customer",
+    "CustomerEvent",
     "DeliveryGroup",
     "DeliveryStatus",
     "Direction",

@@ -7,10 +7,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.db import Base, IdMixin, TimestampMixin, enum_column
+from crm.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 
 if TYPE_CHECKING:
     from crm.models.order import Order
@@ -88,3 +88,18 @@ class ChannelIdentity(IdMixin, TimestampMixin, Base):
     unreachable_since: Mapped[dt.datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class CustomerEvent(IdMixin, Base):
+    """Something that happened to a customer that rules and campaigns react to, e.g.
+    ``churn_risk_changed`` with ``{"from": "low", "to": "high", "probability": 0.71}``."""
+
+    __tablename__ = "customer_events"
+    __table_args__ = (Index("ix_customer_events_kind_created_at", "kind", "created_at"),)
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -100,11 +100,12 @@ class BetaGeo:
     ) -> np.ndarray:
         """E[purchases in the next ``t`` days | history]."""
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
-        hyp = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-        first = (a + b + x - 1) / (a - 1)
-        second = 1 - hyp * ((alpha + T) / (alpha + T + t)) ** (r + x)
-        result: np.ndarray = np.maximum(first * second / self._denominator(x, t_x, T), 0.0)
-        return result
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            hyp = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+            first = (a + b + x - 1) / (a - 1)
+            second = 1 - hyp * ((alpha + T) / (alpha + T + t)) ** (r + x)
+            result: np.ndarray = np.maximum(first * second / self._denominator(x, t_x, T), 0.0)
+        return result  # NaN where the series does not converge (extreme parameters)
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         result: np.ndarray = 1.0 / self._denominator(x, t_x, T)
@@ -231,19 +232,21 @@ def predict_clv(
     """(expected purchases, CLV) per customer over ``horizon_days``, and the method used.
 
     Repeat buyers get Gamma-Gamma's expected spend; one-time buyers their own average
-    order value. Too little data for the models → the historical estimate: the customer's
+    order value. Too little data for the models (or a customer the model's series cannot
+    evaluate) → the historical estimate: the customer's
     purchase rate so far (at least 30 days of tenure) * the horizon * their average order."""
     s = summary
+    historical = (s.x + 1) / np.maximum(s.T, 30.0) * horizon_days
     try:
         bg = BetaGeo.fit(s.x, s.t_x, s.T)
         purchases = bg.expected_purchases(float(horizon_days), s.x, s.t_x, s.T)
-        if not np.all(np.isfinite(purchases)):
-            raise FitError("BG/NBD predictions are not finite")
     except FitError as exc:
         log.info("crm.clv.historical reason=%s", exc)
-        rate = (s.x + 1) / np.maximum(s.T, 30.0)
-        purchases = rate * horizon_days
-        return purchases, purchases * s.aov, "historical", None, None
+        return historical, historical * s.aov, "historical", None, None
+    unstable = ~np.isfinite(purchases)
+    if unstable.any():  # the few customers the series cannot handle: historical estimate
+        log.info("crm.clv.unstable customers=%d", int(unstable.sum()))
+        purchases = np.where(unstable, historical, purchases)
     try:
         gg = GammaGamma.fit(s.x, s.m)
         value = np.where(s.x > 0, gg.expected_value(s.x, s.m), s.aov)

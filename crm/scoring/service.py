@@ -8,15 +8,23 @@ from sqlalchemy.orm import Session
 
 from careloop.config import Settings
 from crm.db import utcnow
+from crm.scoring.churn import ChurnResult, score_churn
 from crm.scoring.clv import ClvResult, score_clv
 from crm.scoring.rfm import RfmResult, score_rfm
 
 
 def score_customers(
     session: Session, settings: Settings, *, now: dt.datetime | None = None
-) -> tuple[RfmResult, ClvResult]:
-    """RFM scores and segments, then lifetime value, all as of ``now``."""
+) -> tuple[RfmResult, ClvResult, ChurnResult]:
+    """RFM scores and segments, lifetime value, then churn risk, all as of ``now``."""
     now = now or utcnow()
     rfm = score_rfm(session, window_days=settings.rfm_window_days, now=now)
     clv = score_clv(session, horizon_days=settings.clv_horizon_days, now=now)
-    return rfm, clv
+    churn = score_churn(
+        session,
+        horizon_days=settings.churn_horizon_days,
+        medium=settings.churn_medium,
+        high=settings.churn_high,
+        now=now,
+    )
+    return rfm, clv, churn

@@ -1,0 +1,221 @@
+"""Churn models on any customer table: read a CSV, encode its columns, cross-validate.
+
+Used by ``careloop churn evaluate`` (any table with a churn label) and by the shop's own
+churn model. The model is a blend of gradient boosting (scikit-learn's histogram GBM, with
+native categorical handling and missing values) and a regularised logistic regression on
+one-hot / standardised columns; their probabilities are averaged. No tuning is asked of
+the user.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from careloop.errors import ValidationFailed
+
+POSITIVE_TOKENS = {"1", "yes", "y", "true", "t", "churn", "churned", "lost", "left"}
+MAX_NATIVE_CATEGORIES = 250  # more distinct values than this: frequency-encoded instead
+
+
+@dataclass
+class Table:
+    names: list[str]
+    X: np.ndarray  # float; categorical columns hold category codes; NaN = missing
+    categorical: list[bool]
+    y: np.ndarray
+    positive_class: str
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value.replace(",", "")) if value else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) or math.isnan(number) else None
+
+
+def read_table(path: Path, target: str, id_column: str | None = None) -> Table:
+    """The CSV as features and a 0/1 label; empty cells are missing values."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [h.strip() for h in next(reader, [])]
+            rows = [r for r in reader if any(c.strip() for c in r)]
+    except FileNotFoundError:
+        raise ValidationFailed(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ValidationFailed(f"{path}: not UTF-8 text") from None
+    if target not in header:
+        raise ValidationFailed(f"no column {target!r} (columns: {', '.join(header)})")
+    if id_column is not None and id_column not in header:
+        raise ValidationFailed(f"no id column {id_column!r}")
+    bad = next((i for i, r in enumerate(rows) if len(r) != len(header)), None)
+    if bad is not None:
+        raise ValidationFailed(
+            f"line {bad + 2} has {len(rows[bad])} fields, the header has {len(header)}"
+        )
+    t = header.index(target)
+    labels = [r[t].strip() for r in rows]
+    keep = [i for i, label in enumerate(labels) if label != ""]
+    classes = Counter(labels[i] for i in keep)
+    if len(classes) != 2:
+        raise ValidationFailed(
+            f"{target!r} must have exactly two values (churned or not); found {len(classes)}"
+        )
+    tokens = [c for c in classes if c.lower() in POSITIVE_TOKENS]
+    positive = tokens[0] if len(tokens) == 1 else min(classes, key=lambda c: (classes[c], c))
+    y = np.array([labels[i] == positive for i in keep], dtype=np.int8)
+    names, columns, categorical = [], [], []
+    skip = {t} | ({header.index(id_column)} if id_column else set())
+    for j, name in enumerate(header):
+        if j in skip:
+            continue
+        raw = [rows[i][j].strip() for i in keep]
+        numbers = [_number(v) for v in raw]
+        if all(n is not None for n in numbers):
+            columns.append(np.array(numbers, dtype=np.float64))
+            categorical.append(False)
+        else:
+            counts = Counter(v for v in raw if v)
+            if len(counts) <= MAX_NATIVE_CATEGORIES:
+                codes = {v: k for k, v in enumerate(sorted(counts))}
+                columns.append(np.array([codes.get(v, math.nan) for v in raw], dtype=np.float64))
+                categorical.append(True)
+            else:  # an id-like column: how common the value is
+                columns.append(np.array([counts.get(v, 0) for v in raw], dtype=np.float64))
+                categorical.append(False)
+        names.append(name)
+    if not names:
+        raise ValidationFailed("the table has no feature columns besides the target")
+    return Table(names, np.column_stack(columns), categorical, y, positive)
+
+
+class BlendModel:
+    """Histogram gradient boosting and logistic regression, probabilities averaged."""
+
+    def __init__(self, categorical: list[bool], seed: int = 0) -> None:
+        self.categorical = list(categorical)
+        self.empty = np.zeros(len(categorical), dtype=bool)
+        cat = [i for i, c in enumerate(categorical) if c]
+        num = [i for i, c in enumerate(categorical) if not c]
+        self.gbm = HistGradientBoostingClassifier(
+            learning_rate=0.05,
+            max_iter=300,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            categorical_features=np.array(categorical, dtype=bool) if cat else None,
+            early_stopping=False,
+            random_state=seed,
+        )
+        transformers: list[tuple[str, Any, list[int]]] = []
+        if num:
+            transformers.append(
+                (
+                    "num",
+                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                    num,
+                )
+            )
+        if cat:
+            transformers.append(
+                (
+                    "cat",
+                    make_pipeline(
+                        SimpleImputer(strategy="constant", fill_value=-1),
+                        OneHotEncoder(handle_unknown="ignore"),
+                    ),
+                    cat,
+                )
+            )
+        self.linear = make_pipeline(
+            ColumnTransformer(transformers), LogisticRegression(C=0.5, max_iter=2000)
+        )
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> BlendModel:
+        # A column with no values at all (e.g. no NPS answers yet) carries no information;
+        # it is held constant so that both models accept it.
+        self.empty = np.all(np.isnan(X), axis=0)
+        X = self._prepare(X)
+        self.gbm.fit(X, y)
+        self.linear.fit(X, y)
+        return self
+
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        if not self.empty.any():
+            return X
+        X = X.copy()
+        X[:, self.empty] = 0.0
+        return X
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = self._prepare(X)
+        p = 0.5 * self.gbm.predict_proba(X)[:, 1] + 0.5 * self.linear.predict_proba(X)[:, 1]
+        result: np.ndarray = np.column_stack([1 - p, p])
+        return result
+
+
+def permutation_importance(
+    model: BlendModel, X: np.ndarray, y: np.ndarray, names: list[str], seed: int = 0
+) -> list[dict[str, Any]]:
+    """How much the AUC drops when one column is shuffled (mean of 3 shuffles)."""
+    rng = np.random.default_rng(seed)
+    base = roc_auc_score(y, model.predict_proba(X)[:, 1])
+    out = []
+    for j, name in enumerate(names):
+        drops = []
+        for _ in range(3):
+            shuffled = X.copy()
+            shuffled[:, j] = rng.permutation(shuffled[:, j])
+            drops.append(base - roc_auc_score(y, model.predict_proba(shuffled)[:, 1]))
+        out.append({"feature": name, "importance": round(float(np.mean(drops)), 4)})
+    return sorted(out, key=lambda d: -float(d["importance"]))
+
+
+def cross_validate(table: Table, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Stratified k-fold, out-of-fold probabilities: AUC, accuracy and the top features."""
+    n, positives = len(table.y), int(table.y.sum())
+    if min(positives, n - positives) < folds:
+        raise ValidationFailed(
+            f"too few rows per class for {folds}-fold cross-validation "
+            f"({positives} churned, {n - positives} not)"
+        )
+    oof = np.zeros(n)
+    fold_auc = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    last: tuple[BlendModel, np.ndarray] | None = None
+    for train, test in splitter.split(table.X, table.y):
+        model = BlendModel(table.categorical, seed).fit(table.X[train], table.y[train])
+        oof[test] = model.predict_proba(table.X[test])[:, 1]
+        fold_auc.append(roc_auc_score(table.y[test], oof[test]))
+        last = (model, test)
+    assert last is not None
+    model, test = last
+    importance = permutation_importance(model, table.X[test], table.y[test], table.names, seed)
+    return {
+        "auc": round(float(roc_auc_score(table.y, oof)), 4),
+        "accuracy": round(float(accuracy_score(table.y, oof >= 0.5)), 4),
+        "auc_fold_std": round(float(np.std(fold_auc)), 4),
+        "n": n,
+        "churned": positives,
+        "positive_class": table.positive_class,
+        "folds": folds,
+        "features": len(table.names),
+        "top_features": importance[:10],
+        "model": "histogram gradient boosting + logistic regression (probabilities averaged)",
+    }

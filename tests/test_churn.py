@@ -1,0 +1,217 @@
+"""Churn: `careloop churn evaluate` on any table, and the shop's own early-warning model
+(training on its history, risk levels, reasons in words, level-change events)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from careloop.cli import app
+from careloop.errors import ValidationFailed
+from crm.models import ChurnRisk, Customer, CustomerEvent, Direction, Message, Sender
+from crm.scoring.churn import FEATURES, build_features, describe, score_churn
+from crm.scoring.tabular import cross_validate, read_table
+from tests.factories import make_conversation, make_customer, make_order, make_survey
+
+NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+
+
+def telco_like(path: Path, n: int = 1500, seed: int = 1) -> float:
+    """A telecom-style table whose churn follows a known logistic model; returns the AUC
+    of the true probabilities (the best any model can do on this sample)."""
+    rng = random.Random(seed)
+    truth, labels = [], []
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["customerID", "tenure", "Contract", "Internet", "Monthly", "Total", "Churn"])
+        for i in range(n):
+            tenure = rng.randint(0, 72)
+            contract = rng.choice(["Month-to-month"] * 3 + ["One year", "Two year"])
+            internet = rng.choice(["DSL", "Fiber optic", "No", ""])  # "" = missing
+            monthly = round(rng.uniform(20, 110), 2)
+            total = "" if tenure == 0 else round(monthly * tenure, 2)
+            z = (
+                -1.0
+                - 0.05 * tenure
+                + (1.8 if contract == "Month-to-month" else 0)
+                + (0.9 if internet == "Fiber optic" else 0)
+                + 0.01 * (monthly - 60)
+            )
+            p = 1 / (1 + math.exp(-z))
+            churn = rng.random() < p
+            truth.append(p)
+            labels.append(int(churn))
+            out.writerow(
+                [
+                    f"{i:04d}-XYZ",
+                    tenure,
+                    contract,
+                    internet,
+                    monthly,
+                    total,
+                    "Yes" if churn else "No",
+                ]
+            )
+    return float(roc_auc_score(labels, truth))
+
+
+def test_evaluate_comes_close_to_the_best_possible_auc(tmp_path: Path) -> None:
+    path = tmp_path / "telco.csv"
+    oracle = telco_like(path)
+    table = read_table(path, "Churn", "customerID")
+    assert table.positive_class == "Yes" and table.names == [
+        "tenure",
+        "Contract",
+        "Internet",
+        "Monthly",
+        "Total",
+    ]
+    assert table.categorical == [False, True, True, False, False]
+    result = cross_validate(table)
+    assert result["n"] == 1500 and result["folds"] == 5
+    assert result["auc"] >= oracle - 0.03, (result["auc"], oracle)
+    assert 0.6 < result["accuracy"] <= 1
+    top = [f["feature"] for f in result["top_features"][:2]]
+    assert set(top) == {"tenure", "Contract"}
+
+
+def test_evaluate_cli_prints_one_json_object(tmp_path: Path) -> None:
+    path = tmp_path / "telco.csv"
+    telco_like(path, n=600)
+    res = CliRunner().invoke(
+        app, ["churn", "evaluate", "--data", str(path), "--target", "Churn", "--id", "customerID"]
+    )
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.output)
+    assert {"auc", "accuracy", "n", "top_features"} <= body.keys() and body["n"] == 600
+    missing = CliRunner().invoke(
+        app, ["churn", "evaluate", "--data", str(path), "--target", "Gone"]
+    )
+    assert missing.exit_code == 1 and "no column 'Gone'" in missing.output
+
+
+def test_evaluate_refuses_tables_it_cannot_learn_from(tmp_path: Path) -> None:
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("a,churn\n1,no\n2,no\n")
+    with pytest.raises(ValidationFailed, match="exactly two values"):
+        read_table(one_class, "churn")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,churn\n1,no\n2\n")
+    with pytest.raises(ValidationFailed, match="line 3"):
+        read_table(ragged, "churn")
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("a,churn\n1,yes\n2,no\n3,no\n")
+    with pytest.raises(ValidationFailed, match="too few rows"):
+        cross_validate(read_table(tiny, "churn"))
+
+
+def shop(session: Session, n: int = 160, seed: int = 5) -> dict[str, list[int]]:
+    """Loyal customers buy every ~20 days and keep buying; fading ones slow down, complain
+    and stop. Orders run until NOW, so the last 90 days say who really churned."""
+    rng = random.Random(seed)
+    kinds: dict[str, list[int]] = {"loyal": [], "fading": []}
+    for i in range(n):
+        customer = make_customer(session)
+        fading = i % 2 == 1
+        kinds["fading" if fading else "loyal"].append(customer.id)
+        day = rng.randint(300, 500)
+        stop = rng.randint(60, 200) if fading else -1
+        gap = 20.0
+        while day > 0 and day > stop:
+            make_order(
+                session,
+                customer,
+                ordered_at=NOW - dt.timedelta(days=day),
+                total_amount=Decimal(rng.randint(20, 90)),
+            )
+            gap = gap * 1.15 if fading else gap
+            day -= max(1, int(rng.gauss(gap, 4)))
+        if fading and rng.random() < 0.7:
+            conversation = make_conversation(session, customer, intent="complaint", text="bad")
+            session.add(
+                Message(
+                    conversation_id=conversation.id,
+                    customer_id=customer.id,
+                    channel=conversation.channel,
+                    direction=Direction.inbound,
+                    sender=Sender.customer,
+                    text="this is terrible",
+                    intent="complaint",
+                    sentiment_score=-0.9,
+                    created_at=NOW - dt.timedelta(days=max(stop, 0) + 5),
+                )
+            )
+            make_survey(
+                session, customer, score=1, answered_at=NOW - dt.timedelta(days=max(stop, 0) + 3)
+            )
+    session.flush()
+    return kinds
+
+
+def test_the_shop_model_ranks_fading_customers_high_with_reasons(session: Session) -> None:
+    kinds = shop(session)
+    result = score_churn(session, horizon_days=90, now=NOW)
+    assert result.skipped is None and result.customers == 160
+    assert result.auc_out_of_fold is not None and result.auc_out_of_fold > 0.8
+    session.expire_all()
+    customers = {c.id: c for c in session.scalars(select(Customer))}
+    fading = [customers[i].churn_probability or 0 for i in kinds["fading"]]
+    loyal = [customers[i].churn_probability or 0 for i in kinds["loyal"]]
+    assert np.mean(fading) > np.mean(loyal) + 0.3
+    assert sum(customers[i].churn_risk is ChurnRisk.high for i in kinds["fading"]) > 40
+    assert sum(customers[i].churn_risk is ChurnRisk.low for i in kinds["loyal"]) > 60
+    high = next(customers[i] for i in kinds["fading"] if customers[i].churn_risk is ChurnRisk.high)
+    reasons = high.attributes["churn_reasons"]
+    assert 1 <= len(reasons) <= 3 and all(isinstance(r, str) and r for r in reasons)
+    assert any(r.startswith("no order for") or "orders in the last 90 days" in r for r in reasons)
+
+    # First scoring: every customer who is not low risk gets an event; a rescoring with
+    # nothing new changes no level.
+    events = session.scalars(select(CustomerEvent)).all()
+    assert (
+        len(events)
+        == result.changes
+        == sum(1 for c in customers.values() if c.churn_risk is not ChurnRisk.low)
+    )
+    assert events[0].kind == "churn_risk_changed" and events[0].data["from"] is None
+    again = score_churn(session, horizon_days=90, now=NOW)
+    assert again.changes == 0
+
+
+def test_features_only_look_before_the_cutoff(session: Session) -> None:
+    customer = make_customer(session)
+    for days in (100, 80, 60, 5):
+        make_order(
+            session, customer, ordered_at=NOW - dt.timedelta(days=days), total_amount=Decimal("10")
+        )
+    make_survey(session, customer, score=2, answered_at=NOW - dt.timedelta(days=2))
+    features = build_features(session, NOW - dt.timedelta(days=30))
+    row = dict(zip(FEATURES, features.X[0].tolist(), strict=True))
+    assert row["days_since_last_order"] == pytest.approx(30)
+    assert row["usual_gap_days"] == pytest.approx(20)
+    assert row["overdue_ratio"] == pytest.approx(1.5)
+    assert row["orders_90d"] == 3 and row["orders_365d"] == 3
+    assert math.isnan(row["csat_last"])  # the survey came after the cut-off
+    text = describe("recency", features.X[0], None, NOW)
+    assert text == "no order for 30 days, usually every 20 days"
+
+
+def test_too_little_history_skips_churn_and_keeps_old_scores(session: Session) -> None:
+    customer = make_customer(session, churn_probability=0.5, churn_risk=ChurnRisk.medium)
+    make_order(session, customer, ordered_at=NOW - dt.timedelta(days=200))
+    result = score_churn(session, now=NOW)
+    assert result.skipped is not None and "at least 50 customers" in result.skipped
+    session.expire_all()
+    assert session.get_one(Customer, customer.id).churn_risk is ChurnRisk.medium
