@@ -32,6 +32,10 @@ telegram_app = typer.Typer(
     help="Telegram: webhook registration and deep links.", no_args_is_help=True
 )
 app.add_typer(telegram_app, name="telegram")
+customer_app = typer.Typer(
+    help="Personal data: export or erase one customer.", no_args_is_help=True
+)
+app.add_typer(customer_app, name="customer")
 churn_app = typer.Typer(help="Churn models: evaluate on any customer table.", no_args_is_help=True)
 app.add_typer(churn_app, name="churn")
 
@@ -335,8 +339,11 @@ def score_cmd() -> None:
     settings = _settings()
     engine = create_db_engine(settings.effective_database_url)
     try:
-        with session_scope(create_session_factory(engine)) as session:
-            rfm, clv, churn = score_customers(session, settings)
+        with (
+            session_scope(create_session_factory(engine)) as session,
+            typer.progressbar(length=3, label="scoring (RFM, CLV, churn)") as bar,
+        ):
+            rfm, clv, churn = score_customers(session, settings, progress=lambda _: bar.update(1))
     finally:
         engine.dispose()
     typer.echo(f"RFM: {rfm.customers} customers scored in {rfm.seconds:.1f} s")
@@ -388,6 +395,61 @@ def churn_evaluate(
         raise _fail(exc.message) from None
     result["seconds"] = round(time.perf_counter() - started, 1)
     typer.echo(json.dumps(result, indent=2))
+
+
+@customer_app.command("export")
+def customer_export(
+    customer_id: Annotated[int, typer.Argument(help="CRM customer id.")],
+    output: Annotated[
+        Path | None, typer.Option(help="Write the JSON here instead of standard output.")
+    ] = None,
+) -> None:
+    """Everything careloop holds about one customer, as JSON (a subject access request)."""
+    from crm.customers.privacy import export_customer
+    from crm.db import create_db_engine, create_session_factory, session_scope
+
+    settings = _settings()
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            document = export_customer(session, customer_id)
+    except AppError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        engine.dispose()
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
+@customer_app.command("erase")
+def customer_erase(
+    customer_id: Annotated[int, typer.Argument(help="CRM customer id.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do it (there is no undo).")] = False,
+) -> None:
+    """Erase a customer's personal data; orders and survey scores stay as aggregates."""
+    from crm.customers.privacy import erase_customer
+    from crm.db import create_db_engine, create_session_factory, session_scope
+
+    if not yes:
+        raise _fail("erasing cannot be undone: add --yes to confirm", 2)
+    settings = _settings()
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            changed = erase_customer(session, customer_id)
+    except AppError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"customer {customer_id} erased: {changed['messages']} messages blanked, "
+        f"{changed['survey_comments']} survey comments and {changed['identities']} channel "
+        "identities removed"
+    )
 
 
 @app.command("create-user")

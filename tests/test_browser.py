@@ -287,3 +287,65 @@ def test_marketer_sees_satisfaction_charts(
     assert "Inbox" not in browser.find_element(By.CSS_SELECTOR, ".staff-nav").text
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "satisfaction.png"))
+
+
+def test_marketer_explores_segments_and_opens_a_customer(
+    served: tuple[str, sessionmaker[Session]], browser: object
+) -> None:
+    from decimal import Decimal
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from crm.models import ChurnRisk
+    from tests.factories import make_customer, make_order
+
+    assert isinstance(browser, WebDriver)
+    base, factory = served
+    with session_scope(factory) as session:
+        email = make_user(session, Role.marketer).email
+        for i, (segment, score, risk) in enumerate(
+            [("Champions", "555", ChurnRisk.low), ("At risk", "242", ChurnRisk.high)] * 3
+        ):
+            customer = make_customer(
+                session,
+                email=f"seg{i}@example.com",
+                rfm_segment=segment,
+                rfm_score=score,
+                clv=Decimal(100 * (i + 1)),
+                churn_probability=0.8 if risk is ChurnRisk.high else 0.1,
+                churn_risk=risk,
+                attributes={"churn_reasons": ["no order for 94 days, usually every 20 days"]},
+            )
+            make_order(session, customer)
+    wait = WebDriverWait(browser, 20)
+    browser.set_window_size(1400, 1200)
+    browser.get(f"{base}/login?next=/analytics/segments")
+    browser.find_element(By.ID, "login-email").send_keys(email)
+    browser.find_element(By.ID, "login-password").send_keys(f"password-{email}")
+    browser.find_element(By.ID, "login-submit").click()
+    wait.until(lambda d: d.find_element(By.ID, "segments").get_attribute("data-loaded"))
+    assert browser.find_element(By.ID, "kpi-high").text == "3"
+    for chart in ("chart-sizes", "chart-revenue", "chart-risk", "chart-churn-hist"):
+        assert int(browser.find_element(By.ID, chart).get_attribute("data-points") or 0) >= 1
+    assert "555" not in browser.find_element(By.ID, "clv-heatmap").text  # cells show CLV
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#clv-heatmap td.heat")) == 25
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "segments.png"))
+
+    row = next(
+        r
+        for r in browser.find_elements(By.CSS_SELECTOR, "#segments-table tbody tr")
+        if r.text.startswith("At risk")
+    )
+    row.find_element(By.CSS_SELECTOR, "button").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#members-table tbody a")))
+    member = browser.find_element(By.CSS_SELECTOR, "#members-table tbody tr")
+    assert "***@example.com" in member.text  # masked for marketers
+    member.find_element(By.CSS_SELECTOR, "a").click()
+    wait.until(lambda d: d.find_element(By.ID, "customer").get_attribute("data-loaded"))
+    assert "no order for 94 days" in browser.find_element(By.ID, "customer-reasons").text
+    assert "***@example.com" in browser.find_element(By.ID, "customer-facts").text
+    browser.save_screenshot(str(ARTIFACTS / "customer.png"))

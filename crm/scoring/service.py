@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
@@ -14,12 +15,20 @@ from crm.scoring.rfm import RfmResult, score_rfm
 
 
 def score_customers(
-    session: Session, settings: Settings, *, now: dt.datetime | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[RfmResult, ClvResult, ChurnResult]:
-    """RFM scores and segments, lifetime value, then churn risk, all as of ``now``."""
+    """RFM scores and segments, lifetime value, then churn risk, all as of ``now``;
+    ``progress`` hears the name of each step as it finishes."""
     now = now or utcnow()
+    step = progress or (lambda _name: None)
     rfm = score_rfm(session, window_days=settings.rfm_window_days, now=now)
+    step("rfm")
     clv = score_clv(session, horizon_days=settings.clv_horizon_days, now=now)
+    step("clv")
     churn = score_churn(
         session,
         horizon_days=settings.churn_horizon_days,
@@ -27,4 +36,5 @@ def score_customers(
         high=settings.churn_high,
         now=now,
     )
+    step("churn")
     return rfm, clv, churn

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from crm.db import utcnow
 from crm.models import Role, User
+from crm.scoring.segments import segment_report
 from crm.surveys import analytics
 from web.auth import require_roles
 from web.deps import SessionDep, SettingsDep
@@ -38,3 +39,10 @@ def satisfaction(
         bucket=bucket,
         churn_days=settings.satisfaction_churn_days,
     )
+
+
+@router.get("/segments")
+def segments(session: SessionDep, user: AnalystUser) -> dict[str, Any]:
+    """Segment sizes, average CLV, revenue share (last 365 days) and churn-risk levels per
+    RFM segment; average CLV on the R x FM grid; the churn-probability histogram."""
+    return segment_report(session)

@@ -106,3 +106,19 @@ def conversation_page(request: Request, user: MaybeUser, conversation_id: int) -
 @router.get("/analytics/satisfaction", response_class=HTMLResponse)
 def satisfaction_page(request: Request, user: MaybeUser) -> Response:
     return staff_page(request, user, "satisfaction.html", roles=(Role.marketer, Role.admin))
+
+
+@router.get("/analytics/segments", response_class=HTMLResponse)
+def segments_page(request: Request, user: MaybeUser) -> Response:
+    return staff_page(request, user, "segments.html", roles=(Role.marketer, Role.admin))
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_page(request: Request, user: MaybeUser, customer_id: int) -> Response:
+    return staff_page(
+        request,
+        user,
+        "customer.html",
+        roles=(Role.agent, Role.marketer, Role.admin),
+        customer_id=customer_id,
+    )

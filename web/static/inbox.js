@@ -112,7 +112,8 @@
 
     function renderPanel(c) {
       panel.replaceChildren();
-      panel.appendChild(el("h2", {}, c.name));
+      const title = el("h2"); title.appendChild(el("a", { href: "/customers/" + c.id }, c.name));
+      panel.appendChild(title);
       const facts = el("dl", { class: "facts" });
       [["Email", c.email], ["Phone", c.phone], ["Marketing", c.marketing_consent ? "consents" : "no consent"],
        ["Segment", c.segment], ["CLV", c.clv], ["Churn risk", c.churn_risk && (c.churn_risk + (c.churn_probability !== null ? " (" + Math.round(100 * c.churn_probability) + " %)" : ""))],
