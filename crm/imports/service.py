@@ -21,10 +21,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import phonenumbers
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +33,28 @@ from crm.db import utcnow
 from crm.models import Customer, Order, OrderStatus
 
 BATCH_ROWS = 2000
+CUSTOMERS = cast(Table, Customer.__table__)
+ORDERS = cast(Table, Order.__table__)
+# Every inserted row carries every column the import may set (bulk inserts need one shape).
+NEW_CUSTOMER: dict[str, Any] = {
+    "external_id": None,
+    "first_name": None,
+    "last_name": None,
+    "email": None,
+    "phone": None,
+    "birthday": None,
+    "timezone": "UTC",
+    "locale": "en",
+    "tags": [],
+    "attributes": {},
+    "marketing_consent": False,
+}
+NEW_ORDER: dict[str, Any] = {
+    "currency": "EUR",
+    "status": OrderStatus.delivered,
+    "items_count": 1,
+    "offer_code": None,
+}
 MAX_REPORTED_REJECTIONS = 1000
 
 CUSTOMER_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -380,7 +402,7 @@ def _import_customer_batch(
             (by_key[(k, record[k])] for k in CUSTOMER_KEYS if (k, record.get(k)) in by_key), None
         )
         if customer is None:
-            inserts.append({"tags": [], "attributes": {}, **record})
+            inserts.append({**NEW_CUSTOMER, "created_at": now, "updated_at": now, **record})
             report.created += 1
             continue
         if (
@@ -403,7 +425,7 @@ def _import_customer_batch(
         else:
             report.unchanged += 1
     if inserts:
-        session.execute(insert(Customer), inserts)
+        session.execute(insert(CUSTOMERS), inserts)  # Core: no ORM bookkeeping
     if updates:
         session.execute(update(Customer), updates)
 
@@ -490,7 +512,12 @@ def _import_order_batch(
             report.merged += 1
             continue
         if order is None:
-            inserts[record["external_id"]] = {"status": OrderStatus.delivered, **fields}
+            inserts[record["external_id"]] = {
+                **NEW_ORDER,
+                "created_at": now,
+                "updated_at": now,
+                **fields,
+            }
             report.created += 1
             continue
         changes = {k: v for k, v in fields.items() if getattr(order, k) != v}
@@ -500,7 +527,7 @@ def _import_order_batch(
         else:
             report.unchanged += 1
     if inserts:
-        session.execute(insert(Order), list(inserts.values()))
+        session.execute(insert(ORDERS), list(inserts.values()))  # Core
     if updates:
         session.execute(update(Order), updates)
 
