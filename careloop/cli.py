@@ -9,15 +9,19 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from careloop.config import Settings, get_settings
 from careloop.errors import AppError
 from careloop.logs import configure_logging
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     help="careloop: chat-based customer service with a CRM inside.",
@@ -44,6 +48,21 @@ def _settings() -> Settings:
     settings = get_settings()
     configure_logging(settings.log_level)
     return settings
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """One unit of work on the configured database; app errors end the command cleanly."""
+    from crm.db import create_db_engine, create_session_factory, session_scope
+
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            yield session
+    except AppError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        engine.dispose()
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -332,20 +351,15 @@ def import_cmd(
 @app.command("score")
 def score_cmd() -> None:
     """Score every customer: RFM segment, lifetime value and churn risk with reasons."""
-    from crm.db import create_db_engine, create_session_factory, session_scope
     from crm.scoring.rfm import SEGMENT_NAMES
     from crm.scoring.service import score_customers
 
     settings = _settings()
-    engine = create_db_engine(settings.effective_database_url)
-    try:
-        with (
-            session_scope(create_session_factory(engine)) as session,
-            typer.progressbar(length=3, label="scoring (RFM, CLV, churn)") as bar,
-        ):
-            rfm, clv, churn = score_customers(session, settings, progress=lambda _: bar.update(1))
-    finally:
-        engine.dispose()
+    with (
+        _session(settings) as session,
+        typer.progressbar(length=3, label="scoring (RFM, CLV, churn)") as bar,
+    ):
+        rfm, clv, churn = score_customers(session, settings, progress=lambda _: bar.update(1))
     typer.echo(f"RFM: {rfm.customers} customers scored in {rfm.seconds:.1f} s")
     for name in SEGMENT_NAMES:
         if rfm.segments.get(name):
@@ -406,17 +420,9 @@ def customer_export(
 ) -> None:
     """Everything careloop holds about one customer, as JSON (a subject access request)."""
     from crm.customers.privacy import export_customer
-    from crm.db import create_db_engine, create_session_factory, session_scope
 
-    settings = _settings()
-    engine = create_db_engine(settings.effective_database_url)
-    try:
-        with session_scope(create_session_factory(engine)) as session:
-            document = export_customer(session, customer_id)
-    except AppError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        engine.dispose()
+    with _session(_settings()) as session:
+        document = export_customer(session, customer_id)
     text = json.dumps(document, indent=2, ensure_ascii=False)
     if output is None:
         typer.echo(text)
@@ -432,19 +438,11 @@ def customer_erase(
 ) -> None:
     """Erase a customer's personal data; orders and survey scores stay as aggregates."""
     from crm.customers.privacy import erase_customer
-    from crm.db import create_db_engine, create_session_factory, session_scope
 
     if not yes:
         raise _fail("erasing cannot be undone: add --yes to confirm", 2)
-    settings = _settings()
-    engine = create_db_engine(settings.effective_database_url)
-    try:
-        with session_scope(create_session_factory(engine)) as session:
-            changed = erase_customer(session, customer_id)
-    except AppError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        engine.dispose()
+    with _session(_settings()) as session:
+        changed = erase_customer(session, customer_id)
     typer.echo(
         f"customer {customer_id} erased: {changed['messages']} messages blanked, "
         f"{changed['survey_comments']} survey comments and {changed['identities']} channel "
