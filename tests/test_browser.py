@@ -38,6 +38,18 @@ def _free_port() -> int:
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def sign_in(browser: object, login_url: str, email: str) -> None:
+    """Sign in through the login form (factory users' password is ``password-<email>``)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    assert isinstance(browser, WebDriver)
+    browser.get(login_url)
+    browser.find_element(By.ID, "login-email").send_keys(email)
+    browser.find_element(By.ID, "login-password").send_keys(f"password-{email}")
+    browser.find_element(By.ID, "login-submit").click()
+
+
 @pytest.fixture
 def server(served: tuple[str, sessionmaker[Session]]) -> str:
     return served[0]
@@ -166,10 +178,7 @@ def test_agent_takes_a_complaint_live_and_the_customer_gets_the_reply(
 
     # The agent signs in and watches the queue.
     browser.set_window_size(1400, 900)
-    browser.get(f"{base}/login")
-    browser.find_element(By.ID, "login-email").send_keys(email)
-    browser.find_element(By.ID, "login-password").send_keys(f"password-{email}")
-    browser.find_element(By.ID, "login-submit").click()
+    sign_in(browser, f"{base}/login", email)
     wait.until(ec.text_to_be_present_in_element((By.ID, "live-state"), "live"))
     agent_tab = browser.current_window_handle
 
@@ -270,10 +279,7 @@ def test_marketer_sees_satisfaction_charts(
             make_survey(session, make_customer(session), SurveyKind.nps, score, answered_at=when)
     wait = WebDriverWait(browser, 20)
     browser.set_window_size(1400, 1000)
-    browser.get(f"{base}/login")
-    browser.find_element(By.ID, "login-email").send_keys(email)
-    browser.find_element(By.ID, "login-password").send_keys(f"password-{email}")
-    browser.find_element(By.ID, "login-submit").click()
+    sign_in(browser, f"{base}/login", email)
     wait.until(ec.url_contains("/analytics/satisfaction"))  # where marketers land
     wait.until(lambda d: d.find_element(By.ID, "satisfaction").get_attribute("data-loaded"))
     assert browser.find_element(By.ID, "kpi-csat").text == "66.7%"
@@ -322,10 +328,7 @@ def test_marketer_explores_segments_and_opens_a_customer(
             make_order(session, customer)
     wait = WebDriverWait(browser, 20)
     browser.set_window_size(1400, 1200)
-    browser.get(f"{base}/login?next=/analytics/segments")
-    browser.find_element(By.ID, "login-email").send_keys(email)
-    browser.find_element(By.ID, "login-password").send_keys(f"password-{email}")
-    browser.find_element(By.ID, "login-submit").click()
+    sign_in(browser, f"{base}/login?next=/analytics/segments", email)
     wait.until(lambda d: d.find_element(By.ID, "segments").get_attribute("data-loaded"))
     assert browser.find_element(By.ID, "kpi-high").text == "3"
     for chart in ("chart-sizes", "chart-revenue", "chart-risk", "chart-churn-hist"):
