@@ -30,6 +30,7 @@ from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
 MIN_REPEAT_CUSTOMERS = 30  # fewer repeat buyers than this: the historical estimate only
+FIT_SAMPLE = 50_000  # the models are fitted on a random sample this large (all predict)
 UPDATE_CHUNK = 10_000
 
 
@@ -67,7 +68,7 @@ class BetaGeo:
 
     @classmethod
     def fit(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BetaGeo:
-        if len(x) < MIN_REPEAT_CUSTOMERS or not np.any(x > 0):
+        if int(np.count_nonzero(x > 0)) < MIN_REPEAT_CUSTOMERS:
             raise FitError(
                 f"BG/NBD needs at least {MIN_REPEAT_CUSTOMERS} customers with a repeat purchase"
             )
@@ -237,8 +238,15 @@ def predict_clv(
     purchase rate so far (at least 30 days of tenure) * the horizon * their average order."""
     s = summary
     historical = (s.x + 1) / np.maximum(s.T, 30.0) * horizon_days
+    # The likelihood of a few tens of thousands of customers pins the four or three
+    # parameters down as well as a million would, at a fraction of the time.
+    fit = (
+        np.random.default_rng(0).choice(len(s.x), FIT_SAMPLE, replace=False)
+        if len(s.x) > FIT_SAMPLE
+        else slice(None)
+    )
     try:
-        bg = BetaGeo.fit(s.x, s.t_x, s.T)
+        bg = BetaGeo.fit(s.x[fit], s.t_x[fit], s.T[fit])
         purchases = bg.expected_purchases(float(horizon_days), s.x, s.t_x, s.T)
     except FitError as exc:
         log.info("crm.clv.historical reason=%s", exc)
@@ -248,7 +256,7 @@ def predict_clv(
         log.info("crm.clv.unstable customers=%d", int(unstable.sum()))
         purchases = np.where(unstable, historical, purchases)
     try:
-        gg = GammaGamma.fit(s.x, s.m)
+        gg = GammaGamma.fit(s.x[fit], s.m[fit])
         value = np.where(s.x > 0, gg.expected_value(s.x, s.m), s.aov)
     except FitError as exc:
         log.info("crm.clv.gamma_gamma_skipped reason=%s", exc)
