@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Enum, MetaData, create_engine, event, func
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Enum,
+    MetaData,
+    create_engine,
+    event,
+    func,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -28,6 +38,26 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as an aware UTC time (naive values are taken to be UTC)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def bulk_update(
+    session: Session, model: type[Base], rows: Iterable[dict[str, Any]], *, chunk: int = 10_000
+) -> None:
+    """UPDATE rows by primary key (each dict holds ``id`` and the new values), one
+    executemany per ``chunk`` rows, so a stream of a million rows needs little memory."""
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= chunk:
+            session.execute(update(model), batch)
+            batch = []
+    if batch:
+        session.execute(update(model), batch)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timestamp stored as UTC and always read back timezone-aware (SQLite included)."""
 
@@ -44,9 +74,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+        return as_utc(value)
 
 
 def enum_column(enum: type[StrEnum], length: int = 20) -> Enum:

@@ -23,6 +23,7 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +31,10 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
-from crm.db import utcnow
+from crm.db import as_utc, bulk_update, utcnow
 from crm.models import (
     ChurnRisk,
     Conversation,
@@ -82,7 +83,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
 MIN_TRAINING_CUSTOMERS = 50
 TRAIN_SAMPLE = 60_000  # customers; larger histories are sampled for training
 UNHAPPY = -0.3
-UPDATE_CHUNK = 10_000
 
 
 class NotEnoughHistory(RuntimeError):
@@ -98,10 +98,6 @@ class Features:
     def column(self, name: str) -> np.ndarray:
         values: np.ndarray = self.X[:, FEATURES.index(name)]
         return values
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def build_features(session: Session, cutoff: dt.datetime) -> Features:
@@ -129,8 +125,8 @@ def build_features(session: Session, cutoff: dt.datetime) -> Features:
     X = np.full((len(rows), len(FEATURES)), np.nan)
     col = {name: i for i, name in enumerate(FEATURES)}
     for i, (_, first, last, count, o90, prev90, o365, s365, total) in enumerate(rows):
-        first_days = (cutoff - _aware(first)).total_seconds() / 86400
-        last_days = (cutoff - _aware(last)).total_seconds() / 86400
+        first_days = (cutoff - as_utc(first)).total_seconds() / 86400
+        last_days = (cutoff - as_utc(last)).total_seconds() / 86400
         gap = (first_days - last_days) / (count - 1) if count > 1 else math.nan
         X[i, col["days_since_last_order"]] = last_days
         X[i, col["usual_gap_days"]] = gap
@@ -207,7 +203,7 @@ def build_features(session: Session, cutoff: dt.datetime) -> Features:
         i = row
         if kind is SurveyKind.csat:
             X[i, col["csat_last"]] = score
-            csat_last_at[int(cid)] = _aware(at)
+            csat_last_at[int(cid)] = as_utc(at)
             sums.setdefault(int(cid), []).append(score)
         else:
             X[i, col["nps_last"]] = score
@@ -420,42 +416,36 @@ def score_churn(
         )
     }
     levels: dict[str, int] = {}
-    batch: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    for i, cid in enumerate(features.customer_ids.tolist()):
-        p = float(probability[i])
-        level = risk_level(p, medium=medium, high=high)
-        levels[level.value] = levels.get(level.value, 0) + 1
-        before, old_attributes = current.get(cid, (None, None))
-        if before != level and not (before is None and level is ChurnRisk.low):
-            events.append(
-                {
-                    "customer_id": cid,
-                    "kind": "churn_risk_changed",
-                    "data": {
-                        "from": before.value if before else None,
-                        "to": level.value,
-                        "probability": round(p, 4),
-                    },
-                    "created_at": now,
-                }
-            )
-        attrs = dict(old_attributes or {})
-        attrs["churn_reasons"] = why[i]
-        batch.append(
-            {
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for i, cid in enumerate(features.customer_ids.tolist()):
+            p = float(probability[i])
+            level = risk_level(p, medium=medium, high=high)
+            levels[level.value] = levels.get(level.value, 0) + 1
+            before, old_attributes = current.get(cid, (None, None))
+            if before != level and not (before is None and level is ChurnRisk.low):
+                events.append(
+                    {
+                        "customer_id": cid,
+                        "kind": "churn_risk_changed",
+                        "data": {
+                            "from": before.value if before else None,
+                            "to": level.value,
+                            "probability": round(p, 4),
+                        },
+                        "created_at": now,
+                    }
+                )
+            yield {
                 "id": cid,
                 "churn_probability": round(p, 4),
                 "churn_risk": level,
-                "attributes": attrs,
+                "attributes": {**(old_attributes or {}), "churn_reasons": why[i]},
                 "scored_at": now,
             }
-        )
-        if len(batch) >= UPDATE_CHUNK:
-            session.execute(update(Customer), batch)
-            batch = []
-    if batch:
-        session.execute(update(Customer), batch)
+
+    bulk_update(session, Customer, rows())
     if events:
         session.execute(insert(CustomerEvent), events)
     result = ChurnResult(

@@ -22,16 +22,15 @@ from decimal import Decimal
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.db import utcnow
+from crm.db import as_utc, bulk_update, utcnow
 from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
 MIN_REPEAT_CUSTOMERS = 30  # fewer repeat buyers than this: the historical estimate only
 FIT_SAMPLE = 50_000  # the models are fitted on a random sample this large (all predict)
-UPDATE_CHUNK = 10_000
 
 
 class FitError(RuntimeError):
@@ -185,7 +184,7 @@ def summarise(rows: list[tuple[int, dt.datetime, float]], now: dt.datetime) -> S
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     today = int(now.timestamp() // 86400)  # UTC calendar days
     days = np.fromiter(
-        (today - int(_aware(r[1]).timestamp() // 86400) for r in rows),
+        (today - int(as_utc(r[1]).timestamp() // 86400) for r in rows),
         dtype=np.int64,
         count=len(rows),
     )  # how many calendar days before today
@@ -212,10 +211,6 @@ def summarise(rows: list[tuple[int, dt.datetime, float]], now: dt.datetime) -> S
         m=m,
         aov=totals / n_days,
     )
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -280,14 +275,14 @@ def score_clv(
     ]
     summary = summarise(rows, now)
     _purchases, clv, method, bg, gg = predict_clv(summary, horizon_days)
-    batch: list[dict[str, object]] = []
-    for customer_id, value in zip(summary.customer_ids.tolist(), clv.tolist(), strict=True):
-        batch.append({"id": customer_id, "clv": Decimal(f"{max(value, 0.0):.2f}")})
-        if len(batch) >= UPDATE_CHUNK:
-            session.execute(update(Customer), batch)
-            batch = []
-    if batch:
-        session.execute(update(Customer), batch)
+    bulk_update(
+        session,
+        Customer,
+        (
+            {"id": cid, "clv": Decimal(f"{max(value, 0.0):.2f}")}
+            for cid, value in zip(summary.customer_ids.tolist(), clv.tolist(), strict=True)
+        ),
+    )
     result = ClvResult(len(summary.customer_ids), method, time.perf_counter() - started, bg, gg)
     log.info(
         "crm.clv.scored customers=%d method=%s seconds=%.1f",

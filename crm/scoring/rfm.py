@@ -23,7 +23,7 @@ from scipy.stats import rankdata
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from crm.db import utcnow
+from crm.db import as_utc, bulk_update, utcnow
 from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ SEGMENTS: dict[int, tuple[str, str, str, str, str]] = {
     1: ("Lost", "Hibernating", "At risk", "At risk", "Can't lose"),
 }
 SEGMENT_NAMES = tuple(dict.fromkeys(name for row in SEGMENTS.values() for name in row))
-UPDATE_CHUNK = 10_000
 
 
 def quintile_scores(values: np.ndarray) -> np.ndarray:
@@ -83,27 +82,24 @@ def score_rfm(
     ).all()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     recency_days = np.array(
-        [(now - _aware(r[1])).total_seconds() / 86400 for r in rows], dtype=np.float64
+        [(now - as_utc(r[1])).total_seconds() / 86400 for r in rows], dtype=np.float64
     )
     frequency = np.array([int(r[2] or 0) for r in rows], dtype=np.float64)
     monetary = np.array([float(r[3] or 0) for r in rows], dtype=np.float64)
     r_scores = quintile_scores(-recency_days)
     f_scores = quintile_scores(frequency)
     m_scores = quintile_scores(monetary)
-    counts: Counter[str] = Counter()
-    batch: list[dict[str, object]] = []
-    for i, customer_id in enumerate(ids.tolist()):
-        r, f, m = int(r_scores[i]), int(f_scores[i]), int(m_scores[i])
-        name = segment(r, f, m)
-        counts[name] += 1
-        batch.append(
-            {"id": customer_id, "rfm_score": f"{r}{f}{m}", "rfm_segment": name, "scored_at": now}
-        )
-        if len(batch) >= UPDATE_CHUNK:
-            session.execute(update(Customer), batch)
-            batch = []
-    if batch:
-        session.execute(update(Customer), batch)
+    r_list, f_list, m_list = r_scores.tolist(), f_scores.tolist(), m_scores.tolist()
+    names = [segment(r, f, m) for r, f, m in zip(r_list, f_list, m_list, strict=True)]
+    counts = Counter(names)
+    bulk_update(
+        session,
+        Customer,
+        (
+            {"id": cid, "rfm_score": f"{r}{f}{m}", "rfm_segment": name, "scored_at": now}
+            for cid, r, f, m, name in zip(ids.tolist(), r_list, f_list, m_list, names, strict=True)
+        ),
+    )
     # Customers whose orders are all gone (or cancelled) lose their segment.
     session.execute(
         update(Customer)
@@ -118,7 +114,3 @@ def score_rfm(
     result = RfmResult(len(ids), dict(counts), time.perf_counter() - started)
     log.info("crm.rfm.scored customers=%d seconds=%.1f", result.customers, result.seconds)
     return result
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
