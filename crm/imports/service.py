@@ -24,12 +24,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO, cast
 
 import phonenumbers
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from careloop.errors import ValidationFailed
-from crm.db import utcnow
+from crm.db import bulk_insert, utcnow
 from crm.models import Customer, Order, OrderStatus
 
 BATCH_ROWS = 2000
@@ -85,6 +85,9 @@ ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
 
 _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 _AMOUNT = re.compile(r"-?\d+(?:[.,]\d{1,4})?")
+_PLAIN_AMOUNT = re.compile(r"\d{1,10}(?:\.\d{1,4})?")
+_MAX_AMOUNT = Decimal("10000000000")
+_CENT = Decimal("0.01")
 _TRUE = {"1", "true", "yes", "y", "t", "on"}
 _FALSE = {"0", "false", "no", "n", "f", "off", ""}
 
@@ -173,6 +176,10 @@ def parse_datetime(value: str, what: str) -> dt.datetime:
 
 
 def parse_amount(value: str, what: str = "amount") -> Decimal:
+    if _PLAIN_AMOUNT.fullmatch(value):  # the common case: 49.90
+        amount = Decimal(value)
+        if amount < _MAX_AMOUNT:
+            return amount.quantize(_CENT)
     text = value.strip().replace(" ", "")
     for symbol in ("€", "$", "£", "EUR", "USD", "GBP"):
         text = text.replace(symbol, "")
@@ -184,9 +191,9 @@ def parse_amount(value: str, what: str = "amount") -> Decimal:
         raise RowError(f"{what} {value.strip()!r} is not an amount") from exc
     if amount < 0:
         raise RowError(f"{what} {value.strip()!r} is negative")
-    if amount >= Decimal("10000000000"):
+    if amount >= _MAX_AMOUNT:
         raise RowError(f"{what} {value.strip()!r} is too large")
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(_CENT)
 
 
 def parse_bool(value: str, what: str) -> bool:
@@ -276,11 +283,10 @@ def _cells(line: int, row: list[str], mapping: dict[str, int], width: int) -> di
     if len(row) != width:
         raise RowError(f"has {len(row)} fields, the header has {width}")
     cells = {target: row[index].strip() for target, index in mapping.items()}
-    for value in cells.values():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise RowError("is not valid UTF-8 (save the file as UTF-8)") from None
+    try:
+        "".join(cells.values()).encode("utf-8")  # undecodable bytes were kept as surrogates
+    except UnicodeEncodeError:
+        raise RowError("is not valid UTF-8 (save the file as UTF-8)") from None
     return cells
 
 
@@ -425,7 +431,7 @@ def _import_customer_batch(
         else:
             report.unchanged += 1
     if inserts:
-        session.execute(insert(CUSTOMERS), inserts)  # Core: no ORM bookkeeping
+        bulk_insert(session, CUSTOMERS, inserts)
     if updates:
         session.execute(update(Customer), updates)
 
@@ -527,7 +533,7 @@ def _import_order_batch(
         else:
             report.unchanged += 1
     if inserts:
-        session.execute(insert(ORDERS), list(inserts.values()))  # Core
+        bulk_insert(session, ORDERS, list(inserts.values()))
     if updates:
         session.execute(update(Order), updates)
 
