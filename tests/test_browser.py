@@ -323,7 +323,7 @@ def test_marketer_explores_segments_and_opens_a_customer(
                 clv=Decimal(100 * (i + 1)),
                 churn_probability=0.8 if risk is ChurnRisk.high else 0.1,
                 churn_risk=risk,
-                attributes={"churn_reasons": ["no order for 94 days, usually every 20 days"]},
+                churn_reasons=["no order for 94 days, usually every 20 days"],
             )
             make_order(session, customer)
     wait = WebDriverWait(browser, 20)

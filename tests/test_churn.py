@@ -173,7 +173,7 @@ def test_the_shop_model_ranks_fading_customers_high_with_reasons(session: Sessio
     assert sum(customers[i].churn_risk is ChurnRisk.high for i in kinds["fading"]) > 40
     assert sum(customers[i].churn_risk is ChurnRisk.low for i in kinds["loyal"]) > 60
     high = next(customers[i] for i in kinds["fading"] if customers[i].churn_risk is ChurnRisk.high)
-    reasons = high.attributes["churn_reasons"]
+    reasons = high.churn_reasons or []
     assert 1 <= len(reasons) <= 3 and all(isinstance(r, str) and r for r in reasons)
     assert any(r.startswith("no order for") or "orders in the last 90 days" in r for r in reasons)
 

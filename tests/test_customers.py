@@ -52,7 +52,7 @@ def known_customer(session: Session) -> Customer:
         clv=Decimal("120.50"),
         churn_probability=0.72,
         churn_risk=ChurnRisk.high,
-        attributes={"churn_reasons": ["no order for 94 days, usually every 20 days"]},
+        churn_reasons=["no order for 94 days, usually every 20 days"],
     )
     identity = make_web_identity(session, customer, "greta-web")
     make_order(session, customer, total_amount=Decimal("80.00"))

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from careloop.cli import app
 from crm.models import Customer, OrderStatus
+from crm.scoring.history import OrderHistory
 from crm.scoring.rfm import SEGMENT_NAMES, SEGMENTS, quintile_scores, score_rfm, segment
 from tests.factories import make_customer, make_order
 from tests.test_cli import cli_env  # noqa: F401 (a fixture)
@@ -133,3 +134,29 @@ def test_cli_score(cli_env: str, tmp_path: Path) -> None:  # noqa: F811
     assert res.exit_code == 0, res.output
     assert "customers scored" in res.output
     assert any(name in res.output for name in ("Champions", "Loyal", "Lost", "Hibernating"))
+
+
+def test_order_history_reads_what_counts_sorted_by_customer_and_time(session: Session) -> None:
+    first, second = make_customer(session), make_customer(session)
+    at = NOW - dt.timedelta(days=3, seconds=7)
+    make_order(session, second, ordered_at=at, total_amount=Decimal("12.50"))
+    make_order(session, first, ordered_at=NOW - dt.timedelta(days=1), total_amount=20)
+    make_order(session, first, ordered_at=NOW - dt.timedelta(days=9), total_amount=30)
+    make_order(session, first, ordered_at=NOW - dt.timedelta(days=2), status=OrderStatus.cancelled)
+    make_order(session, second, ordered_at=NOW + dt.timedelta(days=1))  # after "now"
+    history = OrderHistory.load(session, until=NOW)
+    assert history.customer_id.tolist() == [first.id, first.id, second.id]
+    assert history.at.tolist() == [
+        int((NOW - dt.timedelta(days=9)).timestamp()),
+        int((NOW - dt.timedelta(days=1)).timestamp()),
+        int(at.timestamp()),  # exact seconds, in UTC, on both databases
+    ]
+    assert history.amount.tolist() == [30.0, 20.0, 12.5]
+    groups = history.groups()
+    assert groups.ids.tolist() == [first.id, second.id]
+    assert groups.total(history.amount).tolist() == [50.0, 12.5]
+    assert len(history.before(NOW - dt.timedelta(days=2))) == 2
+    assert history.customers_between(NOW - dt.timedelta(days=4), NOW).tolist() == [
+        first.id,
+        second.id,
+    ]

@@ -300,7 +300,7 @@ def customer_360(
         "clv": str(customer.clv) if customer.clv is not None else None,
         "churn_risk": customer.churn_risk.value if customer.churn_risk else None,
         "churn_probability": customer.churn_probability,
-        "churn_reasons": list((customer.attributes or {}).get("churn_reasons", [])),
+        "churn_reasons": list(customer.churn_reasons or []),
         "order_count": int(order_count),
         "total_spent": str(total),
         "orders": [

@@ -50,6 +50,8 @@ class Customer(IdMixin, TimestampMixin, Base):
     clv: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     churn_probability: Mapped[float | None]
     churn_risk: Mapped[ChurnRisk | None] = mapped_column(enum_column(ChurnRisk), index=True)
+    # Up to three reasons in words, for customers at medium or high risk.
+    churn_reasons: Mapped[list[str] | None] = mapped_column(JSON)
     scored_at: Mapped[dt.datetime | None]
     # Satisfaction, refreshed on every survey answer (read by churn scoring and audiences).
     csat_last: Mapped[int | None]

@@ -23,18 +23,19 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import String, Table, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from crm.db import as_utc, bulk_update, utcnow
+from crm.db import as_utc, bulk_insert, utcnow
 from crm.models import (
     ChurnRisk,
     Conversation,
@@ -42,12 +43,11 @@ from crm.models import (
     CustomerEvent,
     Direction,
     Message,
-    Order,
-    OrderStatus,
     SurveyKind,
     SurveyResponse,
     SurveyStatus,
 )
+from crm.scoring.history import OrderHistory, epoch, write_scores
 from crm.scoring.tabular import BlendModel
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 MIN_TRAINING_CUSTOMERS = 50
 TRAIN_SAMPLE = 60_000  # customers; larger histories are sampled for training
+# Fewer, larger boosting steps than ``churn evaluate``'s default: on the synthetic shop
+# (bench/crm_scale.py) the same AUC (0.896 out of fold, 0.903 on the future, as with 300
+# steps of 0.05) at under half the prediction time, which the reasons pay eight times over.
+GBM: dict[str, Any] = {"learning_rate": 0.15, "max_iter": 100}
 UNHAPPY = -0.3
+EVENTS = cast(Table, CustomerEvent.__table__)
 
 
 class NotEnoughHistory(RuntimeError):
@@ -100,46 +105,44 @@ class Features:
         return values
 
 
-def build_features(session: Session, cutoff: dt.datetime) -> Features:
-    """Features of every customer who ordered before ``cutoff``, from data before it."""
+def build_features(
+    session: Session, cutoff: dt.datetime, history: OrderHistory | None = None
+) -> Features:
+    """Features of every customer who ordered before ``cutoff``, from data before it
+    (``history``: the shop's orders, read when not given; it may reach past the cut-off)."""
     d90, d365, d180, d30 = (cutoff - dt.timedelta(days=n) for n in (90, 365, 180, 30))
-    before = Order.ordered_at < cutoff
-    rows = session.execute(
-        select(
-            Order.customer_id,
-            func.min(Order.ordered_at),
-            func.max(Order.ordered_at),
-            func.count(),
-            func.sum(case((Order.ordered_at >= d90, 1), else_=0)),
-            func.sum(case(((Order.ordered_at >= d180) & (Order.ordered_at < d90), 1), else_=0)),
-            func.sum(case((Order.ordered_at >= d365, 1), else_=0)),
-            func.sum(case((Order.ordered_at >= d365, Order.total_amount), else_=0)),
-            func.sum(Order.total_amount),
-        )
-        .where(before, Order.status != OrderStatus.cancelled)
-        .group_by(Order.customer_id)
-        .order_by(Order.customer_id)
-    ).all()
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    index = {int(cid): i for i, cid in enumerate(ids.tolist())}
-    X = np.full((len(rows), len(FEATURES)), np.nan)
+    if history is None:
+        history = OrderHistory.load(session, until=cutoff)
+    orders = history.before(cutoff)
+    groups = orders.groups()
+    ids = groups.ids
+    index = {cid: i for i, cid in enumerate(ids.tolist())}
+    X = np.full((len(ids), len(FEATURES)), np.nan)
     col = {name: i for i, name in enumerate(FEATURES)}
-    for i, (_, first, last, count, o90, prev90, o365, s365, total) in enumerate(rows):
-        first_days = (cutoff - as_utc(first)).total_seconds() / 86400
-        last_days = (cutoff - as_utc(last)).total_seconds() / 86400
-        gap = (first_days - last_days) / (count - 1) if count > 1 else math.nan
-        X[i, col["days_since_last_order"]] = last_days
-        X[i, col["usual_gap_days"]] = gap
-        X[i, col["overdue_ratio"]] = last_days / max(gap, 1.0) if count > 1 else math.nan
-        X[i, col["orders_90d"]] = o90 or 0
-        X[i, col["orders_prev_90d"]] = prev90 or 0
-        X[i, col["orders_365d"]] = o365 or 0
-        X[i, col["spend_365d"]] = float(s365 or 0)
-        X[i, col["average_order"]] = float(total or 0) / count
-        X[i, col["tenure_days"]] = first_days
-        for name in ("conversations_90d", "escalations_90d", "complaints_30d"):
-            X[i, col[name]] = 0
-        X[i, col["unhappy_messages_90d"]] = 0
+    times, now_s = orders.at, epoch(cutoff)
+
+    def since(moment: dt.datetime, until: dt.datetime = cutoff) -> np.ndarray:
+        inside = (times >= epoch(moment)) & (times < epoch(until))
+        return groups.total(inside.astype(np.float64))
+
+    count = groups.count.astype(np.float64)
+    first_days = (now_s - groups.first(times)) / 86400
+    last_days = (now_s - groups.last(times)) / 86400
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(count > 1, (first_days - last_days) / (count - 1), np.nan)
+        overdue = np.where(count > 1, last_days / np.maximum(gap, 1.0), np.nan)
+    X[:, col["days_since_last_order"]] = last_days
+    X[:, col["usual_gap_days"]] = gap
+    X[:, col["overdue_ratio"]] = overdue
+    X[:, col["orders_90d"]] = since(d90)
+    X[:, col["orders_prev_90d"]] = since(d180, d90)
+    X[:, col["orders_365d"]] = since(d365)
+    X[:, col["spend_365d"]] = groups.total(np.where(times >= epoch(d365), orders.amount, 0.0))
+    X[:, col["average_order"]] = groups.total(orders.amount) / count
+    X[:, col["tenure_days"]] = first_days
+    for name in ("conversations_90d", "escalations_90d", "complaints_30d"):
+        X[:, col[name]] = 0
+    X[:, col["unhappy_messages_90d"]] = 0
 
     def add(name: str, query: Any) -> None:
         for cid, n in session.execute(query):
@@ -213,22 +216,19 @@ def build_features(session: Session, cutoff: dt.datetime) -> Features:
 
 
 def churn_labels(
-    session: Session, ids: np.ndarray, cutoff: dt.datetime, horizon_days: int
+    session: Session,
+    ids: np.ndarray,
+    cutoff: dt.datetime,
+    horizon_days: int,
+    history: OrderHistory | None = None,
 ) -> np.ndarray:
     """1 = no order in the ``horizon_days`` after ``cutoff``."""
-    bought = {
-        int(cid)
-        for (cid,) in session.execute(
-            select(Order.customer_id)
-            .where(
-                Order.ordered_at >= cutoff,
-                Order.ordered_at < cutoff + dt.timedelta(days=horizon_days),
-                Order.status != OrderStatus.cancelled,
-            )
-            .distinct()
-        )
-    }
-    return np.array([0 if int(cid) in bought else 1 for cid in ids.tolist()], dtype=np.int8)
+    end = cutoff + dt.timedelta(days=horizon_days)
+    if history is None:
+        history = OrderHistory.load(session, until=end)
+    bought = history.customers_between(cutoff, end)
+    labels: np.ndarray = (~np.isin(ids, bought)).astype(np.int8)
+    return labels
 
 
 @dataclass
@@ -246,10 +246,20 @@ class ChurnModel:
         return result
 
 
-def train(session: Session, *, horizon_days: int, now: dt.datetime, seed: int = 0) -> ChurnModel:
+def train(
+    session: Session,
+    *,
+    horizon_days: int,
+    now: dt.datetime,
+    seed: int = 0,
+    history: OrderHistory | None = None,
+) -> ChurnModel:
+    """Learn from the cut-off ``now - horizon``: features before it, labels after it."""
     cutoff = now - dt.timedelta(days=horizon_days)
-    features = build_features(session, cutoff)
-    y = churn_labels(session, features.customer_ids, cutoff, horizon_days)
+    if history is None:
+        history = OrderHistory.load(session, until=now)
+    features = build_features(session, cutoff, history)
+    y = churn_labels(session, features.customer_ids, cutoff, horizon_days, history)
     n, positives = len(y), int(y.sum())
     if n < MIN_TRAINING_CUSTOMERS or min(positives, n - positives) < 10:
         raise NotEnoughHistory(
@@ -264,9 +274,9 @@ def train(session: Session, *, horizon_days: int, now: dt.datetime, seed: int = 
     oof = np.zeros(len(y))
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
     for tr, te in folds.split(X, y):
-        oof[te] = BlendModel(categorical, seed).fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+        oof[te] = BlendModel(categorical, seed, **GBM).fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
     calibration = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof, y)
-    model = BlendModel(categorical, seed).fit(X, y)
+    model = BlendModel(categorical, seed, **GBM).fit(X, y)
     retained = X[y == 0]
     with warnings.catch_warnings():  # a feature nobody has (e.g. NPS) stays missing
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -350,11 +360,20 @@ def reasons(
     X = features.X[risky]
     drops = np.zeros((len(risky), len(GROUPS)))
     for g, names in enumerate(GROUPS.values()):
-        changed = X.copy()
-        for name in names:
-            j = FEATURES.index(name)
-            changed[:, j] = model.reference[j]
-        drops[:, g] = probability[risky] - model.probability(changed)
+        columns = [FEATURES.index(name) for name in names]
+        reference = model.reference[columns]
+        # Customers already at the typical values (e.g. no complaints) lose nothing: only
+        # the others are predicted again.
+        same = np.all(
+            (X[:, columns] == reference) | (np.isnan(X[:, columns]) & np.isnan(reference)),
+            axis=1,
+        )
+        rows = np.flatnonzero(~same)
+        if len(rows) == 0:
+            continue
+        changed = X[rows]
+        changed[:, columns] = reference
+        drops[rows, g] = probability[risky][rows] - model.probability(changed)
     groups = list(GROUPS)
     ids = features.customer_ids.tolist()
     for k, i in enumerate(risky.tolist()):
@@ -396,58 +415,62 @@ def score_churn(
     medium: float = 0.3,
     high: float = 0.6,
     now: dt.datetime | None = None,
+    history: OrderHistory | None = None,
 ) -> ChurnResult:
     """Retrain on the shop's history, then score every customer who ordered; store
-    probability, risk level and reasons, and record level changes as events."""
+    probability, risk level and reasons, and record level changes as events.
+    ``history`` (the orders up to ``now``) is read when not given."""
     started = time.perf_counter()
     now = now or utcnow()
+    history = history if history is not None else OrderHistory.load(session, until=now)
     try:
-        model = train(session, horizon_days=horizon_days, now=now)
+        model = train(session, horizon_days=horizon_days, now=now, history=history)
     except NotEnoughHistory as exc:
         log.info("crm.churn.skipped reason=%s", exc)
         return ChurnResult(0, {}, 0, None, 0, None, time.perf_counter() - started, str(exc))
-    features = build_features(session, now)
-    probability = model.probability(features.X)
+    features = build_features(session, now, history)
+    probability = np.round(model.probability(features.X), 4)
     why = reasons(model, features, probability, now, at_least=medium)
-    current = {
-        int(cid): (risk, attrs)
-        for cid, risk, attrs in session.execute(
-            select(Customer.id, Customer.churn_risk, Customer.attributes)
+    level = np.where(
+        probability >= high,
+        ChurnRisk.high.value,
+        np.where(probability >= medium, ChurnRisk.medium.value, ChurnRisk.low.value),
+    ).tolist()
+    levels = dict(Counter(level))
+    before = {
+        int(cid): risk
+        for cid, risk in session.execute(
+            select(Customer.id, sql_cast(Customer.churn_risk, String)).where(
+                Customer.churn_risk.is_not(None)
+            )
         )
     }
-    levels: dict[str, int] = {}
     events: list[dict[str, Any]] = []
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for i, cid in enumerate(features.customer_ids.tolist()):
-            p = float(probability[i])
-            level = risk_level(p, medium=medium, high=high)
-            levels[level.value] = levels.get(level.value, 0) + 1
-            before, old_attributes = current.get(cid, (None, None))
-            if before != level and not (before is None and level is ChurnRisk.low):
-                events.append(
-                    {
-                        "customer_id": cid,
-                        "kind": "churn_risk_changed",
-                        "data": {
-                            "from": before.value if before else None,
-                            "to": level.value,
-                            "probability": round(p, 4),
-                        },
-                        "created_at": now,
-                    }
-                )
-            yield {
-                "id": cid,
-                "churn_probability": round(p, 4),
-                "churn_risk": level,
-                "attributes": {**(old_attributes or {}), "churn_reasons": why[i]},
-                "scored_at": now,
-            }
-
-    bulk_update(session, Customer, rows())
-    if events:
-        session.execute(insert(CustomerEvent), events)
+    for cid, new, p in zip(
+        features.customer_ids.tolist(), level, probability.tolist(), strict=True
+    ):
+        old = before.get(cid)
+        if old != new and not (old is None and new == ChurnRisk.low.value):
+            events.append(
+                {
+                    "customer_id": cid,
+                    "kind": "churn_risk_changed",
+                    "data": {"from": old, "to": new, "probability": p},
+                    "created_at": now,
+                }
+            )
+    write_scores(
+        session,
+        features.customer_ids,
+        {
+            "churn_probability": probability.tolist(),
+            "churn_risk": level,
+            "churn_reasons": [reasons or None for reasons in why],
+        },
+        constants={"scored_at": now},
+    )
+    for chunk in range(0, len(events), 50_000):
+        bulk_insert(session, EVENTS, events[chunk : chunk + 50_000])
     result = ChurnResult(
         len(features.customer_ids),
         levels,

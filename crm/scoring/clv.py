@@ -17,16 +17,14 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.db import as_utc, bulk_update, utcnow
-from crm.models import Customer, Order, OrderStatus
+from crm.db import as_utc, utcnow
+from crm.scoring.history import DAY, OrderHistory, epoch, write_scores
 
 log = logging.getLogger(__name__)
 MIN_REPEAT_CUSTOMERS = 30  # fewer repeat buyers than this: the historical estimate only
@@ -178,23 +176,30 @@ class Summary:
 
 def summarise(rows: list[tuple[int, dt.datetime, float]], now: dt.datetime) -> Summary:
     """Per-customer summaries from (customer id, ordered at, amount) rows."""
-    if not rows:
+    return summarise_history(
+        OrderHistory.from_arrays(
+            np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((epoch(as_utc(r[1])) for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((float(r[2]) for r in rows), dtype=np.float64, count=len(rows)),
+        ),
+        now,
+    )
+
+
+def summarise_history(history: OrderHistory, now: dt.datetime) -> Summary:
+    """Per-customer summaries of the orders before ``now``; orders of the same UTC
+    calendar day are one purchase."""
+    if len(history) == 0:
         empty = np.zeros(0)
         return Summary(np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty)
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    today = int(now.timestamp() // 86400)  # UTC calendar days
-    days = np.fromiter(
-        (today - int(as_utc(r[1]).timestamp() // 86400) for r in rows),
-        dtype=np.int64,
-        count=len(rows),
-    )  # how many calendar days before today
-    amounts = np.fromiter((float(r[2]) for r in rows), dtype=np.float64, count=len(rows))
-    # One purchase per customer and day: sum the day's orders.
-    keys, inverse = np.unique(np.column_stack([ids, days]), axis=0, return_inverse=True)
-    day_totals = np.bincount(inverse.reshape(-1), weights=amounts)
-    cid, ago = keys[:, 0], keys[:, 1]
-    order = np.lexsort((-ago, cid))  # per customer, oldest day first
-    cid, ago, day_totals = cid[order], ago[order], day_totals[order]
+    today = epoch(now) // DAY
+    day = history.at // DAY  # sorted by customer, then time: equal days are adjacent
+    cid = history.customer_id
+    new_day = np.ones(len(day), dtype=bool)
+    new_day[1:] = (cid[1:] != cid[:-1]) | (day[1:] != day[:-1])
+    starts = np.flatnonzero(new_day)
+    day_totals = np.add.reduceat(history.amount, starts)
+    cid, ago = cid[starts], today - day[starts]  # per customer, oldest day first
     customers, start, n_days = np.unique(cid, return_index=True, return_counts=True)
     first_ago = ago[start]
     last_ago = ago[start + n_days - 1]
@@ -260,29 +265,20 @@ def predict_clv(
 
 
 def score_clv(
-    session: Session, *, horizon_days: int = 365, now: dt.datetime | None = None
+    session: Session,
+    *,
+    horizon_days: int = 365,
+    now: dt.datetime | None = None,
+    history: OrderHistory | None = None,
 ) -> ClvResult:
-    """Fit on the shop's own orders and store each customer's CLV (over the horizon)."""
+    """Fit on the shop's own orders and store each customer's CLV (over the horizon);
+    ``history`` (the orders up to ``now``) is read when not given."""
     started = time.perf_counter()
     now = now or utcnow()
-    rows = [
-        (int(cid), at, float(amount))
-        for cid, at, amount in session.execute(
-            select(Order.customer_id, Order.ordered_at, Order.total_amount).where(
-                Order.status != OrderStatus.cancelled, Order.ordered_at <= now
-            )
-        )
-    ]
-    summary = summarise(rows, now)
+    history = history if history is not None else OrderHistory.load(session, until=now)
+    summary = summarise_history(history, now)
     _purchases, clv, method, bg, gg = predict_clv(summary, horizon_days)
-    bulk_update(
-        session,
-        Customer,
-        (
-            {"id": cid, "clv": Decimal(f"{max(value, 0.0):.2f}")}
-            for cid, value in zip(summary.customer_ids.tolist(), clv.tolist(), strict=True)
-        ),
-    )
+    write_scores(session, summary.customer_ids, {"clv": np.round(np.maximum(clv, 0.0), 2).tolist()})
     result = ClvResult(len(summary.customer_ids), method, time.perf_counter() - started, bg, gg)
     log.info(
         "crm.clv.scored customers=%d method=%s seconds=%.1f",

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crm.db import as_utc, bulk_update, utcnow
+from crm.db import utcnow
 from crm.models import Customer, Order, OrderStatus
+from crm.scoring.history import OrderHistory, epoch, write_scores
 
 log = logging.getLogger(__name__)
 
@@ -62,55 +63,47 @@ class RfmResult:
 
 
 def score_rfm(
-    session: Session, *, window_days: int = 365, now: dt.datetime | None = None
+    session: Session,
+    *,
+    window_days: int = 365,
+    now: dt.datetime | None = None,
+    history: OrderHistory | None = None,
 ) -> RfmResult:
     """Score every customer who ever ordered; store ``rfm_score`` ("RFM" digits),
-    ``rfm_segment`` and ``scored_at``. One aggregate query and bulk updates."""
+    ``rfm_segment`` and ``scored_at``. ``history`` (the orders up to ``now``) is read
+    when not given."""
     started = time.perf_counter()
     now = now or utcnow()
-    since = now - dt.timedelta(days=window_days)
-    in_window = Order.ordered_at >= since
-    rows = session.execute(
-        select(
-            Order.customer_id,
-            func.max(Order.ordered_at),
-            func.sum(case((in_window, 1), else_=0)),
-            func.sum(case((in_window, Order.total_amount), else_=0)),
-        )
-        .where(Order.status != OrderStatus.cancelled)
-        .group_by(Order.customer_id)
-    ).all()
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    recency_days = np.array(
-        [(now - as_utc(r[1])).total_seconds() / 86400 for r in rows], dtype=np.float64
-    )
-    frequency = np.array([int(r[2] or 0) for r in rows], dtype=np.float64)
-    monetary = np.array([float(r[3] or 0) for r in rows], dtype=np.float64)
-    r_scores = quintile_scores(-recency_days)
-    f_scores = quintile_scores(frequency)
-    m_scores = quintile_scores(monetary)
-    r_list, f_list, m_list = r_scores.tolist(), f_scores.tolist(), m_scores.tolist()
+    history = history if history is not None else OrderHistory.load(session, until=now)
+    groups = history.groups()
+    in_window = history.at >= epoch(now - dt.timedelta(days=window_days))
+    recency_days = (epoch(now) - groups.last(history.at)) / 86400
+    frequency = groups.total(in_window.astype(np.float64))
+    monetary = groups.total(np.where(in_window, history.amount, 0.0))
+    r_list = quintile_scores(-recency_days).tolist()
+    f_list = quintile_scores(frequency).tolist()
+    m_list = quintile_scores(monetary).tolist()
     names = [segment(r, f, m) for r, f, m in zip(r_list, f_list, m_list, strict=True)]
-    counts = Counter(names)
-    bulk_update(
-        session,
-        Customer,
-        (
-            {"id": cid, "rfm_score": f"{r}{f}{m}", "rfm_segment": name, "scored_at": now}
-            for cid, r, f, m, name in zip(ids.tolist(), r_list, f_list, m_list, names, strict=True)
-        ),
-    )
     # Customers whose orders are all gone (or cancelled) lose their segment.
+    counted = select(Order.id).where(
+        Order.customer_id == Customer.id,
+        Order.status != OrderStatus.cancelled,
+        Order.ordered_at <= now,
+    )
     session.execute(
         update(Customer)
-        .where(
-            Customer.rfm_segment.is_not(None),
-            ~Customer.id.in_(
-                select(Order.customer_id).where(Order.status != OrderStatus.cancelled)
-            ),
-        )
+        .where(Customer.rfm_segment.is_not(None), ~counted.exists())
         .values(rfm_segment=None, rfm_score=None, scored_at=now)
     )
-    result = RfmResult(len(ids), dict(counts), time.perf_counter() - started)
+    write_scores(
+        session,
+        groups.ids,
+        {
+            "rfm_score": (f"{r}{f}{m}" for r, f, m in zip(r_list, f_list, m_list, strict=True)),
+            "rfm_segment": names,
+        },
+        constants={"scored_at": now},
+    )
+    result = RfmResult(len(groups.ids), dict(Counter(names)), time.perf_counter() - started)
     log.info("crm.rfm.scored customers=%d seconds=%.1f", result.customers, result.seconds)
     return result

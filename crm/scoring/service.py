@@ -11,6 +11,7 @@ from careloop.config import Settings
 from crm.db import utcnow
 from crm.scoring.churn import ChurnResult, score_churn
 from crm.scoring.clv import ClvResult, score_clv
+from crm.scoring.history import OrderHistory
 from crm.scoring.rfm import RfmResult, score_rfm
 
 
@@ -25,9 +26,10 @@ def score_customers(
     ``progress`` hears the name of each step as it finishes."""
     now = now or utcnow()
     step = progress or (lambda _name: None)
-    rfm = score_rfm(session, window_days=settings.rfm_window_days, now=now)
+    history = OrderHistory.load(session, until=now)  # read once, shared by the three
+    rfm = score_rfm(session, window_days=settings.rfm_window_days, now=now, history=history)
     step("rfm")
-    clv = score_clv(session, horizon_days=settings.clv_horizon_days, now=now)
+    clv = score_clv(session, horizon_days=settings.clv_horizon_days, now=now, history=history)
     step("clv")
     churn = score_churn(
         session,
@@ -35,6 +37,7 @@ def score_customers(
         medium=settings.churn_medium,
         high=settings.churn_high,
         now=now,
+        history=history,
     )
     step("churn")
     return rfm, clv, churn

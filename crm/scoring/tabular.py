@@ -108,14 +108,21 @@ def read_table(path: Path, target: str, id_column: str | None = None) -> Table:
 class BlendModel:
     """Histogram gradient boosting and logistic regression, probabilities averaged."""
 
-    def __init__(self, categorical: list[bool], seed: int = 0) -> None:
+    def __init__(
+        self,
+        categorical: list[bool],
+        seed: int = 0,
+        *,
+        learning_rate: float = 0.05,
+        max_iter: int = 300,
+    ) -> None:
         self.categorical = list(categorical)
         self.empty = np.zeros(len(categorical), dtype=bool)
         cat = [i for i, c in enumerate(categorical) if c]
         num = [i for i, c in enumerate(categorical) if not c]
         self.gbm = HistGradientBoostingClassifier(
-            learning_rate=0.05,
-            max_iter=300,
+            learning_rate=learning_rate,
+            max_iter=max_iter,
             max_leaf_nodes=15,
             min_samples_leaf=40,
             l2_regularization=1.0,
