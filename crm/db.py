@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any, cast
@@ -20,7 +20,6 @@ from sqlalchemy import (
     event,
     func,
     insert,
-    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -44,21 +43,6 @@ def utcnow() -> dt.datetime:
 def as_utc(value: dt.datetime) -> dt.datetime:
     """``value`` as an aware UTC time (naive values are taken to be UTC)."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def bulk_update(
-    session: Session, model: type[Base], rows: Iterable[dict[str, Any]], *, chunk: int = 10_000
-) -> None:
-    """UPDATE rows by primary key (each dict holds ``id`` and the new values), one
-    executemany per ``chunk`` rows, so a stream of a million rows needs little memory."""
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= chunk:
-            session.execute(update(model), batch)
-            batch = []
-    if batch:
-        session.execute(update(model), batch)
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
