@@ -386,14 +386,14 @@ def reasons(
     return out
 
 
-def risk_level(probability: float, *, medium: float, high: float) -> ChurnRisk:
-    return (
-        ChurnRisk.high
-        if probability >= high
-        else ChurnRisk.medium
-        if probability >= medium
-        else ChurnRisk.low
-    )
+def risk_levels(probability: np.ndarray, *, medium: float, high: float) -> list[str]:
+    """The risk level (``ChurnRisk`` value) of each probability."""
+    levels: list[str] = np.where(
+        probability >= high,
+        ChurnRisk.high.value,
+        np.where(probability >= medium, ChurnRisk.medium.value, ChurnRisk.low.value),
+    ).tolist()
+    return levels
 
 
 @dataclass(frozen=True)
@@ -431,11 +431,7 @@ def score_churn(
     features = build_features(session, now, history)
     probability = np.round(model.probability(features.X), 4)
     why = reasons(model, features, probability, now, at_least=medium)
-    level = np.where(
-        probability >= high,
-        ChurnRisk.high.value,
-        np.where(probability >= medium, ChurnRisk.medium.value, ChurnRisk.low.value),
-    ).tolist()
+    level = risk_levels(probability, medium=medium, high=high)
     levels = dict(Counter(level))
     before = {
         int(cid): risk
