@@ -82,6 +82,19 @@ class Settings(BaseSettings):
     churn_medium: float = Field(default=0.3, gt=0.0, lt=1.0)
     churn_high: float = Field(default=0.6, gt=0.0, lt=1.0)
 
+    # Campaigns (guards are checked when a run is planned and again at send time)
+    campaign_frequency_cap: int = Field(default=2, ge=1)
+    campaign_frequency_days: int = Field(default=7, ge=1)
+    campaign_quiet_hours: str = Field(
+        default="21:00-09:00", pattern=r"^(\d{2}:\d{2}-\d{2}:\d{2})?$"
+    )
+    campaign_dispatch_batch: int = Field(default=500, ge=1)
+    campaign_backlog_seconds: float = Field(default=10.0, gt=0)
+    campaign_misfire_grace_minutes: int = Field(default=60, ge=1)
+    campaign_trigger_lookback_days: int = Field(default=7, ge=1)
+    campaign_low_csat: int = Field(default=2, ge=1, le=5)
+    outbox_claim_lease_seconds: float = Field(default=300.0, gt=0)
+
     # Surveys (CSAT after service, NPS on a schedule, CES after chosen intents)
     survey_csat_enabled: bool = True
     survey_csat_after_bot: bool = True

@@ -165,3 +165,30 @@ def _password_hash(password: str) -> str:
     if password not in _HASHES:
         _HASHES[password] = hash_password(password)
     return _HASHES[password]
+
+
+def make_telegram_identity(
+    session: Session, customer: Customer, chat_id: int | str, **overrides: Any
+) -> ChannelIdentity:
+    identity = ChannelIdentity(
+        customer_id=customer.id, channel=Channel.telegram, external_id=str(chat_id), **overrides
+    )
+    session.add(identity)
+    session.flush()
+    return identity
+
+
+def campaign_fields(**overrides: Any) -> dict[str, Any]:
+    """Valid fields for ``crm.campaigns.service.create_campaign``."""
+    fields: dict[str, Any] = {
+        "name": "Win back",
+        "channel": "telegram",
+        "audience": {"all": [{"field": "churn_risk", "op": "in", "value": ["high"]}]},
+        "template": "Hi {{ name }}, we miss you! Use {{ offer_code }} for 10% off.",
+        "offer_code": "MISSYOU",
+        "schedule_kind": "once",
+        "schedule": {},
+        "control_percent": 10,
+    }
+    fields.update(overrides)
+    return fields

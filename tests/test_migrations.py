@@ -39,6 +39,8 @@ def test_upgrade_from_empty_matches_models_and_downgrades(empty_url: str) -> Non
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
             )
+        # APScheduler's job store table is created by migration 0007 but owned by APScheduler.
+        diff = [d for d in diff if "apscheduler_jobs" not in repr(d)]
         assert diff == [], f"models and migrations differ: {diff}"
         downgrade(empty_url, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}

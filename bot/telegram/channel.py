@@ -97,6 +97,8 @@ class TelegramChannel:
             session_factory,
             limiter=RateLimiter(settings.telegram_rate_per_second, settings.telegram_chat_interval),
             max_attempts=settings.telegram_max_attempts,
+            claim_lease=dt.timedelta(seconds=settings.outbox_claim_lease_seconds),
+            stale_sweep_seconds=min(60.0, settings.outbox_claim_lease_seconds),
         )
         self._sender_task: asyncio.Task[None] | None = None
 

@@ -9,6 +9,11 @@ the shared :class:`RateLimiter`. Outcomes:
 - 403 (the customer blocked the bot) → ``failed``, the identity is marked unreachable and the
   chat's other queued messages fail too, with no further attempts;
 - 400 (e.g. chat not found) → ``failed``, never retried.
+
+At-most-once messages (``payload["at_most_once"]``: campaign messages) commit
+``attempt_started_at`` just before their request leaves. If the request then fails in a way
+that leaves it unknown whether Telegram got it (a read timeout, a dropped connection), or
+the process dies, the message becomes ``unconfirmed`` instead of being sent again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -50,6 +56,16 @@ def keyboard(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
 
 
+def surely_not_sent(exc: TelegramError) -> bool:
+    """True when the request certainly did not reach Telegram, or Telegram answered it with
+    an error: a retry cannot duplicate the message. Transport errors after connecting (read
+    timeouts, dropped connections) leave it unknown."""
+    cause = exc.__cause__
+    if cause is None:
+        return True  # an HTTP answer from Telegram (e.g. 5xx), not a transport failure
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
 def retry_seconds(exc: RetryAfter) -> float:
     value: Any = exc.retry_after
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
@@ -67,6 +83,7 @@ class TelegramSender:
         poll_interval: float = 0.5,
         batch: int = 150,
         claim_lease: dt.timedelta = dt.timedelta(minutes=5),
+        stale_sweep_seconds: float = 60.0,
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
@@ -76,12 +93,13 @@ class TelegramSender:
         self.poll_interval = poll_interval
         self.batch = batch
         self.claim_lease = claim_lease
+        self.stale_sweep_seconds = stale_sweep_seconds
         self._queues: dict[str, deque[outbox.OutboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.stats = {"sent": 0, "failed": 0, "retry_after": 0, "retries": 0}
+        self.stats = {"sent": 0, "failed": 0, "retry_after": 0, "retries": 0, "unconfirmed": 0}
 
     # -- control -------------------------------------------------------------------------
 
@@ -105,7 +123,7 @@ class TelegramSender:
         while not self._stopping:
             try:
                 if time.monotonic() >= next_sweep:  # claims of a process that died
-                    next_sweep = time.monotonic() + 60.0
+                    next_sweep = time.monotonic() + self.stale_sweep_seconds
                     await self._release_stale()
                 await self._claim()
             except Exception:  # the database may be briefly away; try again next round
@@ -197,10 +215,13 @@ class TelegramSender:
             await self._fail(item, "recipient unreachable", attempts=None)
             return False
         attempts = item.attempts
+        at_most_once = bool(item.payload.get("at_most_once"))
         while True:
             attempts += 1
             try:
                 async with self.limiter.slot(item.recipient):
+                    if at_most_once:
+                        await self._db(partial(outbox.start_attempt, message_id=item.message_id))
                     sent = await self.bot.send_message(
                         chat_id=item.recipient, text=item.text, reply_markup=keyboard(item.payload)
                     )
@@ -225,6 +246,15 @@ class TelegramSender:
                 await self._fail(item, str(exc), attempts=attempts)
                 return True
             except TelegramError as exc:  # network errors, timeouts, 5xx
+                if at_most_once and not surely_not_sent(exc):
+                    log.warning("telegram.send.unconfirmed message=%s: %s", item.message_id, exc)
+                    await self._db(
+                        partial(
+                            outbox.mark_unconfirmed, message_ids=[item.message_id], error=str(exc)
+                        )
+                    )
+                    self.stats["unconfirmed"] += 1
+                    return True
                 if attempts >= self.max_attempts:
                     log.warning(
                         "telegram.send.gave_up message=%s attempts=%d: %s",

@@ -3,8 +3,15 @@
 Every outbound message is written with ``delivery_status = pending``. A sender *claims* due
 rows (``pending → sending``, one atomic UPDATE, so two processes never claim the same row),
 delivers them and records the outcome: ``sent`` with the channel's message id, ``pending``
-again with a later ``next_attempt_at`` (retry), or ``failed`` with a reason. A claim that a
-crashed process left behind is released after a lease, so delivery is at-least-once.
+again with a later ``next_attempt_at`` (retry), or ``failed`` with a reason.
+
+A claim that a crashed process left behind is released after a lease. Ordinary replies go
+back to ``pending`` (at least once: a reply must not be lost). Messages marked
+``payload["at_most_once"]`` (campaign messages) record ``attempt_started_at`` in a committed
+write just before their request leaves; if the sender dies after that, the channel may or
+may not have the message, so it becomes ``unconfirmed`` and is never sent again: a
+marketing message is never duplicated. Released claims without that mark were never
+attempted and go back to ``pending``, so nothing is lost either.
 """
 
 from __future__ import annotations
@@ -110,6 +117,7 @@ def mark_sent(
             channel_message_id=channel_message_id,
             delivery_attempts=attempts,
             claimed_at=None,
+            attempt_started_at=None,
             next_attempt_at=None,
             delivery_error=None,
         )
@@ -126,6 +134,7 @@ def mark_failed(
     values: dict[str, Any] = {
         "delivery_status": DeliveryStatus.failed,
         "claimed_at": None,
+        "attempt_started_at": None,
         "delivery_error": error[:200],
     }
     if attempts is not None:
@@ -157,7 +166,35 @@ def release(
             delivery_attempts=Message.delivery_attempts + (1 if attempted else 0),
             next_attempt_at=retry_at,
             claimed_at=None,
+            attempt_started_at=None,
             delivery_error=error[:200] if error else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def start_attempt(session: Session, *, message_id: int, now: dt.datetime | None = None) -> None:
+    """Record that the request for an at-most-once message is about to leave (commit it
+    before sending)."""
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.delivery_status == DeliveryStatus.sending)
+        .values(attempt_started_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_unconfirmed(session: Session, *, message_ids: list[int], error: str) -> None:
+    """The request may have reached the channel: never send these again."""
+    if not message_ids:
+        return
+    session.execute(
+        update(Message)
+        .where(Message.id.in_(message_ids))
+        .values(
+            delivery_status=DeliveryStatus.unconfirmed,
+            claimed_at=None,
+            delivery_error=error[:200],
         )
         .execution_options(synchronize_session=False)
     )
@@ -166,15 +203,28 @@ def release(
 def release_stale(
     session: Session, *, channel: Channel, older_than: dt.timedelta, now: dt.datetime | None = None
 ) -> int:
-    """Claims older than ``older_than`` belong to a dead process: back to pending."""
+    """Claims older than ``older_than`` belong to a dead process: an at-most-once message
+    whose attempt had started becomes ``unconfirmed``, everything else goes back to
+    ``pending``. Returns how many went back to pending."""
     cutoff = (now or utcnow()) - older_than
+    stale = (
+        Message.channel == channel,
+        Message.delivery_status == DeliveryStatus.sending,
+        Message.claimed_at < cutoff,
+    )
+    session.execute(
+        update(Message)
+        .where(*stale, Message.attempt_started_at.is_not(None))
+        .values(
+            delivery_status=DeliveryStatus.unconfirmed,
+            claimed_at=None,
+            delivery_error="sender stopped while the request was in flight",
+        )
+        .execution_options(synchronize_session=False)
+    )
     result = session.execute(
         update(Message)
-        .where(
-            Message.channel == channel,
-            Message.delivery_status == DeliveryStatus.sending,
-            Message.claimed_at < cutoff,
-        )
+        .where(*stale)
         .values(delivery_status=DeliveryStatus.pending, claimed_at=None)
         .execution_options(synchronize_session=False)
     )

@@ -2,6 +2,7 @@
 
 from crm.models.campaign import (
     Campaign,
+    CampaignAudit,
     CampaignDelivery,
     CampaignRun,
     CampaignStatus,
@@ -28,6 +29,7 @@ __all__ = [
     "SCALES",
     "ApiToken",
     "Campaign",
+    "CampaignAudit",
     "CampaignDelivery",
     "CampaignRun",
     "CampaignStatus",

@@ -41,6 +41,9 @@ class DeliveryStatus(StrEnum):
     sent = "sent"  # accepted by the channel (Telegram answered with the message)
     delivered = "delivered"
     failed = "failed"
+    # The request may or may not have reached the channel when the sender died; never
+    # retried for messages that must not be sent twice (campaigns), see crm.conversations.outbox.
+    unconfirmed = "unconfirmed"
 
 
 OPEN_STATUSES = (ConversationStatus.bot, ConversationStatus.waiting, ConversationStatus.assigned)
@@ -120,6 +123,8 @@ class Message(IdMixin, Base):
     delivery_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[dt.datetime | None]
     claimed_at: Mapped[dt.datetime | None]
+    # Set (and committed) just before the request of an at-most-once message leaves.
+    attempt_started_at: Mapped[dt.datetime | None]
     delivery_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -1,0 +1,1 @@
+"""Retention campaigns: audiences, messages, runs, delivery guards and reports."""
