@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careloop.config import Settings
 from crm.db import session_scope
+from scheduler import campaigns
 from scheduler.jobs import JOBS, JobSpec
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class JobRunner:
     """Starts the APScheduler jobs once this process holds the leader lock."""
 
     def __init__(self, engine: Engine, factory: sessionmaker[Session], settings: Settings) -> None:
+        self.engine = engine
         self.settings = settings
         self.factory = factory
         self.lock = LeaderLock(engine)
@@ -104,11 +106,34 @@ class JobRunner:
                 replace_existing=True,
                 **kwargs,
             )
+        campaigns.install(self.scheduler, self.engine, self.factory, self.settings)
+        self.scheduler.add_job(
+            self.sync_campaigns,
+            "interval",
+            seconds=15,
+            id="campaigns.sync",
+            name="derive campaign schedules from the campaigns table",
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
         self._jobs_added = True
         if self.scheduler.get_job("scheduler.leader"):
             self.scheduler.remove_job("scheduler.leader")
         log.info("scheduler.leader jobs=%s", ",".join(s.name for s in JOBS))
         return True
+
+    def sync_campaigns(self) -> dict[str, int] | None:
+        """Campaigns scheduled, edited or paused by any process reach the job store."""
+        try:
+            return campaigns.sync(self.scheduler, self.factory, self.settings)
+        except Exception:
+            log.exception("scheduler.campaigns.sync_failed")
+            return None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._jobs_added
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)

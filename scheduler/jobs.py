@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from careloop.config import Settings
+from crm.campaigns import dispatch as campaign_dispatch
+from crm.campaigns import runs as campaign_runs
 from crm.conversations import inbox
 from crm.conversations import service as conversations
 from crm.scoring import service as scoring
@@ -59,6 +61,16 @@ def score_customers(session: Session, settings: Settings) -> int:
     return rfm.customers
 
 
+def dispatch_campaigns(session: Session, settings: Settings) -> int:
+    """Hand due campaign messages to the channels' outboxes, guards checked at send time."""
+    return campaign_dispatch.dispatch(session, settings).queued
+
+
+def campaign_triggers(session: Session, settings: Settings) -> int:
+    """Plan what fired the triggered campaigns (churn high, birthday, lapsed, low CSAT)."""
+    return sum(r.audience for r in campaign_runs.run_triggers(session, settings))
+
+
 JOBS: list[JobSpec] = [
     JobSpec(
         name="conversations.resolve_idle",
@@ -94,5 +106,19 @@ JOBS: list[JobSpec] = [
         trigger="cron",
         trigger_args={"hour": 3, "minute": 15},
         description="score every customer (RFM, lifetime value, churn risk) at night",
+    ),
+    JobSpec(
+        name="campaigns.dispatch",
+        func=dispatch_campaigns,
+        trigger="interval",
+        trigger_args={"seconds": 5},
+        description="send due campaign messages (consent, cap, quiet hours checked now)",
+    ),
+    JobSpec(
+        name="campaigns.triggers",
+        func=campaign_triggers,
+        trigger="interval",
+        trigger_args={"minutes": 1},
+        description="plan triggered campaigns for their new events",
     ),
 ]
