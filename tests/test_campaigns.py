@@ -666,3 +666,72 @@ def test_a_crashed_senders_claims_resolve_without_duplicates(
         claimed[2].message_id: DeliveryStatus.pending,  # never attempted: sent later
     }
     assert len(ids) == 3
+
+
+# -- API ----------------------------------------------------------------------------------
+
+
+def _bearer(session: Session, user: Any) -> dict[str, str]:
+    from crm.users.service import create_api_token
+
+    plain, _ = create_api_token(session, user=user, name="test")
+    session.commit()
+    return {"Authorization": f"Bearer {plain}"}
+
+
+def test_the_campaign_api_for_marketers(
+    client: Any, session: Session, staff: dict[str, Any]
+) -> None:
+    ids = _recipients(session, 12)
+    make_customer(session, churn_risk=ChurnRisk.low)
+    headers = _bearer(session, staff["marketer"])
+    rules = {"all": [{"field": "churn_risk", "op": "in", "value": ["high"]}]}
+    preview = client.post(
+        "/api/v1/campaigns/preview/audience", json={"audience": rules}, headers=headers
+    )
+    assert preview.status_code == 200
+    assert preview.json()["size"] == 12
+    assert preview.json()["sample"][0]["email"].startswith("t***@")  # masked for marketers
+    bad = client.post(
+        "/api/v1/campaigns", json=campaign_fields(template="Hi {{ nickname }}"), headers=headers
+    )
+    assert bad.status_code == 422 and "nickname" in bad.json()["error"]["message"]
+    text = client.post("/api/v1/campaigns/preview/message", json=campaign_fields(), headers=headers)
+    assert text.status_code == 200 and text.json()["customer_id"] == ids[0]
+    created = client.post(
+        "/api/v1/campaigns", json=campaign_fields(control_percent=25), headers=headers
+    )
+    assert created.status_code == 201, created.text
+    cid = created.json()["id"]
+    assert created.json()["status"] == "draft"
+    patched = client.patch(
+        f"/api/v1/campaigns/{cid}", json={"name": "Win back (Q3)"}, headers=headers
+    )
+    assert patched.json()["name"] == "Win back (Q3)"
+    activated = client.post(f"/api/v1/campaigns/{cid}/activate", headers=headers)
+    assert activated.status_code == 200
+    run = activated.json()["run"]
+    assert run["audience"] == 12 and run["treatment"] + run["control"] == 12
+    assert activated.json()["status"] == "finished"  # a one-off campaign, planned
+    assert (
+        client.patch(f"/api/v1/campaigns/{cid}", json={"name": "x"}, headers=headers).status_code
+        == 409
+    )
+    report = client.get(f"/api/v1/campaigns/{cid}/report", headers=headers).json()
+    assert report["audience"] == 12 and report["treatment"] == run["treatment"]
+    csv_response = client.get(f"/api/v1/campaigns/{cid}/report?format=csv", headers=headers)
+    assert csv_response.headers["content-type"].startswith("text/csv")
+    assert "audience,12" in csv_response.text
+    detail = client.get(f"/api/v1/campaigns/{cid}", headers=headers).json()
+    assert [a["action"] for a in detail["audit"]] == [
+        "created",
+        "updated",
+        "activated",
+        "run",
+        "finished",
+    ]
+    assert detail["audit"][1]["changes"] == {"name": ["Win back", "Win back (Q3)"]}
+    assert detail["audit"][1]["user"] == staff["marketer"].display_name
+    agent = _bearer(session, staff["agent"])
+    assert client.get("/api/v1/campaigns", headers=agent).status_code == 403
+    assert client.get("/api/v1/campaigns/999999", headers=headers).status_code == 404

@@ -20,7 +20,16 @@ from bot.telegram.channel import TelegramChannel
 from careloop import __version__
 from careloop.config import Settings, get_settings
 from crm.db import create_db_engine, create_session_factory
-from web.api import analytics, chat, customers, health, imports, inbox, telegram_webhook
+from web.api import (
+    analytics,
+    campaigns,
+    chat,
+    customers,
+    health,
+    imports,
+    inbox,
+    telegram_webhook,
+)
 from web.errors import install_error_handlers
 from web.pages import chat as chat_pages
 from web.pages import inbox as inbox_pages
@@ -91,6 +100,7 @@ def create_app(
     app.include_router(analytics.router)
     app.include_router(imports.router)
     app.include_router(customers.router)
+    app.include_router(campaigns.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, CallbackQuery, Chat, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot.engine import Command, Engine, InboundMessage
 from bot.telegram.limiter import RateLimiter
@@ -56,6 +57,13 @@ def make_bot(settings: Settings) -> Bot:
         settings.telegram_token.get_secret_value(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
+        request=HTTPXRequest(
+            connection_pool_size=16,
+            connect_timeout=5.0,
+            read_timeout=15.0,
+            write_timeout=15.0,
+            pool_timeout=15.0,
+        ),
     )
 
 

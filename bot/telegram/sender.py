@@ -11,7 +11,9 @@ the shared :class:`RateLimiter`. Outcomes:
 - 400 (e.g. chat not found) → ``failed``, never retried.
 
 At-most-once messages (``payload["at_most_once"]``: campaign messages) commit
-``attempt_started_at`` just before their request leaves. If the request then fails in a way
+``attempt_started_at`` just before their request leaves, and at most
+``at_most_once_in_flight`` of them are in flight at a time, so a crash leaves at most that
+many in doubt. If the request then fails in a way
 that leaves it unknown whether Telegram got it (a read timeout, a dropped connection), or
 the process dies, the message becomes ``unconfirmed`` instead of being sent again.
 """
@@ -84,6 +86,7 @@ class TelegramSender:
         batch: int = 150,
         claim_lease: dt.timedelta = dt.timedelta(minutes=5),
         stale_sweep_seconds: float = 60.0,
+        at_most_once_in_flight: int = 4,
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
@@ -94,6 +97,7 @@ class TelegramSender:
         self.batch = batch
         self.claim_lease = claim_lease
         self.stale_sweep_seconds = stale_sweep_seconds
+        self._at_most_once = asyncio.Semaphore(at_most_once_in_flight)
         self._queues: dict[str, deque[outbox.OutboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -124,7 +128,7 @@ class TelegramSender:
             try:
                 if time.monotonic() >= next_sweep:  # claims of a process that died
                     next_sweep = time.monotonic() + self.stale_sweep_seconds
-                    await self._release_stale()
+                    await self.release_stale()
                 await self._claim()
             except Exception:  # the database may be briefly away; try again next round
                 log.exception("telegram.outbox.claim_failed")
@@ -169,7 +173,8 @@ class TelegramSender:
 
         return await asyncio.to_thread(run)
 
-    async def _release_stale(self) -> None:
+    async def release_stale(self) -> None:
+        """Hand claims of a process that died back (or mark them unconfirmed)."""
         released = await self._db(
             lambda s: outbox.release_stale(s, channel=Channel.telegram, older_than=self.claim_lease)
         )
@@ -191,7 +196,11 @@ class TelegramSender:
         queue = self._queues[chat]
         try:
             while queue:
-                keep_going = await self._deliver(queue[0])
+                if queue[0].payload.get("at_most_once"):
+                    async with self._at_most_once:
+                        keep_going = await self._deliver(queue[0])
+                else:
+                    keep_going = await self._deliver(queue[0])
                 queue.popleft()
                 if not keep_going:  # the chat is unreachable: fail what is left for it
                     rest = [item.message_id for item in queue]
