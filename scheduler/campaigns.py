@@ -105,7 +105,7 @@ def sync(
         session.rollback()
     existing = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE)}
     changes = {"added": 0, "removed": 0, "kept": 0}
-    for job_id, job in existing.items():
+    for job_id in existing:
         if job_id not in wanted:
             scheduler.remove_job(job_id, jobstore=JOBSTORE)
             changes["removed"] += 1

@@ -352,3 +352,61 @@ def test_marketer_explores_segments_and_opens_a_customer(
     assert "no order for 94 days" in browser.find_element(By.ID, "customer-reasons").text
     assert "***@example.com" in browser.find_element(By.ID, "customer-facts").text
     browser.save_screenshot(str(ARTIFACTS / "customer.png"))
+
+
+def test_marketer_creates_previews_activates_and_reads_a_campaign_report(
+    served: tuple[str, sessionmaker[Session]], browser: object
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from crm.models import ChurnRisk
+    from tests.factories import make_customer, make_telegram_identity
+
+    assert isinstance(browser, WebDriver)
+    base, factory = served
+    with session_scope(factory) as session:
+        email = make_user(session, Role.marketer).email
+        for i in range(20):
+            risk = ChurnRisk.high if i < 12 else ChurnRisk.low
+            customer = make_customer(session, first_name=f"Cam{i}", churn_risk=risk)
+            make_telegram_identity(session, customer, 880_000 + i)
+    wait = WebDriverWait(browser, 20)
+    browser.set_window_size(1400, 1600)
+    sign_in(browser, f"{base}/login?next=/campaigns", email)
+    wait.until(lambda d: d.find_element(By.ID, "campaigns").get_attribute("data-loaded"))
+    browser.find_element(By.ID, "preview-audience").click()
+    wait.until(lambda d: d.find_element(By.ID, "audience-size").get_attribute("data-size"))
+    assert browser.find_element(By.ID, "audience-size").get_attribute("data-size") == "12"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#audience-sample tbody tr")) == 10
+    browser.find_element(By.ID, "preview-message").click()
+    wait.until(lambda d: d.find_element(By.ID, "message-preview").text)
+    assert browser.find_element(By.ID, "message-preview").text == (
+        "Hi Cam0, we miss you! Use MISSYOU for 10% off."
+    )
+    template = browser.find_element(By.ID, "c-template")
+    template.clear()
+    template.send_keys("Hi {{ nickname }}")
+    browser.find_element(By.ID, "save-campaign").click()
+    wait.until(lambda d: d.find_element(By.ID, "campaign-error").text)
+    assert "nickname" in browser.find_element(By.ID, "campaign-error").text
+    template.clear()
+    template.send_keys("Hi {{ name }}, {{ offer_code }} is yours.")
+    browser.find_element(By.ID, "c-control").clear()
+    browser.find_element(By.ID, "c-control").send_keys("25")
+    browser.find_element(By.ID, "save-campaign").click()
+    wait.until(lambda d: d.find_element(By.ID, "report").get_attribute("data-loaded"))
+    assert browser.find_element(By.ID, "report-status").get_attribute("data-status") == "draft"
+    browser.find_element(By.ID, "activate").click()
+    wait.until(
+        lambda d: d.find_element(By.ID, "report-status").get_attribute("data-status") == "finished"
+    )
+    treatment = int(browser.find_element(By.ID, "kpi-treatment").text)
+    control = int(browser.find_element(By.ID, "kpi-control").text)
+    assert browser.find_element(By.ID, "kpi-audience").text == "12" and treatment + control == 12
+    assert browser.find_element(By.ID, "chart-funnel").get_attribute("data-points") == "5"
+    actions = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")]
+    assert any("activated" in a for a in actions) and any("run" in a for a in actions)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "campaign-report.png"))

@@ -24,7 +24,8 @@ from tests.factories import campaign_fields, make_customer, make_telegram_identi
 def _fires(campaign: Campaign, start: dt.datetime, n: int) -> list[dt.datetime]:
     trigger = campaigns.campaign_trigger(campaign)
     assert trigger is not None
-    out, fire = [], trigger.get_next_fire_time(None, start)
+    out: list[dt.datetime] = []
+    fire = trigger.get_next_fire_time(None, start)
     while fire is not None and len(out) < n:
         out.append(fire.astimezone(dt.UTC))
         fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(seconds=1))

@@ -113,6 +113,22 @@ def segments_page(request: Request, user: MaybeUser) -> Response:
     return staff_page(request, user, "segments.html", roles=(Role.marketer, Role.admin))
 
 
+@router.get("/campaigns", response_class=HTMLResponse)
+def campaigns_page(request: Request, user: MaybeUser) -> Response:
+    return staff_page(request, user, "campaigns.html", roles=(Role.marketer, Role.admin))
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_report_page(request: Request, user: MaybeUser, campaign_id: int) -> Response:
+    return staff_page(
+        request,
+        user,
+        "campaign_report.html",
+        roles=(Role.marketer, Role.admin),
+        campaign_id=campaign_id,
+    )
+
+
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 def customer_page(request: Request, user: MaybeUser, customer_id: int) -> Response:
     return staff_page(
