@@ -186,10 +186,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
-    results = []
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            results.append(run(f"sqlite:///{Path(tmp) / 'plan.db'}", args.customers, "sqlite"))
+            result = run(f"sqlite:///{Path(tmp) / 'plan.db'}", args.customers, "sqlite")
+            print(json.dumps(result), flush=True)
     if args.backend in ("postgresql", "both"):
         admin_url = os.environ.get("CARELOOP_TEST_POSTGRES_URL", PG_DEFAULT)
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -198,13 +198,11 @@ def main() -> None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         try:
-            results.append(run(url, args.customers, "postgresql"))
+            print(json.dumps(run(url, args.customers, "postgresql")), flush=True)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
-    for r in results:
-        print(json.dumps(r))
 
 
 if __name__ == "__main__":
