@@ -158,9 +158,9 @@ def test_typed_answer_is_recorded_once_and_a_repeat_is_declined(
     assert survey.score == 4 and survey.comment is None and survey.follow_up_conversation_id is None
     assert survey.comment_open_until is None
     answers = session.scalars(
-        select(Message).where(
-            Message.conversation_id == survey.conversation_id, Message.direction == "inbound"
-        )
+        select(Message)
+        .where(Message.conversation_id == survey.conversation_id, Message.direction == "inbound")
+        .order_by(Message.id)
     ).all()
     assert [m.text for m in answers][-3:] == ["4/5", "5", "Skip"]
 
