@@ -33,8 +33,6 @@ from crm.models import (
     CampaignStatus,
     Channel,
     ChannelIdentity,
-    Conversation,
-    ConversationStatus,
     Customer,
     DeliveryGroup,
     DeliveryStatus,
@@ -226,19 +224,10 @@ def _hand_over(
     text: str,
     now: dt.datetime,
 ) -> None:
-    """The message, in a conversation of its own (closed, so a reply starts a new one and no
-    survey follows), waiting in the channel's outbox."""
-    conversation = Conversation(
-        customer_id=delivery.customer_id,
-        channel=identity.channel,
-        channel_identity_id=identity.id,
-        status=ConversationStatus.resolved,
-        resolved_at=now,
-        resolved_by=Sender.system,
-        last_message_at=now,
+    """The message, in a closed conversation of its own, waiting in the channel's outbox."""
+    conversation = conversations.closed_conversation(
+        session, identity=identity, resolved_by=Sender.system, at=now
     )
-    session.add(conversation)
-    session.flush()
     message = conversations.add_message(
         session,
         conversation=conversation,
@@ -252,16 +241,6 @@ def _hand_over(
     delivery.message_id = message.id
     delivery.sent_at = now
     delivery.updated_at = now
-
-
-def pending_count(session: Session, campaign_id: int | None = None) -> int:
-    query = select(func.count(CampaignDelivery.id)).where(
-        CampaignDelivery.status == OutboxStatus.pending,
-        CampaignDelivery.group == DeliveryGroup.treatment,
-    )
-    if campaign_id is not None:
-        query = query.where(CampaignDelivery.campaign_id == campaign_id)
-    return int(session.scalar(query) or 0)
 
 
 def cancel_pending(session: Session, campaign_id: int, reason: str = "campaign_finished") -> int:

@@ -86,6 +86,25 @@ def open_conversation(session: Session, *, identity: ChannelIdentity) -> Convers
     return conversation
 
 
+def closed_conversation(
+    session: Session, *, identity: ChannelIdentity, resolved_by: Sender, at: dt.datetime
+) -> Conversation:
+    """A new, already resolved conversation to hold a message we start (an NPS question, a
+    campaign message): a reply opens a conversation of its own, and no CSAT follows."""
+    conversation = Conversation(
+        customer_id=identity.customer_id,
+        channel=identity.channel,
+        channel_identity_id=identity.id,
+        status=ConversationStatus.resolved,
+        resolved_at=at,
+        resolved_by=resolved_by,
+        last_message_at=at,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
 def add_message(
     session: Session,
     *,

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from careloop.config import Settings
 from careloop.errors import NotFound
-from crm.conversations.service import add_message
+from crm.conversations.service import add_message, closed_conversation
 from crm.db import utcnow
 from crm.models import (
     SCALES,
@@ -319,16 +319,9 @@ def _ask(
         return Skip.unreachable
     if conversation is None:
         # NPS has no conversation of its own: the question opens a closed one to hold it.
-        conversation = Conversation(
-            customer_id=survey.customer_id,
-            channel=identity.channel,
-            channel_identity_id=identity.id,
-            status=ConversationStatus.resolved,
-            resolved_at=now,
-            resolved_by=Sender.bot,
+        conversation = closed_conversation(
+            session, identity=identity, resolved_by=Sender.bot, at=now
         )
-        session.add(conversation)
-        session.flush()
         survey.conversation_id = conversation.id
     add_message(
         session,
