@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any, cast
@@ -75,6 +77,83 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         items = list(converters.items())
         data = [{n: row[n] if f is None else f(row[n]) for n, f in items} for row in rows]
     connection.exec_driver_sql(str(compiled), data)
+
+
+def bulk_insert_columns(
+    session: Session,
+    table: Table,
+    length: int,
+    columns: dict[str, Sequence[Any]],
+    constants: dict[str, Any] | None = None,
+) -> None:
+    """INSERT ``length`` rows given column-wise: ``columns`` hold one value per row,
+    ``constants`` one value for every row.
+
+    The fastest path careloop has for big writes (a campaign outbox for a million
+    customers): PostgreSQL gets one ``COPY ... FROM STDIN`` on the session's own connection
+    (same transaction), SQLite one executemany over zipped columns, with each column's
+    driver conversion done once per column (once in all for a constant)."""
+    if length == 0:
+        return
+    constants = constants or {}
+    for name, values in columns.items():
+        if len(values) != length:
+            raise ValueError(f"column {name}: {len(values)} values for {length} rows")
+    connection = session.connection()
+    dialect = connection.dialect
+    names = [*columns, *constants]
+    if dialect.name == "postgresql":
+        preparer = dialect.identifier_preparer
+        quoted = ", ".join(preparer.quote(n) for n in names)
+        statement = f"COPY {preparer.format_table(table)} ({quoted}) FROM STDIN"
+        fixed = [_copy_text(constants[n]) for n in constants]
+        raw = connection.connection.dbapi_connection
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for start in range(0, length, _COPY_CHUNK):
+                stop = min(start + _COPY_CHUNK, length)
+                parts: list[Iterable[str]] = [
+                    map(_copy_text, columns[n][start:stop]) for n in columns
+                ]
+                parts += [itertools.repeat(text, stop - start) for text in fixed]
+                copy.write("".join(["\t".join(row) + "\n" for row in zip(*parts, strict=True)]))
+        return
+    compiled = insert(table).compile(dialect=dialect, column_keys=names)
+    positions = compiled.positiontup or names
+    prepared: list[Iterable[Any]] = []
+    for name in positions:
+        convert = _driver_converter(table.c[name].type, dialect)
+        if name in constants:
+            value = constants[name]
+            prepared.append(itertools.repeat(value if convert is None else convert(value), length))
+        else:
+            values = columns[name]
+            prepared.append(values if convert is None else map(convert, values))
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(str(compiled), zip(*prepared, strict=True))  # type: ignore[arg-type]
+    finally:
+        cursor.close()
+
+
+_COPY_CHUNK = 100_000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """``value`` in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; careloop stores aware UTC timestamps")
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        value = json.dumps(value)
+    return str(value).translate(_COPY_ESCAPES)
 
 
 def _default_value(column: Any) -> Any:
@@ -177,6 +256,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 64 MiB of page cache (the default is 2 MiB): big writes touch many index pages.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

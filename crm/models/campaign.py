@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -95,13 +95,21 @@ class CampaignDelivery(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id", "occurrence_key"),
         Index("ix_campaign_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
-        Index("ix_campaign_deliveries_customer_id_sent_at", "customer_id", "sent_at"),
+        # Only sent rows matter to the frequency cap; a partial index costs planning nothing.
+        Index(
+            "ix_campaign_deliveries_customer_id_sent_at",
+            "customer_id",
+            "sent_at",
+            sqlite_where=text("sent_at IS NOT NULL"),
+            postgresql_where=text("sent_at IS NOT NULL"),
+        ),
     )
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaign_runs.id", ondelete="SET NULL"), index=True
-    )
+    # The run that planned the row. No foreign key: runs are never deleted on their own
+    # (only with their campaign, which takes its deliveries along), and each key checked
+    # per row costs PostgreSQL ~8 µs, a tenth of planning for a million customers.
+    run_id: Mapped[int | None]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     occurrence_key: Mapped[str] = mapped_column(String(64))
     group: Mapped[DeliveryGroup] = mapped_column(enum_column(DeliveryGroup))
@@ -109,7 +117,7 @@ class CampaignDelivery(IdMixin, TimestampMixin, Base):
         enum_column(OutboxStatus), default=OutboxStatus.pending
     )
     skip_reason: Mapped[str | None] = mapped_column(String(64))
-    offer_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    offer_code: Mapped[str | None] = mapped_column(String(64))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     next_attempt_at: Mapped[dt.datetime | None]  # quiet hours: not before this
     sent_at: Mapped[dt.datetime | None]  # handed to the channel
