@@ -21,13 +21,13 @@ from bot.policy.escalation import (
     decide,
     priority,
 )
-from bot.policy.hours import BusinessHours
 from bot.responses import Button, Reply, ResponseBook
 from careloop.config import Settings
 from crm.conversations import inbox
 from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.db import utcnow
+from crm.hours import BusinessHours
 from crm.models import (
     SCALES,
     Channel,
@@ -163,6 +163,10 @@ class Engine:
         self.policy = policy or PolicyConfig()
         self.hours = hours
         self.clock = clock
+
+    def intent_labels(self) -> list[str]:
+        """The intents the loaded model knows (what agents may relabel a message to)."""
+        return sorted(self.nlu.intent.head.labels)
 
     def handle(self, session: Session, inbound: InboundMessage) -> Outcome:
         """Store, understand and answer one inbound message (idempotent on its message id)."""

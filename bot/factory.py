@@ -8,9 +8,9 @@ import time
 
 from bot.engine import Engine
 from bot.policy.escalation import PolicyConfig
-from bot.policy.hours import BusinessHours
 from bot.responses import ResponseBook
 from careloop.config import Settings
+from crm.hours import BusinessHours
 from nlp.encoder import SentenceEncoder
 from nlp.pipeline import NLUConfig, load_nlu
 

@@ -527,24 +527,45 @@ def nlu_train(
     mode: Annotated[
         str, typer.Option(help="fast (frozen encoder + head, seconds) or finetune (minutes).")
     ] = "fast",
+    corrections: Annotated[
+        bool,
+        typer.Option(help="Add the agents' intent corrections from the database (intent)."),
+    ] = True,
 ) -> None:
-    """Train a model and make it the active one (a running server reloads it by itself)."""
+    """Train a model and make it the active one (a running server reloads it by itself).
+    Intent training adds every intent correction agents made in the inbox."""
     from bot.factory import nlu_config
-    from nlp.dataset import DataError
+    from crm.conversations import inbox
+    from nlp.dataset import DataError, Example
     from nlp.encoder import SentenceEncoder
     from nlp.pipeline import train_task
 
     settings = _settings()
     _check_task(task)
     _check_mode(mode)
+    extra: list[Example] = []
+    if task == "intent" and corrections:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with _session(settings) as session:
+                extra = [Example(text, label) for text, label in inbox.corrections(session)]
+        except SQLAlchemyError as exc:  # no database yet: train on the file alone
+            typer.echo(f"note: no intent corrections read ({type(exc).__name__})", err=True)
     encoder = SentenceEncoder(settings.encoder_model or None)
     try:
-        artifact = train_task(encoder, nlu_config(settings), task, data, mode=mode)
+        artifact = train_task(encoder, nlu_config(settings), task, data, mode=mode, extra=extra)
     except DataError as exc:
         raise _fail(str(exc)) from None
     typer.echo(
         json.dumps(
-            {"task": task, "mode": mode, "version": artifact.version, **artifact.meta["metrics"]}
+            {
+                "task": task,
+                "mode": mode,
+                "version": artifact.version,
+                "corrections": len(extra),
+                **artifact.meta["metrics"],
+            }
         )
     )
 

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     campaign_misfire_grace_minutes: int = Field(default=60, ge=1)
     campaign_trigger_lookback_days: int = Field(default=7, ge=1)
     campaign_low_csat: int = Field(default=2, ge=1, le=5)
+    # Contact-pressure governance: no marketing while a complaint is open, nor for N days
+    # after a low CSAT (<= campaign_low_csat) or a detractor NPS (0-6); 0 turns a rule off.
+    campaign_block_open_escalation: bool = True
+    campaign_quiet_days_after_low_csat: int = Field(default=14, ge=0)
+    campaign_quiet_days_after_detractor: int = Field(default=30, ge=0)
+    # A new conversation this soon after a campaign message is a reply to that campaign.
+    campaign_reply_window_days: int = Field(default=7, ge=0)
     outbox_claim_lease_seconds: float = Field(default=300.0, gt=0)
 
     # Surveys (CSAT after service, NPS on a schedule, CES after chosen intents)

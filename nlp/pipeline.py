@@ -140,13 +140,20 @@ def train_task(
     data: Path | None = None,
     *,
     mode: str = "fast",
+    extra: Sequence[Example] = (),
 ) -> Artifact:
-    """Train ``task`` on ``data`` (or the configured/bundled file) and activate it."""
+    """Train ``task`` on ``data`` (or the configured/bundled file) plus ``extra`` examples
+    (agents' corrections; a corrected text replaces the file's example of the same text),
+    and activate it."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; use fast or finetune")
     configured = config.intent_data if task == "intent" else config.sentiment_data
     path = data or configured or bundled_data_path(task)
     examples = load_examples(path)
+    if extra:
+        corrected = {ex.text.strip().casefold() for ex in extra}
+        examples = [ex for ex in examples if ex.text.strip().casefold() not in corrected]
+        examples += list(extra)
     log.info("nlu.train.start task=%s mode=%s examples=%d data=%s", task, mode, len(examples), path)
     meta = {"mode": mode, "encoder": encoder.name, "data_path": str(path)}
     if mode == "fast":

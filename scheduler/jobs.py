@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from careloop.config import Settings
 from crm.campaigns import dispatch as campaign_dispatch
 from crm.campaigns import runs as campaign_runs
-from crm.conversations import inbox
+from crm.conversations import inbox, sla
 from crm.conversations import service as conversations
 from crm.scoring import service as scoring
 from crm.surveys import service as surveys
@@ -43,6 +43,11 @@ def auto_assign_conversations(session: Session, settings: Settings) -> int:
         session, online_within=dt.timedelta(seconds=settings.agent_online_seconds)
     )
     return len(pairs)
+
+
+def check_sla(session: Session, settings: Settings) -> int:
+    """Mark open conversations at risk / breached and notify their agents."""
+    return sum(sla.check(session).values())
 
 
 def dispatch_surveys(session: Session, settings: Settings) -> int:
@@ -85,6 +90,13 @@ JOBS: list[JobSpec] = [
         trigger="interval",
         trigger_args={"seconds": 10},
         description="assign waiting conversations to online agents with free capacity",
+    ),
+    JobSpec(
+        name="inbox.sla",
+        func=check_sla,
+        trigger="interval",
+        trigger_args={"seconds": 30},
+        description="mark conversations at risk of / past their SLA targets, notify agents",
     ),
     JobSpec(
         name="surveys.dispatch",

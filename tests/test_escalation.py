@@ -19,8 +19,8 @@ from bot.policy.escalation import (
     PolicyConfig,
     decide,
 )
-from bot.policy.hours import BusinessHours, HoursError
 from bot.responses import ResponseBook
+from crm.hours import BusinessHours, HoursError
 from crm.models import Channel, ConversationStatus
 from nlp.base import FALLBACK_INTENT, IntentPrediction, SentimentPrediction, Understanding
 from nlp.pipeline import NLU

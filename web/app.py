@@ -28,6 +28,7 @@ from web.api import (
     health,
     imports,
     inbox,
+    operations,
     telegram_webhook,
 )
 from web.errors import install_error_handlers
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(imports.router)
     app.include_router(customers.router)
     app.include_router(campaigns.router)
+    app.include_router(operations.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app
 

@@ -7,7 +7,9 @@ message; campaign messages are marked *at most once* there (a request that may h
 before a crash is never repeated; see :mod:`crm.conversations.outbox`).
 
 Guards, checked here at send time (planning already skipped who was ruled out then):
-consent and opt-out, reachability on the campaign's channel, the global frequency cap
+consent and opt-out, reachability on the campaign's channel, contact-pressure governance
+(do-not-contact entries, an open escalation, a recent low CSAT or detractor NPS; see
+:mod:`crm.campaigns.governance`), the global frequency cap
 (``campaign_frequency_cap`` messages per ``campaign_frequency_days``, across campaigns)
 and quiet hours in the customer's time zone, which defer the row (never drop it).
 """
@@ -24,7 +26,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from careloop.config import Settings
-from crm.campaigns import messages
+from crm.campaigns import governance, messages
 from crm.conversations import service as conversations
 from crm.db import utcnow
 from crm.models import (
@@ -176,6 +178,7 @@ def _dispatch_channel(
         }
     )
     quiet = parse_quiet_hours(settings.campaign_quiet_hours)
+    flagged = governance.flagged(session, channel.value, settings, now, among=customer_ids)
     for delivery, campaign in rows:
         customer = customers[delivery.customer_id]
         reason = None
@@ -185,6 +188,8 @@ def _dispatch_channel(
             reason = "no_consent"
         elif delivery.customer_id not in identities:
             reason = "unreachable"
+        elif governed := governance.first_reason(flagged, delivery.customer_id):
+            reason = governed
         elif recent[delivery.customer_id] >= settings.campaign_frequency_cap:
             reason = "frequency_cap"
         if reason is not None:

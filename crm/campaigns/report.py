@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from crm.models import (
     Campaign,
     CampaignDelivery,
+    Conversation,
     DeliveryGroup,
     DeliveryStatus,
     Message,
@@ -142,6 +143,20 @@ def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
         DeliveryStatus.delivered.value, 0
     )
 
+    # Reply-to-offer: conversations that answer this campaign, and how many of them went to
+    # the agents (complaints and other escalations the campaign caused).
+    replies = {"conversations": 0, "escalated": 0, "complaints": 0}
+    for reason, n in session.execute(
+        select(Conversation.escalation_reason, func.count())
+        .where(Conversation.campaign_id == campaign.id)
+        .group_by(Conversation.escalation_reason)
+    ):
+        replies["conversations"] += int(n)
+        if reason is not None:
+            replies["escalated"] += int(n)
+            if reason in COMPLAINT_REASONS:
+                replies["complaints"] += int(n)
+
     t, c = groups[DeliveryGroup.treatment.value], groups[DeliveryGroup.control.value]
     n_t, n_c = t["members"], c["members"]
     rpm_t = (t["revenue"] / n_t) if n_t else Decimal(0)
@@ -179,6 +194,7 @@ def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
         if incremental_revenue is not None
         else None,
         "redemptions": t["redeemed"],
+        "replies": replies,
         "costs": str(costs),
         "roi": roi,
         "funnel": [
@@ -189,6 +205,12 @@ def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
             {"stage": "converted", "count": t["converted"]},
         ],
     }
+
+
+# Escalation reasons that mean the customer was unhappy (crm cannot see bot.policy's enum).
+COMPLAINT_REASONS = frozenset(
+    {"complaint", "negative_sentiment", "repeated_negative", "at_risk_customer"}
+)
 
 
 def report_csv(report: dict[str, Any]) -> str:

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from careloop.config import Settings
 from careloop.errors import ValidationFailed
-from crm.campaigns import audience
+from crm.campaigns import audience, governance
 from crm.campaigns.messages import draw, in_control, offer_code_for
-from crm.db import bulk_insert, utcnow
+from crm.db import bulk_insert_columns, utcnow
 from crm.models import (
     Campaign,
     CampaignDelivery,
@@ -71,8 +71,8 @@ class PlanResult:
 
 
 def _ids(session: Session, query: Any) -> np.ndarray:
-    """Customer ids of ``query``, read through the DB-API cursor (fast at a million)."""
-    return np.fromiter((row[0] for row in session.execute(query)), dtype=np.int64)
+    """Customer ids of ``query``, read as plain Core rows (fast at a million)."""
+    return np.array(session.connection().execute(query).scalars().all(), dtype=np.int64)
 
 
 def _customers_where(session: Session, ids: np.ndarray, condition: Any) -> np.ndarray:
@@ -110,13 +110,17 @@ def plan_guards(
         .group_by(CampaignDelivery.customer_id)
         .having(func.count() >= settings.campaign_frequency_cap),
     )
-    frequency = left[np.isin(left, capped)]
-    for name, values in (
+    steps: list[tuple[str, np.ndarray]] = [
         ("opted_out", opted_out),
         ("no_consent", no_consent),
         ("unreachable", unreachable),
-        ("frequency_cap", frequency),
-    ):
+    ]
+    for name, members in governance.flagged(session, campaign.channel.value, settings, now).items():
+        hit = left[np.isin(left, np.fromiter(members, dtype=np.int64, count=len(members)))]
+        left = np.setdiff1d(left, hit, assume_unique=True)
+        steps.append((name, hit))
+    steps.append(("frequency_cap", left[np.isin(left, capped)]))
+    for name, values in steps:
         if len(values):
             reasons[name] = values
     return reasons
@@ -191,31 +195,18 @@ def plan_run(
             status[over] = OutboxStatus.skipped.value
             reason[over] = "campaign_cap"
             result.skipped["campaign_cap"] = len(over)
-    secret = settings.secret_key.get_secret_value()
-    table = CampaignDelivery.__table__
-    group_of = np.where(control, DeliveryGroup.control.value, DeliveryGroup.treatment.value)
-    for start in range(0, len(ids), CHUNK):
-        rows = []
-        for i in range(start, min(start + CHUNK, len(ids))):
-            customer_id = int(ids[i])
-            treated = not control[i]
-            rows.append(
-                {
-                    "campaign_id": campaign.id,
-                    "run_id": run.id,
-                    "customer_id": customer_id,
-                    "occurrence_key": keys[customer_id] if keys else occurrence_key,
-                    "group": str(group_of[i]),
-                    "status": status[i],
-                    "skip_reason": reason[i],
-                    "offer_code": offer_code_for(campaign, customer_id, secret)
-                    if treated
-                    else None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        bulk_insert(session, table, rows)  # type: ignore[arg-type]
+    _write_outbox(
+        session,
+        campaign,
+        run.id,
+        ids,
+        control,
+        status,
+        reason,
+        keys or occurrence_key,
+        settings,
+        now,
+    )
     result.audience = len(ids)
     result.control = int(control.sum())
     result.treatment = len(ids) - result.control
@@ -226,6 +217,53 @@ def plan_run(
     if customers is None:
         run.finished_at = now
     return result
+
+
+def _write_outbox(
+    session: Session,
+    campaign: Campaign,
+    run_id: int,
+    ids: np.ndarray,
+    control: np.ndarray,
+    status: np.ndarray,
+    reason: np.ndarray,
+    occurrence: str | dict[int, str],
+    settings: Settings,
+    now: dt.datetime,
+) -> None:
+    """The occurrence's outbox rows, written column-wise (COPY on PostgreSQL). Offer codes
+    go only to the rows that may be sent: held-out and skipped customers never see one."""
+    customer_ids = ids.tolist()
+    sendable = np.flatnonzero(status == OutboxStatus.pending.value).tolist()
+    codes: list[str | None] = [None] * len(customer_ids)
+    if campaign.unique_codes:
+        secret = settings.secret_key.get_secret_value()
+        for i in sendable:
+            codes[i] = offer_code_for(campaign, customer_ids[i], secret)
+    elif campaign.offer_code:
+        for i in sendable:
+            codes[i] = campaign.offer_code
+    columns: dict[str, Any] = {
+        "customer_id": customer_ids,
+        "group": np.where(
+            control, DeliveryGroup.control.value, DeliveryGroup.treatment.value
+        ).tolist(),
+        "status": status.tolist(),
+        "skip_reason": reason.tolist(),
+        "offer_code": codes,
+    }
+    constants: dict[str, Any] = {
+        "campaign_id": campaign.id,
+        "run_id": run_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if isinstance(occurrence, dict):  # triggered: each customer's own occurrence
+        columns["occurrence_key"] = [occurrence[c] for c in customer_ids]
+    else:
+        constants["occurrence_key"] = occurrence
+    table = CampaignDelivery.__table__
+    bulk_insert_columns(session, table, len(customer_ids), columns, constants)  # type: ignore[arg-type]
 
 
 def _unplanned(

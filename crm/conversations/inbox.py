@@ -9,14 +9,15 @@ the outbox, the web chat shows them, the Telegram sender delivers them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from careloop.errors import Conflict, NotFound, ValidationFailed
+from crm.conversations import routing, sla
 from crm.conversations.service import add_message, effective_priority, escalate
 from crm.db import utcnow
 from crm.models import (
@@ -25,6 +26,7 @@ from crm.models import (
     Customer,
     Direction,
     Message,
+    Notification,
     Order,
     Role,
     Sender,
@@ -33,6 +35,7 @@ from crm.models import (
 )
 
 VIEWS = ("queue", "mine", "unassigned", "all", "resolved")
+SORTS = ("priority", "sla")
 MAX_REPLY_CHARS = 4000  # well inside Telegram's 4,096 per message
 
 
@@ -53,6 +56,9 @@ class QueueRow:
     escalated_at: dt.datetime | None
     last_message_at: dt.datetime
     waiting_seconds: int | None
+    team_id: int | None = None
+    sla_state: str | None = None
+    sla_due_at: dt.datetime | None = None
 
 
 def queue(
@@ -63,11 +69,15 @@ def queue(
     limit: int = 50,
     offset: int = 0,
     now: dt.datetime | None = None,
+    sort: str = "priority",
 ) -> list[QueueRow]:
     """Conversations for one inbox view, by effective priority (priority + waiting minutes
-    / 2, see :func:`crm.conversations.service.queue_rank`); resolved ones newest first."""
+    / 2, see :func:`crm.conversations.service.queue_rank`) or, with ``sort="sla"``, by the
+    SLA target due first; resolved ones newest first."""
     if view not in VIEWS:
         raise ValidationFailed(f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
+    if sort not in SORTS:
+        raise ValidationFailed(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
     now = now or utcnow()
     open_human = (ConversationStatus.waiting, ConversationStatus.assigned)
     where = {
@@ -92,11 +102,19 @@ def queue(
         .limit(1)
         .scalar_subquery()
     )
-    order = (
-        (Conversation.resolved_at.desc(),)
-        if view == "resolved"
-        else (Conversation.queue_rank.desc().nulls_last(), Conversation.id)
+    due = case(
+        (
+            Conversation.first_agent_reply_at.is_(None),
+            func.coalesce(Conversation.first_response_due_at, Conversation.resolution_due_at),
+        ),
+        else_=Conversation.resolution_due_at,
     )
+    if view == "resolved":
+        order: tuple[Any, ...] = (Conversation.resolved_at.desc(),)
+    elif sort == "sla":
+        order = (due.asc().nulls_last(), Conversation.queue_rank.desc().nulls_last())
+    else:
+        order = (Conversation.queue_rank.desc().nulls_last(), Conversation.id)
     rows = session.execute(
         select(Conversation, Customer, last_score)
         .join(Customer, Customer.id == Conversation.customer_id)
@@ -127,6 +145,9 @@ def queue(
                 escalated_at=conversation.escalated_at,
                 last_message_at=conversation.last_message_at,
                 waiting_seconds=waiting,
+                team_id=conversation.team_id,
+                sla_state=conversation.sla_state,
+                sla_due_at=sla.next_due(conversation),
             )
         )
     return out
@@ -216,6 +237,7 @@ def reply(
         conversation.agent_message_count += 1
         if conversation.first_agent_reply_at is None:
             conversation.first_agent_reply_at = message.created_at
+            sla.record_first_response(conversation, message.created_at)
     session.flush()
     return message
 
@@ -226,12 +248,31 @@ def resolve(session: Session, *, conversation_id: int, agent: User) -> Conversat
     conversation = get_conversation(session, conversation_id)
     if conversation.status is ConversationStatus.resolved:
         return conversation
+    now = utcnow()
     conversation.status = ConversationStatus.resolved
-    conversation.resolved_at = utcnow()
+    conversation.resolved_at = now
     conversation.resolved_by = Sender.agent
+    sla.record_resolution(conversation, now)
     _event(session, conversation, f"Resolved by {agent.display_name}")
     session.flush()
+    pull_next(session, agent=agent, now=now)
     return conversation
+
+
+def pull_next(session: Session, *, agent: User, now: dt.datetime | None = None) -> int | None:
+    """Capacity freed: give ``agent`` the next waiting conversation (routing order) at once.
+    Returns its id, or None (no capacity, nothing waiting, or someone else took it)."""
+    now = now or utcnow()
+    if routing.free_capacity(session, agent) <= 0:
+        return None
+    conversation_id = routing.next_for(session, agent)
+    if conversation_id is None or not _take(
+        session, conversation_id=conversation_id, agent=agent, now=now
+    ):
+        return None
+    _event(session, get_conversation(session, conversation_id), f"Routed to {agent.display_name}")
+    session.flush()
+    return conversation_id
 
 
 def reopen(session: Session, *, conversation_id: int, agent: User) -> Conversation:
@@ -246,6 +287,63 @@ def reopen(session: Session, *, conversation_id: int, agent: User) -> Conversati
     _event(session, conversation, f"Reopened by {agent.display_name}")
     session.flush()
     return conversation
+
+
+def relabel(
+    session: Session, *, message_id: int, intent: str, agent: User, known: Collection[str]
+) -> Message:
+    """An agent corrects the intent of a customer message. The correction is kept next to
+    the model's label (analytics compare them) and becomes training data for the next
+    ``careloop nlu train``; ``known``: the intents the model has."""
+    _must_work_conversations(agent)
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} not found")
+    if message.direction is not Direction.inbound or message.sender is not Sender.customer:
+        raise ValidationFailed("only customer messages have an intent to correct")
+    intent = intent.strip()
+    if intent not in known:
+        raise ValidationFailed(f"unknown intent {intent!r}; use one of {', '.join(sorted(known))}")
+    message.corrected_intent = None if intent == message.intent else intent
+    message.corrected_by_id = agent.id if message.corrected_intent else None
+    message.corrected_at = utcnow() if message.corrected_intent else None
+    session.flush()
+    return message
+
+
+def corrections(session: Session) -> list[tuple[str, str]]:
+    """(text, corrected intent) for every agent correction, oldest first."""
+    return [
+        (text, intent)
+        for text, intent in session.execute(
+            select(Message.text, Message.corrected_intent)
+            .where(Message.corrected_intent.is_not(None))
+            .order_by(Message.id)
+        )
+        if intent
+    ]
+
+
+def notifications(
+    session: Session, *, user: User, unread_only: bool = True, limit: int = 50
+) -> list[Notification]:
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def mark_read(session: Session, *, user: User, ids: Collection[int] | None = None) -> int:
+    """Mark the user's notifications read (all unread ones when ``ids`` is None)."""
+    query = update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)
+    )
+    if ids is not None:
+        query = query.where(Notification.id.in_(list(ids)))
+    result = session.execute(
+        query.values(read_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def metrics(conversation: Conversation) -> dict[str, Any]:
@@ -406,19 +504,10 @@ def auto_assign(
     )
     if not agents:
         return []
-    held = dict(
-        session.execute(
-            select(Conversation.assigned_agent_id, func.count(Conversation.id))
-            .where(
-                Conversation.status == ConversationStatus.assigned,
-                Conversation.assigned_agent_id.in_([a.id for a in agents]),
-            )
-            .group_by(Conversation.assigned_agent_id)
-        ).all()
-    )
-    free = {a.id: a.max_concurrent - int(held.get(a.id, 0)) for a in agents}
-    waiting = session.scalars(
-        select(Conversation.id)
+    held = routing.held_counts(session, [a.id for a in agents])
+    free = {a.id: a.max_concurrent - held.get(a.id, 0) for a in agents}
+    waiting = session.execute(
+        select(Conversation.id, Conversation.team_id)
         .where(
             Conversation.status == ConversationStatus.waiting,
             Conversation.assigned_agent_id.is_(None),
@@ -428,10 +517,12 @@ def auto_assign(
     ).all()
     oldest = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     done: list[tuple[int, int]] = []
-    for conversation_id in waiting:
+    for conversation_id, team_id in waiting:
         ready = [a for a in agents if free[a.id] > 0]
         if not ready:
             break
+        # The conversation's team first; anyone else only when none of them can take it.
+        ready = [a for a in ready if team_id is not None and a.team_id == team_id] or ready
         agent = min(ready, key=lambda a: (a.last_assigned_at or oldest, a.id))
         if _take(session, conversation_id=conversation_id, agent=agent, now=now):
             free[agent.id] -= 1  # (else an agent claimed it meanwhile)

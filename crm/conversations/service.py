@@ -7,15 +7,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from careloop.config import get_settings
+from crm.conversations import routing
 from crm.db import utcnow
 from crm.models import (
     OPEN_STATUSES,
+    CampaignDelivery,
     Channel,
     ChannelIdentity,
     Conversation,
     ConversationStatus,
+    Customer,
     DeliveryStatus,
     Direction,
     Message,
@@ -48,6 +52,9 @@ def escalate(
     conversation.escalation_reason = reason
     conversation.priority = priority
     conversation.queue_rank = queue_rank(priority, conversation.escalated_at)
+    session = object_session(conversation)
+    if session is not None:
+        routing.on_escalation(session, conversation, conversation.escalated_at)
 
 
 def find_message(session: Session, *, channel: Channel, channel_message_id: str) -> Message | None:
@@ -75,15 +82,42 @@ def open_conversation(session: Session, *, identity: ChannelIdentity) -> Convers
     """The customer's open conversation on this channel, or a new one."""
     conversation = find_open_conversation(session, identity=identity)
     if conversation is None:
+        customer = session.get(Customer, identity.customer_id)
         conversation = Conversation(
             customer_id=identity.customer_id,
             channel=identity.channel,
             channel_identity_id=identity.id,
             status=ConversationStatus.bot,
+            campaign_id=answered_campaign(session, identity=identity, now=utcnow()),
         )
+        if customer is not None:  # the scores as they were when the conversation started
+            conversation.segment_at_start = customer.rfm_segment
+            conversation.clv_at_start = customer.clv
+            conversation.churn_risk_at_start = (
+                customer.churn_risk.value if customer.churn_risk else None
+            )
         session.add(conversation)
         session.flush()
     return conversation
+
+
+def answered_campaign(
+    session: Session, *, identity: ChannelIdentity, now: dt.datetime
+) -> int | None:
+    """The campaign a new conversation answers: the latest campaign message sent to this
+    customer on this channel within ``campaign_reply_window_days`` (reply-to-offer loop)."""
+    window = dt.timedelta(days=get_settings().campaign_reply_window_days)
+    return session.scalars(
+        select(CampaignDelivery.campaign_id)
+        .join(Message, Message.id == CampaignDelivery.message_id)
+        .where(
+            CampaignDelivery.customer_id == identity.customer_id,
+            CampaignDelivery.sent_at >= now - window,
+            Message.channel == identity.channel,
+        )
+        .order_by(CampaignDelivery.sent_at.desc())
+        .limit(1)
+    ).first()
 
 
 def closed_conversation(

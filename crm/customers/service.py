@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from careloop.errors import NotFound
+from careloop.errors import NotFound, ValidationFailed
 from crm.db import utcnow
-from crm.models import Channel, ChannelIdentity, Conversation, Customer, Message
+from crm.models import (
+    BlockReason,
+    Channel,
+    ChannelIdentity,
+    ContactBlock,
+    Conversation,
+    Customer,
+    Message,
+)
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:
@@ -66,6 +74,7 @@ def opt_out(session: Session, *, customer_id: int) -> Customer:
     customer.marketing_consent = False
     if customer.opted_out_at is None:
         customer.opted_out_at = utcnow()
+    add_block(session, customer_id=customer.id, reason=BlockReason.opted_out)
     return customer
 
 
@@ -74,6 +83,7 @@ def give_consent(session: Session, *, customer_id: int) -> Customer:
     customer = get_customer(session, customer_id)
     customer.marketing_consent = True
     customer.opted_out_at = None
+    remove_blocks(session, customer_id=customer.id, reason=BlockReason.opted_out)
     return customer
 
 
@@ -84,6 +94,13 @@ def mark_unreachable(session: Session, *, identity_id: int, reason: str) -> None
         identity.reachable = False
         identity.unreachable_reason = reason[:64]
         identity.unreachable_since = utcnow()
+    if reason == BlockReason.blocked_bot.value:
+        add_block(
+            session,
+            customer_id=identity.customer_id,
+            channel=identity.channel.value,
+            reason=BlockReason.blocked_bot,
+        )
 
 
 def mark_reachable(session: Session, *, identity: ChannelIdentity) -> None:
@@ -92,6 +109,71 @@ def mark_reachable(session: Session, *, identity: ChannelIdentity) -> None:
         identity.reachable = True
         identity.unreachable_reason = None
         identity.unreachable_since = None
+        remove_blocks(
+            session,
+            customer_id=identity.customer_id,
+            reason=BlockReason.blocked_bot,
+            channel=identity.channel.value,
+        )
+
+
+CONTACT_CHANNELS = ("any", *(c.value for c in Channel))
+
+
+def add_block(
+    session: Session,
+    *,
+    customer_id: int,
+    reason: BlockReason,
+    channel: str = "any",
+    note: str | None = None,
+    by: int | None = None,
+) -> ContactBlock:
+    """A do-not-contact entry (no marketing on ``channel``, or on any); idempotent."""
+    if channel not in CONTACT_CHANNELS:
+        raise ValidationFailed(f"channel: one of {', '.join(CONTACT_CHANNELS)}")
+    existing = session.scalars(
+        select(ContactBlock).where(
+            ContactBlock.customer_id == customer_id,
+            ContactBlock.channel == channel,
+            ContactBlock.reason == reason,
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    block = ContactBlock(
+        customer_id=customer_id,
+        channel=channel,
+        reason=reason,
+        note=(note or None) and note[:300],
+        created_by_id=by,
+    )
+    session.add(block)
+    session.flush()
+    return block
+
+
+def remove_blocks(
+    session: Session, *, customer_id: int, reason: BlockReason, channel: str | None = None
+) -> int:
+    """Lift the customer's ``reason`` entries (on ``channel`` only, when given)."""
+    query = delete(ContactBlock).where(
+        ContactBlock.customer_id == customer_id, ContactBlock.reason == reason
+    )
+    if channel is not None:
+        query = query.where(ContactBlock.channel == channel)
+    result = session.execute(query.execution_options(synchronize_session="fetch"))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def blocks(session: Session, *, customer_id: int) -> list[ContactBlock]:
+    return list(
+        session.scalars(
+            select(ContactBlock)
+            .where(ContactBlock.customer_id == customer_id)
+            .order_by(ContactBlock.id)
+        )
+    )
 
 
 def link_identity(

@@ -21,6 +21,14 @@ from crm.models.conversation import (
 )
 from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer, CustomerEvent
 from crm.models.order import Order, OrderStatus
+from crm.models.service import (
+    BlockReason,
+    ContactBlock,
+    Notification,
+    SlaPolicy,
+    SlaState,
+    Team,
+)
 from crm.models.survey import SCALES, SurveyKind, SurveyResponse, SurveyStatus
 from crm.models.user import ApiToken, Role, User
 
@@ -28,6 +36,7 @@ __all__ = [
     "OPEN_STATUSES",
     "SCALES",
     "ApiToken",
+    "BlockReason",
     "Campaign",
     "CampaignAudit",
     "CampaignDelivery",
@@ -36,6 +45,7 @@ __all__ = [
     "Channel",
     "ChannelIdentity",
     "ChurnRisk",
+    "ContactBlock",
     "Conversation",
     "ConversationStatus",
     "Customer",
@@ -44,14 +54,18 @@ __all__ = [
     "DeliveryStatus",
     "Direction",
     "Message",
+    "Notification",
     "Order",
     "OrderStatus",
     "OutboxStatus",
     "Role",
     "ScheduleKind",
     "Sender",
+    "SlaPolicy",
+    "SlaState",
     "SurveyKind",
     "SurveyResponse",
     "SurveyStatus",
+    "Team",
     "User",
 ]

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -81,6 +91,27 @@ class Conversation(IdMixin, TimestampMixin, Base):
     # Service metrics, kept as the conversation goes.
     first_agent_reply_at: Mapped[dt.datetime | None]
     agent_message_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Routing and SLA (crm.conversations.sla): the team it is routed to, the targets set at
+    # escalation (warn = "at risk" from then on), the state the SLA job last saw, and
+    # whether each target was hit (null until decided).
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    first_response_due_at: Mapped[dt.datetime | None]
+    first_response_warn_at: Mapped[dt.datetime | None]
+    resolution_due_at: Mapped[dt.datetime | None]
+    resolution_warn_at: Mapped[dt.datetime | None]
+    sla_state: Mapped[str | None] = mapped_column(String(16))
+    first_response_hit: Mapped[bool | None]
+    resolution_hit: Mapped[bool | None]
+    # A reply to a campaign message: the campaign it answers (reply-to-offer loop).
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
+    # The customer's scores when the conversation started (for exports and analytics).
+    segment_at_start: Mapped[str | None] = mapped_column(String(32))
+    clv_at_start: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    churn_risk_at_start: Mapped[str | None] = mapped_column(String(16))
 
     customer: Mapped[Customer] = relationship()
     channel_identity: Mapped[ChannelIdentity | None] = relationship()
@@ -118,6 +149,10 @@ class Message(IdMixin, Base):
     sentiment: Mapped[str | None] = mapped_column(String(16))
     sentiment_score: Mapped[float | None]
     nlu: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # An agent's correction of the intent (training data for the next `careloop nlu train`).
+    corrected_intent: Mapped[str | None] = mapped_column(String(64), index=True)
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    corrected_at: Mapped[dt.datetime | None]
 
     delivery_status: Mapped[DeliveryStatus | None] = mapped_column(enum_column(DeliveryStatus))
     delivery_attempts: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -29,6 +29,9 @@ class User(IdMixin, TimestampMixin, Base):
     last_login_at: Mapped[dt.datetime | None]
     last_seen_at: Mapped[dt.datetime | None]  # an open inbox page keeps this fresh
     last_assigned_at: Mapped[dt.datetime | None]  # round-robin order for auto-assignment
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
 
 
 class ApiToken(IdMixin, TimestampMixin, Base):

@@ -14,10 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from crm.conversations import inbox
 from crm.db import session_scope
-from crm.models import Conversation, Message, Role, User
+from crm.models import Campaign, Conversation, Message, Role, Team, User
 from web.auth import AgentUser
 from web.deps import SessionDep, StateDep
 
@@ -36,9 +37,19 @@ class AssignIn(BaseModel):
     agent_id: int
 
 
+class RelabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    intent: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] | None = None  # all unread when left out
+
+
 def _row(row: inbox.QueueRow) -> dict[str, Any]:
     data = dataclasses.asdict(row)
-    for key in ("escalated_at", "last_message_at"):
+    for key in ("escalated_at", "last_message_at", "sla_due_at"):
         data[key] = data[key].isoformat() if data[key] else None
     return data
 
@@ -53,6 +64,7 @@ def _message(m: Message, authors: dict[int, str]) -> dict[str, Any]:
         "private": m.is_private_note,
         "intent": m.intent,
         "intent_confidence": m.intent_confidence,
+        "corrected_intent": m.corrected_intent,
         "sentiment": m.sentiment,
         "sentiment_score": m.sentiment_score,
         "delivery_status": m.delivery_status.value if m.delivery_status else None,
@@ -60,7 +72,13 @@ def _message(m: Message, authors: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def _conversation(c: Conversation) -> dict[str, Any]:
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _conversation(c: Conversation, session: Session) -> dict[str, Any]:
+    campaign = session.get(Campaign, c.campaign_id) if c.campaign_id else None
+    team = session.get(Team, c.team_id) if c.team_id else None
     return {
         "id": c.id,
         "customer_id": c.customer_id,
@@ -72,6 +90,18 @@ def _conversation(c: Conversation) -> dict[str, Any]:
         "escalated_at": c.escalated_at.isoformat() if c.escalated_at else None,
         "resolved_at": c.resolved_at.isoformat() if c.resolved_at else None,
         "metrics": inbox.metrics(c),
+        "team": {"id": team.id, "name": team.name} if team else None,
+        "sla": {
+            "state": c.sla_state,
+            "first_response_due_at": _iso(c.first_response_due_at),
+            "resolution_due_at": _iso(c.resolution_due_at),
+            "first_response_hit": c.first_response_hit,
+            "resolution_hit": c.resolution_hit,
+        },
+        # The campaign this conversation answers (reply-to-offer): agents see the context.
+        "campaign": {"id": campaign.id, "name": campaign.name, "template": campaign.template}
+        if campaign
+        else None,
     }
 
 
@@ -82,10 +112,11 @@ def list_conversations(
     view: Annotated[str, Query(description="queue, mine, unassigned, all or resolved")] = "queue",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    sort: Annotated[str, Query(description="priority (default) or sla (due first)")] = "priority",
 ) -> dict[str, Any]:
-    """Sorted by priority, then by how long the customer has waited."""
-    rows = inbox.queue(session, view=view, agent=user, limit=limit, offset=offset)
-    return {"view": view, "conversations": [_row(r) for r in rows]}
+    """Sorted by priority, then by how long the customer has waited (or by SLA due time)."""
+    rows = inbox.queue(session, view=view, agent=user, limit=limit, offset=offset, sort=sort)
+    return {"view": view, "sort": sort, "conversations": [_row(r) for r in rows]}
 
 
 @router.get("/conversations/{conversation_id}")
@@ -100,10 +131,64 @@ def show_conversation(conversation_id: int, session: SessionDep, user: AgentUser
         u.id: u.display_name for u in session.scalars(select(User).where(User.id.in_(author_ids)))
     }
     return {
-        "conversation": _conversation(conversation),
+        "conversation": _conversation(conversation, session),
         "messages": [_message(m, authors) for m in messages],
         "customer": inbox.customer_360(session, conversation.customer_id, exclude=conversation.id),
     }
+
+
+@router.get("/intents")
+def intents(state: StateDep, user: AgentUser) -> dict[str, Any]:
+    """The intents a customer message can be relabelled to."""
+    return {"intents": state.bot.intent_labels()}
+
+
+@router.post("/messages/{message_id}/intent")
+def relabel(
+    message_id: int, body: RelabelIn, session: SessionDep, state: StateDep, user: AgentUser
+) -> dict[str, Any]:
+    """Correct the intent of a customer message (training data for `careloop nlu train`)."""
+    message = inbox.relabel(
+        session,
+        message_id=message_id,
+        intent=body.intent,
+        agent=user,
+        known=state.bot.intent_labels(),
+    )
+    session.commit()
+    return {
+        "id": message.id,
+        "intent": message.intent,
+        "corrected_intent": message.corrected_intent,
+    }
+
+
+@router.get("/notifications")
+def notifications(
+    session: SessionDep, user: AgentUser, unread: bool = True, limit: int = 50
+) -> dict[str, Any]:
+    """SLA warnings for this agent, newest first."""
+    items = inbox.notifications(session, user=user, unread_only=unread, limit=min(limit, 200))
+    return {
+        "notifications": [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "text": n.text,
+                "conversation_id": n.conversation_id,
+                "created_at": n.created_at.isoformat(),
+                "read": n.read_at is not None,
+            }
+            for n in items
+        ]
+    }
+
+
+@router.post("/notifications/read")
+def read_notifications(body: ReadIn, session: SessionDep, user: AgentUser) -> dict[str, Any]:
+    marked = inbox.mark_read(session, user=user, ids=body.ids)
+    session.commit()
+    return {"marked": marked}
 
 
 @router.post("/conversations/{conversation_id}/claim")
@@ -114,7 +199,7 @@ def claim(
     session.commit()  # end the sign-in's read; the claim runs in a transaction of its own
     with session_scope(state.session_factory) as claim_session:
         conversation = inbox.claim(claim_session, conversation_id=conversation_id, agent=user)
-        return {"conversation": _conversation(conversation)}
+        return {"conversation": _conversation(conversation, session)}
 
 
 @router.post("/conversations/{conversation_id}/assign")
@@ -125,7 +210,7 @@ def assign(
         session, conversation_id=conversation_id, agent_id=body.agent_id, by=user
     )
     session.commit()
-    return {"conversation": _conversation(conversation)}
+    return {"conversation": _conversation(conversation, session)}
 
 
 @router.post("/conversations/{conversation_id}/messages")
@@ -150,14 +235,14 @@ def reply(
 def resolve(conversation_id: int, session: SessionDep, user: AgentUser) -> dict[str, Any]:
     conversation = inbox.resolve(session, conversation_id=conversation_id, agent=user)
     session.commit()
-    return {"conversation": _conversation(conversation)}
+    return {"conversation": _conversation(conversation, session)}
 
 
 @router.post("/conversations/{conversation_id}/reopen")
 def reopen(conversation_id: int, session: SessionDep, user: AgentUser) -> dict[str, Any]:
     conversation = inbox.reopen(session, conversation_id=conversation_id, agent=user)
     session.commit()
-    return {"conversation": _conversation(conversation)}
+    return {"conversation": _conversation(conversation, session)}
 
 
 @router.get("/agents")
