@@ -410,3 +410,80 @@ def test_marketer_creates_previews_activates_and_reads_a_campaign_report(
     assert any("activated" in a for a in actions) and any("run" in a for a in actions)
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "campaign-report.png"))
+
+
+def test_admin_follows_a_quality_chart_to_its_conversations(
+    served: tuple[str, sessionmaker[Session]], browser: object
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from crm.db import utcnow
+    from crm.models import ConversationStatus
+    from tests.factories import make_conversation, make_customer
+
+    assert isinstance(browser, WebDriver)
+    base, factory = served
+    now = utcnow()
+    with session_scope(factory) as session:
+        admin = make_user(session, Role.admin, display_name="Ada Admin")
+        email = admin.email
+        complaints = []
+        for text in ("my parcel is broken", "still no refund"):
+            complaints.append(
+                make_conversation(
+                    session,
+                    make_customer(session),
+                    intent="complaint",
+                    text=text,
+                    status=ConversationStatus.waiting,
+                    resolved_at=None,
+                    resolved_by=None,
+                    escalated_at=now,
+                    escalation_reason="complaint",
+                ).id
+            )
+        make_conversation(
+            session,
+            make_customer(session),
+            intent="human_agent",
+            status=ConversationStatus.waiting,
+            resolved_at=None,
+            resolved_by=None,
+            escalated_at=now,
+            escalation_reason="human_request",
+        )
+        make_conversation(session, make_customer(session))  # the bot handled this one
+    wait = WebDriverWait(browser, 20)
+    browser.set_window_size(1400, 1000)
+    sign_in(browser, f"{base}/login", email)
+    wait.until(ec.url_contains("/inbox"))
+    browser.get(f"{base}/analytics/quality")
+    wait.until(lambda d: d.find_element(By.ID, "quality").get_attribute("data-loaded"))
+    kpi = browser.find_element(By.CSS_SELECTOR, "#kpi-handoff .kpi-value").text
+    assert kpi == "75 %"  # 3 of 4 conversations went to a human
+    canvas = browser.find_element(By.ID, "chart-reason")
+    assert canvas.get_attribute("data-points") == "2"
+    # Click the "complaint" bar where Chart.js drew it.
+    x, y = browser.execute_script(
+        "const bar = Chart.getChart(arguments[0]).getDatasetMeta(0).data[0];"
+        "return [bar.x, (bar.y + bar.base) / 2];",
+        canvas,
+    )
+    width, height = canvas.size["width"], canvas.size["height"]
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, int(x - width / 2), int(y - height / 2)
+    ).click().perform()
+    wait.until(ec.url_contains("/analytics/conversations"))
+    assert "reason=complaint" in browser.current_url
+    wait.until(lambda d: d.find_element(By.ID, "drilldown").get_attribute("data-loaded"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#drill-table .drill-row")
+    assert sorted(int(r.get_attribute("data-id") or 0) for r in rows) == sorted(complaints)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "quality-drilldown.png"))
+    rows[0].find_element(By.TAG_NAME, "a").click()
+    wait.until(ec.url_contains("/inbox/conversations/"))
+    wait.until(lambda d: "complaint" in d.find_element(By.ID, "conv-status").text)

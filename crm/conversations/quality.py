@@ -215,8 +215,8 @@ def _matches(row: Row, f: Filters) -> bool:
 
 def rows(session: Session, filters: Filters) -> Iterator[Row]:
     """The conversations of ``filters``, oldest first, read in chunks."""
-    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
-    agents = dict(session.execute(select(User.id, User.display_name)).tuples().all())
+    teams: dict[int, str] = {i: n for i, n in session.execute(select(Team.id, Team.name))}
+    agents: dict[int, str] = {i: n for i, n in session.execute(select(User.id, User.display_name))}
     after = 0
     while True:
         chunk = list(
@@ -242,17 +242,16 @@ def rows(session: Session, filters: Filters) -> Iterator[Row]:
             .order_by(Message.conversation_id, Message.id)
         ):
             messages.setdefault(conversation_id, []).append((intent, corrected, score))
-        csat = dict(
-            session.execute(
+        csat: dict[int | None, int | None] = {
+            conversation_id: score
+            for conversation_id, score in session.execute(
                 select(SurveyResponse.conversation_id, SurveyResponse.score).where(
                     SurveyResponse.conversation_id.in_(ids),
                     SurveyResponse.kind == SurveyKind.csat,
                     SurveyResponse.status == SurveyStatus.answered,
                 )
             )
-            .tuples()
-            .all()
-        )
+        }
         for c in chunk:
             said = messages.get(c.id, [])
             intents: list[str] = []

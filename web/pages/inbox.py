@@ -113,6 +113,17 @@ def segments_page(request: Request, user: MaybeUser) -> Response:
     return staff_page(request, user, "segments.html", roles=(Role.marketer, Role.admin))
 
 
+@router.get("/analytics/quality", response_class=HTMLResponse)
+def quality_page(request: Request, user: MaybeUser) -> Response:
+    return staff_page(request, user, "quality.html", roles=(Role.marketer, Role.admin))
+
+
+@router.get("/analytics/conversations", response_class=HTMLResponse)
+def drilldown_page(request: Request, user: MaybeUser) -> Response:
+    """The conversations behind one number of the quality page (same query parameters)."""
+    return staff_page(request, user, "drilldown.html", roles=(Role.marketer, Role.admin))
+
+
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(request: Request, user: MaybeUser) -> Response:
     return staff_page(request, user, "campaigns.html", roles=(Role.marketer, Role.admin))

@@ -38,6 +38,15 @@
 
   function showError(box, message) { box.textContent = message || ""; box.hidden = !message; }
 
+  function slaText(state, due) {
+    if (!state) return "–";
+    const when = due ? new Date(due) : null;
+    const left = when ? Math.round((when - Date.now()) / 60000) : null;
+    const label = state === "on_track" ? "on track" : state.replace(/_/g, " ");
+    if (left === null || state === "breached") return label;
+    return label + " · " + (left >= 0 ? left + " min left" : -left + " min over");
+  }
+
   function listen(onChange, stateEl) {
     const source = new EventSource("/api/v1/inbox/events");
     source.onopen = function () { if (stateEl) { stateEl.textContent = "live"; stateEl.classList.add("on"); } };
@@ -51,13 +60,35 @@
     const body = document.getElementById("queue-body");
     const errorBox = document.getElementById("inbox-error");
     let view = "queue";
+    const sortBox = document.getElementById("queue-sort");
+    const notesLink = document.getElementById("notes-link");
+    const notesList = document.getElementById("notes-list");
+
+    async function notes() {
+      try {
+        const data = await api("GET", "/notifications");
+        notesLink.hidden = !data.notifications.length;
+        document.getElementById("notes-count").textContent = data.notifications.length;
+        notesList.replaceChildren();
+        data.notifications.forEach(function (n) {
+          const li = el("li", { class: "note note-" + n.kind });
+          li.appendChild(el("a", { href: "/inbox/conversations/" + n.conversation_id }, n.text));
+          notesList.appendChild(li);
+        });
+      } catch (e) { /* the queue shows errors */ }
+    }
+    notesLink.addEventListener("click", async function (ev) {
+      ev.preventDefault();
+      notesList.hidden = !notesList.hidden;
+      if (notesList.hidden) { await api("POST", "/notifications/read", {}); notes(); }
+    });
 
     async function load() {
       try {
-        const data = await api("GET", "/conversations?view=" + view);
+        const data = await api("GET", "/conversations?view=" + view + "&sort=" + sortBox.value);
         body.replaceChildren();
         if (!data.conversations.length) {
-          const row = el("tr"); row.appendChild(el("td", { colspan: "8", class: "muted" }, "Nothing here."));
+          const row = el("tr"); row.appendChild(el("td", { colspan: "9", class: "muted" }, "Nothing here."));
           body.appendChild(row);
         }
         data.conversations.forEach(function (c) {
@@ -70,6 +101,7 @@
           row.appendChild(el("td", {}, c.value_tier || "–"));
           row.appendChild(el("td", {}, c.churn_risk || "–"));
           row.appendChild(el("td", {}, waited(c.waiting_seconds)));
+          row.appendChild(el("td", { class: "sla sla-" + (c.sla_state || "none") }, slaText(c.sla_state, c.sla_due_at)));
           row.appendChild(el("td", {}, c.status + (c.assigned_agent_id ? (String(c.assigned_agent_id) === inbox.dataset.agentId ? " (me)" : "") : "")));
           const act = el("td");
           if (c.status === "waiting" && !c.assigned_agent_id) {
@@ -95,9 +127,11 @@
         load();
       });
     });
+    sortBox.addEventListener("change", load);
     load();
-    listen(load, document.getElementById("live-state"));
-    setInterval(load, 30000); // waiting times tick on
+    notes();
+    listen(function () { load(); notes(); }, document.getElementById("live-state"));
+    setInterval(function () { load(); notes(); }, 30000); // waiting times tick on
   }
 
   // ---- one conversation ----------------------------------------------------------------
@@ -151,19 +185,38 @@
     function renderMessage(m) {
       const row = el("div", { class: "hmsg hmsg-" + m.sender + (m.private && m.sender !== "system" ? " hmsg-note" : ""), "data-id": m.id });
       const meta = el("div", { class: "hmeta" }, (m.private ? "private note · " : "") + (m.author || m.sender) + " · " + new Date(m.created_at).toLocaleString());
-      if (m.intent) meta.appendChild(el("span", { class: "nlu" }, " · " + m.intent + " " + (m.intent_confidence || 0).toFixed(2) + " · " + (m.sentiment || "") + " " + (m.sentiment_score || 0).toFixed(2)));
+      if (m.intent) {
+        meta.appendChild(el("span", { class: "nlu" }, " · " + (m.corrected_intent ? m.intent + " → " + m.corrected_intent + " (corrected)" : m.intent + " " + (m.intent_confidence || 0).toFixed(2)) + " · " + (m.sentiment || "") + " " + (m.sentiment_score || 0).toFixed(2)));
+        if (m.sender === "customer" && intents.length) {
+          const pick = el("select", { class: "relabel", "aria-label": "Correct the intent", "data-message": m.id });
+          pick.appendChild(el("option", { value: "" }, "correct intent…"));
+          intents.forEach(function (i) { pick.appendChild(el("option", { value: i }, i)); });
+          pick.addEventListener("change", async function () {
+            if (!pick.value) return;
+            try { await api("POST", "/messages/" + m.id + "/intent", { intent: pick.value }); await load(); }
+            catch (e) { showError(errorBox, e.message); }
+          });
+          meta.appendChild(pick);
+        }
+      }
       if (m.delivery_status && m.direction === "outbound" && !m.private) meta.appendChild(el("span", { class: "muted" }, " · " + m.delivery_status));
       row.appendChild(meta);
       row.appendChild(el("div", { class: "htext" }, m.text));
       return row;
     }
 
+    let intents = [];
+    api("GET", "/intents").then(function (d) { intents = d.intents; load(); }).catch(function () {});
+
     async function load() {
       try {
         const data = await api("GET", "/conversations/" + id);
         const c = data.conversation;
         document.getElementById("conv-title").textContent = data.customer.name + " · " + c.channel;
-        document.getElementById("conv-status").textContent = c.status + (c.reason ? " · " + c.reason.replace(/_/g, " ") : "");
+        document.getElementById("conv-status").textContent = c.status + (c.reason ? " · " + c.reason.replace(/_/g, " ") : "") +
+          (c.team ? " · team " + c.team.name : "") +
+          (c.sla && c.sla.state ? " · SLA " + slaText(c.sla.state, c.sla.first_response_hit === null ? c.sla.first_response_due_at : c.sla.resolution_due_at) : "") +
+          (c.campaign ? " · reply to campaign “" + c.campaign.name + "”" : "");
         document.getElementById("claim-btn").hidden = !(c.status === "waiting" && !c.assigned_agent_id);
         document.getElementById("resolve-btn").hidden = c.status === "resolved";
         document.getElementById("reopen-btn").hidden = c.status !== "resolved";
