@@ -107,6 +107,7 @@ def seed_demo_data(
         if find_user_by_email(session, email) is None:
             create_user(session, email=email, password=password, role=role, display_name=name)
         summary.users.append((role.value, email, password))
+    _demo_teams(session)
     if has_demo_data(session):
         summary.skipped = True
         summary.web_sessions = _demo_sessions(session)
@@ -178,6 +179,37 @@ def seed_demo_data(
     session.flush()
     summary.surveys = _demo_surveys(session, rng, now)
     return summary
+
+
+DEMO_TEAMS = (
+    ("Billing", ["refund_return", "payment_problem", "cancel_order", "discount_offer"]),
+    ("Delivery", ["order_status", "delivery_problem", "change_address"]),
+)
+
+
+def _demo_teams(session: Session) -> None:
+    """Two teams that escalations are routed to by intent (open around the clock, so the
+    demo's SLA clocks run whenever someone tries it); the demo agent is in Delivery."""
+    from crm.conversations import teams
+
+    existing = {t.name for t in teams.list_teams(session)}
+    for name, intents in DEMO_TEAMS:
+        if name in existing:
+            continue
+        team = teams.save_team(session, {"name": name, "intents": intents})
+        teams.save_policy(
+            session,
+            team_id=team.id,
+            data={
+                "first_response_minutes": 15,
+                "resolution_minutes": 240,
+                "business_hours_only": False,
+            },
+        )
+        if name == "Delivery":
+            agent = find_user_by_email(session, DEMO_USERS[0][0])
+            if agent is not None:
+                teams.set_member(session, team_id=team.id, user_id=agent.id)
 
 
 TOPICS = ("order_status", "delivery_problem", "refund_return", "complaint", "payment_problem")

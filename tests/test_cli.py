@@ -139,3 +139,25 @@ def test_nlu_predict(cli_env: str) -> None:
     assert res.exit_code == 0, res.output
     out = json.loads(res.output.strip().splitlines()[-1])
     assert out["intent"]["label"] == "refund_return"
+
+
+def test_conversations_export_and_quality(cli_env: str, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["demo-data", "--customers", "40"]).exit_code == 0
+    out = tmp_path / "conversations.jsonl"
+    wide = ["--start", "2020-01-01"]
+    res = runner.invoke(
+        app, ["conversations", "export", *wide, "--format", "jsonl", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows and {"id", "intents", "sentiments", "first_response_hit", "csat"} <= set(rows[0])
+    csv_out = runner.invoke(app, ["conversations", "export", *wide])
+    assert csv_out.exit_code == 0 and csv_out.output.startswith("id,channel,started_at")
+    assert len(csv_out.output.strip().splitlines()) == len(rows) + 1
+    report = runner.invoke(app, ["conversations", "quality", *wide])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.output)["conversations"] == len(rows)
+    bad = runner.invoke(app, ["conversations", "quality", "--start", "yesterday"])
+    assert bad.exit_code == 2 and "--start" in bad.output
+    assert runner.invoke(app, ["conversations", "export", "--format", "xml"]).exit_code == 2
