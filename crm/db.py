@@ -95,10 +95,21 @@ def bulk_insert_columns(
     driver conversion done once per column (once in all for a constant)."""
     if length == 0:
         return
-    constants = constants or {}
     for name, values in columns.items():
         if len(values) != length:
             raise ValueError(f"column {name}: {len(values)} values for {length} rows")
+    # Columns left out that have a Python-side default get it, as in an ORM insert.
+    given = constants or {}
+    constants = {
+        **{
+            column.name: _default_value(column)
+            for column in table.columns
+            if column.default is not None
+            and column.name not in columns
+            and column.name not in given
+        },
+        **given,
+    }
     connection = session.connection()
     dialect = connection.dialect
     names = [*columns, *constants]
@@ -126,13 +137,27 @@ def bulk_insert_columns(
             value = constants[name]
             prepared.append(itertools.repeat(value if convert is None else convert(value), length))
         else:
-            values = columns[name]
-            prepared.append(values if convert is None else map(convert, values))
+            prepared.append(_converted(columns[name], convert))
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(str(compiled), zip(*prepared, strict=True))  # type: ignore[arg-type]
     finally:
         cursor.close()
+
+
+def _converted(values: Sequence[Any], convert: Callable[[Any], Any] | None) -> Iterable[Any]:
+    """``values`` through the driver converter; a column of few distinct values (statuses,
+    enums) converts each distinct value once and maps the rest by dictionary lookup."""
+    if convert is None:
+        return values
+    try:
+        distinct = set(values)
+    except TypeError:  # unhashable values (JSON)
+        return map(convert, values)
+    if len(distinct) > 256:
+        return map(convert, values)
+    table = {value: convert(value) for value in distinct}
+    return map(table.__getitem__, values)
 
 
 _COPY_CHUNK = 100_000

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -71,8 +72,13 @@ class PlanResult:
 
 
 def _ids(session: Session, query: Any) -> np.ndarray:
-    """Customer ids of ``query``, read as plain Core rows (fast at a million)."""
-    return np.array(session.connection().execute(query).scalars().all(), dtype=np.int64)
+    """Customer ids of ``query`` (one integer column), read straight from the DB-API cursor:
+    integers need no result processing, and a million rows arrive in a fraction of the
+    time SQLAlchemy's row objects take."""
+    result = session.connection().execute(query)
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    return np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=len(rows))
 
 
 def _customers_where(session: Session, ids: np.ndarray, condition: Any) -> np.ndarray:
