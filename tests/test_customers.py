@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from careloop.cli import app
+from crm.conversations import inbox
 from crm.customers.privacy import ERASED, erase_customer, export_customer, mask_email, mask_phone
+from crm.customers.service import add_block
 from crm.models import (
+    BlockReason,
     ChannelIdentity,
     ChurnRisk,
     Customer,
@@ -151,6 +154,12 @@ def test_export_holds_everything_and_erase_keeps_only_aggregates(session: Sessio
     assert "my parcel never came, I am furious" in texts
     assert document["surveys"][0]["comment"] == "slow and rude"
     assert document["scores"]["churn_risk"] == "high"
+    add_block(session, customer_id=customer.id, reason=BlockReason.manual, note="Greta called")
+    message = session.scalars(select(Message).where(Message.customer_id == customer.id)).first()
+    assert message is not None
+    message.corrected_intent = "complaint"
+    document = export_customer(session, customer.id)
+    assert document["contact_blocks"][0]["note"] == "Greta called"
 
     changed = erase_customer(session, customer.id)
     assert changed == {"messages": 1, "survey_comments": 1, "identities": 1}
@@ -167,6 +176,7 @@ def test_export_holds_everything_and_erase_keeps_only_aggregates(session: Sessio
     assert {
         m.text for m in session.scalars(select(Message).where(Message.customer_id == customer.id))
     } == {ERASED}
+    assert inbox.corrections(session) == []  # an erased text trains nothing
     survey = session.scalars(
         select(SurveyResponse).where(SurveyResponse.customer_id == customer.id)
     ).one()

@@ -22,6 +22,7 @@ from crm.customers.service import get_customer
 from crm.db import utcnow
 from crm.models import (
     ChannelIdentity,
+    ContactBlock,
     Conversation,
     Customer,
     CustomerEvent,
@@ -162,6 +163,19 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
             for s in surveys
         ],
         "events": [{"kind": e.kind, "data": e.data, "at": _iso(e.created_at)} for e in events],
+        "contact_blocks": [
+            {
+                "channel": b.channel,
+                "reason": b.reason.value,
+                "note": b.note,
+                "at": _iso(b.created_at),
+            }
+            for b in session.scalars(
+                select(ContactBlock)
+                .where(ContactBlock.customer_id == c.id)
+                .order_by(ContactBlock.id)
+            )
+        ],
     }
 
 
@@ -182,8 +196,10 @@ def erase_customer(session: Session, customer_id: int) -> dict[str, int]:
     messages = session.execute(
         update(Message)
         .where(Message.customer_id == c.id)
-        .values(text=ERASED, nlu=None, payload={}, channel_message_id=None)
+        # The text is gone, so an agent's intent correction is no training data any more.
+        .values(text=ERASED, nlu=None, payload={}, channel_message_id=None, corrected_intent=None)
     )
+    session.execute(update(ContactBlock).where(ContactBlock.customer_id == c.id).values(note=None))
     comments = session.execute(
         update(SurveyResponse)
         .where(SurveyResponse.customer_id == c.id, SurveyResponse.comment.is_not(None))
