@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.engine import Engine as BotEngine
@@ -35,6 +35,7 @@ from crm.models import (
     Notification,
     Role,
     Sender,
+    SlaPolicy,
     SurveyKind,
     User,
 )
@@ -173,12 +174,24 @@ def test_urgent_priority_shortens_targets_and_a_timely_reply_is_a_hit(
 
 
 def test_policy_and_team_validation(session: Session) -> None:
+    session.execute(delete(SlaPolicy))  # start without the migration's default policy
     with pytest.raises(ValidationFailed, match="resolution_minutes"):
         teams.save_policy(
             session, team_id=None, data={"first_response_minutes": 90, "resolution_minutes": 30}
         )
     with pytest.raises(ValidationFailed, match="urgent_factor"):
-        teams.save_policy(session, team_id=None, data={"urgent_factor": 2})
+        teams.save_policy(
+            session,
+            team_id=None,
+            data={"first_response_minutes": 10, "resolution_minutes": 20, "urgent_factor": 2},
+        )
+    with pytest.raises(ValidationFailed, match="first_response_minutes is required"):
+        teams.save_policy(session, team_id=None, data={})  # no default policy yet
+    teams.save_policy(
+        session, team_id=None, data={"first_response_minutes": 10, "resolution_minutes": 20}
+    )
+    with pytest.raises(ValidationFailed, match="urgent_factor"):
+        teams.save_policy(session, team_id=None, data={"urgent_factor": 0})
     with pytest.raises(ValidationFailed, match="time zone"):
         teams.save_team(session, {"name": "X", "business_hours": "", "timezone": "Mars/Base"})
     with pytest.raises(ValidationFailed, match="intents"):

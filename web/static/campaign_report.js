@@ -59,6 +59,8 @@
       ["incremental revenue", report.incremental_revenue || "–"],
       ["costs", report.costs],
       ["redemptions", report.redemptions],
+      ["replies (conversations)", report.replies.conversations],
+      ["replies that went to agents", report.replies.escalated + " (complaints: " + report.replies.complaints + ")"],
     ];
     Object.entries(report.skipped).forEach(([reason, n]) => rows.push(["skipped: " + reason, n]));
     const tbody = $("report-table").querySelector("tbody");
