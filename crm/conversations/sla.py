@@ -16,6 +16,7 @@ reply decides ``first_response_hit``, resolving decides ``resolution_hit``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,13 +64,14 @@ class Calendar:
         except HoursError as exc:
             raise ValidationFailed(f"business hours: {exc}") from None
 
-    def _windows(self, start: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-        """Open intervals (UTC) from ``start``'s local day on, as far as ever needed."""
+    def _windows(self, start: dt.datetime) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        """Open intervals (UTC) from ``start``'s local day on, made as they are needed (a
+        target is usually placed within the first few days)."""
         if self.hours is None:
-            return [(start, start + dt.timedelta(days=_MAX_DAYS))]
+            yield start, start + dt.timedelta(days=_MAX_DAYS)
+            return
         zone = self.hours.timezone
         local = start.astimezone(zone)
-        out = []
         for offset in range(_MAX_DAYS):
             day = local.date() + dt.timedelta(days=offset)
             window = self.hours.windows.get(day.weekday())
@@ -80,8 +82,7 @@ class Calendar:
                 closes = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
             else:
                 closes = dt.datetime.combine(day, window[1], tzinfo=zone)
-            out.append((opens, closes.astimezone(dt.UTC)))
-        return out
+            yield opens, closes.astimezone(dt.UTC)
 
     def add(self, start: dt.datetime, minutes: float) -> dt.datetime:
         """The moment ``minutes`` of business time after ``start``."""
