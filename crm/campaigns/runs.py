@@ -46,7 +46,6 @@ from crm.models import (
 )
 
 TRIGGERS = ("churn_high", "birthday", "days_after_last_order", "low_csat")
-CHUNK = 50_000
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from careloop.errors import Conflict, NotFound, ValidationFailed
@@ -102,16 +102,10 @@ def queue(
         .limit(1)
         .scalar_subquery()
     )
-    due = case(
-        (
-            Conversation.first_agent_reply_at.is_(None),
-            func.coalesce(Conversation.first_response_due_at, Conversation.resolution_due_at),
-        ),
-        else_=Conversation.resolution_due_at,
-    )
     if view == "resolved":
         order: tuple[Any, ...] = (Conversation.resolved_at.desc(),)
     elif sort == "sla":
+        due = sla.next_due_column()
         order = (due.asc().nulls_last(), Conversation.queue_rank.desc().nulls_last())
     else:
         order = (Conversation.queue_rank.desc().nulls_last(), Conversation.id)
@@ -313,15 +307,12 @@ def relabel(
 
 def corrections(session: Session) -> list[tuple[str, str]]:
     """(text, corrected intent) for every agent correction, oldest first."""
-    return [
-        (text, intent)
-        for text, intent in session.execute(
-            select(Message.text, Message.corrected_intent)
-            .where(Message.corrected_intent.is_not(None))
-            .order_by(Message.id)
-        )
-        if intent
-    ]
+    rows = session.execute(
+        select(Message.text, Message.corrected_intent)
+        .where(Message.corrected_intent.is_not(None))
+        .order_by(Message.id)
+    )
+    return [(text, intent) for text, intent in rows if intent is not None]
 
 
 def notifications(

@@ -18,9 +18,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from careloop.errors import ValidationFailed
@@ -183,6 +184,17 @@ def next_due(conversation: Conversation) -> dt.datetime | None:
     return conversation.resolution_due_at
 
 
+def next_due_column() -> Any:
+    """:func:`next_due` as an SQL expression (the inbox sorts by it)."""
+    return case(
+        (
+            Conversation.first_agent_reply_at.is_(None),
+            func.coalesce(Conversation.first_response_due_at, Conversation.resolution_due_at),
+        ),
+        else_=Conversation.resolution_due_at,
+    )
+
+
 def _passed(when: dt.datetime | None, now: dt.datetime) -> bool:
     return when is not None and now > as_utc(when)
 
@@ -194,7 +206,7 @@ def _state(conversation: Conversation, now: dt.datetime) -> str:
     pairs.append((conversation.resolution_warn_at, conversation.resolution_due_at))
     state = SlaState.on_track.value
     for warn, due in pairs:
-        if due is not None and now > as_utc(due):
+        if _passed(due, now):
             return SlaState.breached.value
         if warn is not None and now >= as_utc(warn):
             state = SlaState.at_risk.value
