@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
+from json.encoder import encode_basestring_ascii as _encode_json_string
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -199,10 +200,35 @@ def _driver_converter(column_type: Any, dialect: Any) -> Callable[[Any], Any] | 
         return None  # aware datetimes go to the driver as they are
     converter: Callable[[Any], Any] | None = column_type._cached_bind_processor(dialect)
     if converter is not None and isinstance(column_type, JSON):
-        # Most rows hold the same empty default; serialise that once.
-        process, empty_list, empty_dict = converter, converter([]), converter({})
-        return lambda v: empty_list if v == [] else empty_dict if v == {} else process(v)
+        return _json_converter(converter)
     return converter
+
+
+def _json_converter(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The JSON bind ``process``, made fast for the values bulk writes are full of: the
+    same empty default (serialised once), and lists of strings (churn reasons, tags),
+    encoded by the json module's C string encoder instead of a full ``json.dumps``."""
+    empty_list, empty_dict, null = process([]), process({}), process(None)
+    sample = ["a", 'quote " and \\ backslash', "é\n"]
+    strings_fast = process(sample) == _json_strings(sample)  # the same text, or no fast path
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return null
+        if type(value) is list:
+            if not value:
+                return empty_list
+            if strings_fast and all(type(item) is str for item in value):
+                return _json_strings(value)
+        elif value == {}:
+            return empty_dict
+        return process(value)
+
+    return convert
+
+
+def _json_strings(values: list[str]) -> str:
+    return "[" + ", ".join(map(_encode_json_string, values)) + "]"
 
 
 def _sqlite_timestamps() -> Callable[[dt.datetime | None], str | None]:
@@ -299,6 +325,15 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.info["careloop_changes_at_begin"] = conn.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
+
+
+def sqlite_has_written(conn: Connection) -> bool:
+    """Whether this SQLite transaction has changed rows yet (other connections cannot see
+    them: a helper reading in parallel must not be used then)."""
+    at_begin = conn.info.get("careloop_changes_at_begin")
+    changes = conn.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
+    return at_begin is None or changes != at_begin
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:

@@ -61,3 +61,30 @@ def test_bulk_insert_columns_refuses_ragged_columns(session: Session) -> None:
             3,
             {"first_name": ["a", "b"]},
         )
+
+
+def test_json_columns_written_in_bulk_read_back_as_written(session: Session) -> None:
+    """The JSON fast path (lists of strings, empty defaults, None) writes what json.dumps
+    would: quotes, backslashes and non-ASCII text included."""
+    owner = make_customer(session)
+    values: list[object] = [
+        ["no order for 94 days", 'a "quoted" \\ reason', "Grüße ✓"],
+        [],
+        {},
+        ["plain"],
+        [1, "mixed"],
+        {"nested": ["x"]},
+    ]
+    bulk_insert_columns(
+        session,
+        CustomerEvent.__table__,  # type: ignore[arg-type]
+        len(values),
+        {"data": values},
+        {"customer_id": owner.id, "kind": "json_check"},
+    )
+    stored = session.scalars(
+        select(CustomerEvent.data)
+        .where(CustomerEvent.customer_id == owner.id)
+        .order_by(CustomerEvent.id)
+    ).all()
+    assert stored == values

@@ -24,6 +24,7 @@ import math
 import time
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,7 +36,7 @@ from sqlalchemy import String, Table, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from crm.db import as_utc, bulk_insert, utcnow
+from crm.db import as_utc, bulk_insert_columns, utcnow
 from crm.models import (
     ChurnRisk,
     Conversation,
@@ -47,7 +48,7 @@ from crm.models import (
     SurveyResponse,
     SurveyStatus,
 )
-from crm.scoring.history import OrderHistory, epoch, write_scores
+from crm.scoring.history import OrderHistory, ScoreWrites, epoch, store_scores
 from crm.scoring.tabular import BlendModel
 
 log = logging.getLogger(__name__)
@@ -296,9 +297,26 @@ def _days(value: float) -> str:
     return "1 day" if days == 1 else f"{days} days"
 
 
-def describe(group: str, row: np.ndarray, csat_at: dt.datetime | None, now: dt.datetime) -> str:
-    """One reason in words, from the customer's own feature values."""
-    v = {name: row[i] for i, name in enumerate(FEATURES)}
+class _Values:
+    """A feature row read by feature name (no dict per row: reasons describe a million)."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Sequence[float]) -> None:
+        self.row = row
+
+    def __getitem__(self, name: str) -> float:
+        return self.row[_COLUMN[name]]
+
+
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
+
+
+def describe(
+    group: str, row: Sequence[float], csat_at: dt.datetime | None, now: dt.datetime
+) -> str:
+    """One reason in words, from the customer's own feature values (in ``FEATURES`` order)."""
+    v = _Values(row)
     match group:
         case "recency":
             text = f"no order for {_days(v['days_since_last_order'])}"
@@ -376,13 +394,14 @@ def reasons(
         drops[rows, g] = probability[risky][rows] - model.probability(changed)
     groups = list(GROUPS)
     ids = features.customer_ids.tolist()
-    for k, i in enumerate(risky.tolist()):
-        cid = ids[i]
-        order = np.argsort(-drops[k])
-        chosen = [groups[g] for g in order[:3] if drops[k, g] > 0.005]
-        out[i] = [
-            describe(g, features.X[i], features.csat_last_at.get(int(cid)), now) for g in chosen
-        ]
+    top = np.argsort(-drops, axis=1, kind="stable")[:, :3]
+    top_drops = np.take_along_axis(drops, top, axis=1).tolist()
+    rows = X.tolist()  # Python floats: formatting numpy scalars costs several times more
+    for k, (i, order) in enumerate(zip(risky.tolist(), top.tolist(), strict=True)):
+        chosen = [groups[g] for g, drop in zip(order, top_drops[k], strict=True) if drop > 0.005]
+        if chosen:
+            csat_at = features.csat_last_at.get(ids[i])
+            out[i] = [describe(g, rows[k], csat_at, now) for g in chosen]
     return out
 
 
@@ -416,6 +435,7 @@ def score_churn(
     high: float = 0.6,
     now: dt.datetime | None = None,
     history: OrderHistory | None = None,
+    pending: ScoreWrites | None = None,
 ) -> ChurnResult:
     """Retrain on the shop's history, then score every customer who ordered; store
     probability, risk level and reasons, and record level changes as events.
@@ -433,30 +453,24 @@ def score_churn(
     why = reasons(model, features, probability, now, at_least=medium)
     level = risk_levels(probability, medium=medium, high=high)
     levels = dict(Counter(level))
-    before = {
-        int(cid): risk
-        for cid, risk in session.execute(
-            select(Customer.id, sql_cast(Customer.churn_risk, String)).where(
-                Customer.churn_risk.is_not(None)
-            )
+    stored = session.connection().execute(
+        select(Customer.id, sql_cast(Customer.churn_risk, String)).where(
+            Customer.churn_risk.is_not(None)
         )
-    }
-    events: list[dict[str, Any]] = []
+    )
+    before: dict[int, str] = dict(stored.cursor.fetchall())  # plain values: no Row objects
+    changed: list[int] = []
+    changes: list[dict[str, Any]] = []
     for cid, new, p in zip(
         features.customer_ids.tolist(), level, probability.tolist(), strict=True
     ):
         old = before.get(cid)
         if old != new and not (old is None and new == ChurnRisk.low.value):
-            events.append(
-                {
-                    "customer_id": cid,
-                    "kind": "churn_risk_changed",
-                    "data": {"from": old, "to": new, "probability": p},
-                    "created_at": now,
-                }
-            )
-    write_scores(
+            changed.append(cid)
+            changes.append({"from": old, "to": new, "probability": p})
+    store_scores(
         session,
+        pending,
         features.customer_ids,
         {
             "churn_probability": probability.tolist(),
@@ -465,12 +479,17 @@ def score_churn(
         },
         constants={"scored_at": now},
     )
-    for chunk in range(0, len(events), 50_000):
-        bulk_insert(session, EVENTS, events[chunk : chunk + 50_000])
+    bulk_insert_columns(
+        session,
+        EVENTS,
+        len(changed),
+        {"customer_id": changed, "data": changes},
+        {"kind": "churn_risk_changed", "created_at": now},
+    )
     result = ChurnResult(
         len(features.customer_ids),
         levels,
-        len(events),
+        len(changed),
         model.auc_out_of_fold,
         model.trained_on,
         model.churn_rate,

@@ -24,7 +24,7 @@ from scipy.special import gammaln, hyp2f1
 from sqlalchemy.orm import Session
 
 from crm.db import as_utc, utcnow
-from crm.scoring.history import DAY, OrderHistory, epoch, write_scores
+from crm.scoring.history import DAY, OrderHistory, ScoreWrites, epoch, store_scores
 
 log = logging.getLogger(__name__)
 MIN_REPEAT_CUSTOMERS = 30  # fewer repeat buyers than this: the historical estimate only
@@ -270,6 +270,7 @@ def score_clv(
     horizon_days: int = 365,
     now: dt.datetime | None = None,
     history: OrderHistory | None = None,
+    pending: ScoreWrites | None = None,
 ) -> ClvResult:
     """Fit on the shop's own orders and store each customer's CLV (over the horizon);
     ``history`` (the orders up to ``now``) is read when not given."""
@@ -278,7 +279,8 @@ def score_clv(
     history = history if history is not None else OrderHistory.load(session, until=now)
     summary = summarise_history(history, now)
     _purchases, clv, method, bg, gg = predict_clv(summary, horizon_days)
-    write_scores(session, summary.customer_ids, {"clv": np.round(np.maximum(clv, 0.0), 2).tolist()})
+    clv_column = np.round(np.maximum(clv, 0.0), 2).tolist()
+    store_scores(session, pending, summary.customer_ids, {"clv": clv_column})
     result = ClvResult(len(summary.customer_ids), method, time.perf_counter() - started, bg, gg)
     log.info(
         "crm.clv.scored customers=%d method=%s seconds=%.1f",

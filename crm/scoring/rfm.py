@@ -24,8 +24,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm.db import utcnow
-from crm.models import Customer, Order, OrderStatus
-from crm.scoring.history import OrderHistory, epoch, write_scores
+from crm.models import Customer
+from crm.scoring.history import OrderHistory, ScoreWrites, epoch, store_scores
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def score_rfm(
     window_days: int = 365,
     now: dt.datetime | None = None,
     history: OrderHistory | None = None,
+    pending: ScoreWrites | None = None,
 ) -> RfmResult:
     """Score every customer who ever ordered; store ``rfm_score`` ("RFM" digits),
     ``rfm_segment`` and ``scored_at``. ``history`` (the orders up to ``now``) is read
@@ -85,18 +86,20 @@ def score_rfm(
     m_list = quintile_scores(monetary).tolist()
     names = [segment(r, f, m) for r, f, m in zip(r_list, f_list, m_list, strict=True)]
     # Customers whose orders are all gone (or cancelled) lose their segment.
-    counted = select(Order.id).where(
-        Order.customer_id == Customer.id,
-        Order.status != OrderStatus.cancelled,
-        Order.ordered_at <= now,
+    segmented = session.connection().execute(
+        select(Customer.id).where(Customer.rfm_segment.is_not(None))
     )
-    session.execute(
-        update(Customer)
-        .where(Customer.rfm_segment.is_not(None), ~counted.exists())
-        .values(rfm_segment=None, rfm_score=None, scored_at=now)
-    )
-    write_scores(
+    had = np.array(segmented.cursor.fetchall(), dtype=np.int64).reshape(-1)
+    lost = np.setdiff1d(had, groups.ids).tolist()
+    for start in range(0, len(lost), 500):
+        session.execute(
+            update(Customer)
+            .where(Customer.id.in_(lost[start : start + 500]))
+            .values(rfm_segment=None, rfm_score=None, scored_at=now)
+        )
+    store_scores(
         session,
+        pending,
         groups.ids,
         {
             "rfm_score": (f"{r}{f}{m}" for r, f, m in zip(r_list, f_list, m_list, strict=True)),

@@ -11,7 +11,7 @@ from careloop.config import Settings
 from crm.db import utcnow
 from crm.scoring.churn import ChurnResult, score_churn
 from crm.scoring.clv import ClvResult, score_clv
-from crm.scoring.history import OrderHistory
+from crm.scoring.history import OrderHistory, ScoreWrites
 from crm.scoring.rfm import RfmResult, score_rfm
 
 
@@ -23,13 +23,19 @@ def score_customers(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[RfmResult, ClvResult, ChurnResult]:
     """RFM scores and segments, lifetime value, then churn risk, all as of ``now``;
-    ``progress`` hears the name of each step as it finishes."""
+    ``progress`` hears the name of each step as it finishes. The three steps score the
+    same customers, so their results are written together at the end (one update)."""
     now = now or utcnow()
     step = progress or (lambda _name: None)
     history = OrderHistory.load(session, until=now)  # read once, shared by the three
-    rfm = score_rfm(session, window_days=settings.rfm_window_days, now=now, history=history)
+    pending = ScoreWrites()
+    rfm = score_rfm(
+        session, window_days=settings.rfm_window_days, now=now, history=history, pending=pending
+    )
     step("rfm")
-    clv = score_clv(session, horizon_days=settings.clv_horizon_days, now=now, history=history)
+    clv = score_clv(
+        session, horizon_days=settings.clv_horizon_days, now=now, history=history, pending=pending
+    )
     step("clv")
     churn = score_churn(
         session,
@@ -38,6 +44,8 @@ def score_customers(
         high=settings.churn_high,
         now=now,
         history=history,
+        pending=pending,
     )
+    pending.write(session)
     step("churn")
     return rfm, clv, churn
