@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -48,43 +49,24 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (dicts with the same keys) with one DB-API executemany.
-
-    The fast path for imports: each column's values are converted for the driver by a
-    converter chosen once per column, instead of SQLAlchemy's per-value processing, which
-    costs more than SQLite's own insert at a million rows."""
-    if not rows:
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-    names = list(rows[0])
-    compiled = insert(table).compile(dialect=dialect, column_keys=names)
-    # Columns the rows leave out but that have a Python-side default get it, as in an ORM
-    # insert (evaluated once for the batch).
-    parameters = compiled.positiontup or list(compiled.binds)
-    defaults = {name: _default_value(table.c[name]) for name in parameters if name not in rows[0]}
-    if defaults:
-        rows = [{**defaults, **row} for row in rows]
-        names = list(rows[0])
-    converters = {name: _driver_converter(table.c[name].type, dialect) for name in names}
-    positions = compiled.positiontup
-    if positions is not None:  # qmark style (SQLite): tuples in parameter order
-        order = [(name, converters[name]) for name in positions]
-        data: list[Any] = [
-            tuple(row[n] if f is None else f(row[n]) for n, f in order) for row in rows
-        ]
-    else:  # named style (PostgreSQL)
-        items = list(converters.items())
-        data = [{n: row[n] if f is None else f(row[n]) for n, f in items} for row in rows]
-    connection.exec_driver_sql(str(compiled), data)
+def bulk_insert(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    constants: dict[str, Any] | None = None,
+) -> None:
+    """INSERT ``rows`` (dicts with the same keys), each with ``constants`` too:
+    ``bulk_insert_columns`` on their columns."""
+    if rows:
+        columns = {name: [row[name] for row in rows] for name in rows[0]}
+        bulk_insert_columns(session, table, len(rows), columns, constants)
 
 
 def bulk_insert_columns(
     session: Session,
     table: Table,
     length: int,
-    columns: dict[str, Sequence[Any]],
+    columns: Mapping[str, Sequence[Any]],
     constants: dict[str, Any] | None = None,
 ) -> None:
     """INSERT ``length`` rows given column-wise: ``columns`` hold one value per row,
@@ -120,14 +102,19 @@ def bulk_insert_columns(
         statement = f"COPY {preparer.format_table(table)} ({quoted}) FROM STDIN"
         fixed = [_copy_text(constants[n]) for n in constants]
         raw = connection.connection.dbapi_connection
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        with (
+            _wrapped_errors(dialect, statement),
+            raw.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(statement) as copy,
+        ):
             for start in range(0, length, _COPY_CHUNK):
                 stop = min(start + _COPY_CHUNK, length)
                 parts: list[Iterable[str]] = [
                     map(_copy_text, columns[n][start:stop]) for n in columns
                 ]
                 parts += [itertools.repeat(text, stop - start) for text in fixed]
-                copy.write("".join(["\t".join(row) + "\n" for row in zip(*parts, strict=True)]))
+                rows = zip(*parts, strict=True)
+                copy.write("".join(["\t".join(row) + "\n" for row in rows]))
         return
     compiled = insert(table).compile(dialect=dialect, column_keys=names)
     positions = compiled.positiontup or names
@@ -141,9 +128,21 @@ def bulk_insert_columns(
             prepared.append(_converted(columns[name], convert))
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(str(compiled), zip(*prepared, strict=True))  # type: ignore[arg-type]
+        with _wrapped_errors(dialect, str(compiled)):
+            cursor.executemany(str(compiled), zip(*prepared, strict=True))  # type: ignore[arg-type]
     finally:
         cursor.close()
+
+
+@contextmanager
+def _wrapped_errors(dialect: Any, statement: str) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy's (``IntegrityError`` and so on), as if the
+    statement had gone through SQLAlchemy: callers catch one set of exceptions."""
+    base = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as exc:
+        raise DBAPIError.instance(statement, None, exc, base) from exc
 
 
 def _converted(values: Sequence[Any], convert: Callable[[Any], Any] | None) -> Iterable[Any]:
@@ -239,9 +238,12 @@ def _sqlite_timestamps() -> Callable[[dt.datetime | None], str | None]:
             return None
         if value is last[0]:
             return cast(str, last[1])
-        if value.tzinfo is None:
+        if value.tzinfo is dt.UTC:  # the usual case: drop the "+00:00" of the ISO text
+            text = value.isoformat(" ", "microseconds")[:26]
+        elif value.tzinfo is None:
             raise ValueError("naive datetime given; careloop stores aware UTC timestamps")
-        text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        else:
+            text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         last[0], last[1] = value, text
         return text
 

@@ -83,6 +83,7 @@ ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
     "offer_code": ("offer_code", "coupon", "promo_code", "voucher"),
 }
 
+_DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}")
 _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 _AMOUNT = re.compile(r"-?\d+(?:[.,]\d{1,4})?")
 _PLAIN_AMOUNT = re.compile(r"\d{1,10}(?:\.\d{1,4})?")
@@ -164,15 +165,17 @@ def parse_datetime(value: str, what: str) -> dt.datetime:
     times without an offset are UTC."""
     text = value.strip()
     try:
-        if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", text):
+        parsed = dt.datetime.fromisoformat(text)  # the common case, and the fastest test
+    except ValueError:
+        try:
+            if not _DOTTED_DATE.fullmatch(text):
+                raise
             parsed = dt.datetime.strptime(text, "%d.%m.%Y")
-        else:
-            parsed = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise RowError(f"{what} {text!r} is not a date (use YYYY-MM-DD)") from exc
+        except ValueError as exc:
+            raise RowError(f"{what} {text!r} is not a date (use YYYY-MM-DD)") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+        return parsed.replace(tzinfo=dt.UTC)
+    return parsed if parsed.tzinfo is dt.UTC else parsed.astimezone(dt.UTC)
 
 
 def parse_amount(value: str, what: str = "amount") -> Decimal:
@@ -277,17 +280,26 @@ def _mapping(
     return found
 
 
-def _cells(line: int, row: list[str], mapping: dict[str, int], width: int) -> dict[str, str]:
+def _cells(
+    row: list[str], mapping: dict[str, int], width: int, check_utf8: bool = True
+) -> dict[str, str]:
     if len(row) == 1 and row[0].startswith("\0"):
         raise RowError(f"the CSV is malformed here ({row[0][1:]})")
     if len(row) != width:
         raise RowError(f"has {len(row)} fields, the header has {width}")
     cells = {target: row[index].strip() for target, index in mapping.items()}
-    try:
-        "".join(cells.values()).encode("utf-8")  # undecodable bytes were kept as surrogates
-    except UnicodeEncodeError:
-        raise RowError("is not valid UTF-8 (save the file as UTF-8)") from None
+    if check_utf8 and not _utf8("".join(cells.values())):
+        raise RowError("is not valid UTF-8 (save the file as UTF-8)")
     return cells
+
+
+def _utf8(text: str) -> bool:
+    """False when ``text`` holds bytes that were not UTF-8 (kept as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _batches(
@@ -408,7 +420,7 @@ def _import_customer_batch(
             (by_key[(k, record[k])] for k in CUSTOMER_KEYS if (k, record.get(k)) in by_key), None
         )
         if customer is None:
-            inserts.append({**NEW_CUSTOMER, "created_at": now, "updated_at": now, **record})
+            inserts.append({**NEW_CUSTOMER, "created_at": now, **record})
             report.created += 1
             continue
         if (
@@ -431,7 +443,7 @@ def _import_customer_batch(
         else:
             report.unchanged += 1
     if inserts:
-        bulk_insert(session, CUSTOMERS, inserts)
+        bulk_insert(session, CUSTOMERS, inserts, {"updated_at": now})
     if updates:
         session.execute(update(Customer), updates)
 
@@ -510,7 +522,8 @@ def _import_order_batch(
         if customer_id is None:
             report.reject(line, f"customer {record[ref_key]!r} is unknown (import customers first)")
             continue
-        fields = {k: v for k, v in record.items() if not k.startswith("customer_")}
+        fields = record.copy()  # the record stays as it is for a row-by-row retry
+        del fields[ref_key]
         fields["customer_id"] = customer_id
         order = existing.get(record["external_id"])
         if order is None and record["external_id"] in inserts:
@@ -518,12 +531,7 @@ def _import_order_batch(
             report.merged += 1
             continue
         if order is None:
-            inserts[record["external_id"]] = {
-                **NEW_ORDER,
-                "created_at": now,
-                "updated_at": now,
-                **fields,
-            }
+            inserts[record["external_id"]] = {**NEW_ORDER, **fields}
             report.created += 1
             continue
         changes = {k: v for k, v in fields.items() if getattr(order, k) != v}
@@ -533,7 +541,7 @@ def _import_order_batch(
         else:
             report.unchanged += 1
     if inserts:
-        bulk_insert(session, ORDERS, list(inserts.values()))
+        bulk_insert(session, ORDERS, list(inserts.values()), {"created_at": now, "updated_at": now})
     if updates:
         session.execute(update(Order), updates)
 
@@ -590,9 +598,11 @@ def import_csv(
     for batch in _batches(rows, batch_rows):
         report.rows += len(batch)
         valid: list[tuple[int, dict[str, Any]]] = []
+        # One check for the whole batch; only a batch with a bad byte checks each row.
+        check = not _utf8("".join(["".join(row) for _, row in batch]))
         for line, row in batch:
             try:
-                valid.append((line, parse(_cells(line, row, mapping, width))))
+                valid.append((line, parse(_cells(row, mapping, width, check))))
             except RowError as exc:
                 report.reject(line, str(exc))
         _write_batch(factory, write, valid, report)
