@@ -2,9 +2,10 @@
 
 1. ``bench.shop_generator`` writes the shop (default 1,000,000 customers, ~10,000,000
    orders; reused when the files exist).
-2. ``careloop import`` (the library call) loads both files into a fresh SQLite database:
-   rows per second each. Baseline in the same run: one ORM ``session.add`` + flush per row
-   for the first 10,000 customers.
+2. ``careloop import`` (the library call, ``import_file``: the orders file in two
+   processes) loads both files into a fresh SQLite database: rows per second each.
+   Baseline in the same run: one ORM ``session.add`` + flush per row for the first
+   10,000 customers.
 3. ``careloop score`` (RFM, CLV, churn) as of the data's end: seconds and peak memory.
    Baseline in the same run: a straightforward per-customer ORM loop (load the customer's
    orders, compute recency / frequency / monetary in Python) on a 10,000-customer sample,
@@ -36,7 +37,7 @@ from sqlalchemy import select
 from bench.shop_generator import END, generate
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory, session_scope
-from crm.imports.service import import_csv
+from crm.imports.service import import_file
 from crm.migrate import upgrade
 from crm.models import Customer, Order
 from crm.scoring.churn import build_features, churn_labels, train
@@ -91,8 +92,7 @@ def measure_import(factory: object, folder: Path, out: dict[str, object]) -> Non
     rates: dict[str, float] = {}
     for kind in ("customers", "orders"):
         started = time.perf_counter()
-        with (folder / f"{kind}.csv").open("rb") as raw:
-            report = import_csv(factory, kind, raw)  # type: ignore[arg-type]
+        report = import_file(factory, kind, folder / f"{kind}.csv")  # type: ignore[arg-type]
         seconds = time.perf_counter() - started
         out[f"import_{kind}"] = {
             "rows": report.rows,

@@ -313,7 +313,7 @@ def import_cmd(
 ) -> None:
     """Import customers or orders from CSV: validated, de-duplicated, idempotent."""
     from crm.db import create_db_engine, create_session_factory
-    from crm.imports.service import import_csv
+    from crm.imports.service import import_file
 
     settings = _settings()
     if kind not in ("customers", "orders"):
@@ -323,14 +323,11 @@ def import_cmd(
     engine = create_db_engine(settings.effective_database_url)
     started = time.perf_counter()
     try:
-        with (
-            file.open("rb") as raw,
-            typer.progressbar(length=file.stat().st_size, label=f"importing {kind}") as bar,
-        ):
-            report = import_csv(
+        with typer.progressbar(length=file.stat().st_size, label=f"importing {kind}") as bar:
+            report = import_file(
                 create_session_factory(engine),
                 kind,
-                raw,
+                file,
                 default_region=settings.import_default_region,
                 progress=bar.update,
             )

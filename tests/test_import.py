@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -232,3 +233,69 @@ def test_import_api_is_for_admins(
         headers={"Content-Type": "text/csv", "X-CSRF-Token": token},
     )
     assert bad.status_code == 422
+
+
+def _orders_file(path: Path, customers: list[str], rows: int) -> dict[int, str]:
+    """An orders file with a few bad rows in both halves and a quoted field with a newline
+    (never a split point); returns the bad rows' lines and the expected reason words."""
+    bad: dict[int, str] = {}
+    lines = ["Order ID,Customer ID,Order Date,Amount,Note"]
+    line_number = 1
+    for i in range(rows):
+        line_number += lines[-1].count("\n") + 1  # the line this row starts on
+        date, amount = f"2025-{i % 12 + 1:02d}-{i % 27 + 1:02d}", f"{10 + i % 90}.50"
+        if i % 97 == 13:
+            date, bad[line_number] = "someday", "not a date"
+        elif i % 89 == 40:
+            amount, bad[line_number] = "lots", "not an amount"
+        note = '"two\nlines"' if i % 50 == 7 else "ok"
+        lines.append(f"O{i},{customers[i % len(customers)]},{date},{amount},{note}")
+    path.write_text("\n".join(lines) + "\n")
+    return bad
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_a_big_orders_file_in_two_processes_imports_like_one(
+    live_session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    split: bool,
+) -> None:
+    from crm.imports import service
+
+    with live_session_factory() as session:
+        ids = [f"K{i}" for i in range(7)]
+        for external_id in ids:
+            make_customer(session, external_id=external_id)
+        session.commit()
+    path = tmp_path / "orders.csv"
+    bad = _orders_file(path, ids, 3000)
+    if split:
+        monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+    else:  # the helper process fails: its half is imported here instead
+        monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+        monkeypatch.setattr(sys, "executable", "/bin/false")
+    seen: list[int] = []
+    report = service.import_file(
+        live_session_factory, "orders", path, progress=seen.append, batch_rows=500
+    )
+    assert (report.rows, report.created, report.rejected_count) == (3000, 3000 - len(bad), len(bad))
+    assert [line for line, _ in report.rejected] == sorted(bad)  # true lines, both halves
+    assert all(bad[line] in reason for line, reason in report.rejected)
+    if split:
+        assert sum(seen) == path.stat().st_size  # progress covers both halves
+    with live_session_factory() as session:
+        orders = session.scalars(select(Order)).all()
+        assert len(orders) == 3000 - len(bad)
+        assert len({o.external_id for o in orders}) == len(orders)
+    again = service.import_file(live_session_factory, "orders", path, batch_rows=500)
+    assert (again.created, again.unchanged) == (0, 3000 - len(bad))
+
+
+def test_the_split_point_is_a_record_boundary(tmp_path: Path) -> None:
+    from crm.imports.service import _split_point
+
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(b'h\n"a\n\n\n\nb"\nc\nd\n')
+    # The middle (byte 7) is inside the quoted field: the second half starts at "c".
+    assert _split_point(path, path.stat().st_size) == (11, 7)

@@ -17,10 +17,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import phonenumbers
@@ -31,6 +37,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from careloop.errors import ValidationFailed
 from crm.db import bulk_insert, utcnow
 from crm.models import Customer, Order, OrderStatus
+
+log = logging.getLogger(__name__)
 
 BATCH_ROWS = 2000
 CUSTOMERS = cast(Table, Customer.__table__)
@@ -118,6 +126,31 @@ class ImportReport:
         self.rejected_count += 1
         if len(self.rejected) < MAX_REPORTED_REJECTIONS:
             self.rejected.append((line, reason))
+
+    def add(self, other: ImportReport) -> None:
+        """Count ``other`` (the report of another part of the same file) in."""
+        self.rows += other.rows
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.merged += other.merged
+        self.rejected_count += other.rejected_count
+        self.rejected = sorted(self.rejected + other.rejected)[:MAX_REPORTED_REJECTIONS]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportReport:
+        return cls(
+            kind=data["kind"],
+            rows=data["rows"],
+            created=data["created"],
+            updated=data["updated"],
+            unchanged=data["unchanged"],
+            merged=data["merged"],
+            rejected_count=data["rejected"],
+            rejected=[(r["line"], r["reason"]) for r in data["rejections"]],
+            columns=data["columns"],
+            ignored_columns=data["ignored_columns"],
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -231,8 +264,10 @@ class _Counting(io.RawIOBase):
 
 
 def _rows(
-    raw: BinaryIO, progress: Callable[[int], None] | None
+    raw: BinaryIO, progress: Callable[[int], None] | None, line_offset: int = 0
 ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header, and the rows with the line each starts on (``line_offset`` is added:
+    a part of a file read after its header line)."""
     text = io.TextIOWrapper(
         io.BufferedReader(_Counting(raw, progress)),
         encoding="utf-8-sig",
@@ -248,7 +283,7 @@ def _rows(
         raise ValidationFailed(f"line 1: {exc}") from None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        start = reader.line_num + 1
+        start = reader.line_num + 1 + line_offset
         while True:
             try:
                 row = next(reader)
@@ -256,11 +291,11 @@ def _rows(
                 return
             except csv.Error as exc:
                 yield start, [f"\0{exc}"]
-                start = reader.line_num + 1
+                start = reader.line_num + 1 + line_offset
                 continue
             if any(cell.strip() for cell in row):
                 yield start, row
-            start = reader.line_num + 1
+            start = reader.line_num + 1 + line_offset
 
     return header, rows()
 
@@ -557,12 +592,15 @@ def import_csv(
     default_region: str = "DE",
     progress: Callable[[int], None] | None = None,
     batch_rows: int = BATCH_ROWS,
+    line_offset: int = 0,
 ) -> ImportReport:
-    """Import ``customers`` or ``orders`` from a CSV stream; one transaction per batch."""
+    """Import ``customers`` or ``orders`` from a CSV stream; one transaction per batch.
+    (``line_offset``: the stream is the header plus a later part of the file, whose
+    first row is on line ``2 + line_offset``.)"""
     if kind not in ("customers", "orders"):
         raise ValidationFailed(f"can import customers or orders, not {kind!r}")
     report = ImportReport(kind)
-    header, rows = _rows(raw, progress)
+    header, rows = _rows(raw, progress, line_offset)
     columns = CUSTOMER_COLUMNS if kind == "customers" else ORDER_COLUMNS
     mapping = _mapping(header, columns, report)
     if kind == "customers" and not any(k in mapping for k in CUSTOMER_KEYS):
@@ -645,3 +683,242 @@ def _attempt(
             report.rejected_count = rejected[0]
             del report.rejected[rejected[1] :]
             return False
+
+
+# -- big order files: two processes -----------------------------------------------------
+
+PARALLEL_BYTES = 32 * 1024**2
+"""An orders file from this size on is imported by two processes, each half of the file:
+parsing and validating rows is most of the work, and it is one core's work per process
+(the database takes the two processes' batches one after the other)."""
+
+
+def import_file(
+    factory: sessionmaker[Session],
+    kind: str,
+    path: Path,
+    *,
+    default_region: str = "DE",
+    progress: Callable[[int], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> ImportReport:
+    """Import the CSV file at ``path``, like ``import_csv``; a big orders file in two
+    processes.
+
+    Only orders are split: they are matched by their unique order id, so the two halves
+    cannot create one order twice, while customers are merged by email and phone, which
+    needs one reader of the whole file. (An order id that appears in both halves of one
+    file ends up with either row's values; one file read in order keeps the later row.)"""
+    size = path.stat().st_size
+    url = _database_url(factory)
+    if kind != "orders" or size < PARALLEL_BYTES or url is None:
+        with path.open("rb") as raw:
+            return import_csv(
+                factory,
+                kind,
+                raw,
+                default_region=default_region,
+                progress=progress,
+                batch_rows=batch_rows,
+            )
+    split, line = _split_point(path, size)
+    helper = _ImportHelper(url, path, split, line, default_region, batch_rows)
+
+    def both(n: int) -> None:  # this half's bytes, then what the helper has done meanwhile
+        if progress:
+            progress(n)
+        helper.poll(progress)
+
+    with helper, path.open("rb") as raw:
+        mine = import_csv(
+            factory,
+            kind,
+            cast(BinaryIO, _Prefix(raw, split)),
+            default_region=default_region,
+            progress=both,
+            batch_rows=batch_rows,
+        )
+        theirs = helper.report(progress)
+    if theirs is None:  # the helper failed (logged): its half is imported here
+        header = _header_line(path)
+        with path.open("rb") as raw:
+            raw.seek(split)
+            theirs = import_csv(
+                factory,
+                kind,
+                cast(BinaryIO, _Joined(header, raw)),
+                default_region=default_region,
+                batch_rows=batch_rows,
+                line_offset=line - 2,
+            )
+    mine.add(theirs)
+    return mine
+
+
+def _database_url(factory: sessionmaker[Session]) -> str | None:
+    """The URL another process can open, or None (an in-memory SQLite database)."""
+    bind = factory.kw.get("bind")
+    url = getattr(bind, "url", None)
+    if url is None:
+        return None
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    return cast(str, url.render_as_string(hide_password=False))
+
+
+def _header_line(path: Path) -> bytes:
+    with path.open("rb") as raw:
+        return raw.readline()
+
+
+def _split_point(path: Path, size: int) -> tuple[int, int]:
+    """A record boundary near the middle of the file: the byte offset where the second half
+    starts and the line it starts on. (A newline inside a quoted field is no boundary: the
+    quotes before it are counted.)"""
+    quotes = newlines = offset = 0
+    with path.open("rb") as raw:
+        while offset < size // 2:  # count up to the middle
+            block = raw.read(min(16 * 1024**2, size // 2 - offset))
+            quotes += block.count(b'"')
+            newlines += block.count(b"\n")
+            offset += len(block)
+        while block := raw.read(1024**2):  # then look for the first newline outside quotes
+            at = block.find(b"\n")
+            while at != -1:
+                if (quotes + block.count(b'"', 0, at)) % 2 == 0:
+                    return offset + at + 1, newlines + block.count(b"\n", 0, at) + 2
+                at = block.find(b"\n", at + 1)
+            quotes += block.count(b'"')
+            newlines += block.count(b"\n")
+            offset += len(block)
+    return size, newlines + 1
+
+
+class _Prefix(io.RawIOBase):
+    """The first ``limit`` bytes of ``raw``."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        self.raw, self.left = raw, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(min(len(buffer), self.left))
+        self.left -= len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Joined(io.RawIOBase):
+    """``head`` (the header line), then the rest of ``raw``."""
+
+    def __init__(self, head: bytes, raw: BinaryIO) -> None:
+        self.head, self.raw = head, raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            data, self.head = self.head[: len(buffer)], self.head[len(buffer) :]
+        else:
+            data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _ImportHelper:
+    """``python -m crm.imports.service``: imports the second half of a file while this
+    process imports the first. It reports its progress (bytes) and, at the end, its report
+    as JSON lines on stdout."""
+
+    def __init__(
+        self, url: str, path: Path, start: int, line: int, region: str, batch_rows: int
+    ) -> None:
+        arguments = [url, str(path), str(start), str(line), region, str(batch_rows)]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "crm.imports.service", *arguments],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        self.stdout = self.process.stdout
+        os.set_blocking(self.stdout.fileno(), False)
+        self.pending = b""
+        self.final: dict[str, Any] | None = None
+
+    def __enter__(self) -> _ImportHelper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.stdout.close()
+
+    def poll(self, progress: Callable[[int], None] | None, *, wait: bool = False) -> None:
+        """Read what the helper has said so far (all of it, to its end, with ``wait``)."""
+        if wait:
+            os.set_blocking(self.stdout.fileno(), True)
+        while True:
+            data = self.stdout.read(65536)  # None: nothing yet (non-blocking)
+            if not data:
+                break
+            self.pending += data
+        *lines, self.pending = self.pending.split(b"\n")
+        for message in lines:
+            kind, _, value = message.partition(b" ")
+            if kind == b"progress" and progress:
+                progress(int(value))
+            elif kind == b"report":
+                self.final = json.loads(value)
+
+    def report(self, progress: Callable[[int], None] | None) -> ImportReport | None:
+        self.poll(progress, wait=True)
+        code = self.process.wait()
+        if code != 0 or self.final is None:
+            log.warning("crm.import.helper_failed code=%s", code)
+            return None
+        return ImportReport.from_dict(self.final)
+
+
+def _helper_main(arguments: list[str]) -> None:
+    """The helper process: import the orders from byte ``start`` (line ``line``) on."""
+    from crm.db import create_db_engine, create_session_factory
+
+    url, path_text, start, line, region, batch_rows = arguments
+    path = Path(path_text)
+    out = sys.stdout.buffer
+    header = _header_line(path)
+    unreported = [-len(header)]  # the header line is the other half's
+
+    def progress(n: int) -> None:
+        unreported[0] += n
+        if unreported[0] >= 1024**2:
+            out.write(b"progress %d\n" % unreported[0])
+            out.flush()
+            unreported[0] = 0
+
+    engine = create_db_engine(url)
+    try:
+        with path.open("rb") as raw:
+            raw.seek(int(start))
+            report = import_csv(
+                create_session_factory(engine),
+                "orders",
+                cast(BinaryIO, _Joined(header, raw)),
+                default_region=region,
+                progress=progress,
+                batch_rows=int(batch_rows),
+                line_offset=int(line) - 2,
+            )
+    finally:
+        engine.dispose()
+    out.write(b"progress %d\n" % unreported[0])
+    out.write(b"report " + json.dumps(report.as_dict()).encode() + b"\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    _helper_main(sys.argv[1:])
