@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careloop.errors import ValidationFailed
 from crm.db import bulk_insert, utcnow
+from crm.helpers import read_database_url, start_helper
 from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -836,12 +836,8 @@ class _ImportHelper:
     def __init__(
         self, url: str, path: Path, start: int, line: int, region: str, batch_rows: int
     ) -> None:
-        arguments = [url, str(path), str(start), str(line), region, str(batch_rows)]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "crm.imports.service", *arguments],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-        )
+        arguments = [str(path), str(start), str(line), region, str(batch_rows)]
+        self.process = start_helper("crm.imports.service", arguments, url)
         assert self.process.stdout is not None
         self.stdout = self.process.stdout
         os.set_blocking(self.stdout.fileno(), False)
@@ -887,7 +883,8 @@ def _helper_main(arguments: list[str]) -> None:
     """The helper process: import the orders from byte ``start`` (line ``line``) on."""
     from crm.db import create_db_engine, create_session_factory
 
-    url, path_text, start, line, region, batch_rows = arguments
+    path_text, start, line, region, batch_rows = arguments
+    url = read_database_url()
     path = Path(path_text)
     out = sys.stdout.buffer
     header = _header_line(path)

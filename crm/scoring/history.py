@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from crm.db import READ_ONLY, bulk_insert_columns, create_db_engine, sqlite_has_written
+from crm.helpers import read_database_url, start_helper
 from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -231,18 +231,13 @@ def _helper_share(connection: Connection) -> int | None:
 
 
 class _Helper:
-    """A Python process (``python -m crm.scoring.history``) reading the orders of the
+    """A helper process (``python -m crm.scoring.history``) reading the orders of the
     customers from ``first`` on while this one reads the others; the array comes back
-    through a pipe in NumPy's format. A plain subprocess, not multiprocessing: nothing of
-    the caller's ``__main__`` is imported again."""
+    through a pipe in NumPy's format."""
 
     def __init__(self, url: str, until: dt.datetime | None, first: int) -> None:
-        arguments = [url, until.isoformat() if until else "", str(first)]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "crm.scoring.history", *arguments],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-        )
+        arguments = [until.isoformat() if until else "", str(first)]
+        self.process = start_helper("crm.scoring.history", arguments, url)
 
     def __enter__(self) -> _Helper:
         return self
@@ -271,7 +266,8 @@ class _Helper:
 def _helper_main(arguments: list[str]) -> None:
     """The helper process: write the orders of the customers from ``first`` on as a NumPy
     array to stdout."""
-    url, until_text, first = arguments
+    until_text, first = arguments
+    url = read_database_url()
     until = dt.datetime.fromisoformat(until_text) if until_text else None
     engine = create_db_engine(url)
     try:
