@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careloop.errors import ValidationFailed
 from crm.db import bulk_insert, utcnow
-from crm.helpers import read_database_url, start_helper
+from crm.helpers import Helper, read_database_url
 from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -733,7 +733,7 @@ def import_file(
         mine = import_csv(
             factory,
             kind,
-            cast(BinaryIO, _Prefix(raw, split)),
+            cast(BinaryIO, _Part(raw, limit=split)),
             default_region=default_region,
             progress=both,
             batch_rows=batch_rows,
@@ -746,7 +746,7 @@ def import_file(
             theirs = import_csv(
                 factory,
                 kind,
-                cast(BinaryIO, _Joined(header, raw)),
+                cast(BinaryIO, _Part(raw, head=header)),
                 default_region=default_region,
                 batch_rows=batch_rows,
                 line_offset=line - 2,
@@ -794,27 +794,12 @@ def _split_point(path: Path, size: int) -> tuple[int, int]:
     return size, newlines + 1
 
 
-class _Prefix(io.RawIOBase):
-    """The first ``limit`` bytes of ``raw``."""
+class _Part(io.RawIOBase):
+    """Part of a file: ``head`` (the header line) first, then ``raw`` from where it stands,
+    up to ``limit`` bytes of it."""
 
-    def __init__(self, raw: BinaryIO, limit: int) -> None:
-        self.raw, self.left = raw, limit
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(min(len(buffer), self.left))
-        self.left -= len(data)
-        buffer[: len(data)] = data
-        return len(data)
-
-
-class _Joined(io.RawIOBase):
-    """``head`` (the header line), then the rest of ``raw``."""
-
-    def __init__(self, head: bytes, raw: BinaryIO) -> None:
-        self.head, self.raw = head, raw
+    def __init__(self, raw: BinaryIO, *, head: bytes = b"", limit: int | None = None) -> None:
+        self.raw, self.head, self.left = raw, head, limit
 
     def readable(self) -> bool:
         return True
@@ -823,12 +808,15 @@ class _Joined(io.RawIOBase):
         if self.head:
             data, self.head = self.head[: len(buffer)], self.head[len(buffer) :]
         else:
-            data = self.raw.read(len(buffer))
+            size = len(buffer) if self.left is None else min(len(buffer), self.left)
+            data = self.raw.read(size)
+            if self.left is not None:
+                self.left -= len(data)
         buffer[: len(data)] = data
         return len(data)
 
 
-class _ImportHelper:
+class _ImportHelper(Helper):
     """``python -m crm.imports.service``: imports the second half of a file while this
     process imports the first. It reports its progress (bytes) and, at the end, its report
     as JSON lines on stdout."""
@@ -837,21 +825,10 @@ class _ImportHelper:
         self, url: str, path: Path, start: int, line: int, region: str, batch_rows: int
     ) -> None:
         arguments = [str(path), str(start), str(line), region, str(batch_rows)]
-        self.process = start_helper("crm.imports.service", arguments, url)
-        assert self.process.stdout is not None
-        self.stdout = self.process.stdout
+        super().__init__("crm.imports.service", arguments, url)
         os.set_blocking(self.stdout.fileno(), False)
         self.pending = b""
         self.final: dict[str, Any] | None = None
-
-    def __enter__(self) -> _ImportHelper:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self.stdout.close()
 
     def poll(self, progress: Callable[[int], None] | None, *, wait: bool = False) -> None:
         """Read what the helper has said so far (all of it, to its end, with ``wait``)."""
@@ -904,7 +881,7 @@ def _helper_main(arguments: list[str]) -> None:
             report = import_csv(
                 create_session_factory(engine),
                 "orders",
-                cast(BinaryIO, _Joined(header, raw)),
+                cast(BinaryIO, _Part(raw, head=header)),
                 default_region=region,
                 progress=progress,
                 batch_rows=int(batch_rows),

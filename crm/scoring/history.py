@@ -46,7 +46,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from crm.db import READ_ONLY, bulk_insert_columns, create_db_engine, sqlite_has_written
-from crm.helpers import read_database_url, start_helper
+from crm.helpers import Helper, read_database_url
 from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -230,29 +230,18 @@ def _helper_share(connection: Connection) -> int | None:
     return int(high - (high - low) * HELPER_SHARE)
 
 
-class _Helper:
+class _Helper(Helper):
     """A helper process (``python -m crm.scoring.history``) reading the orders of the
     customers from ``first`` on while this one reads the others; the array comes back
     through a pipe in NumPy's format."""
 
     def __init__(self, url: str, until: dt.datetime | None, first: int) -> None:
         arguments = [until.isoformat() if until else "", str(first)]
-        self.process = start_helper("crm.scoring.history", arguments, url)
-
-    def __enter__(self) -> _Helper:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        super().__init__("crm.scoring.history", arguments, url)
 
     def result(self) -> np.ndarray | None:
-        assert self.process.stdout is not None
         try:
-            data = io.BytesIO(self.process.stdout.read())  # a pipe cannot seek
+            data = io.BytesIO(self.stdout.read())  # a pipe cannot seek
             table: np.ndarray = np.load(data, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             log.warning("crm.history.helper_failed error=%s", exc)
