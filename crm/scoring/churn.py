@@ -439,7 +439,8 @@ def score_churn(
 ) -> ChurnResult:
     """Retrain on the shop's history, then score every customer who ordered; store
     probability, risk level and reasons, and record level changes as events.
-    ``history`` (the orders up to ``now``) is read when not given."""
+    ``history`` (the orders up to ``now``) is read when not given.
+    With ``pending``, the scores are added there and written later with the other steps'."""
     started = time.perf_counter()
     now = now or utcnow()
     history = history if history is not None else OrderHistory.load(session, until=now)

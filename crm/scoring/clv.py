@@ -273,7 +273,8 @@ def score_clv(
     pending: ScoreWrites | None = None,
 ) -> ClvResult:
     """Fit on the shop's own orders and store each customer's CLV (over the horizon);
-    ``history`` (the orders up to ``now``) is read when not given."""
+    ``history`` (the orders up to ``now``) is read when not given.
+    With ``pending``, the scores are added there and written later with the other steps'."""
     started = time.perf_counter()
     now = now or utcnow()
     history = history if history is not None else OrderHistory.load(session, until=now)

@@ -72,7 +72,8 @@ def score_rfm(
 ) -> RfmResult:
     """Score every customer who ever ordered; store ``rfm_score`` ("RFM" digits),
     ``rfm_segment`` and ``scored_at``. ``history`` (the orders up to ``now``) is read
-    when not given."""
+    when not given.
+    With ``pending``, the scores are added there and written later with the other steps'."""
     started = time.perf_counter()
     now = now or utcnow()
     history = history if history is not None else OrderHistory.load(session, until=now)
