@@ -43,18 +43,19 @@ def _same(a: OrderHistory, b: OrderHistory) -> bool:
 
 
 @pytest.fixture
-def sqlite_only(db_url: str) -> None:
+def committed_shop(db_url: str, live_session_factory: sessionmaker[Session]) -> None:
+    """The shop, committed (a helper process sees only committed rows); SQLite only."""
     if not db_url.startswith("sqlite"):
         pytest.skip("the helper process reads SQLite files only")
-
-
-@pytest.mark.usefixtures("sqlite_only")
-def test_a_big_shop_is_read_by_a_helper_process_with_the_same_result(
-    live_session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> None:
     with live_session_factory() as session:
         _shop(session)
         session.commit()
+
+
+@pytest.mark.usefixtures("committed_shop")
+def test_a_big_shop_is_read_by_a_helper_process_with_the_same_result(
+    live_session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with live_session_factory() as session:
         alone = OrderHistory.load(session, until=NOW)
     started: list[int] = []
@@ -80,13 +81,10 @@ def test_a_big_shop_is_read_by_a_helper_process_with_the_same_result(
     assert len(started) == 2
 
 
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.usefixtures("committed_shop")
 def test_rows_this_transaction_wrote_are_read_here_not_by_a_helper(
     live_session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with live_session_factory() as session:
-        _shop(session)
-        session.commit()
     with live_session_factory() as session:
         before = len(OrderHistory.load(session, until=NOW))
         make_order(session, make_customer(session), ordered_at=NOW - dt.timedelta(days=1))
