@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     insert,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -338,13 +338,19 @@ def sqlite_has_written(conn: Connection) -> bool:
     return at_begin is None or changes != at_begin
 
 
+def in_memory(url: URL) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (one no other connection or process
+    can open)."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False}
-        if parsed.database in (None, "", ":memory:"):
+        if in_memory(parsed) or parsed.database is None:
             kwargs["poolclass"] = StaticPool
         else:
             from pathlib import Path

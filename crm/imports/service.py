@@ -34,7 +34,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from careloop.errors import ValidationFailed
-from crm.db import bulk_insert, utcnow
+from crm.db import (
+    bulk_insert,
+    create_db_engine,
+    create_session_factory,
+    in_memory,
+    utcnow,
+)
 from crm.helpers import Helper, read_database_url
 from crm.models import Customer, Order, OrderStatus
 
@@ -740,35 +746,44 @@ def import_file(
         )
         theirs = helper.report(progress)
     if theirs is None:  # the helper failed (logged): its half is imported here
-        header = _header_line(path)
-        with path.open("rb") as raw:
-            raw.seek(split)
-            theirs = import_csv(
-                factory,
-                kind,
-                cast(BinaryIO, _Part(raw, head=header)),
-                default_region=default_region,
-                batch_rows=batch_rows,
-                line_offset=line - 2,
-            )
+        theirs = _import_second_half(factory, path, split, line, default_region, batch_rows)
     mine.add(theirs)
     return mine
 
 
 def _database_url(factory: sessionmaker[Session]) -> str | None:
     """The URL another process can open, or None (an in-memory SQLite database)."""
-    bind = factory.kw.get("bind")
-    url = getattr(bind, "url", None)
-    if url is None:
-        return None
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+    url = getattr(factory.kw.get("bind"), "url", None)
+    if url is None or in_memory(url):
         return None
     return cast(str, url.render_as_string(hide_password=False))
 
 
-def _header_line(path: Path) -> bytes:
+def _import_second_half(
+    factory: sessionmaker[Session],
+    path: Path,
+    start: int,
+    line: int,
+    region: str,
+    batch_rows: int,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import the orders of ``path`` from byte ``start`` (a record boundary on ``line``)
+    on, behind the file's header line; ``progress`` does not hear of the header's bytes."""
     with path.open("rb") as raw:
-        return raw.readline()
+        header = raw.readline()
+        if progress:
+            progress(-len(header))  # the header line is the first half's
+        raw.seek(start)
+        return import_csv(
+            factory,
+            "orders",
+            cast(BinaryIO, _Part(raw, head=header)),
+            default_region=region,
+            progress=progress,
+            batch_rows=batch_rows,
+            line_offset=line - 2,
+        )
 
 
 def _split_point(path: Path, size: int) -> tuple[int, int]:
@@ -858,14 +873,10 @@ class _ImportHelper(Helper):
 
 def _helper_main(arguments: list[str]) -> None:
     """The helper process: import the orders from byte ``start`` (line ``line``) on."""
-    from crm.db import create_db_engine, create_session_factory
-
-    path_text, start, line, region, batch_rows = arguments
+    path, start, line, region, batch_rows = arguments
     url = read_database_url()
-    path = Path(path_text)
     out = sys.stdout.buffer
-    header = _header_line(path)
-    unreported = [-len(header)]  # the header line is the other half's
+    unreported = [0]
 
     def progress(n: int) -> None:
         unreported[0] += n
@@ -876,17 +887,10 @@ def _helper_main(arguments: list[str]) -> None:
 
     engine = create_db_engine(url)
     try:
-        with path.open("rb") as raw:
-            raw.seek(int(start))
-            report = import_csv(
-                create_session_factory(engine),
-                "orders",
-                cast(BinaryIO, _Part(raw, head=header)),
-                default_region=region,
-                progress=progress,
-                batch_rows=int(batch_rows),
-                line_offset=int(line) - 2,
-            )
+        factory = create_session_factory(engine)
+        report = _import_second_half(
+            factory, Path(path), int(start), int(line), region, int(batch_rows), progress
+        )
     finally:
         engine.dispose()
     out.write(b"progress %d\n" % unreported[0])

@@ -45,7 +45,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from crm.db import READ_ONLY, bulk_insert_columns, create_db_engine, sqlite_has_written
+from crm.db import (
+    READ_ONLY,
+    bulk_insert_columns,
+    create_db_engine,
+    in_memory,
+    sqlite_has_written,
+)
 from crm.helpers import Helper, read_database_url
 from crm.models import Customer, Order, OrderStatus
 
@@ -217,7 +223,7 @@ def _helper_share(connection: Connection) -> int | None:
     connection reads alone: not SQLite in a file, a small shop, or rows this transaction
     changed (the helper would not see them)."""
     url = connection.engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if url.get_backend_name() != "sqlite" or in_memory(url):
         return None
     if sqlite_has_written(connection):
         return None
