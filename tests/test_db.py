@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.db import bulk_insert_columns
+from crm.db import PreparedInsert, among, bulk_insert_columns
 from crm.models import ChannelIdentity, Customer, CustomerEvent
 from tests.factories import make_customer
 
@@ -88,3 +88,63 @@ def test_json_columns_written_in_bulk_read_back_as_written(session: Session) -> 
         .order_by(CustomerEvent.id)
     ).all()
     assert stored == values
+
+
+def test_columns_of_one_value_become_literals_and_read_back(session: Session) -> None:
+    names = ["O'Brien", "Nul\\l", "ümlaut"]
+    for first, external_ids in ((names[0], ["u1", "u2", "u3"]), (None, ["n1", "n2", "n3"])):
+        insert = PreparedInsert(
+            session.get_bind().dialect,
+            Customer.__table__,  # type: ignore[arg-type]
+            3,
+            {
+                "external_id": external_ids,
+                "first_name": [first] * 3,  # one value throughout
+                "last_name": names,
+                "marketing_consent": [True, True, True],
+                "tags": [[], [], []],
+            },
+            {"locale": "de", "timezone": "Europe/Berlin", "attributes": {}},
+        )
+        if session.get_bind().dialect.name == "sqlite":  # the literals are in the statement
+            assert "'de'" in insert.statement and "'Europe/Berlin'" in insert.statement
+            assert ("'O''Brien'" if first else "NULL") in insert.statement
+            assert all(len(row) == 4 for row in insert.rows)  # only the varying columns
+        insert.execute(session)
+        stored = session.scalars(
+            select(Customer).where(Customer.external_id.in_(external_ids)).order_by(Customer.id)
+        ).all()
+        assert [c.first_name for c in stored] == [first] * 3
+        assert [c.last_name for c in stored] == names
+        assert {(c.locale, c.timezone, c.marketing_consent) for c in stored} == {
+            ("de", "Europe/Berlin", True)
+        }
+        assert all(c.tags == [] and c.attributes == {} for c in stored)
+
+
+def test_among_takes_any_number_of_values_in_one_parameter(session: Session) -> None:
+    for external_id in ("a'b", "é", "plain", "x,y"):
+        make_customer(session, external_id=external_id)
+    session.flush()
+    dialect = session.get_bind().dialect
+
+    def found(values: list[str]) -> list[str | None]:
+        query = select(Customer.external_id).where(among(Customer.external_id, values, dialect))
+        return sorted(session.scalars(query).all(), key=str)
+
+    assert found(["a'b", "é", "x,y", "missing"]) == ["a'b", "x,y", "é"]
+    assert found([]) == []
+    assert found([f"k{i}" for i in range(5000)] + ["plain"]) == ["plain"]
+
+
+def test_rows_whose_every_column_is_one_value_are_all_written(session: Session) -> None:
+    owner = make_customer(session)
+    bulk_insert_columns(
+        session,
+        CustomerEvent.__table__,  # type: ignore[arg-type]
+        3,
+        {"kind": ["same"] * 3},
+        {"customer_id": owner.id, "data": {}},
+    )
+    kinds = session.scalars(select(CustomerEvent.kind).where(CustomerEvent.customer_id == owner.id))
+    assert list(kinds) == ["same"] * 3
