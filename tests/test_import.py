@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -290,6 +292,7 @@ def test_a_big_orders_file_in_two_processes_imports_like_one(
         assert len({o.external_id for o in orders}) == len(orders)
     again = service.import_file(live_session_factory, "orders", path, batch_rows=500)
     assert (again.created, again.unchanged) == (0, 3000 - len(bad))
+    assert not list(Path(tempfile.gettempdir()).glob("careloop-import-*.lock"))  # cleaned up
 
 
 def test_the_split_point_is_a_record_boundary(tmp_path: Path) -> None:
@@ -299,3 +302,74 @@ def test_the_split_point_is_a_record_boundary(tmp_path: Path) -> None:
     path.write_bytes(b'h\n"a\n\n\n\nb"\nc\nd\n')
     # The middle (byte 7) is inside the quoted field: the second half starts at "c".
     assert _split_point(path, path.stat().st_size) == (11, 7)
+
+
+# Rows in the forms the column-wise fast path takes, and in every form it leaves to the
+# row-by-row parser (which accepts or words the rejection); the order date column holds
+# both, row by row.
+MIXED_ORDERS = """order_id,customer_id,order_date,amount,currency,status,items,coupon
+F1,C1,2026-03-01T10:00:00+00:00,49.90,EUR,delivered,2,SPRING
+F2,C1,2026-03-01,12,usd,PAID,,
+F3,C2,2026-03-01 08:30,7.5,,,1,
+S1, C2 ,01.03.2026,"1 234,50 €",eur,Shipped,01,
+S2,C3,2026-03-01T12:00:00+02:00,  9.99 ,GBP,cancelled,3,"  CODE  "
+S3,C1,2026-02-30,10.00,EUR,paid,1,
+S4,C1,2026-03-01,10.999,EUR,paid,1,
+S5,C1,2026-03-01,-5,EUR,paid,1,
+S6,C1,2026-03-01,5,EURO,paid,1,
+S7,C1,2026-03-01,5,EUR,lost,1,
+S8,C1,2026-03-01,5,EUR,paid,0,
+S9,C9,2026-03-01,5,EUR,paid,1,
+S10,C1,2026-03-01,5,EUR
+,C1,2026-03-01,5,EUR,paid,1,
+F1,C2,2026-03-02T10:00:00Z,50.00,EUR,returned,2,
+"""
+
+
+def test_the_fast_path_and_the_row_parser_agree_row_by_row(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    from crm.imports.service import ORDER_COLUMNS, _cells, _mapping, _order_record
+
+    run(session_factory, "customers", CUSTOMERS)
+    report = run(session_factory, "orders", MIXED_ORDERS)
+    rejected = dict(report.rejected)
+    assert sorted(rejected) == [7, *range(9, 16)]  # S3, S5 .. the row without an order id
+    assert "not a date" in rejected[7]
+    assert "negative" in rejected[9] and "3-letter" in rejected[10]
+    assert "status 'lost'" in rejected[11] and "item count" in rejected[12]
+    assert "'C9' is unknown" in rejected[13] and "has 5 fields" in rejected[14]
+    assert "no order id" in rejected[15]
+    assert (report.created, report.merged) == (6, 1)  # F1 twice in one batch: merged
+    # Every accepted row is stored as the row-by-row parser reads it.
+    rows = list(csv.reader(io.StringIO(MIXED_ORDERS)))
+    mapping = _mapping(rows[0], ORDER_COLUMNS, ImportReport("orders"))
+    expected = {}
+    for row in rows[1:]:
+        if row[0].strip() in ("F1", "F2", "F3", "S1", "S2", "S4"):
+            expected[row[0].strip()] = _order_record(_cells(row, mapping, len(rows[0])))
+    session.expire_all()
+    orders = {o.external_id: o for o in session.scalars(select(Order))}
+    assert set(orders) == set(expected)
+    for external_id, record in expected.items():
+        order = orders[external_id]
+        for name in (
+            "ordered_at",
+            "total_amount",
+            "currency",
+            "status",
+            "items_count",
+            "offer_code",
+        ):
+            if name in record:
+                assert getattr(order, name) == record[name], (external_id, name)
+    assert orders["F1"].status is OrderStatus.returned and orders["F1"].items_count == 2
+    assert orders["F1"].offer_code == "SPRING"  # kept from the first F1 row
+    assert orders["F2"].currency == "USD" and orders["F2"].status is OrderStatus.paid
+    assert orders["F3"].total_amount == Decimal("7.50") and orders["F3"].currency == "EUR"
+    assert orders["S1"].total_amount == Decimal("1234.50") and orders["S1"].items_count == 1
+    assert orders["S2"].ordered_at.isoformat() == "2026-03-01T10:00:00+00:00"
+    assert orders["S2"].total_amount == Decimal("9.99") and orders["S2"].offer_code == "CODE"
+    assert orders["S4"].total_amount == Decimal("11.00")  # rounded to cents
+    again = run(session_factory, "orders", MIXED_ORDERS)
+    assert (again.created, again.updated) == (0, 0)
