@@ -373,3 +373,50 @@ def test_the_fast_path_and_the_row_parser_agree_row_by_row(
     assert orders["S4"].total_amount == Decimal("11.00")  # rounded to cents
     again = run(session_factory, "orders", MIXED_ORDERS)
     assert (again.created, again.updated) == (0, 0)
+
+
+MIXED_CUSTOMERS = """id,email,phone,first_name,last_name,birthday,tz,locale,consent,tags,signup_date
+F1,Fast@Example.com,,Anna,Becker,1990-04-01,Europe/Berlin,de,YES,b;a|b,2024-01-02
+F2,,,,,,,,,,
+,only-email@example.com,,,,,,,no,,2024-01-02T10:00:00Z
+S1,s1@example.com,030 1234567,Sam,,,,,,,
+S2, s2@example.com ,,  Padded  ,,01.02.1985,,,,,
+S3,s3@example.com,,,,1850-01-01,,,,,
+S4,s4@example.com,,,,2024-02-30,,,,,
+S5,s5@example.com,,,,,Mars/Olympus,,,,
+S6,s6@example.com,,,,,,,maybe,,
+S7,not-an-email,,,,,,,,,
+,,,Nobody,,,,,,,
+S8,s8@example.com,,,,,,,,,2024-13-01
+"""
+
+
+def test_customer_fast_path_and_row_parser_agree(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    from crm.imports.service import CUSTOMER_COLUMNS, _cells, _customer_record, _mapping
+
+    report = run(session_factory, "customers", MIXED_CUSTOMERS)
+    rejected = dict(report.rejected)
+    assert sorted(rejected) == [7, 8, 9, 10, 11, 12, 13]
+    assert "not plausible" in rejected[7] and "not a date" in rejected[8]
+    assert "time zone" in rejected[9] and "yes/no" in rejected[10]
+    assert "not an email" in rejected[11] and "no external id" in rejected[12]
+    assert "not a date" in rejected[13]
+    rows = list(csv.reader(io.StringIO(MIXED_CUSTOMERS)))
+    mapping = _mapping(rows[0], CUSTOMER_COLUMNS, ImportReport("customers"))
+    session.expire_all()
+    stored = {c.external_id or c.email: c for c in session.scalars(select(Customer))}
+    assert set(stored) == {"F1", "F2", "only-email@example.com", "S1", "S2"}
+    for row in rows[1:6]:
+        record = _customer_record(_cells(row, mapping, len(rows[0])), "DE")
+        customer = stored[record.get("external_id") or record["email"]]
+        for name, value in record.items():
+            assert getattr(customer, name) == value, (row[0], name)
+    anna = stored["F1"]
+    assert (anna.email, anna.timezone, anna.locale) == ("fast@example.com", "Europe/Berlin", "de")
+    assert anna.marketing_consent is True and anna.tags == ["a", "b"]
+    assert anna.created_at.isoformat() == "2024-01-02T00:00:00+00:00"
+    assert stored["S1"].phone == "+49301234567" and stored["S2"].first_name == "Padded"
+    again = run(session_factory, "customers", MIXED_CUSTOMERS)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
