@@ -417,56 +417,30 @@ def _customer_records(
     """The batch's rows as customer records (or rejections), in file order: the forms
     nearly every file uses are checked a column at a time; other rows (a phone number, a
     dotted date, a padded cell, a bad value) go through ``_customer_record``."""
-    rows = [row for _, row in batch]
-    clean = [len(row) == width for row in rows]
-    widths_ok = all(clean)
-
-    def column(name: str, check: Callable[[str], object]) -> list[str]:
-        if name not in mapping:
-            return [""] * len(rows)
-        if widths_ok:
-            cells = list(map(operator.itemgetter(mapping[name]), rows))
-        else:
-            cells = [row[mapping[name]] if ok else "" for row, ok in zip(rows, clean, strict=True)]
-        if not all(not cell or check(cell) for cell in cells):  # empty means not given
-            clean[:] = [
-                ok and (not cell or bool(check(cell)))
-                for ok, cell in zip(clean, cells, strict=True)
-            ]
-        return cells
-
-    external_ids = column("external_id", _FAST_ID.fullmatch)
-    emails = [e.lower() for e in column("email", lambda cell: _EMAIL.fullmatch(cell.lower()))]
-    column("phone", lambda cell: False)  # phone numbers: always the row parser
+    table = _Columns(batch, mapping, width)
+    emails = table.take("email", lambda cell: _EMAIL.fullmatch(cell.lower()), optional=True)
+    table.take("phone", lambda cell: False, optional=True)  # phones: always the row parser
     values: dict[str, list[Any]] = {
-        "external_id": [value or None for value in external_ids],
-        "email": [value or None for value in emails],
+        "external_id": table.take("external_id", _FAST_ID.fullmatch, optional=True),
+        "email": [email.lower() for email in emails],
     }
     for name in ("first_name", "last_name"):
-        values[name] = [value or None for value in column(name, _FAST_NAME.fullmatch)]
-    values["birthday"] = [
-        _fast_birthday(value) if value else None
-        for value in column("birthday", _FAST_DAY.fullmatch)
-    ]
-    values["timezone"] = [value or None for value in column("timezone", _known_zone)]
-    values["locale"] = [value[:16] or None for value in column("locale", _FAST_ID.fullmatch)]
-    consents = column("marketing_consent", lambda cell: cell.lower() in _BOOLS)
+        values[name] = table.take(name, _FAST_NAME.fullmatch, optional=True)
+    values["birthday"] = table.parse("birthday", _FAST_DAY.fullmatch, _fast_birthday)
+    values["timezone"] = table.take("timezone", _known_zone, optional=True)
+    locales = table.take("locale", _FAST_ID.fullmatch, optional=True)
+    values["locale"] = [locale[:16] for locale in locales]
+    consents = table.take("marketing_consent", lambda cell: cell.lower() in _BOOLS, optional=True)
     values["marketing_consent"] = [_BOOLS.get(c.lower()) if c else None for c in consents]
-    values["tags"] = [_tags(value) if value else None for value in column("tags", bool)]
-    values["created_at"] = [
-        _fast_datetime(value) if value else None
-        for value in column("created_at", _FAST_DATE.fullmatch)
-    ]
+    values["tags"] = [_tags(tags) if tags else None for tags in table.take("tags", bool, True)]
+    values["created_at"] = table.parse("created_at", _FAST_DATE.fullmatch, _fast_datetime)
     names = list(values)
     records: list[tuple[int, dict[str, Any]]] = []
     columns = zip(*values.values(), strict=True)
-    for (line, row), ok, fields in zip(batch, clean, columns, strict=True):
-        # A birthday or signup date that only looked like one is None here: the row parser
-        # words it. So is a row with no key at all.
-        if ok and (fields[0] or fields[1]) and _dates_parsed(row, mapping, fields):
-            records.append(
-                (line, {n: v for n, v in zip(names, fields, strict=True) if v is not None})
-            )
+    for (line, row), ok, fields in zip(batch, table.clean, columns, strict=True):
+        if ok and (fields[0] or fields[1]):  # (an id or an email: else the parser words it)
+            record = {n: v for n, v in zip(names, fields, strict=True) if v is not None and v != ""}
+            records.append((line, record))
             continue
         try:
             records.append((line, _customer_record(_cells(row, mapping, width, False), region)))
@@ -475,13 +449,57 @@ def _customer_records(
     return records
 
 
-def _dates_parsed(row: list[str], mapping: dict[str, int], fields: tuple[Any, ...]) -> bool:
-    """Whether each date the row gives was parsed (birthday and signup date are the 5th and
-    last of the fast path's fields)."""
-    for name, value in (("birthday", fields[4]), ("created_at", fields[-1])):
-        if value is None and name in mapping and row[mapping[name]]:
-            return False
-    return True
+class _Columns:
+    """A batch's cells a column at a time (C loops), and which rows every check so far has
+    cleared (``clean``): the rest go to the row-by-row parser."""
+
+    def __init__(
+        self, batch: list[tuple[int, list[str]]], mapping: dict[str, int], width: int
+    ) -> None:
+        self.rows = [row for _, row in batch]
+        self.clean = [len(row) == width for row in self.rows]
+        self.whole = all(self.clean)
+        self.mapping = mapping
+
+    def take(self, name: str, check: Callable[[str], object], optional: bool = False) -> list[str]:
+        """The column's cells; rows whose cell fails ``check`` are no longer clean (an
+        empty cell of an ``optional`` column passes: it means not given)."""
+        if name not in self.mapping:
+            return [""] * len(self.rows)
+        index = self.mapping[name]
+        if self.whole:
+            cells = list(map(operator.itemgetter(index), self.rows))
+        else:
+            cells = [
+                row[index] if ok else "" for row, ok in zip(self.rows, self.clean, strict=True)
+            ]
+        if not all(map(check, filter(None, cells) if optional else cells)):  # (rare)
+            self.clean = [
+                ok and ((optional and not cell) or bool(check(cell)))
+                for ok, cell in zip(self.clean, cells, strict=True)
+            ]
+        return cells
+
+    def parse(
+        self,
+        name: str,
+        check: Callable[[str], object],
+        parse: Callable[[str], Any],
+        optional: bool = True,
+    ) -> list[Any]:
+        """The column's cells through ``parse`` (None: not given, or not clean). A cell
+        ``parse`` refuses after all (``2025-02-30``) makes its row unclean."""
+        cells = self.take(name, check, optional)
+        parsed = [
+            parse(cell) if ok and cell else None for cell, ok in zip(cells, self.clean, strict=True)
+        ]
+        failed = [
+            bool(cell) and ok and value is None
+            for cell, ok, value in zip(cells, self.clean, parsed, strict=True)
+        ]
+        if any(failed):
+            self.clean = [ok and not bad for ok, bad in zip(self.clean, failed, strict=True)]
+        return parsed
 
 
 def _fast_birthday(text: str) -> dt.date | None:
@@ -671,49 +689,32 @@ def _order_records(
     batch: list[tuple[int, list[str]]], mapping: dict[str, int], width: int, report: ImportReport
 ) -> list[tuple[int, dict[str, Any]]]:
     """The batch's rows as order records (or rejections), in file order."""
-    rows = [row for _, row in batch]
-    clean = [len(row) == width for row in rows]
-    values: dict[str, list[Any]] = {}
-
-    widths_ok = all(clean)
-
-    def column(name: str, check: Callable[[str], object], optional: bool = False) -> list[str]:
-        if widths_ok:
-            cells = list(map(operator.itemgetter(mapping[name]), rows))
-        else:
-            cells = [row[mapping[name]] if ok else "" for row, ok in zip(rows, clean, strict=True)]
-        passed = list(map(check, cells))
-        if not all(passed):  # (rare) some rows fail: mark them; an optional cell may be empty
-            clean[:] = [
-                ok and (bool(good) or (optional and not cell))
-                for ok, good, cell in zip(clean, passed, cells, strict=True)
-            ]
-        return cells
-
-    values["external_id"] = column("external_id", _FAST_ID.fullmatch)
+    table = _Columns(batch, mapping, width)
+    values: dict[str, list[Any]] = {"external_id": table.take("external_id", _FAST_ID.fullmatch)}
     if "customer_external_id" in mapping:
-        values["customer_external_id"] = column("customer_external_id", _FAST_ID.fullmatch)
+        values["customer_external_id"] = table.take("customer_external_id", _FAST_ID.fullmatch)
     else:
-        emails = column("customer_email", lambda c: _EMAIL.fullmatch(c.lower()))
+        emails = table.take("customer_email", lambda c: _EMAIL.fullmatch(c.lower()))
         values["customer_email"] = [e.lower() for e in emails]
-    dates = column("ordered_at", _FAST_DATE.fullmatch)
-    amounts = column("total_amount", _FAST_AMOUNT.fullmatch)
     optional: dict[str, Callable[[str], object]] = {
         "currency": _FAST_CURRENCY.fullmatch,
         "status": _FAST_STATUS.get,
+        "items_count": _FAST_COUNT.fullmatch,
+        "offer_code": _FAST_ID.fullmatch,
     }
-    optional |= {"items_count": _FAST_COUNT.fullmatch, "offer_code": _FAST_ID.fullmatch}
-    for name, check in optional.items():
-        if name in mapping:
-            values[name] = column(name, check, optional=True)
-    parsed = [_fast_datetime(d) if ok else None for d, ok in zip(dates, clean, strict=True)]
+    given = [name for name in optional if name in mapping]
+    for name in given:
+        values[name] = table.take(name, optional[name], optional=True)
+    amounts = table.take("total_amount", _FAST_AMOUNT.fullmatch)
+    values["ordered_at"] = table.parse("ordered_at", _FAST_DATE.fullmatch, _fast_datetime, False)
+    values["total_amount"] = [
+        Decimal(a) if ok else None for a, ok in zip(amounts, table.clean, strict=True)
+    ]
+    names = list(values)
     records: list[tuple[int, dict[str, Any]]] = []
-    names = [*values, "ordered_at", "total_amount"]
-    given = [name for name in optional if name in values]
-    decimals = [Decimal(a) if ok else None for a, ok in zip(amounts, clean, strict=True)]
-    columns = zip(*values.values(), parsed, decimals, strict=True)
-    for (line, row), ok, fields in zip(batch, clean, columns, strict=True):
-        if ok and fields[-2] is not None:
+    columns = zip(*values.values(), strict=True)
+    for (line, row), ok, fields in zip(batch, table.clean, columns, strict=True):
+        if ok:
             record = dict(zip(names, fields, strict=True))
             for name in given:
                 _finish_optional(record, name)
