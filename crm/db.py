@@ -108,8 +108,10 @@ def bulk_insert_columns(
 
 
 class PreparedInsert:
-    """An INSERT of many rows with every value already converted for the driver: COPY text
-    for PostgreSQL, parameter tuples for SQLite. ``execute`` only sends them."""
+    """An INSERT of many rows, prepared without a connection. On SQLite every value is
+    converted for the driver up front (parameter tuples; columns of one value become
+    literals in the statement), so ``execute`` only sends them; PostgreSQL's COPY text is
+    made while it is sent (less memory for a million rows)."""
 
     def __init__(
         self,
@@ -212,10 +214,10 @@ class PreparedInsert:
 def among(
     column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any], dialect: Dialect
 ) -> ColumnElement[bool]:
-    """``column IN (values)`` with one bound parameter whatever the number of values: a
-    JSON array read by ``json_each`` on SQLite, an array on PostgreSQL. The statement
-    compiles once and is cached; an expanding ``IN`` of 2,000 values is compiled afresh
-    each time (about 2 µs a value)."""
+    """``column IN (values)`` (strings or numbers) with one bound parameter whatever the
+    number of values: a JSON array read by ``json_each`` on SQLite, an array on PostgreSQL.
+    The statement compiles once and is cached; an expanding ``IN`` of 2,000 values is
+    compiled afresh each time (about 2 µs a value)."""
     values = list(values)
     if dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))

@@ -1030,24 +1030,25 @@ def import_file(
             )
     split, line = _split_point(path, size)
     turn = _WriteTurn.create() if url.startswith("sqlite") else None
-    helper = _ImportHelper(url, path, split, line, default_region, batch_rows, turn)
+    with closing(turn) if turn else nullcontext():
+        helper = _ImportHelper(url, path, split, line, default_region, batch_rows, turn)
 
-    def both(n: int) -> None:  # this half's bytes, then what the helper has done meanwhile
-        if progress:
-            progress(n)
-        helper.poll(progress)
+        def both(n: int) -> None:  # this half's bytes, then what the helper did meanwhile
+            if progress:
+                progress(n)
+            helper.poll(progress)
 
-    with helper, path.open("rb") as raw, closing(turn) if turn else nullcontext():
-        mine = import_csv(
-            factory,
-            kind,
-            cast(BinaryIO, _Part(raw, limit=split)),
-            default_region=default_region,
-            progress=both,
-            batch_rows=batch_rows,
-            turn=turn,
-        )
-        theirs = helper.report(progress)
+        with helper, path.open("rb") as raw:
+            mine = import_csv(
+                factory,
+                kind,
+                cast(BinaryIO, _Part(raw, limit=split)),
+                default_region=default_region,
+                progress=both,
+                batch_rows=batch_rows,
+                turn=turn,
+            )
+            theirs = helper.report(progress)
     if theirs is None:  # the helper failed (logged): its half is imported here
         theirs = _import_second_half(factory, path, split, line, default_region, batch_rows)
     mine.add(theirs)
