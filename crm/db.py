@@ -62,7 +62,9 @@ def utcnow() -> dt.datetime:
 
 def as_utc(value: dt.datetime) -> dt.datetime:
     """``value`` as an aware UTC time (naive values are taken to be UTC)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
 
 
 def bulk_insert(

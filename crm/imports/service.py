@@ -43,6 +43,7 @@ from crm.db import (
     READ_ONLY,
     PreparedInsert,
     among,
+    as_utc,
     bulk_insert,
     create_db_engine,
     create_session_factory,
@@ -221,9 +222,7 @@ def parse_datetime(value: str, what: str) -> dt.datetime:
             parsed = dt.datetime.strptime(text, "%d.%m.%Y")
         except ValueError as exc:
             raise RowError(f"{what} {text!r} is not a date (use YYYY-MM-DD)") from exc
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
-    return parsed if parsed.tzinfo is dt.UTC else parsed.astimezone(dt.UTC)
+    return as_utc(parsed)
 
 
 def parse_amount(value: str, what: str = "amount") -> Decimal:
@@ -379,7 +378,7 @@ def _customer_record(cells: dict[str, str], region: str) -> dict[str, Any]:
             record[name] = cells[name]
     if cells.get("birthday"):
         birthday = parse_datetime(cells["birthday"], "birthday").date()
-        if not dt.date(1900, 1, 1) <= birthday <= dt.date.today():
+        if not _plausible(birthday):
             raise RowError(f"birthday {cells['birthday']!r} is not plausible")
         record["birthday"] = birthday
     if cells.get("timezone"):
@@ -418,7 +417,7 @@ def _customer_records(
     nearly every file uses are checked a column at a time; other rows (a phone number, a
     dotted date, a padded cell, a bad value) go through ``_customer_record``."""
     table = _Columns(batch, mapping, width)
-    emails = table.take("email", lambda cell: _EMAIL.fullmatch(cell.lower()), optional=True)
+    emails = table.take("email", _fast_email, optional=True)
     table.take("phone", lambda cell: False, optional=True)  # phones: always the row parser
     values: dict[str, list[Any]] = {
         "external_id": table.take("external_id", _FAST_ID.fullmatch, optional=True),
@@ -502,12 +501,20 @@ class _Columns:
         return parsed
 
 
+def _fast_email(cell: str) -> bool:
+    return _EMAIL.fullmatch(cell.lower()) is not None
+
+
 def _fast_birthday(text: str) -> dt.date | None:
     try:
         birthday = dt.date.fromisoformat(text)
     except ValueError:
         return None
-    return birthday if dt.date(1900, 1, 1) <= birthday <= dt.date.today() else None
+    return birthday if _plausible(birthday) else None
+
+
+def _plausible(birthday: dt.date) -> bool:
+    return dt.date(1900, 1, 1) <= birthday <= dt.date.today()
 
 
 def _known_zone(name: str) -> bool:
@@ -694,7 +701,7 @@ def _order_records(
     if "customer_external_id" in mapping:
         values["customer_external_id"] = table.take("customer_external_id", _FAST_ID.fullmatch)
     else:
-        emails = table.take("customer_email", lambda c: _EMAIL.fullmatch(c.lower()))
+        emails = table.take("customer_email", _fast_email)
         values["customer_email"] = [e.lower() for e in emails]
     optional: dict[str, Callable[[str], object]] = {
         "currency": _FAST_CURRENCY.fullmatch,
@@ -732,9 +739,7 @@ def _fast_datetime(text: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         return None  # not a date after all (2025-02-30): the slow path words it
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
-    return parsed if parsed.tzinfo is dt.UTC else parsed.astimezone(dt.UTC)
+    return as_utc(parsed)
 
 
 def _finish_optional(record: dict[str, Any], name: str) -> None:
