@@ -595,20 +595,18 @@ def _import_customer_batch(
     records = _merge_in_batch(items, report)
     existing = _match_customers(session, [r for _, r in records])
     now = utcnow()
-    if not existing:  # all new (a first import): no comparing row by row
-        rows = [{**NEW_CUSTOMER, "created_at": now, **record} for _, record in records]
-        report.created += len(rows)
-        bulk_insert(session, CUSTOMERS, rows, {"updated_at": now})
-        return
     by_key = {
         (key, getattr(c, key)): c for c in existing for key in CUSTOMER_KEYS if getattr(c, key)
     }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for line, record in records:
-        customer = next(
-            (by_key[(k, record[k])] for k in CUSTOMER_KEYS if (k, record.get(k)) in by_key), None
-        )
+        customer = None
+        if by_key:  # empty when none is stored yet (a first import): no lookup per row
+            customer = next(
+                (by_key[(k, record[k])] for k in CUSTOMER_KEYS if (k, record.get(k)) in by_key),
+                None,
+            )
         if customer is None:
             inserts.append({**NEW_CUSTOMER, "created_at": now, **record})
             report.created += 1
@@ -926,8 +924,8 @@ def import_csv(
         report.rows += len(batch)
         valid: list[tuple[int, dict[str, Any]]] = []
         # One check for the whole batch; only a batch with a bad byte checks each row.
-        check = not _utf8("".join(["".join(row) for _, row in batch]))
-        if not check:  # the batch is valid UTF-8 (nearly always): column-wise checks first
+        if _utf8("".join(["".join(row) for _, row in batch])):  # (nearly always)
+            # Valid UTF-8 throughout: column-wise checks first.
             records = (
                 _order_records(batch, mapping, width, report)
                 if kind == "orders"
@@ -937,7 +935,7 @@ def import_csv(
             continue
         for line, row in batch:
             try:
-                valid.append((line, parse(_cells(row, mapping, width, check))))
+                valid.append((line, parse(_cells(row, mapping, width))))
             except RowError as exc:
                 report.reject(line, str(exc))
         _write_batch(factory, kind, valid, report, turn)

@@ -49,8 +49,8 @@ def _rewrite(pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]) 
         tables = cursor.execute(
             "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%CHECK (%'"
         ).fetchall()
-        changed = {name: pattern.sub(replace, sql) for name, sql in tables}
-        changed = {name: sql for name, sql in changed.items() if sql != dict(tables)[name]}
+        rewritten = {name: (sql, pattern.sub(replace, sql)) for name, sql in tables}
+        changed = {name: new for name, (old, new) in rewritten.items() if new != old}
         if not changed:
             return
         version = cursor.execute("PRAGMA schema_version").fetchone()[0]
