@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -65,6 +66,45 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
+
+
+class DriverValues(list[Any]):
+    """A column's values already in the driver's form (``utc_texts``): ``PreparedInsert``
+    sends them as they are."""
+
+
+_UTC_STAMP = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?)?"
+)
+_REAL_DAYS: dict[str, bool] = {}
+
+
+def utc_texts(dialect: Dialect, cells: list[str]) -> DriverValues | None:
+    """ISO 8601 UTC timestamps (``2025-10-04T16:10:09``, with ``Z`` or ``+00:00`` or no
+    offset, or a date alone: midnight) as the driver's values for a ``UTCDateTime`` column,
+    without a ``datetime`` object each; None when a cell has another form or names no real
+    day (``2025-02-30``): the caller parses those.
+
+    SQLite gets SQLAlchemy's storage text (``2025-10-04 16:10:09.000000``, what
+    ``UTCDateTime`` writes and compares with), PostgreSQL the time with an explicit offset."""
+    if not all(map(_UTC_STAMP.fullmatch, cells)):
+        return None
+    for day in {cell[:10] for cell in cells}.difference(_REAL_DAYS):
+        try:
+            real = bool(dt.date.fromisoformat(day))
+        except ValueError:  # 2025-02-30, year 0
+            real = False
+        if len(_REAL_DAYS) < 100_000:
+            _REAL_DAYS[day] = real
+        if not real:
+            return None
+    if not all(map(_REAL_DAYS.get, (cell[:10] for cell in cells))):
+        return None
+    end = ".000000" if dialect.name == "sqlite" else "+00"
+    return DriverValues(
+        [cell[:10] + " " + (cell[11:19] if len(cell) > 10 else "00:00:00") + end for cell in cells]
+    )
 
 
 def bulk_insert(
@@ -161,14 +201,14 @@ class PreparedInsert:
                     value = held[0]
                 else:
                     continue
-                convert = _driver_converter(table.c[name].type, dialect)
+                convert = _converter(table.c[name].type, dialect, held)
                 text = _sqlite_literal(value if convert is None else convert(value))
                 if text is not None:
                     literals[name] = text
             bound = [name for name in names if name not in literals]
             prepared: list[Iterable[Any]] = []
             for name in bound:
-                convert = _driver_converter(table.c[name].type, dialect)
+                convert = _converter(table.c[name].type, dialect, columns.get(name))
                 if name in constants:
                     value = constants[name] if convert is None else convert(constants[name])
                     prepared.append(itertools.repeat(value, length))
@@ -306,6 +346,13 @@ def _default_value(column: Any) -> Any:
     if default.is_callable:
         return default.arg(None)
     raise ValueError(f"column {column.name} has a default bulk_insert cannot evaluate")
+
+
+def _converter(
+    column_type: Any, dialect: Any, values: Sequence[Any] | None
+) -> Callable[[Any], Any] | None:
+    """The driver conversion for a column's ``values`` (none for ``DriverValues``)."""
+    return None if isinstance(values, DriverValues) else _driver_converter(column_type, dialect)
 
 
 def _driver_converter(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.db import PreparedInsert, among, bulk_insert_columns
+from crm.db import PreparedInsert, among, bulk_insert_columns, utc_texts
 from crm.models import ChannelIdentity, Customer, CustomerEvent
 from tests.factories import make_customer
 
@@ -148,3 +148,53 @@ def test_rows_whose_every_column_is_one_value_are_all_written(session: Session) 
     )
     kinds = session.scalars(select(CustomerEvent.kind).where(CustomerEvent.customer_id == owner.id))
     assert list(kinds) == ["same"] * 3
+
+
+def test_utc_texts_are_stored_and_compared_like_orm_timestamps(session: Session) -> None:
+    owner = make_customer(session)
+    session.flush()
+    cells = [
+        "2026-03-01T10:00:00+00:00",
+        "2026-03-01T10:00:00Z",
+        "2026-03-01 10:00:00",
+        "2026-03-01T10:00:00",
+        "2024-02-29",
+    ]
+    texts = utc_texts(session.get_bind().dialect, cells)
+    assert texts is not None
+    bulk_insert_columns(
+        session,
+        CustomerEvent.__table__,  # type: ignore[arg-type]
+        len(cells),
+        {"kind": [f"k{i}" for i in range(len(cells))], "created_at": texts},
+        {"customer_id": owner.id, "data": {}},
+    )
+    query = select(CustomerEvent.created_at).where(CustomerEvent.customer_id == owner.id)
+    ten = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
+    assert list(session.scalars(query.order_by(CustomerEvent.kind))) == [ten] * 4 + [
+        dt.datetime(2024, 2, 29, tzinfo=dt.UTC)
+    ]
+    # Compared in SQL with a bound datetime, as every query does.
+    assert len(session.scalars(query.where(CustomerEvent.created_at == ten)).all()) == 4
+    assert len(session.scalars(query.where(CustomerEvent.created_at < ten)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "2026-02-30",  # no such day
+        "2026-02-29T10:00:00",
+        "0000-01-01",
+        "2026-13-01",
+        "2026-03-01T24:00:00",
+        "2026-03-01T10:00",  # no seconds: another form (parsed by the caller)
+        "2026-03-01T10:00:00.5Z",
+        "2026-03-01T10:00:00+02:00",  # not UTC
+        " 2026-03-01",
+        "",
+    ],
+)
+def test_utc_texts_leave_other_forms_to_the_caller(session: Session, cell: str) -> None:
+    dialect = session.get_bind().dialect
+    assert utc_texts(dialect, ["2026-03-01", cell]) is None
+    assert utc_texts(dialect, ["2026-03-01"]) is not None

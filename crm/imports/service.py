@@ -45,10 +45,12 @@ from crm.db import (
     among,
     as_utc,
     bulk_insert,
+    bulk_insert_columns,
     create_db_engine,
     create_session_factory,
     in_memory,
     prepare_insert,
+    utc_texts,
     utcnow,
 )
 from crm.helpers import Helper, read_database_url
@@ -406,46 +408,84 @@ _BOOLS = {value: True for value in _TRUE} | {value: False for value in _FALSE if
 _ZONES: dict[str, bool] = {}
 
 
-def _customer_records(
+def _customer_rows(
     batch: list[tuple[int, list[str]]],
     mapping: dict[str, int],
     width: int,
     region: str,
     report: ImportReport,
-) -> list[tuple[int, dict[str, Any]]]:
-    """The batch's rows as customer records (or rejections), in file order: the forms
-    nearly every file uses are checked a column at a time; other rows (a phone number, a
-    dotted date, a padded cell, a bad value) go through ``_customer_record``."""
+    dialect: Dialect,
+) -> _Batch:
+    """The batch's rows as customers (or rejections), in file order: the forms nearly
+    every file uses are checked a column at a time; other rows (a phone number, a dotted
+    date, a padded cell, a bad value) go through ``_customer_record``."""
     table = _Columns(batch, mapping, width)
+    ids = table.take("external_id", _FAST_ID.fullmatch, optional=True)
     emails = table.take("email", _fast_email, optional=True)
     table.take("phone", lambda cell: False, optional=True)  # phones: always the row parser
+    # A row with neither an id nor an email: the row parser words why (or reads a phone).
+    table.clean = [ok and bool(i or e) for ok, i, e in zip(table.clean, ids, emails, strict=True)]
     values: dict[str, list[Any]] = {
-        "external_id": table.take("external_id", _FAST_ID.fullmatch, optional=True),
-        "email": [email.lower() for email in emails],
+        "external_id": [i or None for i in ids],
+        "email": [email.lower() or None for email in emails],
     }
     for name in ("first_name", "last_name"):
-        values[name] = table.take(name, _FAST_NAME.fullmatch, optional=True)
+        values[name] = [c or None for c in table.take(name, _FAST_NAME.fullmatch, optional=True)]
     values["birthday"] = table.parse("birthday", _FAST_DAY.fullmatch, _fast_birthday)
-    values["timezone"] = table.take("timezone", _known_zone, optional=True)
+    values["timezone"] = [z or None for z in table.take("timezone", _known_zone, optional=True)]
     locales = table.take("locale", _FAST_ID.fullmatch, optional=True)
-    values["locale"] = [locale[:16] for locale in locales]
+    values["locale"] = [locale[:16] or None for locale in locales]
     consents = table.take("marketing_consent", lambda cell: cell.lower() in _BOOLS, optional=True)
     values["marketing_consent"] = [_BOOLS.get(c.lower()) if c else None for c in consents]
     values["tags"] = [_tags(tags) if tags else None for tags in table.take("tags", bool, True)]
-    values["created_at"] = table.parse("created_at", _FAST_DATE.fullmatch, _fast_datetime)
-    names = list(values)
-    records: list[tuple[int, dict[str, Any]]] = []
-    columns = zip(*values.values(), strict=True)
-    for (line, row), ok, fields in zip(batch, table.clean, columns, strict=True):
-        if ok and (fields[0] or fields[1]):  # (an id or an email: else the parser words it)
-            record = {n: v for n, v in zip(names, fields, strict=True) if v is not None and v != ""}
-            records.append((line, record))
-            continue
-        try:
-            records.append((line, _customer_record(_cells(row, mapping, width, False), region)))
-        except RowError as exc:
-            report.reject(line, str(exc))
-    return records
+    stamps = table.take("created_at", _FAST_DATE.fullmatch, optional=True)
+    texts = utc_texts(dialect, stamps) if all(table.clean) else None
+    values["created_at"] = texts if texts is not None else table.parsed(stamps, _fast_datetime)
+    return table.batch(
+        values,
+        {"created_at": stamps} if texts is not None else {},
+        lambda cells: _customer_record(cells, region),
+        report,
+    )
+
+
+@dataclass
+class _Batch:
+    """A batch's valid rows in file order: (line, record) items, or, when every row took
+    the common forms, the same a column at a time (``columns``, None where a row does not
+    give the field), for a bulk insert without a dict per row. The items are made from the
+    columns when the batch needs them after all (a match with a stored row, a retry row by
+    row); ``texts``: the cells of columns held as driver values (``utc_texts``)."""
+
+    given: list[tuple[int, dict[str, Any]]] | None = None
+    lines: list[int] = field(default_factory=list)
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    texts: dict[str, list[str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.lines) if self.given is None else len(self.given)
+
+    def items(self) -> list[tuple[int, dict[str, Any]]]:
+        if self.given is None:
+            columns = self.columns | {
+                name: list(map(_fast_datetime, cells)) for name, cells in self.texts.items()
+            }
+            names = list(columns)
+            rows = zip(*columns.values(), strict=True)
+            self.given = [
+                (line, {n: v for n, v in zip(names, fields, strict=True) if v is not None})
+                for line, fields in zip(self.lines, rows, strict=True)
+            ]
+        return self.given
+
+    def with_defaults(self, defaults: dict[str, Any]) -> dict[str, list[Any]]:
+        """The columns, with ``defaults`` where a row does not give the field."""
+        columns = dict(self.columns)
+        for name, default in defaults.items():
+            values = columns.get(name)
+            if values is not None and any(value is None for value in values):
+                columns[name] = [default if value is None else value for value in values]
+        return columns
 
 
 class _Columns:
@@ -455,10 +495,11 @@ class _Columns:
     def __init__(
         self, batch: list[tuple[int, list[str]]], mapping: dict[str, int], width: int
     ) -> None:
+        self.lines = [line for line, _ in batch]
         self.rows = [row for _, row in batch]
         self.clean = [len(row) == width for row in self.rows]
         self.whole = all(self.clean)
-        self.mapping = mapping
+        self.mapping, self.width = mapping, width
 
     def take(self, name: str, check: Callable[[str], object], optional: bool = False) -> list[str]:
         """The column's cells; rows whose cell fails ``check`` are no longer clean (an
@@ -486,9 +527,12 @@ class _Columns:
         parse: Callable[[str], Any],
         optional: bool = True,
     ) -> list[Any]:
-        """The column's cells through ``parse`` (None: not given, or not clean). A cell
-        ``parse`` refuses after all (``2025-02-30``) makes its row unclean."""
-        cells = self.take(name, check, optional)
+        """The column's cells through ``parse`` (None: not given, or not clean)."""
+        return self.parsed(self.take(name, check, optional), parse)
+
+    def parsed(self, cells: list[str], parse: Callable[[str], Any]) -> list[Any]:
+        """``cells`` through ``parse`` (None: empty, or not clean). A cell ``parse``
+        refuses after all (``2025-02-30``) makes its row unclean."""
         parsed = [
             parse(cell) if ok and cell else None for cell, ok in zip(cells, self.clean, strict=True)
         ]
@@ -499,6 +543,35 @@ class _Columns:
         if any(failed):
             self.clean = [ok and not bad for ok, bad in zip(self.clean, failed, strict=True)]
         return parsed
+
+    def batch(
+        self,
+        values: dict[str, list[Any]],
+        texts: dict[str, list[str]],
+        parse_row: Callable[[dict[str, str]], dict[str, Any]],
+        report: ImportReport,
+    ) -> _Batch:
+        """The batch: column-wise when every row is clean, else as items (the clean rows'
+        from ``values``, the others' from ``parse_row``, or rejected), in file order."""
+        if all(self.clean):
+            return _Batch(lines=self.lines, columns=values, texts=texts)
+        mask = self.clean
+        clean = _Batch(
+            lines=list(itertools.compress(self.lines, mask)),
+            columns={name: list(itertools.compress(v, mask)) for name, v in values.items()},
+            texts={name: list(itertools.compress(v, mask)) for name, v in texts.items()},
+        )
+        made = iter(clean.items())
+        items: list[tuple[int, dict[str, Any]]] = []
+        for line, row, ok in zip(self.lines, self.rows, mask, strict=True):
+            if ok:
+                items.append(next(made))
+                continue
+            try:
+                items.append((line, parse_row(_cells(row, self.mapping, self.width, False))))
+            except RowError as exc:
+                report.reject(line, str(exc))
+        return _Batch(items)
 
 
 def _fast_email(cell: str) -> bool:
@@ -537,11 +610,11 @@ def _tags(text: str) -> list[str]:
     return sorted({t.strip() for t in re.split(r"[;|]", text) if t.strip()})
 
 
-def _match_customers(session: Session, records: list[dict[str, Any]]) -> list[Customer]:
+def _match_customers(session: Session, keys: dict[str, set[Any]]) -> list[Customer]:
+    """The stored customers with one of ``keys`` (external ids, emails, phones)."""
     found: dict[int, Customer] = {}
     dialect = session.get_bind().dialect
-    for key in CUSTOMER_KEYS:
-        values = {r[key] for r in records if key in r}
+    for key, values in keys.items():
         if values:
             column = getattr(Customer, key)
             for customer in session.scalars(select(Customer).where(among(column, values, dialect))):
@@ -589,12 +662,24 @@ def _distinct(values: Iterable[Any]) -> bool:
     return len(set(given)) == len(given)
 
 
-def _import_customer_batch(
-    session: Session, items: list[tuple[int, dict[str, Any]]], report: ImportReport
-) -> None:
-    records = _merge_in_batch(items, report)
-    existing = _match_customers(session, [r for _, r in records])
+def _import_customer_batch(session: Session, batch: _Batch, report: ImportReport) -> None:
     now = utcnow()
+    if batch.given is None and all(_distinct(batch.columns[k]) for k in ("external_id", "email")):
+        # Column-wise, no two rows sharing an id or email (no phones: those go row by row).
+        keys = {key: set(batch.columns[key]) - {None} for key in ("external_id", "email")}
+        existing = _match_customers(session, keys)
+        if not existing:  # (a first import) all new: one insert, a column at a time
+            columns = batch.with_defaults({**NEW_CUSTOMER, "created_at": now})
+            constants = {k: v for k, v in NEW_CUSTOMER.items() if k not in columns}
+            constants["updated_at"] = now
+            bulk_insert_columns(session, CUSTOMERS, len(batch), columns, constants)
+            report.created += len(batch)
+            return
+        records = batch.items()
+    else:
+        records = _merge_in_batch(batch.items(), report)
+        keys = {key: {r[key] for _, r in records if key in r} for key in CUSTOMER_KEYS}
+        existing = _match_customers(session, keys)
     by_key = {
         (key, getattr(c, key)): c for c in existing for key in CUSTOMER_KEYS if getattr(c, key)
     }
@@ -688,12 +773,23 @@ _FAST_AMOUNT = re.compile(r"\d{1,10}(?:\.\d{1,2})?")
 _FAST_CURRENCY = re.compile(r"[A-Za-z]{3}")
 _FAST_COUNT = re.compile(r"[1-9]\d{0,4}")
 _FAST_STATUS = {s.value: s for s in OrderStatus} | {s.value.upper(): s for s in OrderStatus}
+# Optional fields: the fast check of a cell, and its value once it passed.
+_OPTIONAL_ORDER_FIELDS: dict[str, tuple[Callable[[str], object], Callable[[str], Any]]] = {
+    "currency": (_FAST_CURRENCY.fullmatch, str.upper),
+    "status": (_FAST_STATUS.get, _FAST_STATUS.__getitem__),
+    "items_count": (_FAST_COUNT.fullmatch, int),
+    "offer_code": (_FAST_ID.fullmatch, str),
+}
 
 
-def _order_records(
-    batch: list[tuple[int, list[str]]], mapping: dict[str, int], width: int, report: ImportReport
-) -> list[tuple[int, dict[str, Any]]]:
-    """The batch's rows as order records (or rejections), in file order."""
+def _order_rows(
+    batch: list[tuple[int, list[str]]],
+    mapping: dict[str, int],
+    width: int,
+    report: ImportReport,
+    dialect: Dialect,
+) -> _Batch:
+    """The batch's rows as orders (or rejections), in file order."""
     table = _Columns(batch, mapping, width)
     values: dict[str, list[Any]] = {"external_id": table.take("external_id", _FAST_ID.fullmatch)}
     if "customer_external_id" in mapping:
@@ -701,35 +797,22 @@ def _order_records(
     else:
         emails = table.take("customer_email", _fast_email)
         values["customer_email"] = [e.lower() for e in emails]
-    optional: dict[str, Callable[[str], object]] = {
-        "currency": _FAST_CURRENCY.fullmatch,
-        "status": _FAST_STATUS.get,
-        "items_count": _FAST_COUNT.fullmatch,
-        "offer_code": _FAST_ID.fullmatch,
-    }
-    given = [name for name in optional if name in mapping]
-    for name in given:
-        values[name] = table.take(name, optional[name], optional=True)
+    for name, (check, finish) in _OPTIONAL_ORDER_FIELDS.items():
+        if name in mapping:
+            cells = table.take(name, check, optional=True)
+            values[name] = [
+                finish(cell) if cell and ok else None
+                for cell, ok in zip(cells, table.clean, strict=True)
+            ]
     amounts = table.take("total_amount", _FAST_AMOUNT.fullmatch)
-    values["ordered_at"] = table.parse("ordered_at", _FAST_DATE.fullmatch, _fast_datetime, False)
+    stamps = table.take("ordered_at", _FAST_DATE.fullmatch)
+    texts = utc_texts(dialect, stamps) if all(table.clean) else None
+    values["ordered_at"] = texts if texts is not None else table.parsed(stamps, _fast_datetime)
     values["total_amount"] = [
         Decimal(a) if ok else None for a, ok in zip(amounts, table.clean, strict=True)
     ]
-    names = list(values)
-    records: list[tuple[int, dict[str, Any]]] = []
-    columns = zip(*values.values(), strict=True)
-    for (line, row), ok, fields in zip(batch, table.clean, columns, strict=True):
-        if ok:
-            record = dict(zip(names, fields, strict=True))
-            for name in given:
-                _finish_optional(record, name)
-            records.append((line, record))
-            continue
-        try:
-            records.append((line, _order_record(_cells(row, mapping, width, False))))
-        except RowError as exc:
-            report.reject(line, str(exc))
-    return records
+    texts_of = {"ordered_at": stamps} if texts is not None else {}
+    return table.batch(values, texts_of, _order_record, report)
 
 
 def _fast_datetime(text: str) -> dt.datetime | None:
@@ -738,19 +821,6 @@ def _fast_datetime(text: str) -> dt.datetime | None:
     except ValueError:
         return None  # not a date after all (2025-02-30): the slow path words it
     return as_utc(parsed)
-
-
-def _finish_optional(record: dict[str, Any], name: str) -> None:
-    """An optional column that passed its fast check: empty means not given."""
-    value = record[name]
-    if not value:
-        del record[name]
-    elif name == "currency":
-        record[name] = value.upper()
-    elif name == "status":
-        record[name] = _FAST_STATUS[value]
-    elif name == "items_count":
-        record[name] = int(value)
 
 
 @dataclass
@@ -767,46 +837,49 @@ class _OrderWrites:
             session.execute(update(Order), self.updates)
 
 
-def _plan_order_batch(
-    session: Session, items: list[tuple[int, dict[str, Any]]], report: ImportReport
-) -> _OrderWrites:
+def _plan_order_batch(session: Session, batch: _Batch, report: ImportReport) -> _OrderWrites:
     """Look the batch's customers and orders up and count the outcome; what is to be
     written comes back, ready to go (it only reads: the write can wait for a lock)."""
     dialect = session.get_bind().dialect
-    ids = {r["customer_external_id"] for _, r in items if "customer_external_id" in r}
-    emails = {r["customer_email"] for _, r in items if "customer_email" in r}
+    if batch.given is None:
+        by_id = "customer_external_id" in batch.columns
+        ref_key = "customer_external_id" if by_id else "customer_email"
+        refs = {ref_key: set(batch.columns[ref_key])}
+        order_ids = set(batch.columns["external_id"])
+    else:
+        refs = {
+            key: {r[key] for _, r in batch.given if key in r}
+            for key in ("customer_external_id", "customer_email")
+        }
+        order_ids = {r["external_id"] for _, r in batch.given}
     by_ref: dict[tuple[str, str | None], int] = {}
-    if ids:
+    if refs.get("customer_external_id"):
         for cid, ext in session.execute(
             select(Customer.id, Customer.external_id).where(
-                among(Customer.external_id, ids, dialect)
+                among(Customer.external_id, refs["customer_external_id"], dialect)
             )
         ):
             by_ref[("customer_external_id", ext)] = cid
-    if emails:
+    if refs.get("customer_email"):
         for cid, email in session.execute(
             select(Customer.id, Customer.email)
-            .where(among(Customer.email, emails, dialect))
+            .where(among(Customer.email, refs["customer_email"], dialect))
             .order_by(Customer.id.desc())
         ):
             by_ref[("customer_email", email)] = cid
     existing = {
         o.external_id: o
-        for o in session.scalars(
-            select(Order).where(
-                among(Order.external_id, {r["external_id"] for _, r in items}, dialect)
-            )
-        )
+        for o in session.scalars(select(Order).where(among(Order.external_id, order_ids, dialect)))
     }
     now = utcnow()
     if not existing:
-        fast = _new_orders(dialect, items, by_ref, now)
+        fast = _new_orders(dialect, batch, by_ref, now)
         if fast is not None:
-            report.created += len(items)
+            report.created += len(batch)
             return _OrderWrites(fast, [])
     inserts: dict[str, dict[str, Any]] = {}
     known: dict[str, dict[str, Any]] = {}  # rows for orders already stored
-    for line, record in items:
+    for line, record in batch.items():
         ref_key = "customer_external_id" if "customer_external_id" in record else "customer_email"
         customer_id = by_ref.get((ref_key, record[ref_key]))
         if customer_id is None:
@@ -843,28 +916,30 @@ def _plan_order_batch(
 
 def _new_orders(
     dialect: Dialect,
-    items: list[tuple[int, dict[str, Any]]],
+    batch: _Batch,
     by_ref: dict[tuple[str, str | None], int],
     now: dt.datetime,
 ) -> PreparedInsert | None:
-    """The insert for a batch of orders that are all new, all give the same fields, all
-    name a known customer the same way and each appear once (nearly every batch of a first
-    import), built a column at a time; None for any other batch."""
-    records = [record for _, record in items]
-    keys = records[0].keys()
-    ref_key = "customer_external_id" if "customer_external_id" in keys else "customer_email"
-    if not all(map(keys.__eq__, map(dict.keys, records))):
-        return None
+    """The insert for a batch of orders that are all new, all name a known customer the
+    same way and each appear once (nearly every batch of a first import), made a column
+    at a time; None for any other batch."""
+    if batch.given is None:
+        columns = batch.with_defaults(NEW_ORDER)
+    else:  # items: all with the same fields, or another batch
+        records = [record for _, record in batch.given]
+        keys = records[0].keys()
+        if not all(map(keys.__eq__, map(dict.keys, records))):
+            return None
+        columns = {key: list(map(operator.itemgetter(key), records)) for key in keys}
+    ref_key = "customer_external_id" if "customer_external_id" in columns else "customer_email"
     found = {value: cid for (kind, value), cid in by_ref.items() if kind == ref_key}
-    customer_ids = list(map(found.get, map(operator.itemgetter(ref_key), records)))
-    external_ids = list(map(operator.itemgetter("external_id"), records))
-    if None in customer_ids or len(set(external_ids)) != len(records):
+    customer_ids = list(map(found.get, columns.pop(ref_key)))
+    if None in customer_ids or len(set(columns["external_id"])) != len(customer_ids):
         return None
-    columns = {key: list(map(operator.itemgetter(key), records)) for key in keys if key != ref_key}
     columns["customer_id"] = customer_ids
     constants = {key: value for key, value in NEW_ORDER.items() if key not in columns}
     constants |= {"created_at": now, "updated_at": now}
-    return PreparedInsert(dialect, ORDERS, len(records), columns, constants)
+    return PreparedInsert(dialect, ORDERS, len(customer_ids), columns, constants)
 
 
 # -- the import ------------------------------------------------------------------------
@@ -920,24 +995,25 @@ def import_csv(
     )
     turn = turn or nullcontext()
     width = len(header)
+    dialect = factory.kw["bind"].dialect
     for batch in _batches(rows, batch_rows):
         report.rows += len(batch)
-        valid: list[tuple[int, dict[str, Any]]] = []
         # One check for the whole batch; only a batch with a bad byte checks each row.
         if _utf8("".join(["".join(row) for _, row in batch])):  # (nearly always)
             # Valid UTF-8 throughout: column-wise checks first.
-            records = (
-                _order_records(batch, mapping, width, report)
+            valid = (
+                _order_rows(batch, mapping, width, report, dialect)
                 if kind == "orders"
-                else _customer_records(batch, mapping, width, default_region, report)
+                else _customer_rows(batch, mapping, width, default_region, report, dialect)
             )
-            _write_batch(factory, kind, records, report, turn)
-            continue
-        for line, row in batch:
-            try:
-                valid.append((line, parse(_cells(row, mapping, width))))
-            except RowError as exc:
-                report.reject(line, str(exc))
+        else:
+            items: list[tuple[int, dict[str, Any]]] = []
+            for line, row in batch:
+                try:
+                    items.append((line, parse(_cells(row, mapping, width))))
+                except RowError as exc:
+                    report.reject(line, str(exc))
+            valid = _Batch(items)
         _write_batch(factory, kind, valid, report, turn)
     return report
 
@@ -945,25 +1021,25 @@ def import_csv(
 def _write_batch(
     factory: sessionmaker[Session],
     kind: str,
-    valid: list[tuple[int, dict[str, Any]]],
+    valid: _Batch,
     report: ImportReport,
     turn: AbstractContextManager[object],
 ) -> None:
     """One transaction for the batch; if the database refuses it (a row broke a
     constraint), the batch is retried row by row so only the bad rows are rejected."""
-    if not valid:
+    if not len(valid):
         return
     if _attempt(factory, kind, valid, report, turn):
         return
-    for item in valid:  # find the rows the database refuses
-        if not _attempt(factory, kind, [item], report, turn):
+    for item in valid.items():  # find the rows the database refuses
+        if not _attempt(factory, kind, _Batch([item]), report, turn):
             report.reject(item[0], "the database refused it (a conflicting record)")
 
 
 def _attempt(
     factory: sessionmaker[Session],
     kind: str,
-    items: list[tuple[int, dict[str, Any]]],
+    batch: _Batch,
     report: ImportReport,
     turn: AbstractContextManager[object],
 ) -> bool:
@@ -977,11 +1053,11 @@ def _attempt(
     with factory() as session:
         try:
             if kind == "customers":
-                _import_customer_batch(session, items, report)
+                _import_customer_batch(session, batch, report)
                 session.commit()
                 return True
             session.connection(execution_options=READ_ONLY)
-            writes = _plan_order_batch(session, items, report)
+            writes = _plan_order_batch(session, batch, report)
             session.commit()  # the end of the read transaction
             with turn:
                 writes.apply(session)
