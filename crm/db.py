@@ -73,6 +73,24 @@ class DriverValues(list[Any]):
     sends them as they are."""
 
 
+def json_objects(columns: Mapping[str, Sequence[Any]]) -> DriverValues:
+    """One JSON object per row, made of scalar ``columns`` (strings, numbers, booleans,
+    None): the text a JSON column stores (what ``json.dumps`` makes of the dict), without
+    a ``json.dumps`` per row. Each distinct value is encoded once."""
+    parts: list[list[str]] = []
+    for key, values in columns.items():
+        prefix = json.dumps(key) + ": "
+        encoded: dict[tuple[type, Any], str] = {}
+        column = []
+        for value in values:
+            text = encoded.get((value.__class__, value))  # (1, 1.0 and True: three texts)
+            if text is None:
+                text = encoded[(value.__class__, value)] = prefix + json.dumps(value)
+            column.append(text)
+        parts.append(column)
+    return DriverValues(["{" + ", ".join(row) + "}" for row in zip(*parts, strict=True)])
+
+
 _UTC_STAMP = re.compile(
     r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
     r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?)?"

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from careloop.cli import app
 from careloop.errors import ValidationFailed
 from crm.models import ChurnRisk, Customer, CustomerEvent, Direction, Message, Sender
-from crm.scoring.churn import FEATURES, build_features, describe, score_churn
+from crm.scoring.churn import FEATURES, build_features, score_churn, sentences
 from crm.scoring.tabular import cross_validate, read_table
 from tests.factories import make_conversation, make_customer, make_order, make_survey
 
@@ -204,8 +204,67 @@ def test_features_only_look_before_the_cutoff(session: Session) -> None:
     assert row["overdue_ratio"] == pytest.approx(1.5)
     assert row["orders_90d"] == 3 and row["orders_365d"] == 3
     assert math.isnan(row["csat_last"])  # the survey came after the cut-off
-    text = describe("recency", features.X[0], None, NOW)
-    assert text == "no order for 30 days, usually every 20 days"
+    assert sentences("recency", features.X[:1], [None], NOW) == [
+        "no order for 30 days, usually every 20 days"
+    ]
+
+
+def test_every_reason_is_worded_from_the_customers_own_values() -> None:
+    def rows(*values: dict[str, float]) -> np.ndarray:
+        X = np.full((len(values), len(FEATURES)), np.nan)
+        for i, given in enumerate(values):
+            for name, value in given.items():
+                X[i, FEATURES.index(name)] = value
+        return X
+
+    def words(
+        group: str, *values: dict[str, float], at: list[dt.datetime | None] | None = None
+    ) -> list[str]:
+        return sentences(group, rows(*values), at or [None] * len(values), NOW)
+
+    assert words(
+        "recency",
+        {"days_since_last_order": 94.4, "usual_gap_days": 19.6},
+        {"days_since_last_order": 1, "usual_gap_days": 0.2},
+        {"days_since_last_order": 12},
+    ) == [
+        "no order for 94 days, usually every 20 days",
+        "no order for 1 day, usually every 1 day",
+        "no order for 12 days",
+    ]
+    assert words("frequency", {"orders_90d": 0, "orders_prev_90d": 3}) == [
+        "0 orders in the last 90 days, 3 in the 90 before"
+    ]
+    assert words("spend", {"spend_365d": 1234.5, "average_order": 41.149}) == [
+        "spent 1234.50 in the last year (average order 41.15)"
+    ]
+    assert words("tenure", {"tenure_days": 400}) == ["a customer for 400 days"]
+    assert words(
+        "complaints",
+        {"complaints_30d": 1, "escalations_90d": 4},
+        {"complaints_30d": 2, "escalations_90d": 0},
+        {"complaints_30d": 0, "escalations_90d": 3},
+    ) == [
+        "1 complaint this month",
+        "2 complaints this month",
+        "3 conversations handed to an agent in 90 days",
+    ]
+    assert words("unhappy", {"unhappy_messages_90d": 5}) == ["5 unhappy messages in 90 days"]
+    days = [NOW - dt.timedelta(days=n) for n in (2, 9, 40)]
+    assert words(
+        "csat", {"csat_last": 1}, {"csat_last": 2}, {"csat_last": 3}, {}, at=[*days, None]
+    ) == [
+        "CSAT 1 this week",
+        "CSAT 2 last week",
+        "CSAT 3 40 days ago",
+        "never answered a satisfaction survey",
+    ]
+    assert words("nps", {"nps_last": 3}, {"nps_last": 8}, {"nps_last": 10}, {}) == [
+        "NPS 3 (detractor)",
+        "NPS 8 (passive)",
+        "NPS 10 (promoter)",
+        "no NPS answer",
+    ]
 
 
 def test_too_little_history_skips_churn_and_keeps_old_scores(session: Session) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.db import PreparedInsert, among, bulk_insert_columns, utc_texts
+from crm.db import PreparedInsert, among, bulk_insert_columns, json_objects, utc_texts
 from crm.models import ChannelIdentity, Customer, CustomerEvent
 from tests.factories import make_customer
 
@@ -198,3 +199,26 @@ def test_utc_texts_leave_other_forms_to_the_caller(session: Session, cell: str) 
     dialect = session.get_bind().dialect
     assert utc_texts(dialect, ["2026-03-01", cell]) is None
     assert utc_texts(dialect, ["2026-03-01"]) is not None
+
+
+def test_json_objects_are_what_json_dumps_makes_and_read_back(session: Session) -> None:
+    columns: dict[str, list[object]] = {
+        "from": [None, "low", 'a "quote" \\ and é', "low"],
+        "to": ["high", "high", "x", "y"],
+        "n": [1, 1.0, True, 0.7100000000000001],
+    }
+    rows = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+    texts = json_objects(columns)
+    assert texts == [json.dumps(row) for row in rows]
+    owner = make_customer(session)
+    bulk_insert_columns(
+        session,
+        CustomerEvent.__table__,  # type: ignore[arg-type]
+        len(rows),
+        {"kind": [f"k{i}" for i in range(len(rows))], "data": texts},
+        {"customer_id": owner.id},
+    )
+    query = select(CustomerEvent.data).where(CustomerEvent.customer_id == owner.id)
+    assert list(session.scalars(query.order_by(CustomerEvent.kind))) == rows

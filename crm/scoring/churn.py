@@ -36,7 +36,7 @@ from sqlalchemy import String, Table, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from crm.db import as_utc, bulk_insert_columns, utcnow
+from crm.db import as_utc, bulk_insert_columns, json_objects, utcnow
 from crm.models import (
     ChurnRisk,
     Conversation,
@@ -297,67 +297,80 @@ def _days(value: float) -> str:
     return "1 day" if days == 1 else f"{days} days"
 
 
-class _Values:
-    """A feature row read by feature name (no dict per row: reasons describe a million)."""
-
-    __slots__ = ("row",)
-
-    def __init__(self, row: Sequence[float]) -> None:
-        self.row = row
-
-    def __getitem__(self, name: str) -> float:
-        return self.row[_COLUMN[name]]
-
-
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 
-def describe(
-    group: str, row: Sequence[float], csat_at: dt.datetime | None, now: dt.datetime
-) -> str:
-    """One reason in words, from the customer's own feature values (in ``FEATURES`` order)."""
-    v = _Values(row)
+def sentences(
+    group: str, rows: np.ndarray, csat_at: Sequence[dt.datetime | None], now: dt.datetime
+) -> list[str]:
+    """The reason ``group`` in words for each customer, from their own feature values
+    (``rows``: one per customer, in ``FEATURES`` order; ``csat_at``: when each answered
+    their last CSAT survey). A list at a time: the reasons describe up to a million."""
+
+    def column(name: str) -> list[float]:
+        values: list[float] = rows[:, _COLUMN[name]].tolist()  # Python floats format faster
+        return values
+
+    isnan = math.isnan
     match group:
         case "recency":
-            text = f"no order for {_days(v['days_since_last_order'])}"
-            if not math.isnan(v["usual_gap_days"]):
-                text += f", usually every {_days(max(v['usual_gap_days'], 1))}"
-            return text
-        case "frequency":
-            return (
-                f"{int(v['orders_90d'])} orders in the last 90 days, "
-                f"{int(v['orders_prev_90d'])} in the 90 before"
-            )
-        case "spend":
-            return (
-                f"spent {v['spend_365d']:.2f} in the last year "
-                f"(average order {v['average_order']:.2f})"
-            )
-        case "tenure":
-            return f"a customer for {_days(v['tenure_days'])}"
-        case "complaints":
-            complaints = int(v["complaints_30d"])
-            if complaints:
-                return f"{complaints} complaint{'s' if complaints != 1 else ''} this month"
-            return f"{int(v['escalations_90d'])} conversations handed to an agent in 90 days"
-        case "unhappy":
-            return f"{int(v['unhappy_messages_90d'])} unhappy messages in 90 days"
-        case "csat":
-            if math.isnan(v["csat_last"]):
-                return "never answered a satisfaction survey"
-            when = ""
-            if csat_at is not None:
-                age = (now - csat_at).days
-                when = (
-                    " this week" if age < 7 else " last week" if age < 14 else f" {_days(age)} ago"
+            return [
+                f"no order for {_days(last)}"
+                + ("" if isnan(gap) else f", usually every {_days(max(gap, 1))}")
+                for last, gap in zip(
+                    column("days_since_last_order"), column("usual_gap_days"), strict=True
                 )
-            return f"CSAT {int(v['csat_last'])}{when}"
+            ]
+        case "frequency":
+            return [
+                f"{int(recent)} orders in the last 90 days, {int(before)} in the 90 before"
+                for recent, before in zip(
+                    column("orders_90d"), column("orders_prev_90d"), strict=True
+                )
+            ]
+        case "spend":
+            return [
+                f"spent {spend:.2f} in the last year (average order {average:.2f})"
+                for spend, average in zip(
+                    column("spend_365d"), column("average_order"), strict=True
+                )
+            ]
+        case "tenure":
+            return [f"a customer for {_days(days)}" for days in column("tenure_days")]
+        case "complaints":
+            return [
+                f"{int(n)} complaint{'s' if n != 1 else ''} this month"
+                if n
+                else f"{int(escalated)} conversations handed to an agent in 90 days"
+                for n, escalated in zip(
+                    column("complaints_30d"), column("escalations_90d"), strict=True
+                )
+            ]
+        case "unhappy":
+            return [f"{int(n)} unhappy messages in 90 days" for n in column("unhappy_messages_90d")]
+        case "csat":
+            return [
+                "never answered a satisfaction survey"
+                if isnan(score)
+                else f"CSAT {int(score)}{_when(at, now)}"
+                for score, at in zip(column("csat_last"), csat_at, strict=True)
+            ]
         case _:
-            if math.isnan(v["nps_last"]):
-                return "no NPS answer"
-            score = int(v["nps_last"])
-            kind = "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
-            return f"NPS {score} ({kind})"
+            return [
+                "no NPS answer" if isnan(score) else f"NPS {int(score)} ({_nps_kind(int(score))})"
+                for score in column("nps_last")
+            ]
+
+
+def _when(at: dt.datetime | None, now: dt.datetime) -> str:
+    if at is None:
+        return ""
+    age = (now - at).days
+    return " this week" if age < 7 else " last week" if age < 14 else f" {_days(age)} ago"
+
+
+def _nps_kind(score: int) -> str:
+    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
 
 
 def reasons(
@@ -392,16 +405,22 @@ def reasons(
         changed = X[rows]
         changed[:, columns] = reference
         drops[rows, g] = probability[risky][rows] - model.probability(changed)
-    groups = list(GROUPS)
-    ids = features.customer_ids.tolist()
+    # The top three groups by drop, those that lower it noticeably, worded a group at a
+    # time; each customer's reasons in the order of their drops.
     top = np.argsort(-drops, axis=1, kind="stable")[:, :3]
-    top_drops = np.take_along_axis(drops, top, axis=1).tolist()
-    rows = X.tolist()  # Python floats: formatting numpy scalars costs several times more
-    for k, (i, order) in enumerate(zip(risky.tolist(), top.tolist(), strict=True)):
-        chosen = [groups[g] for g, drop in zip(order, top_drops[k], strict=True) if drop > 0.005]
-        if chosen:
-            csat_at = features.csat_last_at.get(ids[i])
-            out[i] = [describe(g, rows[k], csat_at, now) for g in chosen]
+    chosen = np.take_along_axis(drops, top, axis=1) > 0.005  # (a prefix of each row)
+    words = np.full(top.shape, None, dtype=object)
+    ids = features.customer_ids[risky].tolist()
+    for g, group in enumerate(GROUPS):
+        ks, ranks = np.nonzero((top == g) & chosen)
+        if len(ks):
+            csat_at = [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
+            texts = np.empty(len(ks), dtype=object)  # (Python strings, not NumPy's)
+            texts[:] = sentences(group, X[ks], csat_at, now)
+            words[ks, ranks] = texts
+    counts = chosen.sum(axis=1).tolist()
+    for i, row, n in zip(risky.tolist(), words.tolist(), counts, strict=True):
+        out[i] = row[:n]
     return out
 
 
@@ -461,14 +480,16 @@ def score_churn(
     )
     before: dict[int, str] = dict(stored.cursor.fetchall())  # plain values: no Row objects
     changed: list[int] = []
-    changes: list[dict[str, Any]] = []
+    change: dict[str, list[Any]] = {"from": [], "to": [], "probability": []}
     for cid, new, p in zip(
         features.customer_ids.tolist(), level, probability.tolist(), strict=True
     ):
         old = before.get(cid)
         if old != new and not (old is None and new == ChurnRisk.low.value):
             changed.append(cid)
-            changes.append({"from": old, "to": new, "probability": p})
+            change["from"].append(old)
+            change["to"].append(new)
+            change["probability"].append(p)
     store_scores(
         session,
         pending,
@@ -484,7 +505,7 @@ def score_churn(
         session,
         EVENTS,
         len(changed),
-        {"customer_id": changed, "data": changes},
+        {"customer_id": changed, "data": json_objects(change)},  # {"from": .., "to": .., ..}
         {"kind": "churn_risk_changed", "created_at": now},
     )
     result = ChurnResult(
