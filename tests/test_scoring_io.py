@@ -118,3 +118,16 @@ def test_steps_scoring_the_same_customers_are_written_together(session: Session)
     session.expire_all()
     assert session.get_one(Customer, b.id).rfm_segment == "At risk"
     assert session.get_one(Customer, a.id).rfm_segment == "Champions"
+    # Rows whose indexed values stay and rows whose values change both get the rest.
+    later = NOW + dt.timedelta(days=1)
+    pending.add(
+        ids,
+        {"rfm_segment": ["Champions", "Lost"], "rfm_score": ["554", "112"]},
+        constants={"scored_at": later},
+    )
+    pending.write(session)
+    session.expire_all()
+    assert [
+        (x.rfm_segment, x.rfm_score, x.scored_at)
+        for x in (session.get_one(Customer, cid) for cid in (a.id, b.id))
+    ] == [("Champions", "554", later), ("Lost", "112", later)]

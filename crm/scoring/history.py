@@ -308,24 +308,25 @@ def write_scores(
     values = {name: list(columns[name]) for name in columns}
     bulk_insert_columns(session, temp, len(ids), {"id": ids.tolist(), **values})
     # Indexed columns (segment, risk level) are set only where they change: rewriting a
-    # million index entries with the same value costs seconds on every nightly run.
+    # million index entries with the same value costs seconds on every nightly run. Each
+    # row is written once: first the rows whose indexed values stay (the other columns),
+    # then the rest (all columns).
     indexed = {column.name for index in customers.indexes for column in index.columns}
-    plain = [name for name in columns if name not in indexed]
+    plain = {name: temp.c[name] for name in columns if name not in indexed}
+    changing = {name: temp.c[name] for name in columns if name in indexed}
     if plain or constants:
+        same = [customers.c[name].is_not_distinct_from(temp.c[name]) for name in changing]
         connection.execute(
             update(customers)
-            .where(customers.c.id == temp.c.id)
-            .values({**{name: temp.c[name] for name in plain}, **(constants or {})})
+            .where(customers.c.id == temp.c.id, *same)
+            .values({**plain, **(constants or {})})
         )
-    changing = [name for name in columns if name in indexed]
     if changing:
+        differs = or_(*(customers.c[name].is_distinct_from(temp.c[name]) for name in changing))
         connection.execute(
             update(customers)
-            .where(
-                customers.c.id == temp.c.id,
-                or_(*(customers.c[name].is_distinct_from(temp.c[name]) for name in changing)),
-            )
-            .values({name: temp.c[name] for name in changing})
+            .where(customers.c.id == temp.c.id, differs)
+            .values({**plain, **changing, **(constants or {})})
         )
     temp.drop(connection)
 
