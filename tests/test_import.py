@@ -296,6 +296,70 @@ def test_a_big_orders_file_in_two_processes_imports_like_one(
     assert not list(Path(tempfile.gettempdir()).glob("careloop-import-*.lock"))  # cleaned up
 
 
+def _customers_file(path: Path, rows: int) -> tuple[dict[int, str], int]:
+    """A customers file with bad rows and repeated customers (the same email in another
+    case, on the next line) in both halves, and quoted names over two lines; returns the
+    bad rows' lines with the expected reason words, and the number of repeats."""
+    bad: dict[int, str] = {}
+    lines = ["Customer ID,Email,First Name,Signup Date"]
+    line_number, repeats = 1, 0
+    for i in range(rows):
+        line_number += lines[-1].count("\n") + 1  # the line this row starts on
+        external_id, email, date = f"K{i}", f"k{i}@example.com", f"2025-{i % 12 + 1:02d}-01"
+        name = '"Ann\nMarie"' if i % 50 == 7 else "Ann"
+        if i % 97 == 13:
+            email, bad[line_number] = "nobody", "not an email"
+        elif i % 89 == 40:
+            date, bad[line_number] = "someday", "not a date"
+        elif i % 101 == 50:  # the customer of the row before, again
+            external_id, email, repeats = "", f"K{i - 1}@Example.com", repeats + 1
+        lines.append(f"{external_id},{email},{name},{date}")
+    path.write_text("\n".join(lines) + "\n")
+    return bad, repeats
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_a_big_customers_file_in_two_processes_imports_like_one(
+    live_session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    split: bool,
+) -> None:
+    from crm.imports import service
+
+    path = tmp_path / "customers.csv"
+    bad, repeats = _customers_file(path, 3000)
+    monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
+    if not split:  # the helper process fails: its half is imported here instead
+        monkeypatch.setattr(sys, "executable", "/bin/false")
+    seen: list[int] = []
+    report = service.import_file(
+        live_session_factory, "customers", path, progress=seen.append, batch_rows=500
+    )
+    accepted = 3000 - len(bad)
+    assert (report.rows, report.rejected_count) == (3000, len(bad))
+    assert (report.created, report.merged) == (accepted - repeats, repeats)
+    assert [line for line, _ in report.rejected] == sorted(bad)  # true lines, both halves
+    assert all(bad[line] in reason for line, reason in report.rejected)
+    if split:
+        assert sum(seen) == path.stat().st_size  # progress covers both halves
+    with live_session_factory() as session:
+        stored = session.scalars(select(Customer)).all()
+        assert len(stored) == accepted - repeats  # no customer twice
+        assert len({c.email for c in stored}) == len(stored)
+        # Later rows win: a repeat's name replaces the one of the row before.
+        names: dict[str | None, str] = {}
+        for external_id, email, name, date in list(csv.reader(io.StringIO(path.read_text())))[1:]:
+            if "@" in email and date != "someday":
+                names[external_id or email.split("@")[0].upper()] = name
+        assert {c.external_id: c.first_name for c in stored} == names
+    again = service.import_file(live_session_factory, "customers", path, batch_rows=500)
+    assert (again.created, again.updated, again.rejected_count) == (0, 0, len(bad))
+    with live_session_factory() as session:
+        assert {c.external_id: c.first_name for c in session.scalars(select(Customer))} == names
+    assert not list(Path(tempfile.gettempdir()).glob("careloop-import-*.lock"))  # cleaned up
+
+
 def test_the_split_point_is_a_record_boundary(tmp_path: Path) -> None:
     from crm.imports.service import _split_point
 

@@ -1043,8 +1043,9 @@ def _attempt(
     report: ImportReport,
     turn: AbstractContextManager[object],
 ) -> bool:
-    """Customers are looked up, merged and written in one write transaction (merging by
-    email needs the lock while it reads). Orders are looked up and prepared in a read
+    """Customers are looked up, merged and written in one write transaction, in ``turn``
+    (merging by email needs the lock while it reads: the other half of the file waits).
+    Orders are looked up and prepared in a read
     transaction and written in a short one, in ``turn``: another writer (the other half
     of the file) meanwhile does its reading. An order that appears in between makes the
     write fail, and the row-by-row retry sees it."""
@@ -1053,8 +1054,9 @@ def _attempt(
     with factory() as session:
         try:
             if kind == "customers":
-                _import_customer_batch(session, batch, report)
-                session.commit()
+                with turn:
+                    _import_customer_batch(session, batch, report)
+                    session.commit()
                 return True
             session.connection(execution_options=READ_ONLY)
             writes = _plan_order_batch(session, batch, report)
@@ -1074,9 +1076,9 @@ def _attempt(
 # -- big order files: two processes -----------------------------------------------------
 
 PARALLEL_BYTES = 32 * 1024**2
-"""An orders file from this size on is imported by two processes, each half of the file:
-parsing and validating rows is most of the work, and it is one core's work per process
-(the database takes the two processes' batches one after the other)."""
+"""A file from this size on is imported by two processes, each half of the file: parsing
+and validating rows is most of the work, and it is one core's work per process (the
+database takes the two processes' batches one after the other)."""
 
 
 def import_file(
@@ -1088,16 +1090,16 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
-    """Import the CSV file at ``path``, like ``import_csv``; a big orders file in two
-    processes.
+    """Import the CSV file at ``path``, like ``import_csv``; a big file in two processes.
 
-    Only orders are split: they are matched by their unique order id, so the two halves
-    cannot create one order twice, while customers are merged by email and phone, which
-    needs one reader of the whole file. (An order id that appears in both halves of one
-    file ends up with either row's values; one file read in order keeps the later row.)"""
+    The halves write in turns (``_WriteTurn``), batch by batch, each batch matched and
+    written in one go: orders by their unique order id, customers by id, email and phone
+    under the turn, so the two halves cannot create one order or one customer twice. (A
+    customer or an order that appears in both halves of one file ends up with either
+    row's values; one file read in order keeps the later row.)"""
     size = path.stat().st_size
     url = _database_url(factory)
-    if kind != "orders" or size < PARALLEL_BYTES or url is None:
+    if size < PARALLEL_BYTES or url is None:
         with path.open("rb") as raw:
             return import_csv(
                 factory,
@@ -1108,9 +1110,11 @@ def import_file(
                 batch_rows=batch_rows,
             )
     split, line = _split_point(path, size)
-    turn = _WriteTurn.create() if url.startswith("sqlite") else None
+    # (PostgreSQL takes concurrent orders as they come; customers are matched in turns.)
+    serial = url.startswith("sqlite") or kind == "customers"
+    turn = _WriteTurn.create() if serial else None
     with closing(turn) if turn else nullcontext():
-        helper = _ImportHelper(url, path, split, line, default_region, batch_rows, turn)
+        helper = _ImportHelper(url, kind, path, split, line, default_region, batch_rows, turn)
 
         def both(n: int) -> None:  # this half's bytes, then what the helper did meanwhile
             if progress:
@@ -1129,7 +1133,7 @@ def import_file(
             )
             theirs = helper.report(progress)
     if theirs is None:  # the helper failed (logged): its half is imported here
-        theirs = _import_second_half(factory, path, split, line, default_region, batch_rows)
+        theirs = _import_second_half(factory, kind, path, split, line, default_region, batch_rows)
     mine.add(theirs)
     return mine
 
@@ -1144,6 +1148,7 @@ def _database_url(factory: sessionmaker[Session]) -> str | None:
 
 def _import_second_half(
     factory: sessionmaker[Session],
+    kind: str,
     path: Path,
     start: int,
     line: int,
@@ -1152,8 +1157,8 @@ def _import_second_half(
     progress: Callable[[int], None] | None = None,
     turn: _WriteTurn | None = None,
 ) -> ImportReport:
-    """Import the orders of ``path`` from byte ``start`` (a record boundary on ``line``)
-    on, behind the file's header line; ``progress`` does not hear of the header's bytes."""
+    """Import the rows of ``path`` from byte ``start`` (a record boundary on ``line``) on,
+    behind the file's header line; ``progress`` does not hear of the header's bytes."""
     with path.open("rb") as raw:
         header = raw.readline()
         if progress:
@@ -1161,7 +1166,7 @@ def _import_second_half(
         raw.seek(start)
         return import_csv(
             factory,
-            "orders",
+            kind,
             cast(BinaryIO, _Part(raw, head=header)),
             default_region=region,
             progress=progress,
@@ -1217,10 +1222,12 @@ class _Part(io.RawIOBase):
 
 
 class _WriteTurn:
-    """The two processes importing one file into SQLite write in turn, under this lock
-    (``flock`` on a temporary file): a waiting process wakes the moment the other one has
-    committed, where SQLite's own busy wait would sleep in steps of up to 100 ms. The
-    lookups and the parsing of the next batch happen outside it, in parallel."""
+    """The two processes importing one file write in turn, under this lock (``flock`` on a
+    temporary file): into SQLite, where a waiting process wakes the moment the other one
+    has committed (SQLite's own busy wait sleeps in steps of up to 100 ms), and customers
+    into any database (each batch is matched by email and phone, then written: two at
+    once could both create one customer). The parsing of the next batch, and the lookups
+    of orders, happen outside it, in parallel."""
 
     def __init__(self, path: str, *, owner: bool = False) -> None:
         self.path, self.owner = path, owner
@@ -1253,6 +1260,7 @@ class _ImportHelper(Helper):
     def __init__(
         self,
         url: str,
+        kind: str,
         path: Path,
         start: int,
         line: int,
@@ -1261,7 +1269,7 @@ class _ImportHelper(Helper):
         turn: _WriteTurn | None,
     ) -> None:
         lock = turn.path if turn else "-"
-        arguments = [str(path), str(start), str(line), region, str(batch_rows), lock]
+        arguments = [kind, str(path), str(start), str(line), region, str(batch_rows), lock]
         super().__init__("crm.imports.service", arguments, url)
         os.set_blocking(self.stdout.fileno(), False)
         self.pending = b""
@@ -1294,8 +1302,8 @@ class _ImportHelper(Helper):
 
 
 def _helper_main(arguments: list[str]) -> None:
-    """The helper process: import the orders from byte ``start`` (line ``line``) on."""
-    path, start, line, region, batch_rows, lock = arguments
+    """The helper process: import the rows from byte ``start`` (line ``line``) on."""
+    kind, path, start, line, region, batch_rows, lock = arguments
     url = read_database_url()
     out = sys.stdout.buffer
     unreported = [0]
@@ -1312,7 +1320,15 @@ def _helper_main(arguments: list[str]) -> None:
     try:
         factory = create_session_factory(engine)
         report = _import_second_half(
-            factory, Path(path), int(start), int(line), region, int(batch_rows), progress, turn
+            factory,
+            kind,
+            Path(path),
+            int(start),
+            int(line),
+            region,
+            int(batch_rows),
+            progress,
+            turn,
         )
     finally:
         engine.dispose()
