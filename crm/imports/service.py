@@ -58,7 +58,7 @@ from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 10_000
 CUSTOMERS = cast(Table, Customer.__table__)
 ORDERS = cast(Table, Order.__table__)
 # Every inserted row carries every column the import may set (bulk inserts need one shape).
