@@ -91,6 +91,13 @@ def json_objects(columns: Mapping[str, Sequence[Any]]) -> DriverValues:
     return DriverValues(["{" + ", ".join(row) + "}" for row in zip(*parts, strict=True)])
 
 
+def decimal_values(dialect: Dialect, cells: list[str]) -> DriverValues:
+    """Plain decimal numbers (``49.90``: digits, at most one point; the caller has checked
+    them) as the driver's values for a ``Numeric`` column, without a ``Decimal`` each: the
+    float SQLAlchemy binds on SQLite (the same value), the text itself on PostgreSQL."""
+    return DriverValues(map(float, cells) if dialect.name == "sqlite" else cells)
+
+
 _UTC_STAMP = re.compile(
     r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
     r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?)?"

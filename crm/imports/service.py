@@ -47,6 +47,7 @@ from crm.db import (
     bulk_insert,
     create_db_engine,
     create_session_factory,
+    decimal_values,
     in_memory,
     prepare_insert,
     utc_texts,
@@ -445,7 +446,7 @@ def _customer_rows(
     values["created_at"] = texts if texts is not None else table.parsed(stamps, _fast_datetime)
     return table.batch(
         values,
-        {"created_at": stamps} if texts is not None else {},
+        {"created_at": (stamps, _fast_datetime)} if texts is not None else {},
         lambda cells: _customer_record(cells, region),
         report,
     )
@@ -457,12 +458,13 @@ class _Batch:
     the common forms, the same a column at a time (``columns``, None where a row does not
     give the field), for a bulk insert without a dict per row. The items are made from the
     columns when the batch needs them after all (a match with a stored row, a retry row by
-    row); ``texts``: the cells of columns held as driver values (``utc_texts``)."""
+    row); ``cells``: for columns held as the driver's values (``utc_texts``,
+    ``decimal_values``), the cells and what parses them."""
 
     given: list[tuple[int, dict[str, Any]]] | None = None
     lines: list[int] = field(default_factory=list)
     columns: dict[str, list[Any]] = field(default_factory=dict)
-    texts: dict[str, list[str]] = field(default_factory=dict)
+    cells: dict[str, tuple[list[str], Callable[[str], Any]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.lines) if self.given is None else len(self.given)
@@ -470,7 +472,7 @@ class _Batch:
     def items(self) -> list[tuple[int, dict[str, Any]]]:
         if self.given is None:
             columns = self.columns | {
-                name: list(map(_fast_datetime, cells)) for name, cells in self.texts.items()
+                name: list(map(parse, cells)) for name, (cells, parse) in self.cells.items()
             }
             names = list(columns)
             rows = zip(*columns.values(), strict=True)
@@ -515,12 +517,16 @@ class _Columns:
             cells = [
                 row[index] if ok else "" for row, ok in zip(self.rows, self.clean, strict=True)
             ]
+        self.check(cells, check, optional)
+        return cells
+
+    def check(self, cells: list[str], check: Callable[[str], object], optional: bool) -> None:
+        """Rows whose cell fails ``check`` are no longer clean."""
         if not all(map(check, filter(None, cells) if optional else cells)):  # (rare)
             self.clean = [
                 ok and ((optional and not cell) or bool(check(cell)))
                 for ok, cell in zip(self.clean, cells, strict=True)
             ]
-        return cells
 
     def parse(
         self,
@@ -549,19 +555,19 @@ class _Columns:
     def batch(
         self,
         values: dict[str, list[Any]],
-        texts: dict[str, list[str]],
+        cells: dict[str, tuple[list[str], Callable[[str], Any]]],
         parse_row: Callable[[dict[str, str]], dict[str, Any]],
         report: ImportReport,
     ) -> _Batch:
-        """The batch: column-wise when every row is clean, else as items (the clean rows'
-        from ``values``, the others' from ``parse_row``, or rejected), in file order."""
+        """The batch: column-wise when every row is clean (``cells``: see ``_Batch``), else
+        as items (the clean rows' from ``values``, the others' from ``parse_row``, or
+        rejected), in file order."""
         if all(self.clean):
-            return _Batch(lines=self.lines, columns=values, texts=texts)
+            return _Batch(lines=self.lines, columns=values, cells=cells)
         mask = self.clean
         clean = _Batch(
             lines=list(itertools.compress(self.lines, mask)),
             columns={name: list(itertools.compress(v, mask)) for name, v in values.items()},
-            texts={name: list(itertools.compress(v, mask)) for name, v in texts.items()},
         )
         made = iter(clean.items())
         items: list[tuple[int, dict[str, Any]]] = []
@@ -822,14 +828,24 @@ def _order_rows(
                 for cell, ok in zip(cells, table.clean, strict=True)
             ]
     amounts = table.take("total_amount", _FAST_AMOUNT.fullmatch)
-    stamps = table.take("ordered_at", _FAST_DATE.fullmatch)
+    stamps = table.take("ordered_at", bool)  # the form: utc_texts checks it, or _FAST_DATE
     texts = utc_texts(dialect, stamps) if all(table.clean) else None
-    values["ordered_at"] = texts if texts is not None else table.parsed(stamps, _fast_datetime)
-    values["total_amount"] = [
-        Decimal(a) if ok else None for a, ok in zip(amounts, table.clean, strict=True)
-    ]
-    texts_of = {"ordered_at": stamps} if texts is not None else {}
-    return table.batch(values, texts_of, _order_record, report)
+    if texts is None:
+        table.check(stamps, _FAST_DATE.fullmatch, optional=False)
+        values["ordered_at"] = table.parsed(stamps, _fast_datetime)
+    else:
+        values["ordered_at"] = texts
+    raw: dict[str, tuple[list[str], Callable[[str], Any]]] = {}
+    if all(table.clean):  # the driver's values straight from the cells
+        values["total_amount"] = decimal_values(dialect, amounts)
+        raw["total_amount"] = (amounts, Decimal)
+        if texts is not None:
+            raw["ordered_at"] = (stamps, _fast_datetime)
+    else:
+        values["total_amount"] = [
+            Decimal(a) if ok else None for a, ok in zip(amounts, table.clean, strict=True)
+        ]
+    return table.batch(values, raw, _order_record, report)
 
 
 def _fast_datetime(text: str) -> dt.datetime | None:
