@@ -542,3 +542,31 @@ def test_batches_of_fast_forms_are_stored_as_the_row_parser_reads_them(
     assert (again.created, again.updated, again.unchanged) == (0, 0, 8)
     again = run(session_factory, "customers", customers_csv, batch_rows=4)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 9)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 1000])
+def test_rows_are_read_in_batches_with_the_lines_they_start_on(batch_rows: int) -> None:
+    from crm.imports.service import _batches, _rows
+
+    text = (
+        "id,note\n"
+        'a,"two\nlines"\n'
+        "\n"
+        "   \n"
+        ",\n"
+        'b,"windows\r\nbreak"\r\n'
+        'c,"old mac\rbreak"\n'
+        f"d,{'x' * 140_000}\n"  # longer than the CSV reader's field limit: refused
+        "e,after the refused one\n"
+        'f,"three\n\nlines"\n'
+        "g,last"
+    )
+    header, rows = _rows(io.BytesIO(text.encode()), None)
+    assert header == ["id", "note"]
+    read = [pair for batch in _batches(rows, batch_rows) for pair in batch]
+    assert [line for line, _ in read] == [2, 7, 9, 11, 12, 13, 16]  # ("\r" ends a line too)
+    assert [row[0][:1] for _, row in read] == ["a", "b", "c", "\0", "e", "f", "g"]
+    assert "field larger than field limit" in read[3][1][0]
+    # A part of a file: the lines are counted on from the offset.
+    _, rows = _rows(io.BytesIO(b"id,note\nx,1\ny,2\n"), None, line_offset=10)
+    assert [line for batch in _batches(rows, batch_rows) for line, _ in batch] == [12, 13]
