@@ -69,8 +69,8 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 
 
 class DriverValues(list[Any]):
-    """A column's values already in the driver's form (``utc_texts``): ``PreparedInsert``
-    sends them as they are."""
+    """A column's values already in the driver's form (``utc_texts``, ``decimal_values``,
+    ``json_objects``): ``PreparedInsert`` sends them as they are."""
 
 
 def json_objects(columns: Mapping[str, Sequence[Any]]) -> DriverValues:
