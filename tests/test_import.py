@@ -257,6 +257,17 @@ def _orders_file(path: Path, customers: list[str], rows: int) -> dict[int, str]:
     return bad
 
 
+def _reported_from_both_halves(
+    report: ImportReport, bad: dict[int, str], progress: list[int] | None, path: Path
+) -> None:
+    """The rejections of both halves carry their true lines and reasons, and the progress
+    (when the file was split) covers the whole file."""
+    assert [line for line, _ in report.rejected] == sorted(bad)
+    assert all(bad[line] in reason for line, reason in report.rejected)
+    if progress is not None:
+        assert sum(progress) == path.stat().st_size
+
+
 @pytest.mark.parametrize("split", [True, False])
 def test_a_big_orders_file_in_two_processes_imports_like_one(
     live_session_factory: sessionmaker[Session],
@@ -283,10 +294,7 @@ def test_a_big_orders_file_in_two_processes_imports_like_one(
         live_session_factory, "orders", path, progress=seen.append, batch_rows=500
     )
     assert (report.rows, report.created, report.rejected_count) == (3000, 3000 - len(bad), len(bad))
-    assert [line for line, _ in report.rejected] == sorted(bad)  # true lines, both halves
-    assert all(bad[line] in reason for line, reason in report.rejected)
-    if split:
-        assert sum(seen) == path.stat().st_size  # progress covers both halves
+    _reported_from_both_halves(report, bad, seen if split else None, path)
     with live_session_factory() as session:
         orders = session.scalars(select(Order)).all()
         assert len(orders) == 3000 - len(bad)
@@ -339,10 +347,7 @@ def test_a_big_customers_file_in_two_processes_imports_like_one(
     accepted = 3000 - len(bad)
     assert (report.rows, report.rejected_count) == (3000, len(bad))
     assert (report.created, report.merged) == (accepted - repeats, repeats)
-    assert [line for line, _ in report.rejected] == sorted(bad)  # true lines, both halves
-    assert all(bad[line] in reason for line, reason in report.rejected)
-    if split:
-        assert sum(seen) == path.stat().st_size  # progress covers both halves
+    _reported_from_both_halves(report, bad, seen if split else None, path)
     with live_session_factory() as session:
         stored = session.scalars(select(Customer)).all()
         assert len(stored) == accepted - repeats  # no customer twice
