@@ -115,7 +115,8 @@ def utc_texts(dialect: Dialect, cells: list[str]) -> DriverValues | None:
     ``UTCDateTime`` writes and compares with), PostgreSQL the time with an explicit offset."""
     if not all(map(_UTC_STAMP.fullmatch, cells)):
         return None
-    for day in {cell[:10] for cell in cells}.difference(_REAL_DAYS):
+    days = [cell[:10] for cell in cells]
+    for day in set(days).difference(_REAL_DAYS):
         try:
             real = bool(dt.date.fromisoformat(day))
         except ValueError:  # 2025-02-30, year 0
@@ -124,7 +125,7 @@ def utc_texts(dialect: Dialect, cells: list[str]) -> DriverValues | None:
             _REAL_DAYS[day] = real
         if not real:
             return None
-    if not all(map(_REAL_DAYS.get, (cell[:10] for cell in cells))):
+    if not all(map(_REAL_DAYS.get, days)):  # (a day not remembered: the caller parses)
         return None
     end = ".000000" if dialect.name == "sqlite" else "+00"
     return DriverValues(

@@ -487,7 +487,7 @@ class _Batch:
         columns = dict(self.columns)
         for name, default in defaults.items():
             values = columns.get(name)
-            if values is not None and any(value is None for value in values):
+            if values is not None and None in values:
                 columns[name] = [default if value is None else value for value in values]
         return columns
 
