@@ -905,7 +905,7 @@ def _plan_order_batch(session: Session, batch: _Batch, report: ImportReport) -> 
         for o in session.scalars(select(Order).where(among(Order.external_id, order_ids, dialect)))
     }
     now = utcnow()
-    if not existing:
+    if not existing and len(order_ids) == len(batch):  # all new, none twice
         fast = _new_orders(dialect, batch, by_ref, now)
         if fast is not None:
             report.created += len(batch)
@@ -953,9 +953,9 @@ def _new_orders(
     by_ref: dict[tuple[str, str | None], int],
     now: dt.datetime,
 ) -> PreparedInsert | None:
-    """The insert for a batch of orders that are all new, all name a known customer the
-    same way and each appear once (nearly every batch of a first import), made a column
-    at a time; None for any other batch."""
+    """The insert for a batch of orders that are all new and each appear once (the
+    caller knows), when they all name a known customer the same way (nearly every batch
+    of a first import), made a column at a time; None for any other batch."""
     if batch.given is None:
         columns = batch.with_defaults(NEW_ORDER)
     else:  # items: all with the same fields, or another batch
@@ -967,7 +967,7 @@ def _new_orders(
     ref_key = "customer_external_id" if "customer_external_id" in columns else "customer_email"
     found = {value: cid for (kind, value), cid in by_ref.items() if kind == ref_key}
     customer_ids = list(map(found.get, columns.pop(ref_key)))
-    if None in customer_ids or len(set(columns["external_id"])) != len(customer_ids):
+    if None in customer_ids:
         return None
     columns["customer_id"] = customer_ids
     constants = {key: value for key, value in NEW_ORDER.items() if key not in columns}
@@ -1083,10 +1083,10 @@ def _attempt(
 ) -> bool:
     """Customers are looked up, merged and written in one write transaction, in ``turn``
     (merging by email needs the lock while it reads: the other half of the file waits).
-    Orders are looked up and prepared in a read
-    transaction and written in a short one, in ``turn``: another writer (the other half
-    of the file) meanwhile does its reading. An order that appears in between makes the
-    write fail, and the row-by-row retry sees it."""
+    Orders are looked up and prepared in a read transaction and written in a short one,
+    in ``turn``: another writer (the other half of the file) meanwhile does its reading.
+    An order that appears in between makes the write fail, and the row-by-row retry sees
+    it."""
     counts = (report.created, report.updated, report.unchanged, report.merged)
     rejected = (report.rejected_count, len(report.rejected))
     with factory() as session:
