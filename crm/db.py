@@ -175,11 +175,16 @@ def bulk_insert_columns(
     PreparedInsert(dialect, table, length, columns, constants).execute(session)
 
 
+_ROWS_PER_STATEMENT = 100
+_SQLITE_PARAMETERS = 999  # the least any SQLite build allows a statement
+
+
 class PreparedInsert:
     """An INSERT of many rows, prepared without a connection. On SQLite every value is
-    converted for the driver up front (parameter tuples; columns of one value become
-    literals in the statement), so ``execute`` only sends them; PostgreSQL's COPY text is
-    made while it is sent (less memory for a million rows)."""
+        converted for the driver up front (parameter tuples; columns of one value become
+        literals in the statement), so ``execute`` only sends them; PostgreSQL's COPY text is
+        made while it is sent (less memory for a million rows). ``statements``: on SQLite, the
+    statements and their parameter tuples (up to 100 rows a statement)."""
 
     def __init__(
         self,
@@ -210,7 +215,7 @@ class PreparedInsert:
         }
         names = [*columns, *constants]
         self.columns, self.constants = columns, constants
-        self.rows: list[tuple[Any, ...]] = []
+        self.statements: list[tuple[str, list[tuple[Any, ...]]]] = []
         if dialect.name == "postgresql":  # COPY text is made while it is sent (less memory)
             preparer = dialect.identifier_preparer
             quoted = ", ".join(preparer.quote(n) for n in names)
@@ -247,7 +252,22 @@ class PreparedInsert:
             slots = ", ".join(["?"] * len(bound) + list(literals.values()))
             self.statement = f"INSERT INTO {target} ({listed}) VALUES ({slots})"  # noqa: S608
             # (every column a literal: still one empty parameter tuple per row)
-            self.rows = list(zip(*prepared, strict=True)) if prepared else [()] * length
+            rows = list(zip(*prepared, strict=True)) if prepared else [()] * length
+            # Many rows a statement: each execution opens a cursor on the table and on
+            # every index, which for a single row cost as much as the row itself.
+            per = max(1, min(_ROWS_PER_STATEMENT, _SQLITE_PARAMETERS // max(1, len(bound))))
+            whole = length - length % per
+            self.statements = [
+                (
+                    f"INSERT INTO {target} ({listed}) VALUES "  # noqa: S608
+                    + ", ".join([f"({slots})"] * per),
+                    [
+                        tuple(itertools.chain.from_iterable(rows[start : start + per]))
+                        for start in range(0, whole, per)
+                    ],
+                ),
+                (self.statement, rows[whole:]),
+            ]
 
     def _copy_chunks(self) -> Iterator[str]:
         fixed = [_copy_text(value) for value in self.constants.values()]
@@ -274,7 +294,9 @@ class PreparedInsert:
                 return
             cursor = raw.cursor()  # type: ignore[union-attr]
             try:
-                cursor.executemany(self.statement, self.rows)
+                for statement, parameters in self.statements:
+                    if parameters:
+                        cursor.executemany(statement, parameters)
             finally:
                 cursor.close()
 

@@ -110,7 +110,9 @@ def test_columns_of_one_value_become_literals_and_read_back(session: Session) ->
         if session.get_bind().dialect.name == "sqlite":  # the literals are in the statement
             assert "'de'" in insert.statement and "'Europe/Berlin'" in insert.statement
             assert ("'O''Brien'" if first else "NULL") in insert.statement
-            assert all(len(row) == 4 for row in insert.rows)  # only the varying columns
+            # only the varying columns are bound; three rows go in one statement
+            assert [len(parameters) for _, parameters in insert.statements] == [0, 3]
+            assert all(len(row) == 4 for row in insert.statements[1][1])
         insert.execute(session)
         stored = session.scalars(
             select(Customer).where(Customer.external_id.in_(external_ids)).order_by(Customer.id)
@@ -149,6 +151,69 @@ def test_rows_whose_every_column_is_one_value_are_all_written(session: Session) 
     )
     kinds = session.scalars(select(CustomerEvent.kind).where(CustomerEvent.customer_id == owner.id))
     assert list(kinds) == ["same"] * 3
+
+
+@pytest.mark.parametrize("length", [100, 250, 1001])
+def test_many_rows_go_in_file_order_whatever_the_statement_size(
+    session: Session, length: int
+) -> None:
+    # SQLite takes up to 100 rows a statement (fewer for wide rows); the rest row by row.
+    owner = make_customer(session)
+    columns = {
+        "kind": [f"k{i}" for i in range(length)],
+        "data": [{"i": i} for i in range(length)],
+        "created_at": [
+            dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i) for i in range(length)
+        ],
+    }
+    insert = PreparedInsert(
+        session.get_bind().dialect,
+        CustomerEvent.__table__,  # type: ignore[arg-type]
+        length,
+        columns,
+        {"customer_id": owner.id},
+    )
+    if session.get_bind().dialect.name == "sqlite":
+        sizes = [len(p) for _, p in insert.statements]
+        assert sizes == [length // 100, length % 100]
+        assert all(len(chunk) == 300 for chunk in insert.statements[0][1])
+    insert.execute(session)
+    events = session.scalars(
+        select(CustomerEvent)
+        .where(CustomerEvent.customer_id == owner.id)
+        .order_by(CustomerEvent.id)
+    ).all()
+    assert [(e.kind, e.data, e.created_at) for e in events] == list(
+        zip(columns["kind"], columns["data"], columns["created_at"], strict=True)
+    )
+
+
+def test_wide_rows_keep_a_statement_within_the_parameter_limit(session: Session) -> None:
+    names = ["external_id", "first_name", "last_name", "email", "phone", "locale", "timezone"]
+    names += ["rfm_segment", "rfm_score", "nps_category", "csat_last", "nps_last"]
+    length = 300
+    columns = {
+        name: [f"{i}" if "_last" not in name else i % 10 for i in range(length)] for name in names
+    }
+    insert = PreparedInsert(
+        session.get_bind().dialect,
+        Customer.__table__,  # type: ignore[arg-type]
+        length,
+        columns,
+        {"tags": [], "attributes": {}},
+    )
+    if session.get_bind().dialect.name == "sqlite":
+        bound = len(insert.statements[1][1][0])
+        assert bound == len(names)
+        assert all(len(chunk) <= 999 for chunk in insert.statements[0][1])
+        assert (
+            len(insert.statements[0][1]) * (999 // bound) + len(insert.statements[1][1]) == length
+        )
+    insert.execute(session)
+    stored = session.execute(
+        select(Customer.external_id, Customer.csat_last).order_by(Customer.id)
+    ).all()
+    assert [tuple(row) for row in stored] == [(f"{i}", i % 10) for i in range(length)]
 
 
 def test_utc_texts_are_stored_and_compared_like_orm_timestamps(session: Session) -> None:
