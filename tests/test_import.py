@@ -129,6 +129,21 @@ def test_an_email_that_belongs_to_another_customer_id_is_refused(
     assert report.created == 0 and "belongs to customer A1" in report.rejected[0][1]
 
 
+def test_stored_ids_with_new_emails_update_their_customers(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    # No stored email matches, so the batch is first tried as all new: the unique index
+    # refuses the stored ids, and the batch is matched with the stored customers instead.
+    run(session_factory, "customers", "id,email,first_name\nA1,a@example.com,Anna\n")
+    text = "id,email,first_name\nN1,n@example.com,Nora\nA1,anna@example.com,Anna B\n"
+    report = run(session_factory, "customers", text)
+    assert (report.created, report.updated, report.merged, report.rejected_count) == (1, 1, 0, 0)
+    stored = customers(session)
+    assert set(stored) == {"A1", "N1"}
+    assert (stored["A1"].email, stored["A1"].first_name) == ("anna@example.com", "Anna B")
+    assert run(session_factory, "customers", text).unchanged == 2
+
+
 def test_small_batches_give_the_same_result(
     session_factory: sessionmaker[Session], session: Session
 ) -> None:

@@ -630,6 +630,13 @@ def _match_customers(session: Session, keys: dict[str, set[Any]]) -> list[Custom
     return list(found.values())
 
 
+def _no_customer_has(session: Session, emails: list[str]) -> bool:
+    """Whether no stored customer has one of ``emails``."""
+    dialect = session.get_bind().dialect
+    found = select(Customer.id).where(among(Customer.email, emails, dialect)).limit(1)
+    return not emails or session.execute(found).first() is None
+
+
 def _merge_in_batch(
     items: list[tuple[int, dict[str, Any]]], report: ImportReport
 ) -> list[tuple[int, dict[str, Any]]]:
@@ -692,12 +699,20 @@ def _import_customer_batch(
     batch's INSERT, from ``_new_customers``, if all turn out new)."""
     now = utcnow()
     if prepared is not None:  # no two rows share a key: no merging within the batch
+        emails = [email for email in batch.columns["email"] if email is not None]
+        if _no_customer_has(session, emails):
+            # External ids: the unique index refuses a stored one, and the batch is
+            # matched after all (a lookup would cost as much as the insert's own check).
+            try:
+                with session.begin_nested():
+                    prepared.execute(session)
+            except IntegrityError:
+                pass
+            else:
+                report.created += len(batch)
+                return
         keys = {key: set(batch.columns[key]) - {None} for key in ("external_id", "email")}
         existing = _match_customers(session, keys)
-        if not existing:
-            prepared.execute(session)
-            report.created += len(batch)
-            return
         records = batch.items()
     else:
         records = _merge_in_batch(batch.items(), report)
