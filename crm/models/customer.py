@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -29,12 +29,23 @@ class ChurnRisk(StrEnum):
 
 class Customer(IdMixin, TimestampMixin, Base):
     __tablename__ = "customers"
+    # Looked up only by a given phone, segment or risk: customers without one (not scored
+    # yet, no phone) take no index entry, which a customers import would pay for.
+    __table_args__ = tuple(
+        Index(
+            f"ix_customers_{column}",
+            column,
+            postgresql_where=text(f"{column} IS NOT NULL"),
+            sqlite_where=text(f"{column} IS NOT NULL"),
+        )
+        for column in ("phone", "rfm_segment", "churn_risk")
+    )
 
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
-    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
     birthday: Mapped[dt.date | None]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
@@ -45,11 +56,11 @@ class Customer(IdMixin, TimestampMixin, Base):
     opted_out_at: Mapped[dt.datetime | None]
 
     # Scores written by analytics (RFM, CLV, churn); null until first scored.
-    rfm_segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    rfm_segment: Mapped[str | None] = mapped_column(String(32))
     rfm_score: Mapped[str | None] = mapped_column(String(3))
     clv: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     churn_probability: Mapped[float | None]
-    churn_risk: Mapped[ChurnRisk | None] = mapped_column(enum_column(ChurnRisk), index=True)
+    churn_risk: Mapped[ChurnRisk | None] = mapped_column(enum_column(ChurnRisk))
     # Up to three reasons in words, for customers at medium or high risk.
     churn_reasons: Mapped[list[str] | None] = mapped_column(JSON)
     scored_at: Mapped[dt.datetime | None]
