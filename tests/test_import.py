@@ -566,7 +566,7 @@ def test_batches_of_fast_forms_are_stored_as_the_row_parser_reads_them(
 
 @pytest.mark.parametrize("batch_rows", [1, 2, 3, 1000])
 def test_rows_are_read_in_batches_with_the_lines_they_start_on(batch_rows: int) -> None:
-    from crm.imports.service import _batches, _rows
+    from crm.imports.service import _read
 
     text = (
         "id,note\n"
@@ -581,12 +581,31 @@ def test_rows_are_read_in_batches_with_the_lines_they_start_on(batch_rows: int) 
         'f,"three\n\nlines"\n'
         "g,last"
     )
-    header, rows = _rows(io.BytesIO(text.encode()), None)
+    header, reads = _read(io.BytesIO(text.encode()), None, batch_rows)
     assert header == ["id", "note"]
-    read = [pair for batch in _batches(rows, batch_rows) for pair in batch]
+    read = [pair for batch in reads for pair in zip(batch.lines, batch.rows, strict=True)]
     assert [line for line, _ in read] == [2, 7, 9, 11, 12, 13, 16]  # ("\r" ends a line too)
     assert [row[0][:1] for _, row in read] == ["a", "b", "c", "\0", "e", "f", "g"]
     assert "field larger than field limit" in read[3][1][0]
     # A part of a file: the lines are counted on from the offset.
-    _, rows = _rows(io.BytesIO(b"id,note\nx,1\ny,2\n"), None, line_offset=10)
-    assert [line for batch in _batches(rows, batch_rows) for line, _ in batch] == [12, 13]
+    _, reads = _read(io.BytesIO(b"id,note\nx,1\ny,2\n"), None, batch_rows, line_offset=10)
+    assert [line for batch in reads for line in batch.lines] == [12, 13]
+    # Whether a batch is all valid UTF-8 is known from the read (else each row is checked).
+    data = "id,note\nx,ümlaut\ny,plain\n".encode() + b"z,\xff\n"
+    _, reads = _read(io.BytesIO(data), None, batch_rows)
+    flags = [(line, batch.utf8) for batch in reads for line in batch.lines]
+    if batch_rows == 1:
+        assert flags == [(2, True), (3, True), (4, False)]
+    else:
+        assert [line for line, _ in flags] == [2, 3, 4] and not flags[-1][1]
+
+
+def test_a_column_is_checked_in_one_match_as_each_cell_would_be() -> None:
+    from crm.imports.service import _FAST_ID, _FAST_NAME
+
+    assert _FAST_ID.column([]) and _FAST_ID.column(["C1", "C 2", "x" * 64])
+    assert not _FAST_ID.column(["C1", " padded"]) and not _FAST_ID.column(["x" * 65])
+    # A cell with a line break of its own fails, though each of its lines has the form.
+    cells = ["Anna", "two\nlines"]
+    assert not _FAST_NAME.column(cells) and [_FAST_NAME(c) for c in cells] == [True, False]
+    assert not _FAST_NAME.column(["Anna", ""])  # (an empty cell is not a name)

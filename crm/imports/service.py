@@ -31,7 +31,7 @@ from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 import phonenumbers
 from sqlalchemy import Dialect, Table, select, update
@@ -260,6 +260,30 @@ def parse_bool(value: str, what: str) -> bool:
     raise RowError(f"{what} {value.strip()!r} is not yes/no")
 
 
+class _Form:
+    """A cell's common form (a pattern that never matches a line break), checked for a
+    whole column with one match of the joined cells: a match per cell costs about as much
+    as the cell's every other step."""
+
+    def __init__(self, pattern: str) -> None:
+        self.cell = re.compile(pattern)
+        self.lines = re.compile(f"(?:(?:{pattern})\n)*")
+
+    def __call__(self, cell: str) -> bool:
+        return self.cell.fullmatch(cell) is not None
+
+    def column(self, cells: list[str]) -> bool:
+        """Whether every cell has the form (no cell may hold a line break of its own)."""
+        if not cells:
+            return True
+        text = "\n".join(cells)
+        return text.count("\n") == len(cells) - 1 and self.lines.fullmatch(text + "\n") is not None
+
+
+_FAST_ID = _Form(r"\S(?:.{0,62}\S)?")
+_FAST_DATE = _Form(r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)?(?:Z|[+-]\d\d:\d\d)?")
+
+
 # -- reading the file ------------------------------------------------------------------
 
 
@@ -282,11 +306,24 @@ class _Counting(io.RawIOBase):
         return n
 
 
-def _rows(
-    raw: BinaryIO, progress: Callable[[int], None] | None, line_offset: int = 0
-) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """The header, and the rows with the line each starts on (``line_offset`` is added:
-    a part of a file read after its header line)."""
+class _Read(NamedTuple):
+    """A batch of rows as read: each row's cells, the line it starts on, and whether all
+    its text is known to be valid UTF-8 (else the caller checks each row)."""
+
+    lines: list[int]
+    rows: list[list[str]]
+    utf8: bool
+
+
+def _read(
+    raw: BinaryIO,
+    progress: Callable[[int], None] | None,
+    size: int,
+    line_offset: int = 0,
+) -> tuple[list[str], Iterator[_Read]]:
+    """The header, and the rows in batches of ``size`` with the line each starts on
+    (``line_offset`` is added: a part of a file read after its header line). Blank rows
+    are skipped; a record the CSV reader refuses becomes the row ``["\\0" + reason]``."""
     text = io.TextIOWrapper(
         io.BufferedReader(_Counting(raw, progress)),
         encoding="utf-8-sig",
@@ -301,20 +338,44 @@ def _rows(
     except csv.Error as exc:
         raise ValidationFailed(f"line 1: {exc}") from None
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        start = reader.line_num + 1 + line_offset
+    def reads() -> Iterator[_Read]:
+        start = reader.line_num + 1 + line_offset  # the line the next record starts on
         while True:
+            rows: list[list[str]] = []
+            before = reader.line_num
+            refused = None
             try:
-                for row in reader:
-                    if (text := "".join(row)) and not text.isspace():  # blank rows: skipped
-                        yield start, row
-                    start = reader.line_num + 1 + line_offset
-                return
+                rows.extend(itertools.islice(reader, size))  # (keeps what came before an error)
             except csv.Error as exc:
-                yield start, [f"\0{exc}"]
-                start = reader.line_num + 1 + line_offset
+                refused = exc
+            if not rows and refused is None:
+                return
+            if refused is None and reader.line_num - before == len(rows):
+                lines = list(range(start, start + len(rows)))  # one line each (nearly always)
+            else:
+                lines = list(itertools.accumulate(map(_extra_lines, rows), initial=start))
+                bad = lines.pop()  # where the next record, the refused one, starts
+                if refused is not None:
+                    lines.append(bad)
+                    rows.append([f"\0{refused}"])
+            start = reader.line_num + 1 + line_offset
+            texts = list(map("".join, rows))
+            if not all(texts) or any(map(str.isspace, texts)):  # blank rows: skipped
+                keep = [bool(t) and not t.isspace() for t in texts]
+                lines = list(itertools.compress(lines, keep))
+                rows = list(itertools.compress(rows, keep))
+                texts = list(itertools.compress(texts, keep))
+            if rows:
+                yield _Read(lines, rows, _utf8("".join(texts)))
 
-    return header, rows()
+    return header, reads()
+
+
+def _extra_lines(row: list[str]) -> int:
+    """How many lines the record of ``row`` takes (a quoted cell may hold line breaks,
+    counted as the CSV reader counts them: \\r\\n, \\r or \\n)."""
+    joined = "".join(row)
+    return 1 + joined.count("\r") + joined.count("\n") - joined.count("\r\n")
 
 
 def _mapping(
@@ -347,18 +408,13 @@ def _cells(
 
 def _utf8(text: str) -> bool:
     """False when ``text`` holds bytes that were not UTF-8 (kept as surrogates)."""
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _batches(
-    rows: Iterator[tuple[int, list[str]]], size: int
-) -> Iterator[list[tuple[int, list[str]]]]:
-    while batch := list(itertools.islice(rows, size)):
-        yield batch
 
 
 # -- customers -------------------------------------------------------------------------
@@ -405,14 +461,15 @@ def _customer_record(cells: dict[str, str], region: str) -> dict[str, Any]:
     return record
 
 
-_FAST_NAME = re.compile(r"\S(?:.{0,98}\S)?")
-_FAST_DAY = re.compile(r"\d{4}-\d\d-\d\d")
+_FAST_NAME = _Form(r"\S(?:.{0,98}\S)?")
+_FAST_DAY = _Form(r"\d{4}-\d\d-\d\d")
+_FAST_EMAIL = _Form(_EMAIL.pattern)
 _BOOLS = {value: True for value in _TRUE} | {value: False for value in _FALSE if value}
 _ZONES: dict[str, bool] = {}
 
 
 def _customer_rows(
-    batch: list[tuple[int, list[str]]],
+    read: _Read,
     mapping: dict[str, int],
     width: int,
     region: str,
@@ -422,26 +479,27 @@ def _customer_rows(
     """The batch's rows as customers (or rejections), in file order: the forms nearly
     every file uses are checked a column at a time; other rows (a phone number, a dotted
     date, a padded cell, a bad value) go through ``_customer_record``."""
-    table = _Columns(batch, mapping, width)
-    ids = table.take("external_id", _FAST_ID.fullmatch, optional=True)
-    emails = table.take("email", _fast_email, optional=True)
-    table.take("phone", lambda cell: False, optional=True)  # phones: always the row parser
-    # A row with neither an id nor an email: the row parser words why (or reads a phone).
-    table.clean = [ok and bool(i or e) for ok, i, e in zip(table.clean, ids, emails, strict=True)]
-    values: dict[str, list[Any]] = {
-        "external_id": [i or None for i in ids],
-        "email": [email.lower() or None for email in emails],
-    }
+    table = _Columns(read, mapping, width)
+    ids = table.take("external_id", _FAST_ID, optional=True)
+    emails = table.lowered("email", _FAST_EMAIL, optional=True)
+    table.take("phone", _never, optional=True)  # phones: always the row parser
+    if not (all(ids) or all(emails)):
+        # A row with neither an id nor an email: the row parser words why (or reads a phone).
+        table.clean = [
+            ok and bool(i or e) for ok, i, e in zip(table.clean, ids, emails, strict=True)
+        ]
+    values: dict[str, list[Any]] = {"external_id": _or_none(ids), "email": _or_none(emails)}
     for name in ("first_name", "last_name"):
-        values[name] = [c or None for c in table.take(name, _FAST_NAME.fullmatch, optional=True)]
-    values["birthday"] = table.parse("birthday", _FAST_DAY.fullmatch, _fast_birthday)
-    values["timezone"] = [z or None for z in table.take("timezone", _known_zone, optional=True)]
-    locales = table.take("locale", _FAST_ID.fullmatch, optional=True)
-    values["locale"] = [locale[:16] or None for locale in locales]
-    consents = table.take("marketing_consent", lambda cell: cell.lower() in _BOOLS, optional=True)
-    values["marketing_consent"] = [_BOOLS.get(c.lower()) if c else None for c in consents]
-    values["tags"] = [_tags(tags) if tags else None for tags in table.take("tags", bool, True)]
-    stamps = table.take("created_at", _FAST_DATE.fullmatch, optional=True)
+        values[name] = _or_none(table.take(name, _FAST_NAME, optional=True))
+    values["birthday"] = table.parse("birthday", _FAST_DAY, _fast_birthday)
+    values["timezone"] = _or_none(table.take("timezone", _known_zone, optional=True))
+    locales = table.take("locale", _FAST_ID, optional=True)
+    values["locale"] = _or_none([locale[:16] for locale in locales] if any(locales) else locales)
+    consents = table.lowered("marketing_consent", _BOOLS.__contains__, optional=True)
+    values["marketing_consent"] = list(map(_BOOLS.get, consents))  # ("" is not in _BOOLS)
+    tags = table.take("tags", bool, True)
+    values["tags"] = [_tags(t) if t else None for t in tags] if any(tags) else _or_none(tags)
+    stamps = table.take("created_at", _FAST_DATE, optional=True)
     texts = utc_texts(dialect, stamps) if all(table.clean) else None
     values["created_at"] = texts if texts is not None else table.parsed(stamps, _fast_datetime)
     return table.batch(
@@ -482,47 +540,62 @@ class _Batch:
             ]
         return self.given
 
-    def with_defaults(self, defaults: dict[str, Any]) -> dict[str, list[Any]]:
-        """The columns, with ``defaults`` where a row does not give the field."""
+    def with_defaults(
+        self, defaults: dict[str, Any]
+    ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+        """The columns, with ``defaults`` where a row does not give the field, and the
+        defaults of the fields that no row gives (one value for every row)."""
         columns = dict(self.columns)
+        constants: dict[str, Any] = {}
         for name, default in defaults.items():
             values = columns.get(name)
-            if values is not None and None in values:
+            if values is None or values.count(None) == len(values):
+                columns.pop(name, None)
+                constants[name] = default
+            elif None in values:
                 columns[name] = [default if value is None else value for value in values]
-        return columns
+        return columns, constants
 
 
 class _Columns:
     """A batch's cells a column at a time (C loops), and which rows every check so far has
     cleared (``clean``): the rest go to the row-by-row parser."""
 
-    def __init__(
-        self, batch: list[tuple[int, list[str]]], mapping: dict[str, int], width: int
-    ) -> None:
-        self.lines = [line for line, _ in batch]
-        self.rows = [row for _, row in batch]
+    def __init__(self, read: _Read, mapping: dict[str, int], width: int) -> None:
+        self.lines, self.rows = read.lines, read.rows
         self.clean = [len(row) == width for row in self.rows]
         self.whole = all(self.clean)
         self.mapping, self.width = mapping, width
 
-    def take(self, name: str, check: Callable[[str], object], optional: bool = False) -> list[str]:
+    def take(
+        self, name: str, check: Callable[[str], object] | None, optional: bool = False
+    ) -> list[str]:
         """The column's cells; rows whose cell fails ``check`` are no longer clean (an
         empty cell of an ``optional`` column passes: it means not given)."""
         if name not in self.mapping:
-            return [""] * len(self.rows)
-        index = self.mapping[name]
-        if self.whole:
-            cells = list(map(operator.itemgetter(index), self.rows))
+            cells = [""] * len(self.rows)
         else:
-            cells = [
-                row[index] if ok else "" for row, ok in zip(self.rows, self.clean, strict=True)
-            ]
+            index = self.mapping[name]
+            if self.whole:  # (nearly always)
+                cells = list(map(operator.itemgetter(index), self.rows))
+            else:
+                cells = [
+                    row[index] if ok else "" for row, ok in zip(self.rows, self.clean, strict=True)
+                ]
+        if check is not None:
+            self.check(cells, check, optional)
+        return cells
+
+    def lowered(self, name: str, check: Callable[[str], object], optional: bool) -> list[str]:
+        """The column's cells in lower case, checked in lower case (emails, yes/no)."""
+        cells = list(map(str.lower, self.take(name, None)))
         self.check(cells, check, optional)
         return cells
 
     def check(self, cells: list[str], check: Callable[[str], object], optional: bool) -> None:
         """Rows whose cell fails ``check`` are no longer clean."""
-        if not all(map(check, filter(None, cells) if optional else cells)):  # (rare)
+        given = list(filter(None, cells)) if optional else cells
+        if not (check.column(given) if isinstance(check, _Form) else all(map(check, given))):
             self.clean = [
                 ok and ((optional and not cell) or bool(check(cell)))
                 for ok, cell in zip(self.clean, cells, strict=True)
@@ -541,6 +614,8 @@ class _Columns:
     def parsed(self, cells: list[str], parse: Callable[[str], Any]) -> list[Any]:
         """``cells`` through ``parse`` (None: empty, or not clean). A cell ``parse``
         refuses after all (``2025-02-30``) makes its row unclean."""
+        if not any(cells):  # (a column not given)
+            return [None] * len(cells)
         parsed = [
             parse(cell) if ok and cell else None for cell, ok in zip(cells, self.clean, strict=True)
         ]
@@ -582,8 +657,18 @@ class _Columns:
         return _Batch(items)
 
 
-def _fast_email(cell: str) -> bool:
-    return _EMAIL.fullmatch(cell.lower()) is not None
+def _never(cell: str) -> bool:
+    return False
+
+
+def _or_none(cells: list[str]) -> list[Any]:
+    """The cells, None for the empty ones (columns are nearly always given in full, or
+    not at all: C-level checks first)."""
+    if all(cells):
+        return cells
+    if not any(cells):
+        return [None] * len(cells)
+    return [cell or None for cell in cells]
 
 
 def _fast_birthday(text: str) -> dt.date | None:
@@ -673,6 +758,9 @@ def _merge_in_batch(
 
 
 def _distinct(values: Iterable[Any]) -> bool:
+    """Whether no value but None appears twice."""
+    if isinstance(values, list) and None not in values:
+        return len(set(values)) == len(values)
     given = [value for value in values if value is not None]
     return len(set(given)) == len(given)
 
@@ -686,8 +774,7 @@ def _new_customers(dialect: Dialect, batch: _Batch) -> PreparedInsert | None:
     if not all(_distinct(batch.columns[key]) for key in ("external_id", "email")):
         return None
     now = utcnow()
-    columns = batch.with_defaults({**NEW_CUSTOMER, "created_at": now})
-    constants = {k: v for k, v in NEW_CUSTOMER.items() if k not in columns}
+    columns, constants = batch.with_defaults({**NEW_CUSTOMER, "created_at": now})
     constants["updated_at"] = now
     return PreparedInsert(dialect, CUSTOMERS, len(batch), columns, constants)
 
@@ -803,38 +890,33 @@ def _order_record(cells: dict[str, str]) -> dict[str, Any]:
 # The forms nearly every row of an orders file takes, checked for a whole column at once
 # (C loops); a row one of them does not clear goes through ``_order_record``, which accepts
 # the other forms and words the rejection.
-_FAST_ID = re.compile(r"\S(?:.{0,62}\S)?")
-_FAST_DATE = re.compile(
-    r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)?(?:Z|[+-]\d\d:\d\d)?"
-)
-_FAST_AMOUNT = re.compile(r"\d{1,10}(?:\.\d{1,2})?")
-_FAST_CURRENCY = re.compile(r"[A-Za-z]{3}")
-_FAST_COUNT = re.compile(r"[1-9]\d{0,4}")
+_FAST_AMOUNT = _Form(r"\d{1,10}(?:\.\d{1,2})?")
+_FAST_CURRENCY = _Form(r"[A-Za-z]{3}")
+_FAST_COUNT = _Form(r"[1-9]\d{0,4}")
 _FAST_STATUS = {s.value: s for s in OrderStatus} | {s.value.upper(): s for s in OrderStatus}
 # Optional fields: the fast check of a cell, and its value once it passed.
 _OPTIONAL_ORDER_FIELDS: dict[str, tuple[Callable[[str], object], Callable[[str], Any]]] = {
-    "currency": (_FAST_CURRENCY.fullmatch, str.upper),
+    "currency": (_FAST_CURRENCY, str.upper),
     "status": (_FAST_STATUS.get, _FAST_STATUS.__getitem__),
-    "items_count": (_FAST_COUNT.fullmatch, int),
-    "offer_code": (_FAST_ID.fullmatch, str),
+    "items_count": (_FAST_COUNT, int),
+    "offer_code": (_FAST_ID, str),
 }
 
 
 def _order_rows(
-    batch: list[tuple[int, list[str]]],
+    read: _Read,
     mapping: dict[str, int],
     width: int,
     report: ImportReport,
     dialect: Dialect,
 ) -> _Batch:
     """The batch's rows as orders (or rejections), in file order."""
-    table = _Columns(batch, mapping, width)
-    values: dict[str, list[Any]] = {"external_id": table.take("external_id", _FAST_ID.fullmatch)}
+    table = _Columns(read, mapping, width)
+    values: dict[str, list[Any]] = {"external_id": table.take("external_id", _FAST_ID)}
     if "customer_external_id" in mapping:
-        values["customer_external_id"] = table.take("customer_external_id", _FAST_ID.fullmatch)
+        values["customer_external_id"] = table.take("customer_external_id", _FAST_ID)
     else:
-        emails = table.take("customer_email", _fast_email)
-        values["customer_email"] = [e.lower() for e in emails]
+        values["customer_email"] = table.lowered("customer_email", _FAST_EMAIL, False)
     for name, (check, finish) in _OPTIONAL_ORDER_FIELDS.items():
         if name in mapping:
             cells = table.take(name, check, optional=True)
@@ -842,11 +924,11 @@ def _order_rows(
                 finish(cell) if cell and ok else None
                 for cell, ok in zip(cells, table.clean, strict=True)
             ]
-    amounts = table.take("total_amount", _FAST_AMOUNT.fullmatch)
+    amounts = table.take("total_amount", _FAST_AMOUNT)
     stamps = table.take("ordered_at", bool)  # the form: utc_texts checks it, or _FAST_DATE
     texts = utc_texts(dialect, stamps) if all(table.clean) else None
     if texts is None:
-        table.check(stamps, _FAST_DATE.fullmatch, optional=False)
+        table.check(stamps, _FAST_DATE, optional=False)
         values["ordered_at"] = table.parsed(stamps, _fast_datetime)
     else:
         values["ordered_at"] = texts
@@ -972,7 +1054,7 @@ def _new_orders(
     caller knows), when they all name a known customer the same way (nearly every batch
     of a first import), made a column at a time; None for any other batch."""
     if batch.given is None:
-        columns = batch.with_defaults(NEW_ORDER)
+        columns = batch.with_defaults(NEW_ORDER)[0]
     else:  # items: all with the same fields, or another batch
         records = [record for _, record in batch.given]
         keys = records[0].keys()
@@ -1010,7 +1092,7 @@ def import_csv(
     _check_kind(kind)
     report = ImportReport(kind)
     batch_rows = batch_rows or BATCH_ROWS[kind]
-    header, rows = _rows(raw, progress, line_offset)
+    header, reads = _read(raw, progress, batch_rows, line_offset)
     columns = CUSTOMER_COLUMNS if kind == "customers" else ORDER_COLUMNS
     mapping = _mapping(header, columns, report)
     if kind == "customers" and not any(k in mapping for k in CUSTOMER_KEYS):
@@ -1044,19 +1126,19 @@ def import_csv(
     turn = turn or nullcontext()
     width = len(header)
     dialect = factory.kw["bind"].dialect
-    for batch in _batches(rows, batch_rows):
-        report.rows += len(batch)
+    for read in reads:
+        report.rows += len(read.rows)
         # One check for the whole batch; only a batch with a bad byte checks each row.
-        if _utf8("".join(["".join(row) for _, row in batch])):  # (nearly always)
+        if read.utf8:  # (nearly always)
             # Valid UTF-8 throughout: column-wise checks first.
             valid = (
-                _order_rows(batch, mapping, width, report, dialect)
+                _order_rows(read, mapping, width, report, dialect)
                 if kind == "orders"
-                else _customer_rows(batch, mapping, width, default_region, report, dialect)
+                else _customer_rows(read, mapping, width, default_region, report, dialect)
             )
         else:
             items: list[tuple[int, dict[str, Any]]] = []
-            for line, row in batch:
+            for line, row in zip(read.lines, read.rows, strict=True):
                 try:
                     items.append((line, parse(_cells(row, mapping, width))))
                 except RowError as exc:
