@@ -215,7 +215,7 @@ class PreparedInsert:
         }
         names = [*columns, *constants]
         self.columns, self.constants = columns, constants
-        self.statements: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self.statements: list[tuple[str, list[list[Any]]]] = []
         if dialect.name == "postgresql":  # COPY text is made while it is sent (less memory)
             preparer = dialect.identifier_preparer
             quoted = ", ".join(preparer.quote(n) for n in names)
@@ -242,7 +242,7 @@ class PreparedInsert:
                 convert = _converter(table.c[name].type, dialect, columns.get(name))
                 if name in constants:
                     value = constants[name] if convert is None else convert(constants[name])
-                    prepared.append(itertools.repeat(value, length))
+                    prepared.append([value] * length)
                 else:
                     prepared.append(_converted(columns[name], convert))
             # Identifiers quoted by the dialect; literals from _sqlite_literal (escaped).
@@ -251,22 +251,31 @@ class PreparedInsert:
             listed = ", ".join(quote(name) for name in [*bound, *literals])
             slots = ", ".join(["?"] * len(bound) + list(literals.values()))
             self.statement = f"INSERT INTO {target} ({listed}) VALUES ({slots})"  # noqa: S608
-            # (every column a literal: still one empty parameter tuple per row)
-            rows = list(zip(*prepared, strict=True)) if prepared else [()] * length
             # Many rows a statement: each execution opens a cursor on the table and on
-            # every index, which for a single row cost as much as the row itself.
-            per = max(1, min(_ROWS_PER_STATEMENT, _SQLITE_PARAMETERS // max(1, len(bound))))
+            # every index, which for a single row cost as much as the row itself. The
+            # values are laid out row after row by strided slice assignments (C loops).
+            width = len(bound)
+            flat: list[Any] = [None] * (length * width)
+            for offset, column in enumerate(prepared):
+                flat[offset::width] = column if isinstance(column, list) else list(column)
+            per = max(1, min(_ROWS_PER_STATEMENT, _SQLITE_PARAMETERS // max(1, width)))
             whole = length - length % per
+            step = per * width
             self.statements = [
                 (
                     f"INSERT INTO {target} ({listed}) VALUES "  # noqa: S608
                     + ", ".join([f"({slots})"] * per),
-                    [
-                        tuple(itertools.chain.from_iterable(rows[start : start + per]))
-                        for start in range(0, whole, per)
-                    ],
+                    # (every column a literal: still one empty parameter list a statement)
+                    [flat[start : start + step] for start in range(0, whole * width, step)]
+                    if width
+                    else [[]] * (whole // per),
                 ),
-                (self.statement, rows[whole:]),
+                (
+                    self.statement,
+                    [flat[at : at + width] for at in range(whole * width, len(flat), width)]
+                    if width
+                    else [[]] * (length - whole),
+                ),
             ]
 
     def _copy_chunks(self) -> Iterator[str]:

@@ -140,17 +140,20 @@ def test_among_takes_any_number_of_values_in_one_parameter(session: Session) -> 
     assert found([f"k{i}" for i in range(5000)] + ["plain"]) == ["plain"]
 
 
-def test_rows_whose_every_column_is_one_value_are_all_written(session: Session) -> None:
+@pytest.mark.parametrize("length", [3, 250])
+def test_rows_whose_every_column_is_one_value_are_all_written(
+    session: Session, length: int
+) -> None:
     owner = make_customer(session)
     bulk_insert_columns(
         session,
         CustomerEvent.__table__,  # type: ignore[arg-type]
-        3,
-        {"kind": ["same"] * 3},
+        length,
+        {"kind": ["same"] * length},
         {"customer_id": owner.id, "data": {}},
     )
     kinds = session.scalars(select(CustomerEvent.kind).where(CustomerEvent.customer_id == owner.id))
-    assert list(kinds) == ["same"] * 3
+    assert list(kinds) == ["same"] * length
 
 
 @pytest.mark.parametrize("length", [100, 250, 1001])
