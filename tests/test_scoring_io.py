@@ -93,6 +93,35 @@ def test_rows_this_transaction_wrote_are_read_here_not_by_a_helper(
         assert len(OrderHistory.load(session, until=NOW)) == before + 1  # uncommitted, seen
 
 
+def test_the_history_read_as_text_is_the_history_read_row_by_row(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shop(session)
+    big = make_customer(session)
+    for amount in ("9999999999.99", "50", "0.10", "1234.5"):
+        make_order(
+            session, big, ordered_at=NOW - dt.timedelta(hours=1), total_amount=Decimal(amount)
+        )
+    session.flush()
+    connection = session.connection()
+    query = history._orders_query(NOW)
+    rows = history._fetch_rows(connection, query)
+    monkeypatch.setattr(history, "FETCH_CUSTOMERS", 3)  # several ranges, some without orders
+    reads = [history._fetch(connection, query)]
+    if connection.dialect.name == "sqlite":  # (_fetch reads this way on SQLite)
+        reads.append(history._fetch_as_text(connection, query))
+    for read in reads:
+        assert read.shape == rows.shape and np.array_equal(read, rows)
+    assert 9999999999.99 in rows[:, 2] and 0.1 in rows[:, 2]
+    if connection.dialect.name == "sqlite":
+        # A date SQLite cannot read (not written by careloop): that range is read row by
+        # row, as before (a NULL would be left out of the text and shift the columns).
+        connection.exec_driver_sql("UPDATE orders SET ordered_at = '0000-bad' WHERE id = 1")
+        rows = history._fetch_rows(connection, query)
+        assert np.isnan(rows[:, 1]).sum() == 1
+        assert np.array_equal(history._fetch_as_text(connection, query), rows, equal_nan=True)
+
+
 def test_steps_scoring_the_same_customers_are_written_together(session: Session) -> None:
     a, b, c = (make_customer(session) for _ in range(3))
     ids = np.array([a.id, b.id])

@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -58,6 +59,7 @@ from crm.models import Customer, Order, OrderStatus
 log = logging.getLogger(__name__)
 
 FETCH_ROWS = 200_000
+FETCH_CUSTOMERS = 100_000  # customer ids a text read covers (about a million orders)
 DAY = 86_400
 
 
@@ -201,6 +203,46 @@ def _orders_query(until: dt.datetime | None) -> Select[Any]:
 
 def _fetch(connection: Connection, query: Select[Any]) -> np.ndarray:
     """The rows of ``query`` (three numeric columns) as one float64 array."""
+    if connection.dialect.name == "sqlite":
+        return _fetch_as_text(connection, query)
+    return _fetch_rows(connection, query)
+
+
+def _fetch_as_text(connection: Connection, query: Select[Any]) -> np.ndarray:
+    """``_fetch`` on SQLite: each column of a range of customers as one text of
+    comma-separated numbers (``group_concat``), which NumPy parses. A row fetched through
+    the driver costs about a microsecond in Python objects alone; this is less than half
+    the time at ten million orders. (SQLite writes a float with 15 significant digits:
+    an amount of 12 digits comes back exact.)"""
+    low, high = _ends(connection, Order.customer_id)
+    parts: list[np.ndarray] = [np.zeros((0, 3))]
+    if low is None:
+        return parts[0]
+    for start in range(int(low), int(high) + 1, FETCH_CUSTOMERS):
+        part = query.where(Order.customer_id >= start, Order.customer_id < start + FETCH_CUSTOMERS)
+        rows = part.subquery()
+        texts = connection.execute(
+            # (a literal separator: a bound one costs SQLite a third more per row)
+            select(*(func.group_concat(column, literal_column("','")) for column in rows.c))
+        ).one()
+        if texts[0] is None:  # no orders in the range
+            continue
+        try:  # (ids and seconds parse four times as fast as integers)
+            columns = [
+                np.fromstring(text, sep=",", dtype=kind)
+                for text, kind in zip(texts, (np.int64, np.int64, np.float64), strict=True)
+            ]
+        except (TypeError, ValueError):  # a NULL or a stray value (not written by careloop)
+            columns = []
+        if len({len(column) for column in columns}) == 1:
+            parts.append(np.column_stack(columns).astype(np.float64))
+        else:  # (a NULL is left out of a group_concat)
+            parts.append(_fetch_rows(connection, part))
+    return np.concatenate(parts)
+
+
+def _fetch_rows(connection: Connection, query: Select[Any]) -> np.ndarray:
+    """``_fetch`` a row at a time, in chunks of ``FETCH_ROWS``."""
     parts: list[np.ndarray] = [np.zeros((0, 3))]
     if connection.dialect.name == "sqlite":
         # pysqlite fetches lazily by itself, and the three columns need no conversion,
