@@ -107,9 +107,15 @@ def test_the_history_read_as_text_is_the_history_read_row_by_row(
     query = history._orders_query(NOW)
     rows = history._fetch_rows(connection, query)
     monkeypatch.setattr(history, "FETCH_CUSTOMERS", 3)  # several ranges, some without orders
-    reads = [history._fetch(connection, query)]
+    reads = [history._fetch(connection, NOW)]
     if connection.dialect.name == "sqlite":  # (_fetch reads this way on SQLite)
-        reads.append(history._fetch_as_text(connection, query))
+        reads.append(history._fetch_as_text(connection, NOW, None, None))
+        # a range of customers, as the two processes read a big shop
+        ids = np.unique(rows[:, 0])
+        middle = int(ids[len(ids) // 2])
+        halves = [history._fetch(connection, NOW, end=middle)]
+        halves.append(history._fetch(connection, NOW, first=middle))
+        reads.append(np.concatenate(halves))
     for read in reads:
         assert read.shape == rows.shape and np.array_equal(read, rows)
     assert 9999999999.99 in rows[:, 2] and 0.1 in rows[:, 2]
@@ -119,7 +125,7 @@ def test_the_history_read_as_text_is_the_history_read_row_by_row(
         connection.exec_driver_sql("UPDATE orders SET ordered_at = '0000-bad' WHERE id = 1")
         rows = history._fetch_rows(connection, query)
         assert np.isnan(rows[:, 1]).sum() == 1
-        assert np.array_equal(history._fetch_as_text(connection, query), rows, equal_nan=True)
+        assert np.array_equal(history._fetch(connection, NOW), rows, equal_nan=True)
 
 
 def test_steps_scoring_the_same_customers_are_written_together(session: Session) -> None:

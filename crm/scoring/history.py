@@ -148,17 +148,16 @@ class OrderHistory:
         rows in Python is most of the time, and it is one core's work per process."""
         session.flush()  # a Connection-level query does not autoflush
         connection = session.connection()
-        query = _orders_query(until)
         helper = _helper_share(connection)
         if helper is None:
-            table = _fetch(connection, query)
+            table = _fetch(connection, until)
         else:
             url = connection.engine.url.render_as_string(hide_password=False)
             with _Helper(url, until, helper) as theirs:
-                mine = _fetch(connection, query.where(Order.customer_id < helper))
+                mine = _fetch(connection, until, end=helper)
                 rest = theirs.result()
             if rest is None:  # the helper failed (logged): read its part here
-                rest = _fetch(connection, query.where(Order.customer_id >= helper))
+                rest = _fetch(connection, until, first=helper)
             table = np.concatenate([mine, rest])  # still sorted: its customers come after
         return cls.from_arrays(table[:, 0], table[:, 1], table[:, 2])
 
@@ -192,23 +191,38 @@ PARALLEL_ORDERS = 2_000_000
 HELPER_SHARE = 0.45  # the helper starts a Python process first, so it reads a bit less
 
 
-def _orders_query(until: dt.datetime | None) -> Select[Any]:
+def _orders_query(
+    until: dt.datetime | None, first: int | None = None, end: int | None = None
+) -> Select[Any]:
+    """The orders that count up to ``until``, of the customers ``first <= id < end``."""
     query = select(
         Order.customer_id, epoch_seconds(Order.ordered_at), sql_cast(Order.total_amount, Float)
     ).where(Order.status != OrderStatus.cancelled)
     if until is not None:
         query = query.where(Order.ordered_at <= until)
+    if first is not None:
+        query = query.where(Order.customer_id >= first)
+    if end is not None:
+        query = query.where(Order.customer_id < end)
     return query
 
 
-def _fetch(connection: Connection, query: Select[Any]) -> np.ndarray:
-    """The rows of ``query`` (three numeric columns) as one float64 array."""
+def _fetch(
+    connection: Connection,
+    until: dt.datetime | None,
+    *,
+    first: int | None = None,
+    end: int | None = None,
+) -> np.ndarray:
+    """The orders of ``_orders_query`` as one float64 array (customer, seconds, amount)."""
     if connection.dialect.name == "sqlite":
-        return _fetch_as_text(connection, query)
-    return _fetch_rows(connection, query)
+        return _fetch_as_text(connection, until, first, end)
+    return _fetch_rows(connection, _orders_query(until, first, end))
 
 
-def _fetch_as_text(connection: Connection, query: Select[Any]) -> np.ndarray:
+def _fetch_as_text(
+    connection: Connection, until: dt.datetime | None, first: int | None, end: int | None
+) -> np.ndarray:
     """``_fetch`` on SQLite: each column of a range of customers as one text of
     comma-separated numbers (``group_concat``), which NumPy parses. A row fetched through
     the driver costs about a microsecond in Python objects alone; this is less than half
@@ -218,8 +232,12 @@ def _fetch_as_text(connection: Connection, query: Select[Any]) -> np.ndarray:
     parts: list[np.ndarray] = [np.zeros((0, 3))]
     if low is None:
         return parts[0]
-    for start in range(int(low), int(high) + 1, FETCH_CUSTOMERS):
-        part = query.where(Order.customer_id >= start, Order.customer_id < start + FETCH_CUSTOMERS)
+    low = int(low) if first is None else max(int(low), first)
+    stop = int(high) + 1 if end is None else min(int(high) + 1, end)
+    for start in range(low, stop, FETCH_CUSTOMERS):
+        # One lower and one upper bound: given two of each, SQLite may scan the index
+        # range of the wider pair.
+        part = _orders_query(until, start, min(start + FETCH_CUSTOMERS, stop))
         rows = part.subquery()
         texts = connection.execute(
             # (a literal separator: a bound one costs SQLite a third more per row)
@@ -316,8 +334,7 @@ def _helper_main(arguments: list[str]) -> None:
     engine = create_db_engine(url)
     try:
         with engine.connect().execution_options(**READ_ONLY) as connection:
-            query = _orders_query(until).where(Order.customer_id >= int(first))
-            table = _fetch(connection, query)
+            table = _fetch(connection, until, first=int(first))
     finally:
         engine.dispose()
     np.save(sys.stdout.buffer, table, allow_pickle=False)
