@@ -169,8 +169,8 @@ def bulk_insert_columns(
 
     The fastest path careloop has for big writes (a campaign outbox for a million
     customers): PostgreSQL gets one ``COPY ... FROM STDIN`` on the session's own connection
-    (same transaction), SQLite one executemany over zipped columns, with each column's
-    driver conversion done once per column (once in all for a constant)."""
+    (same transaction), SQLite INSERT statements of up to 100 rows each, with each
+    column's driver conversion done once per column (once in all for a constant)."""
     dialect = session.get_bind().dialect
     PreparedInsert(dialect, table, length, columns, constants).execute(session)
 
@@ -181,10 +181,10 @@ _SQLITE_PARAMETERS = 999  # the least any SQLite build allows a statement
 
 class PreparedInsert:
     """An INSERT of many rows, prepared without a connection. On SQLite every value is
-        converted for the driver up front (parameter tuples; columns of one value become
-        literals in the statement), so ``execute`` only sends them; PostgreSQL's COPY text is
-        made while it is sent (less memory for a million rows). ``statements``: on SQLite, the
-    statements and their parameter tuples (up to 100 rows a statement)."""
+    converted for the driver up front (columns of one value become literals in the
+    statement), so ``execute`` only sends them: ``statements`` holds the statements and
+    their parameters, up to 100 rows a statement. PostgreSQL's COPY text is made while it
+    is sent (less memory for a million rows)."""
 
     def __init__(
         self,
