@@ -253,7 +253,7 @@ def _fetch_as_text(
         except (TypeError, ValueError):  # a NULL or a stray value (not written by careloop)
             columns = []
         if len({len(column) for column in columns}) == 1:
-            parts.append(np.column_stack(columns).astype(np.float64))
+            parts.append(np.column_stack(columns))  # (float64: the amounts are)
         else:  # (a NULL is left out of a group_concat)
             parts.append(_fetch_rows(connection, part))
     return np.concatenate(parts)
