@@ -12,11 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.optimize import approx_fprime
 from sqlalchemy.orm import Session
 
 from careloop.config import Settings
 from crm.models import Customer
-from crm.scoring.clv import BetaGeo, GammaGamma, score_clv, summarise
+from crm.scoring.clv import (
+    BetaGeo,
+    GammaGamma,
+    _beta_geo_likelihood,
+    _fit,
+    _gamma_gamma_likelihood,
+    score_clv,
+    summarise,
+)
 from crm.scoring.service import score_customers
 from tests.factories import make_customer, make_order
 
@@ -117,3 +126,36 @@ def test_models_score_a_shop_with_enough_history(session: Session) -> None:
     values = {c.id: float(c.clv or 0) for c in session.query(Customer).all()}
     assert all(v >= 0 for v in values.values())
     assert np.mean([values[i] for i in frequent]) > 3 * np.mean([values[i] for i in rare])
+
+
+@pytest.mark.parametrize("model", ["bg/nbd", "gamma-gamma"])
+def test_the_likelihood_gradients_match_finite_differences(model: str) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.poisson(2.0, 400).astype(float)
+    T = rng.uniform(10, 300, 400).round()
+    if model == "bg/nbd":
+        objective, _scale = _beta_geo_likelihood(x, np.floor(T * rng.uniform(0, 1, 400)), T)
+        points = [np.zeros(4), np.array([-1.0, 0.5, -0.3, 1.2]), np.array([0.4, -2.0, 0.8, -0.5])]
+    else:
+        repeat = x > 0
+        objective, _scale = _gamma_gamma_likelihood(x[repeat], rng.gamma(3.0, 20.0, 400)[repeat])
+        points = [np.array([0.0, 1.0, 0.0]), np.array([1.5, 0.3, -0.7]), np.array([-0.5, 2.0, 1.0])]
+    for point in points:
+        value, gradient = objective(point)
+        numeric = approx_fprime(point, lambda p: objective(p)[0], 1e-6)
+        assert np.isfinite(value)
+        assert gradient == pytest.approx(numeric, rel=1e-4, abs=1e-5)
+
+
+def test_a_fit_whose_gradient_fails_falls_back_to_the_value_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A gradient that points the wrong way stops L-BFGS-B short; Nelder-Mead and the
+    # polish by differences still find the optimum, exp(2) and exp(-1).
+    def wrong(p: np.ndarray) -> tuple[float, np.ndarray]:
+        return float((p[0] - 2) ** 2 + (p[1] + 1) ** 2), np.array([p[0] - 2, p[1] + 1]) * -1
+
+    with caplog.at_level("INFO", logger="crm.scoring.clv"):
+        fitted = _fit(wrong, np.zeros(2))
+    assert fitted == pytest.approx(np.exp([2.0, -1.0]), rel=1e-4)
+    assert "crm.clv.fit_fallback" in caplog.text
