@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -76,19 +77,32 @@ class DriverValues(list[Any]):
 def json_objects(columns: Mapping[str, Sequence[Any]]) -> DriverValues:
     """One JSON object per row, made of scalar ``columns`` (strings, numbers, booleans,
     None): the text a JSON column stores (what ``json.dumps`` makes of the dict), without
-    a ``json.dumps`` per row. Each distinct value is encoded once."""
-    parts: list[list[str]] = []
-    for key, values in columns.items():
-        prefix = json.dumps(key) + ": "
-        encoded: dict[tuple[type, Any], str] = {}
-        column = []
-        for value in values:
-            text = encoded.get((value.__class__, value))  # (1, 1.0 and True: three texts)
-            if text is None:
-                text = encoded[(value.__class__, value)] = prefix + json.dumps(value)
-            column.append(text)
-        parts.append(column)
-    return DriverValues(["{" + ", ".join(row) + "}" for row in zip(*parts, strict=True)])
+    a ``json.dumps`` per row: each column is encoded at once, then the rows are laid out
+    by one format string."""
+    encoded = [_json_scalars(values) for values in columns.values()]
+    keys = (json.dumps(key).replace("{", "{{").replace("}", "}}") for key in columns)
+    template = "{{" + ", ".join(f"{key}: {{}}" for key in keys) + "}}"
+    return DriverValues(map(template.format, *encoded))
+
+
+def _json_scalars(values: Sequence[Any]) -> list[str]:
+    """``json.dumps`` of each value: strings by the json module's C encoder, finite floats
+    by their repr (which is what json.dumps writes), each distinct one once, anything else
+    once per distinct value and type."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return list(map(_encode_json_string, values))
+    if kinds == {float} and all(map(math.isfinite, values)):  # (e.g. rounded probabilities)
+        texts = {value: float.__repr__(value) for value in set(values)}
+        return [texts[value] if value else float.__repr__(value) for value in values]  # (-0.0)
+    encoded: dict[tuple[type, Any], str] = {}
+    column = []
+    for value in values:
+        text = encoded.get((value.__class__, value))  # (1, 1.0 and True: three texts)
+        if text is None:
+            text = encoded[(value.__class__, value)] = json.dumps(value)
+        column.append(text)
+    return column
 
 
 def decimal_values(dialect: Dialect, cells: list[str]) -> DriverValues:
@@ -437,8 +451,11 @@ def _json_converter(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if type(value) is list:
             if not value:
                 return empty_list
-            if strings_fast and all(type(item) is str for item in value):
-                return _json_strings(value)
+            if strings_fast:
+                try:
+                    return _json_strings(value)
+                except TypeError:  # not all strings
+                    pass
         elif value == {}:
             return empty_dict
         return process(value)

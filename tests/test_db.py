@@ -9,7 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.db import PreparedInsert, among, bulk_insert_columns, json_objects, utc_texts
+from crm.db import (
+    PreparedInsert,
+    among,
+    bulk_insert_columns,
+    json_objects,
+    utc_texts,
+)
 from crm.models import ChannelIdentity, Customer, CustomerEvent
 from tests.factories import make_customer
 
@@ -74,6 +80,7 @@ def test_json_columns_written_in_bulk_read_back_as_written(session: Session) -> 
         {},
         ["plain"],
         [1, "mixed"],
+        ["mixed", 2.5, None],
         {"nested": ["x"]},
     ]
     bulk_insert_columns(
@@ -274,12 +281,16 @@ def test_json_objects_are_what_json_dumps_makes_and_read_back(session: Session) 
         "from": [None, "low", 'a "quote" \\ and é', "low"],
         "to": ["high", "high", "x", "y"],
         "n": [1, 1.0, True, 0.7100000000000001],
+        "p": [0.1, 1e-07, 12345678901234.5, 0.0],  # floats only: by repr
+        "{odd} key": [-0.0, 2.5, 1.0, 3.0],
     }
     rows = [
         dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
     ]
     texts = json_objects(columns)
     assert texts == [json.dumps(row) for row in rows]
+    not_finite = [float("nan"), float("inf"), 1.5]  # (not JSON; written as json.dumps does)
+    assert json_objects({"x": not_finite}) == [json.dumps({"x": x}) for x in not_finite]
     owner = make_customer(session)
     bulk_insert_columns(
         session,
