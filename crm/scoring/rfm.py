@@ -82,10 +82,12 @@ def score_rfm(
     recency_days = (epoch(now) - groups.last(history.at)) / 86400
     frequency = groups.total(in_window.astype(np.float64))
     monetary = groups.total(np.where(in_window, history.amount, 0.0))
-    r_list = quintile_scores(-recency_days).tolist()
-    f_list = quintile_scores(frequency).tolist()
-    m_list = quintile_scores(monetary).tolist()
-    names = [segment(r, f, m) for r, f, m in zip(r_list, f_list, m_list, strict=True)]
+    r, f, m = quintile_scores(-recency_days), quintile_scores(frequency), quintile_scores(monetary)
+    # Each of the 125 score triples is worded once; a customer's is looked up by its code.
+    code = (r.astype(np.int64) - 1) * 25 + (f - 1) * 5 + (m - 1)
+    triples = [(a, b, c) for a in range(1, 6) for b in range(1, 6) for c in range(1, 6)]
+    names = np.array([segment(*t) for t in triples], dtype=object)[code].tolist()
+    digits = np.array([f"{a}{b}{c}" for a, b, c in triples], dtype=object)[code].tolist()
     # Customers whose orders are all gone (or cancelled) lose their segment.
     segmented = session.connection().execute(
         select(Customer.id).where(Customer.rfm_segment.is_not(None))
@@ -103,7 +105,7 @@ def score_rfm(
         pending,
         groups.ids,
         {
-            "rfm_score": (f"{r}{f}{m}" for r, f, m in zip(r_list, f_list, m_list, strict=True)),
+            "rfm_score": digits,
             "rfm_segment": names,
         },
         constants={"scored_at": now},
