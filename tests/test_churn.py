@@ -22,7 +22,7 @@ from careloop.cli import app
 from careloop.errors import ValidationFailed
 from crm.models import ChurnRisk, Customer, CustomerEvent, Direction, Message, Sender
 from crm.scoring.churn import FEATURES, build_features, score_churn, sentences
-from crm.scoring.tabular import cross_validate, read_table
+from crm.scoring.tabular import BlendModel, cross_validate, read_table
 from tests.factories import make_conversation, make_customer, make_order, make_survey
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
@@ -160,6 +160,33 @@ def shop(session: Session, n: int = 160, seed: int = 5) -> dict[str, list[int]]:
     return kinds
 
 
+def test_log_odds_with_changed_columns_equal_a_prediction_of_the_changed_rows() -> None:
+    # Reasons ask "what if these columns had typical values" hundreds of thousands of
+    # times; the linear model's answer is a shift by its coefficients. It must equal
+    # predicting the changed rows, with missing values, an empty column and a
+    # categorical column (which predicts again).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    X[:, 3] = rng.integers(0, 4, 2000)
+    X[rng.random((2000, 5)) < 0.1] = np.nan
+    X[:, 4] = np.nan  # nobody has this value (e.g. no NPS answers yet)
+    y = (np.nan_to_num(X[:, 0]) - (X[:, 3] == 2) + rng.normal(size=2000) > 0).astype(int)
+    model = BlendModel([False, False, False, True, False], learning_rate=0.25, max_iter=20)
+    model.fit(X, y)
+    log_odds = model.log_odds(X)
+    assert model.combine(log_odds) == pytest.approx(model.predict_proba(X)[:, 1])
+    for columns, values in (
+        ([0], [0.5]),
+        ([1, 2], [np.nan, -1.0]),
+        ([4], [np.nan]),
+        ([0, 3], [1.0, 2.0]),
+    ):
+        changed = X.copy()
+        changed[:, columns] = values
+        fast = model.log_odds_with(X, log_odds, columns, np.array(values))
+        assert fast == pytest.approx(model.log_odds(changed), abs=1e-9)
+
+
 def test_the_shop_model_ranks_fading_customers_high_with_reasons(session: Session) -> None:
     kinds = shop(session)
     result = score_churn(session, horizon_days=90, now=NOW)
@@ -188,6 +215,16 @@ def test_the_shop_model_ranks_fading_customers_high_with_reasons(session: Sessio
     assert events[0].kind == "churn_risk_changed" and events[0].data["from"] is None
     again = score_churn(session, horizon_days=90, now=NOW)
     assert again.changes == 0
+    # A stored level that differs is a change from it; a customer with a stored level
+    # but no orders (not scored now) is none.
+    high.churn_risk = ChurnRisk.low
+    make_customer(session, churn_risk=ChurnRisk.medium)
+    session.flush()
+    third = score_churn(session, horizon_days=90, now=NOW)
+    assert third.changes == 1
+    last = session.scalars(select(CustomerEvent).order_by(CustomerEvent.id.desc())).first()
+    assert last is not None and last.customer_id == high.id
+    assert last.data == {"from": "low", "to": "high", "probability": high.churn_probability}
 
 
 def test_features_only_look_before_the_cutoff(session: Session) -> None:

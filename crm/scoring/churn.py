@@ -24,8 +24,9 @@ import math
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _encode_json_string
 from typing import Any, cast
 
 import numpy as np
@@ -36,7 +37,7 @@ from sqlalchemy import String, Table, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from crm.db import as_utc, bulk_insert_columns, json_objects, utcnow
+from crm.db import DriverValues, as_utc, bulk_insert_columns, json_objects, utcnow
 from crm.models import (
     ChurnRisk,
     Conversation,
@@ -244,7 +245,11 @@ class ChurnModel:
     churn_rate: float
 
     def probability(self, X: np.ndarray) -> np.ndarray:
-        raw = self.model.predict_proba(X)[:, 1]
+        return self.calibrated(self.model.log_odds(X))
+
+    def calibrated(self, log_odds: np.ndarray) -> np.ndarray:
+        """The calibrated probability from the blend's ``log_odds`` (``BlendModel``)."""
+        raw = self.model.combine(log_odds)
         result: np.ndarray = np.clip(self.calibration.predict(raw), 0.0, 1.0)
         return result
 
@@ -299,6 +304,24 @@ def _days(value: float) -> str:
     return "1 day" if days == 1 else f"{days} days"
 
 
+def _worded(keys: np.ndarray, word: Callable[..., str]) -> list[str]:
+    """``word(*row)`` for each row of the integer ``keys``: each distinct row is worded
+    once (a million customers have a few thousand distinct values)."""
+    if len(keys) == 0:
+        return []
+    # One integer code per row (a sort of one column is many times faster than of rows).
+    low = keys.min(axis=0)
+    spans = keys.max(axis=0) - low + 1
+    codes = np.zeros(len(keys), dtype=np.int64)
+    for j in range(keys.shape[1]):
+        codes = codes * spans[j] + (keys[:, j] - low[j])
+    distinct, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    texts = np.empty(len(distinct), dtype=object)
+    texts[:] = [word(*row) for row in keys[first].tolist()]
+    result: list[str] = texts[inverse].tolist()
+    return result
+
+
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -313,23 +336,28 @@ def sentences(
         values: list[float] = rows[:, _COLUMN[name]].tolist()  # Python floats format faster
         return values
 
+    def whole(name: str) -> np.ndarray:
+        """The column rounded to whole numbers (as ``round`` does), -1 where missing."""
+        values = rows[:, _COLUMN[name]]
+        return np.where(np.isnan(values), -1, np.rint(values)).astype(np.int64)
+
     isnan = math.isnan
     match group:
         case "recency":
-            return [
-                f"no order for {_days(last)}"
-                + ("" if isnan(gap) else f", usually every {_days(max(gap, 1))}")
-                for last, gap in zip(
-                    column("days_since_last_order"), column("usual_gap_days"), strict=True
-                )
-            ]
+            return _worded(
+                np.column_stack([whole("days_since_last_order"), whole("usual_gap_days")]),
+                lambda last, gap: (
+                    f"no order for {_days(last)}"
+                    + ("" if gap < 0 else f", usually every {_days(max(gap, 1))}")
+                ),
+            )
         case "frequency":
-            return [
-                f"{int(recent)} orders in the last 90 days, {int(before)} in the 90 before"
-                for recent, before in zip(
-                    column("orders_90d"), column("orders_prev_90d"), strict=True
-                )
-            ]
+            return _worded(
+                np.column_stack([whole("orders_90d"), whole("orders_prev_90d")]),
+                lambda recent, before: (
+                    f"{recent} orders in the last 90 days, {before} in the 90 before"
+                ),
+            )
         case "spend":
             return [
                 f"spent {spend:.2f} in the last year (average order {average:.2f})"
@@ -338,18 +366,22 @@ def sentences(
                 )
             ]
         case "tenure":
-            return [f"a customer for {_days(days)}" for days in column("tenure_days")]
+            return _worded(
+                whole("tenure_days")[:, None], lambda days: f"a customer for {_days(days)}"
+            )
         case "complaints":
-            return [
-                f"{int(n)} complaint{'s' if n != 1 else ''} this month"
-                if n
-                else f"{int(escalated)} conversations handed to an agent in 90 days"
-                for n, escalated in zip(
-                    column("complaints_30d"), column("escalations_90d"), strict=True
-                )
-            ]
+            return _worded(
+                np.column_stack([whole("complaints_30d"), whole("escalations_90d")]),
+                lambda n, escalated: (
+                    f"{n} complaint{'s' if n != 1 else ''} this month"
+                    if n
+                    else f"{escalated} conversations handed to an agent in 90 days"
+                ),
+            )
         case "unhappy":
-            return [f"{int(n)} unhappy messages in 90 days" for n in column("unhappy_messages_90d")]
+            return _worded(
+                whole("unhappy_messages_90d")[:, None], lambda n: f"{n} unhappy messages in 90 days"
+            )
         case "csat":
             return [
                 "never answered a satisfaction survey"
@@ -382,15 +414,19 @@ def reasons(
     now: dt.datetime,
     *,
     at_least: float = 0.0,
-) -> list[list[str]]:
+    log_odds: np.ndarray | None = None,
+) -> DriverValues:
     """The top three reasons for each customer at or above ``at_least`` (the others are not
-    at risk and get none): the feature groups whose typical values would lower the
-    probability most."""
-    out: list[list[str]] = [[] for _ in range(len(features.customer_ids))]
+    at risk): the feature groups whose typical values would lower the probability most.
+    As the JSON text the ``churn_reasons`` column stores: a list of sentences, or null for
+    a customer without any. (``log_odds``: the blend's, of every customer, when known.)"""
+    out = np.full(len(features.customer_ids), "null", dtype=object)
     risky = np.flatnonzero(probability >= at_least)
     if len(risky) == 0:
-        return out
+        return DriverValues(out.tolist())
     X = features.X[risky]
+    log_odds = model.model.log_odds(X) if log_odds is None else log_odds[risky]
+    base = probability[risky]
     drops = np.zeros((len(risky), len(GROUPS)))
     for g, names in enumerate(GROUPS.values()):
         columns = [FEATURES.index(name) for name in names]
@@ -404,9 +440,8 @@ def reasons(
         rows = np.flatnonzero(~same)
         if len(rows) == 0:
             continue
-        changed = X[rows]
-        changed[:, columns] = reference
-        drops[rows, g] = probability[risky][rows] - model.probability(changed)
+        changed = model.model.log_odds_with(X[rows], log_odds[rows], columns, reference)
+        drops[rows, g] = base[rows] - model.calibrated(changed)
     # The top three groups by drop, those that lower it noticeably, worded a group at a
     # time; each customer's reasons in the order of their drops.
     top = np.argsort(-drops, axis=1, kind="stable")[:, :3]
@@ -416,14 +451,28 @@ def reasons(
     for g, group in enumerate(GROUPS):
         ks, ranks = np.nonzero((top == g) & chosen)
         if len(ks):
-            csat_at = [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
+            csat_at = (
+                [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
+                if group == "csat"
+                else [None] * len(ks)
+            )
             texts = np.empty(len(ks), dtype=object)  # (Python strings, not NumPy's)
-            texts[:] = sentences(group, X[ks], csat_at, now)
+            texts[:] = list(map(_encode_json_string, sentences(group, X[ks], csat_at, now)))
             words[ks, ranks] = texts
-    counts = chosen.sum(axis=1).tolist()
-    for i, row, n in zip(risky.tolist(), words.tolist(), counts, strict=True):
-        out[i] = row[:n]
-    return out
+    # Each customer's list laid out as JSON a column at a time (object arrays add their
+    # strings elementwise): the rows with one reason, with two, with three.
+    counts = chosen.sum(axis=1)
+    for n in (1, 2, 3):
+        k = np.flatnonzero(counts == n)
+        if len(k):
+            text = "[" + words[k, 0]
+            for rank in range(1, n):
+                text = text + ", " + words[k, rank]
+            out[risky[k]] = text + "]"
+    return DriverValues(out.tolist())
+
+
+LEVELS = (ChurnRisk.low, ChurnRisk.medium, ChurnRisk.high)
 
 
 def risk_levels(probability: np.ndarray, *, medium: float, high: float) -> list[str]:
@@ -471,8 +520,9 @@ def score_churn(
         log.info("crm.churn.skipped reason=%s", exc)
         return ChurnResult(0, {}, 0, None, 0, None, time.perf_counter() - started, str(exc))
     features = build_features(session, now, history)
-    probability = np.round(model.probability(features.X), 4)
-    why = reasons(model, features, probability, now, at_least=medium)
+    log_odds = model.model.log_odds(features.X)
+    probability = np.round(model.calibrated(log_odds), 4)
+    why = reasons(model, features, probability, now, at_least=medium, log_odds=log_odds)
     level = risk_levels(probability, medium=medium, high=high)
     levels = dict(Counter(level))
     stored = session.connection().execute(
@@ -480,18 +530,26 @@ def score_churn(
             Customer.churn_risk.is_not(None)
         )
     )
-    before: dict[int, str] = dict(stored.cursor.fetchall())  # plain values: no Row objects
-    changed: list[int] = []
-    change: dict[str, list[Any]] = {"from": [], "to": [], "probability": []}
-    for cid, new, p in zip(
-        features.customer_ids.tolist(), level, probability.tolist(), strict=True
-    ):
-        old = before.get(cid)
-        if old != new and not (old is None and new == ChurnRisk.low.value):
-            changed.append(cid)
-            change["from"].append(old)
-            change["to"].append(new)
-            change["probability"].append(p)
+    # Level changes, as codes (-1: none yet) compared a column at a time.
+    codes = {risk.value: code for code, risk in enumerate(LEVELS)}
+    ids = features.customer_ids  # (sorted)
+    old = np.full(len(ids), -1, dtype=np.int8)
+    rows = stored.cursor.fetchall()  # plain values: no Row objects
+    if rows:  # (customers scored before; some may not be scored now)
+        known = np.array([row[0] for row in rows], dtype=np.int64)
+        at = np.searchsorted(ids, known)
+        here = at < len(ids)
+        here[here] = ids[at[here]] == known[here]
+        old[at[here]] = np.array([codes[row[1]] for row in rows], dtype=np.int8)[here]
+    new = np.array([codes[value] for value in level], dtype=np.int8)
+    moved = (old != new) & ~((old == -1) & (new == codes[ChurnRisk.low.value]))
+    names = np.array([None, *(risk.value for risk in LEVELS)], dtype=object)
+    changed: list[int] = ids[moved].tolist()
+    change = {
+        "from": names[old[moved] + 1].tolist(),
+        "to": names[new[moved] + 1].tolist(),
+        "probability": probability[moved].tolist(),
+    }
     store_scores(
         session,
         pending,
@@ -499,7 +557,7 @@ def score_churn(
         {
             "churn_probability": probability.tolist(),
             "churn_risk": level,
-            "churn_reasons": [reasons or None for reasons in why],
+            "churn_reasons": why,  # (JSON text already: a million of them)
         },
         constants={"scored_at": now},
     )

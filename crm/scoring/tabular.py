@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -171,10 +172,63 @@ class BlendModel:
         return X
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        X = self._prepare(X)
-        p = 0.5 * self.gbm.predict_proba(X)[:, 1] + 0.5 * self.linear.predict_proba(X)[:, 1]
+        p = self.combine(self.log_odds(X))
         result: np.ndarray = np.column_stack([1 - p, p])
         return result
+
+    def log_odds(self, X: np.ndarray) -> np.ndarray:
+        """Each model's log-odds of the positive class, one column each (GBM, linear)."""
+        X = self._prepare(X)
+        result: np.ndarray = np.column_stack(
+            [self.gbm.decision_function(X), self.linear.decision_function(X)]
+        )
+        return result
+
+    @staticmethod
+    def combine(log_odds: np.ndarray) -> np.ndarray:
+        """The blend's probability from ``log_odds``: the two models' probabilities averaged."""
+        result: np.ndarray = 0.5 * (expit(log_odds[:, 0]) + expit(log_odds[:, 1]))
+        return result
+
+    def log_odds_with(
+        self, X: np.ndarray, log_odds: np.ndarray, columns: list[int], values: np.ndarray
+    ) -> np.ndarray:
+        """``log_odds`` (of the rows ``X``) again, with the ``columns`` of every row set to
+        ``values``. The boosted trees predict the changed rows again; the linear model's
+        log-odds move by its coefficients times the change (numeric columns; a
+        categorical one predicts again), which costs next to nothing."""
+        changed = X.copy()
+        changed[:, columns] = values
+        changed = self._prepare(changed)
+        result = np.empty_like(log_odds)
+        result[:, 0] = self.gbm.decision_function(changed)
+        weights = self._linear_weights()
+        if weights is None or any(self.categorical[c] for c in columns):
+            result[:, 1] = self.linear.decision_function(changed)
+            return result
+        coefficients, medians = weights
+        before = self._prepare(X)[:, columns]
+        before = np.where(np.isnan(before), medians[columns], before)
+        after = np.where(np.isnan(changed[:, columns]), medians[columns], changed[:, columns])
+        result[:, 1] = log_odds[:, 1] + (after - before) @ coefficients[columns]
+        return result
+
+    def _linear_weights(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per original column: the linear model's coefficient on the column as given (the
+        scaler's division folded in) and the median that stands in for a missing value;
+        None when the fitted pipeline is not the plain numeric one this assumes."""
+        transformer, regression = self.linear[0], self.linear[-1]
+        numeric = [i for i, c in enumerate(self.categorical) if not c]
+        if "num" not in transformer.named_transformers_:
+            return None
+        imputer, scaler = transformer.named_transformers_["num"]
+        if len(imputer.statistics_) != len(numeric) or len(scaler.scale_) != len(numeric):
+            return None  # (a column the imputer dropped: the coefficients would shift)
+        coefficients = np.zeros(len(self.categorical))
+        medians = np.full(len(self.categorical), np.nan)
+        coefficients[numeric] = regression.coef_[0][: len(numeric)] / scaler.scale_
+        medians[numeric] = imputer.statistics_
+        return coefficients, medians
 
 
 def permutation_importance(
