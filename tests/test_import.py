@@ -10,11 +10,10 @@ import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -318,55 +317,6 @@ def test_a_big_orders_file_in_two_processes_imports_like_one(
     again = service.import_file(live_session_factory, "orders", path, batch_rows=500)
     assert (again.created, again.unchanged) == (0, 3000 - len(bad))
     assert not list(Path(tempfile.gettempdir()).glob("careloop-import-*.lock"))  # cleaned up
-
-
-def test_a_first_big_orders_load_builds_the_history_index_after_the_rows(
-    live_session_factory: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from crm.imports import service
-
-    engine = live_session_factory.kw["bind"]
-    sqlite = engine.dialect.name == "sqlite"
-
-    def indexed() -> bool:
-        return "ix_orders_customer_history" in {
-            index["name"] for index in inspect(engine).get_indexes("orders")
-        }
-
-    with live_session_factory() as session:
-        ids = [f"K{i}" for i in range(7)]
-        for external_id in ids:
-            make_customer(session, external_id=external_id)
-        session.commit()
-    path = tmp_path / "orders.csv"
-    bad = _orders_file(path, ids, 1000)
-    monkeypatch.setattr(service, "PARALLEL_BYTES", 1)
-    during: list[bool] = []
-    in_two = service._import_in_two
-
-    def watched(*args: Any) -> ImportReport:
-        during.append(indexed())
-        if len(during) == 2:
-            raise RuntimeError("killed")
-        return in_two(*args)
-
-    monkeypatch.setattr(service, "_import_in_two", watched)
-    report = service.import_file(live_session_factory, "orders", path, batch_rows=300)
-    assert report.created == 1000 - len(bad)
-    assert during == [not sqlite] and indexed()  # (PostgreSQL keeps its index)
-    # A later big file goes into a table with orders: the index stays, even if it fails.
-    with pytest.raises(RuntimeError, match="killed"):
-        service.import_file(live_session_factory, "orders", path, batch_rows=300)
-    assert during == [not sqlite, True] and indexed()
-    # An index a killed load left out is put back by the next orders import.
-    if sqlite:
-        with engine.begin() as connection:
-            service.HISTORY_INDEX.drop(connection)
-        monkeypatch.setattr(service, "PARALLEL_BYTES", 10**12)
-        again = service.import_file(live_session_factory, "orders", path, batch_rows=300)
-        assert again.unchanged == 1000 - len(bad) and indexed()
 
 
 def _customers_file(path: Path, rows: int) -> tuple[dict[int, str], int]:

@@ -26,9 +26,8 @@ import os
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -1238,33 +1237,17 @@ def import_file(
     size = path.stat().st_size
     url = _database_url(factory)
     batch_rows = batch_rows or BATCH_ROWS[kind]
-    big = size >= PARALLEL_BYTES and url is not None
-    with _history_index(factory, defer=big) if kind == "orders" else nullcontext():
-        if not big:
-            with path.open("rb") as raw:
-                return import_csv(
-                    factory,
-                    kind,
-                    raw,
-                    default_region=default_region,
-                    progress=progress,
-                    batch_rows=batch_rows,
-                )
-        assert url is not None
-        return _import_in_two(factory, kind, path, url, default_region, progress, batch_rows)
-
-
-def _import_in_two(
-    factory: sessionmaker[Session],
-    kind: str,
-    path: Path,
-    url: str,
-    default_region: str,
-    progress: Callable[[int], None] | None,
-    batch_rows: int,
-) -> ImportReport:
-    """``import_file`` of a big file: this process the first half, a helper the second."""
-    split, line = _split_point(path, path.stat().st_size)
+    if size < PARALLEL_BYTES or url is None:
+        with path.open("rb") as raw:
+            return import_csv(
+                factory,
+                kind,
+                raw,
+                default_region=default_region,
+                progress=progress,
+                batch_rows=batch_rows,
+            )
+    split, line = _split_point(path, size)
     # (PostgreSQL takes concurrent orders as they come; customers are matched in turns.)
     serial = url.startswith("sqlite") or kind == "customers"
     turn = _WriteTurn.create() if serial else None
@@ -1291,39 +1274,6 @@ def _import_in_two(
         theirs = _import_second_half(factory, kind, path, split, line, default_region, batch_rows)
     mine.add(theirs)
     return mine
-
-
-HISTORY_INDEX = next(i for i in ORDERS.indexes if i.name == "ix_orders_customer_history")
-
-
-@contextmanager
-def _history_index(factory: sessionmaker[Session], *, defer: bool) -> Iterator[None]:
-    """Around an orders import on SQLite: the order-history index (customer, time,
-    amount, status) is there, put back if a killed load left it out; and for a big file
-    (``defer``) loaded into an empty orders table it is built once after the load, as
-    bulk loaders do, instead of taking every order at a random place. At ten million
-    orders each batch of 2,000 otherwise rewrote about 2,000 index pages, which the
-    write-ahead log took and wrote back to the database file: import 129.5 s, against
-    97.2 s plus 15.9 s for building the index. (Scoring, or a customer's page, reads the
-    orders table without the index meanwhile: the shop's first load.)"""
-    engine = factory.kw["bind"]
-    deferred = False
-    with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            empty = connection.execute(select(ORDERS.c.id).limit(1)).first() is None
-            if defer and empty:
-                HISTORY_INDEX.drop(connection, checkfirst=True)
-                deferred = True
-            else:
-                HISTORY_INDEX.create(connection, checkfirst=True)
-    try:
-        yield
-    finally:
-        if deferred:
-            started = time.perf_counter()
-            with engine.begin() as connection:
-                HISTORY_INDEX.create(connection, checkfirst=True)
-            log.info("crm.import.history_index seconds=%.1f", time.perf_counter() - started)
 
 
 def _database_url(factory: sessionmaker[Session]) -> str | None:
