@@ -112,10 +112,31 @@ def decimal_values(dialect: Dialect, cells: list[str]) -> DriverValues:
     return DriverValues(map(float, cells) if dialect.name == "sqlite" else cells)
 
 
+class CellForm:
+    """A cell's common form (a pattern that never matches a line break), checked for a
+    whole column with one match of the joined cells: a match per cell costs about as much
+    as the cell's every other step."""
+
+    def __init__(self, pattern: str) -> None:
+        self.cell = re.compile(pattern)
+        self.lines = re.compile(f"(?:(?:{pattern})\n)*")
+
+    def __call__(self, cell: str) -> bool:
+        return self.cell.fullmatch(cell) is not None
+
+    def column(self, cells: list[str]) -> bool:
+        """Whether every cell has the form (no cell may hold a line break of its own)."""
+        if not cells:
+            return True
+        text = "\n".join(cells)
+        return text.count("\n") == len(cells) - 1 and self.lines.fullmatch(text + "\n") is not None
+
+
 _UTC_STAMP = re.compile(
     r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
     r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?)?"
 )
+_UTC_FORM = CellForm(_UTC_STAMP.pattern)
 _REAL_DAYS: dict[str, bool] = {}
 
 
@@ -127,10 +148,10 @@ def utc_texts(dialect: Dialect, cells: list[str]) -> DriverValues | None:
 
     SQLite gets SQLAlchemy's storage text (``2025-10-04 16:10:09.000000``, what
     ``UTCDateTime`` writes and compares with), PostgreSQL the time with an explicit offset."""
-    if not all(map(_UTC_STAMP.fullmatch, cells)):
+    if not _UTC_FORM.column(cells):
         return None
-    days = [cell[:10] for cell in cells]
-    for day in set(days).difference(_REAL_DAYS):
+    days = {cell[:10] for cell in cells}
+    for day in days.difference(_REAL_DAYS):
         try:
             real = bool(dt.date.fromisoformat(day))
         except ValueError:  # 2025-02-30, year 0
@@ -139,12 +160,28 @@ def utc_texts(dialect: Dialect, cells: list[str]) -> DriverValues | None:
             _REAL_DAYS[day] = real
         if not real:
             return None
-    if not all(map(_REAL_DAYS.get, days)):  # (a day not remembered: the caller parses)
+    if not all(_REAL_DAYS.get(day, True) for day in days):  # (the others were just checked)
         return None
-    end = ".000000" if dialect.name == "sqlite" else "+00"
-    return DriverValues(
-        [cell[:10] + " " + (cell[11:19] if len(cell) > 10 else "00:00:00") + end for cell in cells]
-    )
+    return DriverValues(_utc_storage(cells, ".000000" if dialect.name == "sqlite" else "+00"))
+
+
+def _utc_storage(cells: list[str], end: str) -> list[str]:
+    """Checked ``utc_texts`` cells as ``2025-10-04 16:10:09`` + ``end``. Cells of one form
+    (one length: nearly every file) are rewritten by a few replacements in their joined
+    text, which is ten times faster than slicing each cell."""
+    if not cells:
+        return []
+    size = len(cells[0])
+    if set(map(len, cells)) == {size} and size in (10, 19, 20, 25):
+        text = "\n".join(cells).replace("T", " ")  # (only ever the date-time separator)
+        if size == 10:
+            return (text.replace("\n", " 00:00:00" + end + "\n") + " 00:00:00" + end).split("\n")
+        if size == 19:
+            return (text.replace("\n", end + "\n") + end).split("\n")
+        return text.replace("Z" if size == 20 else "+00:00", end).split("\n")
+    return [
+        cell[:10] + " " + (cell[11:19] if len(cell) > 10 else "00:00:00") + end for cell in cells
+    ]
 
 
 def bulk_insert(

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm.db import (
@@ -253,6 +254,32 @@ def test_utc_texts_are_stored_and_compared_like_orm_timestamps(session: Session)
     # Compared in SQL with a bound datetime, as every query does.
     assert len(session.scalars(query.where(CustomerEvent.created_at == ten)).all()) == 4
     assert len(session.scalars(query.where(CustomerEvent.created_at < ten)).all()) == 1
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql"])
+def test_utc_texts_of_one_form_are_rewritten_like_each_cell(dialect_name: str) -> None:
+    # A column of one form is rewritten in its joined text; the result is each cell's.
+    dialect = sqlite.dialect() if dialect_name == "sqlite" else postgresql.dialect()
+    forms = [
+        ["2026-03-01", "2025-12-31"],
+        ["2026-03-01T10:00:00", "2025-12-31 23:59:59"],
+        ["2026-03-01T10:00:00Z", "2025-12-31 23:59:59Z"],
+        ["2026-03-01T10:00:00+00:00", "2025-12-31 23:59:59+00:00"],
+        ["2026-03-01", "2025-12-31T23:59:59Z", "2025-12-30 01:02:03"],  # mixed
+    ]
+    for cells in forms:
+        one_by_one = [utc_texts(dialect, [cell]) for cell in cells]
+        assert utc_texts(dialect, cells) == [texts[0] for texts in one_by_one if texts]
+    end = ".000000" if dialect_name == "sqlite" else "+00"
+    assert utc_texts(dialect, forms[3]) == [
+        "2026-03-01 10:00:00" + end,
+        "2025-12-31 23:59:59" + end,
+    ]
+    assert utc_texts(dialect, forms[0]) == [
+        "2026-03-01 00:00:00" + end,
+        "2025-12-31 00:00:00" + end,
+    ]
+    assert utc_texts(dialect, []) == []
 
 
 @pytest.mark.parametrize(

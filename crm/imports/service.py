@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careloop.errors import ValidationFailed
 from crm.db import (
     READ_ONLY,
+    CellForm,
     PreparedInsert,
     among,
     as_utc,
@@ -260,28 +261,10 @@ def parse_bool(value: str, what: str) -> bool:
     raise RowError(f"{what} {value.strip()!r} is not yes/no")
 
 
-class _Form:
-    """A cell's common form (a pattern that never matches a line break), checked for a
-    whole column with one match of the joined cells: a match per cell costs about as much
-    as the cell's every other step."""
-
-    def __init__(self, pattern: str) -> None:
-        self.cell = re.compile(pattern)
-        self.lines = re.compile(f"(?:(?:{pattern})\n)*")
-
-    def __call__(self, cell: str) -> bool:
-        return self.cell.fullmatch(cell) is not None
-
-    def column(self, cells: list[str]) -> bool:
-        """Whether every cell has the form (no cell may hold a line break of its own)."""
-        if not cells:
-            return True
-        text = "\n".join(cells)
-        return text.count("\n") == len(cells) - 1 and self.lines.fullmatch(text + "\n") is not None
-
-
-_FAST_ID = _Form(r"\S(?:.{0,62}\S)?")
-_FAST_DATE = _Form(r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)?(?:Z|[+-]\d\d:\d\d)?")
+_FAST_ID = CellForm(r"\S(?:.{0,62}\S)?")
+_FAST_DATE = CellForm(
+    r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)?(?:Z|[+-]\d\d:\d\d)?"
+)
 
 
 # -- reading the file ------------------------------------------------------------------
@@ -461,9 +444,9 @@ def _customer_record(cells: dict[str, str], region: str) -> dict[str, Any]:
     return record
 
 
-_FAST_NAME = _Form(r"\S(?:.{0,98}\S)?")
-_FAST_DAY = _Form(r"\d{4}-\d\d-\d\d")
-_FAST_EMAIL = _Form(_EMAIL.pattern)
+_FAST_NAME = CellForm(r"\S(?:.{0,98}\S)?")
+_FAST_DAY = CellForm(r"\d{4}-\d\d-\d\d")
+_FAST_EMAIL = CellForm(_EMAIL.pattern)
 _BOOLS = {value: True for value in _TRUE} | {value: False for value in _FALSE if value}
 _ZONES: dict[str, bool] = {}
 
@@ -595,7 +578,7 @@ class _Columns:
     def check(self, cells: list[str], check: Callable[[str], object], optional: bool) -> None:
         """Rows whose cell fails ``check`` are no longer clean."""
         given = list(filter(None, cells)) if optional else cells
-        if not (check.column(given) if isinstance(check, _Form) else all(map(check, given))):
+        if not (check.column(given) if isinstance(check, CellForm) else all(map(check, given))):
             self.clean = [
                 ok and ((optional and not cell) or bool(check(cell)))
                 for ok, cell in zip(self.clean, cells, strict=True)
@@ -890,9 +873,9 @@ def _order_record(cells: dict[str, str]) -> dict[str, Any]:
 # The forms nearly every row of an orders file takes, checked for a whole column at once
 # (C loops); a row one of them does not clear goes through ``_order_record``, which accepts
 # the other forms and words the rejection.
-_FAST_AMOUNT = _Form(r"\d{1,10}(?:\.\d{1,2})?")
-_FAST_CURRENCY = _Form(r"[A-Za-z]{3}")
-_FAST_COUNT = _Form(r"[1-9]\d{0,4}")
+_FAST_AMOUNT = CellForm(r"\d{1,10}(?:\.\d{1,2})?")
+_FAST_CURRENCY = CellForm(r"[A-Za-z]{3}")
+_FAST_COUNT = CellForm(r"[1-9]\d{0,4}")
 _FAST_STATUS = {s.value: s for s in OrderStatus} | {s.value.upper(): s for s in OrderStatus}
 # Optional fields: the fast check of a cell, and its value once it passed.
 _OPTIONAL_ORDER_FIELDS: dict[str, tuple[Callable[[str], object], Callable[[str], Any]]] = {
