@@ -137,7 +137,7 @@ _UTC_STAMP = re.compile(
     r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?)?"
 )
 _UTC_FORM = CellForm(_UTC_STAMP.pattern)
-_REAL_DAYS: dict[str, bool] = {}
+_REAL_DAYS: set[str] = set()  # days known to exist (up to 100,000 of them)
 
 
 def utc_texts(dialect: Dialect, cells: list[str]) -> DriverValues | None:
@@ -150,18 +150,13 @@ def utc_texts(dialect: Dialect, cells: list[str]) -> DriverValues | None:
     ``UTCDateTime`` writes and compares with), PostgreSQL the time with an explicit offset."""
     if not _UTC_FORM.column(cells):
         return None
-    days = {cell[:10] for cell in cells}
-    for day in days.difference(_REAL_DAYS):
+    for day in {cell[:10] for cell in cells}.difference(_REAL_DAYS):
         try:
-            real = bool(dt.date.fromisoformat(day))
+            dt.date.fromisoformat(day)
         except ValueError:  # 2025-02-30, year 0
-            real = False
-        if len(_REAL_DAYS) < 100_000:
-            _REAL_DAYS[day] = real
-        if not real:
             return None
-    if not all(_REAL_DAYS.get(day, True) for day in days):  # (the others were just checked)
-        return None
+        if len(_REAL_DAYS) < 100_000:
+            _REAL_DAYS.add(day)
     return DriverValues(_utc_storage(cells, ".000000" if dialect.name == "sqlite" else "+00"))
 
 

@@ -903,6 +903,9 @@ def _order_rows(
     for name, (check, finish) in _OPTIONAL_ORDER_FIELDS.items():
         if name in mapping:
             cells = table.take(name, check, optional=True)
+            if all(cells) and all(table.clean):  # (a column given in full: a C loop)
+                values[name] = list(map(finish, cells))
+                continue
             values[name] = [
                 finish(cell) if cell and ok else None
                 for cell, ok in zip(cells, table.clean, strict=True)
