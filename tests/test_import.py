@@ -10,6 +10,7 @@ import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -208,6 +209,46 @@ def test_orders_link_to_customers_and_reimport_is_idempotent(
     assert session.scalars(select(Order).where(Order.external_id == "O1")).one().total_amount == (
         Decimal("59.90")
     )
+
+
+def test_new_orders_are_written_without_a_lookup_until_a_stored_one_appears(
+    session_factory: sessionmaker[Session], session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches that could be all new are written without looking their orders up; the
+    # first batch holding a stored order is refused by the unique index and planned
+    # again, and the rest of the file is looked up as before. The outcome is the same.
+    from crm.imports import service
+
+    run(session_factory, "customers", "customer_id,email\nC1,a@example.com\nC2,b@example.com\n")
+
+    def orders(numbers: range, amount: str = "10.00") -> str:
+        rows = [f"O{n},C{n % 2 + 1},2026-03-01T10:00:00Z,{amount}" for n in numbers]
+        return "order_id,customer_id,order_date,amount\n" + "\n".join(rows) + "\n"
+
+    planned: list[bool] = []
+    plan = service._plan_order_batch
+
+    def watched(*args: Any, hopeful: bool = False) -> Any:
+        planned.append(hopeful)
+        return plan(*args, hopeful=hopeful)
+
+    monkeypatch.setattr(service, "_plan_order_batch", watched)
+    first = run(session_factory, "orders", orders(range(40)), batch_rows=10)
+    assert (first.created, first.unchanged) == (40, 0) and planned == [True] * 4
+    planned.clear()
+    # New orders, then stored ones (one changed), then new ones again.
+    mixed = orders(range(40, 50)) + orders(range(0, 10), "12.00").split("\n", 1)[1]
+    mixed += orders(range(10, 20)).split("\n", 1)[1] + orders(range(50, 60)).split("\n", 1)[1]
+    again = run(session_factory, "orders", mixed, batch_rows=10)
+    assert (again.created, again.updated, again.unchanged) == (20, 10, 10)
+    assert planned == [True, True, False, False, False]
+    assert not again.rejected
+    session.expire_all()
+    stored = session.scalars(select(Order)).all()
+    assert len(stored) == 60 and len({o.external_id for o in stored}) == 60
+    assert {o.total_amount for o in stored if o.external_id in {f"O{n}" for n in range(10)}} == {
+        Decimal("12.00")
+    }
 
 
 def test_cli_import_prints_the_report(cli_env: str, tmp_path: Path) -> None:  # noqa: F811

@@ -945,6 +945,7 @@ class _OrderWrites:
 
     inserts: PreparedInsert | None
     updates: list[dict[str, Any]]
+    checked: bool = True  # False: the orders were taken to be new without a lookup
 
     def apply(self, session: Session) -> None:
         if self.inserts:
@@ -953,9 +954,14 @@ class _OrderWrites:
             session.execute(update(Order), self.updates)
 
 
-def _plan_order_batch(session: Session, batch: _Batch, report: ImportReport) -> _OrderWrites:
+def _plan_order_batch(
+    session: Session, batch: _Batch, report: ImportReport, *, hopeful: bool = False
+) -> _OrderWrites:
     """Look the batch's customers and orders up and count the outcome; what is to be
-    written comes back, ready to go (it only reads: the write can wait for a lock)."""
+    written comes back, ready to go (it only reads: the write can wait for a lock).
+    ``hopeful``: a batch that could be all new orders is taken to be, without looking its
+    orders up: the unique index refuses the write if one is stored, and the caller plans
+    the batch again without hope (``_OrderWrites.checked``)."""
     dialect = session.get_bind().dialect
     if batch.given is None:
         by_id = "customer_external_id" in batch.columns
@@ -983,11 +989,16 @@ def _plan_order_batch(session: Session, batch: _Batch, report: ImportReport) -> 
             .order_by(Customer.id.desc())
         ):
             by_ref[("customer_email", email)] = cid
+    now = utcnow()
+    if hopeful and len(order_ids) == len(batch):  # none twice: perhaps all new
+        fast = _new_orders(dialect, batch, by_ref, now)
+        if fast is not None:
+            report.created += len(batch)
+            return _OrderWrites(fast, [], checked=False)
     existing = {
         o.external_id: o
         for o in session.scalars(select(Order).where(among(Order.external_id, order_ids, dialect)))
     }
-    now = utcnow()
     if not existing and len(order_ids) == len(batch):  # all new, none twice
         fast = _new_orders(dialect, batch, by_ref, now)
         if fast is not None:
@@ -1076,7 +1087,7 @@ def import_csv(
     (``line_offset``: the stream is the header plus a later part of the file, whose
     first row is on line ``2 + line_offset``; ``turn``: held while a batch is written.)"""
     _check_kind(kind)
-    report = ImportReport(kind)
+    report, hope = ImportReport(kind), _Hope()
     batch_rows = batch_rows or BATCH_ROWS[kind]
     header, reads = _read(raw, progress, batch_rows, line_offset)
     columns = CUSTOMER_COLUMNS if kind == "customers" else ORDER_COLUMNS
@@ -1130,7 +1141,7 @@ def import_csv(
                 except RowError as exc:
                     report.reject(line, str(exc))
             valid = _Batch(items)
-        _write_batch(factory, kind, valid, report, turn)
+        _write_batch(factory, kind, valid, report, turn, hope)
     return report
 
 
@@ -1139,21 +1150,31 @@ def _check_kind(kind: str) -> None:
         raise ValidationFailed(f"can import customers or orders, not {kind!r}")
 
 
+@dataclass
+class _Hope:
+    """Whether an import still takes a batch that could be all new orders to be new
+    without looking its orders up: until a batch turns out to hold stored ones (a
+    re-import, whose every batch would otherwise be planned twice)."""
+
+    orders_new: bool = True
+
+
 def _write_batch(
     factory: sessionmaker[Session],
     kind: str,
     valid: _Batch,
     report: ImportReport,
     turn: AbstractContextManager[object],
+    hope: _Hope,
 ) -> None:
     """One transaction for the batch; if the database refuses it (a row broke a
     constraint), the batch is retried row by row so only the bad rows are rejected."""
     if not len(valid):
         return
-    if _attempt(factory, kind, valid, report, turn):
+    if _attempt(factory, kind, valid, report, turn, hope):
         return
     for item in valid.items():  # find the rows the database refuses
-        if not _attempt(factory, kind, _Batch([item]), report, turn):
+        if not _attempt(factory, kind, _Batch([item]), report, turn, hope):
             report.reject(item[0], "the database refused it (a conflicting record)")
 
 
@@ -1163,15 +1184,25 @@ def _attempt(
     batch: _Batch,
     report: ImportReport,
     turn: AbstractContextManager[object],
+    hope: _Hope,
 ) -> bool:
     """Customers are looked up, merged and written in one write transaction, in ``turn``
     (merging by email needs the lock while it reads: the other half of the file waits).
     Orders are looked up and prepared in a read transaction and written in a short one,
     in ``turn``: another writer (the other half of the file) meanwhile does its reading.
-    An order that appears in between makes the write fail, and the row-by-row retry sees
-    it."""
+    A batch that could be all new orders is at first taken to be (``_Hope``): its orders
+    are not looked up, and if the unique index refuses one, the batch is planned again
+    with the lookup. An order that appears in between makes the write fail, and the
+    row-by-row retry sees it."""
     counts = (report.created, report.updated, report.unchanged, report.merged)
     rejected = (report.rejected_count, len(report.rejected))
+
+    def undo() -> None:
+        session.rollback()
+        report.created, report.updated, report.unchanged, report.merged = counts
+        report.rejected_count = rejected[0]
+        del report.rejected[rejected[1] :]
+
     with factory() as session:
         try:
             if kind == "customers":
@@ -1180,18 +1211,23 @@ def _attempt(
                     _import_customer_batch(session, batch, report, prepared)
                     session.commit()
                 return True
-            session.connection(execution_options=READ_ONLY)
-            writes = _plan_order_batch(session, batch, report)
-            session.commit()  # the end of the read transaction
-            with turn:
-                writes.apply(session)
-                session.commit()
-            return True
+            for hopeful in (True, False) if hope.orders_new else (False,):
+                session.connection(execution_options=READ_ONLY)
+                writes = _plan_order_batch(session, batch, report, hopeful=hopeful)
+                session.commit()  # the end of the read transaction
+                try:
+                    with turn:
+                        writes.apply(session)
+                        session.commit()
+                    return True
+                except IntegrityError:
+                    if writes.checked:
+                        raise
+                    undo()  # a stored order after all (a re-import): plan with lookups
+                    hope.orders_new = False
+            raise AssertionError("unreachable: the second plan is checked")
         except IntegrityError:
-            session.rollback()
-            report.created, report.updated, report.unchanged, report.merged = counts
-            report.rejected_count = rejected[0]
-            del report.rejected[rejected[1] :]
+            undo()
             return False
 
 
