@@ -620,14 +620,18 @@ def test_rows_are_read_in_batches_with_the_lines_they_start_on(batch_rows: int) 
         f"d,{'x' * 140_000}\n"  # longer than the CSV reader's field limit: refused
         "e,after the refused one\n"
         'f,"three\n\nlines"\n'
+        "h,a NUL \0 here\n"  # (lines without quotes are split without the reader)
+        "i,after it\n"
         "g,last"
     )
     header, reads = _read(io.BytesIO(text.encode()), None, batch_rows)
     assert header == ["id", "note"]
     read = [pair for batch in reads for pair in zip(batch.lines, batch.rows, strict=True)]
-    assert [line for line, _ in read] == [2, 7, 9, 11, 12, 13, 16]  # ("\r" ends a line too)
-    assert [row[0][:1] for _, row in read] == ["a", "b", "c", "\0", "e", "f", "g"]
+    # ("\r" ends a line too)
+    assert [line for line, _ in read] == [2, 7, 9, 11, 12, 13, 16, 17, 18]
+    assert [row[0][:1] for _, row in read] == ["a", "b", "c", "\0", "e", "f", "h", "i", "g"]
     assert "field larger than field limit" in read[3][1][0]
+    assert read[6][1] == ["h", "a NUL \0 here"]
     # A part of a file: the lines are counted on from the offset.
     _, reads = _read(io.BytesIO(b"id,note\nx,1\ny,2\n"), None, batch_rows, line_offset=10)
     assert [line for batch in reads for line in batch.lines] == [12, 13]
