@@ -1004,7 +1004,8 @@ def _plan_order_batch(
         ):
             by_ref[("customer_email", email)] = cid
     now = utcnow()
-    if hopeful and len(order_ids) == len(batch):  # none twice: perhaps all new
+    distinct = len(order_ids) == len(batch)  # none twice
+    if hopeful and distinct:  # perhaps all new
         fast = _new_orders(dialect, batch, by_ref, now)
         if fast is not None:
             report.created += len(batch)
@@ -1013,7 +1014,7 @@ def _plan_order_batch(
         o.external_id: o
         for o in session.scalars(select(Order).where(among(Order.external_id, order_ids, dialect)))
     }
-    if not existing and len(order_ids) == len(batch):  # all new, none twice
+    if not existing and distinct and not hopeful:  # all new (a hopeful plan tried this)
         fast = _new_orders(dialect, batch, by_ref, now)
         if fast is not None:
             report.created += len(batch)
