@@ -207,7 +207,7 @@ class BlendModel:
             result[:, 1] = self.linear.decision_function(changed)
             return result
         coefficients, medians = weights
-        before = self._prepare(X)[:, columns]
+        before = np.where(self.empty[columns], 0.0, X[:, columns])  # (as _prepare, columns only)
         before = np.where(np.isnan(before), medians[columns], before)
         after = np.where(np.isnan(changed[:, columns]), medians[columns], changed[:, columns])
         result[:, 1] = log_odds[:, 1] + (after - before) @ coefficients[columns]
