@@ -102,6 +102,28 @@ def test_evaluate_cli_prints_one_json_object(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no column 'Gone'" in missing.output
 
 
+def test_evaluate_reads_missing_value_markers_as_missing(tmp_path: Path) -> None:
+    # R writes NA, databases NULL, spreadsheets #N/A: a numeric column with them stays
+    # numeric, and a row whose label is missing is left out.
+    path = tmp_path / "exported.csv"
+    path.write_text(
+        "total,plan,churn\n"
+        "10.5,basic,yes\n"
+        "NA,premium,no\n"
+        " NULL ,NA,no\n"
+        "#N/A,basic,NA\n"
+        "7,,yes\n"
+        "1,basic,no\n"
+    )
+    table = read_table(path, "churn")
+    assert table.names == ["total", "plan"] and table.categorical == [False, True]
+    assert table.y.tolist() == [1, 0, 0, 1, 0]
+    total = table.X[:, 0]
+    assert total[0] == 10.5 and total[3] == 7 and np.isnan(total[1]) and np.isnan(total[2])
+    plan = table.X[:, 1]
+    assert np.isnan(plan[2]) and np.isnan(plan[3]) and plan[0] == plan[4] != plan[1]
+
+
 def test_evaluate_refuses_tables_it_cannot_learn_from(tmp_path: Path) -> None:
     one_class = tmp_path / "one.csv"
     one_class.write_text("a,churn\n1,no\n2,no\n")

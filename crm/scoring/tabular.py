@@ -31,6 +31,11 @@ from careloop.errors import ValidationFailed
 
 POSITIVE_TOKENS = {"1", "yes", "y", "true", "t", "churn", "churned", "lost", "left"}
 MAX_NATIVE_CATEGORIES = 250  # more distinct values than this: frequency-encoded instead
+# Cells that mean "no value" in exported tables (R writes NA, databases NULL, spreadsheets
+# #N/A; pandas reads the same markers as missing), besides the empty cell.
+MISSING = frozenset(
+    {"NA", "N/A", "n/a", "#N/A", "#NA", "<NA>", "NULL", "null", "None", "NaN", "nan", "-nan"}
+)
 
 
 @dataclass
@@ -42,6 +47,12 @@ class Table:
     positive_class: str
 
 
+def _cell(value: str) -> str:
+    """The cell stripped; "" for a missing-value marker (``MISSING``)."""
+    value = value.strip()
+    return "" if value in MISSING else value
+
+
 def _number(value: str) -> float | None:
     try:
         number = float(value.replace(",", "")) if value else math.nan
@@ -51,7 +62,9 @@ def _number(value: str) -> float | None:
 
 
 def read_table(path: Path, target: str, id_column: str | None = None) -> Table:
-    """The CSV as features and a 0/1 label; empty cells are missing values."""
+    """The CSV as features and a 0/1 label; empty cells and the usual markers (``NA``,
+    ``NULL``, ``#N/A``, …: ``MISSING``) are missing values, and a row without a label is
+    left out."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -71,7 +84,7 @@ def read_table(path: Path, target: str, id_column: str | None = None) -> Table:
             f"line {bad + 2} has {len(rows[bad])} fields, the header has {len(header)}"
         )
     t = header.index(target)
-    labels = [r[t].strip() for r in rows]
+    labels = [_cell(r[t]) for r in rows]
     keep = [i for i, label in enumerate(labels) if label != ""]
     classes = Counter(labels[i] for i in keep)
     if len(classes) != 2:
@@ -86,7 +99,7 @@ def read_table(path: Path, target: str, id_column: str | None = None) -> Table:
     for j, name in enumerate(header):
         if j in skip:
             continue
-        raw = [rows[i][j].strip() for i in keep]
+        raw = [_cell(rows[i][j]) for i in keep]
         numbers = [_number(v) for v in raw]
         if all(n is not None for n in numbers):
             columns.append(np.array(numbers, dtype=np.float64))
