@@ -32,38 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from crm.scoring.tabular import Table, cross_validate, read_table
+from crm.scoring.tabular import Table, cross_validate, one_hot_logistic, read_table
 
 
 def textbook_logistic(categorical: list[bool]) -> Any:
-    numeric = [i for i, c in enumerate(categorical) if not c]
-    categories = [i for i, c in enumerate(categorical) if c]
-    transformers: list[tuple[str, Any, list[int]]] = []
-    if numeric:
-        transformers.append(
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)
-        )
-    if categories:
-        transformers.append(
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=-1),
-                    OneHotEncoder(handle_unknown="ignore"),
-                ),
-                categories,
-            )
-        )
-    return make_pipeline(ColumnTransformer(transformers), LogisticRegression(max_iter=5000))
+    return one_hot_logistic(categorical, max_iter=5000)  # scikit-learn's other defaults
 
 
 def default_boosting(categorical: list[bool]) -> Any:

@@ -24,7 +24,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from careloop.errors import ValidationFailed
@@ -119,6 +119,24 @@ def read_table(path: Path, target: str, id_column: str | None = None) -> Table:
     return Table(names, np.column_stack(columns), categorical, y, positive)
 
 
+def one_hot_logistic(categorical: list[bool], **options: Any) -> Pipeline:
+    """Logistic regression (``options``: its parameters) on the numeric columns, missing
+    values imputed by the median and standardised ("num"), and the categorical columns
+    one-hot ("cat"; missing is a category of its own)."""
+    numeric = [i for i, c in enumerate(categorical) if not c]
+    categories = [i for i, c in enumerate(categorical) if c]
+    transformers: list[tuple[str, Any, list[int]]] = []
+    if numeric:
+        transformers.append(
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)
+        )
+    if categories:
+        missing_apart = SimpleImputer(strategy="constant", fill_value=-1)
+        one_hot = make_pipeline(missing_apart, OneHotEncoder(handle_unknown="ignore"))
+        transformers.append(("cat", one_hot, categories))
+    return make_pipeline(ColumnTransformer(transformers), LogisticRegression(**options))
+
+
 class BlendModel:
     """Histogram gradient boosting and logistic regression, probabilities averaged."""
 
@@ -132,41 +150,17 @@ class BlendModel:
     ) -> None:
         self.categorical = list(categorical)
         self.empty = np.zeros(len(categorical), dtype=bool)
-        cat = [i for i, c in enumerate(categorical) if c]
-        num = [i for i, c in enumerate(categorical) if not c]
         self.gbm = HistGradientBoostingClassifier(
             learning_rate=learning_rate,
             max_iter=max_iter,
             max_leaf_nodes=15,
             min_samples_leaf=40,
             l2_regularization=1.0,
-            categorical_features=np.array(categorical, dtype=bool) if cat else None,
+            categorical_features=np.array(categorical, dtype=bool) if any(categorical) else None,
             early_stopping=False,
             random_state=seed,
         )
-        transformers: list[tuple[str, Any, list[int]]] = []
-        if num:
-            transformers.append(
-                (
-                    "num",
-                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                    num,
-                )
-            )
-        if cat:
-            transformers.append(
-                (
-                    "cat",
-                    make_pipeline(
-                        SimpleImputer(strategy="constant", fill_value=-1),
-                        OneHotEncoder(handle_unknown="ignore"),
-                    ),
-                    cat,
-                )
-            )
-        self.linear = make_pipeline(
-            ColumnTransformer(transformers), LogisticRegression(C=0.5, max_iter=2000)
-        )
+        self.linear = one_hot_logistic(categorical, C=0.5, max_iter=2000)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> BlendModel:
         # A column with no values at all (e.g. no NPS answers yet) carries no information;
