@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from careloop.config import Settings, get_settings
+from careloop.config import Settings, describe_settings_error, get_settings
 from careloop.errors import AppError
 from careloop.logs import configure_logging
 
@@ -48,10 +48,20 @@ conversations_app = typer.Typer(
     help="Conversations: bot quality report and export.", no_args_is_help=True
 )
 app.add_typer(conversations_app, name="conversations")
+users_app = typer.Typer(
+    help="Staff accounts: list, disable, enable, change role, reset password.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
 
 
 def _settings() -> Settings:
-    settings = get_settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        raise _fail(describe_settings_error(exc)) from None
     configure_logging(settings.log_level)
     return settings
 
@@ -489,12 +499,133 @@ def create_user_cmd(
                 role=role_value,
                 display_name=name,
                 max_concurrent=max_concurrent,
+                by=_cli_actor(),
             )
             typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
     except AppError as exc:
         raise _fail(exc.message) from None
     finally:
         engine.dispose()
+
+
+def _cli_actor() -> Any:
+    from crm.audit import Actor
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor(f"cli ({who})")
+
+
+def _find_user(session: Session, who: str) -> Any:
+    """A user by email or numeric id."""
+    from crm.users.service import find_user_by_email, get_user
+
+    if who.isdigit():
+        return get_user(session, int(who))
+    user = find_user_by_email(session, who.strip())
+    if user is None:
+        raise _fail(f"no user with email {who}")
+    return user
+
+
+UserArg = Annotated[str, typer.Argument(help="The user's email (or id).")]
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Every staff account: id, email, role, active or disabled, last sign-in."""
+    from crm.users.schemas import UserRead
+    from crm.users.service import list_users
+
+    with _session(_settings()) as session:
+        for user in list_users(session):
+            if as_json:
+                typer.echo(UserRead.model_validate(user).model_dump_json())
+                continue
+            state = "active" if user.is_active else "disabled"
+            if user.password_change_required:
+                state += ", must change password"
+            last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+            typer.echo(
+                f"{user.id:>5}  {user.email:<32} {user.role.value:<9} {state:<30} "
+                f"last sign-in {last}"
+            )
+
+
+@users_app.command("disable")
+def users_disable(email: UserArg) -> None:
+    """Disable an account: its sessions end at once, its API tokens stop working."""
+    from crm.users.service import set_active
+
+    with _session(_settings()) as session:
+        user = set_active(session, user=_find_user(session, email), active=False, by=_cli_actor())
+        typer.echo(f"disabled {user.email}")
+
+
+@users_app.command("enable")
+def users_enable(email: UserArg) -> None:
+    """Enable a disabled account again."""
+    from crm.users.service import set_active
+
+    with _session(_settings()) as session:
+        user = set_active(session, user=_find_user(session, email), active=True, by=_cli_actor())
+        typer.echo(f"enabled {user.email}")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    email: UserArg,
+    role: Annotated[str, typer.Argument(help="agent, marketer or admin.")],
+) -> None:
+    """Change a user's role (the last active admin keeps theirs)."""
+    from crm.models import Role
+    from crm.users.service import update_user
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise _fail(f"unknown role {role!r}; use agent, marketer or admin", 2) from None
+    with _session(_settings()) as session:
+        user = update_user(
+            session, user=_find_user(session, email), by=_cli_actor(), role=role_value
+        )
+        typer.echo(f"{user.email} is now {user.role.value}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    email: UserArg,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", help="Type the new password instead.")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = False,
+) -> None:
+    """Reset a password: prints a one-time password (or takes one with --interactive /
+    --password-stdin); the user's sessions end and they must choose their own password at
+    the next sign-in."""
+    from crm.users.service import reset_password
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif interactive:
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("repeat: ") != password:
+            raise _fail("passwords do not match")
+    with _session(_settings()) as session:
+        user = _find_user(session, email)
+        generated = reset_password(session, user=user, by=_cli_actor(), password=password)
+    if generated is not None:
+        typer.echo(f"one-time password for {user.email}: {generated}")
+    else:
+        typer.echo(f"password of {user.email} reset")
+    typer.echo("their sessions ended; they must choose a new password when they sign in")
 
 
 @app.command("create-token")

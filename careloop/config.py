@@ -8,11 +8,29 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_SECRET = "dev-secret-change-me"  # noqa: S105 (refused outside development)
+MIN_SECRET_LENGTH = 32
+HOW_TO_MAKE_A_KEY = 'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def weak_secret_reason(secret: str) -> str | None:
+    """Why ``secret`` is too weak to sign sessions and links with, or None when it is
+    strong: at least 32 characters, at least 10 different ones, not one short piece
+    repeated, and not the development default."""
+    if DEFAULT_SECRET in secret:
+        return "it is (or contains) the development default"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"it has {len(secret)} characters; at least {MIN_SECRET_LENGTH} are needed"
+    if len(set(secret)) < 10:
+        return "it uses fewer than 10 different characters"
+    for size in range(1, len(secret) // 2 + 1):
+        if (secret[:size] * (len(secret) // size + 1))[: len(secret)] == secret:
+            return "it is one short piece repeated"
+    return None
 
 
 class Environment(StrEnum):
@@ -42,6 +60,15 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     log_level: str = "INFO"
+
+    # Staff sign-in (sessions, throttling, hashing) and web security
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=12, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    allowed_origins: list[str] = Field(default_factory=list)
 
     # NLU
     encoder_model: str = ""
@@ -138,12 +165,14 @@ class Settings(BaseSettings):
     telegram_max_attempts: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Self:
-        if self.env is Environment.production and self.secret_key.get_secret_value() in (
-            DEFAULT_SECRET,
-            "",
-        ):
-            raise ValueError("CARELOOP_SECRET_KEY must be set to a strong value in production")
+    def _refuse_weak_secret(self) -> Self:
+        if self.env is Environment.production:
+            reason = weak_secret_reason(self.secret_key.get_secret_value())
+            if reason is not None:
+                raise ValueError(
+                    "CARELOOP_SECRET_KEY is too weak for production: "
+                    f"{reason} ({HOW_TO_MAKE_A_KEY})"
+                )
         return self
 
     @model_validator(mode="after")
@@ -181,3 +210,14 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (tests build their own ``Settings`` instead)."""
     return Settings()
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """A readable account of bad settings: one line per variable, no traceback."""
+    lines = []
+    for error in exc.errors():
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        loc = error.get("loc") or ()
+        name = f"CARELOOP_{str(loc[0]).upper()}" if loc else ""
+        lines.append(f"  {name}: {message}" if name else f"  {message}")
+    return "invalid settings (environment or .env):\n" + "\n".join(lines)

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 
 class AppError(Exception):
-    """A domain error with a message meant for the caller and an HTTP status."""
+    """A domain error with a message meant for the caller and an HTTP status; with
+    ``retry_after`` (seconds) the answer carries a ``Retry-After`` header."""
 
     status_code: int = 400
     code: str = "bad_request"
 
-    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
         if status_code is not None:
             self.status_code = status_code
         if code is not None:
@@ -41,3 +50,8 @@ class NotAuthenticated(AppError):
 class Forbidden(AppError):
     status_code = 403
     code = "forbidden"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "too_many_requests"

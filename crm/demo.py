@@ -33,9 +33,9 @@ from crm.users.service import create_user, find_user_by_email
 
 DEMO_TAG = "demo"
 DEMO_USERS = (
-    ("agent@demo.careloop", "agent-demo-pass", Role.agent, "Alex Agent"),
-    ("marketer@demo.careloop", "marketer-demo-pass", Role.marketer, "Mia Marketer"),
-    ("admin@demo.careloop", "admin-demo-pass", Role.admin, "Ada Admin"),
+    ("agent@demo.careloop", "inbox-demo-pass", Role.agent, "Alex Agent"),
+    ("marketer@demo.careloop", "charts-demo-pass", Role.marketer, "Mia Marketer"),
+    ("admin@demo.careloop", "console-demo-pass", Role.admin, "Ada Admin"),
 )
 FIRST = [
     "Anna",

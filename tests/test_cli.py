@@ -82,7 +82,7 @@ def test_db_upgrade_demo_data_and_create_user(cli_env: str) -> None:
         ["create-user", "--email", "x@y.example", "--role", "admin", "--password-stdin"],
         input="short\n",
     )
-    assert short.exit_code == 1 and "at least 8" in short.output
+    assert short.exit_code == 1 and "at least 12" in short.output
     engine.dispose()
 
 

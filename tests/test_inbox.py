@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,12 +25,33 @@ from tests.factories import make_user
 from web.app import create_app
 
 
+def login_form_token(client: TestClient) -> str:
+    """The sign-in form's CSRF token (the page also sets its cookie on the client)."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert match, "the sign-in form carries a CSRF token"
+    return match.group(1)
+
+
+def post_login(
+    client: TestClient, email: str, password: str, next: str = "/inbox", **kwargs: object
+) -> Response:
+    """Post the sign-in form as a browser would (with the form's CSRF token)."""
+    return client.post(
+        "/login",
+        data={
+            "email": email,
+            "password": password,
+            "next": next,
+            "csrf_token": login_form_token(client),
+        },
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
 def login(client: TestClient, user: User) -> str:
     """Sign in through the form; returns the CSRF token of the session."""
-    response = client.post(
-        "/login",
-        data={"email": user.email, "password": f"password-{user.email}", "next": "/inbox"},
-        follow_redirects=False,
+    response = post_login(
+        client, user.email, f"password-{user.email}", "/inbox", follow_redirects=False
     )
     assert response.status_code == 303, response.text
     page = client.get("/inbox")
@@ -50,15 +72,13 @@ def escalate(
 
 def test_sign_in_errors_and_redirects(client: TestClient, staff: dict[str, User]) -> None:
     assert client.get("/inbox", follow_redirects=False).headers["location"].startswith("/login")
-    bad = client.post("/login", data={"email": staff["agent"].email, "password": "nope"})
+    bad = post_login(client, staff["agent"].email, "nope")
     assert bad.status_code == 401 and "Wrong email or password" in bad.text
-    evil = client.post(
-        "/login",
-        data={
-            "email": staff["agent"].email,
-            "password": f"password-{staff['agent'].email}",
-            "next": "//evil.example/x",
-        },
+    evil = post_login(
+        client,
+        staff["agent"].email,
+        f"password-{staff['agent'].email}",
+        "//evil.example/x",
         follow_redirects=False,
     )
     assert evil.headers["location"] == "/inbox", "no open redirect"

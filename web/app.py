@@ -18,9 +18,12 @@ from bot.engine import Engine as BotEngine
 from bot.factory import watch_models
 from bot.telegram.channel import TelegramChannel
 from careloop import __version__
-from careloop.config import Settings, get_settings
+from careloop.config import Environment, Settings, get_settings, weak_secret_reason
 from crm.db import create_db_engine, create_session_factory
+from crm.users.passwords import HashGate
 from web.api import (
+    account,
+    admin,
     analytics,
     campaigns,
     chat,
@@ -32,8 +35,11 @@ from web.api import (
     telegram_webhook,
 )
 from web.errors import install_error_handlers
+from web.pages import account as account_pages
 from web.pages import chat as chat_pages
+from web.pages import docs as docs_pages
 from web.pages import inbox as inbox_pages
+from web.security import SecurityHeaders, install_access_log_filter
 from web.state import AppState
 from web.templating import STATIC_DIR
 
@@ -63,7 +69,20 @@ def create_app(
             engine_bot = await run_in_threadpool(build_engine, settings)
         else:
             engine_bot = bot
-        app.state.careloop = AppState(settings, engine, factory, engine_bot)
+        app.state.careloop = AppState(
+            settings,
+            engine,
+            factory,
+            engine_bot,
+            hash_gate=HashGate(settings.password_hash_concurrency),
+        )
+        install_access_log_filter()
+        weak = weak_secret_reason(settings.secret_key.get_secret_value())
+        if weak is not None and settings.env is Environment.development:
+            log.warning(
+                "config.weak_secret: CARELOOP_SECRET_KEY is weak (%s); fine for development only",
+                weak,
+            )
         runner = None
         if run_scheduler if run_scheduler is not None else settings.scheduler_enabled:
             from scheduler.app import JobRunner
@@ -90,12 +109,19 @@ def create_app(
         version=__version__,
         description="Chat-based customer service with a CRM inside. Public API under /api/v1.",
         lifespan=lifespan,
+        docs_url=None,  # served by web.pages.docs from vendored files, not a CDN
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.production)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(telegram_webhook.router)
     app.include_router(chat_pages.router)
+    app.include_router(docs_pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(account.router)
+    app.include_router(admin.router)
     app.include_router(inbox.router)
     app.include_router(inbox_pages.router)
     app.include_router(analytics.router)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.engine import Engine as BotEngine
 from bot.telegram.channel import TelegramChannel
 from careloop.config import Settings
+from crm.users.passwords import DEFAULT_GATE, HashGate
 
 
 @dataclass
@@ -19,3 +20,4 @@ class AppState:
     session_factory: sessionmaker[Session]
     bot: BotEngine
     telegram: TelegramChannel | None = field(default=None)
+    hash_gate: HashGate = field(default=DEFAULT_GATE)  # bounds concurrent password hashes

@@ -1,5 +1,6 @@
 """All ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from crm.models.audit import AuditEntry
 from crm.models.campaign import (
     Campaign,
     CampaignAudit,
@@ -30,12 +31,13 @@ from crm.models.service import (
     Team,
 )
 from crm.models.survey import SCALES, SurveyKind, SurveyResponse, SurveyStatus
-from crm.models.user import ApiToken, Role, User
+from crm.models.user import ApiToken, LoginFailure, Role, User, UserSession
 
 __all__ = [
     "OPEN_STATUSES",
     "SCALES",
     "ApiToken",
+    "AuditEntry",
     "BlockReason",
     "Campaign",
     "CampaignAudit",
@@ -53,6 +55,7 @@ __all__ = [
     "DeliveryGroup",
     "DeliveryStatus",
     "Direction",
+    "LoginFailure",
     "Message",
     "Notification",
     "Order",
@@ -68,4 +71,5 @@ __all__ = [
     "SurveyStatus",
     "Team",
     "User",
+    "UserSession",
 ]

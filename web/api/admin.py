@@ -1,0 +1,126 @@
+"""Administrators' API: staff accounts (list, create, change role, disable / enable,
+reset password) and the audit log every such change writes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from crm import audit
+from crm.audit import Actor
+from crm.models import User
+from crm.users import service as users
+from crm.users.schemas import (
+    AuditList,
+    AuditRead,
+    PasswordReset,
+    PasswordResetResult,
+    UserCreate,
+    UserList,
+    UserRead,
+    UserUpdate,
+)
+from web.auth import AdminUser
+from web.deps import SessionDep, StateDep
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+def _read(user: User) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.get("/users", response_model=UserList)
+def list_users(session: SessionDep, admin: AdminUser) -> UserList:
+    """Every staff account, active ones first."""
+    return UserList(users=[_read(u) for u in users.list_users(session)])
+
+
+@router.post("/users", response_model=UserRead, status_code=201)
+def create_user(
+    body: UserCreate, session: SessionDep, state: StateDep, admin: AdminUser
+) -> UserRead:
+    """A new staff account (409 when the email exists, 422 when the password is weak)."""
+    user = users.create_user(
+        session,
+        email=body.email,
+        password=body.password,
+        role=body.role,
+        display_name=body.display_name,
+        max_concurrent=body.max_concurrent,
+        by=Actor.of(admin),
+        gate=state.hash_gate,
+    )
+    session.commit()
+    return _read(user)
+
+
+@router.get("/users/{user_id}", response_model=UserRead)
+def show_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+    return _read(users.get_user(session, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: AdminUser) -> UserRead:
+    """Change role, display name or capacity (the last active admin keeps the role)."""
+    user = users.update_user(
+        session,
+        user=users.get_user(session, user_id),
+        by=Actor.of(admin),
+        role=body.role,
+        display_name=body.display_name,
+        max_concurrent=body.max_concurrent,
+    )
+    session.commit()
+    return _read(user)
+
+
+@router.post("/users/{user_id}/disable", response_model=UserRead)
+def disable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+    """Disable the account: its sessions end at once and its API tokens stop working."""
+    user = users.set_active(
+        session, user=users.get_user(session, user_id), active=False, by=Actor.of(admin)
+    )
+    session.commit()
+    return _read(user)
+
+
+@router.post("/users/{user_id}/enable", response_model=UserRead)
+def enable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+    user = users.set_active(
+        session, user=users.get_user(session, user_id), active=True, by=Actor.of(admin)
+    )
+    session.commit()
+    return _read(user)
+
+
+@router.post("/users/{user_id}/reset-password", response_model=PasswordResetResult)
+def reset_password(
+    user_id: int, body: PasswordReset, session: SessionDep, state: StateDep, admin: AdminUser
+) -> PasswordResetResult:
+    """Set a new password (or generate a one-time one, returned once); the user's sessions
+    end and they must choose their own password at the next sign-in."""
+    user = users.get_user(session, user_id)
+    generated = users.reset_password(
+        session, user=user, by=Actor.of(admin), password=body.password, gate=state.hash_gate
+    )
+    session.commit()
+    return PasswordResetResult(user=_read(user), one_time_password=generated)
+
+
+@router.get("/audit", response_model=AuditList)
+def audit_log(
+    session: SessionDep,
+    admin: AdminUser,
+    target: Annotated[str | None, Query(max_length=100, description="e.g. user:12")] = None,
+    action: Annotated[str | None, Query(max_length=40, description="e.g. user.disable")] = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AuditList:
+    """Administrative changes, newest first (who, what, target, when, details)."""
+    rows = audit.entries(session, target=target, action=action, before_id=before_id, limit=limit)
+    return AuditList(
+        entries=[AuditRead.model_validate(r) for r in rows],
+        next_before_id=rows[-1].id if len(rows) == limit else None,
+    )
