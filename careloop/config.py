@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=50, ge=1)
     login_failure_window_minutes: int = Field(default=15, ge=1)
-    password_hash_concurrency: int = Field(default=2, ge=1)
+    password_hash_concurrency: int = Field(default=1, ge=1)
     allowed_origins: list[str] = Field(default_factory=list)
 
     # NLU

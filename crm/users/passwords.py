@@ -56,7 +56,7 @@ class HashGate:
             self._admitted.release()
 
 
-DEFAULT_GATE = HashGate(2)
+DEFAULT_GATE = HashGate(1)
 
 
 def hash_password(password: str, *, gate: HashGate | None = None) -> str:

@@ -22,7 +22,6 @@ from crm.users.passwords import (
     check_password,
     dummy_hash,
     hash_password,
-    needs_rehash,
     verify_password,
 )
 from crm.users.sessions import end_user_sessions
@@ -88,6 +87,17 @@ def create_user(
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """What a sign-in is checked against, read from the database beforehand so that the
+    slow hash runs with no transaction open (on SQLite a transaction holds the write
+    lock). An unknown email gets the dummy hash, so it costs the same hash."""
+
+    user_id: int | None
+    password_hash: str
+    active: bool
+
+
+@dataclass(frozen=True)
 class SignIn:
     """The result of checking credentials: the user, or why not (for the security log)."""
 
@@ -95,22 +105,39 @@ class SignIn:
     failure: str | None = None  # unknown_email, wrong_password, disabled
 
 
+def credentials(session: Session, *, email: str) -> Credentials:
+    user = find_user_by_email(session, email.strip()[:254])
+    if user is None:
+        return Credentials(None, dummy_hash(), active=False)
+    return Credentials(user.id, user.password_hash, active=user.is_active)
+
+
+def check_credentials(
+    found: Credentials, password: str, *, gate: HashGate | None = None
+) -> str | None:
+    """Why the password does not sign in (``unknown_email``, ``wrong_password``,
+    ``disabled``), or None when it does. Exactly one argon2 verification, whatever the
+    outcome, so the time taken does not tell which emails exist; no database work."""
+    matches = verify_password(found.password_hash, password, gate=gate)
+    if found.user_id is None:
+        return "unknown_email"
+    if not matches:
+        return "wrong_password"
+    if not found.active:
+        return "disabled"
+    return None
+
+
 def authenticate(
     session: Session, *, email: str, password: str, gate: HashGate | None = None
 ) -> SignIn:
-    """Check an email and password. Every call verifies one argon2 hash, an unknown email
-    against a dummy hash, so the time taken does not tell which emails exist."""
-    user = find_user_by_email(session, email.strip()[:254])
-    if user is None:
-        verify_password(dummy_hash(), password, gate=gate)
-        return SignIn(None, "unknown_email")
-    if not verify_password(user.password_hash, password, gate=gate):
-        return SignIn(None, "wrong_password")
-    if not user.is_active:
-        return SignIn(None, "disabled")
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password, gate=gate)
-    return SignIn(user)
+    """Check an email and password (the web sign-in does the same in three steps, ending
+    its transaction before the hash)."""
+    found = credentials(session, email=email)
+    failure = check_credentials(found, password, gate=gate)
+    if failure is not None or found.user_id is None:
+        return SignIn(None, failure)
+    return SignIn(session.get(User, found.user_id))
 
 
 def change_password(

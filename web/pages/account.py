@@ -9,6 +9,7 @@ process's hashing gate, and every outcome is logged as a security event
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -20,8 +21,8 @@ from careloop.errors import AppError, TooManyRequests
 from crm.db import utcnow
 from crm.models import Role, User
 from crm.users import throttle
-from crm.users.passwords import Busy, HashGate
-from crm.users.service import authenticate, change_password
+from crm.users.passwords import Busy, HashGate, hash_password, needs_rehash
+from crm.users.service import change_password, check_credentials, credentials
 from crm.users.sessions import end_session, start_session
 from web.auth import (
     PASSWORD_CHANGE_PATH,
@@ -59,6 +60,21 @@ def landing_page(user: User, target: str = "/inbox") -> str:
     if user.role is Role.marketer and target.startswith("/inbox"):
         return "/analytics/satisfaction"
     return target
+
+
+_throttle_logged: dict[str, float] = {}
+
+
+def _first_in_a_minute(key: str) -> bool:
+    """Whether a throttled sign-in for this email and address is the first this minute in
+    this process: refused floods are logged once a minute, not once a request."""
+    now = time.monotonic()
+    if len(_throttle_logged) > 10_000:
+        _throttle_logged.clear()
+    if now - _throttle_logged.get(key, -60.0) < 60:
+        return False
+    _throttle_logged[key] = now
+    return True
 
 
 def _wait_text(seconds: int) -> str:
@@ -123,7 +139,10 @@ def login(
     limits = login_limits(settings)
     wait = throttle.retry_after(session, email=email, address=address, limits=limits)
     if wait is not None:
-        log.warning("auth.login.throttled email=%r address=%s retry_after=%d", email, address, wait)
+        if _first_in_a_minute(f"{email.lower()}|{address}"):
+            log.warning(
+                "auth.login.throttled email=%r address=%s retry_after=%d", email, address, wait
+            )
         return _login_page(
             request,
             settings,
@@ -132,8 +151,15 @@ def login(
             status_code=429,
             retry_after=wait,
         )
+    found = credentials(session, email=email)
+    session.rollback()  # no transaction (on SQLite: the write lock) while hashing
     try:
-        result = authenticate(session, email=email, password=password, gate=state.hash_gate)
+        failure = check_credentials(found, password, gate=state.hash_gate)
+        rehashed = (
+            hash_password(password, gate=state.hash_gate)
+            if failure is None and needs_rehash(found.password_hash)
+            else None
+        )
     except Busy as exc:
         log.warning("auth.login.busy email=%r address=%s", email, address)
         return _login_page(
@@ -144,16 +170,21 @@ def login(
             status_code=503,
             retry_after=exc.retry_after,
         )
-    if result.user is None:
+    user = session.get(User, found.user_id) if failure is None and found.user_id else None
+    if user is None or not user.is_active:
         throttle.record_failure(session, email=email, address=address, limits=limits)
         session.commit()
         log.warning(
-            "auth.login.failed email=%r address=%s reason=%s", email, address, result.failure
+            "auth.login.failed email=%r address=%s reason=%s",
+            email,
+            address,
+            failure or "disabled",
         )
         return _login_page(
             request, settings, next_path=target, error="Wrong email or password.", status_code=401
         )
-    user = result.user
+    if rehashed is not None:
+        user.password_hash = rehashed  # argon2 parameters grew since it was hashed
     throttle.clear_account(session, email=email)
     token, _ = start_session(
         session,
