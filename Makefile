@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.nlu_throughput
 	$(BIN)/python -m bench.sentiment
 	$(BIN)/python -m bench.telegram_outbound
+	$(BIN)/python -m bench.login_security
 	$(BIN)/python -m bench.surveys
 	$(BIN)/python -m bench.clv_cdnow
 	$(BIN)/python -m bench.inbox_queue

@@ -27,7 +27,9 @@ from web.app import create_app
 
 def login_form_token(client: TestClient) -> str:
     """The sign-in form's CSRF token (the page also sets its cookie on the client)."""
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    page = client.get("/login", follow_redirects=False)
+    assert page.status_code == 200, "signed out"
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert match, "the sign-in form carries a CSRF token"
     return match.group(1)
 
@@ -49,7 +51,9 @@ def post_login(
 
 
 def login(client: TestClient, user: User) -> str:
-    """Sign in through the form; returns the CSRF token of the session."""
+    """Sign in through the form (as a fresh browser: a signed-in one is sent on from the
+    sign-in page); returns the CSRF token of the session."""
+    client.cookies.clear()
     response = post_login(
         client, user.email, f"password-{user.email}", "/inbox", follow_redirects=False
     )

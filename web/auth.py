@@ -122,6 +122,10 @@ def set_login_cookie(response: object, nonce: str, settings: Settings) -> None:
     )
 
 
+def clear_login_cookie(response: object, settings: Settings) -> None:
+    response.delete_cookie(login_cookie_name(settings), **_cookie_options(settings))  # type: ignore[attr-defined]
+
+
 def login_token_ok(request: Request, settings: Settings, given: str | None) -> bool:
     nonce = request.cookies.get(login_cookie_name(settings))
     if not nonce or not given:

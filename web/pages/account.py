@@ -26,9 +26,9 @@ from crm.users.service import change_password, check_credentials, credentials
 from crm.users.sessions import end_session, start_session
 from web.auth import (
     PASSWORD_CHANGE_PATH,
+    clear_login_cookie,
     clear_session_cookie,
     client_address,
-    login_cookie_name,
     login_form_token,
     login_limits,
     login_nonce,
@@ -201,7 +201,7 @@ def login(
     )
     response = RedirectResponse(destination, status_code=303)
     set_session_cookie(response, token, settings)
-    response.delete_cookie(login_cookie_name(settings), path="/")
+    clear_login_cookie(response, settings)
     return response
 
 
