@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,7 +39,7 @@ from crm.models import (
     Sender,
 )
 from crm.surveys import service as surveys
-from nlp.base import Understanding
+from nlp.base import FALLBACK_INTENT, IntentPrediction, Understanding
 from nlp.entities import DEFAULT_ORDER_PATTERNS, Entity, EntityExtractor
 from nlp.pipeline import NLU
 
@@ -215,6 +217,13 @@ class Engine:
         if conversation.status in HUMAN_HAS_IT:
             # A human has (or will have) this conversation: the bot stays quiet.
             return Decision(Action.silent), []
+        if only_data(message.text, entities):
+            # "O0001234 anna@example.com": the intent model reads noise into bare order
+            # numbers and emails; such a message says nothing but the data it carries.
+            understanding = replace(
+                understanding,
+                intent=IntentPrediction(FALLBACK_INTENT, understanding.intent.confidence),
+            )
         decision = decide(
             understanding,
             previous_intents=[_understood_as(m) for m in history],
@@ -313,6 +322,30 @@ def dialogue_config(settings: Settings) -> DialogueConfig:
         max_failures_per_conversation=settings.verify_max_failures_per_conversation,
         max_failures_per_visitor=settings.verify_max_failures_per_visitor,
     )
+
+
+_FILLER = frozenset(
+    {
+        *("my", "the", "a", "an", "is", "it", "its", "it's", "here", "this", "that", "and"),
+        *("or", "number", "no", "nr", "order", "email", "e-mail", "mail", "address"),
+        *("postcode", "post", "code", "zip", "plz", "ok", "okay", "sure", "yes", "yeah"),
+        *("please", "pls", "thanks", "thank", "you", "hi", "hello", "hey", "of", "for"),
+        *("on", "with", "from", "as"),
+    }
+)
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def only_data(text: str, entities: Sequence[Entity]) -> bool:
+    """Whether the message is just entities and filler words ("order O0001234, my email is
+    anna@example.com", "postcode 10115")."""
+    rest = text
+    for entity in sorted(entities, key=lambda e: e.start, reverse=True):
+        if rest[entity.start : entity.end] == entity.text:
+            rest = rest[: entity.start] + " " + rest[entity.end :]
+    words = [w.lower() for w in _WORDS.findall(rest)]
+    has_data = bool(entities) or any(c.isdigit() for c in rest)
+    return has_data and all(w in _FILLER for w in words)
 
 
 def _understood_as(message: Message) -> str | None:
