@@ -18,6 +18,7 @@ import argparse
 import csv
 import datetime as dt
 import json
+import re
 import tempfile
 from dataclasses import replace
 from decimal import Decimal
@@ -91,15 +92,26 @@ def load_shop(session: Session, path: Path) -> None:
     session.commit()
 
 
-def order_details(shop: dict[str, Any]) -> dict[str, list[str]]:
-    """What only a verified owner may see of each order: tracking, address, date, total."""
-    out: dict[str, list[str]] = {}
+def revealed(shop: dict[str, Any], reply: str) -> set[str]:
+    """The orders whose details one reply shows: its tracking number, or its number together
+    with its date, total, status word or address (an address alone may be shared)."""
+    shown = set()
     for o in shop["orders"]:
-        marks = [str(dt.datetime.fromisoformat(str(o["ordered_at"])).date())]
-        marks.append(f"{Decimal(str(o['total_amount'])):.2f} {o.get('currency', 'EUR')}")
-        marks += [str(o[k]) for k in ("tracking_number", "shipping_address") if o.get(k)]
-        out[str(o["external_id"])] = marks
-    return out
+        ref = str(o["external_id"])
+        if o.get("tracking_number") and str(o["tracking_number"]) in reply:
+            shown.add(ref)
+            continue
+        if ref not in reply:
+            continue
+        marks = [
+            str(dt.datetime.fromisoformat(str(o["ordered_at"])).date()),
+            f"{Decimal(str(o['total_amount'])):.2f} {o.get('currency', 'EUR')}",
+        ]
+        if o.get("shipping_address"):
+            marks.append(str(o["shipping_address"]))
+        if any(mark in reply for mark in marks) or re.search(rf"\b{o['status']}\b", reply):
+            shown.add(ref)
+    return shown
 
 
 def models_only(understanding: Understanding, bot: Engine) -> bool:
@@ -178,7 +190,6 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
 def run_dialogues(
     client: TestClient, dialogues: list[dict[str, Any]], shop: dict[str, Any]
 ) -> dict[str, Any]:
-    details = order_details(shop)
     found = leaks = expected_reveals = 0
     failures: list[dict[str, Any]] = []
     for i, d in enumerate(dialogues):
@@ -186,8 +197,7 @@ def run_dialogues(
         for turn in d["turns"]:
             body = client.post(URL, json={"session_id": f"dlg-{i}", "text": str(turn)}).json()
             replies += [r["text"] for r in body.get("replies", [])]
-        said = " ".join(replies)
-        shown = {ref for ref, marks in details.items() if any(m in said for m in marks)}
+        shown = set().union(*(revealed(shop, reply) for reply in replies))
         want = d["expect"].get("reveals")
         want = str(want) if want is not None else None
         leaked = shown - ({want} if want else set())

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -130,8 +131,13 @@ class Dialogue:
         text: str,
         understanding: Understanding,
         entities: list[Entity],
+        earlier_emails: Sequence[str] = (),
     ) -> Turn | None:
-        """Handle one customer message as part of an order request; None when it is none."""
+        """Handle one customer message as part of an order request; None when it is none.
+
+        ``earlier_emails`` are the emails the customer gave earlier in this conversation
+        (newest first): "paul@example.de" and then "O0010021, did my refund go through?"
+        is an order number with its email."""
         now = self.replier.clock()
         state = self._load(conversation, now)
         intent = understanding.intent.label
@@ -183,6 +189,8 @@ class Dialogue:
             state.order = named[0]
         if state.email is None and emails:
             state.email = emails[0]
+        if state.email is None and state.order is not None and earlier_emails:
+            state.email = earlier_emails[0]
         return self._resolve(session, conversation, identity, customer, state, text, entities, now)
 
     def awaits_reason(self, conversation: Conversation) -> bool:

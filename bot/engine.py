@@ -40,7 +40,7 @@ from crm.models import (
 )
 from crm.surveys import service as surveys
 from nlp.base import FALLBACK_INTENT, IntentPrediction, Understanding
-from nlp.entities import DEFAULT_ORDER_PATTERNS, Entity, EntityExtractor
+from nlp.entities import DEFAULT_ORDER_PATTERNS, EMAIL, Entity, EntityExtractor
 from nlp.pipeline import NLU
 
 log = logging.getLogger(__name__)
@@ -252,6 +252,12 @@ class Engine:
                 text=message.text,
                 understanding=understanding,
                 entities=entities,
+                earlier_emails=[
+                    str(e["value"])
+                    for m in history
+                    for e in m.entities or []
+                    if e.get("type") == EMAIL and e.get("value")
+                ],
             )
             if turn is not None:
                 message.payload = {**(message.payload or {}), "dialogue": turn.decision.response}
@@ -260,9 +266,9 @@ class Engine:
             conversation.dialogue = None  # an escalation or an opt-out ends any request
         context = self.replier.context(session, customer)
         replies = self.replier.render(context, decision.response)
-        if decision.action is Action.opt_out:
+        if decision.action is Action.opt_out or decision.opt_out:
             customers.opt_out(session, customer_id=customer.id)
-        elif decision.action is Action.escalate and decision.reason is not None:
+        if decision.action is Action.escalate and decision.reason is not None:
             replies += self.replier.escalate(
                 session,
                 conversation,
