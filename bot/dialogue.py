@@ -189,8 +189,9 @@ class Dialogue:
             state.order = named[0]
         if state.email is None and emails:
             state.email = emails[0]
-        if state.email is None and state.order is not None and earlier_emails:
-            state.email = earlier_emails[0]
+        if state.email is None and state.order is not None:
+            refused = set(state.extra.get("refused_emails", []))
+            state.email = next((e for e in earlier_emails if e not in refused), None)
         return self._resolve(session, conversation, identity, customer, state, text, entities, now)
 
     def awaits_reason(self, conversation: Conversation) -> bool:
@@ -329,6 +330,11 @@ class Dialogue:
                 or by_visitor + 1 >= self.config.max_failures_per_visitor
             ):
                 return self._hand_over(session, conversation, customer, state)
+            if state.email:  # never tried again unasked from an earlier message
+                state.extra["refused_emails"] = [
+                    *state.extra.get("refused_emails", []),
+                    state.email,
+                ]
             state.order = state.email = None
             state.awaiting, state.soft = "order", False
             self._save(conversation, state, now)
