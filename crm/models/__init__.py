@@ -21,7 +21,7 @@ from crm.models.conversation import (
     Sender,
 )
 from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer, CustomerEvent
-from crm.models.order import Order, OrderStatus
+from crm.models.order import Order, OrderStatus, VerificationAttempt
 from crm.models.service import (
     BlockReason,
     ContactBlock,
@@ -72,4 +72,5 @@ __all__ = [
     "Team",
     "User",
     "UserSession",
+    "VerificationAttempt",
 ]

@@ -1,8 +1,8 @@
 """staff security: server-side sign-in sessions, failed sign-ins for throttling, the
 administrators' audit log, and the "must change password" flag
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 13:09:45
 
 Signed cookies issued before this revision are no longer accepted: everyone signs in
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0013'
-down_revision: str | None = '0012'
+revision: str = '0014'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
