@@ -473,10 +473,12 @@ def test_the_access_log_keeps_chat_session_ids_out(served_app: str) -> None:
         with httpx.Client(base_url=served_app) as http:
             assert http.get(f"/api/v1/chat/sessions/{secret_id}/messages").status_code == 200
             assert http.get(f"/chat?session={secret_id}&x=1").status_code == 200
+            assert http.get(f"/chat?customer_token={secret_id}").status_code == 200
     finally:
         access.removeHandler(capture)
     lines = [line for line in capture.lines if "/chat" in line]
-    assert len(lines) == 2, capture.lines
+    assert len(lines) == 3, capture.lines
     assert all(secret_id not in line for line in lines), lines
     assert "/api/v1/chat/sessions/[redacted]/messages" in lines[0]
     assert "session=[redacted]&x=1" in lines[1]
+    assert "customer_token=[redacted]" in lines[2]

@@ -66,12 +66,13 @@ class SecurityHeaders:
 
 
 _CHAT_SESSION_PATH = re.compile(r"(/api/v1/chat/sessions/)[^/?#\s]+")
-_SESSION_QUERY = re.compile(r"([?&]session(?:_id)?=)[^&#\s]*")
+_SESSION_QUERY = re.compile(r"([?&](?:session|session_id|customer_token)=)[^&#\s]*")
 REDACTED = "[redacted]"
 
 
 def redact_chat_sessions(text: str) -> str:
-    """``text`` with web-chat session ids replaced: whoever knows one reads the chat."""
+    """``text`` with web-chat session ids and customer sign-in tokens replaced: whoever
+    knows one reads the chat."""
     text = _CHAT_SESSION_PATH.sub(rf"\g<1>{REDACTED}", text)
     return _SESSION_QUERY.sub(rf"\g<1>{REDACTED}", text)
 
