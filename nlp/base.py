@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 FALLBACK_INTENT = "nlu_fallback"
+OOS_LABEL = "out_of_scope"  # the shop's own intent for messages it does not handle
 
 Vectors = npt.NDArray[np.float32]
 
