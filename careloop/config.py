@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     escalation_negative_count: int = Field(default=2, ge=1)
     escalation_fallbacks: int = Field(default=2, ge=1)
     escalation_at_risk_negative: float = Field(default=-0.3, ge=-1.0, le=1.0)
+    # Dialogue: requests about one order (bot/dialogue.py)
+    order_id_patterns: list[str] = Field(default_factory=list)
+    dialogue_timeout_minutes: int = Field(default=30, ge=1)
+    dialogue_max_tries: int = Field(default=3, ge=1)
+    verify_max_failures_per_conversation: int = Field(default=3, ge=1)
+    verify_max_failures_per_visitor: int = Field(default=5, ge=1)
+    web_login_secret: SecretStr | None = None
 
     # Scheduler
     scheduler_enabled: bool = True
@@ -158,6 +165,19 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "CARELOOP_TELEGRAM_WEBHOOK_SECRET must be set in webhook mode "
                     "(1-256 characters: A-Z, a-z, 0-9, _ and -)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_order_patterns(self) -> Self:
+        for pattern in self.order_id_patterns:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"CARELOOP_ORDER_ID_PATTERNS: {pattern!r}: {exc}") from exc
+            if compiled.groups < 1:
+                raise ValueError(
+                    f"CARELOOP_ORDER_ID_PATTERNS: {pattern!r} needs a capture group for the id"
                 )
         return self
 

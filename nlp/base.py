@@ -9,6 +9,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from nlp.tone import Tone
+
 FALLBACK_INTENT = "nlu_fallback"
 OOS_LABEL = "out_of_scope"  # the shop's own intent for messages it does not handle
 
@@ -63,6 +65,10 @@ class Understanding:
     text: str
     intent: IntentPrediction
     sentiment: SentimentPrediction
+    tone: Tone = field(default_factory=Tone)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"intent": self.intent.as_dict(), "sentiment": self.sentiment.as_dict()}
+        out = {"intent": self.intent.as_dict(), "sentiment": self.sentiment.as_dict()}
+        if self.tone.cues:
+            out["tone"] = self.tone.as_dict()
+        return out

@@ -23,6 +23,7 @@ from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
+from nlp.tone import read_tone
 from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ class NLU:
             assert vectors is not None
             sentiments = sentiment.predict(vectors)
         return [
-            Understanding(text=t, intent=i, sentiment=s)
+            Understanding(text=t, intent=i, sentiment=s, tone=read_tone(t))
             for t, i, s in zip(texts, intents, sentiments, strict=True)
         ]
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session
 
-from bot.engine import Engine, InboundMessage
+from bot.engine import Engine
+from bot.inbound import InboundMessage
 from bot.policy.escalation import (
     Action,
     CustomerSignals,

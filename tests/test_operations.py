@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.engine import Engine as BotEngine
-from bot.engine import InboundMessage
+from bot.inbound import InboundMessage
 from careloop.config import Settings
 from careloop.errors import ValidationFailed
 from crm.campaigns import dispatch, runs, service

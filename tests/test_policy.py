@@ -11,6 +11,7 @@ from bot.policy.escalation import (
     priority,
 )
 from nlp.base import FALLBACK_INTENT, IntentPrediction, SentimentPrediction, Understanding
+from nlp.tone import read_tone
 
 CONFIG = PolicyConfig()
 
@@ -68,3 +69,51 @@ def test_priority_formula() -> None:
         CustomerSignals(rfm_segment="Champions", churn_risk="high"),
     )
     assert angry_vip == 30 + 20 + 15 + 15
+
+
+def toned(text: str, intent: str = "order_status", score: float = 0.0) -> Understanding:
+    return Understanding(
+        text, IntentPrediction(intent, 0.9), SentimentPrediction("neutral", score), read_tone(text)
+    )
+
+
+def test_threats_formal_complaints_and_sarcasm_escalate_whatever_the_intent() -> None:
+    for text, intent, score in [
+        ("chargeback by Friday if I don't get my money", "refund_return", 0.0),
+        ("my lawyer will be in touch", "greet", 0.1),
+        ("Dear Sir or Madam, I hereby formally complain about my order", "order_status", 0.0),
+        ("great, third time my parcel is lost, thanks a lot", "feedback_praise", 0.8),
+        ("I'll leave a one-star review everywhere", "feedback_praise", 0.2),
+    ]:
+        d = decide(
+            toned(text, intent, score), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert d.reason is EscalationReason.complaint, text
+
+
+def test_requests_for_a_person_however_phrased() -> None:
+    for text in ("pls connect me to a rep", "can someone call me back", "real human please"):
+        d = decide(
+            toned(text, FALLBACK_INTENT), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert d.reason is EscalationReason.human_request, text
+
+
+def test_shouting_escalates_unless_it_reads_clearly_positive() -> None:
+    for text in ("WHERE IS MY ORDER??? ANSWER ME", "WHY IS NOBODY ANSWERING MY EMAILS"):
+        d = decide(toned(text, score=-0.05), previous_intents=[], previous_scores=[], config=CONFIG)
+        assert d.reason is EscalationReason.negative_sentiment, text
+    for text, score in [
+        ("THANK YOU SO MUCH, GREAT SERVICE", 0.8),
+        ("HELLO", 0.0),
+        ("my email is ANNA.SCHMIDT@EXAMPLE.DE, order O0001234", 0.0),
+    ]:
+        d = decide(toned(text, score=score), previous_intents=[], previous_scores=[], config=CONFIG)
+        assert d.action is Action.answer, text
+
+
+def test_repeated_negative_needs_the_message_itself_to_be_negative() -> None:
+    d = decide(
+        u("goodbye", 0.0), previous_intents=["x", "x"], previous_scores=[-0.5, -0.6], config=CONFIG
+    )
+    assert d.action is Action.answer

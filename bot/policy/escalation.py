@@ -1,9 +1,16 @@
 """When the bot hands a conversation to a human, and with what priority.
 
-Triggers, in order: opt-out; a request for a human; a complaint (unless the message reads
-clearly positive, e.g. "no complaints, just a question"); one strongly negative message;
-N negative among the last M; an unhappy high-value or high-churn-risk customer; K "not
-sure" answers in a row (an out-of-scope answer just before counts as not understood).
+Triggers, in order: opt-out (an angry one, "STOP SPAMMING ME!!! third time!", also goes to a
+person); a request for a human (the intent, or a phrasing such as "pls
+connect me to a rep", "can someone call me back"); a complaint: the intent (unless the
+message reads clearly positive, e.g. "no complaints, just a question"), or a threat
+(chargeback, lawyer, public review, leaving), a formal complaint or sarcasm, whatever the
+intent; fraud, a hacked account, a data leak or danger to people (``urgent``); one strongly
+negative message, a shouted one (capitals, ``???``) unless it reads clearly positive, or an
+impatient one ("third time I'm asking", "nobody answers") or one with angry emoji that does
+not read positive; N negative among the last M, the message itself negative;
+an unhappy high-value or high-churn-risk customer; K "not sure" answers in a row (an
+out-of-scope answer just before counts as not understood). The cues are nlp.tone's.
 
 Priority (higher = served first) is documented in the README:
 ``base(reason) + 40 * max(0, -sentiment_score) + tier bonus + churn bonus``; the inbox adds
@@ -35,9 +42,13 @@ class EscalationReason(StrEnum):
     repeated_fallback = "repeated_fallback"
     at_risk_customer = "at_risk_customer"  # unhappy and valuable, or about to churn
     survey_follow_up = "survey_follow_up"  # a low survey score with a negative comment
+    urgent = "urgent"  # fraud, a hacked account, a data leak, danger to people
+    order_request = "order_request"  # a verified cancellation or address change to carry out
+    verification_failed = "verification_failed"  # too many wrong order/email pairs
 
 
 REASON_BASE = {
+    EscalationReason.urgent: 35,
     EscalationReason.complaint: 30,
     EscalationReason.negative_sentiment: 25,
     EscalationReason.repeated_negative: 20,
@@ -45,6 +56,8 @@ REASON_BASE = {
     EscalationReason.repeated_fallback: 10,
     EscalationReason.at_risk_customer: 25,
     EscalationReason.survey_follow_up: 25,
+    EscalationReason.order_request: 15,
+    EscalationReason.verification_failed: 20,
 }
 HIGH_VALUE_SEGMENTS = frozenset({"Champions", "Loyal", "Can't lose"})
 CHURN_BONUS = {"high": 15, "medium": 5}
@@ -58,6 +71,7 @@ class PolicyConfig:
     negative_count: int = 2
     fallbacks_in_a_row: int = 2  # K "not sure" answers in a row
     complaint_max_sentiment: float = 0.3  # a "complaint" this positive is a misreading
+    angry_negative: float = 0.0  # impatience or angry emoji this negative (or worse) escalates
     at_risk_negative: float = -0.3  # a valuable or slipping customer this unhappy escalates
     at_risk_segments: frozenset[str] = HIGH_VALUE_SEGMENTS
     at_risk_churn_levels: frozenset[str] = frozenset({"high"})
@@ -68,6 +82,7 @@ class Decision:
     action: Action
     response: str | None = None
     reason: EscalationReason | None = None
+    opt_out: bool = False  # withdraw marketing consent too ("STOP SPAMMING ME!!!")
 
 
 @dataclass(frozen=True)
@@ -91,16 +106,28 @@ def decide(
     """
     intent = understanding.intent.label
     score = understanding.sentiment.score
+    tone = understanding.tone
     if intent == "opt_out":
+        if tone.shouting or tone.impatience or tone.complaint:
+            return Decision(Action.escalate, "opt_out", EscalationReason.complaint, opt_out=True)
         return Decision(Action.opt_out, response="opt_out")
-    if intent == "human_agent":
+    if intent == "human_agent" or tone.wants_human:
         return Decision(Action.escalate, "human_agent", EscalationReason.human_request)
-    if intent == "complaint" and score < config.complaint_max_sentiment:
+    if (intent == "complaint" and score < config.complaint_max_sentiment) or tone.complaint:
         return Decision(Action.escalate, "complaint", EscalationReason.complaint)
-    if score <= config.strong_negative:
+    if tone.serious:
+        return Decision(Action.escalate, "urgent", EscalationReason.urgent)
+    upset = (tone.impatience or tone.angry_emoji) and score <= config.angry_negative
+    if (
+        score <= config.strong_negative
+        or (tone.shouting and score < config.complaint_max_sentiment)
+        or upset
+    ):
         return Decision(Action.escalate, "complaint", EscalationReason.negative_sentiment)
     window = [score, *[s for s in previous_scores if s is not None]][: config.negative_window]
-    if sum(1 for s in window if s <= config.negative) >= config.negative_count:
+    if score <= config.negative and (
+        sum(1 for s in window if s <= config.negative) >= config.negative_count
+    ):
         return Decision(Action.escalate, "complaint", EscalationReason.repeated_negative)
     if (
         signals is not None

@@ -22,7 +22,8 @@ from telegram.error import BadRequest
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
-from bot.engine import Command, Engine, InboundMessage
+from bot.engine import Engine
+from bot.inbound import Command, InboundMessage
 from bot.telegram.limiter import RateLimiter
 from bot.telegram.sender import TelegramSender
 from careloop.config import Settings, TelegramMode

@@ -152,6 +152,7 @@ def add_message(
     is_private_note: bool = False,
     payload: dict[str, Any] | None = None,
     nlu: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
     at: dt.datetime | None = None,
 ) -> Message:
     """Append a message (sent now, or ``at``) and move the conversation's clock."""
@@ -173,6 +174,7 @@ def add_message(
         if direction is Direction.outbound and not is_private_note
         else None,
         created_at=now,
+        entities=entities or None,
     )
     if nlu is not None:
         message.nlu = nlu

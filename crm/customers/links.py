@@ -36,3 +36,32 @@ def parse_link_token(token: str, secret: str) -> int | None:
     if not hmac.compare_digest(match.group(2), _signature(customer_id, secret)):
         return None
     return customer_id
+
+
+_WEB_TOKEN = re.compile(r"^([A-Za-z0-9._:@+-]{1,64})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$")
+
+
+def _web_signature(external_id: str, expires: int, secret: str) -> str:
+    message = f"web-login:{external_id}.{expires}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def web_login_token(external_id: str, secret: str, *, expires: int) -> str:
+    """A token the shop's own site signs for a logged-in customer and hands to the web chat:
+    ``<customer external id>.<expiry, Unix seconds>.<HMAC-SHA256, base64url>``."""
+    if not re.fullmatch(r"[A-Za-z0-9._:@+-]{1,64}", external_id):
+        raise ValueError("the customer's external id must be 1-64 of A-Z a-z 0-9 . _ : @ + -")
+    return f"{external_id}.{expires}.{_web_signature(external_id, expires, secret)}"
+
+
+def parse_web_login_token(token: str, secret: str, *, now: float) -> str | None:
+    """The customer's external id in a valid, unexpired token; None for anything else."""
+    match = _WEB_TOKEN.match(token.strip())
+    if match is None:
+        return None
+    external_id, expires = match.group(1), int(match.group(2))
+    if expires < now:
+        return None
+    expected = _web_signature(external_id, expires, secret)
+    return external_id if hmac.compare_digest(match.group(3), expected) else None

@@ -26,6 +26,11 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
+def find_by_external_id(session: Session, external_id: str) -> Customer | None:
+    """The customer the shop knows by ``external_id``."""
+    return session.scalars(select(Customer).where(Customer.external_id == external_id)).first()
+
+
 def find_identity(
     session: Session, *, channel: Channel, external_id: str
 ) -> ChannelIdentity | None:

@@ -20,7 +20,7 @@ from crm.models.conversation import (
     Sender,
 )
 from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer, CustomerEvent
-from crm.models.order import Order, OrderStatus
+from crm.models.order import Order, OrderStatus, VerificationAttempt
 from crm.models.service import (
     BlockReason,
     ContactBlock,
@@ -68,4 +68,5 @@ __all__ = [
     "SurveyStatus",
     "Team",
     "User",
+    "VerificationAttempt",
 ]

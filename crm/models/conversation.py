@@ -112,6 +112,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
     segment_at_start: Mapped[str | None] = mapped_column(String(32))
     clv_at_start: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     churn_risk_at_start: Mapped[str | None] = mapped_column(String(16))
+    # The bot's dialogue state: the request in progress, its slots and what the bot asked
+    # for (bot.dialogue); None when the bot waits for nothing.
+    dialogue: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     customer: Mapped[Customer] = relationship()
     channel_identity: Mapped[ChannelIdentity | None] = relationship()
@@ -149,6 +152,8 @@ class Message(IdMixin, Base):
     sentiment: Mapped[str | None] = mapped_column(String(16))
     sentiment_score: Mapped[float | None]
     nlu: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Order numbers, emails, phones, amounts and dates found in the text (nlp.entities).
+    entities: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # An agent's correction of the intent (training data for the next `careloop nlu train`).
     corrected_intent: Mapped[str | None] = mapped_column(String(64), index=True)
     corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

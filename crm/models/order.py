@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.db import Base, IdMixin, TimestampMixin, enum_column
+from crm.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 
 if TYPE_CHECKING:
     from crm.models.customer import Customer
@@ -52,5 +52,30 @@ class Order(IdMixin, TimestampMixin, Base):
     carrier: Mapped[str | None] = mapped_column(String(64))
     tracking_number: Mapped[str | None] = mapped_column(String(64))
     estimated_delivery: Mapped[dt.date | None]
+    # Where it goes, and the email it was placed with (a guest checkout may differ from the
+    # customer's): the bot reveals an order to whoever names it with this email or postcode.
+    email: Mapped[str | None] = mapped_column(String(254))
+    shipping_postcode: Mapped[str | None] = mapped_column(String(16))
+    shipping_address: Mapped[str | None] = mapped_column(String(300))
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
+
+
+class VerificationAttempt(IdMixin, Base):
+    """One try of a chat visitor to prove they own an order (order number + email or
+    postcode): failures are counted per conversation and per visitor to stop guessing."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (
+        Index("ix_verification_attempts_identity_created", "channel_identity_id", "created_at"),
+    )
+
+    channel_identity_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_identities.id", ondelete="CASCADE")
+    )
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    order_ref: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

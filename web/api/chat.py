@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,11 +15,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from bot.engine import InboundMessage
+from bot.inbound import InboundMessage
+from careloop.config import Settings
 from careloop.errors import ValidationFailed
 from crm.conversations import service as conversations
 from crm.customers import service as customers
-from crm.models import Channel, Direction, Message
+from crm.customers.links import parse_web_login_token
+from crm.models import Channel, Customer, Direction, Message
+from crm.orders import service as orders
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
@@ -25,11 +30,13 @@ from web.api.schemas import (
     ChatMessageIn,
     ChatReplyOut,
     ConversationOut,
+    EntityOut,
     MessageListOut,
     MessageOut,
 )
 from web.deps import BotDep, SessionDep, SettingsDep, StateDep
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
 
@@ -71,6 +78,7 @@ def post_message(
             message_id=f"{body.session_id}:{body.message_id or uuid.uuid4().hex}",
             first_name=body.first_name,
             button=body.button,
+            link_customer_id=_logged_in_customer(session, settings, body.customer_token),
         ),
     )
     conversations.mark_delivered(session, message_ids=[r.id for r in outcome.replies])
@@ -87,6 +95,32 @@ def post_message(
         replies=[message_out(r) for r in outcome.replies],
         intent=nlu.get("intent"),
         sentiment=nlu.get("sentiment"),
+        entities=[EntityOut.model_validate(e) for e in outcome.entities],
+        linked=_is_linked(session, outcome.conversation.customer_id),
+    )
+
+
+def _logged_in_customer(session: Session, settings: Settings, token: str | None) -> int | None:
+    """The CRM customer a valid signed web login names (None when absent, wrong or expired:
+    the message is still answered, as an anonymous visitor's)."""
+    if not token:
+        return None
+    secret = settings.web_login_secret.get_secret_value() if settings.web_login_secret else ""
+    if not secret:
+        log.warning("chat.web_login.ignored: CARELOOP_WEB_LOGIN_SECRET is not set")
+        return None
+    external_id = parse_web_login_token(token, secret, now=time.time())
+    customer = customers.find_by_external_id(session, external_id) if external_id else None
+    if customer is None:
+        log.info("chat.web_login.refused reason=%s", "unknown" if external_id else "invalid")
+        return None
+    return customer.id
+
+
+def _is_linked(session: Session, customer_id: int) -> bool:
+    customer = session.get(Customer, customer_id)
+    return customer is not None and (
+        customer.external_id is not None or orders.has_orders(session, customer_id=customer_id)
     )
 
 

@@ -67,6 +67,7 @@ def _message(m: Message, authors: dict[int, str]) -> dict[str, Any]:
         "corrected_intent": m.corrected_intent,
         "sentiment": m.sentiment,
         "sentiment_score": m.sentiment_score,
+        "entities": [{"type": e.get("type"), "text": e.get("text")} for e in m.entities or []],
         "delivery_status": m.delivery_status.value if m.delivery_status else None,
         "created_at": m.created_at.isoformat(),
     }

@@ -32,6 +32,12 @@ class ChatMessageIn(BaseModel):
     first_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
         None
     )
+    customer_token: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None,
+        description="For a customer logged in on the shop's own site: a token the shop signs "
+        "(`<customer external id>.<expiry>.<HMAC>`, see the README) that links this chat to "
+        "the CRM customer, so the bot may show their orders.",
+    )
 
 
 class IntentOut(BaseModel):
@@ -43,6 +49,17 @@ class IntentOut(BaseModel):
 class SentimentOut(BaseModel):
     label: str
     score: float
+
+
+class EntityOut(BaseModel):
+    type: str = Field(description="order, email, phone, money or date")
+    text: str = Field(description="As written in the message.")
+    value: str | None = Field(
+        description="Normalised: the order id, the email in lower case, the phone in E.164, "
+        "the amount with its currency code, the date as YYYY-MM-DD (null when not one day)."
+    )
+    start: int
+    end: int
 
 
 class ButtonOut(BaseModel):
@@ -79,6 +96,12 @@ class ChatReplyOut(BaseModel):
     replies: list[MessageOut]
     intent: IntentOut | None
     sentiment: SentimentOut | None
+    entities: list[EntityOut] = Field(
+        default_factory=list, description="Entities found in the message."
+    )
+    linked: bool = Field(
+        default=False, description="Whether the chat is linked to a known CRM customer."
+    )
 
 
 class MessageListOut(BaseModel):

@@ -8,6 +8,9 @@
     sessionId = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
   }
   localStorage.setItem(key, sessionId);
+  // A shop page with a logged-in customer passes a signed token (see the README), so the bot
+  // may show that customer's orders.
+  const customerToken = params.get("customer_token") || null;
 
   const log = document.getElementById("chat-log");
   const form = document.getElementById("chat-form");
@@ -72,7 +75,7 @@
         const res = await fetch("/api/v1/chat/messages", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ session_id: sessionId, text: text, message_id: messageId, button: button || null }),
+          body: JSON.stringify({ session_id: sessionId, text: text, message_id: messageId, button: button || null, customer_token: customerToken }),
         });
         const body = await res.json();
         if (res.ok) {

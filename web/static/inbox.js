@@ -187,6 +187,9 @@
       const meta = el("div", { class: "hmeta" }, (m.private ? "private note · " : "") + (m.author || m.sender) + " · " + new Date(m.created_at).toLocaleString());
       if (m.intent) {
         meta.appendChild(el("span", { class: "nlu" }, " · " + (m.corrected_intent ? m.intent + " → " + m.corrected_intent + " (corrected)" : m.intent + " " + (m.intent_confidence || 0).toFixed(2)) + " · " + (m.sentiment || "") + " " + (m.sentiment_score || 0).toFixed(2)));
+        (m.entities || []).forEach(function (e) {
+          meta.appendChild(el("span", { class: "entity entity-" + e.type, title: e.type }, e.type + ": " + e.text));
+        });
         if (m.sender === "customer" && intents.length) {
           const pick = el("select", { class: "relabel", "aria-label": "Correct the intent", "data-message": m.id });
           pick.appendChild(el("option", { value: "" }, "correct intent…"));

@@ -1,0 +1,224 @@
+"""Chat throughput end to end: `careloop serve` processes under concurrent visitors.
+
+First, in this process, the bundled encoder's raw rates: one message at a time (p50) and
+batches of 64 (messages per second). Then a real server (`careloop serve`, a scratch
+database, the scheduler off) takes web-chat messages from an asyncio + httpx client over
+loopback at each concurrency level: every message from a fresh visitor asking a routine
+question, and a variant where each visitor sends a 10-message conversation. Reported per
+level: messages per second, p50/p99 latency, errors, and the ratio of the rate to the raw
+batched encode rate measured in the same run.
+
+    .venv/bin/python -m bench.chat_throughput [--database sqlite|postgresql] [--workers N]
+        [--levels 1,8,32,128] [--seconds 15] [--admin-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+QUESTIONS = [
+    "where is my order?",
+    "what are your opening hours",
+    "how do I return an item",
+    "do you have a discount code",
+    "how many loyalty points do I have",
+    "can I pay with paypal",
+    "is the blue jacket waterproof",
+    "hi there",
+    "thanks a lot!",
+    "how do I reset my password",
+]
+
+
+def raw_encoder_rates(seconds: float = 6.0) -> dict[str, float]:
+    from nlp.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder()
+    encoder.encode(QUESTIONS)
+    singles: list[float] = []
+    for i in range(60):
+        started = time.perf_counter()
+        encoder.encode([QUESTIONS[i % len(QUESTIONS)]])
+        singles.append(1000 * (time.perf_counter() - started))
+    batch = [QUESTIONS[i % len(QUESTIONS)] + f" {i}" for i in range(64)]
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        encoder.encode(batch)
+        done += len(batch)
+    return {
+        "single_p50_ms": round(statistics.median(singles), 2),
+        "batched_msg_per_s": round(done / (time.perf_counter() - started), 1),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CARELOOP_ENV": "test",
+        "CARELOOP_DATABASE_URL": url,
+        "CARELOOP_DATA_DIR": str(data_dir),
+        "CARELOOP_LOG_LEVEL": "WARNING",
+        "CARELOOP_NLU_RELOAD_SECONDS": "0",
+    }
+    careloop = str(Path(sys.executable).with_name("careloop"))
+    subprocess.run([careloop, "db", "upgrade"], env=env, check=True, capture_output=True)
+    cmd = [careloop, "serve", "--port", str(port), "--no-scheduler"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("server did not become ready")
+
+
+async def load(base: str, concurrency: int, seconds: float, conversation: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    stop_at = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def visitor(client: httpx.AsyncClient) -> None:
+        while time.perf_counter() < stop_at:
+            session = uuid.uuid4().hex
+            for turn in range(conversation):
+                if time.perf_counter() >= stop_at:
+                    return
+                text = QUESTIONS[(turn + len(latencies)) % len(QUESTIONS)]
+                started = time.perf_counter()
+                try:
+                    res = await client.post(
+                        "/api/v1/chat/messages", json={"session_id": session, "text": text}
+                    )
+                    if res.status_code != 200:
+                        key = f"{res.status_code} {res.text[:60]}"
+                        errors[key] = errors.get(key, 0) + 1
+                        continue
+                except httpx.HTTPError as exc:
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    continue
+                latencies.append(1000 * (time.perf_counter() - started))
+
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(visitor(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "concurrency": concurrency,
+        "messages": len(latencies),
+        "msg_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(ordered[len(ordered) // 2], 1) if ordered else None,
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)
+        if ordered
+        else None,
+        "errors": errors,
+    }
+
+
+def scratch_database(kind: str, admin_url: str, tmp: Path) -> tuple[str, Any]:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'throughput.db'}", None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"careloop_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return url, (admin, name)
+
+
+def drop_database(handle: Any) -> None:
+    if handle is None:
+        return
+    from sqlalchemy import text
+
+    admin, name = handle
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--levels", default="1,8,32,128")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    args = parser.parse_args()
+
+    raw = raw_encoder_rates()
+    tmp = Path(tempfile.mkdtemp(prefix="careloop-throughput-"))
+    url, handle = scratch_database(args.database, args.admin_url, tmp)
+    proc = None
+    try:
+        proc, base = start_server(url, tmp, args.workers)
+        asyncio.run(load(base, 4, 3, 1))  # warm-up
+        results: dict[str, list[dict[str, Any]]] = {"fresh_visitor": [], "conversation_10": []}
+        for level in [int(x) for x in args.levels.split(",")]:
+            for name, turns in (("fresh_visitor", 1), ("conversation_10", 10)):
+                row = asyncio.run(load(base, level, args.seconds, turns))
+                row["ratio_to_raw_batched_encode"] = round(
+                    row["msg_per_s"] / raw["batched_msg_per_s"], 3
+                )
+                results[name].append(row)
+                print(json.dumps({name: row}), file=sys.stderr)
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        drop_database(handle)
+    print(
+        json.dumps(
+            {
+                "database": args.database,
+                "workers": args.workers,
+                "raw_encoder": raw,
+                **results,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

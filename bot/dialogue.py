@@ -1,0 +1,518 @@
+"""Dialogue state: requests about one order, the slots they need, and what the bot asked for.
+
+Five requests need an order: order status, a delivery problem, cancel order, change address
+and return/refund. Their slots are the order number, a proof of ownership (the email the
+order was placed with, or its delivery postcode), the new address and the reason for a
+return. A slot can be filled by the first message ("status of O0001234? my email is …") or,
+after the bot asked for it, by the customer's next message, whatever its intent reads.
+
+The state lives in ``conversations.dialogue`` (JSON), so it survives restarts and serves any
+number of processes. It expires after ``timeout``; "never mind" drops it; after
+``max_tries`` replies that fill nothing the bot offers a person.
+
+Order details (status, carrier, tracking, address) are shown only to someone known to own
+the order: a chat linked to the customer (Telegram deep link, or a signed web login) or a
+visitor who names the order number with its email or postcode. A wrong pair reveals
+nothing and does not say which half was wrong; an unknown order number or email gets the
+same reply. Failed proofs are limited per conversation and per visitor, then the bot hands
+over. A successful proof links an anonymous chat to the CRM customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.policy.escalation import Action, Decision, EscalationReason
+from bot.replying import Replier
+from bot.responses import Reply
+from crm.customers import service as customers
+from crm.models import ChannelIdentity, Conversation, Customer, Order, OrderStatus
+from crm.orders import service as orders
+from nlp.base import FALLBACK_INTENT, Understanding
+from nlp.entities import EMAIL, ORDER, Entity, EntityExtractor, entities_of
+
+log = logging.getLogger(__name__)
+
+ORDER_STATUS = "order_status"
+DELIVERY_PROBLEM = "delivery_problem"
+CANCEL_ORDER = "cancel_order"
+CHANGE_ADDRESS = "change_address"
+REFUND_RETURN = "refund_return"
+TASKS = frozenset({ORDER_STATUS, DELIVERY_PROBLEM, CANCEL_ORDER, CHANGE_ADDRESS, REFUND_RETURN})
+# A reply naming an order often reads as "order status": only the other requests may take
+# over one in progress ("cancel O0001234" after "where is my order?").
+SWITCH_TASKS = TASKS - {ORDER_STATUS}
+# Requests that ask about one order right away; the others may be general questions ("how do
+# returns work?"), so for those the bot answers in general and offers to look at an order.
+DIRECT_TASKS = frozenset({ORDER_STATUS, DELIVERY_PROBLEM})
+# Intents that say nothing against reading a message as a slot ("55821", "hi, it's O0001234").
+LOOSE_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope", "greet", "thanks", "goodbye"})
+# A message naming an order with one of these intents asks about that order ("O0001234, my
+# email is …" reads like contact details to the intent model).
+ORDER_TALK_INTENTS = LOOSE_INTENTS | {"opening_hours_contact"}
+NEVER_MIND_INTENT = "cancel_request"
+_NEVER_MIND = re.compile(
+    r"(?i)\b(never\s?mind|forget (it|about it|that)|doesn'?t matter|no need|not needed|"
+    r"stop asking)\b"
+)
+_YES = re.compile(
+    r"(?i)^\W*(yes|yeah|yep|yup|sure|ok(ay)?|please( do)?|ja|do it|go ahead|"
+    r"correct|confirm(ed)?|y)\b"
+)
+_NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")
+CANCELLABLE = frozenset({OrderStatus.placed, OrderStatus.paid})
+RETURNABLE = frozenset({OrderStatus.shipped, OrderStatus.delivered})
+
+
+@dataclass(frozen=True)
+class DialogueConfig:
+    timeout: dt.timedelta = dt.timedelta(minutes=30)
+    max_tries: int = 3
+    max_failures_per_conversation: int = 3
+    max_failures_per_visitor: int = 5
+    failure_window: dt.timedelta = dt.timedelta(hours=24)
+
+
+@dataclass
+class State:
+    """The request in progress (stored as JSON on the conversation)."""
+
+    task: str
+    awaiting: str | None = None  # order | proof | address | reason | confirm
+    soft: bool = False  # an offer to look at an order: a reply that fills nothing drops it
+    order: str | None = None  # the order number the customer named
+    email: str | None = None
+    address: str | None = None
+    reason: str | None = None
+    tries: int = 0
+    updated_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data: dict[str, Any] | None) -> State | None:
+        if not data or data.get("task") not in TASKS:
+            return None
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class Turn:
+    """What the dialogue did with one message."""
+
+    decision: Decision
+    replies: list[Reply]
+
+
+class Dialogue:
+    """Runs the order requests; one instance serves every conversation (no state of its own)."""
+
+    def __init__(
+        self, replier: Replier, extractor: EntityExtractor, config: DialogueConfig
+    ) -> None:
+        self.replier = replier
+        self.extractor = extractor
+        self.config = config
+
+    def step(
+        self,
+        session: Session,
+        *,
+        conversation: Conversation,
+        identity: ChannelIdentity,
+        customer: Customer,
+        text: str,
+        understanding: Understanding,
+        entities: list[Entity],
+        earlier_emails: Sequence[str] = (),
+    ) -> Turn | None:
+        """Handle one customer message as part of an order request; None when it is none.
+
+        ``earlier_emails`` are the emails the customer gave earlier in this conversation
+        (newest first): "paul@example.de" and then "O0010021, did my refund go through?"
+        is an order number with its email."""
+        now = self.replier.clock()
+        state = self._load(conversation, now)
+        intent = understanding.intent.label
+        if state is not None and (intent == NEVER_MIND_INTENT or _NEVER_MIND.search(text)):
+            conversation.dialogue = None
+            context = self.replier.context(session, customer, order=False)
+            return Turn(
+                Decision(Action.answer, "dialogue_dropped"),
+                self.replier.render(context, "dialogue_dropped"),
+            )
+        if state is not None and state.awaiting == "order" and not entities_of(entities, ORDER):
+            entities = self.extractor.extract(text, expect=ORDER)
+        named = entities_of(entities, ORDER)
+        emails = entities_of(entities, EMAIL)
+
+        if state is None:
+            task = intent if intent in TASKS else None
+            if task is None and named and intent in ORDER_TALK_INTENTS:
+                task = ORDER_STATUS
+            if task is None:
+                return None
+            state = State(task=task)
+        elif not self._fill(state, text, named, emails):
+            if intent in SWITCH_TASKS and intent != state.task:
+                state = State(task=intent, order=state.order, email=state.email)
+            elif state.soft or intent not in LOOSE_INTENTS:
+                conversation.dialogue = None  # the customer moved on
+                return None
+            else:
+                state.tries += 1
+                if state.tries >= self.config.max_tries:
+                    conversation.dialogue = None
+                    context = self.replier.context(session, customer, order=False)
+                    log.info("bot.dialogue.gave_up conversation=%s", conversation.id)
+                    return Turn(
+                        Decision(Action.answer, "dialogue_offer_human"),
+                        self.replier.render(context, "dialogue_offer_human"),
+                    )
+                return self._ask(session, conversation, customer, state, now, retry=True)
+        else:
+            state.tries = 0
+            if (
+                intent in SWITCH_TASKS
+                and intent != state.task
+                and state.awaiting in ("order", "proof")
+            ):
+                state.task = intent  # "cancel O0001234" after "where is my order?"
+        if state.order is None and named:
+            state.order = named[0]
+        if state.email is None and emails:
+            state.email = emails[0]
+        if state.email is None and state.order is not None and earlier_emails:
+            state.email = earlier_emails[0]
+        return self._resolve(session, conversation, identity, customer, state, text, entities, now)
+
+    def awaits_reason(self, conversation: Conversation) -> bool:
+        """Whether the bot asked why (a return's reason reads negative by nature)."""
+        return (conversation.dialogue or {}).get("awaiting") == "reason"
+
+    # -- slots ---------------------------------------------------------------------------
+
+    def _fill(self, state: State, text: str, named: list[str], emails: list[str]) -> bool:
+        """Fill what the bot asked for from this message; whether it filled anything."""
+        match state.awaiting:
+            case "order":
+                if named:
+                    state.order = named[0]
+                    if emails:
+                        state.email = emails[0]
+                    return True
+                suggested = state.extra.get("suggested")
+                if suggested and _YES.search(text):  # "yes" to "is it about order O…?"
+                    state.order = str(suggested)
+                    return True
+                if emails and state.email is None:
+                    state.email = emails[0]
+                    return True
+                return False
+            case "proof":
+                if named and named[0] != state.order:
+                    state.order, state.email = named[0], None
+                if emails:
+                    state.email = emails[0]
+                    return True
+                return bool(re.search(r"\d", text)) or bool(named)  # a postcode, perhaps
+            case "address":
+                cleaned = " ".join(text.split())
+                if len(cleaned) >= 6 and re.search(r"\d", cleaned):
+                    state.address = cleaned[:300]
+                    return True
+                return False
+            case "reason":
+                cleaned = " ".join(text.split())
+                if len(cleaned) >= 2:
+                    state.reason = cleaned[:300]
+                    return True
+                return False
+            case "confirm":
+                if _YES.search(text):
+                    state.extra["confirmed"] = True
+                    return True
+                if _NO.search(text):
+                    state.extra["confirmed"] = False
+                    return True
+                return False
+        return False
+
+    # -- the request -----------------------------------------------------------------------
+
+    def _resolve(
+        self,
+        session: Session,
+        conversation: Conversation,
+        identity: ChannelIdentity,
+        customer: Customer,
+        state: State,
+        text: str,
+        entities: list[Entity],
+        now: dt.datetime,
+    ) -> Turn:
+        order: Order | None = None
+        if state.order is not None:
+            found = orders.find_order(session, ref=state.order)
+            if found is not None and found.customer_id == customer.id:
+                order = found
+            else:
+                proof_text = _without_orders(text, entities)
+                if state.email is None and not re.search(r"\d", proof_text):
+                    state.awaiting, state.soft = "proof", False
+                    return self._ask(session, conversation, customer, state, now)
+                verdict = self._verify(
+                    session, conversation, identity, customer, state, found, proof_text, now
+                )
+                if isinstance(verdict, Turn):
+                    return verdict
+                order, customer = verdict
+        elif orders.has_orders(session, customer_id=customer.id) and state.task in DIRECT_TASKS:
+            order = orders.latest_order(session, customer_id=customer.id)
+        if order is None:
+            return self._ask(session, conversation, customer, state, now)
+        return self._act(session, conversation, customer, state, order, now)
+
+    def _verify(
+        self,
+        session: Session,
+        conversation: Conversation,
+        identity: ChannelIdentity,
+        customer: Customer,
+        state: State,
+        order: Order | None,
+        proof_text: str,
+        now: dt.datetime,
+    ) -> tuple[Order, Customer] | Turn:
+        """Check the order number against the email or postcode; the order and its owner, or
+        the turn that refuses (revealing nothing) or hands over."""
+        ref = state.order or ""
+        in_conversation, by_visitor = orders.failed_attempts(
+            session,
+            identity_id=identity.id,
+            conversation_id=conversation.id,
+            since=now - self.config.failure_window,
+        )
+        if (
+            in_conversation >= self.config.max_failures_per_conversation
+            or by_visitor >= self.config.max_failures_per_visitor
+        ):
+            return self._hand_over(session, conversation, customer, state)
+        ok = order is not None and (
+            (state.email is not None and orders.owner_email_matches(session, order, state.email))
+            or orders.postcode_matches(order, proof_text)
+        )
+        orders.record_attempt(
+            session,
+            identity_id=identity.id,
+            conversation_id=conversation.id,
+            ref=ref,
+            succeeded=ok,
+            at=now,
+        )
+        log.info(
+            "bot.dialogue.verify conversation=%s identity=%s ok=%s",
+            conversation.id,
+            identity.id,
+            ok,
+        )
+        if not ok or order is None:
+            if (
+                in_conversation + 1 >= self.config.max_failures_per_conversation
+                or by_visitor + 1 >= self.config.max_failures_per_visitor
+            ):
+                return self._hand_over(session, conversation, customer, state)
+            state.order = state.email = None
+            state.awaiting, state.soft = "order", False
+            self._save(conversation, state, now)
+            context = self.replier.context(session, customer, order=False)
+            return Turn(
+                Decision(Action.answer, "order_not_matched"),
+                self.replier.render(context, "order_not_matched"),
+            )
+        if _is_placeholder(session, customer):
+            customer, _ = customers.link_identity(
+                session, identity=identity, customer_id=order.customer_id
+            )
+            log.info(
+                "bot.dialogue.linked conversation=%s customer=%s", conversation.id, customer.id
+            )
+        return order, customer
+
+    def _act(
+        self,
+        session: Session,
+        conversation: Conversation,
+        customer: Customer,
+        state: State,
+        order: Order,
+        now: dt.datetime,
+    ) -> Turn:
+        """Carry on with the request for a verified order."""
+        context = self.replier.context(session, customer, order=order)
+        context["reason"] = state.reason
+        ref = orders.order_ref(order)
+        done = True
+        reason: EscalationReason | None = None
+        match state.task:
+            case "order_status":
+                keys = ["order_status_detail"]
+            case "delivery_problem":
+                keys = ["delivery_problem_order"]
+            case "cancel_order":
+                if order.status not in CANCELLABLE:
+                    keys = [f"cancel_{order.status.value}"]
+                elif state.awaiting == "confirm" and "confirmed" in state.extra:
+                    if state.extra["confirmed"]:
+                        reason = EscalationReason.order_request
+                        self.replier.note(
+                            session,
+                            conversation,
+                            f"Cancellation requested for order {ref} ({order.status.value}).",
+                            order_id=order.id,
+                            request="cancel_order",
+                        )
+                        keys = ["cancel_requested"]
+                    else:
+                        keys = ["cancel_kept"]
+                else:
+                    state.awaiting, state.soft, state.order = "confirm", False, ref
+                    done, keys = False, ["cancel_confirm"]
+            case "change_address":
+                if order.status not in CANCELLABLE:
+                    keys = ["change_address_too_late"]
+                elif state.address:
+                    reason = EscalationReason.order_request
+                    self.replier.note(
+                        session,
+                        conversation,
+                        f"New delivery address requested for order {ref}: {state.address}",
+                        order_id=order.id,
+                        request="change_address",
+                    )
+                    context["new_address"] = state.address
+                    keys = ["change_address_requested"]
+                else:
+                    state.awaiting, state.soft, state.order = "address", False, ref
+                    done, keys = False, ["ask_new_address"]
+            case _:  # refund_return
+                if order.status not in RETURNABLE:
+                    keys = [f"return_{order.status.value}"]
+                elif state.reason:
+                    self.replier.note(
+                        session,
+                        conversation,
+                        f"Return of order {ref}: {state.reason}",
+                        order_id=order.id,
+                        request="refund_return",
+                    )
+                    keys = ["return_registered"]
+                else:
+                    state.awaiting, state.soft, state.order = "reason", False, ref
+                    done, keys = False, ["ask_return_reason"]
+        if done:
+            conversation.dialogue = None
+        else:
+            self._save(conversation, state, now)
+        replies = self.replier.render(context, *keys)
+        if reason is not None:
+            self.replier.enqueue(conversation, customer, reason, 0.0)
+            return Turn(Decision(Action.escalate, keys[-1], reason), replies)
+        return Turn(Decision(Action.answer, keys[-1]), replies)
+
+    def _ask(
+        self,
+        session: Session,
+        conversation: Conversation,
+        customer: Customer,
+        state: State,
+        now: dt.datetime,
+        *,
+        retry: bool = False,
+    ) -> Turn:
+        """Ask for what the request still needs."""
+        context = self.replier.context(session, customer, order=False)
+        context["retry"] = retry
+        context["ref"] = state.order
+        keys: list[str]
+        if state.awaiting in ("address", "reason", "confirm") and state.order:
+            keys = [
+                {"address": "ask_new_address", "reason": "ask_return_reason"}.get(
+                    state.awaiting, "cancel_confirm"
+                )
+            ]
+            found = orders.find_order(session, ref=state.order)
+            if found is not None and found.customer_id == customer.id:
+                context = {**self.replier.context(session, customer, order=found), **context}
+        elif state.order is not None:
+            state.awaiting = "proof"
+            keys = ["ask_order_proof"]
+        else:
+            first = state.awaiting is None
+            state.awaiting = "order"
+            if state.task in DIRECT_TASKS or not first:
+                keys = ["ask_order_number" if state.email else "ask_order_and_proof"]
+            else:
+                # "How do returns work?": the general answer, and an offer to look at an order.
+                state.soft = True
+                latest = orders.latest_order(session, customer_id=customer.id)
+                if latest is not None:
+                    context = {**self.replier.context(session, customer, order=latest), **context}
+                    state.extra["suggested"] = orders.order_ref(latest)
+                keys = [state.task, "ask_which_order" if latest else "offer_order_lookup"]
+        self._save(conversation, state, now)
+        return Turn(Decision(Action.answer, keys[-1]), self.replier.render(context, *keys))
+
+    def _hand_over(
+        self, session: Session, conversation: Conversation, customer: Customer, state: State
+    ) -> Turn:
+        conversation.dialogue = None
+        context = self.replier.context(session, customer, order=False)
+        reason = EscalationReason.verification_failed
+        replies = self.replier.render(context, "verification_failed")
+        replies += self.replier.escalate(session, conversation, customer, reason, 0.0, context)
+        log.info("bot.dialogue.handed_over conversation=%s", conversation.id)
+        return Turn(Decision(Action.escalate, "verification_failed", reason), replies)
+
+    # -- storage -------------------------------------------------------------------------
+
+    def _load(self, conversation: Conversation, now: dt.datetime) -> State | None:
+        state = State.load(conversation.dialogue)
+        if state is None:
+            return None
+        try:
+            updated = dt.datetime.fromisoformat(state.updated_at)
+        except ValueError:
+            updated = None
+        if updated is None or now - updated > self.config.timeout:
+            conversation.dialogue = None
+            return None
+        return state
+
+    def _save(self, conversation: Conversation, state: State, now: dt.datetime) -> None:
+        state.updated_at = now.isoformat()
+        conversation.dialogue = asdict(state)
+
+
+def _without_orders(text: str, entities: list[Entity]) -> str:
+    """The text with the named order numbers blanked (so "55821" is no postcode proof)."""
+    for entity in sorted(entities, key=lambda e: e.start, reverse=True):
+        if entity.type == ORDER and text[entity.start : entity.end] == entity.text:
+            text = text[: entity.start] + " " + text[entity.end :]
+    return text
+
+
+def _is_placeholder(session: Session, customer: Customer) -> bool:
+    """A customer made at first contact, not yet anyone the shop knows."""
+    return (
+        customer.external_id is None
+        and customer.email is None
+        and not orders.has_orders(session, customer_id=customer.id)
+    )

@@ -1,0 +1,142 @@
+"""What the bot says: replies rendered from the response book with CRM context, put in the
+outbox, and hand-overs to the agents' queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.policy.escalation import CustomerSignals, EscalationReason, priority
+from bot.responses import Reply, ResponseBook
+from crm.conversations import inbox
+from crm.conversations import service as conversations
+from crm.hours import BusinessHours
+from crm.models import Conversation, Customer, Direction, Message, Order, Sender
+from crm.orders import service as orders
+
+
+def order_context(order: Order) -> dict[str, Any]:
+    """What a reply may show of an order (only ever for its verified owner)."""
+    return {
+        "ref": orders.order_ref(order),
+        "status": order.status.value,
+        "date": order.ordered_at.date().isoformat(),
+        "total": f"{order.total_amount} {order.currency}",
+        "items": order.items_count,
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+        "estimated_delivery": order.estimated_delivery.isoformat()
+        if order.estimated_delivery
+        else None,
+        "address": order.shipping_address,
+    }
+
+
+def signals(customer: Customer) -> CustomerSignals:
+    return CustomerSignals(
+        customer.rfm_segment, customer.churn_risk.value if customer.churn_risk else None
+    )
+
+
+class Replier:
+    """Renders response-book keys and sends them; hands conversations to people."""
+
+    def __init__(
+        self,
+        responses: ResponseBook,
+        *,
+        hours: BusinessHours | None,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.responses = responses
+        self.hours = hours
+        self.clock = clock
+
+    def context(
+        self, session: Session, customer: Customer, *, order: Order | bool | None = True
+    ) -> dict[str, Any]:
+        """The template context; ``order=True`` reads the customer's latest order."""
+        if order is True:
+            order = orders.latest_order(session, customer_id=customer.id)
+        return {
+            "customer": {"first_name": customer.first_name, "name": customer.display_name},
+            "order": order_context(order) if isinstance(order, Order) else None,
+            "wait": None,
+            "opted_out": customer.opted_out_at is not None,
+        }
+
+    def render(self, context: dict[str, Any], *keys: str | None) -> list[Reply]:
+        rendered = (self.responses.reply(key, context) for key in keys if key)
+        return [reply for reply in rendered if reply is not None]
+
+    def send(
+        self,
+        session: Session,
+        conversation: Conversation,
+        inbound: Message,
+        replies: Sequence[Reply],
+    ) -> list[Message]:
+        """The bot's replies to ``inbound``, into the outbox."""
+        return [
+            conversations.add_message(
+                session,
+                conversation=conversation,
+                direction=Direction.outbound,
+                sender=Sender.bot,
+                text=reply.text,
+                in_reply_to_id=inbound.id,
+                payload=reply.payload(),
+            )
+            for reply in replies
+        ]
+
+    def enqueue(
+        self,
+        conversation: Conversation,
+        customer: Customer,
+        reason: EscalationReason,
+        sentiment_score: float,
+    ) -> None:
+        """Into the agents' queue, with the documented priority."""
+        conversations.escalate(
+            conversation,
+            priority=priority(reason, sentiment_score, signals(customer)),
+            reason=reason.value,
+            at=self.clock(),
+        )
+
+    def escalate(
+        self,
+        session: Session,
+        conversation: Conversation,
+        customer: Customer,
+        reason: EscalationReason,
+        sentiment_score: float,
+        context: dict[str, Any],
+    ) -> list[Reply]:
+        """Hand over to a person and say when one will answer."""
+        now = self.clock()
+        self.enqueue(conversation, customer, reason, sentiment_score)
+        if self.hours is not None and not self.hours.is_open(now):
+            return self.render(
+                {**context, "reopens": self.hours.describe_next(now)}, "escalated_closed"
+            )
+        wait = inbox.typical_wait(session, now=now)
+        return self.render(
+            {**context, "wait": inbox.describe_wait(wait) if wait else None}, "escalated"
+        )
+
+    def note(self, session: Session, conversation: Conversation, text: str, **payload: Any) -> None:
+        """A private note for the agents (never sent to the customer)."""
+        conversations.add_message(
+            session,
+            conversation=conversation,
+            direction=Direction.outbound,
+            sender=Sender.system,
+            text=text,
+            is_private_note=True,
+            payload=payload,
+        )

@@ -1,0 +1,314 @@
+"""Entities in a customer's message: order numbers, emails, phones, money amounts and dates.
+
+Order numbers follow the shop's own id shapes: a list of regular expressions, each with one
+capture group for the id (``CARELOOP_ORDER_ID_PATTERNS`` replaces the defaults). The defaults
+read the shapes careloop's imports and demo data use: a letter ``O`` and digits
+(``O0001234``), ``#12345``, and an id after a keyword (``order 55821``, ``order no. 55821``,
+``Order-Nr. 55821``, ``Bestellung 55821``). Phones are found by ``phonenumbers``' matcher
+(valid numbers only, in the shop's default region); emails, amounts and dates by plain
+patterns. Spans never overlap: an earlier kind wins (email, order, phone, money, date).
+
+Positions refer to the text without invisible characters (zero-width spaces, soft hyphens)
+and, when it has non-ASCII characters, in Unicode NFKC form (full-width letters and digits
+read as ASCII ones). Extraction never fails a message: an error inside it logs once a minute
+and yields no entities, and at most ``max_entities`` are returned, so a 4,000-character
+message or one full of numbers costs a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+
+log = logging.getLogger(__name__)
+
+ORDER, EMAIL, PHONE, MONEY, DATE = "order", "email", "phone", "money", "date"
+ENTITY_TYPES = (ORDER, EMAIL, PHONE, MONEY, DATE)
+
+DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
+    # an id after a keyword: "order 55821", "order no. 55821", "Order-Nr. O-5582", "order #123"
+    r"(?i:\b(?:order|bestellung|bestellnummer|auftrag)(?:[\s-]*(?:no|nr|number|num|id|nummer))?"
+    r"\.?[\s:#-]*(?:(?:is|was)\s+)?)((?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
+    # "#12345"
+    r"#\s?(\d{3,12})\b",
+    # the shop's own "O" + digits ids as imported: O0001234
+    r"\b([Oo]\d{5,12})\b",
+)
+# Characters that hide inside copied text and split an id or an address in two.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+'-]{0,62}[A-Za-z0-9_%+'-])?"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}"
+    r"[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b"
+)
+_CURRENCY_CODES = {"€": "EUR", "$": "USD", "£": "GBP", "eur": "EUR", "euro": "EUR"}
+_CUR = r"(?:€|\$|£|EUR|USD|GBP|CHF|eur|usd|gbp|chf|euros?|Euros?|dollars?|pounds?)"
+_AMOUNT = r"\d{1,3}(?:[.,\s]\d{3})*(?:[.,]\d{1,2})?|\d{1,9}(?:[.,]\d{1,2})?"
+_MONEY = re.compile(
+    rf"(?<![\w.,])(?:{_CUR}\s?(?P<a1>{_AMOUNT})|(?P<a2>{_AMOUNT})\s?{_CUR}(?![A-Za-z]))"
+)
+# A bare amount with two decimals, after a word that talks about money ("charged 4.99").
+_BARE_MONEY = re.compile(
+    r"(?i:\b(?:charged?|paid|pay|cost|costs|price|priced|fee|refund(?:ed)?|extra|total|"
+    r"amount|bill(?:ed)?|debited|deducted)\b[^\d\n]{0,12})(?P<a1>\d{1,7}[.,]\d{2})(?![\d.,]*\d)"
+)
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate(
+        (
+            ("january", "jan", "januar"),
+            ("february", "feb", "februar"),
+            ("march", "mar", "märz", "maerz"),
+            ("april", "apr"),
+            ("may", "mai"),
+            ("june", "jun", "juni"),
+            ("july", "jul", "juli"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct", "oktober", "okt"),
+            ("november", "nov"),
+            ("december", "dec", "dezember", "dez"),
+        )
+    )
+    for name in names
+}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DATE_PATTERNS = (
+    ("iso", re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b")),
+    # 12.05.2026, 12/05/26, 12.05. (day first, as in Europe)
+    (
+        "dmy",
+        re.compile(
+            r"(?<![\d.,/])(?P<d>\d{1,2})(?P<sep>[./])(?P<m>\d{1,2})"
+            r"(?:(?P=sep)(?P<y>\d{4}|\d{2})\b|\.(?!\d))"
+        ),
+    ),
+    (
+        "d_month",
+        re.compile(
+            rf"(?i)\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\.?(?:\s+of)?\s+(?P<mn>{_MONTH})\.?"
+            rf"(?:,?\s+(?P<y>\d{{4}}))?\b"
+        ),
+    ),
+    (
+        "month_d",
+        re.compile(
+            rf"(?i)\b(?P<mn>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b"
+            rf"(?:,?\s+(?P<y>\d{{4}})\b)?"
+        ),
+    ),
+    ("relative", re.compile(r"(?i)\b(?P<rel>today|yesterday|tomorrow|tonight)\b")),
+    (
+        "weekday",
+        re.compile(rf"(?i)\b(?P<dir>last|next|this|on)\s+(?P<wd>{'|'.join(_WEEKDAYS)})\b"),
+    ),
+    (
+        "ago",
+        re.compile(
+            r"(?i)\b(?P<n>\d{1,2}|a|one|two|three|four|five|six|seven|ten)\s+"
+            r"(?P<unit>days?|weeks?)\s+ago\b"
+        ),
+    ),
+    ("week", re.compile(r"(?i)\b(?P<dir>last|next|this)\s+week\b")),
+)
+_NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_NUMBER_WORDS |= {"seven": 7, "ten": 10}
+_BARE_ID = re.compile(r"(?<![\w.,/@+-])#?([A-Za-z]{0,3}-?\d{4,12})(?![\w@]|[.,]\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One entity: its kind, the text as written, a normalised value and where it stands."""
+
+    type: str
+    text: str
+    value: str | None
+    start: int
+    end: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "text": self.text,
+            "value": self.value,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+class EntityExtractor:
+    """Finds entities in one message (thread-safe: it holds compiled patterns only)."""
+
+    def __init__(
+        self,
+        order_patterns: Sequence[str] = DEFAULT_ORDER_PATTERNS,
+        *,
+        region: str = "DE",
+        max_entities: int = 20,
+    ) -> None:
+        self.order_patterns = [re.compile(p) for p in order_patterns]
+        for pattern in self.order_patterns:
+            if pattern.groups < 1:
+                raise ValueError(
+                    f"order-number pattern {pattern.pattern!r} needs a capture group for the id"
+                )
+        self.region = region
+        self.max_entities = max_entities
+        self._last_error_log = 0.0
+
+    def extract(
+        self, text: str, *, expect: str | None = None, today: dt.date | None = None
+    ) -> list[Entity]:
+        """The entities in ``text``, in order of position.
+
+        ``expect="order"`` (the bot just asked for an order number) also reads a bare id such
+        as ``55821`` or ``A-77812`` as an order number. ``today`` resolves relative dates.
+        """
+        try:
+            return self._extract(text, expect=expect, today=today or dt.date.today())
+        except Exception:  # entity extraction never fails a message
+            now = time.monotonic()
+            if now - self._last_error_log > 60:
+                self._last_error_log = now
+                log.exception("nlp.entities.failed length=%d", len(text))
+            return []
+
+    def _extract(self, raw: str, *, expect: str | None, today: dt.date) -> list[Entity]:
+        text = raw.translate(_INVISIBLE)
+        if not text.isascii():  # full-width digits and letters read as ASCII ones
+            text = unicodedata.normalize("NFKC", text)
+        found: list[Entity] = []
+        taken: list[tuple[int, int]] = []
+
+        def add(kind: str, start: int, end: int, value: str | None) -> None:
+            if any(start < e and s < end for s, e in taken):
+                return
+            taken.append((start, end))
+            found.append(Entity(kind, text[start:end], value, start, end))
+
+        for m in _EMAIL.finditer(text):
+            add(EMAIL, m.start(), m.end(), normalise_email(m.group()))
+        for pattern in self.order_patterns:
+            for m in pattern.finditer(text):
+                add(ORDER, m.start(1), m.end(1), normalise_order(m.group(1)))
+        if expect == ORDER:
+            for m in _BARE_ID.finditer(text):
+                add(ORDER, m.start(1), m.end(1), normalise_order(m.group(1)))
+        for start, end, value in self._phones(text):
+            add(PHONE, start, end, value)
+        for pattern in (_MONEY, _BARE_MONEY):
+            for m in pattern.finditer(text):
+                group = "a1" if m.group("a1") else "a2"
+                amount = _amount(m.group(group))
+                if amount is not None:
+                    start = m.start() if pattern is _MONEY else m.start(group)
+                    add(MONEY, start, m.end(), f"{amount} {_currency(m.group())}".strip())
+        for kind, pattern in _DATE_PATTERNS:
+            for m in pattern.finditer(text):
+                day = _date_value(kind, m, today)
+                if day is not False:
+                    add(DATE, m.start(), m.end(), day if isinstance(day, str) else None)
+        found.sort(key=lambda e: e.start)
+        return found[: self.max_entities]
+
+    def _phones(self, text: str) -> Iterable[tuple[int, int, str]]:
+        matcher = phonenumbers.PhoneNumberMatcher(
+            text, self.region, leniency=phonenumbers.Leniency.VALID, max_tries=self.max_entities
+        )
+        for match in matcher:
+            value = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+            yield match.start, match.end, value
+
+
+def normalise_email(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().rstrip(".").lower()
+
+
+def normalise_order(text: str) -> str:
+    """An order id as the shop stores it: NFKC, no leading ``#``, no spaces."""
+    return unicodedata.normalize("NFKC", text).strip().lstrip("#").replace(" ", "")
+
+
+def _amount(text: str) -> Decimal | None:
+    digits = unicodedata.normalize("NFKC", text).replace(" ", "")
+    if "," in digits and "." in digits:  # 1.234,56 or 1,234.56: the last one is decimal
+        decimal_sep = "," if digits.rfind(",") > digits.rfind(".") else "."
+        digits = digits.replace("." if decimal_sep == "," else ",", "").replace(",", ".")
+    elif "," in digits:
+        head, _, tail = digits.rpartition(",")
+        digits = f"{head.replace(',', '')}.{tail}" if len(tail) <= 2 else digits.replace(",", "")
+    elif digits.count(".") == 1 and len(digits.rpartition(".")[2]) == 3:
+        digits = digits.replace(".", "")  # 1.200 (thousands)
+    try:
+        return Decimal(digits).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+
+
+def _currency(text: str) -> str:
+    lowered = text.lower()
+    for mark, code in (("€", "EUR"), ("$", "USD"), ("£", "GBP")):
+        if mark in text:
+            return code
+    for word, code in (("eur", "EUR"), ("usd", "USD"), ("dollar", "USD"), ("gbp", "GBP")):
+        if word in lowered:
+            return code
+    if "pound" in lowered:
+        return "GBP"
+    if "chf" in lowered:
+        return "CHF"
+    return ""
+
+
+def _date_value(kind: str, m: re.Match[str], today: dt.date) -> str | bool | None:
+    """The ISO date of a match, None when it cannot be resolved, False when it is no date."""
+    groups = m.groupdict()
+    if kind in ("iso", "dmy", "d_month", "month_d"):
+        month = int(groups["m"]) if groups.get("m") else _MONTHS.get(groups["mn"].lower(), 0)
+        day = int(groups["d"])
+        year_text = groups.get("y")
+        year = int(year_text) if year_text else today.year
+        if year < 100:
+            year += 2000
+        try:
+            return dt.date(year, month, day).isoformat()
+        except ValueError:
+            return False
+    if kind == "relative":
+        shift = {"today": 0, "tonight": 0, "yesterday": -1, "tomorrow": 1}[groups["rel"].lower()]
+        return (today + dt.timedelta(days=shift)).isoformat()
+    if kind == "weekday":
+        target = _WEEKDAYS.index(groups["wd"].lower())
+        delta = target - today.weekday()
+        direction = groups["dir"].lower()
+        if direction == "last":
+            delta = delta - 7 if delta >= 0 else delta
+        elif direction == "next":
+            delta = delta + 7 if delta <= 0 else delta
+        return (today + dt.timedelta(days=delta)).isoformat()
+    if kind == "ago":
+        n_text = groups["n"].lower()
+        n = int(n_text) if n_text.isdigit() else _NUMBER_WORDS[n_text]
+        days = n * (7 if groups["unit"].lower().startswith("week") else 1)
+        return (today - dt.timedelta(days=days)).isoformat()
+    return None  # "last week": a date, but not one day
+
+
+def entities_of(entities: Sequence[Entity], kind: str) -> list[str]:
+    """The normalised values of one kind, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for entity in entities:
+        if entity.type == kind and entity.value:
+            seen.setdefault(entity.value, None)
+    return list(seen)

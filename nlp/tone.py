@@ -1,0 +1,187 @@
+"""How a message is said, beyond its topic: threats, formal complaints, sarcasm, shouting,
+angry emoji and requests for a person in their many phrasings.
+
+Sentence embeddings read *what* a message is about well and *how* it is said poorly: "WHERE
+IS MY ORDER??? ANSWER ME" embeds close to a calm "where is my order", and "great, third time
+my parcel is lost, thanks a lot" close to praise. These cues are plain patterns, cheap
+(a few microseconds a message), readable and easy to extend; the escalation policy combines
+them with the models' intent and sentiment (bot/policy/escalation.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+# What a customer threatens: money back through the bank, the law, the public, leaving.
+_THREATS: tuple[tuple[str, str], ...] = (
+    (
+        "chargeback",
+        r"charge\s?-?backs?|disput(e|ing) (it |this |the charge |the payment )?with "
+        r"(my )?(bank|card|credit card|paypal|visa|mastercard|amex)|"
+        r"(call|contact|tell|report (you |this )?to) my (bank|credit card)|"
+        r"(reverse|block|cancel) the (payment|charge|transaction)|paypal (dispute|claim)|"
+        r"open(ing)? a (dispute|claim)",
+    ),
+    (
+        "legal",
+        r"lawyers?|solicitors?|attorneys?|legal (action|steps|department)|"
+        r"report (it|you|this|them)|(false|misleading) advertis(ing|ement)|"
+        r"(take|taking) (you|this) to court|small claims|sue you|suing|court|"
+        r"consumer (protection|rights|advice|centre|center)|ombudsman|trading standards|"
+        r"\bbbb\b|better business bureau|verbraucherzentrale|police|fraud report",
+    ),
+    (
+        "public",
+        r"(bad|negative|1[- ]star|one[- ]star|terrible|honest) reviews?|trustpilot|"
+        r"(post|write|share|tweet|put) (it |this |about (it|this|you) )?(on|all over) "
+        r"(social media|twitter|x|facebook|instagram|tiktok|reddit|google)|"
+        r"tell (everyone|all my friends)|go public|the (press|media|newspaper)|"
+        r"warn (other|everyone)",
+    ),
+    (
+        "leave",
+        r"never (order|buy|shop)(ing)? (from|with|here) (you|again)|never again|"
+        r"(last|final) (time|order) (i|I) (order|buy|shop)|take my (business|money) elsewhere|"
+        r"switch(ing)? to (another|a different|your competitor)|lost (a|me as a) customer",
+    ),
+)
+_THREAT_PATTERNS = tuple((name, re.compile(rf"(?i)\b(?:{p})\b")) for name, p in _THREATS)
+
+_FORMAL = re.compile(
+    r"(?i)\b(formal(ly)? complain(t|ing)?|i (wish|want|would like) to (make a |lodge a |file a |"
+    r"raise a )?complain(t)?|writing to complain|lodge a complaint|file a complaint|"
+    r"i hereby|i demand|this is (completely |totally |utterly )?unacceptable|"
+    r"escalate (this|my complaint)|complaint (against|about) (you|your)|"
+    r"dear sir or madam|to whom it may concern|express(ing)? my (disappointment|"
+    r"dissatisfaction|frustration)|i (expect|demand|want) (compensation|an apology)|"
+    r"not good enough)"
+)
+_HUMAN = re.compile(
+    r"(?i)\b((talk|speak|chat)( to| with)? (a |an |to a |some(one|body) |)"
+    r"(human|person|real person|agent|rep|representative|manager|supervisor|someone|somebody|"
+    r"customer service|operator|employee|staff|colleague)|"
+    r"(connect|transfer|put) me (to|through|with)|"
+    r"(get|give|want|need|prefer) (me )?(to talk to |to speak to |to speak with )?(a |an )?"
+    r"(human|real person|person|agent|rep|representative|manager|supervisor|operator|"
+    r"member of (staff|your team)|colleague)|"
+    r"(agent|human|person|representative|operator|someone)( please| pls|,? it'?s urgent)|"
+    r"(someone|somebody|anyone) (from your team |from your company |there )?"
+    r"(contact|call|email|ring|get back to) me|(contact|call|email) me back|"
+    r"(human|real person|live agent|live person|live chat|real human)( please| pls| now)?\b|"
+    r"(call|ring|phone) me( back)?|(can|could) (someone|somebody|you) (call|ring|phone)|"
+    r"callback|call back|not (a |another )?(bot|robot|machine)|stop (the )?bot|"
+    r"is there (a |any )?(human|real person|person|anyone real))"
+)
+# "forget about the callback", "no need for an agent": a request for a person withdrawn.
+_WITHDRAWN = re.compile(
+    r"(?i)\b(forget( about)?|never ?mind|no need for|don'?t need|no longer need|cancel)"
+    r"(\s+(the|a|an|my))?\s+(callback|call|agent|human|person|representative|request)"
+)
+_SARCASM_OPENERS = re.compile(
+    r"(?i)(^|[.!?]\s*)(oh\s+)?(great|wonderful|fantastic|brilliant|perfect|lovely|awesome|"
+    r"amazing|excellent|superb|nice|cool|thanks a lot|thank you so much|thanks for nothing|"
+    r"well done|good job|bravo|just great|how nice|yay|so helpful|very helpful|love it|"
+    r"love that|love how|gotta love|i just love|what a (great|wonderful|fantastic)|congrats|"
+    r"congratulations|impressive|bravo|classy|nice one)\b"
+)
+_TROUBLE = re.compile(
+    r"(?i)\b(again|(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|still|yet another|"
+    r"lost|broken|broke|damaged|missing|late|delayed|never (arrived|came|showed)|wrong|"
+    r"nobody|no one|no-one|ignored|waiting|weeks?|months?|charged twice|double charged|"
+    r"not working|doesn'?t work|useless|nothing|ever|lose|losing|charge me|charged me|"
+    r"plastic bag|ruined|instead)\b"
+)
+_THANKS_FOR_NOTHING = re.compile(
+    r"(?i)\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
+    r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? (really|for)"
+)
+_ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
+# Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
+_SCARE_QUOTES = re.compile(r"(?i)(your|the|so-called) [\"“'‘][^\"”'’]{2,40}[\"”'’]")
+# Impatience and serious trouble: the customer is at the end of their patience, or the
+# problem is one a bot must not handle alone (fraud, a hacked account, danger).
+_IMPATIENCE = re.compile(
+    r"(?i)\b((second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|"
+    r"(how many|so many) times|(still|yet) no (answer|reply|response|refund|money)|"
+    r"nobody (ever )?(answers|replies|responds|helps|cares|calls back)|no one (answers|replies)|"
+    r"fed up|sick (and tired )?of|had enough|wtf|ffs|ridiculous|pathetic|disgusting|"
+    r"unacceptable|outrageous|shameful|a joke|scam|useless|incompetent|"
+    r"who is going to pay|i am done|i'?m done with|immediately)\b"
+)
+_SERIOUS = re.compile(
+    r"(?i)\b(fraud|fraudulent|hack(ed|er)|stolen|scammed|identity theft|unauthori[sz]ed|"
+    r"data (breach|leak|protection)|gdpr|privacy breach|"
+    r"some(one|body) (else )?(has )?(changed|used|accessed|took over|logged in(to)?|"
+    r"ordered (stuff |things )?with|is using)|"
+    r"(smok(e|ing)|fire|burn(ed|t)?|explod\w*|electric shock|injur\w*|hurt|bleeding|"
+    r"allergic reaction|poison\w*|dangerous|recall(ed)?)|harass\w*)\b"
+)
+_LAUGHING_TROUBLE = frozenset("🤡")
+_REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
+_WORD = re.compile(r"[^\W\d_]+")
+_CODES = re.compile(r"\S+@\S+|\b\w*\d\w*\b|https?://\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class Tone:
+    """Cues in how a message is said."""
+
+    threat: str | None = None  # chargeback | legal | public | leave
+    formal_complaint: bool = False
+    sarcasm: bool = False
+    shouting: bool = False  # mostly capitals, or ??? / !!!
+    angry_emoji: bool = False
+    wants_human: bool = False
+    impatience: bool = False  # "third time I'm asking", "nobody answers", "fed up"
+    serious: bool = False  # fraud, a hacked account, data leaks, danger to people
+    cues: tuple[str, ...] = field(default=())
+
+    @property
+    def complaint(self) -> bool:
+        """Cues that make a message a complaint whatever its topic."""
+        return self.threat is not None or self.formal_complaint or self.sarcasm
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cues": list(self.cues)} if self.cues else {}
+
+
+def read_tone(text: str) -> Tone:
+    """The cues in ``text`` (never fails: odd input just has no cues)."""
+    text = unicodedata.normalize("NFKC", text)[:4000]
+    cues: list[str] = []
+    threat = next((name for name, p in _THREAT_PATTERNS if p.search(text)), None)
+    if threat:
+        cues.append(f"threat:{threat}")
+    formal = _FORMAL.search(text) is not None
+    if formal:
+        cues.append("formal_complaint")
+    sarcasm = bool(_THANKS_FOR_NOTHING.search(text)) or (
+        bool(_SARCASM_OPENERS.search(text))
+        and (bool(_TROUBLE.search(text)) or bool(_SCARE_QUOTES.search(text)))
+    )
+    if sarcasm:
+        cues.append("sarcasm")
+    words = _WORD.findall(_CODES.sub(" ", text))  # "ANNA@EXAMPLE.DE", "O0001234" aside
+    letters = "".join(words)
+    capitals = sum(1 for c in letters if c.isupper())
+    shouting = (len(words) >= 2 and len(letters) >= 8 and capitals / len(letters) >= 0.7) or bool(
+        _REPEATED_MARKS.search(text)
+    )
+    if shouting:
+        cues.append("shouting")
+    angry = any(c in _ANGRY_EMOJI or c in _LAUGHING_TROUBLE for c in text)
+    if angry:
+        cues.append("angry_emoji")
+    human = _HUMAN.search(text) is not None and _WITHDRAWN.search(text) is None
+    if human:
+        cues.append("wants_human")
+    impatience = _IMPATIENCE.search(text) is not None
+    if impatience:
+        cues.append("impatience")
+    serious = _SERIOUS.search(text) is not None
+    if serious:
+        cues.append("serious")
+    return Tone(threat, formal, sarcasm, shouting, angry, human, impatience, serious, tuple(cues))

@@ -1,0 +1,336 @@
+"""Requests about one order through the web chat: slots, proof of ownership, and what is
+revealed to whom, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.engine import Engine as BotEngine
+from bot.inbound import InboundMessage
+from bot.responses import ResponseBook
+from careloop.config import Settings
+from crm.customers.links import web_login_token
+from crm.models import (
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Message,
+    OrderStatus,
+    VerificationAttempt,
+)
+from nlp.pipeline import NLU
+from tests.factories import make_customer, make_order, make_web_identity
+
+URL = "/api/v1/chat/messages"
+SECRET_DETAILS = ("JJD0001", "DHL", "Invalidenstr")
+
+
+@pytest.fixture
+def shop(session: Session) -> dict[str, Any]:
+    anna = make_customer(session, first_name="Anna", email="anna.schmidt@example.de")
+    ben = make_customer(session, first_name="Ben", email="ben@example.com", external_id="C2002")
+    old = make_order(
+        session,
+        anna,
+        external_id="O0001111",
+        ordered_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
+        status=OrderStatus.delivered,
+        tracking_number="JJD0001111",
+        shipping_postcode="10115",
+        shipping_address="Invalidenstr. 1, 10115 Berlin",
+    )
+    latest = make_order(
+        session,
+        anna,
+        external_id="O0001234",
+        ordered_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+        status=OrderStatus.shipped,
+        tracking_number="JJD0001234",
+        shipping_postcode="10115",
+        shipping_address="Invalidenstr. 12, 10115 Berlin",
+    )
+    paid = make_order(
+        session,
+        ben,
+        external_id="55821",
+        status=OrderStatus.paid,
+        tracking_number=None,
+        carrier=None,
+        shipping_postcode="80331",
+    )
+    session.commit()
+    return {"anna": anna, "ben": ben, "old": old, "latest": latest, "paid": paid}
+
+
+def chat(client: TestClient, visitor: str, *texts: str, **extra: Any) -> list[dict[str, Any]]:
+    bodies = []
+    for text in texts:
+        res = client.post(URL, json={"session_id": visitor, "text": text, **extra})
+        assert res.status_code == 200, res.text
+        bodies.append(res.json())
+    return bodies
+
+
+def said(bodies: list[dict[str, Any]]) -> str:
+    return " ".join(r["text"] for b in bodies for r in b["replies"])
+
+
+def reveals_nothing(bodies: list[dict[str, Any]]) -> bool:
+    text = said(bodies)
+    return not any(secret in text for secret in SECRET_DETAILS)
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "turns",
+    [
+        ("where is my parcel?", "O0001234, anna.schmidt@example.de"),
+        ("has my order shipped?", "order O0001234", "ANNA.SCHMIDT@EXAMPLE.DE"),
+        ("where is my order", "my email is anna.schmidt@example.de", "O0001234"),
+        ("status of O0001234? my email is anna.schmidt@example.de",),
+        ("where is my order", "O0001234", "postcode 10115"),
+    ],
+)
+def test_a_visitor_who_proves_the_order_sees_it(client: TestClient, turns: tuple[str, ...]) -> None:
+    bodies = chat(client, "anon-1", *turns)
+    assert reveals_nothing(bodies[:-1])
+    last = said(bodies[-1:])
+    assert "O0001234" in last and "JJD0001234" in last and "shipped" in last
+    assert "JJD0001111" not in last  # the named order, not another one
+    assert bodies[-1]["linked"] is True
+
+
+def test_proof_links_the_chat_to_the_customer(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    chat(client, "anon-2", "where is my order", "O0001234 anna.schmidt@example.de")
+    identity = session.scalars(
+        select(ChannelIdentity).where(ChannelIdentity.external_id == "anon-2")
+    ).one()
+    assert identity.customer_id == shop["anna"].id
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.channel_identity_id == identity.id)
+    ).one()
+    assert conversation.customer_id == shop["anna"].id
+    # From then on, the latest order needs no proof.
+    assert "JJD0001234" in said(chat(client, "anon-2", "and where is my order now?"))
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "turns",
+    [
+        ("where is my order", "O0001234", "someone.else@example.com"),  # wrong email
+        ("where is my order", "O0001234", "ben@example.com"),  # another customer's email
+        ("where is my order", "O9999999", "anna.schmidt@example.de"),  # unknown order
+        ("where is my order", "O0001234", "postcode 80331"),  # wrong postcode
+        ("where is my order", "55821", "anna.schmidt@example.de"),  # Ben's order
+        ("where is my order", "O0001234"),  # no proof at all
+        ("O0001234 10115 10117 10119 10243 12043 13055",),  # a guess at many postcodes
+    ],
+)
+def test_a_wrong_or_missing_proof_reveals_nothing(
+    client: TestClient, turns: tuple[str, ...]
+) -> None:
+    bodies = chat(client, "anon-3", *turns)
+    assert reveals_nothing(bodies)
+    assert bodies[-1]["linked"] is False
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_wrong_pair_does_not_say_which_half_was_wrong(client: TestClient) -> None:
+    replies = [
+        said(chat(client, visitor, "where is my order", pair)[-1:])
+        for visitor, pair in (
+            ("v-a", "O0001234 someone@example.com"),
+            ("v-b", "O9999999 anna.schmidt@example.de"),
+            ("v-c", "O9999999 nobody@example.org"),
+        )
+    ]
+    assert len(set(replies)) == 1
+    assert "couldn't match" in replies[0]
+
+
+def test_failed_proofs_hand_over_to_a_person(client: TestClient, session: Session) -> None:
+    bodies = chat(
+        client,
+        "guesser",
+        "where is my order",
+        "O0001234 a@example.com",
+        "O0001234 b@example.com",
+        "O0001234 c@example.com",
+        "O0001234 anna.schmidt@example.de",
+    )
+    assert reveals_nothing(bodies)
+    assert bodies[3]["conversation"]["status"] == "waiting"
+    assert bodies[3]["conversation"]["escalation_reason"] == "verification_failed"
+    failed = session.scalars(select(VerificationAttempt)).all()
+    assert len(failed) == 3 and not any(a.succeeded for a in failed)
+
+
+def test_failed_proofs_are_limited_per_visitor_across_conversations(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    def start_over() -> None:  # the visitor leaves; the bot resolves the idle conversation
+        for c in session.scalars(select(Conversation)).all():
+            c.status = ConversationStatus.resolved
+        session.commit()
+
+    for _ in range(2):  # two wrong pairs in each of two conversations: below 3 per conversation
+        chat(client, "persistent", "where is my order", "O0001234 x@example.com")
+        chat(client, "persistent", "O0001234 y@example.com")
+        start_over()
+    fifth = chat(client, "persistent", "where is my order", "O0001234 z@example.com")
+    assert fifth[-1]["conversation"]["escalation_reason"] == "verification_failed"
+    start_over()
+    bodies = chat(client, "persistent", "where is my order", "O0001234 anna.schmidt@example.de")
+    assert reveals_nothing(bodies)
+    assert bodies[-1]["conversation"]["escalation_reason"] == "verification_failed"
+
+
+def test_a_known_customer_naming_an_order_gets_that_order(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    make_web_identity(session, shop["anna"], "anna-web")
+    session.commit()
+    text = said(chat(client, "anna-web", "what happened to order O0001111?"))
+    assert "O0001111" in text and "delivered" in text and "JJD0001234" not in text
+    latest = said(chat(client, "anna-web", "where is my order?"))
+    assert "O0001234" in latest
+
+
+def test_a_known_customer_naming_someone_elses_order_must_prove_it(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    make_web_identity(session, shop["anna"], "anna-web-2")
+    session.commit()
+    bodies = chat(client, "anna-web-2", "status of order 55821 please")
+    assert "80331" not in said(bodies) and "paid" not in said(bodies)
+    assert "email" in said(bodies)
+
+
+def test_never_mind_drops_the_request(client: TestClient, session: Session) -> None:
+    bodies = chat(client, "changed-mind", "where is my order", "never mind", "O0001234")
+    assert "dropped" in said(bodies[1:2])
+    conversation = session.scalars(select(Conversation)).one()
+    # "O0001234" alone starts a new order-status request, which asks for the proof again.
+    assert conversation.dialogue is not None and conversation.dialogue["awaiting"] == "proof"
+    assert reveals_nothing(bodies)
+
+
+def test_replies_that_fill_nothing_end_in_an_offer_of_a_person(client: TestClient) -> None:
+    bodies = chat(client, "lost", "where is my order", "hmm", "dunno", "what")
+    assert "talk to a person" in said(bodies[-1:]).lower()
+    assert [b["text"] for b in bodies[-1]["replies"][0]["quick_replies"]] == [] or bodies[-1][
+        "replies"
+    ][0]["quick_replies"] == ["Talk to a person"]
+
+
+@pytest.mark.usefixtures("shop")
+def test_cancel_a_paid_order_after_confirmation(client: TestClient, session: Session) -> None:
+    bodies = chat(client, "ben-anon", "I want to cancel order 55821", "ben@example.com")
+    assert "can still be cancelled" in said(bodies[-1:])
+    assert bodies[-1]["conversation"]["status"] == "bot"
+    done = chat(client, "ben-anon", "Yes, cancel it")
+    assert done[0]["conversation"]["status"] == "waiting"
+    assert done[0]["conversation"]["escalation_reason"] == "order_request"
+    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
+    assert "Cancellation requested for order 55821" in note.text
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_shipped_order_cannot_be_cancelled(client: TestClient) -> None:
+    bodies = chat(client, "anna-anon", "cancel my order O0001234 anna.schmidt@example.de")
+    assert "already shipped" in said(bodies)
+    assert bodies[-1]["conversation"]["status"] == "bot"
+
+
+@pytest.mark.usefixtures("shop")
+def test_change_the_address_of_an_unshipped_order(client: TestClient, session: Session) -> None:
+    bodies = chat(
+        client,
+        "ben-move",
+        "I need to change the delivery address",
+        "order 55821, postcode 80331",
+        "Leopoldstr. 5, 80802 München",
+    )
+    assert "new delivery address" in said(bodies[1:2])
+    assert bodies[-1]["conversation"]["escalation_reason"] == "order_request"
+    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
+    assert "Leopoldstr. 5, 80802 München" in note.text
+
+
+@pytest.mark.usefixtures("shop")
+def test_return_asks_for_the_reason(client: TestClient, session: Session) -> None:
+    bodies = chat(
+        client,
+        "anna-return",
+        "I'd like to return something",
+        "O0001111 anna.schmidt@example.de",
+        "it doesn't fit",
+    )
+    assert "reason" in said(bodies[1:2])
+    assert "doesn't fit" in said(bodies[2:]) and "O0001111" in said(bodies[2:])
+    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
+    assert note.text == "Return of order O0001111: it doesn't fit"
+
+
+def test_a_signed_web_login_links_the_chat(
+    client: TestClient, settings: Settings, shop: dict[str, Any]
+) -> None:
+    settings.web_login_secret = SecretStr("shop-secret-for-tests")
+    token = web_login_token("C2002", "shop-secret-for-tests", expires=int(time.time()) + 600)
+    bodies = chat(client, "ben-logged-in", "where is my order?", customer_token=token)
+    assert bodies[0]["linked"] is True and "55821" in said(bodies)
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    other = chat(client, "mallory", "where is my order?", customer_token=forged)
+    assert other[0]["linked"] is False and "55821" not in said(other)
+
+
+@pytest.mark.usefixtures("shop")
+def test_entities_are_returned_and_stored(client: TestClient, session: Session) -> None:
+    body = chat(client, "ent", "order O0001234, mail anna.schmidt@example.de, paid €59,90")[0]
+    kinds = [(e["type"], e["value"]) for e in body["entities"]]
+    assert kinds == [
+        ("order", "O0001234"),
+        ("email", "anna.schmidt@example.de"),
+        ("money", "59.90 EUR"),
+    ]
+    stored = session.get_one(Message, body["message"]["id"])
+    assert [e["type"] for e in stored.entities or []] == ["order", "email", "money"]
+
+
+@pytest.fixture
+def clocked_bot(nlu: NLU) -> Iterator[tuple[BotEngine, list[dt.datetime]]]:
+    now = [dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)]
+    yield BotEngine(nlu, ResponseBook.load(), clock=lambda: now[0]), now
+
+
+def test_the_request_expires(
+    session: Session, clocked_bot: tuple[BotEngine, list[dt.datetime]]
+) -> None:
+    bot, now = clocked_bot
+
+    def say(text: str, n: int) -> str:
+        inbound = InboundMessage(Channel.web, "slow-visitor", text, f"m{n}")
+        return " ".join(m.text for m in bot.handle(session, inbound).replies)
+
+    say("where is my order", 1)
+    conversation = session.scalars(select(Conversation)).one()
+    assert conversation.dialogue is not None
+    now[0] += dt.timedelta(minutes=31)
+    reply = say("hmm", 2)
+    assert conversation.dialogue is None
+    assert "order number" not in reply
+    assert session.scalars(select(Customer)).one() is not None

@@ -1,0 +1,94 @@
+"""Entities in customer messages: what is found, its normalised value, and bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from nlp.entities import EntityExtractor
+
+TODAY = dt.date(2026, 12, 4)  # a Friday
+
+
+def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
+    extractor = EntityExtractor()
+    return [(e.type, e.text, e.value) for e in extractor.extract(text, today=TODAY, **kw)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("where is O0001234?", [("order", "O0001234", "O0001234")]),
+        ("order #12345 please", [("order", "12345", "12345")]),
+        ("order 55821 hasn't come", [("order", "55821", "55821")]),
+        ("Order-Nr. 55821", [("order", "55821", "55821")]),
+        ("my order number is 77812", [("order", "77812", "77812")]),
+        ("order no. A-7781", [("order", "A-7781", "A-7781")]),
+        ("ｏｒｄｅｒ Ｏ０００１２３４", [("order", "O0001234", "O0001234")]),
+        ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
+        (
+            "mail: Anna.Schmidt+shop@Example.DE.",
+            [("email", "Anna.Schmidt+shop@Example.DE", "anna.schmidt+shop@example.de")],
+        ),
+        ("call 0151 23456789", [("phone", "0151 23456789", "+4915123456789")]),
+        ("or +44 20 7946 0958", [("phone", "+44 20 7946 0958", "+442079460958")]),
+        ("why was I charged 4.99 extra", [("money", "4.99", "4.99")]),
+        ("paid €59,90", [("money", "€59,90", "59.90 EUR")]),
+        ("EUR 1.200,50 in total", [("money", "EUR 1.200,50", "1200.50 EUR")]),
+        ("on 12.05.2026", [("date", "12.05.2026", "2026-05-12")]),
+        ("since 12.05.", [("date", "12.05.", "2026-05-12")]),
+        ("it came yesterday", [("date", "yesterday", "2026-12-03")]),
+        ("ordered last Tuesday", [("date", "last Tuesday", "2026-12-01")]),
+        ("on 3 May", [("date", "3 May", "2026-05-03")]),
+        ("2 weeks ago", [("date", "2 weeks ago", "2026-11-20")]),
+    ],
+)
+def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | None]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my postcode is 10115",  # a postcode is no order number unless one was asked for
+        "I ordered 2 items",
+        "tracking JJD0001234567",
+        "price 12.05",  # a bare decimal without a money word or a date's trailing dot
+        "order yesterday",
+    ],
+)
+def test_numbers_that_are_not_order_numbers(text: str) -> None:
+    assert [e for e in found(text) if e[0] == "order"] == []
+
+
+def test_a_bare_number_is_an_order_number_when_one_was_asked_for() -> None:
+    assert found("It's 55821") == []
+    assert found("It's 55821", expect="order") == [("order", "55821", "55821")]
+
+
+def test_shop_patterns_replace_the_defaults() -> None:
+    extractor = EntityExtractor([r"\b(SO-\d{6})\b"])
+    assert [e.value for e in extractor.extract("SO-123456 and O0001234")] == ["SO-123456"]
+    with pytest.raises(ValueError, match="capture group"):
+        EntityExtractor([r"SO-\d{6}"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x \ud800 y",  # an unpaired surrogate
+        "1" * 4000,
+        "order 12345 " * 330,
+        "a@" * 2000,
+        "€" * 4000,
+        "\u202eO0001234\u202c اطلب",
+        "",
+    ],
+)
+def test_bad_input_never_fails_and_stays_bounded(text: str) -> None:
+    result = EntityExtractor().extract(text)
+    assert len(result) <= 20
+    spans = [(e.start, e.end) for e in result]
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
