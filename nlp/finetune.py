@@ -56,12 +56,6 @@ class FinetuneConfig:
     ensemble_weight: float = 0.7
     seed: int = 0
     threads: int | None = None
-    # Supervised contrastive loss (Khosla et al. 2020) on the normalised embeddings, added to
-    # the cross-entropy with this weight; batches then hold `per_class` examples of each of
-    # their labels, so every example has positives. 0 = cross-entropy alone.
-    contrastive: float = 0.0
-    contrastive_temperature: float = 0.1
-    per_class: int = 4
 
     def epochs_for(self, n_examples: int) -> float:
         if self.epochs is not None:
@@ -152,21 +146,12 @@ def finetune(
     order: list[int] = []
     while step < total:
         if not order:
-            order = (
-                _grouped_order(y_all, config.per_class, rng)
-                if config.contrastive > 0
-                else [int(i) for i in rng.permutation(len(texts_arr))]
-            )
+            order = [int(i) for i in rng.permutation(len(texts_arr))]
         batch_idx, order = order[: config.batch_size], order[config.batch_size :]
         features = _tokenize(model, [texts_arr[i] for i in batch_idx])
         embedding = model(features)["sentence_embedding"]
         embedding = torch.nn.functional.normalize(embedding, dim=-1)
-        targets = torch.from_numpy(y_all[batch_idx])
-        loss = loss_fn(head(embedding), targets)
-        if config.contrastive > 0:
-            loss = loss + config.contrastive * _supcon(
-                embedding, targets, config.contrastive_temperature
-            )
+        loss = loss_fn(head(embedding), torch.from_numpy(y_all[batch_idx]))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(encoder_params + list(head.parameters()), 1.0)
         optimizer.step()
@@ -187,34 +172,6 @@ def finetune(
     seconds = time.perf_counter() - started
     log.info("nlp.finetune.done steps=%d epochs=%.1f seconds=%.0f", total, epochs, seconds)
     return FinetuneResult(out_dir, trained, warm, seconds, total, epochs)
-
-
-def _grouped_order(y: np.ndarray, per_class: int, rng: np.random.Generator) -> list[int]:
-    """One epoch's order: each label's examples in shuffled runs of ``per_class``, the runs
-    shuffled, so a batch holds a few labels with several examples each."""
-    runs: list[list[int]] = []
-    for label in np.unique(y):
-        idx = [int(i) for i in rng.permutation(np.flatnonzero(y == label))]
-        runs.extend(idx[k : k + per_class] for k in range(0, len(idx), per_class))
-    return [i for r in rng.permutation(len(runs)) for i in runs[int(r)]]
-
-
-def _supcon(embedding: Any, targets: Any, temperature: float) -> Any:
-    """Supervised contrastive loss over one batch of L2-normalised embeddings."""
-    import torch
-
-    n = embedding.shape[0]
-    sim = embedding @ embedding.T / temperature
-    self_mask = torch.eye(n, dtype=torch.bool)
-    sim = sim.masked_fill(self_mask, float("-inf"))
-    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
-    positives = (targets[:, None] == targets[None, :]) & ~self_mask
-    counts = positives.sum(dim=1)
-    has = counts > 0
-    if not bool(has.any()):
-        return embedding.sum() * 0.0
-    pos_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1)
-    return -(pos_log_prob[has] / counts[has]).mean()
 
 
 def _transformer(model: Any) -> Any:
