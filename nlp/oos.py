@@ -29,8 +29,10 @@ Threshold policy (no test data is ever used):
   is the score that rejects the mean of those shares among the out-of-fold in-scope scores
   of the real model (so the operating point transfers from the probes, which know fewer
   intents, by rank rather than by raw score);
-* too little data for either (fewer than 3 intents or folds): reject the
-  ``DEFAULT_REJECT_RATE`` share of in-scope examples that score highest out of fold.
+* fewer than 3 intents (no probe possible): reject the ``DEFAULT_REJECT_RATE`` share of
+  in-scope examples that score highest out of fold. An intent with a single example
+  leaves no out-of-fold predictions at all: then no detector is made and the classifier
+  keeps the max-softmax confidence threshold.
 """
 
 from __future__ import annotations
