@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test venv lint typecheck check bench bench-banking77 bench-banking77-oos browser clean
+.PHONY: run test test-fast venv lint typecheck check bench bench-banking77 bench-banking77-oos browser clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating virtual environment in $(VENV)"
@@ -29,10 +29,16 @@ run: $(STAMP)
 	@echo "==> starting careloop (web, bot, scheduler); Ctrl-C stops it"
 	$(BIN)/careloop serve
 
-## make test: the whole suite (SQLite always; PostgreSQL when reachable, required under CI)
+## make test: the whole suite (SQLite always; PostgreSQL when reachable, required under CI),
+## with line coverage of the packages (the run fails below COVERAGE_MIN percent)
+COVERAGE_MIN ?= 85
 test: $(STAMP) browser
 	@echo "==> running the test suite"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_MIN)
+
+## make test-fast: SQLite only, no browser, no slow tests (under 2 minutes): for quick feedback
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not postgres"
 
 ## Debian's chromium + chromedriver for the browser tests (installed when we are root with apt)
 browser:

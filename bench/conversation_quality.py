@@ -170,8 +170,12 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
             )
     n = len(rows)
     low = sorted(routine_scores)[:5]
+    from nlp.dataset import bundled_data_path, load_examples
+
+    trained = {e.text.strip().casefold() for e in load_examples(bundled_data_path("intent"))}
     return {
         "messages": n,
+        "also_in_intent_training_data": sum(r["text"].strip().casefold() in trained for r in rows),
         "escalation": _prf(tp, fp, fn),
         "escalation_models_only": _prf(tp_base, fp_base, fn_base),
         "intent_accuracy": round(intent_ok / n, 4),

@@ -189,8 +189,9 @@ class Dialogue:
             state.order = named[0]
         if state.email is None and emails:
             state.email = emails[0]
-        if state.email is None and state.order is not None and earlier_emails:
-            state.email = earlier_emails[0]
+        if state.email is None and state.order is not None:
+            refused = set(state.extra.get("refused_emails", []))
+            state.email = next((e for e in earlier_emails if e not in refused), None)
         return self._resolve(session, conversation, identity, customer, state, text, entities, now)
 
     def awaits_reason(self, conversation: Conversation) -> bool:
@@ -274,7 +275,7 @@ class Dialogue:
                 if isinstance(verdict, Turn):
                     return verdict
                 order, customer = verdict
-        elif orders.has_orders(session, customer_id=customer.id) and state.task in DIRECT_TASKS:
+        elif state.task in DIRECT_TASKS and customers.is_known(customer):
             order = orders.latest_order(session, customer_id=customer.id)
         if order is None:
             return self._ask(session, conversation, customer, state, now)
@@ -329,6 +330,11 @@ class Dialogue:
                 or by_visitor + 1 >= self.config.max_failures_per_visitor
             ):
                 return self._hand_over(session, conversation, customer, state)
+            if state.email:  # never tried again unasked from an earlier message
+                state.extra["refused_emails"] = [
+                    *state.extra.get("refused_emails", []),
+                    state.email,
+                ]
             state.order = state.email = None
             state.awaiting, state.soft = "order", False
             self._save(conversation, state, now)
@@ -337,7 +343,7 @@ class Dialogue:
                 Decision(Action.answer, "order_not_matched"),
                 self.replier.render(context, "order_not_matched"),
             )
-        if _is_placeholder(session, customer):
+        if not customers.is_known(customer):
             customer, _ = customers.link_identity(
                 session, identity=identity, customer_id=order.customer_id
             )
@@ -438,9 +444,7 @@ class Dialogue:
         retry: bool = False,
     ) -> Turn:
         """Ask for what the request still needs."""
-        context = self.replier.context(session, customer, order=False)
-        context["retry"] = retry
-        context["ref"] = state.order
+        shown: Order | None = None  # an order shown in the question: only the customer's own
         keys: list[str]
         if state.awaiting in ("address", "reason", "confirm") and state.order:
             keys = [
@@ -450,7 +454,7 @@ class Dialogue:
             ]
             found = orders.find_order(session, ref=state.order)
             if found is not None and found.customer_id == customer.id:
-                context = {**self.replier.context(session, customer, order=found), **context}
+                shown = found
         elif state.order is not None:
             state.awaiting = "proof"
             keys = ["ask_order_proof"]
@@ -462,11 +466,13 @@ class Dialogue:
             else:
                 # "How do returns work?": the general answer, and an offer to look at an order.
                 state.soft = True
-                latest = orders.latest_order(session, customer_id=customer.id)
-                if latest is not None:
-                    context = {**self.replier.context(session, customer, order=latest), **context}
-                    state.extra["suggested"] = orders.order_ref(latest)
-                keys = [state.task, "ask_which_order" if latest else "offer_order_lookup"]
+                if customers.is_known(customer):
+                    shown = orders.latest_order(session, customer_id=customer.id)
+                if shown is not None:
+                    state.extra["suggested"] = orders.order_ref(shown)
+                keys = [state.task, "ask_which_order" if shown else "offer_order_lookup"]
+        context = self.replier.context(session, customer, order=shown)
+        context |= {"retry": retry, "ref": state.order}
         self._save(conversation, state, now)
         return Turn(Decision(Action.answer, keys[-1]), self.replier.render(context, *keys))
 
@@ -507,12 +513,3 @@ def _without_orders(text: str, entities: list[Entity]) -> str:
         if entity.type == ORDER and text[entity.start : entity.end] == entity.text:
             text = text[: entity.start] + " " + text[entity.end :]
     return text
-
-
-def _is_placeholder(session: Session, customer: Customer) -> bool:
-    """A customer made at first contact, not yet anyone the shop knows."""
-    return (
-        customer.external_id is None
-        and customer.email is None
-        and not orders.has_orders(session, customer_id=customer.id)
-    )

@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.dialogue import Dialogue, DialogueConfig
@@ -34,9 +33,7 @@ from crm.models import (
     Conversation,
     ConversationStatus,
     Customer,
-    Direction,
     Message,
-    Sender,
 )
 from crm.surveys import service as surveys
 from nlp.base import FALLBACK_INTENT, IntentPrediction, Understanding
@@ -107,54 +104,73 @@ class Engine:
         )
         found = [] if inbound.command else self.extractor.extract(inbound.text)
         entities = [e.as_dict() for e in found]
-        existing = conversations.find_message(
-            session, channel=inbound.channel, channel_message_id=inbound.message_id
+        identity, conversation = conversations.find_visitor(
+            session, channel=inbound.channel, external_id=inbound.user_id
         )
-        if existing is not None:
-            return self._duplicate(session, existing)
-        identity = customers.get_or_create_identity(
-            session,
-            channel=inbound.channel,
-            external_id=inbound.user_id,
-            username=inbound.username,
-            first_name=inbound.first_name,
-        )
+        new_customer = identity is None
+        if identity is None:
+            identity, new_customer = customers.create_identity(
+                session,
+                channel=inbound.channel,
+                external_id=inbound.user_id,
+                username=inbound.username,
+                first_name=inbound.first_name,
+            )
+        if not new_customer and (conversation is None or survey_button is not None):
+            # It may be a survey answer, which is stored without ON CONFLICT: check for a
+            # repeat first. (A first message cannot be one; otherwise the insert checks.)
+            existing = conversations.find_message(
+                session, channel=inbound.channel, channel_message_id=inbound.message_id
+            )
+            if existing is not None:
+                return self._duplicate(session, existing)
         customers.mark_reachable(session, identity=identity)
         linked = False
         if inbound.link_customer_id is not None:
             _, linked = customers.link_identity(
                 session, identity=identity, customer_id=inbound.link_customer_id
             )
-        if inbound.command is None:
+            if linked and conversation is not None:
+                session.refresh(conversation)
+        if inbound.command is None and (survey_button is not None or not new_customer):
             answered = self.surveys.answer(
-                session, identity, inbound, survey_button, understanding, entities
+                session,
+                identity,
+                inbound,
+                survey_button,
+                understanding,
+                entities,
+                open_conversation=conversation,
             )
             if answered is not None:
                 return answered
-        conversation = conversations.open_conversation(session, identity=identity)
-        history = conversations.recent_inbound(session, conversation_id=conversation.id, limit=5)
-        try:
-            with session.begin_nested():
-                message = conversations.add_message(
-                    session,
-                    conversation=conversation,
-                    direction=Direction.inbound,
-                    sender=Sender.customer,
-                    text=inbound.text,
-                    channel_message_id=inbound.message_id,
-                    nlu=understanding.as_dict() if understanding else None,
-                    entities=entities or None,
-                    payload={"command": inbound.command.value} if inbound.command else None,
-                )
-        except IntegrityError:
-            # A concurrent delivery of the same message won the race.
+        fresh = conversation is None
+        if conversation is None:
+            conversation = conversations.start_conversation(
+                session, identity=identity, customer=identity.customer, new_customer=new_customer
+            )
+        message = conversations.insert_inbound(
+            session,
+            conversation=conversation,
+            text=inbound.text,
+            channel_message_id=inbound.message_id,
+            nlu=understanding.as_dict() if understanding else None,
+            entities=entities,
+            payload={"command": inbound.command.value} if inbound.command else None,
+        )
+        if message is None:  # a concurrent delivery of the same message won the race
             existing = conversations.find_message(
                 session, channel=inbound.channel, channel_message_id=inbound.message_id
             )
-            if existing is None:
-                raise
+            assert existing is not None
             return self._duplicate(session, existing)
-
+        history = (
+            []
+            if fresh
+            else conversations.recent_inbound(
+                session, conversation_id=conversation.id, before_id=message.id, limit=5
+            )
+        )
         if understanding is None:
             assert inbound.command is not None
             decision, texts = self._command(session, conversation, inbound, linked=linked)
@@ -162,7 +178,9 @@ class Engine:
             decision, texts = self._decide(
                 session, conversation, identity, message, understanding, found, history
             )
-        replies = self.replier.send(session, conversation, message, texts)
+        replies = self.replier.send(
+            session, conversation, message, texts, delivered=inbound.replies_delivered
+        )
         log.info(
             "bot.message.handled conversation=%s intent=%s sentiment=%.2f action=%s",
             conversation.id,
@@ -178,6 +196,7 @@ class Engine:
             False,
             decision,
             entities,
+            linked=customers.is_known(session.get_one(Customer, conversation.customer_id)),
         )
 
     def _duplicate(self, session: Session, existing: Message) -> Outcome:
@@ -189,6 +208,7 @@ class Engine:
             existing.nlu,
             duplicate=True,
             entities=existing.entities or [],
+            linked=customers.is_known(session.get_one(Customer, conversation.customer_id)),
         )
 
     def _decide(

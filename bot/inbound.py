@@ -35,6 +35,7 @@ class InboundMessage:
     argument: str | None = None  # e.g. the /start deep-link payload
     link_customer_id: int | None = None  # a verified deep link or signed web login
     button: str | None = None  # the data of a pressed button (``survey:12:5``), if any
+    replies_delivered: bool = False  # the channel returns the replies in its own response
 
 
 @dataclass
@@ -46,3 +47,4 @@ class Outcome:
     duplicate: bool = False
     decision: Decision | None = field(default=None)
     entities: list[dict[str, Any]] = field(default_factory=list)
+    linked: bool = False  # the chat belongs to a customer the shop knows

@@ -35,6 +35,20 @@ def order_context(order: Order) -> dict[str, Any]:
     }
 
 
+class _Lazy:
+    """A context value computed when (and once) a rendered reply needs it."""
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self._compute = compute
+        self._done = False
+        self._value: Any = None
+
+    def __call__(self) -> Any:
+        if not self._done:
+            self._value, self._done = self._compute(), True
+        return self._value
+
+
 def signals(customer: Customer) -> CustomerSignals:
     return CustomerSignals(
         customer.rfm_segment, customer.churn_risk.value if customer.churn_risk else None
@@ -58,18 +72,33 @@ class Replier:
     def context(
         self, session: Session, customer: Customer, *, order: Order | bool | None = True
     ) -> dict[str, Any]:
-        """The template context; ``order=True`` reads the customer's latest order."""
+        """The template context; ``order=True`` is the customer's latest order, read only
+        when a reply rendered with this context shows an order (most don't)."""
+        shown: object
         if order is True:
-            order = orders.latest_order(session, customer_id=customer.id)
+            customer_id = customer.id
+
+            def latest() -> dict[str, Any] | None:
+                found = orders.latest_order(session, customer_id=customer_id)
+                return order_context(found) if found is not None else None
+
+            shown = _Lazy(latest)
+        else:
+            shown = order_context(order) if isinstance(order, Order) else None
         return {
             "customer": {"first_name": customer.first_name, "name": customer.display_name},
-            "order": order_context(order) if isinstance(order, Order) else None,
+            "order": shown,
             "wait": None,
             "opted_out": customer.opted_out_at is not None,
         }
 
     def render(self, context: dict[str, Any], *keys: str | None) -> list[Reply]:
-        rendered = (self.responses.reply(key, context) for key in keys if key)
+        wanted = [key for key in keys if key]
+        lazy = context.get("order")
+        if isinstance(lazy, _Lazy):
+            needed = any(self.responses.uses(key, "order") for key in wanted)
+            context = {**context, "order": lazy() if needed else None}
+        rendered = (self.responses.reply(key, context) for key in wanted)
         return [reply for reply in rendered if reply is not None]
 
     def send(
@@ -78,9 +107,12 @@ class Replier:
         conversation: Conversation,
         inbound: Message,
         replies: Sequence[Reply],
+        *,
+        delivered: bool = False,
     ) -> list[Message]:
-        """The bot's replies to ``inbound``, into the outbox."""
-        return [
+        """The bot's replies to ``inbound``, into the outbox (``delivered``: the channel
+        hands them over in its own response), written in one flush."""
+        sent = [
             conversations.add_message(
                 session,
                 conversation=conversation,
@@ -89,9 +121,13 @@ class Replier:
                 text=reply.text,
                 in_reply_to_id=inbound.id,
                 payload=reply.payload(),
+                delivered=delivered,
+                flush=False,
             )
             for reply in replies
         ]
+        session.flush()
+        return sent
 
     def enqueue(
         self,

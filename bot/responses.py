@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -115,6 +116,13 @@ class ResponseBook:
 
     def has(self, key: str) -> bool:
         return key in self._variants
+
+    def uses(self, key: str, name: str) -> bool:
+        """Whether any variant of ``key`` requires or reads ``name`` (e.g. ``order``)."""
+        pattern = re.compile(rf"\b{re.escape(name)}\b")
+        return any(
+            name in v.requires or pattern.search(v.text) for v in self._variants.get(key, [])
+        )
 
     def render(self, key: str, context: dict[str, Any]) -> str | None:
         """The text for ``key`` given ``context`` (missing keys of ``requires`` skip a variant)."""

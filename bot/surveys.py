@@ -69,9 +69,11 @@ class SurveyAnswers:
         button: tuple[int, str] | None,
         understanding: Understanding | None,
         entities: list[dict[str, Any]],
+        *,
+        open_conversation: Conversation | None,
     ) -> Outcome | None:
         """The outcome of a survey answer, a "why?" comment or a skip; None when the message
-        is not one."""
+        is not one. ``open_conversation``: the customer's live conversation here, if any."""
         now = self.clock()
         customer_id = identity.customer_id
         survey: SurveyResponse | None = None
@@ -84,7 +86,7 @@ class SurveyAnswers:
                     session, identity, None, inbound, None, entities, ["survey_closed"]
                 )
             value = button[1]
-        elif conversations.find_open_conversation(session, identity=identity) is None:
+        elif open_conversation is None:
             asked = surveys.open_survey(
                 session, customer_id=customer_id, channel=identity.channel, now=now
             )

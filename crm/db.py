@@ -659,6 +659,15 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
+def dialect_insert(session: Session, model: type[Any]) -> Any:
+    """``INSERT`` for ``model`` in the session's dialect (SQLite or PostgreSQL), which knows
+    ``ON CONFLICT``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
+
+
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

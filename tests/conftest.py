@@ -68,6 +68,28 @@ def drop_postgres_database(admin: Engine, url: str) -> None:
     admin.dispose()
 
 
+# Tests that train models or cross-validate (seconds to minutes each on 2 cores). Kept in one
+# list so that `make test-fast` (no slow, browser or PostgreSQL tests) stays under 2 minutes.
+SLOW_TESTS = (
+    "test_churn.py::test_evaluate_cli_prints_one_json_object",
+    "test_churn.py::test_the_shop_model_ranks_fading_customers_high_with_reasons",
+    "test_churn.py::test_evaluate_comes_close_to_the_best_possible_auc",
+    "test_operations.py::test_corrections_become_training_data",
+    "test_nlp.py::test_artifacts_are_versioned_and_reloaded",
+    "test_nlp_modes.py::test_trained_threshold_is_used_unless_configured",
+    "test_nlp_modes.py::test_finetuned_mode_trains_saves_loads_and_reloads",
+    "test_clv.py::test_models_score_a_shop_with_enough_history",
+    "test_campaign_crash.py::test_a_killed_sender_restarts_without_duplicates_or_silent_losses",
+    "test_escalation.py::test_labelled_conversations_meet_the_precision_and_recall_goals",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(slow in item.nodeid for slow in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def encoder() -> SentenceEncoder:
     return SentenceEncoder()

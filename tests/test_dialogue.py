@@ -332,3 +332,22 @@ def test_the_request_expires(
     assert conversation.dialogue is None
     assert "order number" not in reply
     assert session.scalars(select(Customer)).one() is not None
+
+
+@pytest.mark.usefixtures("shop")
+def test_an_email_given_earlier_counts_but_a_refused_one_is_not_tried_again(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(client, "early-email", "anna.schmidt@example.de", "where is O0001234?")
+    assert "JJD0001234" in said(bodies[-1:])
+    chat(client, "wrong-early", "someone@example.com", "where is O0001234?")
+    again = chat(client, "wrong-early", "O0001234")
+    assert reveals_nothing(again)
+    assert "email" in said(again)  # asked for the proof, not another silent attempt
+    identity = session.scalars(
+        select(ChannelIdentity).where(ChannelIdentity.external_id == "wrong-early")
+    ).one()
+    attempts = session.scalars(
+        select(VerificationAttempt).where(VerificationAttempt.channel_identity_id == identity.id)
+    ).all()
+    assert len(attempts) == 1

@@ -6,12 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session, contains_eager, object_session
 
 from careloop.config import get_settings
 from crm.conversations import routing
-from crm.db import utcnow
+from crm.db import dialect_insert, utcnow
 from crm.models import (
     OPEN_STATUSES,
     CampaignDelivery,
@@ -63,6 +63,98 @@ def find_message(session: Session, *, channel: Channel, channel_message_id: str)
             Message.channel == channel, Message.channel_message_id == channel_message_id
         )
     ).one_or_none()
+
+
+def find_visitor(
+    session: Session, *, channel: Channel, external_id: str
+) -> tuple[ChannelIdentity | None, Conversation | None]:
+    """The identity (with its customer) and its open conversation, in one query."""
+    row = session.execute(
+        select(ChannelIdentity, Conversation)
+        .join(ChannelIdentity.customer)
+        .options(contains_eager(ChannelIdentity.customer))
+        .outerjoin(
+            Conversation,
+            and_(
+                Conversation.channel_identity_id == ChannelIdentity.id,
+                Conversation.status.in_(OPEN_STATUSES),
+            ),
+        )
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def start_conversation(
+    session: Session, *, identity: ChannelIdentity, customer: Customer, new_customer: bool
+) -> Conversation:
+    """A new bot conversation for a customer who has no open one on this channel."""
+    conversation = Conversation(
+        customer_id=customer.id,
+        channel=identity.channel,
+        channel_identity_id=identity.id,
+        status=ConversationStatus.bot,
+        # A customer met just now has been sent no campaign.
+        campaign_id=None
+        if new_customer
+        else answered_campaign(session, identity=identity, now=utcnow()),
+        segment_at_start=customer.rfm_segment,
+        clv_at_start=customer.clv,
+        churn_risk_at_start=customer.churn_risk.value if customer.churn_risk else None,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def insert_inbound(
+    session: Session,
+    *,
+    conversation: Conversation,
+    text: str,
+    channel_message_id: str,
+    nlu: dict[str, Any] | None,
+    entities: list[dict[str, Any]] | None,
+    payload: dict[str, Any] | None,
+) -> Message | None:
+    """Store a customer's message once: None when the channel's message id is already
+    stored (a retry, or a concurrent delivery of the same message)."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "conversation_id": conversation.id,
+        "customer_id": conversation.customer_id,
+        "channel": conversation.channel,
+        "channel_message_id": channel_message_id,
+        "direction": Direction.inbound,
+        "sender": Sender.customer,
+        "text": text,
+        "is_private_note": False,
+        "payload": payload or {},
+        "created_at": now,
+        "delivery_attempts": 0,
+    }
+    if entities:
+        values["entities"] = entities
+    if nlu is not None:
+        values |= {
+            "nlu": nlu,
+            "intent": nlu["intent"]["label"],
+            "intent_confidence": nlu["intent"]["confidence"],
+            "sentiment": nlu["sentiment"]["label"],
+            "sentiment_score": nlu["sentiment"]["score"],
+        }
+    statement = (
+        dialect_insert(session, Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "channel_message_id"])
+        .returning(Message)
+    )
+    message: Message | None = session.scalars(statement).first()
+    if message is not None:
+        conversation.last_message_at = now
+    return message
 
 
 def find_open_conversation(session: Session, *, identity: ChannelIdentity) -> Conversation | None:
@@ -154,8 +246,14 @@ def add_message(
     nlu: dict[str, Any] | None = None,
     entities: list[dict[str, Any]] | None = None,
     at: dt.datetime | None = None,
+    delivered: bool = False,
+    flush: bool = True,
 ) -> Message:
-    """Append a message (sent now, or ``at``) and move the conversation's clock."""
+    """Append a message (sent now, or ``at``) and move the conversation's clock.
+
+    ``delivered``: the channel hands it over in its own response (the web chat's replies),
+    so it never waits in the outbox. ``flush=False`` leaves the INSERT to the next flush,
+    so several replies go out in one statement."""
     now = at or utcnow()
     message = Message(
         conversation_id=conversation.id,
@@ -170,12 +268,13 @@ def add_message(
         is_private_note=is_private_note,
         payload=payload or {},
         # Private notes and system events are never delivered to the customer.
-        delivery_status=DeliveryStatus.pending
+        delivery_status=(DeliveryStatus.delivered if delivered else DeliveryStatus.pending)
         if direction is Direction.outbound and not is_private_note
         else None,
         created_at=now,
-        entities=entities or None,
     )
+    if entities:
+        message.entities = entities
     if nlu is not None:
         message.nlu = nlu
         message.intent = nlu["intent"]["label"]
@@ -185,7 +284,8 @@ def add_message(
     session.add(message)
     if not is_private_note:
         conversation.last_message_at = now
-    session.flush()
+    if flush:
+        session.flush()
     return message
 
 
@@ -200,14 +300,17 @@ def replies_to(session: Session, *, message_id: int) -> list[Message]:
     )
 
 
-def recent_inbound(session: Session, *, conversation_id: int, limit: int) -> Sequence[Message]:
-    """The conversation's last ``limit`` customer messages, newest first."""
-    return session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.direction == Direction.inbound)
-        .order_by(Message.id.desc())
-        .limit(limit)
-    ).all()
+def recent_inbound(
+    session: Session, *, conversation_id: int, limit: int, before_id: int | None = None
+) -> Sequence[Message]:
+    """The conversation's last ``limit`` customer messages (before ``before_id``), newest
+    first."""
+    query = select(Message).where(
+        Message.conversation_id == conversation_id, Message.direction == Direction.inbound
+    )
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    return session.scalars(query.order_by(Message.id.desc()).limit(limit)).all()
 
 
 def visible_messages(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from careloop.errors import NotFound, ValidationFailed
-from crm.db import utcnow
+from crm.db import dialect_insert, utcnow
 from crm.models import (
     BlockReason,
     Channel,
@@ -71,6 +72,51 @@ def get_or_create_identity(
         if identity is None:
             raise
     return identity
+
+
+def create_identity(
+    session: Session,
+    *,
+    channel: Channel,
+    external_id: str,
+    username: str | None = None,
+    first_name: str | None = None,
+) -> tuple[ChannelIdentity, bool]:
+    """A new customer and their identity for ``(channel, external_id)``; ``(identity, True)``.
+
+    A concurrent first contact may have won: the unique constraint decides (``ON CONFLICT
+    DO NOTHING``), the customer made here is dropped, and ``(winner, False)`` comes back.
+    """
+    customer = Customer(first_name=first_name)
+    session.add(customer)
+    session.flush()
+    statement = (
+        dialect_insert(session, ChannelIdentity)
+        .values(
+            customer_id=customer.id,
+            channel=channel,
+            external_id=external_id,
+            username=username,
+            reachable=True,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(ChannelIdentity)
+    )
+    identity = session.scalars(statement).first()
+    if identity is not None:
+        set_committed_value(identity, "customer", customer)  # known: no lazy load later
+        return identity, True
+    session.delete(customer)
+    winner = find_identity(session, channel=channel, external_id=external_id)
+    if winner is None:  # pragma: no cover - the conflict names a row that exists
+        raise RuntimeError(f"identity {channel}:{external_id} conflicted but is missing")
+    return winner, False
+
+
+def is_known(customer: Customer) -> bool:
+    """A customer the shop knows (imported, or linked by a proof or a signed link), not a
+    placeholder made at first contact."""
+    return customer.external_id is not None or customer.email is not None
 
 
 def opt_out(session: Session, *, customer_id: int) -> Customer:

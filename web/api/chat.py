@@ -21,8 +21,7 @@ from careloop.errors import ValidationFailed
 from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.customers.links import parse_web_login_token
-from crm.models import Channel, Customer, Direction, Message
-from crm.orders import service as orders
+from crm.models import Channel, Direction, Message
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
@@ -79,9 +78,9 @@ def post_message(
             first_name=body.first_name,
             button=body.button,
             link_customer_id=_logged_in_customer(session, settings, body.customer_token),
+            replies_delivered=True,
         ),
     )
-    conversations.mark_delivered(session, message_ids=[r.id for r in outcome.replies])
     session.commit()
     nlu = outcome.understanding or {}
     return ChatReplyOut(
@@ -96,7 +95,7 @@ def post_message(
         intent=nlu.get("intent"),
         sentiment=nlu.get("sentiment"),
         entities=[EntityOut.model_validate(e) for e in outcome.entities],
-        linked=_is_linked(session, outcome.conversation.customer_id),
+        linked=outcome.linked,
     )
 
 
@@ -115,13 +114,6 @@ def _logged_in_customer(session: Session, settings: Settings, token: str | None)
         log.info("chat.web_login.refused reason=%s", "unknown" if external_id else "invalid")
         return None
     return customer.id
-
-
-def _is_linked(session: Session, customer_id: int) -> bool:
-    customer = session.get(Customer, customer_id)
-    return customer is not None and (
-        customer.external_id is not None or orders.has_orders(session, customer_id=customer_id)
-    )
 
 
 @router.get("/sessions/{session_id}/messages", response_model=MessageListOut)
