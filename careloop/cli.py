@@ -712,7 +712,13 @@ def nlu_evaluate(
     ] = None,
     mode: Annotated[str, typer.Option(help="fast or finetune.")] = "fast",
 ) -> None:
-    """Train on TRAIN and report accuracy and macro-F1 on TEST as one JSON object."""
+    """Train on TRAIN and report accuracy and macro-F1 on TEST as one JSON object.
+
+    With --oos-label the out-of-scope detector (nlp/oos.py, the bot's own) rejects messages
+    outside the trained intents; the report adds in_scope_accuracy, oos_recall, oos_auroc,
+    the threshold and how it was chosen (from TRAIN only: its out-of-scope rows if it has
+    some, else intents held out of TRAIN as pseudo out-of-scope). CARELOOP_INTENT_THRESHOLD
+    set = the max-softmax rule at that confidence instead."""
     from nlp.dataset import DataError, load_examples
     from nlp.encoder import SentenceEncoder
     from nlp.evaluation import evaluate

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from nlp.tone import Tone
 
 FALLBACK_INTENT = "nlu_fallback"
+OOS_LABEL = "out_of_scope"  # the shop's own intent for messages it does not handle
 
 Vectors = npt.NDArray[np.float32]
 

@@ -8,8 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from nlp.base import FALLBACK_INTENT, Encoder, IntentPrediction, SentimentPrediction, Vectors
+from nlp.base import (
+    FALLBACK_INTENT,
+    Encoder,
+    IntentPrediction,
+    SentimentPrediction,
+    Vectors,
+)
 from nlp.head import LinearHead, combine
+from nlp.oos import OutOfScopeDetector
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
@@ -18,6 +25,10 @@ SENTIMENT_LABELS = ("negative", "neutral", "positive")
 class IntentClassifier:
     """Calibrated intents; below ``threshold`` the answer is the fallback ("not sure").
 
+    With a ``detector`` (:mod:`nlp.oos`) the detector decides instead of the confidence
+    threshold: a message it rejects gets the fallback, as a low confidence did before; the
+    shop's own ``out_of_scope`` intent, when the head predicts it and the detector accepts,
+    keeps its answer.
     ``encoder`` is set for a fine-tuned model (its own encoder); otherwise the head reads the
     shared embeddings.
     """
@@ -28,6 +39,7 @@ class IntentClassifier:
     encoder: Encoder | None = None
     base_head: LinearHead | None = None  # fine-tuned mode: the frozen-encoder head
     ensemble_weight: float = 1.0
+    detector: OutOfScopeDetector | None = None
 
     def probabilities(
         self, vectors: Vectors, base_vectors: Vectors | None = None
@@ -41,12 +53,16 @@ class IntentClassifier:
         self, vectors: Vectors, base_vectors: Vectors | None = None
     ) -> list[IntentPrediction]:
         probs = self.probabilities(vectors, base_vectors)
+        rejected = self.detector.rejects(vectors, probs) if self.detector is not None else None
         out: list[IntentPrediction] = []
-        for row in probs:
+        for k, row in enumerate(probs):
             order = np.argsort(-row)[: self.top_k]
             ranking = [(self.head.labels[i], float(row[i])) for i in order]
             label, confidence = ranking[0]
-            if confidence < self.threshold:
+            if rejected is None:
+                if confidence < self.threshold:
+                    label = FALLBACK_INTENT
+            elif rejected[k]:
                 label = FALLBACK_INTENT
             out.append(IntentPrediction(label=label, confidence=confidence, ranking=ranking))
         return out

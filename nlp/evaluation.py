@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from nlp.base import Encoder, Vectors
 from nlp.classifiers import IntentClassifier
@@ -15,7 +16,15 @@ from nlp.dataset import Example
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
 from nlp.head import LinearHead
-from nlp.training import DEFAULT_THRESHOLD, stratified_holdout, tune_threshold
+from nlp.oos import OutOfScopeDetector, msp_distance
+from nlp.training import (
+    DEFAULT_THRESHOLD,
+    stratified_holdout,
+    train_head_on_vectors,
+    tune_threshold,
+)
+
+OOS_METHODS = ("detector", "msp")  # nlp.oos's detector, or today's max-softmax rule
 
 
 def evaluate(
@@ -28,32 +37,59 @@ def evaluate(
     c: float = 10.0,
     mode: str = "fast",
     finetune_config: FinetuneConfig | None = None,
+    oos_method: str = "detector",
+    curve: bool = False,
 ) -> dict[str, Any]:
     """Train on ``train`` (fast: a head on frozen embeddings; finetune: the encoder too) and
     score on ``test``.
 
-    With ``oos_label``, rows of that label are left out of training; a test prediction whose
-    confidence is below ``threshold`` counts as out-of-scope. Without a given threshold the
-    fast mode tunes one (and the softmax temperature) on a stratified 20 % of ``train``
-    that includes its out-of-scope rows; otherwise the default 0.45 applies.
+    With ``oos_label``, rows of that label are left out of the intent head; a test message
+    the out-of-scope rule rejects is predicted as ``oos_label``. The fast mode's rule is the
+    detector of :mod:`nlp.oos` (``oos_method="detector"``, the bot's own; its threshold
+    follows that module's policy: balanced accuracy on out-of-fold ``oos_label`` rows of
+    ``train`` when it has some, else pseudo out-of-scope intents held out of ``train``), or
+    today's max-softmax confidence rule (``"msp"``: temperature and threshold tuned on a
+    stratified 20 % of ``train``). A given ``threshold`` means the max-softmax rule at that
+    confidence. The fine-tuned mode uses the max-softmax rule (default threshold 0.45).
+
+    The report adds, with ``oos_label``: ``in_scope_accuracy`` (an in-scope test message
+    counts right only if it is accepted and gets its own label), ``oos_recall`` (share of
+    out-of-scope test messages rejected), ``oos_auroc`` (of the rejection score), the
+    threshold, and with ``curve`` the in-scope accuracy and out-of-scope recall over 101
+    thresholds (score quantiles).
     """
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; use fast or finetune")
+    if oos_method not in OOS_METHODS:
+        raise ValueError(f"unknown out-of-scope method {oos_method!r}; use detector or msp")
     train_rows = [ex for ex in train if ex.label != oos_label]
     train_texts = [ex.text for ex in train_rows]
     train_labels = [ex.label for ex in train_rows]
     train_started = time.perf_counter()
+    detector: OutOfScopeDetector | None = None
+    method = "msp"
     if mode == "fast":
         started = time.perf_counter()
         all_train_vecs = encoder.encode([ex.text for ex in train])  # out-of-scope rows too
         test_vecs = encoder.encode([ex.text for ex in test])
         encode_s = time.perf_counter() - started
         n_encoded = len(train) + len(test)
-        in_scope = [i for i, ex in enumerate(train) if ex.label != oos_label]
-        head = LinearHead.fit(all_train_vecs[in_scope], train_labels, c=c)
-        if oos_label is not None and threshold is None:
+        if oos_label is not None and threshold is None and oos_method == "detector":
+            trained = train_head_on_vectors(
+                all_train_vecs,
+                [ex.label for ex in train],
+                c=c,
+                oos_label=oos_label,
+                oos_is_intent=False,
+                detector=True,
+            )
+            head, detector = trained.head, trained.detector
+        else:
+            in_scope = [i for i, ex in enumerate(train) if ex.label != oos_label]
+            head = LinearHead.fit(all_train_vecs[in_scope], train_labels, c=c)
+        if oos_label is not None and threshold is None and detector is None:
             tuned_t = _tune_on_train(all_train_vecs, train, oos_label, c=c)
             if tuned_t is not None:
                 head.temperature, threshold = tuned_t
@@ -87,10 +123,17 @@ def evaluate(
         probs = classifier.probabilities(test_vecs, base_vecs)
     best = probs.argmax(axis=1)
     predicted = [head.labels[i] for i in best]
+    guessed = list(predicted)  # before any rejection
+    if detector is not None:
+        method = detector.method
+        threshold = detector.threshold
+        score = detector.scores(test_vecs, probs)
+    else:
+        score = msp_distance(probs)
+        threshold_score = 1.0 - threshold  # msp_distance > 1 - t  <=>  confidence < t
     if oos_label is not None:
-        predicted = [
-            oos_label if probs[k, best[k]] < threshold else p for k, p in enumerate(predicted)
-        ]
+        cut = threshold if detector is not None else threshold_score
+        predicted = [oos_label if score[k] > cut else p for k, p in enumerate(predicted)]
     truth = [ex.label for ex in test]
     report: dict[str, Any] = {
         "accuracy": float(accuracy_score(truth, predicted)),
@@ -104,6 +147,7 @@ def evaluate(
         "train_seconds": round(train_seconds, 2),
     }
     if oos_label is not None:
+        is_oos = np.array([t == oos_label for t in truth])
         in_scope = [i for i, t in enumerate(truth) if t != oos_label]
         oos = [i for i, t in enumerate(truth) if t == oos_label]
         report["in_scope_accuracy"] = (
@@ -113,7 +157,37 @@ def evaluate(
             float(np.mean([predicted[i] == oos_label for i in oos])) if oos else None
         )
         report["threshold"] = threshold
+        report["oos_method"] = method
+        if detector is not None:
+            report["oos_policy"] = detector.policy
+            report["oos_detector"] = {k: round(v, 4) for k, v in detector.info.items()}
+        report["oos_auroc"] = float(roc_auc_score(is_oos, score)) if in_scope and oos else None
+        if curve:
+            right = np.array([g == t for g, t in zip(guessed, truth, strict=True)])
+            report["curve"] = oos_curve(score, right, is_oos)
     return report
+
+
+def oos_curve(
+    score: npt.NDArray[np.float64],
+    right: npt.NDArray[np.bool_],
+    is_oos: npt.NDArray[np.bool_],
+    points: int = 101,
+) -> list[dict[str, float]]:
+    """In-scope accuracy and out-of-scope recall when rejecting scores above each of
+    ``points`` thresholds (quantiles of the scores, lowest to highest)."""
+    out: list[dict[str, float]] = []
+    ins = ~is_oos
+    for t in np.quantile(score, np.linspace(0.0, 1.0, points)):
+        rejected = score > t
+        out.append(
+            {
+                "threshold": round(float(t), 4),
+                "in_scope_accuracy": round(float(np.mean(right[ins] & ~rejected[ins])), 4),
+                "oos_recall": round(float(np.mean(rejected[is_oos])), 4),
+            }
+        )
+    return out
 
 
 def _tune_on_train(

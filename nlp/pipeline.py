@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlp.base import Encoder, SentimentPrediction, Understanding, Vectors
+from nlp.base import OOS_LABEL, Encoder, SentimentPrediction, Understanding, Vectors
 from nlp.batcher import MicroBatcher
 from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentimentModel
 from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
@@ -158,7 +158,9 @@ def train_task(
     log.info("nlu.train.start task=%s mode=%s examples=%d data=%s", task, mode, len(examples), path)
     meta = {"mode": mode, "encoder": encoder.name, "data_path": str(path)}
     if mode == "fast":
-        trained = train_head(encoder, examples)
+        trained = train_head(  # the intent model gets an out-of-scope detector (nlp/oos.py)
+            encoder, examples, oos_label=OOS_LABEL, detector=task == "intent"
+        )
         artifact = save_artifact(
             config.model_dir,
             task,
@@ -169,6 +171,7 @@ def train_task(
                 "n_examples": trained.n_examples,
                 "metrics": trained.metrics,
             },
+            detector=trained.detector,
         )
     else:
         artifact = _train_finetuned(encoder, config, task, examples, meta)
@@ -250,6 +253,9 @@ def load_nlu(encoder: Encoder, config: NLUConfig) -> NLU:
         ensemble_weight=float(intent_artifact.meta.get("metrics", {}).get("ensemble_weight", 1.0))
         if base_head is not None
         else 1.0,
+        # out-of-scope detector; a configured CARELOOP_INTENT_THRESHOLD means today's
+        # max-softmax rule instead
+        detector=intent_artifact.oos_detector() if config.intent_threshold is None else None,
     )
     sentiment: SentimentClassifier | TextSentimentModel
     if config.sentiment_model:

@@ -1,5 +1,6 @@
-"""Versioned model artifacts: ``<root>/<task>/<version>/{head.npz,meta.json[,encoder/]}``
-plus an ``active`` pointer per task."""
+"""Versioned model artifacts:
+``<root>/<task>/<version>/{head.npz,meta.json[,oos_detector.npz][,encoder/]}`` plus an
+``active`` pointer per task."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp.head import LinearHead
+from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
 
 TASKS = ("intent", "sentiment")
 
@@ -32,6 +34,11 @@ class Artifact:
         path = self.path / f"{name}.npz"
         return LinearHead.load(path) if path.is_file() else None
 
+    def oos_detector(self) -> OutOfScopeDetector | None:
+        """The version's out-of-scope detector (``oos_detector.npz``), if it has one."""
+        path = self.path / DETECTOR_FILE
+        return OutOfScopeDetector.load(path) if path.is_file() else None
+
     @property
     def encoder_path(self) -> Path | None:
         """The fine-tuned encoder of this version, if it has one."""
@@ -48,10 +55,12 @@ def save_artifact(
     activate: bool = True,
     encoder_dir: Path | None = None,
     extra_heads: dict[str, LinearHead] | None = None,
+    detector: OutOfScopeDetector | None = None,
 ) -> Artifact:
     """Write a new version of ``task``'s model and (by default) make it the active one.
 
-    ``encoder_dir`` (a fine-tuned encoder) is moved into the version as ``encoder/``.
+    ``encoder_dir`` (a fine-tuned encoder) is moved into the version as ``encoder/``;
+    ``detector`` (the out-of-scope detector) is saved as ``oos_detector.npz``.
     """
     _check_task(task)
     now = dt.datetime.now(dt.UTC)
@@ -61,6 +70,8 @@ def save_artifact(
     head.save(path / "head.npz")
     for name, extra in (extra_heads or {}).items():
         extra.save(path / f"{name}.npz")
+    if detector is not None:
+        detector.save(path / DETECTOR_FILE)
     if encoder_dir is not None:
         shutil.move(str(encoder_dir), str(path / ENCODER_DIR))
     full_meta = {

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nlp.base import Encoder, Vectors
+from nlp.base import OOS_LABEL, Encoder, Vectors
 from nlp.dataset import Example, data_hash
 from nlp.head import LinearHead, softmax
+from nlp.oos import OutOfScopeDetector, fit_detector, out_of_fold
 
-OOS_LABEL = "out_of_scope"
 DEFAULT_THRESHOLD = 0.45
 THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(4, 17))  # 0.20 … 0.80
 
@@ -25,6 +25,7 @@ class TrainedHead:
     data_sha256: str
     n_examples: int
     metrics: dict[str, Any] = field(default_factory=dict)
+    detector: OutOfScopeDetector | None = None
 
 
 def train_head(
@@ -34,51 +35,78 @@ def train_head(
     c: float = 10.0,
     seed: int = 0,
     folds: int = 5,
+    oos_label: str | None = None,
+    detector: bool = False,
 ) -> TrainedHead:
     """Fit a linear head; temperature and "not sure" threshold come from out-of-fold
     predictions (stratified k-fold), so every example is held out once and the tuning does
-    not hang on a small split."""
+    not hang on a small split. With ``detector`` the same out-of-fold predictions fit the
+    out-of-scope detector (:mod:`nlp.oos`); ``oos_label`` rows (the shop's
+    ``out_of_scope`` intent) stay an intent of the head but are never part of the detector's
+    in-scope reference, and they set its threshold."""
     texts = [ex.text for ex in examples]
     labels = [ex.label for ex in examples]
     started = time.perf_counter()
     vectors = encoder.encode(texts)
     encode_s = time.perf_counter() - started
-    metrics: dict[str, Any] = {"encode_ms_per_message": 1000 * encode_s / max(1, len(texts))}
-    head = LinearHead.fit(vectors, labels, c=c, seed=seed)
+    trained = train_head_on_vectors(
+        vectors,
+        labels,
+        c=c,
+        seed=seed,
+        folds=folds,
+        oos_label=oos_label,
+        oos_is_intent=True,
+        detector=detector,
+    )
+    trained.metrics["encode_ms_per_message"] = 1000 * encode_s / max(1, len(texts))
+    trained.metrics["train_seconds"] = time.perf_counter() - started
+    trained.data_sha256 = data_hash(examples)
+    return trained
 
-    logits = _out_of_fold_logits(vectors, labels, head.labels, c=c, seed=seed, folds=folds)
-    if logits is not None:
+
+def train_head_on_vectors(
+    vectors: Vectors,
+    labels: list[str],
+    *,
+    c: float = 10.0,
+    seed: int = 0,
+    folds: int = 5,
+    oos_label: str | None = None,
+    oos_is_intent: bool = True,
+    detector: bool = False,
+) -> TrainedHead:
+    """:func:`train_head` on given embeddings. ``oos_is_intent=False`` leaves the
+    ``oos_label`` rows out of the head (``nlu evaluate --oos-label``): they only tune the
+    detector's threshold."""
+    started = time.perf_counter()
+    head_rows = [i for i, lbl in enumerate(labels) if oos_is_intent or lbl != oos_label]
+    head = LinearHead.fit(vectors[head_rows], [labels[i] for i in head_rows], c=c, seed=seed)
+    metrics: dict[str, Any] = {}
+    held = out_of_fold(
+        vectors, labels, head.labels, oos_label=oos_label, c=c, seed=seed, folds=folds
+    )
+    found: OutOfScopeDetector | None = None
+    if held is not None:
+        known = np.array([lbl in head.labels for lbl in labels])
         calibrator = LinearHead(head.labels, head.weights, head.bias)
-        temperature = calibrator.calibrate_logits(logits, labels)
-        probs = softmax(logits / temperature)
+        known_labels = [lbl for lbl in labels if lbl in head.labels]
+        temperature = calibrator.calibrate_logits(held.logits[known], known_labels)
+        probs = softmax(held.logits / temperature)
         metrics.update(holdout_metrics(probs, labels, head.labels))
         metrics["holdout"] = f"{folds}-fold out-of-fold"
-    else:
-        temperature = 1.0
-    head.temperature = temperature
-    metrics["temperature"] = temperature
+        head.temperature = temperature
+        if detector:
+            found = fit_detector(vectors, labels, head, held, oos_label=oos_label, c=c, seed=seed)
+            metrics["oos_detector"] = {
+                "method": found.method,
+                "threshold": round(found.threshold, 4),
+                "policy": found.policy,
+                **found.info,
+            }
+    metrics["temperature"] = head.temperature
     metrics["train_seconds"] = time.perf_counter() - started
-    return TrainedHead(head, data_hash(examples), len(examples), metrics)
-
-
-def _out_of_fold_logits(
-    vectors: Vectors, labels: list[str], classes: list[str], *, c: float, seed: int, folds: int
-) -> npt.NDArray[np.float64] | None:
-    """Each example's logits from a head that did not see it (None when data is too small)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    smallest = min(labels.count(label) for label in set(labels))
-    k = min(folds, smallest)
-    if k < 2:
-        return None
-    out = np.zeros((len(labels), len(classes)), dtype=np.float64)
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    for train_idx, test_idx in splitter.split(vectors, labels):
-        probe = LinearHead.fit(vectors[train_idx], [labels[i] for i in train_idx], c=c, seed=seed)
-        if probe.labels != classes:
-            return None
-        out[test_idx] = probe.logits(vectors[test_idx])
-    return out
+    return TrainedHead(head, "", len(labels), metrics, found)
 
 
 def holdout_metrics(

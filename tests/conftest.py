@@ -78,6 +78,7 @@ SLOW_TESTS = (
     "test_nlp.py::test_artifacts_are_versioned_and_reloaded",
     "test_nlp_modes.py::test_trained_threshold_is_used_unless_configured",
     "test_nlp_modes.py::test_finetuned_mode_trains_saves_loads_and_reloads",
+    "test_oos.py::test_artifact_with_detector_round_trip",
     "test_clv.py::test_models_score_a_shop_with_enough_history",
     "test_campaign_crash.py::test_a_killed_sender_restarts_without_duplicates_or_silent_losses",
     "test_escalation.py::test_labelled_conversations_meet_the_precision_and_recall_goals",

@@ -92,9 +92,29 @@ def test_nlu_evaluate_prints_one_json_object(cli_env: str, tmp_path: Path) -> No
     train.write_text(
         "text,label\n"
         + "\n".join(
-            [f'"where is my order {i}",order_status' for i in range(6)]
-            + [f'"I want a refund {i}",refund' for i in range(6)]
-            + [f'"what is the weather {i}",oos' for i in range(3)]
+            [
+                f'"{t}",order_status'
+                for t in (
+                    "where is my order",
+                    "has my parcel shipped",
+                    "track my package",
+                    "when will my order arrive",
+                    "status of my order",
+                    "is my delivery on its way",
+                )
+            ]
+            + [
+                f'"{t}",refund'
+                for t in (
+                    "I want a refund",
+                    "can I get my money back",
+                    "refund my purchase",
+                    "how do I return this for a refund",
+                    "please refund me",
+                    "give me my money back",
+                )
+            ]
+            + [f'"{t}",oos' for t in ("what is the weather", "who won the game", "write a poem")]
         )
     )
     test.write_text(
@@ -123,6 +143,8 @@ def test_nlu_evaluate_prints_one_json_object(cli_env: str, tmp_path: Path) -> No
     assert report["n_train"] == 12 and report["n_test"] == 3
     assert "oos_recall" in report and "in_scope_accuracy" in report
     assert report["in_scope_accuracy"] == 1.0
+    assert 0.0 <= report["oos_recall"] <= 1.0 and 0.0 <= report["oos_auroc"] <= 1.0
+    assert report["oos_method"] == "msp+knn" and isinstance(report["threshold"], float)
 
 
 def test_nlu_evaluate_names_the_bad_line(cli_env: str, tmp_path: Path) -> None:

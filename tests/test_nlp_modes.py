@@ -158,8 +158,13 @@ def test_evaluate_tunes_the_threshold_with_an_oos_label(encoder: SentenceEncoder
     ]
     test = [Example("where is my parcel", "order_status"), Example("sing a song", "oos")]
     report = evaluate(encoder, train, test, oos_label="oos")
-    assert 0.2 <= report["threshold"] <= 0.8
-    assert set(report) >= {"in_scope_accuracy", "oos_recall", "accuracy", "macro_f1"}
+    assert report["oos_method"] == "msp+knn"
+    assert "out-of-scope examples" in report["oos_policy"]  # tuned on train's oos rows
+    assert report["in_scope_accuracy"] == 1.0 and report["oos_recall"] == 1.0
+    assert report["oos_auroc"] == 1.0
+    assert set(report) >= {"accuracy", "macro_f1", "threshold", "n_train", "n_test"}
+    baseline = evaluate(encoder, train, test, oos_label="oos", oos_method="msp")
+    assert baseline["oos_method"] == "msp" and 0.2 <= baseline["threshold"] <= 0.8
 
 
 def test_finetuned_mode_trains_saves_loads_and_reloads(
