@@ -36,7 +36,7 @@ from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory
 from crm.migrate import upgrade
 from crm.models import Customer, Order, OrderStatus
-from nlp.base import Understanding
+from nlp.base import FALLBACK_INTENT, OOS_LABEL, Understanding
 from nlp.tone import Tone
 from web.app import create_app
 
@@ -146,6 +146,8 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
         fp_base += base and not truth
         fn_base += (not base) and truth
         label = (body.get("intent") or {}).get("label")
+        if label == FALLBACK_INTENT:  # "not one of the shop's intents": out of scope
+            label = OOS_LABEL
         intent_ok += label == row["intent"]
         intent_lenient += label in (row["intent"], row["intent_alt"])
         if row["routine"]:

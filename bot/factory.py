@@ -23,6 +23,7 @@ def nlu_config(settings: Settings) -> NLUConfig:
         intent_data=settings.intent_data,
         sentiment_data=settings.sentiment_data,
         intent_threshold=settings.intent_threshold,
+        intent_oos_weight=settings.intent_oos_weight,
         sentiment_model=settings.sentiment_model or None,
         batch_max=settings.nlu_batch_max,
         batch_wait_ms=settings.nlu_batch_wait_ms,

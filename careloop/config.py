@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     sentiment_data: Path | None = None
     model_dir: Path | None = None
     intent_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    intent_oos_weight: float = Field(default=0.15, ge=0.0, le=1.0)
     sentiment_model: str = ""
     nlu_batch_max: int = Field(default=32, ge=1)
     nlu_batch_wait_ms: float = Field(default=1.0, ge=0.0)

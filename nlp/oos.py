@@ -195,11 +195,14 @@ def balanced_threshold(
     accepted_right: npt.NDArray[np.bool_],
     is_oos: npt.NDArray[np.bool_],
     oos_handled: npt.NDArray[np.bool_] | None = None,
+    oos_weight: float = 0.5,
 ) -> tuple[float, float]:
-    """(threshold, balanced accuracy) maximising the mean of in-scope accuracy and
-    out-of-scope recall; ``accepted_right``: the in-scope example gets its own label when
-    accepted; ``oos_handled``: an out-of-scope example counts as handled even when accepted
-    (the model has an out-of-scope intent and predicted it). Ties: the middle threshold."""
+    """(threshold, weighted accuracy) maximising ``(1 - oos_weight) * in-scope accuracy
+    + oos_weight * out-of-scope recall`` (0.5: the balanced accuracy, for an even prior; a
+    shop where few messages are out of scope weighs them less). ``accepted_right``: the
+    in-scope example gets its own label when accepted; ``oos_handled``: an out-of-scope
+    example counts as handled even when accepted (the model has an out-of-scope intent and
+    predicted it). Ties: the middle threshold."""
     handled = np.zeros(len(scores), dtype=bool) if oos_handled is None else oos_handled
     ins, oos = ~is_oos, is_oos
     n_in, n_oos = max(1, int(ins.sum())), max(1, int(oos.sum()))
@@ -220,7 +223,7 @@ def balanced_threshold(
     n_accepted = np.searchsorted(s_sorted, cuts, side="right")
     in_acc = right_cum[n_accepted] / n_in
     oos_rejected = (oos_cum[-1] - oos_cum[n_accepted]) + handled_cum[n_accepted]
-    balanced = (in_acc + oos_rejected / n_oos) / 2
+    balanced = (1.0 - oos_weight) * in_acc + oos_weight * oos_rejected / n_oos
     best = np.flatnonzero(balanced >= balanced.max() - 1e-12)
     pick = int(best[len(best) // 2])
     return float(cuts[pick]), float(balanced[pick])
@@ -237,6 +240,7 @@ def fit_detector(
     seed: int = 0,
     probes: int = 3,
     msp_weight: float = DEFAULT_MSP_WEIGHT,
+    oos_weight: float = 0.5,
 ) -> OutOfScopeDetector:
     """The detector of a trained ``head`` from out-of-fold predictions (see the module's
     threshold policy). ``vectors``/``labels``: all training examples, ``oos_label`` rows
@@ -260,16 +264,24 @@ def fit_detector(
     truth = np.array(labels)
     if is_oos.any():
         threshold, balanced = balanced_threshold(
-            scores, predicted == truth, is_oos, predicted == oos_label
+            scores, predicted == truth, is_oos, predicted == oos_label, oos_weight=oos_weight
         )
         detector.threshold = threshold
-        detector.policy = "balanced accuracy on out-of-fold out-of-scope examples"
-        detector.info = {"holdout_balanced_accuracy": round(balanced, 4)}
+        detector.policy = (
+            "weighted accuracy on out-of-fold out-of-scope examples"
+            f" (out-of-scope weight {oos_weight:g})"
+        )
+        detector.info = {"holdout_weighted_accuracy": round(balanced, 4)}
         return detector
-    rates = probe_reject_rates(vectors, labels, c=c, seed=seed, probes=probes, w=msp_weight)
+    rates = probe_reject_rates(
+        vectors, labels, c=c, seed=seed, probes=probes, w=msp_weight, oos_weight=oos_weight
+    )
     if rates:
         rate = float(np.mean(rates))
-        detector.policy = f"pseudo out-of-scope: held-out intents in {len(rates)} probes"
+        detector.policy = (
+            f"pseudo out-of-scope: held-out intents in {len(rates)} probes"
+            f" (out-of-scope weight {oos_weight:g})"
+        )
     else:
         rate = DEFAULT_REJECT_RATE
         detector.policy = "fixed in-scope rejection rate"
@@ -286,6 +298,7 @@ def probe_reject_rates(
     seed: int,
     probes: int,
     w: float,
+    oos_weight: float = 0.5,
 ) -> list[float]:
     """In-scope rejection rates at the balanced-accuracy threshold of pseudo out-of-scope
     probes (a random quarter of the intents held out each time)."""
@@ -326,6 +339,6 @@ def probe_reject_rates(
         predicted = np.array([probe.labels[i] for i in probs.argmax(axis=1)])
         truth = np.array([labels[i] for i in rows])
         is_oos = np.arange(len(rows)) >= n_dev
-        threshold, _ = balanced_threshold(scores, predicted == truth, is_oos)
+        threshold, _ = balanced_threshold(scores, predicted == truth, is_oos, oos_weight=oos_weight)
         rates.append(float(np.mean(scores[:n_dev] > threshold)))
     return rates

@@ -37,6 +37,7 @@ def train_head(
     folds: int = 5,
     oos_label: str | None = None,
     detector: bool = False,
+    oos_weight: float = 0.5,
 ) -> TrainedHead:
     """Fit a linear head; temperature and "not sure" threshold come from out-of-fold
     predictions (stratified k-fold), so every example is held out once and the tuning does
@@ -58,6 +59,7 @@ def train_head(
         oos_label=oos_label,
         oos_is_intent=True,
         detector=detector,
+        oos_weight=oos_weight,
     )
     trained.metrics["encode_ms_per_message"] = 1000 * encode_s / max(1, len(texts))
     trained.metrics["train_seconds"] = time.perf_counter() - started
@@ -75,6 +77,7 @@ def train_head_on_vectors(
     oos_label: str | None = None,
     oos_is_intent: bool = True,
     detector: bool = False,
+    oos_weight: float = 0.5,
 ) -> TrainedHead:
     """:func:`train_head` on given embeddings. ``oos_is_intent=False`` leaves the
     ``oos_label`` rows out of the head (``nlu evaluate --oos-label``): they only tune the
@@ -97,7 +100,16 @@ def train_head_on_vectors(
         metrics["holdout"] = f"{folds}-fold out-of-fold"
         head.temperature = temperature
         if detector:
-            found = fit_detector(vectors, labels, head, held, oos_label=oos_label, c=c, seed=seed)
+            found = fit_detector(
+                vectors,
+                labels,
+                head,
+                held,
+                oos_label=oos_label,
+                c=c,
+                seed=seed,
+                oos_weight=oos_weight,
+            )
             metrics["oos_detector"] = {
                 "method": found.method,
                 "threshold": round(found.threshold, 4),

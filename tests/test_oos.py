@@ -100,3 +100,24 @@ def test_bundled_intent_model_uses_the_detector(nlu: NLU) -> None:
     assert nlu.intent.detector is not None
     results = nlu.understand_batch(["where is my order", "asdf qwerty zxcv", "hello"])
     assert [r.intent.label for r in results] == ["order_status", FALLBACK_INTENT, "greet"]
+
+
+def test_a_lower_out_of_scope_weight_turns_fewer_in_scope_messages_away() -> None:
+    """The threshold weighs out-of-scope recall against in-scope accuracy: with few
+    out-of-scope messages expected (a low weight) fewer known intents are rejected."""
+    from nlp.oos import balanced_threshold
+
+    rng = np.random.default_rng(3)
+    in_scores = rng.normal(0.0, 1.0, 400)
+    oos_scores = rng.normal(1.5, 1.0, 40)
+    scores = np.concatenate([in_scores, oos_scores])
+    is_oos = np.arange(len(scores)) >= len(in_scores)
+    right = ~is_oos
+    even, _ = balanced_threshold(scores, right, is_oos)
+    low, _ = balanced_threshold(scores, right, is_oos, oos_weight=0.15)
+    rejected_even = int(np.sum(in_scores > even))
+    rejected_low = int(np.sum(in_scores > low))
+    assert low > even
+    assert rejected_low < rejected_even
+    # and the even weight still catches more of the out-of-scope messages
+    assert np.sum(oos_scores > even) > np.sum(oos_scores > low)
