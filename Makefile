@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test test-fast venv lint typecheck check bench bench-banking77 bench-banking77-oos browser clean
+.PHONY: run test test-fast venv lint typecheck docs api-docs check bench bench-banking77 bench-banking77-oos browser clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating virtual environment in $(VENV)"
@@ -57,7 +58,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+## make docs: build the manual (docs/ -> site/) with MkDocs; warnings and broken links fail it
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
+## make api-docs: regenerate docs/api-reference.md from the app's OpenAPI document
+api-docs: $(STAMP)
+	$(BIN)/python docs/gen_api.py
+
+check: lint typecheck docs test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.chat_latency
@@ -78,4 +87,4 @@ bench-banking77-oos: $(STAMP)
 	$(BIN)/python -m bench.banking77_oos
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache
