@@ -36,6 +36,8 @@ def build_engine(settings: Settings, encoder: SentenceEncoder | None = None) -> 
     encoder = encoder or SentenceEncoder(settings.encoder_model or None)
     nlu = load_nlu(encoder, nlu_config(settings))
     responses = ResponseBook.load(settings.responses_file)
+    if settings.shop_name.strip():
+        responses.shop["name"] = settings.shop_name.strip()
     hours = BusinessHours.parse(settings.business_hours, settings.business_timezone)
     log.info(
         "bot.engine.ready encoder=%s seconds=%.1f", encoder.name, time.perf_counter() - started

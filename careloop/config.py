@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     idle_resolve_minutes: int = Field(default=30, ge=1)
     business_hours: str = "mon-fri 09:00-18:00, sat 10:00-14:00"
     business_timezone: str = "Europe/Berlin"
+    # The shop's name in the web chat's header and the bot's replies ("" keeps the
+    # response book's shop.name).
+    shop_name: str = Field(default="", max_length=100)
     escalation_strong_negative: float = Field(default=-0.75, ge=-1.0, le=1.0)
     escalation_negative: float = Field(default=-0.3, ge=-1.0, le=1.0)
     escalation_negative_window: int = Field(default=3, ge=1)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from crm.models import (
     Campaign,
     CampaignDelivery,
+    Channel,
     Conversation,
     DeliveryGroup,
     DeliveryStatus,
@@ -35,6 +36,7 @@ from crm.models import (
     Order,
     OrderStatus,
     OutboxStatus,
+    ScheduleKind,
 )
 from crm.scoring.history import epoch_seconds
 
@@ -69,6 +71,46 @@ def uplift(x_t: int, n_t: int, x_c: int, n_c: int) -> dict[str, Any]:
             math.exp(math.log(ratio) + Z95 * se_log) - 1,
         ]
     return out
+
+
+# Fewer members than this in a group and the uplift interval says nothing.
+MIN_GROUP = 10
+
+
+def uplift_note(n_t: int, n_c: int, x_t: int, x_c: int) -> str | None:
+    """Why the uplift can't be measured yet ("not enough data"), or None when it can."""
+    if n_t + n_c == 0:
+        return "not enough data: nobody has entered the campaign yet"
+    if n_c < MIN_GROUP or n_t < MIN_GROUP:
+        return (
+            f"not enough data: {n_c} in the control group and {n_t} in the treatment group "
+            f"(at least {MIN_GROUP} in each are needed)"
+        )
+    if x_t + x_c == 0:
+        return "not enough data: no conversions yet in either group"
+    return None
+
+
+def empty_reason(campaign: Campaign) -> str:
+    """Why nobody has entered the campaign, in words."""
+    status = campaign.status.value
+    if status == "draft":
+        return "Not activated yet: activate it to plan its audience."
+    if campaign.schedule_kind is ScheduleKind.triggered:
+        since = (
+            campaign.activated_at.strftime("%Y-%m-%d %H:%M UTC") if campaign.activated_at else ""
+        )
+        return (
+            "A triggered campaign counts only customers whose trigger fires after activation "
+            f'({since}); none has fired yet. Pause it and activate it again with "also '
+            'include customers who already match" to include the others.'
+        )
+    if campaign.schedule_kind is ScheduleKind.recurring and status != "finished":
+        return "Waiting for its first run on the schedule."
+    if campaign.schedule_kind is ScheduleKind.once and status in ("scheduled", "paused"):
+        at = (campaign.schedule or {}).get("at")
+        return f"Planned for {at}." if at else "Not run yet."
+    return "No customer matched the audience rules when it ran."
 
 
 def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
@@ -171,6 +213,9 @@ def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
         else None
     )
     lift = uplift(t["converted"], n_t, c["converted"], n_c)
+    pending = channel.get(DeliveryStatus.pending.value, 0) + channel.get(
+        DeliveryStatus.sending.value, 0
+    )
     return {
         "campaign": {"id": campaign.id, "name": campaign.name, "status": campaign.status.value},
         "attribution": {"mode": campaign.attribution, "days": campaign.attribution_days},
@@ -181,6 +226,10 @@ def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
         "skipped": dict(sorted(skipped.items())),
         "channel": channel,
         "delivered": delivered,
+        # Web-chat offers are delivered when the customer next opens the chat.
+        "waiting_for_customer": pending if campaign.channel is Channel.web else 0,
+        "empty_reason": empty_reason(campaign) if n_t + n_c == 0 else None,
+        "uplift_note": uplift_note(n_t, n_c, t["converted"], c["converted"]),
         "conversions": {
             "treatment": t["converted"],
             "control": c["converted"],

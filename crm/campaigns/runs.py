@@ -33,6 +33,7 @@ from crm.models import (
     CampaignRun,
     CampaignStatus,
     ChannelIdentity,
+    ChurnRisk,
     Customer,
     CustomerEvent,
     DeliveryGroup,
@@ -366,6 +367,61 @@ def trigger_candidates(
     return found
 
 
+def existing_candidates(
+    session: Session, campaign: Campaign, settings: Settings, now: dt.datetime
+) -> list[tuple[int, str]]:
+    """(customer, occurrence key) for customers who *already* match the trigger when it is
+    activated ("also include customers who already match"): churn risk high now, a birthday
+    today, a last order at least N days ago (within the look-back), a low CSAT answer within
+    the look-back. The keys are those the sweep would use, so nobody gets the same
+    occurrence twice; a churn risk that is high already gets ``existing:churn_high``."""
+    spec = campaign.schedule or {}
+    kind = spec.get("trigger")
+    lookback = dt.timedelta(days=settings.campaign_trigger_lookback_days)
+    found: list[tuple[int, str]] = []
+    if kind == "churn_high":
+        for customer_id in session.scalars(
+            select(Customer.id).where(Customer.churn_risk == ChurnRisk.high).order_by(Customer.id)
+        ):
+            found.append((int(customer_id), "existing:churn_high"))
+    elif kind == "birthday":
+        rules = {"field": "birthday", "op": "eq", "value": "today"}
+        for customer_id in session.scalars(audience.audience_query(session, rules, now=now)):
+            found.append((int(customer_id), f"birthday:{now.year}"))
+    elif kind == "days_after_last_order":
+        days = int(spec.get("days", 30))
+        latest = now - dt.timedelta(days=days)
+        last = (
+            select(Order.customer_id, func.max(Order.ordered_at).label("last_at"))
+            .where(Order.status != OrderStatus.cancelled, Order.ordered_at <= now)
+            .group_by(Order.customer_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(last.c.customer_id, last.c.last_at)
+            .where(last.c.last_at <= latest, last.c.last_at > latest - lookback)
+            .order_by(last.c.customer_id)
+        )
+        for customer_id, last_at in rows:
+            found.append((int(customer_id), f"last_order:{last_at.date().isoformat()}"))
+    elif kind == "low_csat":
+        threshold = int(spec.get("max_score", settings.campaign_low_csat))
+        rows = session.execute(
+            select(SurveyResponse.id, SurveyResponse.customer_id)
+            .where(
+                SurveyResponse.kind == SurveyKind.csat,
+                SurveyResponse.status == SurveyStatus.answered,
+                SurveyResponse.score <= threshold,
+                SurveyResponse.answered_at >= now - lookback,
+                SurveyResponse.answered_at <= now,
+            )
+            .order_by(SurveyResponse.id)
+        )
+        for survey_id, customer_id in rows:
+            found.append((int(customer_id), f"csat:{survey_id}"))
+    return found
+
+
 def run_triggers(
     session: Session, settings: Settings, *, now: dt.datetime | None = None
 ) -> list[PlanResult]:
@@ -411,9 +467,21 @@ def validate_schedule(kind: ScheduleKind, schedule: dict[str, Any]) -> dict[str,
             raise ValidationFailed(
                 "schedule.at: expected an ISO time, e.g. 2026-12-01T09:00+01:00"
             ) from None
+        zone = schedule.get("timezone")
+        if zone in (None, ""):
+            if when.tzinfo is None:
+                raise ValidationFailed(
+                    "schedule.at: give a time zone offset (e.g. +01:00 or Z) or schedule.timezone"
+                )
+            return {"at": when.isoformat()}
+        try:
+            tzinfo = ZoneInfo(str(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationFailed(f"schedule.timezone: unknown time zone {zone!r}") from None
+        # A wall-clock time in the shop's time zone (what a date and time field gives).
         if when.tzinfo is None:
-            raise ValidationFailed("schedule.at: give a time zone offset, e.g. +01:00 or Z")
-        return {"at": when.isoformat()}
+            when = when.replace(tzinfo=tzinfo)
+        return {"at": when.isoformat(), "timezone": str(zone)}
     if kind is ScheduleKind.recurring:
         tz = str(schedule.get("timezone") or "UTC")
         try:

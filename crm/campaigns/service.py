@@ -199,9 +199,12 @@ def activate(
     user: User | None,
     settings: Settings,
     *,
+    include_existing: bool = False,
     now: dt.datetime | None = None,
 ) -> runs.PlanResult | None:
-    """Start (or resume) the campaign. A one-off campaign without a time is planned now."""
+    """Start (or resume) the campaign. A one-off campaign without a time is planned now.
+    ``include_existing`` (triggered campaigns): also plan the customers who already match
+    the trigger, not only those whose trigger fires from now on."""
     if campaign.status not in EDITABLE:
         raise Conflict(f"a {campaign.status.value} campaign can't be activated")
     clean({}, campaign)  # rules, template and schedule must still be valid
@@ -213,6 +216,19 @@ def activate(
     _set_status(session, campaign, target, user, "activated")
     if campaign.schedule_kind is ScheduleKind.once and not campaign.schedule.get("at"):
         return run_once(session, campaign, settings, now=now)
+    if triggered and include_existing:
+        candidates = runs.existing_candidates(session, campaign, settings, now)
+        result = runs.plan_run(
+            session, campaign, settings, occurrence_key="existing", now=now, customers=candidates
+        )
+        audit(
+            session,
+            campaign,
+            user,
+            "included_existing",
+            {"already_matching": [None, len({c for c, _ in candidates})], **_counts(result)},
+        )
+        return result
     return None
 
 

@@ -235,6 +235,7 @@ def satisfaction_report(
         "by_agent": by_agent,
         "by_topic": by_topic,
         "churn_by_csat": churn_by_csat(session, answers, churn_days=churn_days, now=now),
+        "churn_days": churn_days,
         "follow_ups": int(follow_ups or 0),
     }
 

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from crm.campaigns import audience, report, service
-from crm.models import Role, User
+from crm.campaigns import activation, audience, report, service
+from crm.models import Channel, Role, User
 from web.auth import require_roles
 from web.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 MarketerUser = Annotated[User, Depends(require_roles(Role.marketer))]
+CHANNEL_LABELS = {Channel.telegram: "Telegram", Channel.web: "Web chat"}
 
 
 class CampaignIn(BaseModel):
@@ -40,7 +41,9 @@ class CampaignIn(BaseModel):
     schedule: dict[str, Any] | None = Field(
         default=None,
         description='{"at": ISO} | {"cron": "0 9 * * 1", "timezone": "Europe/Berlin"} | '
-        '{"trigger": "churn_high" | "birthday" | "days_after_last_order" | "low_csat"}',
+        '{"trigger": "churn_high" | "birthday" | "days_after_last_order" | "low_csat"}; '
+        'a one-off time may be a wall-clock time with {"at": "2026-12-01T09:00", '
+        '"timezone": "Europe/Berlin"}',
     )
     control_percent: int | None = Field(default=None, description="0 to 90")
 
@@ -62,11 +65,23 @@ def list_campaigns(session: SessionDep, user: MarketerUser) -> dict[str, Any]:
 
 
 @router.get("/fields")
-def audience_fields(user: MarketerUser) -> dict[str, Any]:
-    """What audience rules and templates can use."""
+def audience_fields(user: MarketerUser, settings: SettingsDep) -> dict[str, Any]:
+    """What audience rules and templates can use, the channels (and which are configured),
+    the default channel and the shop's time zone for one-off times."""
     from crm.campaigns.messages import VARIABLES
 
+    channels = [
+        {
+            "value": channel.value,
+            "label": CHANNEL_LABELS[channel],
+            "configured": activation.channel_configured(channel, settings),
+        }
+        for channel in (Channel.telegram, Channel.web)
+    ]
     return {
+        "channels": channels,
+        "default_channel": next(c["value"] for c in channels if c["configured"]),
+        "shop_timezone": settings.business_timezone,
         "fields": {
             name: {"description": f.description, "ops": list(f.ops), "choices": list(f.choices)}
             for name, f in audience.FIELDS.items()
@@ -117,13 +132,42 @@ def update_campaign(
     return service.as_dict(campaign)
 
 
+class ActivateIn(BaseModel):
+    include_existing: bool = Field(
+        default=False,
+        description="triggered campaigns: also include customers who already match the trigger",
+    )
+
+
+@router.get("/{campaign_id}/activation-preview")
+def activation_preview(
+    campaign_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: MarketerUser,
+    include_existing: Annotated[
+        bool, Query(description="triggered: count who matches now")
+    ] = False,
+) -> dict[str, Any]:
+    """What "Activate" would do, before it is done: audience, control group, who is skipped
+    and why, how many messages go out, when, and warnings (e.g. a control group too small
+    to measure uplift). Nothing is written."""
+    campaign = service.get_campaign(session, campaign_id)
+    return activation.preview(session, campaign, settings, include_existing=include_existing)
+
+
 @router.post("/{campaign_id}/activate")
 def activate(
-    campaign_id: int, session: SessionDep, settings: SettingsDep, user: MarketerUser
+    campaign_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: MarketerUser,
+    body: ActivateIn | None = None,
 ) -> dict[str, Any]:
     """Start or resume; a one-off campaign without a time is planned at once."""
     campaign = service.get_campaign(session, campaign_id)
-    result = service.activate(session, campaign, user, settings)
+    include = body.include_existing if body is not None else False
+    result = service.activate(session, campaign, user, settings, include_existing=include)
     session.commit()
     return {**service.as_dict(campaign), "run": result.as_dict() if result else None}
 

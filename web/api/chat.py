@@ -13,15 +13,17 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.inbound import InboundMessage
+from bot.responses import ResponseBook
 from careloop.config import Settings
 from careloop.errors import ValidationFailed
 from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.customers.links import parse_web_login_token
-from crm.models import Channel, Direction, Message
+from crm.models import Channel, Direction, Message, Sender, User
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
@@ -32,6 +34,7 @@ from web.api.schemas import (
     EntityOut,
     MessageListOut,
     MessageOut,
+    WelcomeOut,
 )
 from web.deps import BotDep, SessionDep, SettingsDep, StateDep
 
@@ -39,9 +42,18 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
 
-def message_out(m: Message) -> MessageOut:
+def shop_name(settings: Settings, book: ResponseBook) -> str:
+    """The shop's name: the setting, else the response book's ``shop.name``."""
+    return settings.shop_name.strip() or str(book.shop.get("name") or "careloop")
+
+
+def message_out(m: Message, authors: dict[int, str] | None = None) -> MessageOut:
     buttons = (m.payload or {}).get("buttons", [])
+    author = None
+    if m.sender is Sender.agent and m.author_user_id is not None and authors:
+        author = authors.get(m.author_user_id)
     return MessageOut(
+        author=author,
         id=m.id,
         direction=m.direction.value,
         sender=m.sender.value,
@@ -116,6 +128,21 @@ def _logged_in_customer(session: Session, settings: Settings, token: str | None)
     return customer.id
 
 
+@router.get("/welcome", response_model=WelcomeOut)
+def welcome(bot: BotDep, settings: SettingsDep) -> WelcomeOut:
+    """The shop's name and the greeting the chat opens with (the response book's ``greet``);
+    nothing is stored until the visitor writes."""
+    book = bot.responses
+    name = shop_name(settings, book)
+    reply = book.reply("greet", {"shop": {**book.shop, "name": name}, "customer": {}})
+    buttons = reply.buttons if reply else ()
+    return WelcomeOut(
+        shop_name=name,
+        greeting=reply.text if reply else f"Hi! Welcome to {name}. How can we help?",
+        quick_replies=[b.text for b in buttons if b.data.startswith("say:")],
+    )
+
+
 @router.get("/sessions/{session_id}/messages", response_model=MessageListOut)
 def list_messages(
     session: SessionDep,
@@ -126,9 +153,7 @@ def list_messages(
     """Everything said in this visitor's conversations after ``after`` (bot and agent replies)."""
     _check_session_id(session_id)
     items = _deliver_visible(session, session_id, after, limit)
-    return MessageListOut(
-        messages=[message_out(m) for m in items], last_id=items[-1].id if items else after
-    )
+    return MessageListOut(messages=items, last_id=items[-1].id if items else after)
 
 
 @router.get("/sessions/{session_id}/events")
@@ -146,7 +171,7 @@ async def stream_messages(
 
     def fetch(after_id: int) -> list[MessageOut]:
         with state.session_factory() as session:
-            return [message_out(m) for m in _deliver_visible(session, session_id, after_id, 100)]
+            return _deliver_visible(session, session_id, after_id, 100)
 
     async def events() -> AsyncIterator[str]:
         nonlocal cursor
@@ -174,8 +199,9 @@ async def stream_messages(
     )
 
 
-def _deliver_visible(session: Session, session_id: str, after: int, limit: int) -> list[Message]:
-    """The visitor's visible messages after ``after``; outbound ones count as delivered now."""
+def _deliver_visible(session: Session, session_id: str, after: int, limit: int) -> list[MessageOut]:
+    """The visitor's visible messages after ``after`` (agents' replies named by the agent's
+    display name); outbound ones count as delivered now."""
     identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
     if identity is None:
         return []
@@ -185,8 +211,19 @@ def _deliver_visible(session: Session, session_id: str, after: int, limit: int) 
     conversations.mark_delivered(
         session, message_ids=[m.id for m in items if m.direction is Direction.outbound]
     )
+    agent_ids = {m.author_user_id for m in items if m.author_user_id is not None}
+    authors = (
+        dict(
+            session.execute(
+                select(User.id, User.display_name).where(User.id.in_(agent_ids))
+            ).tuples()
+        )
+        if agent_ids
+        else {}
+    )
+    out = [message_out(m, authors) for m in items]
     session.commit()
-    return items
+    return out
 
 
 def _check_session_id(session_id: str) -> None:

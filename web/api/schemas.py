@@ -81,6 +81,9 @@ class MessageOut(BaseModel):
         description="Answer buttons (e.g. a survey's scale): send the label as `text` and "
         "the button's `data` as `button`.",
     )
+    author: str | None = Field(
+        default=None, description="The agent's display name on an agent's reply."
+    )
 
 
 class ConversationOut(BaseModel):
@@ -102,6 +105,12 @@ class ChatReplyOut(BaseModel):
     linked: bool = Field(
         default=False, description="Whether the chat is linked to a known CRM customer."
     )
+
+
+class WelcomeOut(BaseModel):
+    shop_name: str
+    greeting: str = Field(description="The response book's greeting, shown when a chat opens.")
+    quick_replies: list[str] = Field(default_factory=list)
 
 
 class MessageListOut(BaseModel):

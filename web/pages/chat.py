@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from web.api.chat import shop_name
+from web.deps import BotDep, SettingsDep
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -16,5 +18,7 @@ def home(request: Request) -> HTMLResponse:
 
 
 @router.get("/chat", response_class=HTMLResponse)
-def chat(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "chat.html", {})
+def chat(request: Request, bot: BotDep, settings: SettingsDep) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "chat.html", {"shop_name": shop_name(settings, bot.responses)}
+    )

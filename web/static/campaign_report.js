@@ -6,8 +6,12 @@
   const id = $("report").dataset.campaign;
   let funnel = null;
 
-  async function api(method, url) {
-    const res = await fetch(url, { method: method, headers: { "X-CSRF-Token": csrf } });
+  async function api(method, url, body) {
+    const res = await fetch(url, {
+      method: method,
+      headers: Object.assign({ "X-CSRF-Token": csrf }, body ? { "Content-Type": "application/json" } : {}),
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const data = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error((data.error && data.error.message) || res.statusText);
     return data;
@@ -40,8 +44,20 @@
     $("kpi-control").textContent = report.control;
     $("kpi-delivered").textContent = report.delivered;
     const lift = report.uplift;
-    $("kpi-uplift").textContent = lift.absolute === null ? "–"
-      : pct(lift.absolute) + " (" + pct(lift.absolute_ci95[0]) + " … " + pct(lift.absolute_ci95[1]) + ")";
+    const measurable = !report.uplift_note && lift.absolute !== null;
+    $("kpi-uplift").textContent = measurable
+      ? pct(lift.absolute) + " (" + pct(lift.absolute_ci95[0]) + " … " + pct(lift.absolute_ci95[1]) + ")"
+      : "not enough data";
+    $("kpi-uplift").title = report.uplift_note || "";
+    $("report-empty").textContent = report.empty_reason || "";
+    $("report-empty").hidden = !report.empty_reason;
+    const web = campaign.channel === "web";
+    $("kpi-waiting-box").hidden = !web;
+    $("kpi-waiting").textContent = report.waiting_for_customer;
+    $("report-channel-note").textContent = web
+      ? "Web-chat offers count as delivered only when the customer next opens the chat; until then they are waiting for the customer."
+      : "";
+    $("report-channel-note").hidden = !web;
     $("kpi-roi").textContent = report.roi === null ? "–" : report.roi.toFixed(2);
     const labels = report.funnel.map((s) => s.stage);
     const counts = report.funnel.map((s) => s.count);
@@ -49,13 +65,17 @@
     funnel = new Chart($("chart-funnel"), {
       type: "bar",
       data: { labels: labels, datasets: [{ label: "customers", data: counts, backgroundColor: "#2f6fed" }] },
-      options: { indexAxis: "y", responsive: true, animation: false, plugins: { legend: { display: false } } },
+      options: {
+        indexAxis: "y", responsive: true, animation: false, plugins: { legend: { display: false } },
+        scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
     });
     $("chart-funnel").dataset.points = String(labels.length);
     const rows = [
       ["conversion, treatment", pct(report.conversions.treatment_rate) + " (" + report.conversions.treatment + ")"],
       ["conversion, control", pct(report.conversions.control_rate) + " (" + report.conversions.control + ")"],
-      ["relative uplift", lift.relative === null ? "–" : pct(lift.relative) + " (" + pct(lift.relative_ci95[0]) + " … " + pct(lift.relative_ci95[1]) + ")"],
+      ["uplift", report.uplift_note || "measurable"],
+      ["relative uplift", lift.relative === null || report.uplift_note ? "not enough data" : pct(lift.relative) + " (" + pct(lift.relative_ci95[0]) + " … " + pct(lift.relative_ci95[1]) + ")"],
       ["incremental revenue", report.incremental_revenue || "–"],
       ["costs", report.costs],
       ["redemptions", report.redemptions],
@@ -77,7 +97,62 @@
     $("report").dataset.loaded = String(Date.now());
   }
 
-  ["activate", "pause", "finish"].forEach((action) => {
+  // Activate: show what it would do (audience, skips and why, warnings), then confirm.
+  let kind = "";
+  async function showActivation() {
+    const include = $("include-existing").checked;
+    const p = await api("GET", "/api/v1/campaigns/" + id + "/activation-preview?include_existing=" + include);
+    kind = p.schedule_kind;
+    $("activate-when").textContent = "Sends " + p.when.text + ".";
+    const rows = [
+      ["audience", p.audience],
+      ["control group (not messaged)", p.control],
+      ["treatment group", p.treatment],
+    ];
+    Object.entries(p.skipped).forEach(([reason, n]) => rows.push(["skipped: " + p.skipped_labels[reason], n]));
+    rows.push(["messages to send", p.will_send]);
+    const tbody = $("activate-counts").querySelector("tbody");
+    tbody.replaceChildren();
+    rows.forEach(([k, v]) => {
+      const r = el("tr");
+      r.append(el("th", k), el("td", String(v)));
+      r.dataset.key = k;
+      tbody.appendChild(r);
+    });
+    $("include-existing-row").hidden = kind !== "triggered";
+    $("already-matching").textContent = p.already_matching;
+    $("activate-empty").textContent = p.empty_reason || "";
+    $("activate-empty").hidden = !p.empty_reason;
+    const warnings = $("activate-warnings");
+    warnings.replaceChildren();
+    p.warnings.forEach((w) => warnings.appendChild(el("li", w)));
+    $("activate-confirm").textContent = p.when.kind === "now" ? "Send now to " + p.will_send : "Activate";
+    $("activate-dialog").dataset.audience = String(p.audience);
+  }
+
+  $("activate").addEventListener("click", async () => {
+    showError("");
+    $("activate-error").hidden = true;
+    $("include-existing").checked = false;
+    try {
+      await showActivation();
+      $("activate-dialog").showModal();
+    } catch (err) { showError(err.message); }
+  });
+  $("include-existing").addEventListener("change", () => showActivation().catch((err) => {
+    $("activate-error").textContent = err.message; $("activate-error").hidden = false;
+  }));
+  $("activate-cancel").addEventListener("click", () => $("activate-dialog").close());
+  $("activate-confirm").addEventListener("click", async () => {
+    try {
+      const body = kind === "triggered" ? { include_existing: $("include-existing").checked } : {};
+      await api("POST", "/api/v1/campaigns/" + id + "/activate", body);
+      $("activate-dialog").close();
+      await load();
+    } catch (err) { $("activate-error").textContent = err.message; $("activate-error").hidden = false; }
+  });
+
+  ["pause", "finish"].forEach((action) => {
     $(action).addEventListener("click", async () => {
       showError("");
       try { await api("POST", "/api/v1/campaigns/" + id + "/" + action); await load(); }

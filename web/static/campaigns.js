@@ -4,6 +4,7 @@
   const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const $ = (id) => document.getElementById(id);
   let fields = {};
+  let shopTimezone = "UTC";
 
   async function api(method, url, body) {
     const res = await fetch(url, {
@@ -72,8 +73,13 @@
     return out;
   }
 
+  function scheduleKind() {
+    return $("c-kind").value === "once-at" ? "once" : $("c-kind").value;
+  }
+
   function schedule() {
     const kind = $("c-kind").value;
+    if (kind === "once-at") return $("c-at").value ? { at: $("c-at").value, timezone: shopTimezone } : {};
     if (kind === "recurring") return { cron: $("c-cron").value, timezone: $("c-tz").value };
     if (kind === "triggered") {
       const s = { trigger: $("c-trigger").value };
@@ -97,7 +103,7 @@
       control_percent: Number($("c-control").value),
       attribution: $("c-attribution").value,
       attribution_days: Number($("c-days").value),
-      schedule_kind: $("c-kind").value,
+      schedule_kind: scheduleKind(),
       schedule: schedule(),
     };
   }
@@ -106,7 +112,9 @@
     showError("");
     try {
       const data = await api("POST", "/api/v1/campaigns/preview/audience", { audience: audience() });
-      $("audience-size").textContent = data.size + " customers match";
+      $("audience-size").textContent = data.size === 0
+        ? "No customer matches these conditions: remove one or widen its values, then preview again."
+        : data.size + " customers match";
       $("audience-size").dataset.size = String(data.size);
       const table = $("audience-sample");
       const tbody = table.querySelector("tbody");
@@ -132,6 +140,7 @@
   async function save(event) {
     event.preventDefault();
     showError("");
+    if ($("c-kind").value === "once-at" && !$("c-at").value) { showError("Choose the date and time to send it."); return; }
     try {
       const created = await api("POST", "/api/v1/campaigns", campaign());
       window.location.href = "/campaigns/" + created.id;
@@ -142,6 +151,8 @@
     const data = await api("GET", "/api/v1/campaigns");
     const tbody = $("campaign-list").querySelector("tbody");
     tbody.replaceChildren();
+    $("campaign-list").hidden = data.campaigns.length === 0;
+    $("campaign-empty").hidden = data.campaigns.length !== 0;
     data.campaigns.forEach((c) => {
       const row = el("tr");
       const name = el("td");
@@ -152,17 +163,50 @@
     });
   }
 
+  function channels(meta) {
+    const select = $("c-channel");
+    select.replaceChildren();
+    meta.channels.forEach((c) => {
+      const option = el("option", { value: c.value }, c.label + (c.configured ? "" : " (not configured)"));
+      select.appendChild(option);
+    });
+    select.value = meta.default_channel;
+    const note = () => {
+      const chosen = meta.channels.find((c) => c.value === select.value);
+      let text = "";
+      if (chosen && !chosen.configured) text = "Telegram is not configured (CARELOOP_TELEGRAM_TOKEN): its messages would wait in the outbox.";
+      else if (select.value === "web") text = "Web-chat offers are delivered when the customer next opens the chat; until then the report shows them as waiting for the customer.";
+      $("channel-note").textContent = text;
+      $("channel-note").hidden = !text;
+    };
+    select.addEventListener("change", note);
+    note();
+  }
+
+  function showScheduleFields() {
+    const kind = $("c-kind").value;
+    $("at-row").hidden = kind !== "once-at";
+    $("cron-row").hidden = kind !== "recurring";
+    $("trigger-row").hidden = kind !== "triggered";
+    $("trigger-note").hidden = kind !== "triggered";
+    $("trigger-days-row").hidden = kind !== "triggered" || $("c-trigger").value !== "days_after_last_order";
+  }
+
   async function init() {
-    fields = (await api("GET", "/api/v1/campaigns/fields")).fields;
+    const meta = await api("GET", "/api/v1/campaigns/fields");
+    fields = meta.fields;
+    shopTimezone = meta.shop_timezone;
+    $("at-zone").textContent = "shop time (" + shopTimezone + ")";
+    $("c-tz").value = shopTimezone;
+    channels(meta);
     addRule("churn_risk", "in", "high");
     $("add-rule").addEventListener("click", () => addRule());
     $("preview-audience").addEventListener("click", previewAudience);
     $("preview-message").addEventListener("click", previewMessage);
     $("campaign-form").addEventListener("submit", save);
-    $("c-kind").addEventListener("change", () => {
-      $("cron-row").hidden = $("c-kind").value !== "recurring";
-      $("trigger-row").hidden = $("c-kind").value !== "triggered";
-    });
+    $("c-kind").addEventListener("change", showScheduleFields);
+    $("c-trigger").addEventListener("change", showScheduleFields);
+    showScheduleFields();
     await list();
     $("campaigns").dataset.loaded = "1";
   }

@@ -26,6 +26,12 @@
     const row = document.createElement("div");
     row.className = "msg msg-" + msg.sender;
     row.dataset.id = msg.id;
+    if (msg.sender === "agent" && msg.author) {
+      const label = document.createElement("div");
+      label.className = "msg-author";
+      label.textContent = msg.author;
+      row.appendChild(label);
+    }
     const bubble = document.createElement("div");
     bubble.className = "bubble";
     bubble.textContent = msg.text;
@@ -104,8 +110,43 @@
     source.addEventListener("message", function (ev) { render(JSON.parse(ev.data)); });
   }
 
+  // A new chat opens with the shop's greeting (shown here only; nothing is stored until the
+  // visitor writes), so it never starts as an empty box.
+  function greet() {
+    return fetch("/api/v1/chat/welcome")
+      .then((r) => r.json())
+      .then(function (w) {
+        if (log.querySelector(".msg")) return;
+        const row = document.createElement("div");
+        row.className = "msg msg-greeting";
+        const bubble = document.createElement("div");
+        bubble.className = "bubble";
+        bubble.textContent = w.greeting;
+        row.appendChild(bubble);
+        if (w.quick_replies && w.quick_replies.length) {
+          const bar = document.createElement("div");
+          bar.className = "quick-replies";
+          w.quick_replies.forEach(function (label) {
+            const button = document.createElement("button");
+            button.type = "button";
+            button.className = "quick-reply";
+            button.textContent = label;
+            button.addEventListener("click", function () { bar.remove(); send(label); });
+            bar.appendChild(button);
+          });
+          row.appendChild(bar);
+        }
+        log.appendChild(row);
+      })
+      .catch(function () { /* the chat still works without its greeting */ });
+  }
+
   fetch("/api/v1/chat/sessions/" + encodeURIComponent(sessionId) + "/messages")
     .then((r) => r.json())
-    .then((body) => { (body.messages || []).forEach(render); })
+    .then((body) => {
+      (body.messages || []).forEach(render);
+      if (!(body.messages || []).length) return greet();
+      return undefined;
+    })
     .finally(listen);
 })();

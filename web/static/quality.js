@@ -34,13 +34,24 @@
       options: {
         responsive: true, animation: false,
         plugins: { legend: { display: false } },
-        scales: { y: { beginAtZero: true } },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
         onHover: function (ev, items) { canvas.style.cursor = items.length ? "pointer" : "default"; },
         onClick: function (ev, items) { if (items.length) location.href = links[items[0].index]; },
       },
     });
     canvas.dataset.points = String(labels.length);
     canvas.dataset.links = JSON.stringify(links);
+  }
+
+  // An empty chart says why it is empty (and hides its blank axes).
+  function emptyNote(id, message) {
+    const canvas = document.getElementById(id);
+    const figure = canvas.parentElement;
+    let note = figure.querySelector(".chart-empty");
+    if (!note) { note = el("p", { class: "chart-empty empty-state" }); figure.appendChild(note); }
+    note.textContent = message || "";
+    note.hidden = !message;
+    canvas.hidden = Boolean(message);
   }
 
   function kpi(id, value, href) {
@@ -62,6 +73,11 @@
       reasons.map((x) => drill({ reason: x.reason })));
     chart("chart-csat", ["bot only", "human"], [r.csat.bot.csat_pct, r.csat.human.csat_pct], [green, blue],
       [drill({ csat: "bot" }), drill({ csat: "human" })]);
+    emptyNote("chart-csat", r.csat.bot.answers + r.csat.human.answers === 0
+      ? "No CSAT answers for these conversations: customers are asked after a conversation is resolved."
+      : "");
+    emptyNote("chart-intent", intents.length === 0 ? "No conversations in this period." : "");
+    emptyNote("chart-reason", reasons.length === 0 ? "No handoffs to agents in this period." : "");
     chart("chart-first", r.first_response_time.map((b) => b.bucket), r.first_response_time.map((b) => b.conversations), blue,
       r.first_response_time.map((b) => drill({ first_response: b.bucket })));
     chart("chart-resolution", r.resolution_time.map((b) => b.bucket), r.resolution_time.map((b) => b.conversations), red,

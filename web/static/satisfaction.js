@@ -30,6 +30,17 @@
     draw(id, { type: "bar", data: { labels: labels, datasets: [{ label: id, data: values, backgroundColor: colour }] }, options: options });
   }
 
+  // An empty chart says why it is empty (and hides its blank axes).
+  function emptyNote(id, message) {
+    const canvas = document.getElementById(id);
+    const figure = canvas.parentElement;
+    let note = figure.querySelector(".chart-empty");
+    if (!note) { note = document.createElement("p"); note.className = "chart-empty empty-state"; figure.appendChild(note); }
+    note.textContent = message || "";
+    note.hidden = !message;
+    canvas.hidden = Boolean(message);
+  }
+
   const counts = { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } };
 
   function render(report) {
@@ -58,6 +69,19 @@
     bars("chart-agents", report.by_agent.map((r) => r.agent), report.by_agent.map((r) => r.csat_pct), blue, { indexAxis: "y", scales: { x: { min: 0, max: 100 } } });
     bars("chart-topics", report.by_topic.map((r) => r.topic), report.by_topic.map((r) => r.csat_pct), blue, { indexAxis: "y", scales: { x: { min: 0, max: 100 } } });
     bars("chart-churn", report.churn_by_csat.map((r) => "CSAT " + r.band + " (" + r.observed + " observed)"), report.churn_by_csat.map((r) => r.churn_rate_pct), [red, grey, green], { scales: { y: { min: 0, max: 100 } } });
+    const answered = report.churn_by_csat.reduce((n, r) => n + r.customers, 0);
+    const observed = report.churn_by_csat.reduce((n, r) => n + r.observed, 0);
+    emptyNote("chart-churn", answered === 0
+      ? "No CSAT answers in this period: customers are asked after a conversation is resolved."
+      : observed === 0
+        ? "No CSAT answer is " + report.churn_days + " days old yet: churn shows once a customer has had " + report.churn_days + " days to order again."
+        : "");
+    const csatTotal = Object.values(csat).reduce((n, v) => n + v, 0);
+    emptyNote("chart-csat-dist", csatTotal === 0 ? "No CSAT answers in this period: customers are asked after a conversation is resolved." : "");
+    const npsTotal = Object.values(npsDist).reduce((n, v) => n + v, 0);
+    emptyNote("chart-nps-dist", npsTotal === 0 ? "No NPS answers in this period." : "");
+    emptyNote("chart-agents", report.by_agent.length === 0 ? "No CSAT answers for conversations handled by agents in this period." : "");
+    emptyNote("chart-topics", report.by_topic.length === 0 ? "No CSAT answers with a known topic in this period." : "");
 
     const body = document.getElementById("agents-body");
     body.replaceChildren();
