@@ -399,7 +399,9 @@ def test_marketer_creates_previews_activates_and_reads_a_campaign_report(
     browser.find_element(By.ID, "save-campaign").click()
     wait.until(lambda d: d.find_element(By.ID, "report").get_attribute("data-loaded"))
     assert browser.find_element(By.ID, "report-status").get_attribute("data-status") == "draft"
-    browser.find_element(By.ID, "activate").click()
+    browser.find_element(By.ID, "activate").click()  # asks first (tests/test_browser_campaigns.py)
+    wait.until(lambda d: d.find_element(By.ID, "activate-dialog").get_attribute("data-audience"))
+    browser.find_element(By.ID, "activate-confirm").click()
     wait.until(
         lambda d: d.find_element(By.ID, "report-status").get_attribute("data-status") == "finished"
     )

@@ -214,3 +214,54 @@ def test_activation_preview_and_activate_over_http(
         client.get("/api/v1/campaigns/999999/activation-preview", headers=headers).status_code
         == 404
     )
+
+
+# -- the web chat -------------------------------------------------------------------------
+
+
+def test_the_web_chat_opens_with_the_shop_name_and_greeting(client: Any) -> None:
+    body = client.get("/api/v1/chat/welcome").json()
+    assert body["shop_name"] == "careloop demo shop"  # the response book's shop.name
+    assert "careloop demo shop assistant" in body["greeting"]
+    assert "Where is my order?" in body["quick_replies"]
+    page = client.get("/chat")
+    assert '<h1 id="chat-shop">careloop demo shop</h1>' in page.text
+    assert "<script>" not in page.text  # page code lives in static files (CSP)
+
+
+def test_the_shop_name_setting_names_the_chat(
+    settings: Settings, bot: Any, db_engine: Any, session_factory: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    named = settings.model_copy(update={"shop_name": "Tea & Co"})
+    app = create_app(
+        named, bot=bot, db_engine=db_engine, session_factory=session_factory, run_scheduler=False
+    )
+    with TestClient(app) as client:
+        body = client.get("/api/v1/chat/welcome").json()
+        assert body["shop_name"] == "Tea & Co"
+        assert "Tea & Co assistant" in body["greeting"]
+        assert "Tea &amp; Co" in client.get("/chat").text
+
+
+def test_agent_replies_carry_the_agent_name(
+    client: Any, session: Session, staff: dict[str, Any]
+) -> None:
+    from crm.conversations import inbox
+
+    sent = client.post(
+        "/api/v1/chat/messages",
+        json={"session_id": "named-agent-1", "text": "I want to talk to a real person"},
+    ).json()
+    conversation_id = sent["conversation"]["id"]
+    agent = staff["agent"]
+    inbox.claim(session, conversation_id=conversation_id, agent=agent)
+    inbox.reply(session, conversation_id=conversation_id, agent=agent, text="Hello, Alice here")
+    session.commit()
+    messages = client.get("/api/v1/chat/sessions/named-agent-1/messages").json()["messages"]
+    reply = next(m for m in messages if m["sender"] == "agent")
+    assert reply["author"] == "Alice Agent" and reply["text"] == "Hello, Alice here"
+    assert all(m["author"] is None for m in messages if m["sender"] != "agent")

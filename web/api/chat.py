@@ -134,7 +134,8 @@ def welcome(bot: BotDep, settings: SettingsDep) -> WelcomeOut:
     nothing is stored until the visitor writes."""
     book = bot.responses
     name = shop_name(settings, book)
-    reply = book.reply("greet", {"shop": {**book.shop, "name": name}, "customer": {}})
+    visitor = {"first_name": "", "name": ""}  # nobody known yet
+    reply = book.reply("greet", {"shop": {**book.shop, "name": name}, "customer": visitor})
     buttons = reply.buttons if reply else ()
     return WelcomeOut(
         shop_name=name,
@@ -212,15 +213,10 @@ def _deliver_visible(session: Session, session_id: str, after: int, limit: int) 
         session, message_ids=[m.id for m in items if m.direction is Direction.outbound]
     )
     agent_ids = {m.author_user_id for m in items if m.author_user_id is not None}
-    authors = (
-        dict(
-            session.execute(
-                select(User.id, User.display_name).where(User.id.in_(agent_ids))
-            ).tuples()
-        )
-        if agent_ids
-        else {}
-    )
+    authors: dict[int, str] = {}
+    if agent_ids:
+        rows = session.execute(select(User.id, User.display_name).where(User.id.in_(agent_ids)))
+        authors = {int(user_id): str(name) for user_id, name in rows}
     out = [message_out(m, authors) for m in items]
     session.commit()
     return out
