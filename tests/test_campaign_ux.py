@@ -265,3 +265,69 @@ def test_agent_replies_carry_the_agent_name(
     reply = next(m for m in messages if m["sender"] == "agent")
     assert reply["author"] == "Alice Agent" and reply["text"] == "Hello, Alice here"
     assert all(m["author"] is None for m in messages if m["sender"] != "agent")
+
+
+# -- the inbox ----------------------------------------------------------------------------
+
+
+def _waiting_conversation(session: Session, customer: Any, hours_ago: float) -> int:
+    from crm.db import utcnow
+
+    identity = make_web_identity(session, customer, f"ux-wait-{customer.id}-{hours_ago}")
+    return make_conversation(
+        session,
+        customer,
+        identity,
+        status=ConversationStatus.waiting,
+        resolved_at=None,
+        resolved_by=None,
+        escalated_at=utcnow() - dt.timedelta(hours=hours_ago),
+    ).id
+
+
+def test_auto_assign_tells_the_agent_and_capacity_shows(
+    client: Any, session: Session, staff: dict[str, Any]
+) -> None:
+    from crm.conversations import inbox
+    from crm.db import utcnow
+    from tests.test_inbox import login
+
+    agent = staff["agent"]
+    agent.last_seen_at = utcnow()
+    agent.max_concurrent = 3
+    for hours in (30, 5):
+        _waiting_conversation(session, make_customer(session), hours)
+    pairs = inbox.auto_assign(session, online_within=dt.timedelta(minutes=2))
+    assert len(pairs) == 2
+    session.commit()
+    token = login(client, agent)
+    headers = {"X-CSRF-Token": token}
+    notes = client.get("/api/v1/inbox/notifications").json()["notifications"]
+    notice = next(n for n in notes if n["kind"] == "auto_assigned")
+    assert notice["text"].startswith("Auto-assign gave you 2 conversations")
+    assert (
+        "the oldest has waited 30 h" in notice["text"] and "You now hold 2 of 3" in notice["text"]
+    )
+    queue = client.get("/api/v1/inbox/conversations?view=mine").json()
+    assert queue["capacity"] == {"held": 2, "limit": 3}
+    client.post("/api/v1/inbox/notifications/read", json={"ids": [notice["id"]]}, headers=headers)
+    unread = client.get("/api/v1/inbox/notifications").json()["notifications"]
+    assert all(n["kind"] != "auto_assigned" for n in unread)
+
+
+def test_two_open_conversations_of_one_customer_are_linked(
+    client: Any, session: Session, staff: dict[str, Any]
+) -> None:
+    from tests.test_inbox import login
+
+    customer = make_customer(session)
+    first = _waiting_conversation(session, customer, 2)
+    second = _waiting_conversation(session, customer, 1)
+    alone = _waiting_conversation(session, make_customer(session), 1)
+    session.commit()
+    login(client, staff["agent"])
+    rows = {r["id"]: r for r in client.get("/api/v1/inbox/conversations").json()["conversations"]}
+    assert rows[first]["other_open"] == [second] and rows[second]["other_open"] == [first]
+    assert rows[alone]["other_open"] == []
+    detail = client.get(f"/api/v1/inbox/conversations/{first}").json()["conversation"]
+    assert detail["other_open"] == [second]

@@ -498,7 +498,7 @@ def auto_assign(
     held = routing.held_counts(session, [a.id for a in agents])
     free = {a.id: a.max_concurrent - held.get(a.id, 0) for a in agents}
     waiting = session.execute(
-        select(Conversation.id, Conversation.team_id)
+        select(Conversation.id, Conversation.team_id, Conversation.escalated_at)
         .where(
             Conversation.status == ConversationStatus.waiting,
             Conversation.assigned_agent_id.is_(None),
@@ -508,7 +508,8 @@ def auto_assign(
     ).all()
     oldest = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     done: list[tuple[int, int]] = []
-    for conversation_id, team_id in waiting:
+    escalated = {conversation_id: at for conversation_id, _, at in waiting}
+    for conversation_id, team_id, _ in waiting:
         ready = [a for a in agents if free[a.id] > 0]
         if not ready:
             break
@@ -523,8 +524,84 @@ def auto_assign(
                 f"Auto-assigned to {agent.display_name}",
             )
             done.append((conversation_id, agent.id))
+    _notify_auto_assigned(session, agents, done, escalated, now)
     session.flush()
     return done
+
+
+def _notify_auto_assigned(
+    session: Session,
+    agents: list[User],
+    done: list[tuple[int, int]],
+    escalated: dict[int, dt.datetime | None],
+    now: dt.datetime,
+) -> None:
+    """Tell each agent what auto-assign gave them (one notice per round), how long the
+    oldest had waited, and how full their capacity is now."""
+    by_agent: dict[int, list[int]] = {}
+    for conversation_id, agent_id in done:
+        by_agent.setdefault(agent_id, []).append(conversation_id)
+    if not by_agent:
+        return
+    held = routing.held_counts(session, list(by_agent))
+    for agent in agents:
+        ids = by_agent.get(agent.id)
+        if not ids:
+            continue
+        times = [t for t in (escalated.get(i) for i in ids) if t is not None]
+        oldest = ""
+        if times:
+            first = min(times)
+            first = first if first.tzinfo else first.replace(tzinfo=dt.UTC)
+            oldest = f"; the oldest has waited {_span(now - first)}"
+        n = len(ids)
+        session.add(
+            Notification(
+                user_id=agent.id,
+                conversation_id=ids[0],
+                kind="auto_assigned",
+                text=(
+                    f"Auto-assign gave you {n} conversation{'s' if n != 1 else ''}{oldest}. "
+                    f"You now hold {held.get(agent.id, 0)} of {agent.max_concurrent}."
+                )[:300],
+                data={"conversation_ids": ids},
+                created_at=now,
+            )
+        )
+
+
+def _span(delta: dt.timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes // 1440} days"
+
+
+def capacity(session: Session, agent: User) -> dict[str, int]:
+    """How many conversations ``agent`` holds, and how many they may hold."""
+    held = routing.held_counts(session, [agent.id]).get(agent.id, 0)
+    return {"held": held, "limit": agent.max_concurrent}
+
+
+def other_open(session: Session, customer_ids: Collection[int]) -> dict[int, list[int]]:
+    """Customer → ids of their conversations open with the agents (waiting or assigned),
+    so two of the same customer show as related."""
+    found: dict[int, list[int]] = {}
+    if not customer_ids:
+        return found
+    rows = session.execute(
+        select(Conversation.customer_id, Conversation.id)
+        .where(
+            Conversation.customer_id.in_(list(customer_ids)),
+            Conversation.status.in_((ConversationStatus.waiting, ConversationStatus.assigned)),
+        )
+        .order_by(Conversation.id)
+    )
+    for customer_id, conversation_id in rows:
+        found.setdefault(int(customer_id), []).append(int(conversation_id))
+    return found
 
 
 def typical_wait(

@@ -80,9 +80,12 @@ def _iso(value: dt.datetime | None) -> str | None:
 def _conversation(c: Conversation, session: Session) -> dict[str, Any]:
     campaign = session.get(Campaign, c.campaign_id) if c.campaign_id else None
     team = session.get(Team, c.team_id) if c.team_id else None
+    others = inbox.other_open(session, [c.customer_id]).get(c.customer_id, [])
     return {
         "id": c.id,
         "customer_id": c.customer_id,
+        # The same customer's other conversations open with the agents.
+        "other_open": [i for i in others if i != c.id],
         "channel": c.channel.value,
         "status": c.status.value,
         "priority": c.priority,
@@ -117,7 +120,20 @@ def list_conversations(
 ) -> dict[str, Any]:
     """Sorted by priority, then by how long the customer has waited (or by SLA due time)."""
     rows = inbox.queue(session, view=view, agent=user, limit=limit, offset=offset, sort=sort)
-    return {"view": view, "sort": sort, "conversations": [_row(r) for r in rows]}
+    open_by_customer = inbox.other_open(session, {r.customer_id for r in rows})
+    conversations = [
+        {
+            **_row(r),
+            "other_open": [i for i in open_by_customer.get(r.customer_id, []) if i != r.id],
+        }
+        for r in rows
+    ]
+    return {
+        "view": view,
+        "sort": sort,
+        "conversations": conversations,
+        "capacity": inbox.capacity(session, user),
+    }
 
 
 @router.get("/conversations/{conversation_id}")

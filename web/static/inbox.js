@@ -64,13 +64,20 @@
     const notesLink = document.getElementById("notes-link");
     const notesList = document.getElementById("notes-list");
 
+    const notice = document.getElementById("assign-notice");
     async function notes() {
       try {
         const data = await api("GET", "/notifications");
-        notesLink.hidden = !data.notifications.length;
-        document.getElementById("notes-count").textContent = data.notifications.length;
+        // Auto-assign notices show as a banner until the agent acknowledges them.
+        const assigned = data.notifications.filter(function (n) { return n.kind === "auto_assigned"; });
+        const alerts = data.notifications.filter(function (n) { return n.kind !== "auto_assigned"; });
+        notice.hidden = !assigned.length;
+        notice.dataset.ids = JSON.stringify(assigned.map(function (n) { return n.id; }));
+        document.getElementById("assign-notice-text").textContent = assigned.map(function (n) { return n.text; }).join(" ");
+        notesLink.hidden = !alerts.length;
+        document.getElementById("notes-count").textContent = alerts.length;
         notesList.replaceChildren();
-        data.notifications.forEach(function (n) {
+        alerts.forEach(function (n) {
           const li = el("li", { class: "note note-" + n.kind });
           li.appendChild(el("a", { href: "/inbox/conversations/" + n.conversation_id }, n.text));
           notesList.appendChild(li);
@@ -82,10 +89,17 @@
       notesList.hidden = !notesList.hidden;
       if (notesList.hidden) { await api("POST", "/notifications/read", {}); notes(); }
     });
+    document.getElementById("assign-notice-ok").addEventListener("click", async function () {
+      await api("POST", "/notifications/read", { ids: JSON.parse(notice.dataset.ids || "[]") });
+      notes();
+    });
 
     async function load() {
       try {
         const data = await api("GET", "/conversations?view=" + view + "&sort=" + sortBox.value);
+        const cap = document.getElementById("capacity");
+        cap.textContent = "capacity " + data.capacity.held + "/" + data.capacity.limit;
+        cap.classList.toggle("full", data.capacity.held >= data.capacity.limit);
         body.replaceChildren();
         if (!data.conversations.length) {
           const row = el("tr"); row.appendChild(el("td", { colspan: "9", class: "muted" }, "Nothing here."));
@@ -95,6 +109,10 @@
           const row = el("tr", { "data-id": c.id, class: "queue-row prio-" + (c.priority >= 50 ? "high" : c.priority >= 30 ? "mid" : "low") });
           const name = el("td"); name.appendChild(el("a", { href: "/inbox/conversations/" + c.id }, c.customer_name));
           name.appendChild(el("span", { class: "muted small" }, " · " + c.channel));
+          (c.other_open || []).forEach(function (other) {
+            name.appendChild(el("br"));
+            name.appendChild(el("a", { href: "/inbox/conversations/" + other, class: "small other-open" }, "other open conversation #" + other));
+          });
           row.appendChild(name);
           row.appendChild(el("td", {}, (c.reason || "–").replace(/_/g, " ")));
           row.appendChild(el("td", {}, sentimentLabel(c.sentiment)));
@@ -220,6 +238,14 @@
           (c.team ? " · team " + c.team.name : "") +
           (c.sla && c.sla.state ? " · SLA " + slaText(c.sla.state, c.sla.first_response_hit === null ? c.sla.first_response_due_at : c.sla.resolution_due_at) : "") +
           (c.campaign ? " · reply to campaign “" + c.campaign.name + "”" : "");
+        const others = document.getElementById("other-open");
+        others.replaceChildren();
+        (c.other_open || []).forEach(function (other, i) {
+          if (i === 0) others.appendChild(document.createTextNode("This customer has another open conversation: "));
+          else others.appendChild(document.createTextNode(", "));
+          others.appendChild(el("a", { href: "/inbox/conversations/" + other, class: "other-open" }, "#" + other));
+        });
+        others.hidden = !(c.other_open || []).length;
         document.getElementById("claim-btn").hidden = !(c.status === "waiting" && !c.assigned_agent_id);
         document.getElementById("resolve-btn").hidden = c.status === "resolved";
         document.getElementById("reopen-btn").hidden = c.status !== "resolved";
