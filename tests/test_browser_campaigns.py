@@ -228,3 +228,34 @@ def test_web_chat_greets_with_the_shop_name_and_names_the_agent(
     assert browser.find_element(By.CSS_SELECTOR, ".msg-agent .msg-author").text == "Alice Agent"
     assert browser.find_element(By.CSS_SELECTOR, ".msg-agent .bubble").text == "Alice here"
     assert csp_violations(browser) == []
+
+
+def test_marketer_drill_down_opens_a_masked_read_only_conversation(
+    served: tuple[str, sessionmaker[Session]],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.factories import make_conversation
+
+    base, factory = served
+    with session_scope(factory) as session:
+        email = make_user(session, Role.marketer).email
+        customer = make_customer(session, first_name="Nina")
+        conversation_id = make_conversation(
+            session, customer, text="where is order O0012345? write to nina.k@example.com"
+        ).id
+    wait = _wait(browser)
+    browser.set_window_size(1400, 1200)
+    sign_in(browser, f"{base}/login?next=/analytics/conversations", email)
+    wait.until(lambda d: d.find_element(By.ID, "drilldown").get_attribute("data-loaded"))
+    link = browser.find_element(By.CSS_SELECTOR, f'.drill-row[data-id="{conversation_id}"] a')
+    assert link.get_attribute("href").endswith(f"/analytics/conversations/{conversation_id}")
+    link.click()
+    wait.until(lambda d: d.find_element(By.ID, "transcript").get_attribute("data-loaded"))
+    text = browser.find_element(By.CSS_SELECTOR, "#transcript-log .bubble").text
+    assert "O0012345" not in text and "nina.k@example.com" not in text
+    assert "n***@example.com" in text
+    assert "Nina" in browser.find_element(By.ID, "transcript-title").text
+    assert "Not allowed" not in browser.page_source
+    assert csp_violations(browser) == []

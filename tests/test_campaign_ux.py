@@ -331,3 +331,45 @@ def test_two_open_conversations_of_one_customer_are_linked(
     assert rows[alone]["other_open"] == []
     detail = client.get(f"/api/v1/inbox/conversations/{first}").json()["conversation"]
     assert detail["other_open"] == [second]
+
+
+# -- marketers' drill-down ----------------------------------------------------------------
+
+
+def test_marketers_read_a_masked_transcript_without_private_notes(
+    client: Any, session: Session, staff: dict[str, Any]
+) -> None:
+    from crm.conversations import inbox
+    from crm.customers.privacy import mask_text
+
+    customer = make_customer(session, first_name="Nina")
+    conversation = make_conversation(
+        session,
+        customer,
+        text="Order O0012345 never came, mail me at nina.k@example.com or call +49 30 1234567",
+    )
+    inbox.reply(
+        session,
+        conversation_id=conversation.id,
+        agent=staff["agent"],
+        text="Customer is angry, VIP",
+        private=True,
+    )
+    session.commit()
+    marketer = _bearer(session, staff["marketer"])
+    url = f"/api/v1/analytics/conversations/{conversation.id}/transcript"
+    body = client.get(url, headers=marketer).json()
+    assert body["masked"] is True and body["customer"] == "Nina"
+    texts = [m["text"] for m in body["messages"]]
+    assert len(texts) == 1, "private notes are not shown"
+    text = texts[0]
+    assert "O0012345" not in text and "O*****45" in text
+    assert "nina.k@example.com" not in text and "n***@example.com" in text
+    assert "1234567" not in text
+    assert client.get(url, headers=_bearer(session, staff["agent"])).status_code == 403
+    missing = "/api/v1/analytics/conversations/999999/transcript"
+    assert client.get(missing, headers=marketer).status_code == 404
+    # Text the extractor read in a normalised form is hidden whole, never shown.
+    assert mask_text("mail a\u200bb@example.com", [("email", "ab@example.com")]).startswith(
+        "[hidden"
+    )

@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from careloop.errors import NotFound
 from crm.customers.service import get_customer
 from crm.db import utcnow
 from crm.models import (
@@ -45,6 +47,70 @@ def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return None
     return phone[:3] + "*" * max(len(phone) - 5, 1) + phone[-2:]
+
+
+def mask_order(ref: str) -> str:
+    """An order number with all but its first and last two characters hidden."""
+    if len(ref) <= 4:
+        return "*" * len(ref)
+    return ref[:1] + "*" * (len(ref) - 3) + ref[-2:]
+
+
+MASKERS = {"email": mask_email, "phone": mask_phone, "order": mask_order}
+
+
+def mask_text(text: str, found: list[tuple[str, str]]) -> str:
+    """``text`` with the emails, phones and order numbers in ``found`` ((kind, as written)
+    pairs from the entity extractor) masked. When one can't be located in the text as
+    written (the extractor normalises invisible and full-width characters), the whole text
+    is hidden rather than risk showing it."""
+    out = text
+    for kind, written in found:
+        masker = MASKERS.get(kind)
+        if masker is None:
+            continue
+        if written not in out:
+            return "[hidden: contains contact details]"
+        out = out.replace(written, masker(written) or "***")
+    return out
+
+
+def masked_transcript(
+    session: Session, conversation_id: int, mask: Callable[[str], str]
+) -> dict[str, Any]:
+    """A conversation as a marketer may read it: no private notes, the customer by first
+    name only, every message passed through ``mask`` (text → masked text)."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    customer = session.get(Customer, conversation.customer_id)
+    messages = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.is_private_note.is_(False))
+        .order_by(Message.id)
+    ).all()
+    return {
+        "conversation": {
+            "id": conversation.id,
+            "channel": conversation.channel.value,
+            "status": conversation.status.value,
+            "escalation_reason": conversation.escalation_reason,
+            "started_at": _iso(conversation.created_at),
+        },
+        "customer": (customer.first_name if customer and customer.first_name else None)
+        or f"customer #{conversation.customer_id}",
+        "masked": True,
+        "messages": [
+            {
+                "id": m.id,
+                "sender": m.sender.value,
+                "text": mask(m.text or ""),
+                "intent": m.corrected_intent or m.intent,
+                "created_at": _iso(m.created_at),
+            }
+            for m in messages
+        ],
+    }
 
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:

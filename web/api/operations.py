@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from careloop.errors import NotFound, ValidationFailed
 from crm.conversations import quality, teams
+from crm.customers import privacy
 from crm.customers import service as customers
 from crm.db import READ_ONLY, utcnow
 from crm.models import BlockReason, ContactBlock, Role, User
 from web.auth import require_roles
-from web.deps import SessionDep, StateDep
+from web.deps import BotDep, SessionDep, StateDep
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 AdminUser = Annotated[User, Depends(require_roles())]
@@ -210,6 +211,21 @@ def quality_report(session: SessionDep, user: AnalystUser, f: FiltersDep) -> dic
     """Containment, handoff by intent and reason, not-sure rate, corrected intent pairs,
     CSAT bot-only vs human, first-response / resolution time buckets, SLA hit rates."""
     return quality.report(session, f)
+
+
+@router.get("/analytics/conversations/{conversation_id}/transcript")
+def masked_transcript(
+    conversation_id: int, session: SessionDep, bot: BotDep, user: AnalystUser
+) -> dict[str, Any]:
+    """A conversation read-only, as marketers may read it: emails, phones and order numbers
+    masked, no private notes, the customer by first name (the drill-down's link target)."""
+    extractor = bot.extractor
+
+    def mask(text: str) -> str:
+        found = [(e.type, e.text) for e in extractor.extract(text)]
+        return privacy.mask_text(text, found)
+
+    return privacy.masked_transcript(session, conversation_id, mask)
 
 
 @router.get("/conversations/export")

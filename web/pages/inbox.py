@@ -71,6 +71,18 @@ def drilldown_page(request: Request, user: MaybeUser) -> Response:
     return staff_page(request, user, "drilldown.html", roles=(Role.marketer, Role.admin))
 
 
+@router.get("/analytics/conversations/{conversation_id}", response_class=HTMLResponse)
+def transcript_page(request: Request, user: MaybeUser, conversation_id: int) -> Response:
+    """One conversation read-only with contact details masked (marketers' drill-down)."""
+    return staff_page(
+        request,
+        user,
+        "transcript.html",
+        roles=(Role.marketer, Role.admin),
+        conversation_id=conversation_id,
+    )
+
+
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(request: Request, user: MaybeUser) -> Response:
     return staff_page(request, user, "campaigns.html", roles=(Role.marketer, Role.admin))

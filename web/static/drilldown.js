@@ -3,6 +3,7 @@
   "use strict";
   const query = location.search.replace(/^\?/, "");
   const tbody = document.querySelector("#drill-table tbody");
+  const marketer = document.getElementById("drilldown").dataset.role === "marketer";
 
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
@@ -22,7 +23,9 @@
     tbody.replaceChildren();
     rows.forEach(function (r) {
       const row = el("tr", { class: "drill-row", "data-id": r.id });
-      const id = el("td"); id.appendChild(el("a", { href: "/inbox/conversations/" + r.id }, "#" + r.id)); row.appendChild(id);
+      // Marketers read a masked, read-only transcript; admins open the agents' view.
+      const target = marketer ? "/analytics/conversations/" + r.id : "/inbox/conversations/" + r.id;
+      const id = el("td"); id.appendChild(el("a", { href: target }, "#" + r.id)); row.appendChild(id);
       row.appendChild(el("td", {}, new Date(r.started_at).toLocaleString()));
       row.appendChild(el("td", {}, r.channel));
       row.appendChild(el("td", {}, r.segment || "–"));
