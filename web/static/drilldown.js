@@ -37,7 +37,7 @@
       row.appendChild(el("td", {}, r.csat === null ? "–" : String(r.csat)));
       tbody.appendChild(row);
     });
-    if (!rows.length) { const row = el("tr"); row.appendChild(el("td", { colspan: "10", class: "muted" }, "No conversations.")); tbody.appendChild(row); }
+    if (!rows.length) { const row = el("tr"); row.appendChild(el("td", { colspan: "10", class: "muted" }, "No conversations match these filters: widen the dates or remove a filter.")); tbody.appendChild(row); }
     document.getElementById("drilldown").dataset.loaded = String(rows.length);
   }).catch(function (e) {
     const box = document.getElementById("drill-error"); box.textContent = e.message; box.hidden = false;

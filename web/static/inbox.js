@@ -102,7 +102,14 @@
         cap.classList.toggle("full", data.capacity.held >= data.capacity.limit);
         body.replaceChildren();
         if (!data.conversations.length) {
-          const row = el("tr"); row.appendChild(el("td", { colspan: "9", class: "muted" }, "Nothing here."));
+          const hints = {
+            queue: "No open conversations. New ones appear here live when the bot hands a customer over.",
+            unassigned: "Nothing waiting for an agent. Conversations the bot hands over appear here live.",
+            mine: "You hold no conversations. Claim one from Open or Unassigned.",
+            all: "No conversations yet.",
+            resolved: "No resolved conversations yet.",
+          };
+          const row = el("tr"); row.appendChild(el("td", { colspan: "9", class: "muted empty-state" }, hints[view] || "Nothing here."));
           body.appendChild(row);
         }
         data.conversations.forEach(function (c) {
