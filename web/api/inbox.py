@@ -216,7 +216,7 @@ def claim(
     session.commit()  # end the sign-in's read; the claim runs in a transaction of its own
     with session_scope(state.session_factory) as claim_session:
         conversation = inbox.claim(claim_session, conversation_id=conversation_id, agent=user)
-        return {"conversation": _conversation(conversation, session)}
+        return {"conversation": _conversation(conversation, claim_session)}
 
 
 @router.post("/conversations/{conversation_id}/assign")
