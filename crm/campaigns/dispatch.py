@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from careloop.config import Settings
@@ -209,7 +210,12 @@ def _dispatch_channel(
             _skip(session, delivery, "template_error", now)
             result.skipped["template_error"] += 1
             continue
-        _hand_over(session, delivery, campaign, identities[delivery.customer_id], text, now)
+        try:
+            with session.begin_nested():
+                _hand_over(session, delivery, campaign, identities[delivery.customer_id], text, now)
+        except IntegrityError:  # its message exists: another dispatcher handed it over
+            session.refresh(delivery)
+            continue
         recent[delivery.customer_id] += 1
         result.queued += 1
     session.flush()
@@ -241,6 +247,7 @@ def _hand_over(
         text=text,
         payload={"campaign_id": campaign.id, "delivery_id": delivery.id, "at_most_once": True},
         at=now,
+        outbox_key=f"campaign-delivery:{delivery.id}",
     )
     delivery.status = OutboxStatus.queued
     delivery.message_id = message.id
