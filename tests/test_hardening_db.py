@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine as BotEngine
 from careloop.config import Settings
-from crm.campaigns import dispatch, service
+from careloop.errors import ValidationFailed
+from crm.campaigns import dispatch, messages, service, templating
 from crm.conversations import teams
 from crm.db import create_db_engine, create_session_factory, session_scope, utcnow
 from crm.imports import service as imports
@@ -312,3 +313,81 @@ def _wait_for_a_lock_wait(admin: Engine) -> None:
             return
         threading.Event().wait(0.01)
     raise AssertionError("the second dispatcher never waited for the first")
+
+
+# -- item 15: what a marketer's template may cost ------------------------------------------
+
+COSTLY_TEMPLATES = {  # name: (source, the reason given)
+    "too long": ("{# " + "x" * templating.MAX_SOURCE + " #}Hi {{ name }}", "is longer than 10,000"),
+    "nested loops": (
+        "{% for a in 'x' * 9999 %}{% for b in 'y' * 9999 %}{% endfor %}{% endfor %}",
+        "loops or calls more than 2,000 times",
+    ),
+    "repeated text": ("{{ 'x' * 1000000000 }}", "value longer than 20,000"),
+    "huge number": ("{{ 9 ** 9 ** 9 }}", "number larger than"),
+    "wide method": ("{{ name.ljust(1000000000) }}", "number larger than 10,000 \\(a width"),
+    "wide filter": ("{{ name|center(1000000000) }}", "number larger than 10,000 \\(a width"),
+    "wide format": ("{{ '{:>999999999}'.format(name) }}", "formats wider than"),
+    "wide percent": ("{{ '%999999999s' % name }}", "formats wider than"),
+    "doubling": (
+        "{% set a = 'xxxxxxxxxx' %}" + "{% set a = a ~ a %}" * 40 + "{{ a }}",
+        "value longer than",
+    ),
+    "replace bomb": ("{% set s = 'x' * 19000 %}{{ s|replace('', s) }}", "value longer than"),
+    "recursion": (
+        "{% macro d(s, n) %}{{ d(s ~ s, n - 1) if n else s }}{% endmacro %}{{ d('x', 60) }}",
+        "value longer than",
+    ),
+    "long output": (
+        "{% for a in 'x' * 1000 %}{{ 'y' * 1000 }}{% endfor %}",
+        "renders more than 16,000",
+    ),
+    "buffered": (
+        "{% filter upper %}{% for a in 'x' * 1999 %}{{ 'y' * 9000 }}{% endfor %}{% endfilter %}",
+        "builds more than 1,000,000",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(COSTLY_TEMPLATES))
+def test_a_template_that_would_cost_too_much_is_refused_with_its_reason(name: str) -> None:
+    source, reason = COSTLY_TEMPLATES[name]
+    with pytest.raises(ValidationFailed, match=f"^template: .*{reason}"):
+        messages.validate_template(source)
+
+
+def test_ordinary_templates_render_as_before() -> None:
+    source = (
+        "Hi {{ name }}{% if segment %} ({{ segment|lower }}){% endif %}! "
+        "{% for word in ['ten', 'percent'] %}{{ word|upper }} {% endfor %}"
+        "with {{ offer_code }} - {{ '%s'|format(campaign) }} {{ 2 * 3 }}{{ '!' * 2 }}"
+    )
+    assert messages.validate_template(source) == source
+    text = messages.render(source, messages.SAMPLES[0])
+    assert text == "Hi Ann (at risk)! TEN PERCENT with SAVE-7KQ2XR4M - Sample 6!!"
+
+
+def test_a_render_stops_at_its_time_limit() -> None:
+    with pytest.raises(templating.TemplateLimit, match="takes longer than 0 s"):
+        templating.render("Hi {{ name }}", {"name": "Ann"}, seconds=0)
+
+
+def test_sending_skips_a_message_whose_render_goes_over_a_limit() -> None:
+    # A template can pass the samples and still cost too much for one customer.
+    source = "{% for a in first_name * 600 %}{{ a }}{% endfor %}"
+    assert messages.validate_template(source) == source
+    with pytest.raises(templating.TemplateLimit):
+        messages.render(source, {**messages.SAMPLES[0], "first_name": "Bartholomew"})
+
+
+def test_saving_or_previewing_a_costly_template_answers_422(
+    client: TestClient, session: Session, staff: dict[str, Any]
+) -> None:
+    plain, _ = create_api_token(session, user=staff["marketer"], name="templates")
+    session.commit()
+    headers = {"Authorization": f"Bearer {plain}"}
+    costly, _ = COSTLY_TEMPLATES["nested loops"]
+    for path in ("/api/v1/campaigns", "/api/v1/campaigns/preview/message"):
+        response = client.post(path, json=campaign_fields(template=costly), headers=headers)
+        assert response.status_code == 422, response.text
+        assert "more than 2,000 times" in response.json()["error"]["message"]
