@@ -23,12 +23,17 @@ from crm.conversations import teams
 from crm.db import create_db_engine, create_session_factory, session_scope, utcnow
 from crm.imports import service as imports
 from crm.models import (
+    Channel,
     ChurnRisk,
     Conversation,
     ConversationStatus,
     Message,
     Role,
+    SurveyKind,
+    SurveyResponse,
+    SurveyStatus,
 )
+from crm.surveys import service as surveys
 from crm.users.service import create_api_token
 from scheduler.app import LEADER_LOCK_KEY, JobRunner, LeaderLock, run_job
 from scheduler.jobs import JobSpec
@@ -38,6 +43,7 @@ from tests.factories import (
     make_customer,
     make_telegram_identity,
     make_user,
+    make_web_identity,
 )
 from web.app import create_app
 
@@ -253,37 +259,67 @@ def test_one_job_runs_in_one_process_at_a_time(db_url: str, settings: Settings) 
         engine.dispose()
 
 
-def _due_delivery(factory: sessionmaker[Session], settings: Settings) -> int:
-    """One campaign delivery due now, for a reachable, consenting customer."""
+def _due_campaign_message(factory: sessionmaker[Session], settings: Settings) -> Any:
+    """A campaign delivery due now (for a reachable, consenting customer): its dispatcher,
+    and what finds the messages it becomes."""
     with session_scope(factory) as session:
         customer = make_customer(session, churn_risk=ChurnRisk.high, timezone="UTC")
         make_telegram_identity(session, customer, 90_000 + customer.id)
         campaign = service.create_campaign(session, campaign_fields(control_percent=0), None)
         service.activate(session, campaign, None, settings)
-        return campaign.id
+        key = campaign.id
+
+    def send(session: Session) -> int:
+        return dispatch.dispatch(session, settings).queued
+
+    return send, Message.payload["campaign_id"].as_integer() == key
+
+
+def _due_nps_question(factory: sessionmaker[Session], settings: Settings) -> Any:
+    """An NPS survey due now (it has no conversation of its own): its dispatcher, and what
+    finds the question messages."""
+    with session_scope(factory) as session:
+        customer = make_customer(session)
+        make_web_identity(session, customer, f"nps-{customer.id}")
+        survey = SurveyResponse(
+            customer_id=customer.id,
+            kind=SurveyKind.nps,
+            channel=Channel.web,
+            status=SurveyStatus.pending,
+            due_at=utcnow(),
+        )
+        session.add(survey)
+        session.flush()
+        key = survey.id
+
+    def send(session: Session) -> int:
+        return surveys.dispatch(session, settings).sent
+
+    return send, Message.payload["survey_id"].as_integer() == key
 
 
 @pytest.mark.postgres
-def test_two_dispatchers_at_once_hand_a_campaign_message_over_once(
-    db_url: str, settings: Settings, live_session_factory: sessionmaker[Session]
+@pytest.mark.parametrize("what", [_due_campaign_message, _due_nps_question])
+def test_two_dispatchers_at_once_write_a_message_once(
+    what: Any, db_url: str, settings: Settings, live_session_factory: sessionmaker[Session]
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE)")
     settings = settings.model_copy(update={"campaign_quiet_hours": ""})
-    campaign_id = _due_delivery(live_session_factory, settings)
+    send, its_messages = what(live_session_factory, settings)
     admin = create_db_engine(db_url)
     first = live_session_factory()
     outcome: list[int] = []
 
     def second_leader() -> None:
         with session_scope(live_session_factory) as session:
-            outcome.append(dispatch.dispatch(session, settings).queued)
+            outcome.append(send(session))
 
     try:
-        assert dispatch.dispatch(first, settings).queued == 1  # not committed yet
+        assert send(first) == 1  # not committed yet
         other = threading.Thread(target=second_leader)
         other.start()
-        _wait_for_a_lock_wait(admin)
+        _wait_for_a_lock_wait(admin)  # the second one waits for the first one's row
         first.commit()
         other.join()
     finally:
@@ -291,12 +327,7 @@ def test_two_dispatchers_at_once_hand_a_campaign_message_over_once(
         admin.dispose()
     assert outcome == [0]
     with session_scope(live_session_factory) as session:
-        sent = session.scalar(
-            select(func.count(Message.id)).where(
-                Message.payload["campaign_id"].as_integer() == campaign_id
-            )
-        )
-        assert sent == 1
+        assert session.scalar(select(func.count(Message.id)).where(its_messages)) == 1
 
 
 def _wait_for_a_lock_wait(admin: Engine) -> None:
