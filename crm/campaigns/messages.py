@@ -64,13 +64,14 @@ def validate_template(source: str) -> str:
         raise ValidationFailed("template: write the message text")
     try:
         parsed = templating.ENVIRONMENT.parse_bounded(source)
+        named = meta.find_undeclared_variables(parsed)  # (compiles: an unknown filter fails)
     except TemplateLimit as exc:
         raise ValidationFailed(f"template: {exc}") from None
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""
-        raise ValidationFailed(f"template{where}: {exc}") from None
-    unknown = sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES))
+        raise ValidationFailed(f"template{where}: {exc.message or exc}") from None
+    unknown = sorted(named - set(VARIABLES))
     if unknown:
         raise ValidationFailed(
             f"template: unknown variable(s) {', '.join(unknown)}; available: {', '.join(VARIABLES)}"

@@ -12,7 +12,7 @@ step would hold the process (or its memory) for as long as they like. So, on top
 * arithmetic, ``+``, ``*``, ``%``, ``~`` and every filter's result is at most ``MAX_VALUE``
   characters (or items), and whole numbers at most ``MAX_NUMBER`` in size; amplifying
   calls (``replace``, ``join``, ``indent``, ``wordwrap``, ``expandtabs``) are checked before
-  they run;
+  they run, and so are ``%`` formats and ``str.format`` fields;
 * whole-number arguments (widths, counts) of calls and filters are at most ``MAX_ARGUMENT``;
 * the output is at most ``MAX_OUTPUT`` characters;
 * a render stops after ``RENDER_SECONDS`` (checked at each of the points above).
@@ -34,7 +34,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.filters import do_indent, do_replace, do_wordwrap
+from jinja2.filters import do_format, do_indent, do_replace, do_wordwrap
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
@@ -174,6 +174,11 @@ def _bounded_wordwrap(environment: Any, s: str, width: int = 79, *args: Any, **k
     return do_wordwrap(environment, s, width, *args, **kwargs)
 
 
+def _bounded_format(value: str, *args: Any, **kwargs: Any) -> str:
+    _percent_format(str(value))
+    return do_format(value, *args, **kwargs)
+
+
 # (the filters' own markers: replace takes the eval context, wordwrap the environment)
 _bounded_replace.jinja_pass_arg = do_replace.jinja_pass_arg  # type: ignore[attr-defined]
 _bounded_wordwrap.jinja_pass_arg = do_wordwrap.jinja_pass_arg  # type: ignore[attr-defined]
@@ -231,6 +236,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters["replace"] = _bounded_replace
         self.filters["indent"] = _bounded_indent
         self.filters["wordwrap"] = _bounded_wordwrap
+        self.filters["format"] = _bounded_format
+        del self.filters["tojson"]  # (its indent multiplies; a message needs no JSON)
 
     def parse_bounded(self, source: str) -> nodes.Template:
         if len(source) > MAX_SOURCE:
