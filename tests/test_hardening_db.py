@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine as BotEngine
@@ -270,7 +270,11 @@ def _due_campaign_message(factory: sessionmaker[Session], settings: Settings) ->
         key = campaign.id
 
     def send(session: Session) -> int:
-        return dispatch.dispatch(session, settings).queued
+        try:
+            return dispatch.dispatch(session, settings).queued
+        except IntegrityError:  # the unique outbox key: the whole batch is rolled back
+            session.rollback()
+            return 0
 
     return send, Message.payload["campaign_id"].as_integer() == key
 

@@ -4,7 +4,11 @@ Each batch is one transaction: a row is either still ``pending`` or it is ``queu
 exactly one outbound message (``message_id``), or ``skipped`` with its reason, so a crash
 at any point loses nothing and duplicates nothing. The channel's sender then delivers the
 message; campaign messages are marked *at most once* there (a request that may have left
-before a crash is never repeated; see :mod:`crm.conversations.outbox`).
+before a crash is never repeated; see :mod:`crm.conversations.outbox`). The message carries
+the unique outbox key ``campaign-delivery:<id>``: two dispatchers at once (two scheduler
+leaders for a moment) cannot both hand a row over; the second one's insert fails and its
+whole batch is rolled back (the scheduler also runs one dispatch at a time, so this is the
+last line of defence, and it costs nothing per row).
 
 Guards, checked here at send time (planning already skipped who was ruled out then):
 consent and opt-out, reachability on the campaign's channel, contact-pressure governance
@@ -23,7 +27,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from careloop.config import Settings
@@ -210,12 +213,7 @@ def _dispatch_channel(
             _skip(session, delivery, "template_error", now)
             result.skipped["template_error"] += 1
             continue
-        try:
-            with session.begin_nested():
-                _hand_over(session, delivery, campaign, identities[delivery.customer_id], text, now)
-        except IntegrityError:  # its message exists: another dispatcher handed it over
-            session.refresh(delivery)
-            continue
+        _hand_over(session, delivery, campaign, identities[delivery.customer_id], text, now)
         recent[delivery.customer_id] += 1
         result.queued += 1
     session.flush()
