@@ -197,8 +197,14 @@ class JobRunner:
 
     def _become_leader(self) -> bool:
         with self._leadership:
-            if self._jobs_added or not self.lock.try_acquire():
-                return self._jobs_added
+            if self._jobs_added:
+                return True
+            try:
+                if not self.lock.try_acquire():
+                    return False
+            except SQLAlchemyError as exc:  # the database is away: try again later
+                log.warning("scheduler.leader_acquire_failed error=%s", type(exc).__name__)
+                return False
             for spec in JOBS:
                 kwargs: dict[str, Any] = dict(spec.trigger_args)
                 self.scheduler.add_job(
