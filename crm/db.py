@@ -34,6 +34,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
@@ -636,8 +637,41 @@ def in_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+def postgres_timeouts(
+    statement_timeout_s: float | None, idle_in_transaction_timeout_s: float | None
+) -> str:
+    """The libpq ``options`` that give each session a ``statement_timeout`` and an
+    ``idle_in_transaction_session_timeout`` (None or 0: the server's default, no limit)."""
+    parts = []
+    for name, seconds in (
+        ("statement_timeout", statement_timeout_s),
+        ("idle_in_transaction_session_timeout", idle_in_transaction_timeout_s),
+    ):
+        if seconds:
+            parts.append(f"-c {name}={max(1, round(seconds * 1000))}")
+    return " ".join(parts)
+
+
+def lift_timeouts(session: Session) -> None:
+    """Lift the PostgreSQL statement and idle-in-transaction timeouts for the rest of
+    ``session``'s transaction (``SET LOCAL``): for known long work, like the nightly
+    scoring, which streams every order and trains between statements."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL statement_timeout = 0"))
+        session.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+
+
+def create_db_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    statement_timeout_s: float | None = None,
+    idle_in_transaction_timeout_s: float | None = None,
+) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout. On
+    PostgreSQL, every connection can get a statement and an idle-in-transaction timeout
+    (the server passes its settings): a stuck request or a transaction left open fails
+    instead of holding its locks and stalling everyone behind it."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
@@ -652,6 +686,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 20
+        options = postgres_timeouts(statement_timeout_s, idle_in_transaction_timeout_s)
+        if options and parsed.get_backend_name() == "postgresql":
+            kwargs["connect_args"] = {"options": options}
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

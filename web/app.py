@@ -60,7 +60,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = db_engine or create_db_engine(
-            settings.effective_database_url, echo=settings.database_echo
+            settings.effective_database_url,
+            echo=settings.database_echo,
+            statement_timeout_s=settings.database_statement_timeout_seconds,
+            idle_in_transaction_timeout_s=settings.database_idle_in_transaction_timeout_seconds,
         )
         factory = session_factory or create_session_factory(engine)
         if bot is None:

@@ -12,7 +12,7 @@ from careloop.errors import ValidationFailed
 from crm.imports.service import import_csv
 from crm.models import User
 from web.auth import require_roles
-from web.deps import SettingsDep, StateDep
+from web.deps import SessionDep, SettingsDep, StateDep
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 AdminUser = Annotated[User, Depends(require_roles())]
@@ -21,12 +21,21 @@ MAX_UPLOAD_BYTES = 2 * 1024**3
 
 @router.post("/{kind}")
 async def import_file(
-    kind: str, request: Request, state: StateDep, settings: SettingsDep, user: AdminUser
+    kind: str,
+    request: Request,
+    state: StateDep,
+    settings: SettingsDep,
+    user: AdminUser,
+    session: SessionDep,
 ) -> dict[str, Any]:
     """Send the CSV as the request body (``Content-Type: text/csv``). The upload is
-    spooled to disk (constant memory), then imported; the answer is the import report."""
+    spooled to disk (constant memory), then imported in a worker thread, one short
+    transaction per batch of its own; the answer is the import report."""
     if kind not in ("customers", "orders"):
         raise ValidationFailed(f"can import customers or orders, not {kind!r}")
+    # The sign-in's transaction ends before the upload: on SQLite it holds the write lock
+    # (BEGIN IMMEDIATE), and the import's own batches, chat and the jobs would wait on it.
+    await run_in_threadpool(session.close)
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024**2) as spool:
         size = 0
         async for chunk in request.stream():

@@ -193,14 +193,15 @@ def read_notifications(body: ReadIn, session: SessionDep, user: AgentUser) -> di
 
 
 @router.post("/conversations/{conversation_id}/claim")
-def claim(
-    conversation_id: int, session: SessionDep, user: AgentUser, state: StateDep
-) -> dict[str, Any]:
+def claim(conversation_id: int, session: SessionDep, user: AgentUser) -> dict[str, Any]:
     """409 when another agent was faster."""
-    session.commit()  # end the sign-in's read; the claim runs in a transaction of its own
-    with session_scope(state.session_factory) as claim_session:
-        conversation = inbox.claim(claim_session, conversation_id=conversation_id, agent=user)
-        return {"conversation": _conversation(conversation, session)}
+    # End the sign-in's transaction, so the claim's UPDATE is the first statement of a
+    # transaction of its own; it runs in the request's session, like every other write
+    # here: a second session would wait for this one's locks while this one waits for it.
+    session.commit()
+    conversation = inbox.claim(session, conversation_id=conversation_id, agent=user)
+    session.commit()
+    return {"conversation": _conversation(conversation, session)}
 
 
 @router.post("/conversations/{conversation_id}/assign")
