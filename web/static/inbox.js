@@ -242,6 +242,11 @@
     document.getElementById("claim-btn").addEventListener("click", function () { act("/claim"); });
     document.getElementById("resolve-btn").addEventListener("click", function () { act("/resolve"); });
     document.getElementById("reopen-btn").addEventListener("click", function () { act("/reopen"); });
+    fetch("/api/v1/canned-responses", { credentials: "same-origin" }).then(function (res) { return res.ok ? res.json() : { canned_responses: [] }; })
+      .then(function (data) {
+        const canned = document.getElementById("canned");
+        data.canned_responses.forEach(function (c) { canned.appendChild(el("option", { value: c.text, title: c.text }, c.title)); });
+      }).catch(function () {});
     document.getElementById("canned").addEventListener("change", function (ev) {
       if (ev.target.value) { document.getElementById("reply-text").value = ev.target.value; ev.target.value = ""; }
     });
@@ -254,6 +259,7 @@
       try {
         await api("POST", "/conversations/" + id + "/messages", { text: text, private: isPrivate });
         box.value = "";
+        document.getElementById("reply-private").checked = false;
         await load();
       } catch (e) { showError(errorBox, e.message); }
     });
