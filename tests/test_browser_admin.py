@@ -57,9 +57,16 @@ def open_admin(driver: Any, base: str, page: str) -> Any:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from selenium.common.exceptions import TimeoutException
+
     driver.get(f"{base}/admin/{page}")
     wait = WebDriverWait(driver, 20)
-    wait.until(lambda d: d.find_element(By.ID, "admin").get_attribute("data-ready"))
+    try:
+        wait.until(lambda d: d.find_element(By.ID, "admin").get_attribute("data-ready"))
+    except TimeoutException:
+        error = driver.find_element(By.ID, "admin-error").text
+        console = [e.get("message") for e in driver.get_log("browser")]
+        raise AssertionError(f"/admin/{page} not drawn: {error!r} {console}") from None
     return wait
 
 
