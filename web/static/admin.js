@@ -429,6 +429,18 @@
   }
 
   // ---- the audit log -----------------------------------------------------------------------
+  function shown(value) { return typeof value === "string" ? value : JSON.stringify(value); }
+
+  // {"role": ["agent", "admin"], "sessions_ended": 2} → "role: agent → admin; sessions_ended: 2"
+  function details(d) {
+    const keys = Object.keys(d || {});
+    if (!keys.length) return "–";
+    return keys.map(function (k) {
+      const v = d[k];
+      return k + ": " + (Array.isArray(v) && v.length === 2 ? shown(v[0]) + " → " + shown(v[1]) : shown(v));
+    }).join("; ");
+  }
+
   async function auditPage() {
     const tbody = document.querySelector("#audit-table tbody");
     const more = document.getElementById("audit-more");
@@ -445,7 +457,7 @@
       const rows = data.entries.map(function (e) {
         const tr = el("tr", { "data-action": e.action });
         tr.append(el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.target),
-          el("td", { class: "details" }, Object.keys(e.details).length ? JSON.stringify(e.details) : "–"));
+          el("td", { class: "details" }, details(e.details)));
         return tr;
       });
       if (append) rows.forEach(function (r) { tbody.appendChild(r); });
