@@ -96,8 +96,13 @@ def create_app(
         telegram = await _start_telegram(settings, engine_bot, factory)
         app.state.careloop.telegram = telegram
         watcher = asyncio.create_task(watch_models(engine_bot, settings), name="nlu-watch")
+        # Versions published by other processes; only with sessions of our own, which a
+        # background thread may use (a given factory may be bound to one connection).
         book_watcher = asyncio.create_task(
-            book.watch(engine_bot, factory, settings.nlu_reload_seconds), name="book-watch"
+            book.watch(
+                engine_bot, factory, settings.nlu_reload_seconds if session_factory is None else 0
+            ),
+            name="book-watch",
         )
         log.info("web.ready url=http://%s:%s", settings.host, settings.port)
         try:

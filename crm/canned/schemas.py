@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 Shortcut = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_-]+$",
     ),
 ]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
