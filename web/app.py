@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import book
 from bot.engine import Engine as BotEngine
 from bot.factory import watch_models
 from bot.telegram.channel import TelegramChannel
@@ -27,6 +28,7 @@ from web.api import (
     analytics,
     campaigns,
     chat,
+    content,
     customers,
     health,
     imports,
@@ -36,6 +38,7 @@ from web.api import (
 )
 from web.errors import install_error_handlers
 from web.pages import account as account_pages
+from web.pages import admin as admin_pages
 from web.pages import chat as chat_pages
 from web.pages import docs as docs_pages
 from web.pages import inbox as inbox_pages
@@ -92,14 +95,24 @@ def create_app(
 
             runner = JobRunner(engine, factory, settings)
             runner.start()
+        await _load_response_book(engine_bot, factory)
         telegram = await _start_telegram(settings, engine_bot, factory)
         app.state.careloop.telegram = telegram
         watcher = asyncio.create_task(watch_models(engine_bot, settings), name="nlu-watch")
+        # Versions published by other processes; only with sessions of our own, which a
+        # background thread may use (a given factory may be bound to one connection).
+        book_watcher = asyncio.create_task(
+            book.watch(
+                engine_bot, factory, settings.nlu_reload_seconds if session_factory is None else 0
+            ),
+            name="book-watch",
+        )
         log.info("web.ready url=http://%s:%s", settings.host, settings.port)
         try:
             yield
         finally:
             watcher.cancel()
+            book_watcher.cancel()
             if telegram is not None:
                 await telegram.stop()
             if runner is not None:
@@ -125,6 +138,8 @@ def create_app(
     app.include_router(account_pages.router)
     app.include_router(account.router)
     app.include_router(admin.router)
+    app.include_router(content.router)
+    app.include_router(admin_pages.router)
     app.include_router(inbox.router)
     app.include_router(inbox_pages.router)
     app.include_router(analytics.router)
@@ -134,6 +149,15 @@ def create_app(
     app.include_router(operations.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app
+
+
+async def _load_response_book(bot: BotEngine, factory: sessionmaker[Session]) -> None:
+    """Answer with the response book published in the admin console, if any (a database
+    not migrated yet keeps the file's book)."""
+    try:
+        await run_in_threadpool(book.reload_with, factory, bot)
+    except Exception:
+        log.exception("bot.responses.load_failed: answering with the file's response book")
 
 
 async def _start_telegram(

@@ -7,11 +7,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careloop.errors import AppError
+from web.templating import templates
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,14 @@ def _describe(errors: list[Any]) -> str:
         else:
             parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a static file): it gets HTML."""
+    path = request.url.path
+    if path.startswith(("/api/", "/static/")) or request.method not in ("GET", "HEAD"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -60,7 +69,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and wants_page(request):
+            return templates.TemplateResponse(
+                request, "not_found.html", {"path": request.url.path}, status_code=404
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers

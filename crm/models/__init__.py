@@ -11,6 +11,7 @@ from crm.models.campaign import (
     OutboxStatus,
     ScheduleKind,
 )
+from crm.models.content import CannedResponse, ResponseBookVersion
 from crm.models.conversation import (
     OPEN_STATUSES,
     Conversation,
@@ -44,6 +45,7 @@ __all__ = [
     "CampaignDelivery",
     "CampaignRun",
     "CampaignStatus",
+    "CannedResponse",
     "Channel",
     "ChannelIdentity",
     "ChurnRisk",
@@ -61,6 +63,7 @@ __all__ = [
     "Order",
     "OrderStatus",
     "OutboxStatus",
+    "ResponseBookVersion",
     "Role",
     "ScheduleKind",
     "Sender",

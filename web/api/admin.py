@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from crm import audit
 from crm.audit import Actor
+from crm.conversations import teams
 from crm.models import User
 from crm.users import service as users
 from crm.users.schemas import (
@@ -17,6 +18,8 @@ from crm.users.schemas import (
     PasswordReset,
     PasswordResetResult,
     UserCreate,
+    UserInvite,
+    UserInvited,
     UserList,
     UserRead,
     UserUpdate,
@@ -54,6 +57,29 @@ def create_user(
     )
     session.commit()
     return _read(user)
+
+
+@router.post("/users/invite", response_model=UserInvited, status_code=201)
+def invite_user(
+    body: UserInvite, session: SessionDep, state: StateDep, admin: AdminUser
+) -> UserInvited:
+    """A new account with a generated one-time password (returned once); the user chooses
+    their own at the first sign-in. ``team_id`` puts an agent in a team at once."""
+    if body.team_id is not None:
+        teams.get_team(session, body.team_id)
+    user, password = users.invite_user(
+        session,
+        email=body.email,
+        role=body.role,
+        display_name=body.display_name,
+        max_concurrent=body.max_concurrent,
+        by=Actor.of(admin),
+        gate=state.hash_gate,
+    )
+    if body.team_id is not None:
+        teams.set_member(session, team_id=body.team_id, user_id=user.id, by=Actor.of(admin))
+    session.commit()
+    return UserInvited(user=_read(user), one_time_password=password)
 
 
 @router.get("/users/{user_id}", response_model=UserRead)

@@ -9,14 +9,27 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from careloop.errors import NotFound, ValidationFailed
+from crm.audit import Actor
 from crm.conversations import quality, teams
+from crm.conversations.schemas import (
+    MemberIn,
+    Membership,
+    PolicyList,
+    PolicyRead,
+    PolicyWrite,
+    TeamList,
+    TeamMember,
+    TeamRead,
+    TeamWrite,
+)
 from crm.customers import service as customers
 from crm.db import READ_ONLY, utcnow
-from crm.models import BlockReason, ContactBlock, Role, User
+from crm.models import BlockReason, ContactBlock, Role, Team, User
 from web.auth import require_roles
 from web.deps import SessionDep, StateDep
 
@@ -26,86 +39,101 @@ AnalystUser = Annotated[User, Depends(require_roles(Role.marketer))]
 StaffUser = Annotated[User, Depends(require_roles(Role.agent, Role.marketer))]
 
 
-class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    user_id: int
-
-
 class BlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel: str = "any"
     note: Annotated[str | None, Field(max_length=300)] = None
 
 
-# -- teams and SLA policies -------------------------------------------------------------
+# -- teams and SLA policies (every change is written to the audit log) --------------------
 
 
-@router.get("/teams")
-def list_teams(session: SessionDep, user: AdminUser) -> dict[str, Any]:
-    return {"teams": [teams.team_dict(t) for t in teams.list_teams(session)]}
+def _team(session: Session, team: Team) -> TeamRead:
+    members = [TeamMember.model_validate(u) for u in teams.members(session, team.id)]
+    return TeamRead(**teams.team_dict(team), members=members)
 
 
-@router.post("/teams", status_code=201)
-def create_team(body: dict[str, Any], session: SessionDep, user: AdminUser) -> dict[str, Any]:
-    """``{"name", "business_hours": "mon-fri 09:00-18:00", "timezone", "holidays": [ISO
-    dates], "intents": [routed intents]}``"""
-    team = teams.save_team(session, body)
+@router.get("/teams", response_model=TeamList)
+def list_teams(session: SessionDep, user: AdminUser) -> TeamList:
+    """Teams with their hours, holidays, routed intents and members."""
+    return TeamList(teams=[_team(session, t) for t in teams.list_teams(session)])
+
+
+@router.post("/teams", status_code=201, response_model=TeamRead)
+def create_team(body: TeamWrite, session: SessionDep, user: AdminUser) -> TeamRead:
+    """A team: ``name``, ``business_hours`` ("mon-fri 09:00-18:00"), ``timezone``,
+    ``holidays`` (ISO dates) and ``intents`` (escalations routed to it)."""
+    team = teams.save_team(session, body.model_dump(exclude_unset=True), by=Actor.of(user))
     session.commit()
-    return teams.team_dict(team)
+    return _team(session, team)
 
 
-@router.patch("/teams/{team_id}")
-def update_team(
-    team_id: int, body: dict[str, Any], session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
-    team = teams.save_team(session, body, teams.get_team(session, team_id))
+@router.get("/teams/{team_id}", response_model=TeamRead)
+def show_team(team_id: int, session: SessionDep, user: AdminUser) -> TeamRead:
+    return _team(session, teams.get_team(session, team_id))
+
+
+@router.patch("/teams/{team_id}", response_model=TeamRead)
+def update_team(team_id: int, body: TeamWrite, session: SessionDep, user: AdminUser) -> TeamRead:
+    team = teams.save_team(
+        session,
+        body.model_dump(exclude_unset=True),
+        teams.get_team(session, team_id),
+        by=Actor.of(user),
+    )
     session.commit()
-    return teams.team_dict(team)
+    return _team(session, team)
 
 
-@router.post("/teams/{team_id}/members")
-def add_member(
-    team_id: int, body: MemberIn, session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
-    member = teams.set_member(session, team_id=team_id, user_id=body.user_id)
+@router.delete("/teams/{team_id}", status_code=204)
+def delete_team(team_id: int, session: SessionDep, user: AdminUser) -> Response:
+    """Remove a team; its members stay, without a team."""
+    teams.delete_team(session, team=teams.get_team(session, team_id), by=Actor.of(user))
     session.commit()
-    return {"user_id": member.id, "team_id": member.team_id}
+    return Response(status_code=204)
 
 
-@router.delete("/teams/{team_id}/members/{user_id}")
-def remove_member(
-    team_id: int, user_id: int, session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
+@router.post("/teams/{team_id}/members", response_model=Membership)
+def add_member(team_id: int, body: MemberIn, session: SessionDep, user: AdminUser) -> Membership:
+    member = teams.set_member(session, team_id=team_id, user_id=body.user_id, by=Actor.of(user))
+    session.commit()
+    return Membership(user_id=member.id, team_id=member.team_id)
+
+
+@router.delete("/teams/{team_id}/members/{user_id}", response_model=Membership)
+def remove_member(team_id: int, user_id: int, session: SessionDep, user: AdminUser) -> Membership:
     teams.get_team(session, team_id)
-    member = teams.set_member(session, team_id=None, user_id=user_id)
+    member = teams.set_member(session, team_id=None, user_id=user_id, by=Actor.of(user))
     session.commit()
-    return {"user_id": member.id, "team_id": None}
+    return Membership(user_id=member.id, team_id=None)
 
 
-@router.get("/sla-policies")
-def list_policies(session: SessionDep, user: AdminUser) -> dict[str, Any]:
-    return {"policies": [teams.policy_dict(p) for p in teams.list_policies(session)]}
+@router.get("/sla-policies", response_model=PolicyList)
+def list_policies(session: SessionDep, user: AdminUser) -> PolicyList:
+    return PolicyList(policies=[PolicyRead.model_validate(p) for p in teams.list_policies(session)])
 
 
-@router.put("/sla-policies/default")
-def set_default_policy(
-    body: dict[str, Any], session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
+@router.put("/sla-policies/default", response_model=PolicyRead)
+def set_default_policy(body: PolicyWrite, session: SessionDep, user: AdminUser) -> PolicyRead:
     """The policy for conversations without a team."""
-    policy = teams.save_policy(session, team_id=None, data=body)
+    policy = teams.save_policy(
+        session, team_id=None, data=body.model_dump(exclude_unset=True), by=Actor.of(user)
+    )
     session.commit()
-    return teams.policy_dict(policy)
+    return PolicyRead.model_validate(policy)
 
 
-@router.put("/teams/{team_id}/sla-policy")
+@router.put("/teams/{team_id}/sla-policy", response_model=PolicyRead)
 def set_team_policy(
-    team_id: int, body: dict[str, Any], session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
-    """``{"first_response_minutes", "resolution_minutes", "business_hours_only",
-    "urgent_priority", "urgent_factor", "at_risk_percent"}``"""
-    policy = teams.save_policy(session, team_id=team_id, data=body)
+    team_id: int, body: PolicyWrite, session: SessionDep, user: AdminUser
+) -> PolicyRead:
+    """``first_response_minutes``, ``resolution_minutes``, ``business_hours_only``,
+    ``urgent_priority``, ``urgent_factor``, ``at_risk_percent``."""
+    policy = teams.save_policy(
+        session, team_id=team_id, data=body.model_dump(exclude_unset=True), by=Actor.of(user)
+    )
     session.commit()
-    return teams.policy_dict(policy)
+    return PolicyRead.model_validate(policy)
 
 
 # -- do not contact ---------------------------------------------------------------------
