@@ -2,7 +2,7 @@
 until now) and the versioned response book of the bot
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-04 15:20:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0018'
-down_revision: str | None = '0014'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
