@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -20,6 +21,7 @@ from bot.telegram.channel import TelegramChannel
 from careloop import __version__
 from careloop.config import Environment, Settings, get_settings, weak_secret_reason
 from crm.db import create_db_engine, create_session_factory
+from crm.events import EventHub
 from crm.users.passwords import HashGate
 from web.api import (
     account,
@@ -42,6 +44,9 @@ from web.pages import inbox as inbox_pages
 from web.security import SecurityHeaders, install_access_log_filter
 from web.state import AppState
 from web.templating import STATIC_DIR
+
+if TYPE_CHECKING:
+    from scheduler.app import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +74,14 @@ def create_app(
             engine_bot = await run_in_threadpool(build_engine, settings)
         else:
             engine_bot = bot
+        hub = EventHub(engine)
+        await hub.start()
         app.state.careloop = AppState(
             settings,
             engine,
             factory,
             engine_bot,
+            hub,
             hash_gate=HashGate(settings.password_hash_concurrency),
         )
         install_access_log_filter()
@@ -83,13 +91,15 @@ def create_app(
                 "config.weak_secret: CARELOOP_SECRET_KEY is weak (%s); fine for development only",
                 weak,
             )
-        runner = None
+        runner: JobRunner | None = None
         if run_scheduler if run_scheduler is not None else settings.scheduler_enabled:
             from scheduler.app import JobRunner
 
             runner = JobRunner(engine, factory, settings)
             runner.start()
-        telegram = await _start_telegram(settings, engine_bot, factory)
+        telegram = await _start_telegram(
+            settings, engine_bot, factory, may_send=_sender_gate(settings, engine, runner)
+        )
         app.state.careloop.telegram = telegram
         watcher = asyncio.create_task(watch_models(engine_bot, settings), name="nlu-watch")
         log.info("web.ready url=http://%s:%s", settings.host, settings.port)
@@ -101,6 +111,7 @@ def create_app(
                 await telegram.stop()
             if runner is not None:
                 runner.shutdown()
+            await hub.stop()
             if db_engine is None:
                 engine.dispose()
 
@@ -133,8 +144,35 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``careloop serve --workers N`` (uvicorn's factory):
+    each builds its own database pool, NLU (with its micro-batcher), event listener and
+    scheduler candidate from the environment the parent set."""
+    return create_app(get_settings())
+
+
+def _sender_gate(
+    settings: Settings, engine: Engine, runner: JobRunner | None
+) -> Callable[[], bool]:
+    """Whether this process may send Telegram messages from the outbox now.
+
+    Telegram's limits (30 messages a second, one a second per chat) are kept by the one
+    sender's limiter, so on PostgreSQL only the scheduler's leader sends: one process at a
+    time whatever the number of workers. A single process without a scheduler sends itself
+    (``careloop serve --no-scheduler`` alone, SQLite)."""
+    if runner is not None and engine.dialect.name == "postgresql":
+        return lambda: runner.is_leader
+    if settings.workers > 1:
+        return lambda: False  # workers started with --no-scheduler: another process sends
+    return lambda: True
+
+
 async def _start_telegram(
-    settings: Settings, bot: BotEngine, factory: sessionmaker[Session]
+    settings: Settings,
+    bot: BotEngine,
+    factory: sessionmaker[Session],
+    *,
+    may_send: Callable[[], bool],
 ) -> TelegramChannel | None:
     """The Telegram channel when a token is set; the web chat never depends on it."""
     if not settings.telegram_enabled:
@@ -142,7 +180,7 @@ async def _start_telegram(
         return None
     channel = None
     try:
-        channel = TelegramChannel(settings, bot, factory)
+        channel = TelegramChannel(settings, bot, factory, may_send=may_send)
         await channel.start()
     except Exception:
         log.exception("telegram.start_failed: the web chat keeps running without Telegram")
