@@ -31,7 +31,7 @@ from careloop.config import Settings, TelegramMode, get_settings
 from crm import events
 from crm.conversations.service import add_message, open_conversation
 from crm.db import Base, WriteQueue, create_db_engine, create_session_factory, session_scope
-from crm.models import Channel, DeliveryStatus, Direction, Message, Sender
+from crm.models import DeliveryStatus, Direction, Message, Sender
 from tests.factories import make_customer, make_telegram_identity
 from tests.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from web.api import chat
@@ -184,24 +184,25 @@ def test_a_visitors_stream_on_one_app_gets_what_another_app_stored(
     )
     visitor = f"v-{uuid.uuid4().hex[:12]}"
     seen: list[str] = []
-    with ServedApp(streaming) as base, TestClient(posting) as other:
-        with (
-            httpx.Client(base_url=base, timeout=httpx.Timeout(5.0, read=120.0)) as http,
-            http.stream("GET", f"/api/v1/chat/sessions/{visitor}/events") as stream,
-        ):
-            lines = stream.iter_lines()
-            assert next(lines).startswith("retry:")  # subscribed
-            reply = other.post(
-                "/api/v1/chat/messages",
-                json={"session_id": visitor, "text": "what are your opening hours"},
-            )
-            assert reply.status_code == 200
-            wanted = {reply.json()["message"]["id"]} | {r["id"] for r in reply.json()["replies"]}
-            for line in lines:
-                if line.startswith("id: "):
-                    seen.append(line[4:])
-                    if wanted <= {int(i) for i in seen}:
-                        break
+    with (
+        ServedApp(streaming) as base,
+        TestClient(posting) as other,
+        httpx.Client(base_url=base, timeout=httpx.Timeout(5.0, read=120.0)) as http,
+        http.stream("GET", f"/api/v1/chat/sessions/{visitor}/events") as stream,
+    ):
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")  # subscribed
+        reply = other.post(
+            "/api/v1/chat/messages",
+            json={"session_id": visitor, "text": "what are your opening hours"},
+        )
+        assert reply.status_code == 200
+        wanted = {reply.json()["message"]["id"]} | {r["id"] for r in reply.json()["replies"]}
+        for line in lines:
+            if line.startswith("id: "):
+                seen.append(line[4:])
+                if wanted <= {int(i) for i in seen}:
+                    break
     assert {int(i) for i in seen} == wanted
 
 
@@ -300,7 +301,7 @@ def test_sqlite_writers_queue_instead_of_failing(tmp_path: Path) -> None:
     errors: list[Exception] = []
 
     def writer(thread: int) -> None:
-        for n in range(5):
+        for _ in range(5):
             try:
                 with engine.begin() as conn:
                     total = conn.execute(text("SELECT count(*) FROM hits")).scalar_one()
@@ -338,6 +339,7 @@ def test_writers_take_turns_in_order_of_arrival() -> None:
     queue.acquire()
     threads = []
     for i in range(5):
+
         def take(i: int = i) -> None:
             queue.acquire()
             order.append(i)
@@ -352,4 +354,3 @@ def test_writers_take_turns_in_order_of_arrival() -> None:
     for thread in threads:
         thread.join()
     assert order == [0, 1, 2, 3, 4]
-

@@ -65,7 +65,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = db_engine or create_db_engine(
-            settings.effective_database_url, echo=settings.database_echo
+            settings.effective_database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
         )
         factory = session_factory or create_session_factory(engine)
         if bot is None:
