@@ -20,6 +20,7 @@ from bot.factory import watch_models
 from bot.telegram.channel import TelegramChannel
 from careloop import __version__
 from careloop.config import Environment, Settings, get_settings, weak_secret_reason
+from careloop.logs import configure_logging
 from crm.db import create_db_engine, create_session_factory
 from crm.events import EventHub
 from crm.users.passwords import HashGate
@@ -151,7 +152,9 @@ def app_from_environment() -> FastAPI:
     """The app of one worker process of ``careloop serve --workers N`` (uvicorn's factory):
     each builds its own database pool, NLU (with its micro-batcher), event listener and
     scheduler candidate from the environment the parent set."""
-    return create_app(get_settings())
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def _sender_gate(
