@@ -283,11 +283,11 @@ async def events(
             return newest, ids
 
     async def stream() -> AsyncIterator[str]:
-        since, _ = await run_in_threadpool(snapshot, None)
-        yield ": inbox events\n\n"
         # Woken by any process's committed change to a conversation or message (LISTEN/
         # NOTIFY on PostgreSQL), looking anyway every 15 s; at most one read a second.
         async with state.events.subscribe({INBOX}) as sub:
+            since, _ = await run_in_threadpool(snapshot, None)
+            yield ": inbox events\n\n"
             while not await request.is_disconnected():
                 await sub.wait(15.0)
                 since, ids = await run_in_threadpool(snapshot, since)
