@@ -91,25 +91,82 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
     scheduler: Annotated[bool, typer.Option(help="Run the scheduler in this process.")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes (PostgreSQL only; default CARELOOP_WORKERS or 1).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the web server with the bot, the inbox pages and the scheduler."""
+    """Run the web server with the bot, the inbox pages and the scheduler.
+
+    With --workers N, N processes share the port; each has its own NLU, database pool and
+    event listener, one of them (the PostgreSQL advisory lock decides) runs the scheduler
+    and sends Telegram messages. See docs/operations-workers.md."""
     import uvicorn
 
     from web.app import create_app
 
     settings = _settings()
     settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
+        update={
+            "host": host or settings.host,
+            "port": port or settings.port,
+            "workers": workers or settings.workers,
+            "scheduler_enabled": scheduler and settings.scheduler_enabled,
+        }
     )
+    if settings.workers > 1:
+        _check_workers(settings)
     _require_migrated(settings)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"careloop on {base}  chat: {base}/chat  API docs: {base}/docs")
+    if settings.workers == 1:
+        uvicorn.run(
+            create_app(settings, run_scheduler=scheduler),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+        )
+        return
+    # Each worker is a fresh process that builds its app from the environment (uvicorn's
+    # app factory): what the options changed goes there first.
+    os.environ.update(
+        {
+            "CARELOOP_HOST": settings.host,
+            "CARELOOP_PORT": str(settings.port),
+            "CARELOOP_WORKERS": str(settings.workers),
+            "CARELOOP_SCHEDULER_ENABLED": "true" if settings.scheduler_enabled else "false",
+        }
+    )
+    typer.echo(f"{settings.workers} worker processes")
     uvicorn.run(
-        create_app(settings, run_scheduler=scheduler),
+        "web.app:app_from_environment",
+        factory=True,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
     )
+
+
+def _check_workers(settings: Settings) -> None:
+    """Several processes need PostgreSQL, and Telegram updates by webhook."""
+    from sqlalchemy.engine import make_url
+
+    if make_url(settings.effective_database_url).get_backend_name() != "postgresql":
+        raise _fail(
+            f"--workers {settings.workers} needs PostgreSQL: SQLite takes one writer at a "
+            "time, so careloop serves it from one process (writers queue there). Run without "
+            "--workers, or set CARELOOP_DATABASE_URL=postgresql+psycopg://..."
+        )
+    if settings.telegram_enabled and settings.telegram_mode.value == "polling":
+        raise _fail(
+            f"--workers {settings.workers} with Telegram needs CARELOOP_TELEGRAM_MODE=webhook: "
+            "only one process may poll Telegram for updates"
+        )
 
 
 @app.command("bot")

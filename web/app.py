@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -20,7 +21,9 @@ from bot.factory import watch_models
 from bot.telegram.channel import TelegramChannel
 from careloop import __version__
 from careloop.config import Environment, Settings, get_settings, weak_secret_reason
+from careloop.logs import configure_logging
 from crm.db import create_db_engine, create_session_factory
+from crm.events import EventHub
 from crm.users.passwords import HashGate
 from web.api import (
     account,
@@ -46,6 +49,9 @@ from web.security import SecurityHeaders, install_access_log_filter
 from web.state import AppState
 from web.templating import STATIC_DIR
 
+if TYPE_CHECKING:
+    from scheduler.app import JobRunner
+
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +73,8 @@ def create_app(
             echo=settings.database_echo,
             statement_timeout_s=settings.database_statement_timeout_seconds,
             idle_in_transaction_timeout_s=settings.database_idle_in_transaction_timeout_seconds,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
         )
         factory = session_factory or create_session_factory(engine)
         if bot is None:
@@ -75,11 +83,14 @@ def create_app(
             engine_bot = await run_in_threadpool(build_engine, settings)
         else:
             engine_bot = bot
+        hub = EventHub(engine)
+        await hub.start()
         app.state.careloop = AppState(
             settings,
             engine,
             factory,
             engine_bot,
+            hub,
             hash_gate=HashGate(settings.password_hash_concurrency),
         )
         install_access_log_filter()
@@ -89,14 +100,16 @@ def create_app(
                 "config.weak_secret: CARELOOP_SECRET_KEY is weak (%s); fine for development only",
                 weak,
             )
-        runner = None
+        runner: JobRunner | None = None
         if run_scheduler if run_scheduler is not None else settings.scheduler_enabled:
             from scheduler.app import JobRunner
 
             runner = JobRunner(engine, factory, settings)
             runner.start()
         await _load_response_book(engine_bot, factory)
-        telegram = await _start_telegram(settings, engine_bot, factory)
+        telegram = await _start_telegram(
+            settings, engine_bot, factory, may_send=_sender_gate(settings, engine, runner)
+        )
         app.state.careloop.telegram = telegram
         watcher = asyncio.create_task(watch_models(engine_bot, settings), name="nlu-watch")
         # Versions published by other processes; only with sessions of our own, which a
@@ -117,6 +130,7 @@ def create_app(
                 await telegram.stop()
             if runner is not None:
                 runner.shutdown()
+            await hub.stop()
             if db_engine is None:
                 engine.dispose()
 
@@ -160,8 +174,37 @@ async def _load_response_book(bot: BotEngine, factory: sessionmaker[Session]) ->
         log.exception("bot.responses.load_failed: answering with the file's response book")
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``careloop serve --workers N`` (uvicorn's factory):
+    each builds its own database pool, NLU (with its micro-batcher), event listener and
+    scheduler candidate from the environment the parent set."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def _sender_gate(
+    settings: Settings, engine: Engine, runner: JobRunner | None
+) -> Callable[[], bool]:
+    """Whether this process may send Telegram messages from the outbox now.
+
+    Telegram's limits (30 messages a second, one a second per chat) are kept by the one
+    sender's limiter, so on PostgreSQL only the scheduler's leader sends: one process at a
+    time whatever the number of workers. A single process without a scheduler sends itself
+    (``careloop serve --no-scheduler`` alone, SQLite)."""
+    if runner is not None and engine.dialect.name == "postgresql":
+        return lambda: runner.is_leader
+    if settings.workers > 1:
+        return lambda: False  # workers started with --no-scheduler: another process sends
+    return lambda: True
+
+
 async def _start_telegram(
-    settings: Settings, bot: BotEngine, factory: sessionmaker[Session]
+    settings: Settings,
+    bot: BotEngine,
+    factory: sessionmaker[Session],
+    *,
+    may_send: Callable[[], bool],
 ) -> TelegramChannel | None:
     """The Telegram channel when a token is set; the web chat never depends on it."""
     if not settings.telegram_enabled:
@@ -169,7 +212,7 @@ async def _start_telegram(
         return None
     channel = None
     try:
-        channel = TelegramChannel(settings, bot, factory)
+        channel = TelegramChannel(settings, bot, factory, may_send=may_send)
         await channel.start()
     except Exception:
         log.exception("telegram.start_failed: the web chat keeps running without Telegram")

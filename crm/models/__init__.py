@@ -1,5 +1,6 @@
 """All ORM models; importing this package registers every table on ``Base.metadata``."""
 
+import crm.events  # noqa: F401  (the commit hooks that announce changes to streams)
 from crm.models.audit import AuditEntry
 from crm.models.campaign import (
     Campaign,

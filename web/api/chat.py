@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from bot.inbound import InboundMessage
 from careloop.config import Settings
 from careloop.errors import ValidationFailed
+from crm import events
 from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.customers.links import parse_web_login_token
-from crm.models import Channel, Direction, Message
+from crm.models import Channel, ChannelIdentity, Direction, Message
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
@@ -125,10 +126,14 @@ def list_messages(
 ) -> MessageListOut:
     """Everything said in this visitor's conversations after ``after`` (bot and agent replies)."""
     _check_session_id(session_id)
-    items = _deliver_visible(session, session_id, after, limit)
+    identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
+    items = [] if identity is None else _deliver_visible(session, identity, after, limit)
     return MessageListOut(
         messages=[message_out(m) for m in items], last_id=items[-1].id if items else after
     )
+
+
+SAFETY_POLL_SECONDS = 15.0  # a stream looks anyway this often (writes no topic names)
 
 
 @router.get("/sessions/{session_id}/events")
@@ -138,47 +143,66 @@ async def stream_messages(
     session_id: str,
     after: int = Query(0, ge=0),
     last_event_id: str | None = Header(None),
-    poll_seconds: float = Query(1.0, ge=0.2, le=10.0),
+    poll_seconds: float = Query(
+        0.2,
+        ge=0.2,
+        le=10.0,
+        description="Least time between two reads of the database (a burst is read once).",
+    ),
 ) -> StreamingResponse:
-    """Server-sent events: one ``message`` event per new message, resumable by event id."""
+    """Server-sent events: one ``message`` event per new message, resumable by event id.
+
+    The stream reads the database when a message for this visitor was committed by any
+    process (PostgreSQL LISTEN/NOTIFY, or this process's hub on SQLite), and every 15 s in
+    case; a keep-alive comment goes out when nothing was new for 15 s."""
     _check_session_id(session_id)
     cursor = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
 
-    def fetch(after_id: int) -> list[MessageOut]:
+    def fetch(after_id: int) -> tuple[int | None, list[MessageOut]]:
         with state.session_factory() as session:
-            return [message_out(m) for m in _deliver_visible(session, session_id, after_id, 100)]
+            identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
+            if identity is None:
+                return None, []
+            items = _deliver_visible(session, identity, after_id, 100)
+            return identity.customer_id, [message_out(m) for m in items]
 
-    async def events() -> AsyncIterator[str]:
+    def topics(customer_id: int | None) -> set[str]:
+        if customer_id is None:  # no message yet: wait for the visitor's identity
+            return {events.identity_topic(Channel.web.value, session_id)}
+        return {events.customer_topic(customer_id)}
+
+    async def stream() -> AsyncIterator[str]:
         nonlocal cursor
-        yield "retry: 2000\n\n"
-        idle = 0.0
-        while not await request.is_disconnected():
-            batch = await run_in_threadpool(fetch, cursor)
-            for m in batch:
-                cursor = m.id
-                data = json.dumps(m.model_dump(mode="json"))
-                yield f"id: {m.id}\nevent: message\ndata: {data}\n\n"
-            if batch:
-                idle = 0.0
-            else:
-                idle += poll_seconds
-                if idle >= 15:
-                    idle = 0.0
+        customer_id: int | None = None
+        async with state.events.subscribe(topics(None)) as sub:
+            yield "retry: 2000\n\n"  # (subscribed: nothing committed from now on is missed)
+            while not await request.is_disconnected():
+                found, batch = await run_in_threadpool(fetch, cursor)
+                for m in batch:
+                    cursor = m.id
+                    data = json.dumps(m.model_dump(mode="json"))
+                    yield f"id: {m.id}\nevent: message\ndata: {data}\n\n"
+                if found != customer_id:  # the visitor's first message: follow the customer
+                    customer_id = found
+                    sub.retarget(topics(found))
+                    continue  # (and read once more: what came before listening)
+                if len(batch) == 100:
+                    continue  # more are waiting
+                if not await sub.wait(SAFETY_POLL_SECONDS) and not batch:
                     yield ": keep-alive\n\n"
-            await asyncio.sleep(poll_seconds)
+                await asyncio.sleep(poll_seconds)  # what else arrives now is read at once
 
     return StreamingResponse(
-        events(),
+        stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def _deliver_visible(session: Session, session_id: str, after: int, limit: int) -> list[Message]:
+def _deliver_visible(
+    session: Session, identity: ChannelIdentity, after: int, limit: int
+) -> list[Message]:
     """The visitor's visible messages after ``after``; outbound ones count as delivered now."""
-    identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
-    if identity is None:
-        return []
     items = list(
         conversations.visible_messages(session, identity=identity, after_id=after, limit=limit)
     )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from crm.conversations import inbox
 from crm.db import session_scope
+from crm.events import INBOX
 from crm.models import Campaign, Conversation, Message, Role, Team, User
 from web.auth import AgentUser
 from web.deps import SessionDep, StateDep
@@ -283,15 +284,19 @@ async def events(
             return newest, ids
 
     async def stream() -> AsyncIterator[str]:
-        since, _ = await run_in_threadpool(snapshot, None)
-        yield ": inbox events\n\n"
-        while not await request.is_disconnected():
-            await asyncio.sleep(1.0)
-            since, ids = await run_in_threadpool(snapshot, since)
-            if ids:
-                yield f"event: changed\ndata: {json.dumps({'ids': ids})}\n\n"
-            else:
-                yield ": keep-alive\n\n"
+        # Woken by any process's committed change to a conversation or message (LISTEN/
+        # NOTIFY on PostgreSQL), looking anyway every 15 s; at most one read a second.
+        async with state.events.subscribe({INBOX}) as sub:
+            since, _ = await run_in_threadpool(snapshot, None)
+            yield ": inbox events\n\n"
+            while not await request.is_disconnected():
+                await sub.wait(15.0)
+                since, ids = await run_in_threadpool(snapshot, since)
+                if ids:
+                    yield f"event: changed\ndata: {json.dumps({'ids': ids})}\n\n"
+                else:
+                    yield ": keep-alive\n\n"
+                await asyncio.sleep(1.0)
 
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
