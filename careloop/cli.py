@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import ipaddress
 import json
+import logging
 import os
 import signal
 import sys
@@ -24,6 +26,8 @@ from crm.imports.columns import describe as describe_columns
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from crm.demo import DemoChat
 
 app = typer.Typer(
     help="careloop: chat-based customer service with a CRM inside.",
@@ -94,24 +98,73 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
     scheduler: Annotated[bool, typer.Option(help="Run the scheduler in this process.")] = True,
 ) -> None:
-    """Run the web server with the bot, the inbox pages and the scheduler."""
+    """Run the web server with the bot, the inbox pages and the scheduler; the URLs (and
+    the demo logins and chats, where the demo data is) are printed once it answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import uvicorn
 
     from web.app import create_app
+    from web.server import ReadyServer
 
     settings = _settings()
     settings = settings.model_copy(
         update={"host": host or settings.host, "port": port or settings.port}
     )
     _require_migrated(settings)
-    base = f"http://{settings.host}:{settings.port}"
-    typer.echo(f"careloop on {base}  chat: {base}/chat  API docs: {base}/docs")
-    uvicorn.run(
+    typer.echo("careloop is starting (loading the models); the URLs follow when it answers")
+    config = uvicorn.Config(
         create_app(settings, run_scheduler=scheduler),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
     )
+    with ThreadPoolExecutor(max_workers=1) as pool:  # (password checks while models load)
+        demo = pool.submit(_demo_for_banner, settings)
+        ReadyServer(config, lambda port: typer.echo(_banner(settings, port, demo.result()))).run()
+
+
+def _demo_for_banner(settings: Settings) -> tuple[list[tuple[str, str, str]], list[DemoChat]]:
+    """The demo logins that still work and the demo chats, if the demo data is here."""
+    from crm.demo import demo_chats, demo_logins
+
+    if settings.env.value == "production":
+        return [], []
+    try:
+        with _session(settings) as session:
+            return demo_logins(session), demo_chats(session)
+    except Exception:  # the banner goes without them; the server is what matters
+        logging.getLogger(__name__).exception("cli.banner.demo_unreadable")
+        return [], []
+
+
+def _banner(
+    settings: Settings, port: int, demo: tuple[list[tuple[str, str, str]], list[DemoChat]]
+) -> str:
+    """What `careloop serve` prints when it is ready: where to go, and the demo's way in."""
+    try:
+        everywhere = ipaddress.ip_address(settings.host).is_unspecified
+    except ValueError:  # a host name
+        everywhere = False
+    base = f"http://{'127.0.0.1' if everywhere else settings.host}:{port}"
+    lines = [
+        f"careloop is ready on {base}"
+        + (" (listening on all interfaces)" if everywhere else "")
+        + "; Ctrl-C stops it",
+        f"  home            {base}/",
+        f"  customer chat   {base}/chat",
+        f"  staff sign-in   {base}/login",
+        f"  agents' inbox   {base}/inbox",
+        f"  API docs        {base}/docs",
+    ]
+    logins, chats = demo
+    if logins:
+        lines.append("demo logins (role, email, password):")
+        lines += [f"  {role:<9} {email:<26} {password}" for role, email, password in logins]
+    if chats:
+        lines.append("demo web chats:")
+        lines += _chat_lines(base, chats)
+    return "\n".join(lines)
 
 
 @app.command("bot")
@@ -309,10 +362,14 @@ def demo_data(
     for role, email, password in summary.users:
         typer.echo(f"  {role:<9} {email:<26} {password}")
     if summary.web_sessions:
-        base = f"http://{settings.host}:{settings.port}"
-        typer.echo("web chat as a known customer with orders:")
-        for sid in summary.web_sessions[:3]:
-            typer.echo(f"  {base}/chat?session={sid}")
+        typer.echo("demo web chats (the same links on every run):")
+        for line in _chat_lines(f"http://{settings.host}:{settings.port}", summary.web_sessions):
+            typer.echo(line)
+
+
+def _chat_lines(base: str, chats: list[DemoChat]) -> list[str]:
+    width = max(len(chat.session_id) for chat in chats)
+    return [f"  {base}/chat?session={chat.session_id:<{width}}  {chat.label}" for chat in chats]
 
 
 _IMPORT_HELP = f"""Import customers or orders from CSV: validated, de-duplicated, idempotent.
