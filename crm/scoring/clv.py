@@ -85,8 +85,8 @@ def _beta_geo_likelihood(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple
     repeat = xs > 0
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        r, alpha, a, b = np.exp(log_params)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            r, alpha, a, b = np.exp(log_params)  # (a degenerate fit runs them to inf)
             rx = r + ux
             log_T, log_t = np.log(alpha + Ts), np.log(alpha + ts)
             alive = -rx * log_T[Ti]  # no drop-out yet
@@ -139,8 +139,8 @@ def _gamma_gamma_likelihood(x: np.ndarray, m: np.ndarray) -> tuple[Objective, fl
     mean_x_logs = w @ (ux * (log_mm + np.log(ux)))
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        p, q, v = np.exp(log_params)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            p, q, v = np.exp(log_params)  # (a degenerate fit runs them to inf)
             px = p * xs
             inner = ux * mm + v
             log_inner = np.log(inner)
@@ -190,7 +190,8 @@ def _fit(objective: Objective, start: np.ndarray, model: str) -> np.ndarray:
         result = minimize(value, result.x, method="L-BFGS-B")
     if not np.all(np.isfinite(result.x)):
         raise FitError("the likelihood did not converge")
-    fitted: np.ndarray = np.exp(result.x)
+    with np.errstate(over="ignore"):
+        fitted: np.ndarray = np.exp(result.x)
     return fitted
 
 
@@ -214,10 +215,16 @@ class BetaGeo:
         r, alpha, a, b = _fit(objective, np.zeros(4), "bg/nbd")
         out = _out_of_range(r=r, alpha=alpha, a=a, b=b)  # (alpha in the compressed time)
         if out is not None:
+            low, high = PLAUSIBLE
             why = []
-            if r > PLAUSIBLE[1] or alpha > PLAUSIBLE[1]:
+            if r > high or alpha > high:
                 why.append("purchase rates differ between customers no more than chance")
-            if a < PLAUSIBLE[0] or b > PLAUSIBLE[1]:
+            if a > high and b > high:
+                why.append(
+                    "the chance of dropping out after a purchase is the same for everyone "
+                    f"(a and b grew together, a/(a+b) = {a / (a + b):.1%})"
+                )
+            elif a < low or b > high:
                 why.append("the histories show no sign of customers dropping out")
             raise DegenerateFit(
                 f"the BG/NBD fit is degenerate ({out}, alpha in units of a tenth of the "
