@@ -389,8 +389,9 @@ def served_demo(tmp_path: Path, model_dir: Path, nlu: NLU) -> Iterator[tuple[str
         "CARELOOP_NLU_RELOAD_SECONDS": "0",
         "PYTHONUNBUFFERED": "1",
     }
+    serve = ["serve", "--port", str(port), "--no-scheduler"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "careloop.cli", "serve", "--port", str(port), "--no-scheduler"],
+        [sys.executable, "-c", "from careloop.cli import main; main()", *serve],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -420,7 +421,9 @@ def test_serve_prints_the_urls_and_logins_once_it_answers(
     served_demo: tuple[str, list[str]],
 ) -> None:
     base, lines = served_demo
-    ready = next(i for i, line in enumerate(lines) if "careloop is ready on" in line)
+    starts = [i for i, line in enumerate(lines) if "careloop is ready on" in line]
+    assert starts, "\n".join(lines)
+    ready = starts[0]
     # Printed after the app's startup (models loaded) and with the socket bound: it answers.
     assert any("Application startup complete" in line for line in lines[:ready])
     with urllib.request.urlopen(f"{base}/login") as response:  # noqa: S310 (127.0.0.1)
