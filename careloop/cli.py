@@ -393,7 +393,7 @@ Exit status: 0 when every row was imported; 3 when some rows were rejected (the 
 are imported), unless --allow-rejects; 1 when the file was refused as a whole."""
 
 REJECTED_EXIT_CODE = 3
-_DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+_DELIMITER_NAMES = {name: delimiter for delimiter, name in DELIMITERS.items()}
 
 
 @app.command("import", help=_IMPORT_HELP)
