@@ -265,7 +265,7 @@ def test_demo_chats_are_the_same_on_every_run_and_each_shows_something(
 
     _customer, [waiting] = chat("demo-open-escalation")
     assert waiting.status is ConversationStatus.waiting and waiting.assigned_agent_id is None
-    assert waiting.escalation_reason == "complaint" and waiting.first_response_due_at is not None
+    assert waiting.escalation_reason == "complaint" and waiting.escalated_at is not None
 
     customer, [solved] = chat("demo-resolved-csat")
     assert solved.status is ConversationStatus.resolved and solved.resolved_by is Sender.agent
