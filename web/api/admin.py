@@ -23,8 +23,11 @@ from crm.users.schemas import (
 )
 from web.auth import AdminUser
 from web.deps import SessionDep, StateDep
+from web.errors import STAFF, error_responses
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=error_responses(*STAFF))
+BY_ID = error_responses(404)
+CONFLICT = error_responses(404, 409)
 
 
 def _read(user: User) -> UserRead:
@@ -37,7 +40,7 @@ def list_users(session: SessionDep, admin: AdminUser) -> UserList:
     return UserList(users=[_read(u) for u in users.list_users(session)])
 
 
-@router.post("/users", response_model=UserRead, status_code=201)
+@router.post("/users", response_model=UserRead, status_code=201, responses=error_responses(409))
 def create_user(
     body: UserCreate, session: SessionDep, state: StateDep, admin: AdminUser
 ) -> UserRead:
@@ -56,12 +59,12 @@ def create_user(
     return _read(user)
 
 
-@router.get("/users/{user_id}", response_model=UserRead)
+@router.get("/users/{user_id}", response_model=UserRead, responses=BY_ID)
 def show_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
     return _read(users.get_user(session, user_id))
 
 
-@router.patch("/users/{user_id}", response_model=UserRead)
+@router.patch("/users/{user_id}", response_model=UserRead, responses=CONFLICT)
 def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: AdminUser) -> UserRead:
     """Change role, display name or capacity (the last active admin keeps the role)."""
     user = users.update_user(
@@ -76,7 +79,7 @@ def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: Admi
     return _read(user)
 
 
-@router.post("/users/{user_id}/disable", response_model=UserRead)
+@router.post("/users/{user_id}/disable", response_model=UserRead, responses=CONFLICT)
 def disable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
     """Disable the account: its sessions end at once and its API tokens stop working."""
     user = users.set_active(
@@ -86,7 +89,7 @@ def disable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRea
     return _read(user)
 
 
-@router.post("/users/{user_id}/enable", response_model=UserRead)
+@router.post("/users/{user_id}/enable", response_model=UserRead, responses=CONFLICT)
 def enable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
     user = users.set_active(
         session, user=users.get_user(session, user_id), active=True, by=Actor.of(admin)
@@ -95,7 +98,7 @@ def enable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead
     return _read(user)
 
 
-@router.post("/users/{user_id}/reset-password", response_model=PasswordResetResult)
+@router.post("/users/{user_id}/reset-password", response_model=PasswordResetResult, responses=BY_ID)
 def reset_password(
     user_id: int, body: PasswordReset, session: SessionDep, state: StateDep, admin: AdminUser
 ) -> PasswordResetResult:

@@ -34,9 +34,12 @@ from web.api.schemas import (
     MessageOut,
 )
 from web.deps import BotDep, SessionDep, SettingsDep, StateDep
+from web.errors import COMMON, error_responses
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+router = APIRouter(
+    prefix="/api/v1/chat", tags=["chat"], responses=error_responses(*COMMON)
+)
 
 
 def message_out(m: Message) -> MessageOut:
@@ -131,7 +134,16 @@ def list_messages(
     )
 
 
-@router.get("/sessions/{session_id}/events")
+@router.get(
+    "/sessions/{session_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "An event stream: `message` events whose data is a message",
+            "content": {"text/event-stream": {}},
+        }
+    },
+)
 async def stream_messages(
     request: Request,
     state: StateDep,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -14,21 +14,31 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from careloop.errors import NotFound, ValidationFailed
 from crm.conversations import quality, teams
+from crm.conversations.schemas import (
+    MemberIn,
+    MemberRead,
+    QualityReport,
+    SlaPolicyList,
+    SlaPolicyRead,
+    SlaPolicyWrite,
+    TeamList,
+    TeamRead,
+    TeamWrite,
+)
 from crm.customers import service as customers
+from crm.customers.schemas import ContactBlockDeleted, ContactBlockList, ContactBlockRead
 from crm.db import READ_ONLY, utcnow
-from crm.models import BlockReason, ContactBlock, Role, User
+from crm.models import BlockReason, ContactBlock, Role, Team, User
 from web.auth import require_roles
 from web.deps import SessionDep, StateDep
+from web.errors import STAFF, error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["operations"])
+router = APIRouter(prefix="/api/v1", tags=["operations"], responses=error_responses(*STAFF))
+BY_ID = error_responses(404)
+CONFLICT = error_responses(404, 409)
 AdminUser = Annotated[User, Depends(require_roles())]
 AnalystUser = Annotated[User, Depends(require_roles(Role.marketer))]
 StaffUser = Annotated[User, Depends(require_roles(Role.agent, Role.marketer))]
-
-
-class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    user_id: int
 
 
 class BlockIn(BaseModel):
@@ -40,98 +50,108 @@ class BlockIn(BaseModel):
 # -- teams and SLA policies -------------------------------------------------------------
 
 
+def _team(team: Team) -> TeamRead:
+    return TeamRead.model_validate(teams.team_dict(team))
+
+
 @router.get("/teams")
-def list_teams(session: SessionDep, user: AdminUser) -> dict[str, Any]:
-    return {"teams": [teams.team_dict(t) for t in teams.list_teams(session)]}
+def list_teams(session: SessionDep, user: AdminUser) -> TeamList:
+    return TeamList(teams=[_team(t) for t in teams.list_teams(session)])
 
 
-@router.post("/teams", status_code=201)
-def create_team(body: dict[str, Any], session: SessionDep, user: AdminUser) -> dict[str, Any]:
-    """``{"name", "business_hours": "mon-fri 09:00-18:00", "timezone", "holidays": [ISO
-    dates], "intents": [routed intents]}``"""
-    team = teams.save_team(session, body)
+@router.post("/teams", status_code=201, responses=error_responses(409))
+def create_team(body: TeamWrite, session: SessionDep, user: AdminUser) -> TeamRead:
+    """A team: its name, business hours (``mon-fri 09:00-18:00``), time zone, holidays and
+    the intents routed to it."""
+    team = teams.save_team(session, body.model_dump(exclude_unset=True))
     session.commit()
-    return teams.team_dict(team)
+    return _team(team)
 
 
-@router.patch("/teams/{team_id}")
-def update_team(
-    team_id: int, body: dict[str, Any], session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
-    team = teams.save_team(session, body, teams.get_team(session, team_id))
+@router.patch("/teams/{team_id}", responses=CONFLICT)
+def update_team(team_id: int, body: TeamWrite, session: SessionDep, user: AdminUser) -> TeamRead:
+    team = teams.save_team(
+        session, body.model_dump(exclude_unset=True), teams.get_team(session, team_id)
+    )
     session.commit()
-    return teams.team_dict(team)
+    return _team(team)
 
 
-@router.post("/teams/{team_id}/members")
-def add_member(
-    team_id: int, body: MemberIn, session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
+@router.post("/teams/{team_id}/members", responses=BY_ID)
+def add_member(team_id: int, body: MemberIn, session: SessionDep, user: AdminUser) -> MemberRead:
     member = teams.set_member(session, team_id=team_id, user_id=body.user_id)
     session.commit()
-    return {"user_id": member.id, "team_id": member.team_id}
+    return MemberRead(user_id=member.id, team_id=member.team_id)
 
 
-@router.delete("/teams/{team_id}/members/{user_id}")
-def remove_member(
-    team_id: int, user_id: int, session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
+@router.delete("/teams/{team_id}/members/{user_id}", responses=BY_ID)
+def remove_member(team_id: int, user_id: int, session: SessionDep, user: AdminUser) -> MemberRead:
     teams.get_team(session, team_id)
     member = teams.set_member(session, team_id=None, user_id=user_id)
     session.commit()
-    return {"user_id": member.id, "team_id": None}
+    return MemberRead(user_id=member.id, team_id=None)
 
 
 @router.get("/sla-policies")
-def list_policies(session: SessionDep, user: AdminUser) -> dict[str, Any]:
-    return {"policies": [teams.policy_dict(p) for p in teams.list_policies(session)]}
+def list_policies(session: SessionDep, user: AdminUser) -> SlaPolicyList:
+    return SlaPolicyList(
+        policies=[
+            SlaPolicyRead.model_validate(teams.policy_dict(p))
+            for p in teams.list_policies(session)
+        ]
+    )
 
 
 @router.put("/sla-policies/default")
 def set_default_policy(
-    body: dict[str, Any], session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
+    body: SlaPolicyWrite, session: SessionDep, user: AdminUser
+) -> SlaPolicyRead:
     """The policy for conversations without a team."""
-    policy = teams.save_policy(session, team_id=None, data=body)
+    policy = teams.save_policy(session, team_id=None, data=body.model_dump(exclude_unset=True))
     session.commit()
-    return teams.policy_dict(policy)
+    return SlaPolicyRead.model_validate(teams.policy_dict(policy))
 
 
-@router.put("/teams/{team_id}/sla-policy")
+@router.put("/teams/{team_id}/sla-policy", responses=BY_ID)
 def set_team_policy(
-    team_id: int, body: dict[str, Any], session: SessionDep, user: AdminUser
-) -> dict[str, Any]:
-    """``{"first_response_minutes", "resolution_minutes", "business_hours_only",
-    "urgent_priority", "urgent_factor", "at_risk_percent"}``"""
-    policy = teams.save_policy(session, team_id=team_id, data=body)
+    team_id: int, body: SlaPolicyWrite, session: SessionDep, user: AdminUser
+) -> SlaPolicyRead:
+    """Targets in minutes, whether they count business hours only, and when a conversation
+    is urgent (priority at least ``urgent_priority``: targets times ``urgent_factor``) or at
+    risk (``at_risk_percent`` of the time used)."""
+    policy = teams.save_policy(
+        session, team_id=team_id, data=body.model_dump(exclude_unset=True)
+    )
     session.commit()
-    return teams.policy_dict(policy)
+    return SlaPolicyRead.model_validate(teams.policy_dict(policy))
 
 
 # -- do not contact ---------------------------------------------------------------------
 
 
-def _block(b: ContactBlock) -> dict[str, Any]:
-    return {
-        "id": b.id,
-        "channel": b.channel,
-        "reason": b.reason.value,
-        "note": b.note,
-        "created_by_id": b.created_by_id,
-        "created_at": b.created_at.isoformat(),
-    }
+def _block(b: ContactBlock) -> ContactBlockRead:
+    return ContactBlockRead(
+        id=b.id,
+        channel=b.channel,
+        reason=b.reason.value,
+        note=b.note,
+        created_by_id=b.created_by_id,
+        created_at=b.created_at,
+    )
 
 
-@router.get("/customers/{customer_id}/contact-blocks")
-def list_blocks(customer_id: int, session: SessionDep, user: StaffUser) -> dict[str, Any]:
+@router.get("/customers/{customer_id}/contact-blocks", responses=BY_ID)
+def list_blocks(customer_id: int, session: SessionDep, user: StaffUser) -> ContactBlockList:
     customers.get_customer(session, customer_id)
-    return {"blocks": [_block(b) for b in customers.blocks(session, customer_id=customer_id)]}
+    return ContactBlockList(
+        blocks=[_block(b) for b in customers.blocks(session, customer_id=customer_id)]
+    )
 
 
-@router.post("/customers/{customer_id}/contact-blocks", status_code=201)
+@router.post("/customers/{customer_id}/contact-blocks", status_code=201, responses=BY_ID)
 def add_block(
     customer_id: int, body: BlockIn, session: SessionDep, user: StaffUser
-) -> dict[str, Any]:
+) -> ContactBlockRead:
     """Staff: no marketing to this customer on ``channel`` (or on any)."""
     customers.get_customer(session, customer_id)
     block = customers.add_block(
@@ -146,10 +166,10 @@ def add_block(
     return _block(block)
 
 
-@router.delete("/customers/{customer_id}/contact-blocks/{block_id}")
+@router.delete("/customers/{customer_id}/contact-blocks/{block_id}", responses=BY_ID)
 def remove_block(
     customer_id: int, block_id: int, session: SessionDep, user: StaffUser
-) -> dict[str, Any]:
+) -> ContactBlockDeleted:
     """Lift a manual entry (opt-outs end when the customer opts in; a blocked bot when the
     customer writes again)."""
     block = session.get(ContactBlock, block_id)
@@ -159,7 +179,7 @@ def remove_block(
         raise ValidationFailed(f"a {block.reason.value} entry is lifted by the customer")
     session.delete(block)
     session.commit()
-    return {"deleted": block_id}
+    return ContactBlockDeleted(deleted=block_id)
 
 
 # -- bot quality and the conversation export ----------------------------------------------
@@ -206,13 +226,25 @@ FiltersDep = Annotated[quality.Filters, Depends(filters)]
 
 
 @router.get("/analytics/quality")
-def quality_report(session: SessionDep, user: AnalystUser, f: FiltersDep) -> dict[str, Any]:
+def quality_report(session: SessionDep, user: AnalystUser, f: FiltersDep) -> QualityReport:
     """Containment, handoff by intent and reason, not-sure rate, corrected intent pairs,
     CSAT bot-only vs human, first-response / resolution time buckets, SLA hit rates."""
-    return quality.report(session, f)
+    return QualityReport.model_validate(quality.report(session, f))
 
 
-@router.get("/conversations/export")
+@router.get(
+    "/conversations/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "CSV (a header, then a row per conversation) or JSON lines",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def export(
     session: SessionDep,
     state: StateDep,

@@ -1,0 +1,284 @@
+"""Request and response models of the inbox API (``/api/v1/inbox``), of teams and SLA
+policies, and of the bot quality report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm.customers.schemas import Customer360
+from crm.schemas import ReadModel, Timestamp
+
+# -- the inbox ---------------------------------------------------------------------------
+
+
+class QueueRowRead(ReadModel):
+    id: int
+    customer_id: int
+    customer_name: str
+    channel: str
+    status: str
+    priority: int
+    effective_priority: int
+    reason: str | None
+    sentiment: float | None
+    value_tier: str | None
+    churn_risk: str | None
+    assigned_agent_id: int | None
+    escalated_at: Timestamp | None
+    last_message_at: Timestamp
+    waiting_seconds: int | None
+    team_id: int | None
+    sla_state: str | None
+    sla_due_at: Timestamp | None
+
+
+class QueueRead(ReadModel):
+    view: str
+    sort: str
+    conversations: list[QueueRowRead]
+
+
+class ConversationMetrics(ReadModel):
+    first_reply_seconds: int | None
+    resolution_seconds: int | None
+    agent_messages: int
+
+
+class TeamRef(ReadModel):
+    id: int
+    name: str
+
+
+class SlaRead(ReadModel):
+    state: str | None
+    first_response_due_at: Timestamp | None
+    resolution_due_at: Timestamp | None
+    first_response_hit: bool | None
+    resolution_hit: bool | None
+
+
+class CampaignRef(ReadModel):
+    """The campaign a conversation answers (reply-to-offer)."""
+
+    id: int
+    name: str
+    template: str
+
+
+class InboxConversation(ReadModel):
+    id: int
+    customer_id: int
+    channel: str
+    status: str
+    priority: int
+    reason: str | None
+    assigned_agent_id: int | None
+    escalated_at: Timestamp | None
+    resolved_at: Timestamp | None
+    metrics: ConversationMetrics
+    team: TeamRef | None
+    sla: SlaRead
+    campaign: CampaignRef | None
+
+
+class ConversationEnvelope(ReadModel):
+    conversation: InboxConversation
+
+
+class EntityRef(ReadModel):
+    type: str | None
+    text: str | None
+
+
+class InboxMessage(ReadModel):
+    id: int
+    direction: str
+    sender: str
+    author: str | None = Field(description="The agent's display name, for agent messages.")
+    text: str
+    private: bool = Field(description="A private note: never sent to the customer.")
+    intent: str | None
+    intent_confidence: float | None
+    corrected_intent: str | None
+    sentiment: str | None
+    sentiment_score: float | None
+    entities: list[EntityRef]
+    delivery_status: str | None
+    created_at: Timestamp
+
+
+class MessageEnvelope(ReadModel):
+    message: InboxMessage
+
+
+class ConversationDetail(ReadModel):
+    conversation: InboxConversation
+    messages: list[InboxMessage]
+    customer: Customer360
+
+
+class IntentList(ReadModel):
+    intents: list[str]
+
+
+class RelabelRead(ReadModel):
+    id: int
+    intent: str | None
+    corrected_intent: str | None
+
+
+class NotificationRead(ReadModel):
+    id: int
+    kind: str
+    text: str
+    conversation_id: int | None
+    created_at: Timestamp
+    read: bool
+
+
+class NotificationList(ReadModel):
+    notifications: list[NotificationRead]
+
+
+class MarkedRead(ReadModel):
+    marked: int = Field(description="How many notifications were marked read.")
+
+
+class AgentRead(ReadModel):
+    id: int
+    name: str
+    role: str
+
+
+class AgentList(ReadModel):
+    agents: list[AgentRead]
+
+
+# -- teams and SLA policies --------------------------------------------------------------
+
+
+class TeamWrite(BaseModel):
+    """A team's fields; on PATCH only the ones given change (a new team needs a name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, description="1 to 100 characters, unique")
+    business_hours: str | None = Field(default=None, examples=["mon-fri 09:00-18:00"])
+    timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
+    holidays: list[str] | None = Field(default=None, description="ISO dates")
+    intents: list[str] | None = Field(default=None, description="intents routed to the team")
+
+
+class TeamRead(ReadModel):
+    id: int
+    name: str
+    business_hours: str
+    timezone: str
+    holidays: list[str]
+    intents: list[str]
+
+
+class TeamList(ReadModel):
+    teams: list[TeamRead]
+
+
+class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int
+
+
+class MemberRead(ReadModel):
+    user_id: int
+    team_id: int | None
+
+
+class SlaPolicyWrite(BaseModel):
+    """An SLA policy's fields; the ones left out keep their value (or the default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    first_response_minutes: int | None = Field(default=None, description="1 to 43,200")
+    resolution_minutes: int | None = Field(default=None, description="1 to 129,600")
+    business_hours_only: bool | None = None
+    urgent_priority: int | None = None
+    urgent_factor: float | None = None
+    at_risk_percent: int | None = None
+
+
+class SlaPolicyRead(ReadModel):
+    id: int
+    team_id: int | None
+    name: str
+    first_response_minutes: int
+    resolution_minutes: int
+    business_hours_only: bool
+    urgent_priority: int
+    urgent_factor: float
+    at_risk_percent: int
+
+
+class SlaPolicyList(ReadModel):
+    policies: list[SlaPolicyRead]
+
+
+# -- the bot quality report --------------------------------------------------------------
+
+Rate = Annotated[float | None, Field(description="percent, one decimal; null without data")]
+
+
+class HandoffByIntent(ReadModel):
+    intent: str
+    conversations: int
+    handoffs: int
+    rate: Rate
+
+
+class HandoffByReason(ReadModel):
+    reason: str
+    handoffs: int
+
+
+class Correction(ReadModel):
+    pair: str = Field(description='"model>agent"')
+    model: str
+    agent: str
+    count: int
+
+
+class CsatSplit(ReadModel):
+    answers: int
+    csat_pct: Rate
+    average: float | None
+
+
+class TimeBucket(ReadModel):
+    bucket: str
+    conversations: int
+
+
+class SlaHits(ReadModel):
+    hit: int
+    decided: int
+    hit_rate: Rate
+
+
+class QualityReport(ReadModel):
+    """Containment, handoffs, not-sure rate, intent corrections, CSAT bot-only vs human,
+    first-response and resolution time buckets, SLA hit rates."""
+
+    filters: dict[str, Any] = Field(description="The filters in force, as query parameters.")
+    conversations: int
+    resolved: int
+    containment_rate: Rate
+    handoff_rate: Rate
+    not_sure_rate: Rate
+    handoff_by_intent: list[HandoffByIntent]
+    handoff_by_reason: list[HandoffByReason]
+    corrections: list[Correction]
+    csat: dict[str, CsatSplit] = Field(description='"bot" and "human"')
+    first_response_time: list[TimeBucket]
+    resolution_time: list[TimeBucket]
+    sla: dict[str, SlaHits] = Field(description='"first_response" and "resolution"')
