@@ -6,7 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+# The largest id a database row can have (a signed 64-bit integer on both databases).
+MAX_ID = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 # A moment as the API has always written it: ``datetime.isoformat()`` (aware UTC, so with
 # ``+00:00``), documented as an RFC 3339 date-time.

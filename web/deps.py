@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from bot.engine import Engine as BotEngine
 from careloop.config import Settings
+from crm.schemas import MAX_ID
 from web.state import AppState
 
 
@@ -40,3 +41,8 @@ StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]
 BotDep = Annotated[BotEngine, Depends(get_bot)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+# A row id in the path or the query: larger than any row can have is a clear 422, not a
+# database overflow.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]

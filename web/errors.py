@@ -66,6 +66,9 @@ COMMON = (422, 503)
 STAFF = (401, 403, *COMMON)
 
 
+BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
@@ -111,6 +114,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+            # FastAPI's answer to a body that is not UTF-8: bad input like any other.
+            return JSONResponse(
+                error_body("invalid", "request body is not valid JSON (or not UTF-8)"),
+                status_code=422,
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers

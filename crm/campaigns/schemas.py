@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from crm.schemas import ReadModel, Timestamp
+from crm.schemas import ReadModel, RowId, Timestamp
 
 Money = str  # a decimal amount as text ("0.05"), never a float
 
@@ -46,7 +46,7 @@ class AudienceIn(BaseModel):
 
 
 class MessagePreviewIn(CampaignWrite):
-    customer_id: int | None = Field(default=None, description="default: the first member")
+    customer_id: RowId | None = Field(default=None, description="default: the first member")
 
 
 class CampaignRead(ReadModel):

@@ -26,7 +26,7 @@ from crm.campaigns.schemas import (
 )
 from crm.models import Campaign, Role, User
 from web.auth import require_roles
-from web.deps import SessionDep, SettingsDep
+from web.deps import PathId, SessionDep, SettingsDep
 from web.errors import STAFF, error_responses
 
 router = APIRouter(
@@ -91,7 +91,7 @@ def preview_message(
 
 
 @router.get("/{campaign_id}", responses=BY_ID)
-def show_campaign(campaign_id: int, session: SessionDep, user: MarketerUser) -> CampaignDetail:
+def show_campaign(campaign_id: PathId, session: SessionDep, user: MarketerUser) -> CampaignDetail:
     campaign = service.get_campaign(session, campaign_id)
     return CampaignDetail.model_validate(
         {**service.as_dict(campaign), "audit": service.audit_trail(session, campaign_id)}
@@ -100,7 +100,7 @@ def show_campaign(campaign_id: int, session: SessionDep, user: MarketerUser) -> 
 
 @router.patch("/{campaign_id}", responses=error_responses(404, 409))
 def update_campaign(
-    campaign_id: int, body: CampaignWrite, session: SessionDep, user: MarketerUser
+    campaign_id: PathId, body: CampaignWrite, session: SessionDep, user: MarketerUser
 ) -> CampaignRead:
     campaign = service.update_campaign(
         session, service.get_campaign(session, campaign_id), body.values(), user
@@ -111,7 +111,7 @@ def update_campaign(
 
 @router.post("/{campaign_id}/activate", responses=error_responses(404, 409))
 def activate(
-    campaign_id: int, session: SessionDep, settings: SettingsDep, user: MarketerUser
+    campaign_id: PathId, session: SessionDep, settings: SettingsDep, user: MarketerUser
 ) -> CampaignActivated:
     """Start or resume; a one-off campaign without a time is planned at once."""
     campaign = service.get_campaign(session, campaign_id)
@@ -123,7 +123,7 @@ def activate(
 
 
 @router.post("/{campaign_id}/pause", responses=error_responses(404, 409))
-def pause(campaign_id: int, session: SessionDep, user: MarketerUser) -> CampaignRead:
+def pause(campaign_id: PathId, session: SessionDep, user: MarketerUser) -> CampaignRead:
     campaign = service.get_campaign(session, campaign_id)
     service.pause(session, campaign, user)
     session.commit()
@@ -131,7 +131,7 @@ def pause(campaign_id: int, session: SessionDep, user: MarketerUser) -> Campaign
 
 
 @router.post("/{campaign_id}/finish", responses=error_responses(404, 409))
-def finish(campaign_id: int, session: SessionDep, user: MarketerUser) -> CampaignFinished:
+def finish(campaign_id: PathId, session: SessionDep, user: MarketerUser) -> CampaignFinished:
     campaign = service.get_campaign(session, campaign_id)
     cancelled = service.finish(session, campaign, user)
     session.commit()
@@ -150,7 +150,7 @@ def finish(campaign_id: int, session: SessionDep, user: MarketerUser) -> Campaig
     },
 )
 def campaign_report(
-    campaign_id: int,
+    campaign_id: PathId,
     session: SessionDep,
     user: MarketerUser,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",

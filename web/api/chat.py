@@ -22,6 +22,7 @@ from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.customers.links import parse_web_login_token
 from crm.models import Channel, Direction, Message
+from crm.schemas import MAX_ID
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
@@ -123,7 +124,7 @@ def _logged_in_customer(session: Session, settings: Settings, token: str | None)
 def list_messages(
     session: SessionDep,
     session_id: str,
-    after: int = Query(0, ge=0, description="Only messages with a larger id."),
+    after: int = Query(0, ge=0, le=MAX_ID, description="Only messages with a larger id."),
     limit: int = Query(100, ge=1, le=500),
 ) -> MessageListOut:
     """Everything said in this visitor's conversations after ``after`` (bot and agent replies)."""

@@ -20,7 +20,7 @@ from crm.customers.schemas import (
 )
 from crm.models import ChurnRisk, Customer, Role, User
 from web.auth import require_roles
-from web.deps import SessionDep
+from web.deps import PathId, SessionDep
 from web.errors import STAFF, error_responses
 
 router = APIRouter(
@@ -69,7 +69,7 @@ def list_customers(
 
 
 @router.get("/{customer_id}", responses=BY_ID)
-def show_customer(customer_id: int, session: SessionDep, user: StaffUser) -> CustomerProfile:
+def show_customer(customer_id: PathId, session: SessionDep, user: StaffUser) -> CustomerProfile:
     """The customer 360; marketers get masked contacts and no survey comments."""
     return CustomerProfile.model_validate(
         customer_profile(session, customer_id, masked=user.role is Role.marketer)
@@ -77,13 +77,13 @@ def show_customer(customer_id: int, session: SessionDep, user: StaffUser) -> Cus
 
 
 @router.get("/{customer_id}/export", responses=BY_ID)
-def export_customer(customer_id: int, session: SessionDep, user: AdminUser) -> CustomerExport:
+def export_customer(customer_id: PathId, session: SessionDep, user: AdminUser) -> CustomerExport:
     """Everything held about the customer (a data subject access request)."""
     return CustomerExport.model_validate(privacy.export_customer(session, customer_id))
 
 
 @router.post("/{customer_id}/erase", responses=BY_ID)
-def erase_customer(customer_id: int, session: SessionDep, user: AdminUser) -> CustomerErased:
+def erase_customer(customer_id: PathId, session: SessionDep, user: AdminUser) -> CustomerErased:
     """Erase the customer's personal data; orders and survey scores stay as aggregates."""
     changed = privacy.erase_customer(session, customer_id)
     session.commit()

@@ -39,10 +39,11 @@ from crm.conversations.schemas import (
     TeamRef,
 )
 from crm.customers.schemas import Customer360
+from crm.schemas import MAX_ID, RowId
 from crm.db import session_scope
 from crm.models import Campaign, Conversation, Message, Role, Team, User
 from web.auth import AgentUser
-from web.deps import SessionDep, StateDep
+from web.deps import PathId, SessionDep, StateDep
 from web.errors import STAFF, error_responses
 
 router = APIRouter(
@@ -60,7 +61,7 @@ class ReplyIn(BaseModel):
 
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    agent_id: int
+    agent_id: RowId
 
 
 class RelabelIn(BaseModel):
@@ -70,7 +71,7 @@ class RelabelIn(BaseModel):
 
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] | None = None  # all unread when left out
+    ids: list[RowId] | None = None  # all unread when left out
 
 
 def _row(row: inbox.QueueRow) -> QueueRowRead:
@@ -131,7 +132,7 @@ def list_conversations(
     user: AgentUser,
     view: Annotated[str, Query(description="queue, mine, unassigned, all or resolved")] = "queue",
     limit: Annotated[int, Query(ge=1, description="at most 200 are returned")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     sort: Annotated[str, Query(description="priority (default) or sla (due first)")] = "priority",
 ) -> QueueRead:
     """Sorted by priority, then by how long the customer has waited (or by SLA due time)."""
@@ -141,7 +142,7 @@ def list_conversations(
 
 @router.get("/conversations/{conversation_id}", responses=BY_ID)
 def show_conversation(
-    conversation_id: int, session: SessionDep, user: AgentUser
+    conversation_id: PathId, session: SessionDep, user: AgentUser
 ) -> ConversationDetail:
     """The whole history (with NLU labels and private notes) and the customer 360."""
     conversation = inbox.get_conversation(session, conversation_id)
@@ -169,7 +170,7 @@ def intents(state: StateDep, user: AgentUser) -> IntentList:
 
 @router.post("/messages/{message_id}/intent", responses=BY_ID)
 def relabel(
-    message_id: int, body: RelabelIn, session: SessionDep, state: StateDep, user: AgentUser
+    message_id: PathId, body: RelabelIn, session: SessionDep, state: StateDep, user: AgentUser
 ) -> RelabelRead:
     """Correct the intent of a customer message (training data for `careloop nlu train`)."""
     message = inbox.relabel(
@@ -218,7 +219,7 @@ def read_notifications(body: ReadIn, session: SessionDep, user: AgentUser) -> Ma
 
 @router.post("/conversations/{conversation_id}/claim", responses=error_responses(404, 409))
 def claim(
-    conversation_id: int, session: SessionDep, user: AgentUser, state: StateDep
+    conversation_id: PathId, session: SessionDep, user: AgentUser, state: StateDep
 ) -> ConversationEnvelope:
     """409 when another agent was faster."""
     session.commit()  # end the sign-in's read; the claim runs in a transaction of its own
@@ -229,7 +230,7 @@ def claim(
 
 @router.post("/conversations/{conversation_id}/assign", responses=error_responses(404, 409))
 def assign(
-    conversation_id: int, body: AssignIn, session: SessionDep, user: AgentUser
+    conversation_id: PathId, body: AssignIn, session: SessionDep, user: AgentUser
 ) -> ConversationEnvelope:
     conversation = inbox.assign(
         session, conversation_id=conversation_id, agent_id=body.agent_id, by=user
@@ -240,7 +241,7 @@ def assign(
 
 @router.post("/conversations/{conversation_id}/messages", responses=error_responses(404, 409))
 def reply(
-    conversation_id: int, body: ReplyIn, session: SessionDep, user: AgentUser, state: StateDep
+    conversation_id: PathId, body: ReplyIn, session: SessionDep, user: AgentUser, state: StateDep
 ) -> MessageEnvelope:
     """Sent through the customer's own channel; ``private`` notes are never sent."""
     message = inbox.reply(
@@ -257,14 +258,14 @@ def reply(
 
 
 @router.post("/conversations/{conversation_id}/resolve", responses=error_responses(404, 409))
-def resolve(conversation_id: int, session: SessionDep, user: AgentUser) -> ConversationEnvelope:
+def resolve(conversation_id: PathId, session: SessionDep, user: AgentUser) -> ConversationEnvelope:
     conversation = inbox.resolve(session, conversation_id=conversation_id, agent=user)
     session.commit()
     return ConversationEnvelope(conversation=_conversation(conversation, session))
 
 
 @router.post("/conversations/{conversation_id}/reopen", responses=error_responses(404, 409))
-def reopen(conversation_id: int, session: SessionDep, user: AgentUser) -> ConversationEnvelope:
+def reopen(conversation_id: PathId, session: SessionDep, user: AgentUser) -> ConversationEnvelope:
     conversation = inbox.reopen(session, conversation_id=conversation_id, agent=user)
     session.commit()
     return ConversationEnvelope(conversation=_conversation(conversation, session))

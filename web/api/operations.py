@@ -30,7 +30,7 @@ from crm.customers.schemas import ContactBlockDeleted, ContactBlockList, Contact
 from crm.db import READ_ONLY, utcnow
 from crm.models import BlockReason, ContactBlock, Role, Team, User
 from web.auth import require_roles
-from web.deps import SessionDep, StateDep
+from web.deps import PathId, QueryId, SessionDep, StateDep
 from web.errors import STAFF, error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["operations"], responses=error_responses(*STAFF))
@@ -69,7 +69,7 @@ def create_team(body: TeamWrite, session: SessionDep, user: AdminUser) -> TeamRe
 
 
 @router.patch("/teams/{team_id}", responses=CONFLICT)
-def update_team(team_id: int, body: TeamWrite, session: SessionDep, user: AdminUser) -> TeamRead:
+def update_team(team_id: PathId, body: TeamWrite, session: SessionDep, user: AdminUser) -> TeamRead:
     team = teams.save_team(
         session, body.model_dump(exclude_unset=True), teams.get_team(session, team_id)
     )
@@ -78,14 +78,14 @@ def update_team(team_id: int, body: TeamWrite, session: SessionDep, user: AdminU
 
 
 @router.post("/teams/{team_id}/members", responses=BY_ID)
-def add_member(team_id: int, body: MemberIn, session: SessionDep, user: AdminUser) -> MemberRead:
+def add_member(team_id: PathId, body: MemberIn, session: SessionDep, user: AdminUser) -> MemberRead:
     member = teams.set_member(session, team_id=team_id, user_id=body.user_id)
     session.commit()
     return MemberRead(user_id=member.id, team_id=member.team_id)
 
 
 @router.delete("/teams/{team_id}/members/{user_id}", responses=BY_ID)
-def remove_member(team_id: int, user_id: int, session: SessionDep, user: AdminUser) -> MemberRead:
+def remove_member(team_id: PathId, user_id: PathId, session: SessionDep, user: AdminUser) -> MemberRead:
     teams.get_team(session, team_id)
     member = teams.set_member(session, team_id=None, user_id=user_id)
     session.commit()
@@ -114,7 +114,7 @@ def set_default_policy(
 
 @router.put("/teams/{team_id}/sla-policy", responses=BY_ID)
 def set_team_policy(
-    team_id: int, body: SlaPolicyWrite, session: SessionDep, user: AdminUser
+    team_id: PathId, body: SlaPolicyWrite, session: SessionDep, user: AdminUser
 ) -> SlaPolicyRead:
     """Targets in minutes, whether they count business hours only, and when a conversation
     is urgent (priority at least ``urgent_priority``: targets times ``urgent_factor``) or at
@@ -141,7 +141,7 @@ def _block(b: ContactBlock) -> ContactBlockRead:
 
 
 @router.get("/customers/{customer_id}/contact-blocks", responses=BY_ID)
-def list_blocks(customer_id: int, session: SessionDep, user: StaffUser) -> ContactBlockList:
+def list_blocks(customer_id: PathId, session: SessionDep, user: StaffUser) -> ContactBlockList:
     customers.get_customer(session, customer_id)
     return ContactBlockList(
         blocks=[_block(b) for b in customers.blocks(session, customer_id=customer_id)]
@@ -150,7 +150,7 @@ def list_blocks(customer_id: int, session: SessionDep, user: StaffUser) -> Conta
 
 @router.post("/customers/{customer_id}/contact-blocks", status_code=201, responses=BY_ID)
 def add_block(
-    customer_id: int, body: BlockIn, session: SessionDep, user: StaffUser
+    customer_id: PathId, body: BlockIn, session: SessionDep, user: StaffUser
 ) -> ContactBlockRead:
     """Staff: no marketing to this customer on ``channel`` (or on any)."""
     customers.get_customer(session, customer_id)
@@ -168,7 +168,7 @@ def add_block(
 
 @router.delete("/customers/{customer_id}/contact-blocks/{block_id}", responses=BY_ID)
 def remove_block(
-    customer_id: int, block_id: int, session: SessionDep, user: StaffUser
+    customer_id: PathId, block_id: PathId, session: SessionDep, user: StaffUser
 ) -> ContactBlockDeleted:
     """Lift a manual entry (opt-outs end when the customer opts in; a blocked bot when the
     customer writes again)."""
@@ -188,8 +188,8 @@ def remove_block(
 def filters(
     start: Annotated[dt.date | None, Query(description="first day (default: 30 days ago)")] = None,
     end: Annotated[dt.date | None, Query(description="last day, included (default: today)")] = None,
-    team_id: int | None = None,
-    agent_id: int | None = None,
+    team_id: QueryId = None,
+    agent_id: QueryId = None,
     segment: str | None = None,
     intent: str | None = None,
     reason: str | None = None,
