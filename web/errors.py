@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class ValidationDetail(BaseModel):
-    loc: list[str | int] = Field(description="Where: e.g. [\"body\", \"text\"] or [\"query\", \"limit\"].")
+    loc: list[str | int] = Field(description='Where: e.g. ["body", "text"] or ["query", "limit"].')
     msg: str | None
     type: str | None
 

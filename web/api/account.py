@@ -13,9 +13,7 @@ from web.pages.account import change_own_password
 router = APIRouter(prefix="/api/v1/account", tags=["account"])
 
 
-@router.post(
-    "/password", status_code=204, responses=error_responses(401, 403, 422, 429, 503)
-)
+@router.post("/password", status_code=204, responses=error_responses(401, 403, 422, 429, 503))
 def change_password(
     body: PasswordChange, request: Request, session: SessionDep, state: StateDep, user: CurrentUser
 ) -> Response:

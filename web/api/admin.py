@@ -66,7 +66,9 @@ def show_user(user_id: PathId, session: SessionDep, admin: AdminUser) -> UserRea
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, responses=CONFLICT)
-def update_user(user_id: PathId, body: UserUpdate, session: SessionDep, admin: AdminUser) -> UserRead:
+def update_user(
+    user_id: PathId, body: UserUpdate, session: SessionDep, admin: AdminUser
+) -> UserRead:
     """Change role, display name or capacity (the last active admin keeps the role)."""
     user = users.update_user(
         session,

@@ -16,11 +16,11 @@ from crm.campaigns.schemas import (
     AudiencePreview,
     CampaignActivated,
     CampaignDetail,
+    CampaignFinished,
     CampaignList,
     CampaignRead,
     CampaignReport,
     CampaignWrite,
-    CampaignFinished,
     MessagePreview,
     MessagePreviewIn,
 )
@@ -52,9 +52,7 @@ def audience_fields(user: MarketerUser) -> AudienceFields:
 
     return AudienceFields(
         fields={
-            name: AudienceField(
-                description=f.description, ops=list(f.ops), choices=list(f.choices)
-            )
+            name: AudienceField(description=f.description, ops=list(f.ops), choices=list(f.choices))
             for name, f in audience.FIELDS.items()
         },
         template_variables=VARIABLES,

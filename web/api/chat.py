@@ -38,9 +38,7 @@ from web.deps import BotDep, SessionDep, SettingsDep, StateDep
 from web.errors import COMMON, error_responses
 
 log = logging.getLogger(__name__)
-router = APIRouter(
-    prefix="/api/v1/chat", tags=["chat"], responses=error_responses(*COMMON)
-)
+router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(*COMMON))
 
 
 def message_out(m: Message) -> MessageOut:

@@ -16,9 +16,7 @@ from web.auth import require_roles
 from web.deps import SettingsDep, StateDep
 from web.errors import STAFF, error_responses
 
-router = APIRouter(
-    prefix="/api/v1/imports", tags=["imports"], responses=error_responses(*STAFF)
-)
+router = APIRouter(prefix="/api/v1/imports", tags=["imports"], responses=error_responses(*STAFF))
 AdminUser = Annotated[User, Depends(require_roles())]
 MAX_UPLOAD_BYTES = 2 * 1024**3
 

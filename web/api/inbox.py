@@ -39,16 +39,14 @@ from crm.conversations.schemas import (
     TeamRef,
 )
 from crm.customers.schemas import Customer360
-from crm.schemas import MAX_ID, RowId
 from crm.db import session_scope
 from crm.models import Campaign, Conversation, Message, Role, Team, User
+from crm.schemas import MAX_ID, RowId
 from web.auth import AgentUser
 from web.deps import PathId, SessionDep, StateDep
 from web.errors import STAFF, error_responses
 
-router = APIRouter(
-    prefix="/api/v1/inbox", tags=["inbox"], responses=error_responses(*STAFF)
-)
+router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"], responses=error_responses(*STAFF))
 BY_ID = error_responses(404)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

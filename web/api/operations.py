@@ -85,7 +85,9 @@ def add_member(team_id: PathId, body: MemberIn, session: SessionDep, user: Admin
 
 
 @router.delete("/teams/{team_id}/members/{user_id}", responses=BY_ID)
-def remove_member(team_id: PathId, user_id: PathId, session: SessionDep, user: AdminUser) -> MemberRead:
+def remove_member(
+    team_id: PathId, user_id: PathId, session: SessionDep, user: AdminUser
+) -> MemberRead:
     teams.get_team(session, team_id)
     member = teams.set_member(session, team_id=None, user_id=user_id)
     session.commit()
@@ -96,16 +98,13 @@ def remove_member(team_id: PathId, user_id: PathId, session: SessionDep, user: A
 def list_policies(session: SessionDep, user: AdminUser) -> SlaPolicyList:
     return SlaPolicyList(
         policies=[
-            SlaPolicyRead.model_validate(teams.policy_dict(p))
-            for p in teams.list_policies(session)
+            SlaPolicyRead.model_validate(teams.policy_dict(p)) for p in teams.list_policies(session)
         ]
     )
 
 
 @router.put("/sla-policies/default")
-def set_default_policy(
-    body: SlaPolicyWrite, session: SessionDep, user: AdminUser
-) -> SlaPolicyRead:
+def set_default_policy(body: SlaPolicyWrite, session: SessionDep, user: AdminUser) -> SlaPolicyRead:
     """The policy for conversations without a team."""
     policy = teams.save_policy(session, team_id=None, data=body.model_dump(exclude_unset=True))
     session.commit()
@@ -119,9 +118,7 @@ def set_team_policy(
     """Targets in minutes, whether they count business hours only, and when a conversation
     is urgent (priority at least ``urgent_priority``: targets times ``urgent_factor``) or at
     risk (``at_risk_percent`` of the time used)."""
-    policy = teams.save_policy(
-        session, team_id=team_id, data=body.model_dump(exclude_unset=True)
-    )
+    policy = teams.save_policy(session, team_id=team_id, data=body.model_dump(exclude_unset=True))
     session.commit()
     return SlaPolicyRead.model_validate(teams.policy_dict(policy))
 
