@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-# The largest id a database row can have (a signed 64-bit integer on both databases).
-MAX_ID = 2**63 - 1
+# The largest id a row can have: ids are INTEGER columns, 32-bit signed on PostgreSQL.
+MAX_ID = 2**31 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 # A moment as the API has always written it: ``datetime.isoformat()`` (aware UTC, so with

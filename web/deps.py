@@ -42,7 +42,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 BotDep = Annotated[BotEngine, Depends(get_bot)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
-# A row id in the path or the query: larger than any row can have is a clear 422, not a
-# database overflow.
+# A row id in the path or the query: one larger than any row can have is a clear 422, not
+# a database overflow.
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
