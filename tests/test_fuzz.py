@@ -46,8 +46,6 @@ from tests.factories import (
 )
 from web.app import create_app
 
-pytestmark = pytest.mark.slow
-
 ROLES = ("anonymous", "agent", "marketer", "admin")
 # Streams never end by themselves: their parameters are covered by their own tests.
 STREAMS = {
@@ -222,6 +220,30 @@ def shop_client(
         yield app, client
 
 
+def test_every_json_route_documents_its_answer_and_its_errors(settings: Settings) -> None:
+    """A response model for each JSON answer, and the one error model for the errors."""
+    document = create_app(settings).openapi()
+    error_ref = "#/components/schemas/ErrorResponse"
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            label = f"{method.upper()} {path}"
+            answers = {k: v for k, v in operation["responses"].items() if k.startswith("2")}
+            assert answers, label
+            for status, answer in answers.items():
+                content = answer.get("content", {})
+                if status == "204" or set(content) - {"application/json"}:
+                    continue  # no body, or a stream or file (CSV, events) besides JSON
+                schema = content.get("application/json", {}).get("schema", {})
+                assert schema.get("$ref"), f"{label} answers untyped JSON"
+            errors = {k: v for k, v in operation["responses"].items() if k[0] in "45"}
+            assert "503" in errors, label
+            assert "422" in errors or path == "/healthz", label
+            for status, answer in errors.items():
+                ref = answer["content"]["application/json"]["schema"].get("$ref")
+                assert ref == error_ref or path == "/healthz", (label, status)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ROLES)
 def test_no_operation_fails_or_leaves_its_documented_shape(
     role: str, shop_client: tuple[FastAPI, TestClient], session: Session
