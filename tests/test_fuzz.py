@@ -259,3 +259,41 @@ def test_no_operation_fails_or_leaves_its_documented_shape(
     assert report.requests > 0
     assert not report.findings, "\n\n".join(f"{f.operation}:\n{f.error}" for f in report.findings)
     assert not [s for s in report.statuses if s >= 500], report.statuses
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/analytics/satisfaction?end=0001-01-01",
+        "/api/v1/analytics/satisfaction?start=9999-12-31&end=9999-12-31",
+        "/api/v1/analytics/quality?end=0001-01-01",
+        "/api/v1/conversations/export?start=9999-12-31&end=9999-12-31",
+        "/api/v1/customers/2147483648",
+        "/api/v1/admin/users/99999999999999999999",
+        "/api/v1/inbox/conversations?offset=99999999999999999999",
+        "/api/v1/chat/sessions/abc/messages?after=99999999999999999999",
+    ],
+)
+def test_values_beyond_the_calendar_or_the_id_columns_are_a_clear_422(
+    client: TestClient, session: Session, url: str
+) -> None:
+    """Found by the fuzz test: days at the calendar's ends and ids wider than the id
+    columns were a 500 (an overflow in Python or in the database driver) or a 503."""
+    headers = role_headers(session, "admin")
+    session.commit()
+    response = client.get(url, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid"
+
+
+def test_a_body_that_is_not_utf8_is_a_clear_422(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/chat/messages",
+        content=b"\xff\xfe{",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "invalid",
+        "message": "request body is not valid JSON (or not UTF-8)",
+    }

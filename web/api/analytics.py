@@ -14,7 +14,7 @@ from crm.scoring.segments import segment_report
 from crm.surveys import analytics
 from crm.surveys.schemas import SatisfactionReport
 from web.auth import require_roles
-from web.deps import SessionDep, SettingsDep
+from web.deps import SessionDep, SettingsDep, report_period
 from web.errors import STAFF, error_responses
 
 router = APIRouter(
@@ -34,9 +34,7 @@ def satisfaction(
 ) -> SatisfactionReport:
     """CSAT %, NPS and CES with distributions, response rates, trends by bucket, CSAT by
     agent and by topic (escalation reason or intent), and churn by CSAT band."""
-    today = utcnow().date()
-    end = end or today
-    start = start or end - dt.timedelta(days=89)
+    start, end = report_period(start, end, today=utcnow().date(), days=90)
     return SatisfactionReport.model_validate(
         analytics.satisfaction_report(
             session,

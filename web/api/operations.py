@@ -30,7 +30,7 @@ from crm.customers.schemas import ContactBlockDeleted, ContactBlockList, Contact
 from crm.db import READ_ONLY, utcnow
 from crm.models import BlockReason, ContactBlock, Role, Team, User
 from web.auth import require_roles
-from web.deps import PathId, QueryId, SessionDep, StateDep
+from web.deps import PathId, QueryId, SessionDep, StateDep, report_period
 from web.errors import STAFF, error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["operations"], responses=error_responses(*STAFF))
@@ -199,9 +199,9 @@ def filters(
     first_response: str | None = None,
     resolution: str | None = None,
 ) -> quality.Filters:
-    end = end or utcnow().date()
+    start, end = report_period(start, end, today=utcnow().date(), days=30)
     return quality.Filters(
-        start=start or end - dt.timedelta(days=29),
+        start=start,
         end=end,
         team_id=team_id,
         agent_id=agent_id,
