@@ -255,7 +255,11 @@ def test_no_operation_fails_or_leaves_its_documented_shape(
     seed = None if os.environ.get("CARELOOP_FUZZ_RANDOM") else 0
     report = fuzz(app, client, headers, examples_for(role), seed=seed)
     slowest = sorted(report.seconds.items(), key=lambda kv: -kv[1])[:8]
-    print(f"{role}: {report.requests} requests, statuses {report.statuses}, slowest {slowest}")
+    total = sum(report.seconds.values())
+    print(
+        f"{role}: {report.requests} requests in {total:.1f} s, statuses {report.statuses}, "
+        f"slowest {[(op, round(t, 2)) for op, t in slowest]}"
+    )
     assert report.requests > 0
     assert not report.findings, "\n\n".join(f"{f.operation}:\n{f.error}" for f in report.findings)
     assert not [s for s in report.statuses if s >= 500], report.statuses
