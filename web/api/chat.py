@@ -23,6 +23,7 @@ from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.customers.links import parse_web_login_token
 from crm.models import Channel, ChannelIdentity, Direction, Message
+from crm.schemas import MAX_ID
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
@@ -35,9 +36,10 @@ from web.api.schemas import (
     MessageOut,
 )
 from web.deps import BotDep, SessionDep, SettingsDep, StateDep
+from web.errors import COMMON, error_responses
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(*COMMON))
 
 
 def message_out(m: Message) -> MessageOut:
@@ -121,7 +123,7 @@ def _logged_in_customer(session: Session, settings: Settings, token: str | None)
 def list_messages(
     session: SessionDep,
     session_id: str,
-    after: int = Query(0, ge=0, description="Only messages with a larger id."),
+    after: int = Query(0, ge=0, le=MAX_ID, description="Only messages with a larger id."),
     limit: int = Query(100, ge=1, le=500),
 ) -> MessageListOut:
     """Everything said in this visitor's conversations after ``after`` (bot and agent replies)."""
@@ -136,7 +138,16 @@ def list_messages(
 SAFETY_POLL_SECONDS = 15.0  # a stream looks anyway this often (writes no topic names)
 
 
-@router.get("/sessions/{session_id}/events")
+@router.get(
+    "/sessions/{session_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "An event stream: `message` events whose data is a message",
+            "content": {"text/event-stream": {}},
+        }
+    },
+)
 async def stream_messages(
     request: Request,
     state: StateDep,

@@ -22,9 +22,11 @@ from crm.canned.schemas import CannedCreate, CannedList, CannedRead, CannedUpdat
 from crm.models import ResponseBookVersion, Role, User
 from crm.response_book import service as stored
 from web.auth import AdminUser, require_roles
-from web.deps import BotDep, SessionDep, SettingsDep
+from web.deps import BotDep, PathId, SessionDep, SettingsDep
+from web.errors import STAFF, error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"], responses=error_responses(*STAFF))
+BY_ID = error_responses(404)
 AgentUser = Annotated[User, Depends(require_roles(Role.agent))]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
 
@@ -50,9 +52,9 @@ def create_canned(body: CannedCreate, session: SessionDep, admin: AdminUser) -> 
     return CannedRead.model_validate(row)
 
 
-@router.patch("/admin/canned-responses/{canned_id}", response_model=CannedRead)
+@router.patch("/admin/canned-responses/{canned_id}", response_model=CannedRead, responses=BY_ID)
 def update_canned(
-    canned_id: int, body: CannedUpdate, session: SessionDep, admin: AdminUser
+    canned_id: PathId, body: CannedUpdate, session: SessionDep, admin: AdminUser
 ) -> CannedRead:
     row = canned.update_canned(
         session,
@@ -66,8 +68,8 @@ def update_canned(
     return CannedRead.model_validate(row)
 
 
-@router.delete("/admin/canned-responses/{canned_id}", status_code=204)
-def delete_canned(canned_id: int, session: SessionDep, admin: AdminUser) -> Response:
+@router.delete("/admin/canned-responses/{canned_id}", status_code=204, responses=BY_ID)
+def delete_canned(canned_id: PathId, session: SessionDep, admin: AdminUser) -> Response:
     canned.delete_canned(session, canned=canned.get_canned(session, canned_id), by=Actor.of(admin))
     session.commit()
     return Response(status_code=204)
@@ -166,8 +168,10 @@ def list_versions(
     )
 
 
-@router.get("/admin/response-book/versions/{version}", response_model=VersionSource)
-def show_version(version: int, session: SessionDep, admin: AdminUser) -> VersionSource:
+@router.get(
+    "/admin/response-book/versions/{version}", response_model=VersionSource, responses=BY_ID
+)
+def show_version(version: PathId, session: SessionDep, admin: AdminUser) -> VersionSource:
     return VersionSource.model_validate(stored.get_version(session, version))
 
 
@@ -201,10 +205,13 @@ def publish_book(
 
 
 @router.post(
-    "/admin/response-book/versions/{version}/restore", response_model=VersionRead, status_code=201
+    "/admin/response-book/versions/{version}/restore",
+    response_model=VersionRead,
+    status_code=201,
+    responses=BY_ID,
 )
 def restore_version(
-    version: int, session: SessionDep, bot: BotDep, admin: AdminUser
+    version: PathId, session: SessionDep, bot: BotDep, admin: AdminUser
 ) -> VersionRead:
     """Publish an old version's text again, as a new version."""
     old = stored.get_version(session, version)
