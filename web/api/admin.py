@@ -64,7 +64,7 @@ def create_user(
 
 
 @router.post(
-    "/users/invite", response_model=UserInvited, status_code=201, responses=error_responses(409)
+    "/users/invite", response_model=UserInvited, status_code=201, responses=CONFLICT
 )
 def invite_user(
     body: UserInvite, session: SessionDep, state: StateDep, admin: AdminUser
