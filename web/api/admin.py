@@ -63,9 +63,7 @@ def create_user(
     return _read(user)
 
 
-@router.post(
-    "/users/invite", response_model=UserInvited, status_code=201, responses=CONFLICT
-)
+@router.post("/users/invite", response_model=UserInvited, status_code=201, responses=CONFLICT)
 def invite_user(
     body: UserInvite, session: SessionDep, state: StateDep, admin: AdminUser
 ) -> UserInvited:
