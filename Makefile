@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test test-fast venv lint typecheck docs api-docs check bench bench-banking77 bench-banking77-oos browser clean
+.PHONY: run test test-fast fuzz venv lint typecheck docs api-docs check bench bench-banking77 bench-banking77-oos browser clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating virtual environment in $(VENV)"
@@ -40,6 +40,13 @@ test: $(STAMP) browser
 ## make test-fast: SQLite only, no browser, no slow tests (under 2 minutes): for quick feedback
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser and not postgres"
+
+## make fuzz: the API fuzz test with 25x the examples, new ones each run (SQLite and,
+## when reachable, PostgreSQL; about 10-20 minutes on 2 cores). FUZZ_SCALE=100 for more.
+FUZZ_SCALE ?= 25
+fuzz: $(STAMP)
+	CARELOOP_FUZZ_SCALE=$(FUZZ_SCALE) CARELOOP_FUZZ_RANDOM=1 \
+	  $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py
 
 ## Debian's chromium + chromedriver for the browser tests (installed when we are root with apt)
 browser:

@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 _env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
+def default_path() -> Path:
+    """The response book shipped with the bot."""
+    return Path(str(resources.files("bot") / "responses.yml"))
+
+
 class ResponsesError(ValueError):
     """The responses file is malformed; the message says where."""
 
@@ -71,9 +76,12 @@ def _button(item: Any, where: str) -> Button:
 class ResponseBook:
     """Renders the reply for an intent with CRM context, choosing the first usable variant."""
 
-    def __init__(self, variants: dict[str, list[Variant]], shop: dict[str, Any]) -> None:
+    def __init__(
+        self, variants: dict[str, list[Variant]], shop: dict[str, Any], *, version: int = 0
+    ) -> None:
         self._variants = variants
         self.shop = shop
+        self.version = version  # the stored version it came from (0: a file)
         self._compiled = {
             (key, i): _env.from_string(v.text)
             for key, vs in variants.items()
@@ -82,13 +90,26 @@ class ResponseBook:
 
     @classmethod
     def load(cls, path: Path | None = None) -> ResponseBook:
-        path = path or Path(str(resources.files("bot") / "responses.yml"))
+        """The book in ``path`` (default: the shipped ``bot/responses.yml``)."""
+        path = path or default_path()
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ResponsesError(f"{path}: cannot read responses: {exc}") from exc
+        return cls.parse(text, where=str(path))
+
+    @classmethod
+    def parse(cls, text: str, *, where: str = "responses", version: int = 0) -> ResponseBook:
+        """The book written in ``text`` (YAML); errors name ``where`` and the bad part."""
+        path = where
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
             raise ResponsesError(f"{path}: cannot read responses: {exc}") from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("responses"), dict):
             raise ResponsesError(f"{path}: expected a 'responses:' mapping")
+        if not isinstance(doc.get("shop") or {}, dict):
+            raise ResponsesError(f"{path}: 'shop' must be a mapping")
         variants: dict[str, list[Variant]] = {}
         for key, items in doc["responses"].items():
             if not isinstance(items, list) or not items:
@@ -101,21 +122,36 @@ class ResponseBook:
                 raw_buttons = item.get("buttons") or []
                 if not isinstance(raw_buttons, list):
                     raise ResponsesError(f"{where}: 'buttons' must be a list")
+                requires = item.get("requires") or []
+                if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+                    raise ResponsesError(f"{where}: 'requires' must be a list of names")
                 parsed.append(
                     Variant(
                         item["text"],
-                        frozenset(item.get("requires") or []),
+                        frozenset(requires),
                         tuple(_button(b, where) for b in raw_buttons),
                     )
                 )
             variants[str(key)] = parsed
         try:
-            return cls(variants, dict(doc.get("shop") or {}))
+            return cls(variants, dict(doc.get("shop") or {}), version=version)
         except TemplateError as exc:
             raise ResponsesError(f"{path}: invalid template: {exc}") from exc
 
     def has(self, key: str) -> bool:
         return key in self._variants
+
+    def answers(self) -> list[str]:
+        """The answer keys (intents and bot events) in the book's order."""
+        return list(self._variants)
+
+    def variants(self, key: str) -> list[Variant]:
+        return list(self._variants.get(key, []))
+
+    def render_variant(self, key: str, index: int, context: dict[str, Any]) -> str:
+        """One variant rendered with ``context`` whatever its ``requires`` (for previews);
+        raises ``TemplateError`` when it cannot be rendered."""
+        return self._compiled[(key, index)].render({"shop": self.shop, **context}).strip()
 
     def uses(self, key: str, name: str) -> bool:
         """Whether any variant of ``key`` requires or reads ``name`` (e.g. ``order``)."""

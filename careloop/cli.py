@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import ipaddress
 import json
+import logging
 import os
 import signal
 import sys
@@ -19,9 +21,13 @@ import typer
 from careloop.config import Settings, describe_settings_error, get_settings
 from careloop.errors import AppError
 from careloop.logs import configure_logging
+from crm.imports.columns import DATE_FORMATS, DELIMITERS, delimiter_name
+from crm.imports.columns import describe as describe_columns
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from crm.demo import DemoChat
 
 app = typer.Typer(
     help="careloop: chat-based customer service with a CRM inside.",
@@ -91,25 +97,132 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
     scheduler: Annotated[bool, typer.Option(help="Run the scheduler in this process.")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes (PostgreSQL only; default CARELOOP_WORKERS or 1).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the web server with the bot, the inbox pages and the scheduler."""
+    """Run the web server with the bot, the inbox pages and the scheduler; the URLs (and
+    the demo logins and chats, where the demo data is) are printed once it answers.
+
+    With --workers N, N processes share the port; each has its own NLU, database pool and
+    event listener, one of them (the PostgreSQL advisory lock decides) runs the scheduler
+    and sends Telegram messages. See docs/operations-workers.md."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import uvicorn
 
     from web.app import create_app
+    from web.server import ReadyServer
 
     settings = _settings()
     settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
+        update={
+            "host": host or settings.host,
+            "port": port or settings.port,
+            "workers": workers or settings.workers,
+            "scheduler_enabled": scheduler and settings.scheduler_enabled,
+        }
     )
+    if settings.workers > 1:
+        _check_workers(settings)
     _require_migrated(settings)
-    base = f"http://{settings.host}:{settings.port}"
-    typer.echo(f"careloop on {base}  chat: {base}/chat  API docs: {base}/docs")
-    uvicorn.run(
+    if settings.workers > 1:
+        # Each worker is a fresh process that builds its app from the environment
+        # (uvicorn's app factory): what the options changed goes there first.
+        os.environ.update(
+            {
+                "CARELOOP_HOST": settings.host,
+                "CARELOOP_PORT": str(settings.port),
+                "CARELOOP_WORKERS": str(settings.workers),
+                "CARELOOP_SCHEDULER_ENABLED": "true" if settings.scheduler_enabled else "false",
+            }
+        )
+        typer.echo(_banner(settings, settings.port, _demo_for_banner(settings)))
+        typer.echo(f"starting {settings.workers} worker processes (each loads the models)")
+        uvicorn.run(
+            "web.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+        )
+        return
+    typer.echo("careloop is starting (loading the models); the URLs follow when it answers")
+    config = uvicorn.Config(
         create_app(settings, run_scheduler=scheduler),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
     )
+    with ThreadPoolExecutor(max_workers=1) as pool:  # (password checks while models load)
+        demo = pool.submit(_demo_for_banner, settings)
+        ReadyServer(config, lambda port: typer.echo(_banner(settings, port, demo.result()))).run()
+
+
+def _demo_for_banner(settings: Settings) -> tuple[list[tuple[str, str, str]], list[DemoChat]]:
+    """The demo logins that still work and the demo chats, if the demo data is here."""
+    from crm.demo import demo_chats, demo_logins
+
+    if settings.env.value == "production":
+        return [], []
+    try:
+        with _session(settings) as session:
+            return demo_logins(session), demo_chats(session)
+    except Exception:  # the banner goes without them; the server is what matters
+        logging.getLogger(__name__).exception("cli.banner.demo_unreadable")
+        return [], []
+
+
+def _banner(
+    settings: Settings, port: int, demo: tuple[list[tuple[str, str, str]], list[DemoChat]]
+) -> str:
+    """What `careloop serve` prints when it is ready: where to go, and the demo's way in."""
+    try:
+        everywhere = ipaddress.ip_address(settings.host).is_unspecified
+    except ValueError:  # a host name
+        everywhere = False
+    base = f"http://{'127.0.0.1' if everywhere else settings.host}:{port}"
+    lines = [
+        f"careloop is ready on {base}"
+        + (" (listening on all interfaces)" if everywhere else "")
+        + "; Ctrl-C stops it",
+        f"  home            {base}/",
+        f"  customer chat   {base}/chat",
+        f"  staff sign-in   {base}/login",
+        f"  agents' inbox   {base}/inbox",
+        f"  API docs        {base}/docs",
+    ]
+    logins, chats = demo
+    if logins:
+        lines.append("demo logins (role, email, password):")
+        lines += [f"  {role:<9} {email:<26} {password}" for role, email, password in logins]
+    if chats:
+        lines.append("demo web chats:")
+        lines += _chat_lines(base, chats)
+    return "\n".join(lines)
+
+
+def _check_workers(settings: Settings) -> None:
+    """Several processes need PostgreSQL, and Telegram updates by webhook."""
+    from sqlalchemy.engine import make_url
+
+    if make_url(settings.effective_database_url).get_backend_name() != "postgresql":
+        raise _fail(
+            f"--workers {settings.workers} needs PostgreSQL: SQLite takes one writer at a "
+            "time, so careloop serves it from one process (writers queue there). Run without "
+            "--workers, or set CARELOOP_DATABASE_URL=postgresql+psycopg://..."
+        )
+    if settings.telegram_enabled and settings.telegram_mode.value == "polling":
+        raise _fail(
+            f"--workers {settings.workers} with Telegram needs CARELOOP_TELEGRAM_MODE=webhook: "
+            "only one process may poll Telegram for updates"
+        )
 
 
 @app.command("bot")
@@ -307,27 +420,71 @@ def demo_data(
     for role, email, password in summary.users:
         typer.echo(f"  {role:<9} {email:<26} {password}")
     if summary.web_sessions:
-        base = f"http://{settings.host}:{settings.port}"
-        typer.echo("web chat as a known customer with orders:")
-        for sid in summary.web_sessions[:3]:
-            typer.echo(f"  {base}/chat?session={sid}")
+        typer.echo("demo web chats (the same links on every run):")
+        for line in _chat_lines(f"http://{settings.host}:{settings.port}", summary.web_sessions):
+            typer.echo(line)
 
 
-@app.command("import")
+def _chat_lines(base: str, chats: list[DemoChat]) -> list[str]:
+    width = max(len(chat.session_id) for chat in chats)
+    return [f"  {base}/chat?session={chat.session_id:<{width}}  {chat.label}" for chat in chats]
+
+
+_IMPORT_HELP = f"""Import customers or orders from CSV: validated, de-duplicated, idempotent.
+
+A UTF-8 file with a header row; its delimiter (comma, semicolon, tab or pipe) is found
+from the header line, or given with --delimiter. Columns are found by header name (case,
+spaces and dashes do not matter); other columns are listed as ignored. Rows are
+checked whole: a rejected row names all that is wrong with it, by line number.
+
+Customers (at least one of customer id, email, phone):
+
+{describe_columns("customers")}
+
+Orders:
+
+{describe_columns("orders")}
+
+Dates: {DATE_FORMATS}.
+
+Exit status: 0 when every row was imported; 3 when some rows were rejected (the others
+are imported), unless --allow-rejects; 1 when the file was refused as a whole."""
+
+REJECTED_EXIT_CODE = 3
+_DELIMITER_NAMES = {name: delimiter for delimiter, name in DELIMITERS.items()}
+
+
+@app.command("import", help=_IMPORT_HELP)
 def import_cmd(
     kind: Annotated[str, typer.Argument(help="customers or orders")],
     file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, header row).")],
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Also write the full report as JSON here.")
     ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            help="comma, semicolon, tab or pipe (or the character); found from the header "
+            "line when not given."
+        ),
+    ] = None,
+    allow_rejects: Annotated[
+        bool,
+        typer.Option(
+            "--allow-rejects", help="Exit with status 0 even when some rows were rejected."
+        ),
+    ] = False,
 ) -> None:
-    """Import customers or orders from CSV: validated, de-duplicated, idempotent."""
     from crm.db import create_db_engine, create_session_factory
     from crm.imports.service import import_file
 
     settings = _settings()
     if kind not in ("customers", "orders"):
         raise _fail(f"can import customers or orders, not {kind!r}", 2)
+    if delimiter is not None:
+        delimiter = _DELIMITER_NAMES.get(delimiter.lower(), delimiter)
+        if delimiter not in DELIMITERS:
+            raise _fail("--delimiter is comma, semicolon, tab or pipe", 2)
     if not file.is_file():
         raise _fail(f"{file}: no such file")
     engine = create_db_engine(settings.effective_database_url)
@@ -340,25 +497,50 @@ def import_cmd(
                 file,
                 default_region=settings.import_default_region,
                 progress=bar.update,
+                delimiter=delimiter,
             )
     except AppError as exc:
         raise _fail(f"{file}: {exc.message}") from None
     finally:
         engine.dispose()
     elapsed = time.perf_counter() - started
+    blank = (
+        f", {report.blank_lines} blank line{'s' if report.blank_lines != 1 else ''} skipped"
+        if report.blank_lines
+        else ""
+    )
     typer.echo(
         f"{report.rows} rows in {elapsed:.1f} s: {report.accepted} accepted "
         f"({report.created} new, {report.updated} updated, {report.unchanged} unchanged), "
-        f"{report.merged} merged, {report.rejected_count} rejected"
+        f"{report.merged} merged, {report.rejected_count} rejected{blank}"
     )
+    if report.delimiter != ",":
+        typer.echo(f"read as {delimiter_name(report.delimiter)}-separated")
     if report.ignored_columns:
         typer.echo(f"ignored columns: {', '.join(report.ignored_columns)}")
-    for line, reason in report.rejected[:20]:
-        typer.echo(f"  line {line}: {reason}")
-    if report.rejected_count > 20:
-        typer.echo(f"  … and {report.rejected_count - 20} more (see --report)")
+    _listed("merged", report.merges, report.merged, "merged into ")
+    _listed("rejected", report.rejected, report.rejected_count)
     if report_file is not None:
         report_file.write_text(json.dumps(report.as_dict(), indent=2))
+    if report.rejected_count and not allow_rejects:
+        typer.secho(
+            f"{report.rejected_count} row(s) rejected: exit status {REJECTED_EXIT_CODE} "
+            "(--allow-rejects accepts that)",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        raise typer.Exit(REJECTED_EXIT_CODE)
+
+
+def _listed(what: str, items: list[tuple[int, str]], total: int, prefix: str = "") -> None:
+    """The first 20 of a report's rows, by line ("line 7: ..."), and how many more."""
+    if not items:
+        return
+    typer.echo(f"{what}:")
+    for line, text in items[:20]:
+        typer.echo(f"  line {line}: {prefix}{text}")
+    if total > 20:
+        typer.echo(f"  … and {total - 20} more (see --report)")
 
 
 @app.command("score")
@@ -387,6 +569,8 @@ def score_cmd() -> None:
     if clv.gamma_gamma is not None:
         gg = clv.gamma_gamma
         typer.echo(f"  Gamma-Gamma p={gg.p:.3f} q={gg.q:.3f} v={gg.v:.2f}")
+    for note in clv.notes:
+        typer.echo(f"  {note}")
     if churn.skipped:
         typer.echo(f"churn: not scored ({churn.skipped})")
     else:

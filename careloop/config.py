@@ -55,9 +55,17 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""
     database_echo: bool = False
+    # PostgreSQL, the server's connections: a statement running longer fails, and so does
+    # a transaction left open and idle (its locks are freed); 0 turns a limit off.
+    database_statement_timeout_seconds: float = Field(default=30.0, ge=0)
+    database_idle_in_transaction_timeout_seconds: float = Field(default=60.0, ge=0)
+    # PostgreSQL connections per process (each `serve` worker has its own pool)
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=20, ge=0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)  # `careloop serve` processes (PostgreSQL)
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     log_level: str = "INFO"
 

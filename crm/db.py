@@ -7,6 +7,8 @@ import itertools
 import json
 import math
 import re
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -34,9 +36,10 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -610,16 +613,73 @@ READ_ONLY = {"careloop_read_only": True}
 """Execution options for a connection that only reads (no write lock on SQLite)."""
 
 
-def _sqlite_begin(conn: Connection) -> None:
+SQLITE_WRITE_WAIT_SECONDS = 30.0
+"""How long a write transaction waits for its turn on SQLite before it fails (a 503)."""
+
+
+class WriteQueue:
+    """SQLite's writers of one process, one at a time in order of arrival, each waiting
+    at most ``timeout`` seconds.
+
+    SQLite's own busy handler retries by sleeping (up to 100 ms a try), in no order: under
+    32 concurrent writers some waited past the busy timeout ("database is locked") while
+    others went first. Queued here, a writer starts the moment the previous one ends; the
+    busy timeout is left for other processes (the CLI, a backup)."""
+
+    def __init__(self, timeout: float = SQLITE_WRITE_WAIT_SECONDS) -> None:
+        self.timeout = timeout
+        self._turns = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._held = False
+
+    def acquire(self) -> None:
+        me = object()
+        with self._turns:
+            self._waiting.append(me)
+            if not self._turns.wait_for(
+                lambda: not self._held and self._waiting[0] is me, self.timeout
+            ):
+                self._waiting.remove(me)
+                self._turns.notify_all()
+                raise OperationalError(
+                    "BEGIN IMMEDIATE",
+                    None,
+                    TimeoutError(f"no turn to write within {self.timeout:g} s"),
+                )
+            self._waiting.popleft()
+            self._held = True
+
+    def release(self) -> None:
+        with self._turns:
+            self._held = False
+            self._turns.notify_all()
+
+
+_WRITE_TURN = "careloop_write_turn"
+
+
+def _sqlite_begin(queue: WriteQueue, conn: Connection) -> None:
     # IMMEDIATE takes the write lock when the transaction starts, so a transaction that
-    # reads and then writes waits (busy_timeout) for another writer instead of failing
-    # at once with "database is locked" on its stale WAL snapshot. The price is one
-    # transaction at a time, so transactions stay short; read-only ones opt out.
+    # reads and then writes waits for another writer instead of failing at once with
+    # "database is locked" on its stale WAL snapshot. The price is one transaction at a
+    # time (in turn: WriteQueue), so transactions stay short; read-only ones opt out.
     if conn.get_execution_options().get("careloop_read_only"):
         conn.exec_driver_sql("BEGIN")
     else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        queue.acquire()
+        conn.info[_WRITE_TURN] = queue
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _sqlite_end(conn)
+            raise
     conn.info["careloop_changes_at_begin"] = conn.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
+
+
+def _sqlite_end(conn: Connection) -> None:
+    queue = conn.info.pop(_WRITE_TURN, None)
+    if queue is not None:
+        queue.release()
 
 
 def sqlite_has_written(conn: Connection) -> bool:
@@ -636,8 +696,44 @@ def in_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+def postgres_timeouts(
+    statement_timeout_s: float | None, idle_in_transaction_timeout_s: float | None
+) -> str:
+    """The libpq ``options`` that give each session a ``statement_timeout`` and an
+    ``idle_in_transaction_session_timeout`` (None or 0: the server's default, no limit)."""
+    parts = []
+    for name, seconds in (
+        ("statement_timeout", statement_timeout_s),
+        ("idle_in_transaction_session_timeout", idle_in_transaction_timeout_s),
+    ):
+        if seconds:
+            parts.append(f"-c {name}={max(1, round(seconds * 1000))}")
+    return " ".join(parts)
+
+
+def lift_timeouts(session: Session) -> None:
+    """Lift the PostgreSQL statement and idle-in-transaction timeouts for the rest of
+    ``session``'s transaction (``SET LOCAL``): for known long work, like the nightly
+    scoring, which streams every order and trains between statements."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL statement_timeout = 0"))
+        session.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+
+
+def create_db_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    statement_timeout_s: float | None = None,
+    idle_in_transaction_timeout_s: float | None = None,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys, a busy timeout and a queue of
+    writers; PostgreSQL a pool of ``pool_size`` connections (``max_overflow`` more at
+    peaks), and every connection can get a statement and an idle-in-transaction timeout
+    (the server passes its settings): a stuck request or a transaction left open fails
+    instead of holding its locks and stalling everyone behind it."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
@@ -650,12 +746,22 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     else:
         kwargs["pool_pre_ping"] = True
-        kwargs["pool_size"] = 10
-        kwargs["max_overflow"] = 20
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = max_overflow
+        options = postgres_timeouts(statement_timeout_s, idle_in_transaction_timeout_s)
+        if options and parsed.get_backend_name() == "postgresql":
+            kwargs["connect_args"] = {"options": options}
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        queue = WriteQueue()
+
+        def begin(conn: Connection) -> None:
+            _sqlite_begin(queue, conn)
+
+        event.listen(engine, "begin", begin)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
     return engine
 
 

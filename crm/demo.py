@@ -81,19 +81,77 @@ CARRIERS = ("DHL", "UPS", "DPD", "Hermes")
 TIMEZONES = ("Europe/Berlin", "Europe/London", "Europe/Madrid", "America/New_York", "UTC")
 
 
+@dataclass(frozen=True)
+class DemoChat:
+    """A web chat the demo prepares: open ``/chat?session=<session_id>`` to see it."""
+
+    session_id: str
+    label: str
+
+
+# The same session ids on every run, whatever the seed or the number of customers.
+DEMO_CHATS = (
+    DemoChat("demo-order-dialogue", "order dialogue: the bot found the parcel and its tracking"),
+    DemoChat("demo-open-escalation", "complaint waiting in the inbox, taken by no agent yet"),
+    DemoChat("demo-resolved-csat", "solved by an agent, then rated 5/5 with a comment"),
+    DemoChat("demo-new-chat", "customer with orders, no chat yet: ask 'where is my order?'"),
+)
+DEMO_MARKER = "C10000"
+"""The first demo customer's external id: demo data is present when this customer is, with
+a demo address (chats create customers without external ids, so no visitor can make the
+demo look present; an import could only with the demo's own rows)."""
+
+
 @dataclass
 class DemoSummary:
     customers: int = 0
     orders: int = 0
     conversations: int = 0
     users: list[tuple[str, str, str]] = field(default_factory=list)
-    web_sessions: list[str] = field(default_factory=list)
+    web_sessions: list[DemoChat] = field(default_factory=list)
     skipped: bool = False
     surveys: int = 0
 
 
 def has_demo_data(session: Session) -> bool:
-    return (session.scalar(select(func.count()).select_from(Customer)) or 0) > 0
+    """Whether the demo data was seeded (judged by the demo's first customer, not by
+    whether any customer exists: a chat or an import makes customers too)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Customer)
+            .where(Customer.external_id == DEMO_MARKER, Customer.email.like("%@example.com"))
+        )
+        or 0
+    ) > 0
+
+
+def demo_chats(session: Session) -> list[DemoChat]:
+    """The demo's prepared web chats that exist in this database, in their order."""
+    present = set(
+        session.scalars(
+            select(ChannelIdentity.external_id).where(
+                ChannelIdentity.channel == Channel.web,
+                ChannelIdentity.external_id.in_([chat.session_id for chat in DEMO_CHATS]),
+            )
+        )
+    )
+    return [chat for chat in DEMO_CHATS if chat.session_id in present]
+
+
+def demo_logins(session: Session) -> list[tuple[str, str, str]]:
+    """(role, email, password) of the demo staff accounts that still sign in with their
+    demo password (active, password unchanged)."""
+    from crm.users.passwords import verify_password
+
+    logins = []
+    for email, password, role, _name in DEMO_USERS:
+        user = find_user_by_email(session, email)
+        if user is None or not user.is_active:
+            continue
+        if verify_password(user.password_hash, password):
+            logins.append((role.value, email, password))
+    return logins
 
 
 def seed_demo_data(
@@ -110,9 +168,10 @@ def seed_demo_data(
     _demo_teams(session)
     if has_demo_data(session):
         summary.skipped = True
-        summary.web_sessions = _demo_sessions(session)
+        summary.web_sessions = demo_chats(session)
         return summary
 
+    chat_customers: list[Customer] = []
     for i in range(customers):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         created = now - dt.timedelta(days=rng.randint(30, 900))
@@ -165,19 +224,18 @@ def seed_demo_data(
                 )
             )
             summary.orders += 1
-        if i < 5:
-            identity = ChannelIdentity(
-                customer_id=customer.id,
-                channel=Channel.web,
-                external_id=f"demo-{first.lower()}-{i}",
-            )
-            session.add(identity)
-            summary.web_sessions.append(identity.external_id)
-        if i % 12 == 0:
+        if i < len(DEMO_CHATS):
+            chat_customers.append(customer)  # (their chats are written below)
+        elif i % 12 == 0:
             _demo_conversation(session, rng, customer, now)
             summary.conversations += 1
     session.flush()
     summary.surveys = _demo_surveys(session, rng, now)
+    for chat, customer in zip(DEMO_CHATS, chat_customers, strict=False):
+        orders, conversations = _demo_chat(session, chat, customer, now)
+        summary.orders += orders
+        summary.conversations += conversations
+        summary.web_sessions.append(chat)
     return summary
 
 
@@ -254,20 +312,6 @@ def _demo_surveys(session: Session, rng: random.Random, now: dt.datetime) -> int
     for customer_id in sampled:
         surveys.refresh_customer(session, customer_id=customer_id)
     return count
-
-
-def _demo_sessions(session: Session) -> list[str]:
-    return list(
-        session.scalars(
-            select(ChannelIdentity.external_id)
-            .where(
-                ChannelIdentity.channel == Channel.web,
-                ChannelIdentity.external_id.like("demo-%"),
-            )
-            .order_by(ChannelIdentity.id)
-            .limit(5)
-        )
-    )
 
 
 SCRIPTS = (
@@ -352,3 +396,217 @@ def _demo_conversation(
         at=at + dt.timedelta(seconds=1),
     )
     reply.delivery_status = DeliveryStatus.delivered
+
+
+def _demo_chat(
+    session: Session, chat: DemoChat, customer: Customer, now: dt.datetime
+) -> tuple[int, int]:
+    """The prepared web chat ``chat`` of ``customer``; (orders, conversations) added."""
+    from careloop.config import get_settings
+
+    identity = ChannelIdentity(
+        customer_id=customer.id, channel=Channel.web, external_id=chat.session_id
+    )
+    session.add(identity)
+    session.flush()
+    name = customer.first_name
+    if chat.session_id == "demo-new-chat":
+        _demo_order(session, customer, now - dt.timedelta(days=1), OrderStatus.shipped)
+        return 1, 0
+    if chat.session_id == "demo-order-dialogue":
+        at = now - dt.timedelta(hours=3)
+        order = _demo_order(session, customer, at - dt.timedelta(days=2), OrderStatus.shipped)
+        conversation = _demo_conversation_of(session, identity, at, ConversationStatus.resolved)
+        conversation.resolved_by = Sender.bot
+        conversation.resolved_at = at + dt.timedelta(minutes=2)
+        ref = order.external_id
+        _say(
+            session, conversation, at, f"where is my order {ref}?", ("order_status", "neutral", 0.0)
+        )
+        _reply(
+            session,
+            conversation,
+            at,
+            f"Order {ref} from {order.ordered_at.date().isoformat()} (EUR 59.90) is shipped. "
+            f"Carrier: {order.carrier}, tracking number {order.tracking_number}. "
+            f"Expected delivery: {order.estimated_delivery}.",
+        )
+        at += dt.timedelta(minutes=1)
+        _say(session, conversation, at, "great, thanks!", ("thanks", "positive", 0.8))
+        _reply(session, conversation, at, "You're welcome! Is there anything else I can help with?")
+        return 1, 1
+    if chat.session_id == "demo-open-escalation":
+        at = now - dt.timedelta(minutes=25)
+        conversation = _demo_conversation_of(session, identity, at, ConversationStatus.bot)
+        _say(
+            session,
+            conversation,
+            at,
+            "my parcel arrived damaged, this is the second time!",
+            ("complaint", "negative", -0.85),
+        )
+        conversations.escalate(conversation, priority=64, reason="complaint", at=at)
+        _reply(
+            session,
+            conversation,
+            at,
+            "I'm sorry to hear that. A colleague will reply here as soon as possible. "
+            "If you no longer need help, just say 'never mind'.",
+        )
+        return 0, 1
+    # demo-resolved-csat: a payment problem an agent solved, then a CSAT answer
+    agent = find_user_by_email(session, DEMO_USERS[0][0])
+    at = now - dt.timedelta(days=2, hours=4)
+    conversation = _demo_conversation_of(session, identity, at, ConversationStatus.bot)
+    _say(
+        session,
+        conversation,
+        at,
+        "I was charged twice for my last order, can someone check?",
+        ("payment_problem", "negative", -0.45),
+    )
+    conversations.escalate(conversation, priority=48, reason="payment_problem", at=at)
+    _reply(session, conversation, at, "A colleague will reply here as soon as possible.")
+    answered = at + dt.timedelta(minutes=9)
+    conversation.status = ConversationStatus.assigned
+    conversation.assigned_agent_id = agent.id if agent else None
+    conversation.first_agent_reply_at = answered
+    conversation.agent_message_count = 2
+    reply = conversations.add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.outbound,
+        sender=Sender.agent,
+        author_user_id=agent.id if agent else None,
+        text=f"Hi {name}, I'm sorry about that: the second charge was a duplicate, and I've "
+        "refunded it just now. You'll see it on your statement in 3-5 business days.",
+        at=answered,
+        delivered=True,
+    )
+    _say(
+        session, conversation, reply.created_at, "perfect, thank you!", ("thanks", "positive", 0.9)
+    )
+    done = answered + dt.timedelta(minutes=2)
+    conversations.add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.outbound,
+        sender=Sender.agent,
+        author_user_id=agent.id if agent else None,
+        text="You're welcome! Have a good day.",
+        at=done,
+        delivered=True,
+    )
+    conversation.status = ConversationStatus.resolved
+    conversation.resolved_by = Sender.agent
+    conversation.resolved_at = done
+    settings = get_settings()
+    asked = done + dt.timedelta(minutes=1)
+    rated = asked + dt.timedelta(minutes=3)
+    commented = rated + dt.timedelta(minutes=1)
+    comment = "Quick and friendly, and the refund was already on its way."
+    session.add(
+        SurveyResponse(
+            customer_id=customer.id,
+            conversation_id=conversation.id,
+            agent_id=agent.id if agent else None,
+            kind=SurveyKind.csat,
+            channel=Channel.web,
+            status=SurveyStatus.answered,
+            topic="payment_problem",
+            due_at=asked,
+            sent_at=asked,
+            expires_at=asked + dt.timedelta(hours=settings.survey_expiry_hours),
+            answered_at=rated,
+            score=5,
+            comment=comment,
+            comment_sentiment=0.8,
+        )
+    )
+    _reply(session, conversation, asked, surveys.question(SurveyKind.csat, settings))
+    _say(session, conversation, rated, "5", None)
+    _reply(session, conversation, rated, settings.survey_comment_question)
+    _say(session, conversation, commented, comment, ("thanks", "positive", 0.8))
+    _reply(
+        session,
+        conversation,
+        commented,
+        f"Thank you, {name}! We read every comment, and yours helps us get better.",
+    )
+    surveys.refresh_customer(session, customer_id=customer.id)
+    return 0, 1
+
+
+def _demo_order(
+    session: Session, customer: Customer, ordered: dt.datetime, status: OrderStatus
+) -> Order:
+    order = Order(
+        external_id=f"O{customer.id:05d}99",
+        customer_id=customer.id,
+        ordered_at=ordered,
+        status=status,
+        total_amount=Decimal("59.90"),
+        items_count=2,
+        carrier="DHL",
+        tracking_number=f"TRK{4_200_000_000 + customer.id}",
+        estimated_delivery=(ordered + dt.timedelta(days=3)).date(),
+    )
+    session.add(order)
+    session.flush()
+    return order
+
+
+def _demo_conversation_of(
+    session: Session, identity: ChannelIdentity, at: dt.datetime, status: ConversationStatus
+) -> Conversation:
+    conversation = Conversation(
+        customer_id=identity.customer_id,
+        channel=Channel.web,
+        channel_identity_id=identity.id,
+        status=status,
+        last_message_at=at,
+        created_at=at,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def _say(
+    session: Session,
+    conversation: Conversation,
+    at: dt.datetime,
+    text: str,
+    understood: tuple[str, str, float] | None,
+) -> None:
+    """The customer's message (with what the NLU made of it)."""
+    nlu = None
+    if understood is not None:
+        intent, label, score = understood
+        nlu = {
+            "intent": {"label": intent, "confidence": 0.9, "ranking": []},
+            "sentiment": {"label": label, "score": score, "probabilities": {}},
+        }
+    conversations.add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.inbound,
+        sender=Sender.customer,
+        text=text,
+        channel_message_id=f"demo-{conversation.id}-{at.timestamp():.0f}",
+        nlu=nlu,
+        at=at,
+    )
+
+
+def _reply(session: Session, conversation: Conversation, at: dt.datetime, text: str) -> None:
+    """The bot's answer, a second after ``at``, delivered."""
+    conversations.add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.outbound,
+        sender=Sender.bot,
+        text=text,
+        at=at + dt.timedelta(seconds=1),
+        delivered=True,
+    )

@@ -14,8 +14,10 @@ time, so running it twice (e.g. on a second process after a failover) plans nobo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careloop.config import Settings
 from crm.campaigns import service
-from crm.db import session_scope, utcnow
+from crm.db import lift_timeouts, session_scope, utcnow
 from crm.models import Campaign, CampaignStatus, ScheduleKind
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,13 @@ def run_campaign(campaign_id: int) -> dict[str, Any] | None:
     """The job: plan the occurrence that fell due (referenced by name in the job store)."""
     factory: sessionmaker[Session] = _context["factory"]
     settings: Settings = _context["settings"]
+    leading: Callable[[], bool] | None = _context.get("leading")
+    if leading is not None and not leading():
+        log.warning("campaign.run_skipped id=%s reason=not_leader", campaign_id)
+        return None
     now = utcnow()
     with session_scope(factory) as session:
+        lift_timeouts(session)  # planning a big audience is bulk work
         campaign = session.get(Campaign, campaign_id)
         if campaign is None or campaign.status is not CampaignStatus.scheduled:
             return None
@@ -148,9 +155,26 @@ def install(
     engine: Engine,
     factory: sessionmaker[Session],
     settings: Settings,
+    *,
+    leading: Callable[[], bool] | None = None,
 ) -> None:
-    """Called once this process is the leader: the job store, the listener, a first sync."""
-    _context.update(factory=factory, settings=settings)
+    """Called once this process is the leader: the job store, the listener, a first sync.
+    (``leading``: asked before each campaign run, whether this process still leads.)"""
+
+    def missed(event: JobExecutionEvent) -> None:
+        record_missed(factory, event)
+
+    _context.update(factory=factory, settings=settings, leading=leading, listener=missed)
     add_jobstore(scheduler, engine)
-    scheduler.add_listener(lambda event: record_missed(factory, event), EVENT_JOB_MISSED)
+    scheduler.add_listener(missed, EVENT_JOB_MISSED)
     log.info("campaign.schedules %s", sync(scheduler, factory, settings))
+
+
+def uninstall(scheduler: BaseScheduler) -> None:
+    """Called when this process stops leading: the job store leaves this scheduler (its
+    jobs stay in the database, for the next leader), and so does the listener."""
+    listener = _context.pop("listener", None)
+    if listener is not None:
+        scheduler.remove_listener(listener)
+    with contextlib.suppress(KeyError):
+        scheduler.remove_jobstore(JOBSTORE, shutdown=False)  # the engine is shared

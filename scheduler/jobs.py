@@ -25,6 +25,9 @@ class JobSpec:
     trigger: str  # "interval" or "cron"
     trigger_args: dict[str, Any]
     description: str
+    # Bulk work (scoring everyone, planning a campaign's audience): runs without the
+    # PostgreSQL statement and idle-in-transaction timeouts of the server's connections.
+    long_running: bool = False
 
 
 def resolve_idle_conversations(session: Session, settings: Settings) -> int:
@@ -118,6 +121,7 @@ JOBS: list[JobSpec] = [
         trigger="cron",
         trigger_args={"hour": 3, "minute": 15},
         description="score every customer (RFM, lifetime value, churn risk) at night",
+        long_running=True,
     ),
     JobSpec(
         name="campaigns.dispatch",
@@ -132,5 +136,6 @@ JOBS: list[JobSpec] = [
         trigger="interval",
         trigger_args={"minutes": 1},
         description="plan triggered campaigns for their new events",
+        long_running=True,
     ),
 ]

@@ -191,13 +191,22 @@ def client(
 @pytest.fixture
 def live_session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
     """Sessions that really commit (for tests with threads or an event loop of their own);
-    every table is emptied afterwards so the rolled-back tests still start clean."""
+    afterwards every table holds again what it held before (the rows the migrations seed,
+    e.g. canned responses), so the rolled-back tests still start clean."""
     from crm.db import Base, create_session_factory
 
+    tables = Base.metadata.sorted_tables
+    with db_engine.connect() as conn:
+        seeded = {
+            table: [dict(row._mapping) for row in conn.execute(table.select())] for table in tables
+        }
     yield create_session_factory(db_engine)
     with db_engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(tables):
             conn.execute(table.delete())
+        for table in tables:
+            if seeded[table]:
+                conn.execute(table.insert(), seeded[table])
 
 
 @pytest.fixture

@@ -156,6 +156,6 @@ def test_a_fit_whose_gradient_fails_falls_back_to_the_value_alone(
         return float((p[0] - 2) ** 2 + (p[1] + 1) ** 2), np.array([p[0] - 2, p[1] + 1]) * -1
 
     with caplog.at_level("INFO", logger="crm.scoring.clv"):
-        fitted = _fit(wrong, np.zeros(2))
+        fitted = _fit(wrong, np.zeros(2), "test")
     assert fitted == pytest.approx(np.exp([2.0, -1.0]), rel=1e-4)
-    assert "crm.clv.fit_fallback" in caplog.text
+    assert "crm.clv.optimizer_retry model=test" in caplog.text

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from bot.engine import Engine as BotEngine
 from careloop.config import Settings
+from careloop.errors import ValidationFailed
+from crm.schemas import MAX_ID
 from web.state import AppState
 
 
@@ -40,3 +43,24 @@ StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]
 BotDep = Annotated[BotEngine, Depends(get_bot)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+# A row id in the path or the query: one larger than any row can have is a clear 422, not
+# a database overflow.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+# Report periods: days a report can cover (and compute a day before or after without
+# leaving the calendar).
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(9000, 12, 31)
+
+
+def report_period(
+    start: dt.date | None, end: dt.date | None, *, today: dt.date, days: int
+) -> tuple[dt.date, dt.date]:
+    """``start`` to ``end`` (both included): by default the ``days`` up to ``today``."""
+    for name, day in (("start", start), ("end", end)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationFailed(f"{name} must be between {FIRST_DAY} and {LAST_DAY}")
+    end = end or today
+    return start or max(FIRST_DAY, end - dt.timedelta(days=days - 1)), end

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.engine import Engine as BotEngine
 from bot.telegram.channel import TelegramChannel
 from careloop.config import Settings
+from crm.events import EventHub
 from crm.users.passwords import DEFAULT_GATE, HashGate
 
 
@@ -19,5 +20,6 @@ class AppState:
     db_engine: Engine
     session_factory: sessionmaker[Session]
     bot: BotEngine
+    events: EventHub  # wakes the inbox and chat streams
     telegram: TelegramChannel | None = field(default=None)
     hash_gate: HashGate = field(default=DEFAULT_GATE)  # bounds concurrent password hashes

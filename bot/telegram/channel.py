@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -76,6 +77,7 @@ class TelegramChannel:
         session_factory: sessionmaker[Session],
         *,
         poll_timeout: float = 10.0,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         if settings.telegram_token is None or not settings.telegram_enabled:
             raise ValueError("no Telegram token configured")
@@ -108,6 +110,7 @@ class TelegramChannel:
             max_attempts=settings.telegram_max_attempts,
             claim_lease=dt.timedelta(seconds=settings.outbox_claim_lease_seconds),
             stale_sweep_seconds=min(60.0, settings.outbox_claim_lease_seconds),
+            may_send=may_send,
         )
         self._sender_task: asyncio.Task[None] | None = None
 

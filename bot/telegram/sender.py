@@ -87,6 +87,7 @@ class TelegramSender:
         claim_lease: dt.timedelta = dt.timedelta(minutes=5),
         stale_sweep_seconds: float = 60.0,
         at_most_once_in_flight: int = 4,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
@@ -98,6 +99,9 @@ class TelegramSender:
         self.claim_lease = claim_lease
         self.stale_sweep_seconds = stale_sweep_seconds
         self._at_most_once = asyncio.Semaphore(at_most_once_in_flight)
+        # Whether this process sends now: with several processes only one does (the
+        # scheduler's leader), so that one limiter keeps Telegram's limits for all of them.
+        self.may_send = may_send or (lambda: True)
         self._queues: dict[str, deque[outbox.OutboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -126,10 +130,11 @@ class TelegramSender:
         next_sweep = 0.0
         while not self._stopping:
             try:
-                if time.monotonic() >= next_sweep:  # claims of a process that died
-                    next_sweep = time.monotonic() + self.stale_sweep_seconds
-                    await self.release_stale()
-                await self._claim()
+                if self.may_send():  # (else another process sends; it claims for itself)
+                    if time.monotonic() >= next_sweep:  # claims of a process that died
+                        next_sweep = time.monotonic() + self.stale_sweep_seconds
+                        await self.release_stale()
+                    await self._claim()
             except Exception:  # the database may be briefly away; try again next round
                 log.exception("telegram.outbox.claim_failed")
             with contextlib.suppress(TimeoutError):

@@ -4,7 +4,11 @@ Each batch is one transaction: a row is either still ``pending`` or it is ``queu
 exactly one outbound message (``message_id``), or ``skipped`` with its reason, so a crash
 at any point loses nothing and duplicates nothing. The channel's sender then delivers the
 message; campaign messages are marked *at most once* there (a request that may have left
-before a crash is never repeated; see :mod:`crm.conversations.outbox`).
+before a crash is never repeated; see :mod:`crm.conversations.outbox`). The message carries
+the unique outbox key ``campaign-delivery:<id>``: two dispatchers at once (two scheduler
+leaders for a moment) cannot both hand a row over; the second one's insert fails and its
+whole batch is rolled back (the scheduler also runs one dispatch at a time, so this is the
+last line of defence, and it costs nothing per row).
 
 Guards, checked here at send time (planning already skipped who was ruled out then):
 consent and opt-out, reachability on the campaign's channel, contact-pressure governance
@@ -241,6 +245,7 @@ def _hand_over(
         text=text,
         payload={"campaign_id": campaign.id, "delivery_id": delivery.id, "at_most_once": True},
         at=now,
+        outbox_key=f"campaign-delivery:{delivery.id}",
     )
     delivery.status = OutboxStatus.queued
     delivery.message_id = message.id

@@ -1,9 +1,10 @@
 """Campaign messages: sandboxed Jinja2 templates, offer codes and the control-group draw.
 
-Templates run in Jinja2's ``SandboxedEnvironment`` with ``StrictUndefined``: only the
-documented variables exist, attribute tricks raise ``SecurityError``, and a template that
-does not parse, names an unknown variable or fails on a sample customer is refused when the
-campaign is saved, so sending never meets a broken template.
+Templates run in Jinja2's immutable sandbox with ``StrictUndefined`` and bounded costs (see
+:mod:`crm.campaigns.templating`): only the documented variables exist, attribute tricks
+raise ``SecurityError``, and a template that does not parse, names an unknown variable,
+fails on a sample customer or goes over a limit of a render (loops, sizes, output, time) is
+refused when the campaign is saved or previewed, so sending never meets a broken template.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from jinja2 import StrictUndefined, TemplateError, meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError, meta
 
 from careloop.errors import ValidationFailed
+from crm.campaigns import templating
+from crm.campaigns.templating import TemplateLimit
 from crm.models import Campaign, Customer
 
 MAX_TEXT = 4000
@@ -55,32 +56,31 @@ SAMPLES: list[dict[str, Any]] = [
     },
 ]
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
-
-
-@lru_cache(maxsize=256)
-def _compiled(source: str) -> Any:
-    return _env.from_string(source)
-
 
 def validate_template(source: str) -> str:
-    """``source`` if it is a usable template; raises :class:`ValidationFailed` otherwise."""
+    """``source`` if it is a usable template; raises :class:`ValidationFailed` otherwise
+    (also when rendering it would go over a limit of :mod:`crm.campaigns.templating`)."""
     if not isinstance(source, str) or not source.strip():
         raise ValidationFailed("template: write the message text")
     try:
-        parsed = _env.parse(source)
+        parsed = templating.ENVIRONMENT.parse_bounded(source)
+        named = meta.find_undeclared_variables(parsed)  # (compiles: an unknown filter fails)
+    except TemplateLimit as exc:
+        raise ValidationFailed(f"template: {exc}") from None
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""
-        raise ValidationFailed(f"template{where}: {exc}") from None
-    unknown = sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES))
+        raise ValidationFailed(f"template{where}: {exc.message or exc}") from None
+    unknown = sorted(named - set(VARIABLES))
     if unknown:
         raise ValidationFailed(
             f"template: unknown variable(s) {', '.join(unknown)}; available: {', '.join(VARIABLES)}"
         )
     for sample in SAMPLES:
         try:
-            text = _compiled(source).render(**sample)
+            text = templating.render(source, sample)
+        except TemplateLimit as exc:
+            raise ValidationFailed(f"template: {exc}; make it simpler") from None
         except Exception as exc:  # SecurityError, UndefinedError, TypeError, ...
             raise ValidationFailed(f"template: fails to render: {exc}") from None
         if len(text) > MAX_TEXT:
@@ -103,7 +103,7 @@ def context(customer: Customer, campaign: Campaign, offer_code: str | None) -> d
 
 def render(source: str, values: dict[str, Any]) -> str:
     """The message text; empty or over-long results are errors (never sent)."""
-    text = str(_compiled(source).render(**values)).strip()
+    text = templating.render(source, values).strip()
     if not text:
         raise ValueError("the template rendered an empty message")
     return text[:MAX_TEXT]

@@ -248,12 +248,14 @@ def add_message(
     at: dt.datetime | None = None,
     delivered: bool = False,
     flush: bool = True,
+    outbox_key: str | None = None,
 ) -> Message:
     """Append a message (sent now, or ``at``) and move the conversation's clock.
 
     ``delivered``: the channel hands it over in its own response (the web chat's replies),
     so it never waits in the outbox. ``flush=False`` leaves the INSERT to the next flush,
-    so several replies go out in one statement."""
+    so several replies go out in one statement. ``outbox_key``: the unique name of what
+    this message is the one sending of (a campaign delivery, a survey question)."""
     now = at or utcnow()
     message = Message(
         conversation_id=conversation.id,
@@ -272,6 +274,7 @@ def add_message(
         if direction is Direction.outbound and not is_private_note
         else None,
         created_at=now,
+        outbox_key=outbox_key,
     )
     if entities:
         message.entities = entities

@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from careloop.errors import Conflict, NotFound, ValidationFailed
+from crm import audit
+from crm.audit import Actor
 from crm.conversations.sla import Calendar
 from crm.models import Role, SlaPolicy, Team, User
 
@@ -62,25 +64,59 @@ def get_team(session: Session, team_id: int) -> Team:
     return team
 
 
-def save_team(session: Session, data: dict[str, Any], team: Team | None = None) -> Team:
-    """Create a team, or change ``team``; the name is unique."""
+def save_team(
+    session: Session, data: dict[str, Any], team: Team | None = None, *, by: Actor | None = None
+) -> Team:
+    """Create a team, or change ``team``; the name is unique. With ``by`` the change is
+    written to the audit log (field → [old, new])."""
     values = _clean_team(data, team)
+    created = team is None
+    changes: dict[str, Any] = {}
     if team is None:
         team = Team(**values)
         session.add(team)
+        changes = dict(values)
     else:
         for key, value in values.items():
+            if getattr(team, key) != value:
+                changes[key] = [getattr(team, key), value]
             setattr(team, key, value)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
         raise Conflict(f"a team named {values.get('name')!r} exists") from None
+    if by is not None and (created or changes):
+        action = "team.create" if created else "team.update"
+        audit.record(session, by=by, action=action, target=f"team:{team.id}", details=changes)
     return team
 
 
-def set_member(session: Session, *, team_id: int | None, user_id: int) -> User:
-    """Put an agent in a team (``team_id`` None: no team)."""
+def delete_team(session: Session, *, team: Team, by: Actor) -> None:
+    """Remove a team: its members keep working without a team, its SLA policy goes and
+    its conversations fall back to the default policy."""
+    members = list(session.scalars(select(User).where(User.team_id == team.id)))
+    for member in members:
+        member.team_id = None
+    audit.record(
+        session,
+        by=by,
+        action="team.delete",
+        target=f"team:{team.id}",
+        details={"name": team.name, "members": [m.id for m in members]},
+    )
+    session.delete(team)
+    session.flush()
+
+
+def members(session: Session, team_id: int) -> list[User]:
+    return list(session.scalars(select(User).where(User.team_id == team_id).order_by(User.email)))
+
+
+def set_member(
+    session: Session, *, team_id: int | None, user_id: int, by: Actor | None = None
+) -> User:
+    """Put an agent in a team (``team_id`` None: no team); audited with ``by``."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
@@ -88,8 +124,17 @@ def set_member(session: Session, *, team_id: int | None, user_id: int) -> User:
         raise ValidationFailed("only agents and admins belong to teams")
     if team_id is not None:
         get_team(session, team_id)
+    before = user.team_id
     user.team_id = team_id
     session.flush()
+    if by is not None and before != team_id:
+        audit.record(
+            session,
+            by=by,
+            action="user.team",
+            target=f"user:{user.id}",
+            details={"team_id": [before, team_id]},
+        )
     return user
 
 
@@ -134,8 +179,11 @@ def list_policies(session: Session) -> list[SlaPolicy]:
     return list(session.scalars(select(SlaPolicy).order_by(SlaPolicy.team_id, SlaPolicy.id)))
 
 
-def save_policy(session: Session, *, team_id: int | None, data: dict[str, Any]) -> SlaPolicy:
-    """Set the team's SLA policy (``team_id`` None: the default policy)."""
+def save_policy(
+    session: Session, *, team_id: int | None, data: dict[str, Any], by: Actor | None = None
+) -> SlaPolicy:
+    """Set the team's SLA policy (``team_id`` None: the default policy); audited with
+    ``by`` (field → [old, new])."""
     if team_id is not None:
         get_team(session, team_id)
     query = select(SlaPolicy).where(
@@ -143,13 +191,20 @@ def save_policy(session: Session, *, team_id: int | None, data: dict[str, Any]) 
     )
     policy = session.scalars(query.order_by(SlaPolicy.id)).first()
     values = _clean_policy(data, policy)
+    changes: dict[str, Any] = {}
     if policy is None:
         policy = SlaPolicy(team_id=team_id, **values)
         session.add(policy)
+        changes = dict(values)
     else:
         for key, value in values.items():
+            if getattr(policy, key) != value:
+                changes[key] = [getattr(policy, key), value]
             setattr(policy, key, value)
     session.flush()
+    if by is not None and changes:
+        target = f"team:{team_id}" if team_id is not None else "sla:default"
+        audit.record(session, by=by, action="sla.update", target=target, details=changes)
     return policy
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from careloop.errors import NotFound, ValidationFailed
+from crm import events
 from crm.db import dialect_insert, utcnow
 from crm.models import (
     BlockReason,
@@ -105,6 +106,7 @@ def create_identity(
     identity = session.scalars(statement).first()
     if identity is not None:
         set_committed_value(identity, "customer", customer)  # known: no lazy load later
+        events.touch(session, events.identity_topic(channel.value, external_id))
         return identity, True
     session.delete(customer)
     winner = find_identity(session, channel=channel, external_id=external_id)

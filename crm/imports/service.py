@@ -55,6 +55,14 @@ from crm.db import (
     utcnow,
 )
 from crm.helpers import Helper, read_database_url
+from crm.imports.columns import (
+    CUSTOMER_COLUMNS,
+    CUSTOMER_KEYS,
+    DATE_FORMATS,
+    DELIMITERS,
+    ORDER_COLUMNS,
+    delimiter_name,
+)
 from crm.models import Customer, Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -87,32 +95,6 @@ NEW_ORDER: dict[str, Any] = {
 }
 MAX_REPORTED_REJECTIONS = 1000
 
-CUSTOMER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "external_id": ("external_id", "customer_id", "customer_number", "id"),
-    "email": ("email", "e_mail", "mail", "email_address"),
-    "phone": ("phone", "phone_number", "mobile", "telephone", "tel"),
-    "first_name": ("first_name", "firstname", "given_name"),
-    "last_name": ("last_name", "lastname", "surname", "family_name"),
-    "birthday": ("birthday", "birth_date", "date_of_birth", "dob"),
-    "timezone": ("timezone", "time_zone", "tz"),
-    "locale": ("locale", "language"),
-    "marketing_consent": ("marketing_consent", "consent", "opt_in", "newsletter"),
-    "tags": ("tags", "labels"),
-    "created_at": ("created_at", "signup_date", "registered_at", "customer_since"),
-}
-CUSTOMER_KEYS = ("external_id", "email", "phone")
-ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "external_id": ("order_id", "external_id", "order_number", "id"),
-    "customer_external_id": ("customer_id", "customer_external_id", "customer_number"),
-    "customer_email": ("customer_email", "email"),
-    "ordered_at": ("ordered_at", "order_date", "date", "created_at", "purchased_at"),
-    "total_amount": ("total_amount", "amount", "total", "revenue", "value"),
-    "currency": ("currency",),
-    "status": ("status", "order_status"),
-    "items_count": ("items_count", "items", "quantity", "qty"),
-    "offer_code": ("offer_code", "coupon", "promo_code", "voucher"),
-}
-
 _DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}")
 _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 _AMOUNT = re.compile(r"-?\d+(?:[.,]\d{1,4})?")
@@ -139,6 +121,10 @@ class ImportReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
+    # Each merged row's line and what it was merged into (the first ones, like rejections).
+    merges: list[tuple[int, str]] = field(default_factory=list)
+    blank_lines: int = 0  # skipped, not counted in ``rows``
+    delimiter: str = ","
 
     @property
     def accepted(self) -> int:
@@ -149,6 +135,12 @@ class ImportReport:
         if len(self.rejected) < MAX_REPORTED_REJECTIONS:
             self.rejected.append((line, reason))
 
+    def merge(self, line: int, into: str) -> None:
+        """The row on ``line`` was merged ``into`` a customer or order (words for it)."""
+        self.merged += 1
+        if len(self.merges) < MAX_REPORTED_REJECTIONS:
+            self.merges.append((line, into))
+
     def add(self, other: ImportReport) -> None:
         """Count ``other`` (the report of another part of the same file) in."""
         self.rows += other.rows
@@ -157,7 +149,9 @@ class ImportReport:
         self.unchanged += other.unchanged
         self.merged += other.merged
         self.rejected_count += other.rejected_count
+        self.blank_lines += other.blank_lines
         self.rejected = sorted(self.rejected + other.rejected)[:MAX_REPORTED_REJECTIONS]
+        self.merges = sorted(self.merges + other.merges)[:MAX_REPORTED_REJECTIONS]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImportReport:
@@ -172,6 +166,9 @@ class ImportReport:
             rejected=[(r["line"], r["reason"]) for r in data["rejections"]],
             columns=data["columns"],
             ignored_columns=data["ignored_columns"],
+            merges=[(m["line"], m["into"]) for m in data["merges"]],
+            blank_lines=data["blank_lines"],
+            delimiter=data["delimiter"],
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -185,6 +182,9 @@ class ImportReport:
             "merged": self.merged,
             "rejected": self.rejected_count,
             "rejections": [{"line": line, "reason": reason} for line, reason in self.rejected],
+            "merges": [{"line": line, "into": into} for line, into in self.merges],
+            "blank_lines": self.blank_lines,
+            "delimiter": self.delimiter,
             "columns": self.columns,
             "ignored_columns": self.ignored_columns,
         }
@@ -227,7 +227,7 @@ def parse_datetime(value: str, what: str) -> dt.datetime:
                 raise
             parsed = dt.datetime.strptime(text, "%d.%m.%Y")
         except ValueError as exc:
-            raise RowError(f"{what} {text!r} is not a date (use YYYY-MM-DD)") from exc
+            raise RowError(f"{what} {text!r} is not a date (accepted: {DATE_FORMATS})") from exc
     return as_utc(parsed)
 
 
@@ -291,11 +291,36 @@ class _Counting(io.RawIOBase):
 
 class _Read(NamedTuple):
     """A batch of rows as read: each row's cells, the line it starts on, and whether all
-    its text is known to be valid UTF-8 (else the caller checks each row)."""
+    its text is known to be valid UTF-8 (else the caller checks each row); ``blank``: how
+    many blank rows among them were left out."""
 
     lines: list[int]
     rows: list[list[str]]
     utf8: bool
+    blank: int = 0
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter of a file with this header line: of comma, semicolon, tab and pipe,
+    the one that splits it into the most columns (quotes respected); a comma on a tie
+    (a single column). (``csv.Sniffer`` prefers a comma whenever one line has one, as in
+    ``id;amount (EUR, gross)``.)"""
+    best, most = ",", 1
+    for delimiter in DELIMITERS:
+        try:
+            columns = len(next(csv.reader([header_line], delimiter=delimiter), []))
+        except csv.Error:
+            continue
+        if columns > most:
+            best, most = delimiter, columns
+    return best
+
+
+def file_delimiter(path: Path) -> str:
+    """The delimiter of the CSV file at ``path``, from its first line."""
+    with path.open("rb") as raw:
+        first = raw.readline(1024**2)
+    return sniff_delimiter(first.decode("utf-8-sig", errors="replace"))
 
 
 def _read(
@@ -303,21 +328,30 @@ def _read(
     progress: Callable[[int], None] | None,
     size: int,
     line_offset: int = 0,
-) -> tuple[list[str], Iterator[_Read]]:
-    """The header, and the rows in batches of ``size`` with the line each starts on
-    (``line_offset`` is added: a part of a file read after its header line). Blank rows
-    are skipped; a record the CSV reader refuses becomes the row ``["\\0" + reason]``."""
+    delimiter: str | None = None,
+) -> tuple[list[str], str, Iterator[_Read]]:
+    """The header, the delimiter (``delimiter``, or found from the header line), and the
+    rows in batches of ``size`` with the line each starts on (``line_offset`` is added: a
+    part of a file read after its header line). Blank rows are left out (and counted); a
+    record the CSV reader refuses becomes the row ``["\\0" + reason]``."""
     text = io.TextIOWrapper(
         io.BufferedReader(_Counting(raw, progress)),
         encoding="utf-8-sig",
         errors="surrogateescape",
         newline="",
     )
-    reader = csv.reader(text)
+    first = text.readline()
+    if not first:
+        raise ValidationFailed("the file is empty (a header row is needed)")
+    if delimiter is None:
+        delimiter = sniff_delimiter(first)
+    elif delimiter not in DELIMITERS:
+        raise ValidationFailed(
+            f"the delimiter {delimiter!r} is not one of comma, semicolon, tab or pipe"
+        )
+    reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
     try:
         header = next(reader)
-    except StopIteration:
-        raise ValidationFailed("the file is empty (a header row is needed)") from None
     except csv.Error as exc:
         raise ValidationFailed(f"line 1: {exc}") from None
 
@@ -334,14 +368,14 @@ def _read(
             if '"' not in joined and "\0" not in joined and max(map(len, block), default=0) < limit:
                 # No quotes, NULs or overlong fields: the CSV reader would make the same
                 # cells of each line, at four times the cost of splitting it.
-                rows = [line.rstrip("\r\n").split(",") for line in block]
+                rows = [line.rstrip("\r\n").split(delimiter) for line in block]
                 if not rows:
                     return
                 consumed += len(block)
                 lines = list(range(start, start + len(rows)))
             else:
                 rest = itertools.chain(block, source)  # (a quoted cell may go on past the block)
-                records = csv.reader(rest)
+                records = csv.reader(rest, delimiter=delimiter)
                 rows = []
                 refused = None
                 try:
@@ -357,15 +391,16 @@ def _read(
                     lines.append(after)
                     rows.append([f"\0{refused}"])
             texts = list(map("".join, rows))
-            if not all(texts) or any(map(str.isspace, texts)):  # blank rows: skipped
+            blank = 0
+            if not all(texts) or any(map(str.isspace, texts)):  # blank rows: left out
                 keep = [bool(t) and not t.isspace() for t in texts]
+                blank = keep.count(False)
                 lines = list(itertools.compress(lines, keep))
                 rows = list(itertools.compress(rows, keep))
                 texts = list(itertools.compress(texts, keep))
-            if rows:
-                yield _Read(lines, rows, _utf8("".join(texts)))
+            yield _Read(lines, rows, _utf8("".join(texts)), blank)
 
-    return header, reads()
+    return header, delimiter, reads()
 
 
 def _extra_lines(row: list[str]) -> int:
@@ -417,44 +452,71 @@ def _utf8(text: str) -> bool:
 # -- customers -------------------------------------------------------------------------
 
 
+class _Problems:
+    """The errors found in one row so far: each field is checked, so that a rejected row
+    names all that is wrong with it, not only the first thing."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.found.append(message)
+
+    def parse(self, parse: Callable[..., Any], *args: Any) -> Any:
+        """``parse(*args)``, or None with its error noted."""
+        try:
+            return parse(*args)
+        except RowError as exc:
+            self.found.append(str(exc))
+            return None
+
+    def check(self) -> None:
+        if self.found:
+            raise RowError("; ".join(self.found))
+
+
 def _customer_record(cells: dict[str, str], region: str) -> dict[str, Any]:
     record: dict[str, Any] = {}
+    problems = _Problems()
     if cells.get("external_id"):
         if len(cells["external_id"]) > 64:
-            raise RowError("external id is longer than 64 characters")
-        record["external_id"] = cells["external_id"]
+            problems.add("external id is longer than 64 characters")
+        else:
+            record["external_id"] = cells["external_id"]
     if cells.get("email"):
-        record["email"] = normalise_email(cells["email"])
+        record["email"] = problems.parse(normalise_email, cells["email"])
     if cells.get("phone"):
-        record["phone"] = normalise_phone(cells["phone"], region)
-    if not any(key in record for key in CUSTOMER_KEYS):
-        raise RowError("has no external id, email or phone to identify the customer")
+        record["phone"] = problems.parse(normalise_phone, cells["phone"], region)
+    if not any(cells.get(key) for key in CUSTOMER_KEYS):
+        problems.add("has no external id, email or phone to identify the customer")
     for name in ("first_name", "last_name"):
         if cells.get(name):
             if len(cells[name]) > 100:
-                raise RowError(f"{name.replace('_', ' ')} is longer than 100 characters")
-            record[name] = cells[name]
+                problems.add(f"{name.replace('_', ' ')} is longer than 100 characters")
+            else:
+                record[name] = cells[name]
     if cells.get("birthday"):
-        birthday = parse_datetime(cells["birthday"], "birthday").date()
-        if not _plausible(birthday):
-            raise RowError(f"birthday {cells['birthday']!r} is not plausible")
-        record["birthday"] = birthday
+        birthday = problems.parse(parse_datetime, cells["birthday"], "birthday")
+        if birthday is not None and not _plausible(birthday.date()):
+            problems.add(f"birthday {cells['birthday']!r} is not plausible (1900 to today)")
+        elif birthday is not None:
+            record["birthday"] = birthday.date()
     if cells.get("timezone"):
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(cells["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise RowError(f"time zone {cells['timezone']!r} is unknown") from None
-        record["timezone"] = cells["timezone"]
+        if _known_zone(cells["timezone"]):
+            record["timezone"] = cells["timezone"]
+        else:
+            problems.add(f"time zone {cells['timezone']!r} is unknown (e.g. Europe/Berlin)")
     if cells.get("locale"):
         record["locale"] = cells["locale"][:16]
     if "marketing_consent" in cells and cells["marketing_consent"] != "":
-        record["marketing_consent"] = parse_bool(cells["marketing_consent"], "consent")
+        record["marketing_consent"] = problems.parse(
+            parse_bool, cells["marketing_consent"], "consent"
+        )
     if cells.get("tags"):
         record["tags"] = _tags(cells["tags"])
     if cells.get("created_at"):
-        record["created_at"] = parse_datetime(cells["created_at"], "signup date")
+        record["created_at"] = problems.parse(parse_datetime, cells["created_at"], "signup date")
+    problems.check()
     return record
 
 
@@ -719,6 +781,9 @@ def _no_customer_has(session: Session, emails: list[str]) -> bool:
     return not emails or session.execute(found).first() is None
 
 
+_KEY_NAMES = {"external_id": "customer id", "email": "email", "phone": "phone"}
+
+
 def _merge_in_batch(
     items: list[tuple[int, dict[str, Any]]], report: ImportReport
 ) -> list[tuple[int, dict[str, Any]]]:
@@ -728,13 +793,12 @@ def _merge_in_batch(
     merged: list[tuple[int, dict[str, Any]]] = []
     index: dict[tuple[str, Any], int] = {}
     for line, record in items:
-        position = next(
-            (index[(k, record[k])] for k in CUSTOMER_KEYS if (k, record.get(k)) in index), None
-        )
-        if position is None:
+        key = next((k for k in CUSTOMER_KEYS if (k, record.get(k)) in index), None)
+        if key is None:
             position = len(merged)
             merged.append((line, dict(record)))
         else:
+            position = index[(key, record[key])]
             first_line, earlier = merged[position]
             if "external_id" in record and earlier.get("external_id") not in (
                 None,
@@ -747,7 +811,7 @@ def _merge_in_batch(
                 )
                 continue
             earlier.update(record)
-            report.merged += 1
+            report.merge(line, f"line {first_line} (same {_KEY_NAMES[key]})")
         for key in CUSTOMER_KEYS:
             if key in merged[position][1]:
                 index[(key, merged[position][1][key])] = position
@@ -808,12 +872,10 @@ def _import_customer_batch(
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for line, record in records:
-        customer = None
+        customer = key = None
         if by_key:  # empty when none is stored yet (a first import): no lookup per row
-            customer = next(
-                (by_key[(k, record[k])] for k in CUSTOMER_KEYS if (k, record.get(k)) in by_key),
-                None,
-            )
+            key = next((k for k in CUSTOMER_KEYS if (k, record.get(k)) in by_key), None)
+            customer = by_key[(key, record[key])] if key is not None else None
         if customer is None:
             inserts.append({**NEW_CUSTOMER, "created_at": now, **record})
             report.created += 1
@@ -830,7 +892,8 @@ def _import_customer_batch(
             )
             continue
         if "external_id" not in record or customer.external_id != record.get("external_id"):
-            report.merged += 1
+            stored = customer.external_id or f"#{customer.id}"
+            report.merge(line, f"stored customer {stored} (same {_KEY_NAMES[str(key)]})")
         changes = {k: v for k, v in record.items() if getattr(customer, k) != v}
         if changes:
             updates.append({"id": customer.id, "updated_at": now, **changes})
@@ -847,40 +910,48 @@ def _import_customer_batch(
 
 
 def _order_record(cells: dict[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    problems = _Problems()
     if not cells.get("external_id"):
-        raise RowError("has no order id")
-    if len(cells["external_id"]) > 64:
-        raise RowError("order id is longer than 64 characters")
-    record: dict[str, Any] = {"external_id": cells["external_id"]}
+        problems.add("has no order id")
+    elif len(cells["external_id"]) > 64:
+        problems.add("order id is longer than 64 characters")
+    else:
+        record["external_id"] = cells["external_id"]
     if cells.get("customer_external_id"):
         record["customer_external_id"] = cells["customer_external_id"]
     elif cells.get("customer_email"):
-        record["customer_email"] = normalise_email(cells["customer_email"])
+        record["customer_email"] = problems.parse(normalise_email, cells["customer_email"])
     else:
-        raise RowError("names no customer (customer id or email)")
+        problems.add("names no customer (customer id or email)")
     if not cells.get("ordered_at"):
-        raise RowError("has no order date")
-    record["ordered_at"] = parse_datetime(cells["ordered_at"], "order date")
+        problems.add("has no order date")
+    else:
+        record["ordered_at"] = problems.parse(parse_datetime, cells["ordered_at"], "order date")
     if not cells.get("total_amount"):
-        raise RowError("has no amount")
-    record["total_amount"] = parse_amount(cells["total_amount"])
+        problems.add("has no amount")
+    else:
+        record["total_amount"] = problems.parse(parse_amount, cells["total_amount"])
     if cells.get("currency"):
         currency = cells["currency"].upper()
-        if not re.fullmatch(r"[A-Z]{3}", currency):
-            raise RowError(f"currency {cells['currency']!r} is not a 3-letter code")
-        record["currency"] = currency
+        if re.fullmatch(r"[A-Z]{3}", currency):
+            record["currency"] = currency
+        else:
+            problems.add(f"currency {cells['currency']!r} is not a 3-letter code")
     if cells.get("status"):
         try:
             record["status"] = OrderStatus(cells["status"].lower())
         except ValueError:
             allowed = ", ".join(s.value for s in OrderStatus)
-            raise RowError(f"status {cells['status']!r} is not one of {allowed}") from None
+            problems.add(f"status {cells['status']!r} is not one of {allowed}")
     if cells.get("items_count"):
-        if not cells["items_count"].isdigit() or not 0 < int(cells["items_count"]) < 100_000:
-            raise RowError(f"item count {cells['items_count']!r} is not a positive number")
-        record["items_count"] = int(cells["items_count"])
+        if cells["items_count"].isdigit() and 0 < int(cells["items_count"]) < 100_000:
+            record["items_count"] = int(cells["items_count"])
+        else:
+            problems.add(f"item count {cells['items_count']!r} is not a positive number")
     if cells.get("offer_code"):
         record["offer_code"] = cells["offer_code"][:64]
+    problems.check()
     return record
 
 
@@ -1021,6 +1092,7 @@ def _plan_order_batch(
             return _OrderWrites(fast, [])
     inserts: dict[str, dict[str, Any]] = {}
     known: dict[str, dict[str, Any]] = {}  # rows for orders already stored
+    first_lines: dict[str, int] = {}  # the line each order id first appears on
     for line, record in batch.items():
         ref_key = "customer_external_id" if "customer_external_id" in record else "customer_email"
         customer_id = by_ref.get((ref_key, record[ref_key]))
@@ -1032,9 +1104,11 @@ def _plan_order_batch(
         earlier = target.get(record["external_id"])
         if earlier is None:
             fields = {**NEW_ORDER, **record} if target is inserts else record.copy()
+            first_lines[record["external_id"]] = line
         else:
             fields = {**earlier, **record}
-            report.merged += 1
+            first = first_lines[record["external_id"]]
+            report.merge(line, f"line {first} (same order id {record['external_id']})")
         del fields[ref_key]  # the record stays as it is, for a row-by-row retry
         fields["customer_id"] = customer_id
         target[record["external_id"]] = fields
@@ -1097,20 +1171,22 @@ def import_csv(
     batch_rows: int | None = None,
     line_offset: int = 0,
     turn: AbstractContextManager[object] | None = None,
+    delimiter: str | None = None,
 ) -> ImportReport:
     """Import ``customers`` or ``orders`` from a CSV stream; one transaction per batch.
     (``line_offset``: the stream is the header plus a later part of the file, whose
-    first row is on line ``2 + line_offset``; ``turn``: held while a batch is written.)"""
+    first row is on line ``2 + line_offset``; ``turn``: held while a batch is written;
+    ``delimiter``: comma, semicolon, tab or pipe, found from the header line if None.)"""
     _check_kind(kind)
     report, hope = ImportReport(kind), _Hope()
     batch_rows = batch_rows or BATCH_ROWS[kind]
-    header, reads = _read(raw, progress, batch_rows, line_offset)
+    header, report.delimiter, reads = _read(raw, progress, batch_rows, line_offset, delimiter)
     columns = CUSTOMER_COLUMNS if kind == "customers" else ORDER_COLUMNS
     mapping = _mapping(header, columns, report)
+    found = f"found: {', '.join(header)}; read as {delimiter_name(report.delimiter)}-separated"
     if kind == "customers" and not any(k in mapping for k in CUSTOMER_KEYS):
         raise ValidationFailed(
-            "no column identifies the customer: name one external_id, email or phone "
-            f"(found: {', '.join(header)})"
+            f"no column identifies the customer: name one external_id, email or phone ({found})"
         )
     if kind == "orders":
         missing = [
@@ -1127,9 +1203,7 @@ def import_csv(
             if not ok
         ]
         if missing:
-            raise ValidationFailed(
-                f"missing column(s): {', '.join(missing)} (found: {', '.join(header)})"
-            )
+            raise ValidationFailed(f"missing column(s): {', '.join(missing)} ({found})")
     parse = (
         (lambda cells: _customer_record(cells, default_region))
         if kind == "customers"
@@ -1139,6 +1213,9 @@ def import_csv(
     width = len(header)
     dialect = factory.kw["bind"].dialect
     for read in reads:
+        report.blank_lines += read.blank
+        if not read.rows:
+            continue
         report.rows += len(read.rows)
         # One check for the whole batch; only a batch with a bad byte checks each row.
         if read.utf8:  # (nearly always)
@@ -1157,6 +1234,8 @@ def import_csv(
                     report.reject(line, str(exc))
             valid = _Batch(items)
         _write_batch(factory, kind, valid, report, turn, hope)
+    report.rejected.sort()  # (rows rejected by the database come after the batch's others)
+    report.merges.sort()
     return report
 
 
@@ -1210,13 +1289,14 @@ def _attempt(
     with the lookup. An order that appears in between makes the write fail, and the
     row-by-row retry sees it."""
     counts = (report.created, report.updated, report.unchanged, report.merged)
-    rejected = (report.rejected_count, len(report.rejected))
+    rejected = (report.rejected_count, len(report.rejected), len(report.merges))
 
     def undo() -> None:
         session.rollback()
         report.created, report.updated, report.unchanged, report.merged = counts
         report.rejected_count = rejected[0]
         del report.rejected[rejected[1] :]
+        del report.merges[rejected[2] :]
 
     with factory() as session:
         try:
@@ -1262,6 +1342,7 @@ def import_file(
     default_region: str = "DE",
     progress: Callable[[int], None] | None = None,
     batch_rows: int | None = None,
+    delimiter: str | None = None,
 ) -> ImportReport:
     """Import the CSV file at ``path``, like ``import_csv``; a big file in two processes.
 
@@ -1283,13 +1364,17 @@ def import_file(
                 default_region=default_region,
                 progress=progress,
                 batch_rows=batch_rows,
+                delimiter=delimiter,
             )
+    delimiter = delimiter or file_delimiter(path)  # (the same for both halves)
     split, line = _split_point(path, size)
     # (PostgreSQL takes concurrent orders as they come; customers are matched in turns.)
     serial = url.startswith("sqlite") or kind == "customers"
     turn = _WriteTurn.create() if serial else None
     with closing(turn) if turn else nullcontext():
-        helper = _ImportHelper(url, kind, path, split, line, default_region, batch_rows, turn)
+        helper = _ImportHelper(
+            url, kind, path, split, line, default_region, batch_rows, turn, delimiter
+        )
 
         def both(n: int) -> None:  # this half's bytes, then what the helper did meanwhile
             if progress:
@@ -1305,10 +1390,13 @@ def import_file(
                 progress=both,
                 batch_rows=batch_rows,
                 turn=turn,
+                delimiter=delimiter,
             )
             theirs = helper.report(progress)
     if theirs is None:  # the helper failed (logged): its half is imported here
-        theirs = _import_second_half(factory, kind, path, split, line, default_region, batch_rows)
+        theirs = _import_second_half(
+            factory, kind, path, split, line, default_region, batch_rows, delimiter=delimiter
+        )
     mine.add(theirs)
     return mine
 
@@ -1331,6 +1419,7 @@ def _import_second_half(
     batch_rows: int,
     progress: Callable[[int], None] | None = None,
     turn: _WriteTurn | None = None,
+    delimiter: str | None = None,
 ) -> ImportReport:
     """Import the rows of ``path`` from byte ``start`` (a record boundary on ``line``) on,
     behind the file's header line; ``progress`` does not hear of the header's bytes."""
@@ -1348,6 +1437,7 @@ def _import_second_half(
             batch_rows=batch_rows,
             line_offset=line - 2,
             turn=turn,
+            delimiter=delimiter,
         )
 
 
@@ -1442,9 +1532,11 @@ class _ImportHelper(Helper):
         region: str,
         batch_rows: int,
         turn: _WriteTurn | None,
+        delimiter: str,
     ) -> None:
         lock = turn.path if turn else "-"
         arguments = [kind, str(path), str(start), str(line), region, str(batch_rows), lock]
+        arguments.append(delimiter)
         super().__init__("crm.imports.service", arguments, url)
         os.set_blocking(self.stdout.fileno(), False)
         self.pending = b""
@@ -1478,7 +1570,7 @@ class _ImportHelper(Helper):
 
 def _helper_main(arguments: list[str]) -> None:
     """The helper process: import the rows from byte ``start`` (line ``line``) on."""
-    kind, path, start, line, region, batch_rows, lock = arguments
+    kind, path, start, line, region, batch_rows, lock, delimiter = arguments
     url = read_database_url()
     out = sys.stdout.buffer
     unreported = [0]
@@ -1504,6 +1596,7 @@ def _helper_main(arguments: list[str]) -> None:
             int(batch_rows),
             progress,
             turn,
+            delimiter,
         )
     finally:
         engine.dispose()

@@ -1,5 +1,6 @@
 """All ORM models; importing this package registers every table on ``Base.metadata``."""
 
+import crm.events  # noqa: F401  (the commit hooks that announce changes to streams)
 from crm.models.audit import AuditEntry
 from crm.models.campaign import (
     Campaign,
@@ -11,6 +12,7 @@ from crm.models.campaign import (
     OutboxStatus,
     ScheduleKind,
 )
+from crm.models.content import CannedResponse, ResponseBookVersion
 from crm.models.conversation import (
     OPEN_STATUSES,
     Conversation,
@@ -44,6 +46,7 @@ __all__ = [
     "CampaignDelivery",
     "CampaignRun",
     "CampaignStatus",
+    "CannedResponse",
     "Channel",
     "ChannelIdentity",
     "ChurnRisk",
@@ -61,6 +64,7 @@ __all__ = [
     "Order",
     "OrderStatus",
     "OutboxStatus",
+    "ResponseBookVersion",
     "Role",
     "ScheduleKind",
     "Sender",

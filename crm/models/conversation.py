@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -129,6 +130,15 @@ class Message(IdMixin, Base):
         UniqueConstraint("channel", "channel_message_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         Index("ix_messages_channel_delivery_status_id", "channel", "delivery_status", "id"),
+        # One message per thing the jobs send (a campaign delivery, a survey question): a
+        # second leader for a moment cannot write it twice.
+        Index(
+            "uq_messages_outbox_key",
+            "outbox_key",
+            unique=True,
+            sqlite_where=text("outbox_key IS NOT NULL"),
+            postgresql_where=text("outbox_key IS NOT NULL"),
+        ),
     )
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -166,6 +176,8 @@ class Message(IdMixin, Base):
     # Set (and committed) just before the request of an at-most-once message leaves.
     attempt_started_at: Mapped[dt.datetime | None]
     delivery_error: Mapped[str | None] = mapped_column(String(200))
+    # What the message is the one sending of, e.g. "campaign-delivery:42" or "survey:7".
+    outbox_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

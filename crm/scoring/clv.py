@@ -34,8 +34,28 @@ MIN_REPEAT_CUSTOMERS = 30  # fewer repeat buyers than this: the historical estim
 FIT_SAMPLE = 50_000  # the models are fitted on a random sample this large (all predict)
 
 
+PLAUSIBLE = (1e-4, 1e4)
+"""The range of a fitted parameter, in the units it is fitted in (the time and spend
+scales of the likelihoods). Outside it the likelihood has no maximum inside the model:
+the optimizer ran towards one of the model's limits and stopped somewhere on the way, and
+the numbers mean nothing (Gamma-Gamma's q=2.7e8 where customers' average spends differ no
+more than chance; published fits are of order 0.1 to 20)."""
+
+
 class FitError(RuntimeError):
-    """The data cannot support the model (too few customers, or no convergence)."""
+    """The data cannot support the model (too few customers, no convergence, or a
+    degenerate fit); the message says which, for people."""
+
+
+class DegenerateFit(FitError):
+    """The optimizer ran to a limit of the model (see ``PLAUSIBLE``)."""
+
+
+def _out_of_range(**params: float) -> str | None:
+    """The parameters outside ``PLAUSIBLE`` (``q=2.7e+08, v=1.3e+10``), or None."""
+    low, high = PLAUSIBLE
+    out = [f"{name}={value:.2g}" for name, value in params.items() if not low <= value <= high]
+    return ", ".join(out) or None
 
 
 def _unique(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,8 +85,8 @@ def _beta_geo_likelihood(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple
     repeat = xs > 0
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        r, alpha, a, b = np.exp(log_params)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            r, alpha, a, b = np.exp(log_params)  # (a degenerate fit runs them to inf)
             rx = r + ux
             log_T, log_t = np.log(alpha + Ts), np.log(alpha + ts)
             alive = -rx * log_T[Ti]  # no drop-out yet
@@ -119,8 +139,8 @@ def _gamma_gamma_likelihood(x: np.ndarray, m: np.ndarray) -> tuple[Objective, fl
     mean_x_logs = w @ (ux * (log_mm + np.log(ux)))
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        p, q, v = np.exp(log_params)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            p, q, v = np.exp(log_params)  # (a degenerate fit runs them to inf)
             px = p * xs
             inner = ux * mm + v
             log_inner = np.log(inner)
@@ -145,13 +165,18 @@ def _gamma_gamma_likelihood(x: np.ndarray, m: np.ndarray) -> tuple[Objective, fl
     return objective, scale
 
 
-def _fit(objective: Objective, start: np.ndarray) -> np.ndarray:
+def _fit(objective: Objective, start: np.ndarray, model: str) -> np.ndarray:
     """Maximum likelihood in log-parameters: L-BFGS-B with the analytic gradient; should
     it stop short of an optimum, Nelder-Mead on the value alone, then L-BFGS-B polishing
     with numerical differences (the slow way, which needs no gradient)."""
     result = minimize(objective, start, jac=True, method="L-BFGS-B")
     if not (result.success and np.all(np.isfinite(result.x))):
-        log.info("crm.clv.fit_fallback reason=%s", result.message)
+        # (Still the same model: only the optimizer changes.)
+        log.info(
+            "crm.clv.optimizer_retry model=%s lbfgsb=%r next=nelder-mead",
+            model,
+            str(result.message).strip(),
+        )
 
         def value(log_params: np.ndarray) -> float:
             return objective(log_params)[0]
@@ -165,7 +190,8 @@ def _fit(objective: Objective, start: np.ndarray) -> np.ndarray:
         result = minimize(value, result.x, method="L-BFGS-B")
     if not np.all(np.isfinite(result.x)):
         raise FitError("the likelihood did not converge")
-    fitted: np.ndarray = np.exp(result.x)
+    with np.errstate(over="ignore"):
+        fitted: np.ndarray = np.exp(result.x)
     return fitted
 
 
@@ -186,7 +212,25 @@ class BetaGeo:
                 f"BG/NBD needs at least {MIN_REPEAT_CUSTOMERS} customers with a repeat purchase"
             )
         objective, scale = _beta_geo_likelihood(x, t_x, T)
-        r, alpha, a, b = _fit(objective, np.zeros(4))
+        r, alpha, a, b = _fit(objective, np.zeros(4), "bg/nbd")
+        out = _out_of_range(r=r, alpha=alpha, a=a, b=b)  # (alpha in the compressed time)
+        if out is not None:
+            low, high = PLAUSIBLE
+            why = []
+            if r > high or alpha > high:
+                why.append("purchase rates differ between customers no more than chance")
+            if a > high and b > high:
+                why.append(
+                    "the chance of dropping out after a purchase is the same for everyone "
+                    f"(a and b grew together, a/(a+b) = {a / (a + b):.1%})"
+                )
+            elif a < low or b > high:
+                why.append("the histories show no sign of customers dropping out")
+            raise DegenerateFit(
+                f"the BG/NBD fit is degenerate ({out}, alpha in units of a tenth of the "
+                "longest history): "
+                + ("; ".join(why) or "the purchase histories do not pin the model down")
+            )
         return cls(float(r), float(alpha * scale), float(a), float(b))
 
     def expected_purchases(
@@ -232,7 +276,17 @@ class GammaGamma:
         if int(keep.sum()) < MIN_REPEAT_CUSTOMERS:
             raise FitError(f"Gamma-Gamma needs at least {MIN_REPEAT_CUSTOMERS} repeat buyers")
         objective, scale = _gamma_gamma_likelihood(x[keep], m[keep])
-        p, q, v = _fit(objective, np.array([0.0, 1.0, 0.0]))
+        p, q, v = _fit(objective, np.array([0.0, 1.0, 0.0]), "gamma-gamma")
+        out = _out_of_range(p=p, q=q, v=v)  # (v in units of the median spend)
+        if out is not None:
+            why = (
+                "customers' average spend per purchase differs no more than chance"
+                if q > PLAUSIBLE[1] or v > PLAUSIBLE[1]
+                else "the spends do not pin the model down"
+            )
+            raise DegenerateFit(
+                f"the Gamma-Gamma fit is degenerate ({out}, v in units of the median spend): " + why
+            )
         return cls(float(p), float(q), float(v * scale))
 
     def expected_value(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -299,21 +353,35 @@ def summarise_history(history: OrderHistory, now: dt.datetime) -> Summary:
 @dataclass(frozen=True)
 class ClvResult:
     customers: int
-    method: str  # "bg/nbd + gamma-gamma" or "historical"
+    method: str  # "bg/nbd + gamma-gamma", "bg/nbd + mean spend", "bg/nbd" or "historical"
     seconds: float
     beta_geo: BetaGeo | None = None
     gamma_gamma: GammaGamma | None = None
+    # A model that was not used: what was used instead, and why (for people).
+    notes: tuple[str, ...] = ()
 
 
-def predict_clv(
-    summary: Summary, horizon_days: int
-) -> tuple[np.ndarray, np.ndarray, str, BetaGeo | None, GammaGamma | None]:
-    """(expected purchases, CLV) per customer over ``horizon_days``, and the method used.
+@dataclass(frozen=True)
+class Prediction:
+    """Expected purchases and CLV per customer, the method used and the fitted models."""
+
+    purchases: np.ndarray
+    clv: np.ndarray
+    method: str
+    beta_geo: BetaGeo | None = None
+    gamma_gamma: GammaGamma | None = None
+    notes: tuple[str, ...] = ()
+
+
+def predict_clv(summary: Summary, horizon_days: int) -> Prediction:
+    """Expected purchases and CLV per customer over ``horizon_days``, and the method used.
 
     Repeat buyers get Gamma-Gamma's expected spend; one-time buyers their own average
-    order value. Too little data for the models (or a customer the model's series cannot
-    evaluate) → the historical estimate: the customer's
-    purchase rate so far (at least 30 days of tenure) * the horizon * their average order."""
+    order value. Too little data for BG/NBD, or a degenerate fit (or a customer the
+    model's series cannot evaluate) → the historical estimate: the customer's purchase
+    rate so far (at least 30 days of tenure) * the horizon * their average order. A
+    degenerate Gamma-Gamma fit (customers' average spends differ no more than chance) →
+    the model's own limit: every repeat buyer's spend per purchase is the shop's mean."""
     s = summary
     historical = (s.x + 1) / np.maximum(s.T, 30.0) * horizon_days
     # The likelihood of a few tens of thousands of customers pins the four or three
@@ -327,19 +395,37 @@ def predict_clv(
         bg = BetaGeo.fit(s.x[fit], s.t_x[fit], s.T[fit])
         purchases = bg.expected_purchases(float(horizon_days), s.x, s.t_x, s.T)
     except FitError as exc:
+        note = (
+            f"BG/NBD not used: {exc}. Used instead: the historical estimate (each "
+            "customer's purchase rate so far, over at least 30 days, times the horizon "
+            "times their average order)"
+        )
         log.info("crm.clv.historical reason=%s", exc)
-        return historical, historical * s.aov, "historical", None, None
+        return Prediction(historical, historical * s.aov, "historical", notes=(note,))
     unstable = ~np.isfinite(purchases)
     if unstable.any():  # the few customers the series cannot handle: historical estimate
         log.info("crm.clv.unstable customers=%d", int(unstable.sum()))
         purchases = np.where(unstable, historical, purchases)
+    repeat = s.x > 0
     try:
         gg = GammaGamma.fit(s.x[fit], s.m[fit])
-        value = np.where(s.x > 0, gg.expected_value(s.x, s.m), s.aov)
-    except FitError as exc:
+        value = np.where(repeat, gg.expected_value(s.x, s.m), s.aov)
+        return Prediction(purchases, purchases * value, "bg/nbd + gamma-gamma", bg, gg)
+    except DegenerateFit as exc:
+        spent = s.x[repeat] @ s.m[repeat]
+        mean = float(spent / s.x[repeat].sum())
+        log.info("crm.clv.gamma_gamma_degenerate mean_spend=%.2f reason=%s", mean, exc)
+        note = (
+            f"Gamma-Gamma not used: {exc}. Used instead: its limit for such data, the "
+            f"shop's mean spend per repeat purchase ({mean:.2f}) for every repeat buyer; "
+            "one-time buyers: their own order value"
+        )
+        value = np.where(repeat, mean, s.aov)
+        return Prediction(purchases, purchases * value, "bg/nbd + mean spend", bg, notes=(note,))
+    except FitError as exc:  # too few repeat buyers
         log.info("crm.clv.gamma_gamma_skipped reason=%s", exc)
-        gg, value = None, s.aov
-    return purchases, purchases * value, "bg/nbd + gamma-gamma" if gg else "bg/nbd", bg, gg
+        note = f"Gamma-Gamma not used: {exc}. Used instead: each customer's own average order"
+        return Prediction(purchases, purchases * s.aov, "bg/nbd", bg, notes=(note,))
 
 
 def score_clv(
@@ -357,10 +443,18 @@ def score_clv(
     now = now or utcnow()
     history = history if history is not None else OrderHistory.load(session, until=now)
     summary = summarise_history(history, now)
-    _purchases, clv, method, bg, gg = predict_clv(summary, horizon_days)
-    clv_column = np.round(np.maximum(clv, 0.0), 2).tolist()
+    prediction = predict_clv(summary, horizon_days)
+    clv_column = np.round(np.maximum(prediction.clv, 0.0), 2).tolist()
     store_scores(session, pending, summary.customer_ids, {"clv": clv_column})
-    result = ClvResult(len(summary.customer_ids), method, time.perf_counter() - started, bg, gg)
+    method = prediction.method
+    result = ClvResult(
+        len(summary.customer_ids),
+        method,
+        time.perf_counter() - started,
+        prediction.beta_geo,
+        prediction.gamma_gamma,
+        prediction.notes,
+    )
     log.info(
         "crm.clv.scored customers=%d method=%s seconds=%.1f",
         result.customers,

@@ -335,6 +335,7 @@ def _ask(
             "survey_id": survey.id,
         },
         at=now,
+        outbox_key=f"survey:{survey.id}",
     )
     survey.status = SurveyStatus.sent
     survey.sent_at = now
@@ -364,6 +365,8 @@ def dispatch(
                 reason = _ask(session, survey, settings, now)
         except IntegrityError:  # a concurrent dispatch asked this customer something first
             session.refresh(survey)
+            if survey.status is not SurveyStatus.pending:
+                continue  # ... this very survey (its question has a unique outbox key)
             reason = Skip.another_open
         if reason is None:
             sent += 1

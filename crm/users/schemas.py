@@ -48,6 +48,18 @@ class UserCreate(BaseModel):
     max_concurrent: Annotated[int, Field(ge=1, le=1000)] = 5
 
 
+class UserInvite(BaseModel):
+    """A new account whose one-time password is generated and returned once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+    role: Role
+    display_name: DisplayName | None = None
+    max_concurrent: Annotated[int, Field(ge=1, le=1000)] = 5
+    team_id: int | None = Field(default=None, description="Put the agent in this team")
+
+
 class UserUpdate(BaseModel):
     """Any of these; fields left out stay as they are."""
 
@@ -72,6 +84,14 @@ class PasswordResetResult(BaseModel):
     user: UserRead
     one_time_password: str | None = Field(
         description="The generated password (shown only in this answer), or null."
+    )
+
+
+class UserInvited(BaseModel):
+    user: UserRead
+    one_time_password: str = Field(
+        description="Hand it to the new user; shown only in this answer. They choose their "
+        "own password at the first sign-in."
     )
 
 

@@ -86,6 +86,39 @@ def create_user(
     return user
 
 
+def invite_user(
+    session: Session,
+    *,
+    email: str,
+    role: Role,
+    by: Actor,
+    display_name: str | None = None,
+    max_concurrent: int = 5,
+    gate: HashGate | None = None,
+) -> tuple[User, str]:
+    """Create an account with a generated one-time password (returned once, for the admin
+    to hand over); the new user must choose their own at the first sign-in."""
+    password = secrets.token_urlsafe(12)
+    user = create_user(
+        session,
+        email=email,
+        password=password,
+        role=role,
+        display_name=display_name,
+        max_concurrent=max_concurrent,
+        gate=gate,
+    )
+    user.password_change_required = True
+    audit.record(
+        session,
+        by=by,
+        action="user.invite",
+        target=_target(user),
+        details={"email": user.email, "role": role.value},
+    )
+    return user, password
+
+
 @dataclass(frozen=True)
 class Credentials:
     """What a sign-in is checked against, read from the database beforehand so that the

@@ -7,12 +7,13 @@ from fastapi import APIRouter, Request, Response
 from crm.users.schemas import PasswordChange
 from web.auth import CurrentUser
 from web.deps import SessionDep, StateDep
+from web.errors import error_responses
 from web.pages.account import change_own_password
 
 router = APIRouter(prefix="/api/v1/account", tags=["account"])
 
 
-@router.post("/password", status_code=204)
+@router.post("/password", status_code=204, responses=error_responses(401, 403, 422, 429, 503))
 def change_password(
     body: PasswordChange, request: Request, session: SessionDep, state: StateDep, user: CurrentUser
 ) -> Response:

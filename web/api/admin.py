@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query
 
 from crm import audit
 from crm.audit import Actor
+from crm.conversations import teams
 from crm.models import User
+from crm.schemas import MAX_ID
 from crm.users import service as users
 from crm.users.schemas import (
     AuditList,
@@ -17,14 +19,19 @@ from crm.users.schemas import (
     PasswordReset,
     PasswordResetResult,
     UserCreate,
+    UserInvite,
+    UserInvited,
     UserList,
     UserRead,
     UserUpdate,
 )
 from web.auth import AdminUser
-from web.deps import SessionDep, StateDep
+from web.deps import PathId, SessionDep, StateDep
+from web.errors import STAFF, error_responses
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=error_responses(*STAFF))
+BY_ID = error_responses(404)
+CONFLICT = error_responses(404, 409)
 
 
 def _read(user: User) -> UserRead:
@@ -37,7 +44,7 @@ def list_users(session: SessionDep, admin: AdminUser) -> UserList:
     return UserList(users=[_read(u) for u in users.list_users(session)])
 
 
-@router.post("/users", response_model=UserRead, status_code=201)
+@router.post("/users", response_model=UserRead, status_code=201, responses=error_responses(409))
 def create_user(
     body: UserCreate, session: SessionDep, state: StateDep, admin: AdminUser
 ) -> UserRead:
@@ -56,13 +63,38 @@ def create_user(
     return _read(user)
 
 
-@router.get("/users/{user_id}", response_model=UserRead)
-def show_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+@router.post("/users/invite", response_model=UserInvited, status_code=201, responses=CONFLICT)
+def invite_user(
+    body: UserInvite, session: SessionDep, state: StateDep, admin: AdminUser
+) -> UserInvited:
+    """A new account with a generated one-time password (returned once); the user chooses
+    their own at the first sign-in. ``team_id`` puts an agent in a team at once."""
+    if body.team_id is not None:
+        teams.get_team(session, body.team_id)
+    user, password = users.invite_user(
+        session,
+        email=body.email,
+        role=body.role,
+        display_name=body.display_name,
+        max_concurrent=body.max_concurrent,
+        by=Actor.of(admin),
+        gate=state.hash_gate,
+    )
+    if body.team_id is not None:
+        teams.set_member(session, team_id=body.team_id, user_id=user.id, by=Actor.of(admin))
+    session.commit()
+    return UserInvited(user=_read(user), one_time_password=password)
+
+
+@router.get("/users/{user_id}", response_model=UserRead, responses=BY_ID)
+def show_user(user_id: PathId, session: SessionDep, admin: AdminUser) -> UserRead:
     return _read(users.get_user(session, user_id))
 
 
-@router.patch("/users/{user_id}", response_model=UserRead)
-def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: AdminUser) -> UserRead:
+@router.patch("/users/{user_id}", response_model=UserRead, responses=CONFLICT)
+def update_user(
+    user_id: PathId, body: UserUpdate, session: SessionDep, admin: AdminUser
+) -> UserRead:
     """Change role, display name or capacity (the last active admin keeps the role)."""
     user = users.update_user(
         session,
@@ -76,8 +108,8 @@ def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: Admi
     return _read(user)
 
 
-@router.post("/users/{user_id}/disable", response_model=UserRead)
-def disable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+@router.post("/users/{user_id}/disable", response_model=UserRead, responses=CONFLICT)
+def disable_user(user_id: PathId, session: SessionDep, admin: AdminUser) -> UserRead:
     """Disable the account: its sessions end at once and its API tokens stop working."""
     user = users.set_active(
         session, user=users.get_user(session, user_id), active=False, by=Actor.of(admin)
@@ -86,8 +118,8 @@ def disable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRea
     return _read(user)
 
 
-@router.post("/users/{user_id}/enable", response_model=UserRead)
-def enable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+@router.post("/users/{user_id}/enable", response_model=UserRead, responses=CONFLICT)
+def enable_user(user_id: PathId, session: SessionDep, admin: AdminUser) -> UserRead:
     user = users.set_active(
         session, user=users.get_user(session, user_id), active=True, by=Actor.of(admin)
     )
@@ -95,9 +127,9 @@ def enable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead
     return _read(user)
 
 
-@router.post("/users/{user_id}/reset-password", response_model=PasswordResetResult)
+@router.post("/users/{user_id}/reset-password", response_model=PasswordResetResult, responses=BY_ID)
 def reset_password(
-    user_id: int, body: PasswordReset, session: SessionDep, state: StateDep, admin: AdminUser
+    user_id: PathId, body: PasswordReset, session: SessionDep, state: StateDep, admin: AdminUser
 ) -> PasswordResetResult:
     """Set a new password (or generate a one-time one, returned once); the user's sessions
     end and they must choose their own password at the next sign-in."""
@@ -115,7 +147,7 @@ def audit_log(
     admin: AdminUser,
     target: Annotated[str | None, Query(max_length=100, description="e.g. user:12")] = None,
     action: Annotated[str | None, Query(max_length=40, description="e.g. user.disable")] = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditList:
     """Administrative changes, newest first (who, what, target, when, details)."""

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from crm.db import utcnow
 from crm.models import Role, User
+from crm.scoring.schemas import SegmentReport
 from crm.scoring.segments import segment_report
 from crm.surveys import analytics
+from crm.surveys.schemas import SatisfactionReport
 from web.auth import require_roles
-from web.deps import SessionDep, SettingsDep
+from web.deps import SessionDep, SettingsDep, report_period
+from web.errors import STAFF, error_responses
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+router = APIRouter(
+    prefix="/api/v1/analytics", tags=["analytics"], responses=error_responses(*STAFF)
+)
 AnalystUser = Annotated[User, Depends(require_roles(Role.marketer))]
 
 
@@ -26,23 +31,23 @@ def satisfaction(
     start: Annotated[dt.date | None, Query(description="first day (default: 90 days ago)")] = None,
     end: Annotated[dt.date | None, Query(description="last day, included (default: today)")] = None,
     bucket: Annotated[str, Query(description="day, week or month")] = "week",
-) -> dict[str, Any]:
+) -> SatisfactionReport:
     """CSAT %, NPS and CES with distributions, response rates, trends by bucket, CSAT by
     agent and by topic (escalation reason or intent), and churn by CSAT band."""
-    today = utcnow().date()
-    end = end or today
-    start = start or end - dt.timedelta(days=89)
-    return analytics.satisfaction_report(
-        session,
-        start=start,
-        end=end,
-        bucket=bucket,
-        churn_days=settings.satisfaction_churn_days,
+    start, end = report_period(start, end, today=utcnow().date(), days=90)
+    return SatisfactionReport.model_validate(
+        analytics.satisfaction_report(
+            session,
+            start=start,
+            end=end,
+            bucket=bucket,
+            churn_days=settings.satisfaction_churn_days,
+        )
     )
 
 
 @router.get("/segments")
-def segments(session: SessionDep, user: AnalystUser) -> dict[str, Any]:
+def segments(session: SessionDep, user: AnalystUser) -> SegmentReport:
     """Segment sizes, average CLV, revenue share (last 365 days) and churn-risk levels per
     RFM segment; average CLV on the R x FM grid; the churn-probability histogram."""
-    return segment_report(session)
+    return SegmentReport.model_validate(segment_report(session))

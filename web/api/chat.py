@@ -20,10 +20,12 @@ from bot.inbound import InboundMessage
 from bot.responses import ResponseBook
 from careloop.config import Settings
 from careloop.errors import ValidationFailed
+from crm import events
 from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.customers.links import parse_web_login_token
-from crm.models import Channel, Direction, Message, Sender, User
+from crm.models import Channel, ChannelIdentity, Direction, Message, Sender, User
+from crm.schemas import MAX_ID
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
@@ -37,9 +39,10 @@ from web.api.schemas import (
     WelcomeOut,
 )
 from web.deps import BotDep, SessionDep, SettingsDep, StateDep
+from web.errors import COMMON, error_responses
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(*COMMON))
 
 
 def shop_name(settings: Settings, book: ResponseBook) -> str:
@@ -148,64 +151,95 @@ def welcome(bot: BotDep, settings: SettingsDep) -> WelcomeOut:
 def list_messages(
     session: SessionDep,
     session_id: str,
-    after: int = Query(0, ge=0, description="Only messages with a larger id."),
+    after: int = Query(0, ge=0, le=MAX_ID, description="Only messages with a larger id."),
     limit: int = Query(100, ge=1, le=500),
 ) -> MessageListOut:
     """Everything said in this visitor's conversations after ``after`` (bot and agent replies)."""
     _check_session_id(session_id)
-    items = _deliver_visible(session, session_id, after, limit)
+    identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
+    items = [] if identity is None else _deliver_visible(session, identity, after, limit)
     return MessageListOut(messages=items, last_id=items[-1].id if items else after)
 
 
-@router.get("/sessions/{session_id}/events")
+SAFETY_POLL_SECONDS = 15.0  # a stream looks anyway this often (writes no topic names)
+
+
+@router.get(
+    "/sessions/{session_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "An event stream: `message` events whose data is a message",
+            "content": {"text/event-stream": {}},
+        }
+    },
+)
 async def stream_messages(
     request: Request,
     state: StateDep,
     session_id: str,
     after: int = Query(0, ge=0),
     last_event_id: str | None = Header(None),
-    poll_seconds: float = Query(1.0, ge=0.2, le=10.0),
+    poll_seconds: float = Query(
+        0.2,
+        ge=0.2,
+        le=10.0,
+        description="Least time between two reads of the database (a burst is read once).",
+    ),
 ) -> StreamingResponse:
-    """Server-sent events: one ``message`` event per new message, resumable by event id."""
+    """Server-sent events: one ``message`` event per new message, resumable by event id.
+
+    The stream reads the database when a message for this visitor was committed by any
+    process (PostgreSQL LISTEN/NOTIFY, or this process's hub on SQLite), and every 15 s in
+    case; a keep-alive comment goes out when nothing was new for 15 s."""
     _check_session_id(session_id)
     cursor = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
 
-    def fetch(after_id: int) -> list[MessageOut]:
+    def fetch(after_id: int) -> tuple[int | None, list[MessageOut]]:
         with state.session_factory() as session:
-            return _deliver_visible(session, session_id, after_id, 100)
+            identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
+            if identity is None:
+                return None, []
+            return identity.customer_id, _deliver_visible(session, identity, after_id, 100)
 
-    async def events() -> AsyncIterator[str]:
+    def topics(customer_id: int | None) -> set[str]:
+        if customer_id is None:  # no message yet: wait for the visitor's identity
+            return {events.identity_topic(Channel.web.value, session_id)}
+        return {events.customer_topic(customer_id)}
+
+    async def stream() -> AsyncIterator[str]:
         nonlocal cursor
-        yield "retry: 2000\n\n"
-        idle = 0.0
-        while not await request.is_disconnected():
-            batch = await run_in_threadpool(fetch, cursor)
-            for m in batch:
-                cursor = m.id
-                data = json.dumps(m.model_dump(mode="json"))
-                yield f"id: {m.id}\nevent: message\ndata: {data}\n\n"
-            if batch:
-                idle = 0.0
-            else:
-                idle += poll_seconds
-                if idle >= 15:
-                    idle = 0.0
+        customer_id: int | None = None
+        async with state.events.subscribe(topics(None)) as sub:
+            yield "retry: 2000\n\n"  # (subscribed: nothing committed from now on is missed)
+            while not await request.is_disconnected():
+                found, batch = await run_in_threadpool(fetch, cursor)
+                for m in batch:
+                    cursor = m.id
+                    data = json.dumps(m.model_dump(mode="json"))
+                    yield f"id: {m.id}\nevent: message\ndata: {data}\n\n"
+                if found != customer_id:  # the visitor's first message: follow the customer
+                    customer_id = found
+                    sub.retarget(topics(found))
+                    continue  # (and read once more: what came before listening)
+                if len(batch) == 100:
+                    continue  # more are waiting
+                if not await sub.wait(SAFETY_POLL_SECONDS) and not batch:
                     yield ": keep-alive\n\n"
-            await asyncio.sleep(poll_seconds)
+                await asyncio.sleep(poll_seconds)  # what else arrives now is read at once
 
     return StreamingResponse(
-        events(),
+        stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def _deliver_visible(session: Session, session_id: str, after: int, limit: int) -> list[MessageOut]:
+def _deliver_visible(
+    session: Session, identity: ChannelIdentity, after: int, limit: int
+) -> list[MessageOut]:
     """The visitor's visible messages after ``after`` (agents' replies named by the agent's
     display name); outbound ones count as delivered now."""
-    identity = customers.find_identity(session, channel=Channel.web, external_id=session_id)
-    if identity is None:
-        return []
     items = list(
         conversations.visible_messages(session, identity=identity, after_id=after, limit=limit)
     )

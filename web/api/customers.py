@@ -3,7 +3,7 @@ export and erase (admins)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
@@ -11,13 +11,24 @@ from sqlalchemy import select
 from careloop.errors import ValidationFailed
 from crm.customers import privacy
 from crm.customers.profile import customer_profile
+from crm.customers.schemas import (
+    CustomerErased,
+    CustomerExport,
+    CustomerList,
+    CustomerProfile,
+    CustomerSummary,
+)
 from crm.models import ChurnRisk, Customer, Role, User
 from web.auth import require_roles
-from web.deps import SessionDep
+from web.deps import PathId, SessionDep
+from web.errors import STAFF, error_responses
 
-router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+router = APIRouter(
+    prefix="/api/v1/customers", tags=["customers"], responses=error_responses(*STAFF)
+)
 StaffUser = Annotated[User, Depends(require_roles(Role.agent, Role.marketer))]
 AdminUser = Annotated[User, Depends(require_roles())]
+BY_ID = error_responses(404)
 
 
 @router.get("")
@@ -27,7 +38,7 @@ def list_customers(
     segment: Annotated[str | None, Query(description="RFM segment, e.g. At risk")] = None,
     risk: Annotated[str | None, Query(description="churn risk: low, medium or high")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> dict[str, Any]:
+) -> CustomerList:
     """Customers of a segment and/or risk level, most likely to churn first."""
     query = select(Customer)
     if segment:
@@ -41,37 +52,39 @@ def list_customers(
         query.order_by(Customer.churn_probability.desc().nulls_last(), Customer.id).limit(limit)
     ).all()
     masked = user.role is Role.marketer
-    return {
-        "customers": [
-            {
-                "id": c.id,
-                "name": c.display_name,
-                "email": privacy.mask_email(c.email) if masked else c.email,
-                "segment": c.rfm_segment,
-                "clv": str(c.clv) if c.clv is not None else None,
-                "churn_risk": c.churn_risk.value if c.churn_risk else None,
-                "churn_probability": c.churn_probability,
-            }
+    return CustomerList(
+        customers=[
+            CustomerSummary(
+                id=c.id,
+                name=c.display_name,
+                email=privacy.mask_email(c.email) if masked else c.email,
+                segment=c.rfm_segment,
+                clv=str(c.clv) if c.clv is not None else None,
+                churn_risk=c.churn_risk.value if c.churn_risk else None,
+                churn_probability=c.churn_probability,
+            )
             for c in rows
         ]
-    }
+    )
 
 
-@router.get("/{customer_id}")
-def show_customer(customer_id: int, session: SessionDep, user: StaffUser) -> dict[str, Any]:
+@router.get("/{customer_id}", responses=BY_ID)
+def show_customer(customer_id: PathId, session: SessionDep, user: StaffUser) -> CustomerProfile:
     """The customer 360; marketers get masked contacts and no survey comments."""
-    return customer_profile(session, customer_id, masked=user.role is Role.marketer)
+    return CustomerProfile.model_validate(
+        customer_profile(session, customer_id, masked=user.role is Role.marketer)
+    )
 
 
-@router.get("/{customer_id}/export")
-def export_customer(customer_id: int, session: SessionDep, user: AdminUser) -> dict[str, Any]:
+@router.get("/{customer_id}/export", responses=BY_ID)
+def export_customer(customer_id: PathId, session: SessionDep, user: AdminUser) -> CustomerExport:
     """Everything held about the customer (a data subject access request)."""
-    return privacy.export_customer(session, customer_id)
+    return CustomerExport.model_validate(privacy.export_customer(session, customer_id))
 
 
-@router.post("/{customer_id}/erase")
-def erase_customer(customer_id: int, session: SessionDep, user: AdminUser) -> dict[str, Any]:
+@router.post("/{customer_id}/erase", responses=BY_ID)
+def erase_customer(customer_id: PathId, session: SessionDep, user: AdminUser) -> CustomerErased:
     """Erase the customer's personal data; orders and survey scores stay as aggregates."""
     changed = privacy.erase_customer(session, customer_id)
     session.commit()
-    return {"erased": customer_id, **changed}
+    return CustomerErased.model_validate({"erased": customer_id, **changed})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,7 +15,23 @@ from web.deps import StateDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+class Health(BaseModel):
+    status: str
+    database: str
+    version: str
+
+
+class Unhealthy(BaseModel):
+    status: str
+    database: str
+    error: str
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Unhealthy, "description": "The database does not answer"}},
+)
 def healthz(state: StateDep) -> JSONResponse:
     """200 when the app and its database answer, 503 otherwise."""
     try:

@@ -29,7 +29,7 @@
      ["Churn risk", c.churn_risk ? c.churn_risk + " (" + Math.round(100 * c.churn_probability) + " %)" : null],
      ["CSAT", s.csat_count ? s.csat_last + " last, " + s.csat_avg.toFixed(1) + " average" : null],
      ["NPS", s.nps_last !== null ? s.nps_last + " (" + s.nps_category + ")" : null],
-     ["Orders", c.order_count + " · " + c.total_spent], ["Scored", c.scored_at]].forEach(function ([k, v]) {
+     ["Orders", c.order_count + " · " + c.total_spent], ["Scored", c.scored_at ? new Date(c.scored_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : null]].forEach(function ([k, v]) {
       facts.appendChild(el("dt", {}, k)); facts.appendChild(el("dd", {}, v === null || v === undefined ? "–" : String(v)));
     });
     list("customer-reasons", c.churn_reasons, (r) => el("li", {}, r));

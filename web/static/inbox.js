@@ -126,7 +126,7 @@
           row.appendChild(el("td", {}, c.value_tier || "–"));
           row.appendChild(el("td", {}, c.churn_risk || "–"));
           row.appendChild(el("td", {}, waited(c.waiting_seconds)));
-          row.appendChild(el("td", { class: "sla sla-" + (c.sla_state || "none") }, slaText(c.sla_state, c.sla_due_at)));
+          row.appendChild(el("td", { class: "sla sla-" + (c.sla_state || "none") }, c.status === "resolved" ? "–" : slaText(c.sla_state, c.sla_due_at)));
           row.appendChild(el("td", {}, c.status + (c.assigned_agent_id ? (String(c.assigned_agent_id) === inbox.dataset.agentId ? " (me)" : "") : "")));
           const act = el("td");
           if (c.status === "waiting" && !c.assigned_agent_id) {
@@ -243,7 +243,7 @@
         document.getElementById("conv-title").textContent = data.customer.name + " · " + c.channel;
         document.getElementById("conv-status").textContent = c.status + (c.reason ? " · " + c.reason.replace(/_/g, " ") : "") +
           (c.team ? " · team " + c.team.name : "") +
-          (c.sla && c.sla.state ? " · SLA " + slaText(c.sla.state, c.sla.first_response_hit === null ? c.sla.first_response_due_at : c.sla.resolution_due_at) : "") +
+          (c.sla && c.sla.state && c.status !== "resolved" ? " · SLA " + slaText(c.sla.state, c.sla.first_response_hit === null ? c.sla.first_response_due_at : c.sla.resolution_due_at) : "") +
           (c.campaign ? " · reply to campaign “" + c.campaign.name + "”" : "");
         const others = document.getElementById("other-open");
         others.replaceChildren();
@@ -275,6 +275,11 @@
     document.getElementById("claim-btn").addEventListener("click", function () { act("/claim"); });
     document.getElementById("resolve-btn").addEventListener("click", function () { act("/resolve"); });
     document.getElementById("reopen-btn").addEventListener("click", function () { act("/reopen"); });
+    fetch("/api/v1/canned-responses", { credentials: "same-origin" }).then(function (res) { return res.ok ? res.json() : { canned_responses: [] }; })
+      .then(function (data) {
+        const canned = document.getElementById("canned");
+        data.canned_responses.forEach(function (c) { canned.appendChild(el("option", { value: c.text, title: c.text }, c.title)); });
+      }).catch(function () {});
     document.getElementById("canned").addEventListener("change", function (ev) {
       if (ev.target.value) { document.getElementById("reply-text").value = ev.target.value; ev.target.value = ""; }
     });
@@ -287,6 +292,7 @@
       try {
         await api("POST", "/conversations/" + id + "/messages", { text: text, private: isPrivate });
         box.value = "";
+        document.getElementById("reply-private").checked = false;
         await load();
       } catch (e) { showError(errorBox, e.message); }
     });

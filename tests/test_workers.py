@@ -1,0 +1,356 @@
+"""Many processes: `serve --workers`, change notifications between app instances, one
+Telegram sender for all of them, and SQLite's queued writers.
+
+"Another process" is played by a second app (or engine) with its own connection pool on
+the same database: on PostgreSQL they meet only through the database, as two processes do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from bot.engine import Engine as BotEngine
+from careloop.cli import app as cli
+from careloop.config import Settings, TelegramMode, get_settings
+from crm import events
+from crm.conversations.service import add_message, open_conversation
+from crm.db import Base, WriteQueue, create_db_engine, create_session_factory, session_scope
+from crm.models import DeliveryStatus, Direction, Message, Sender
+from tests.factories import make_customer, make_telegram_identity
+from tests.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+from web.api import chat
+from web.app import create_app
+
+runner = CliRunner()
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("CARELOOP_DATA_DIR", str(tmp_path))
+    for name in ("CARELOOP_TELEGRAM_TOKEN", "CARELOOP_TELEGRAM_MODE", "CARELOOP_WORKERS"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_serve_refuses_several_workers_on_sqlite(
+    clean_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CARELOOP_DATABASE_URL", f"sqlite:///{tmp_path / 'one.db'}")
+    result = runner.invoke(cli, ["serve", "--workers", "2"])
+    assert result.exit_code == 1
+    assert "--workers 2 needs PostgreSQL" in result.output
+    assert "SQLite" in result.output
+
+
+def test_serve_refuses_workers_that_would_all_poll_telegram(
+    clean_settings: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARELOOP_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/none")
+    monkeypatch.setenv("CARELOOP_TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("CARELOOP_TELEGRAM_MODE", "polling")
+    result = runner.invoke(cli, ["serve", "--workers", "3"])
+    assert result.exit_code == 1
+    assert "CARELOOP_TELEGRAM_MODE=webhook" in result.output
+
+
+def test_serve_help_documents_workers() -> None:
+    assert "--workers" in runner.invoke(cli, ["serve", "--help"]).output
+
+
+# -- change notifications -------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_engines(db_url: str) -> Iterator[tuple[Engine, Engine]]:
+    """Two pools on one database (two processes); what they commit is deleted afterwards."""
+    first, second = create_db_engine(db_url), create_db_engine(db_url)
+    yield first, second
+    with second.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    first.dispose()
+    second.dispose()
+
+
+def test_a_commit_through_another_engine_wakes_the_hub_and_a_rollback_does_not(
+    two_engines: tuple[Engine, Engine],
+) -> None:
+    listening_engine, writing_engine = two_engines
+    factory = create_session_factory(writing_engine)
+
+    def write(topic: str, *, commit: bool) -> None:
+        with factory() as session:
+            events.touch(session, topic)
+            session.execute(text("SELECT 1"))
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+
+    async def scenario() -> bool:
+        hub = events.EventHub(listening_engine)
+        await hub.start()
+        try:
+            await asyncio.wait_for(hub.listening.wait(), 30)
+            async with (
+                hub.subscribe({"test:rolled-back"}) as rolled_back,
+                hub.subscribe({"test:committed"}) as committed,
+            ):
+                await asyncio.to_thread(write, "test:rolled-back", commit=False)
+                await asyncio.to_thread(write, "test:committed", commit=True)
+                assert await committed.wait(60), "the committed topic never arrived"
+                # Announcements arrive in commit order: the rolled-back one would be here.
+                await asyncio.sleep(0)
+                return rolled_back._event.is_set()
+        finally:
+            await hub.stop()
+
+    assert asyncio.run(scenario()) is False
+
+
+class ServedApp:
+    """An app served by uvicorn on 127.0.0.1 in a thread (a worker process of its own)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the app did not start")
+            time.sleep(0.01)
+        hub = self.app.state.careloop.events
+        while not hub.listening.is_set():  # LISTEN is on: nothing committed is missed
+            if time.monotonic() > deadline:
+                raise RuntimeError("the app's event hub never listened")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def test_a_visitors_stream_on_one_app_gets_what_another_app_stored(
+    two_engines: tuple[Engine, Engine],
+    settings: Settings,
+    bot: BotEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stream is opened before the visitor's first message (no identity yet) on one
+    app; the message goes to another. No safety poll: only a notification can wake it."""
+    monkeypatch.setattr(chat, "SAFETY_POLL_SECONDS", 3600.0)
+    streaming_engine, posting_engine = two_engines
+    streaming = create_app(
+        settings,
+        bot=bot,
+        db_engine=streaming_engine,
+        session_factory=create_session_factory(streaming_engine),
+        run_scheduler=False,
+    )
+    posting = create_app(
+        settings,
+        bot=bot,
+        db_engine=posting_engine,
+        session_factory=create_session_factory(posting_engine),
+        run_scheduler=False,
+    )
+    visitor = f"v-{uuid.uuid4().hex[:12]}"
+    seen: list[str] = []
+    with (
+        ServedApp(streaming) as base,
+        TestClient(posting) as other,
+        httpx.Client(base_url=base, timeout=httpx.Timeout(5.0, read=120.0)) as http,
+        http.stream("GET", f"/api/v1/chat/sessions/{visitor}/events") as stream,
+    ):
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")  # subscribed
+        reply = other.post(
+            "/api/v1/chat/messages",
+            json={"session_id": visitor, "text": "what are your opening hours"},
+        )
+        assert reply.status_code == 200
+        wanted = {reply.json()["message"]["id"]} | {r["id"] for r in reply.json()["replies"]}
+        for line in lines:
+            if line.startswith("id: "):
+                seen.append(line[4:])
+                if wanted <= {int(i) for i in seen}:
+                    break
+    assert {int(i) for i in seen} == wanted
+
+
+# -- Telegram: one sender for every process --------------------------------------------------
+
+
+def outbox_messages(factory: sessionmaker[Session], chats: int, per_chat: int) -> list[int]:
+    ids: list[int] = []
+    with session_scope(factory) as session:
+        for chat_no in range(chats):
+            customer = make_customer(session)
+            identity = make_telegram_identity(session, customer, 700_000 + chat_no)
+            conversation = open_conversation(session, identity=identity)
+            for turn in range(per_chat):
+                message = add_message(
+                    session,
+                    conversation=conversation,
+                    direction=Direction.outbound,
+                    sender=Sender.agent,
+                    text=f"chat {chat_no} message {turn}",
+                )
+                ids.append(message.id)
+    return ids
+
+
+def test_only_the_scheduler_leader_sends_and_the_limits_hold_for_all(
+    db_url: str,
+    two_engines: tuple[Engine, Engine],
+    settings: Settings,
+    bot: BotEngine,
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several processes need PostgreSQL; on SQLite the one process sends")
+    first_engine, second_engine = two_engines
+    with FakeTelegramServer() as fake:
+        telegram = settings.model_copy(
+            update={
+                "telegram_token": SecretStr(TOKEN),
+                "telegram_api_url": fake.api_url,
+                "telegram_mode": TelegramMode.webhook,
+                "telegram_webhook_secret": SecretStr("s3cret-webhook_token"),
+                "workers": 2,
+            }
+        )
+        apps = [
+            create_app(
+                telegram,
+                bot=bot,
+                db_engine=engine,
+                session_factory=create_session_factory(engine),
+                run_scheduler=True,
+            )
+            for engine in (first_engine, second_engine)
+        ]
+        with TestClient(apps[0]), TestClient(apps[1]):
+            runners_lead = [_leads(app) for app in apps]
+            assert sorted(runners_lead) == [False, True], "exactly one scheduler leader"
+            ids = outbox_messages(create_session_factory(second_engine), chats=40, per_chat=3)
+            _wait_until_sent(fake, create_session_factory(first_engine), ids)
+            sent = [app.state.careloop.telegram.sender.stats["sent"] for app in apps]
+        leader = runners_lead.index(True)
+    assert sent[1 - leader] == 0, "the standby process sent nothing"
+    assert sent[leader] >= len(ids)
+    assert fake.too_many == 0
+    texts = [s.text for s in fake.sent if s.text.startswith("chat ")]
+    assert len(texts) == len(set(texts)) == len(ids), "each message exactly once"
+
+
+def _leads(app: FastAPI) -> bool:
+    """Whether this app's scheduler leads (the runner is what its sender's gate asks)."""
+    gate = app.state.careloop.telegram.sender.may_send
+    return bool(gate())
+
+
+def _wait_until_sent(fake: FakeTelegram, factory: sessionmaker[Session], ids: list[int]) -> None:
+    def all_sent() -> bool:
+        with factory() as session:
+            done = session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.id.in_(ids), Message.delivery_status == DeliveryStatus.sent)
+            )
+        return done == len(ids)
+
+    fake.wait_for(all_sent, timeout=120)
+
+
+# -- SQLite: writers queue --------------------------------------------------------------------
+
+
+def test_sqlite_writers_queue_instead_of_failing(tmp_path: Path) -> None:
+    """32 threads writing at once on one SQLite file: every transaction gets its turn."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'queue.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE hits (thread INTEGER, n INTEGER)"))
+    errors: list[Exception] = []
+
+    def writer(thread: int) -> None:
+        for _ in range(5):
+            try:
+                with engine.begin() as conn:
+                    total = conn.execute(text("SELECT count(*) FROM hits")).scalar_one()
+                    conn.execute(
+                        text("INSERT INTO hits VALUES (:t, :n)"), {"t": thread, "n": total}
+                    )
+            except OperationalError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with engine.connect() as conn:
+        counts = [row[0] for row in conn.execute(text("SELECT n FROM hits ORDER BY n"))]
+    engine.dispose()
+    assert errors == []
+    assert counts == list(range(160)), "one writer at a time: each saw every earlier row"
+
+
+def test_a_writer_that_waits_too_long_fails_cleanly() -> None:
+    queue = WriteQueue(timeout=0.05)
+    queue.acquire()
+    with pytest.raises(OperationalError, match="no turn to write"):
+        queue.acquire()
+    queue.release()
+    queue.acquire()  # the queue is usable again
+    queue.release()
+
+
+def test_writers_take_turns_in_order_of_arrival() -> None:
+    queue = WriteQueue(timeout=30)
+    order: list[int] = []
+    queue.acquire()
+    threads = []
+    for i in range(5):
+
+        def take(i: int = i) -> None:
+            queue.acquire()
+            order.append(i)
+            queue.release()
+
+        thread = threading.Thread(target=take)
+        thread.start()
+        threads.append(thread)
+        while len(queue._waiting) < i + 1:  # the i-th writer is queued before the next
+            time.sleep(0.001)
+    queue.release()
+    for thread in threads:
+        thread.join()
+    assert order == [0, 1, 2, 3, 4]
