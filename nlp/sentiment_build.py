@@ -29,7 +29,7 @@ from nlp.base import Encoder, Vectors
 from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
 from nlp.head import LinearHead
 from nlp.pretrained import pretrained_dir, write_shipped
-from nlp.sentiment_corpora import read_corpus
+from nlp.sentiment_corpora import LABELS, read_corpus
 
 log = logging.getLogger(__name__)
 
@@ -173,9 +173,7 @@ def fit_head(sources: Sequence[Source], config: BuildConfig) -> tuple[LinearHead
 def _macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float:
     from sklearn.metrics import f1_score
 
-    return float(
-        f1_score(truth, predicted, average="macro", labels=["negative", "neutral", "positive"])
-    )
+    return float(f1_score(truth, predicted, average="macro", labels=list(LABELS), zero_division=0))
 
 
 def build(

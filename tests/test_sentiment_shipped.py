@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nlp import pipeline
+from nlp.base import Vectors
 from nlp.dataset import DataError, Example, bundled_data_path, load_examples
 from nlp.encoder import SentenceEncoder
 from nlp.head import LinearHead
@@ -45,7 +47,7 @@ class Renamed:
         self.name = name
         self.dimension = encoder.dimension
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> Vectors:
         return self._encoder.encode(texts)
 
 
