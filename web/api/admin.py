@@ -23,6 +23,7 @@ from crm.users.schemas import (
 )
 from web.auth import AdminUser
 from web.deps import SessionDep, StateDep
+from web.params import RowId
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -57,12 +58,14 @@ def create_user(
 
 
 @router.get("/users/{user_id}", response_model=UserRead)
-def show_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+def show_user(user_id: RowId, session: SessionDep, admin: AdminUser) -> UserRead:
     return _read(users.get_user(session, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserRead)
-def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: AdminUser) -> UserRead:
+def update_user(
+    user_id: RowId, body: UserUpdate, session: SessionDep, admin: AdminUser
+) -> UserRead:
     """Change role, display name or capacity (the last active admin keeps the role)."""
     user = users.update_user(
         session,
@@ -77,7 +80,7 @@ def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: Admi
 
 
 @router.post("/users/{user_id}/disable", response_model=UserRead)
-def disable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+def disable_user(user_id: RowId, session: SessionDep, admin: AdminUser) -> UserRead:
     """Disable the account: its sessions end at once and its API tokens stop working."""
     user = users.set_active(
         session, user=users.get_user(session, user_id), active=False, by=Actor.of(admin)
@@ -87,7 +90,7 @@ def disable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRea
 
 
 @router.post("/users/{user_id}/enable", response_model=UserRead)
-def enable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+def enable_user(user_id: RowId, session: SessionDep, admin: AdminUser) -> UserRead:
     user = users.set_active(
         session, user=users.get_user(session, user_id), active=True, by=Actor.of(admin)
     )
@@ -97,7 +100,7 @@ def enable_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead
 
 @router.post("/users/{user_id}/reset-password", response_model=PasswordResetResult)
 def reset_password(
-    user_id: int, body: PasswordReset, session: SessionDep, state: StateDep, admin: AdminUser
+    user_id: RowId, body: PasswordReset, session: SessionDep, state: StateDep, admin: AdminUser
 ) -> PasswordResetResult:
     """Set a new password (or generate a one-time one, returned once); the user's sessions
     end and they must choose their own password at the next sign-in."""
@@ -115,7 +118,7 @@ def audit_log(
     admin: AdminUser,
     target: Annotated[str | None, Query(max_length=100, description="e.g. user:12")] = None,
     action: Annotated[str | None, Query(max_length=40, description="e.g. user.disable")] = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[RowId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditList:
     """Administrative changes, newest first (who, what, target, when, details)."""

@@ -14,6 +14,7 @@ from crm.campaigns import audience, report, service
 from crm.models import Role, User
 from web.auth import require_roles
 from web.deps import SessionDep, SettingsDep
+from web.params import Count, RowId
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 MarketerUser = Annotated[User, Depends(require_roles(Role.marketer))]
@@ -34,15 +35,15 @@ class CampaignIn(BaseModel):
     offer_value: Decimal | None = Field(default=None, description="discount per redemption")
     message_cost: Decimal | None = Field(default=None, description="cost of one message")
     attribution: Literal["any_order", "offer_code"] | None = None
-    attribution_days: int | None = None
-    max_messages: int | None = None
+    attribution_days: Count | None = None
+    max_messages: Count | None = None
     schedule_kind: Literal["once", "recurring", "triggered"] | None = None
     schedule: dict[str, Any] | None = Field(
         default=None,
         description='{"at": ISO} | {"cron": "0 9 * * 1", "timezone": "Europe/Berlin"} | '
         '{"trigger": "churn_high" | "birthday" | "days_after_last_order" | "low_csat"}',
     )
-    control_percent: int | None = Field(default=None, description="0 to 90")
+    control_percent: Count | None = Field(default=None, description="0 to 90")
 
     def values(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -53,7 +54,7 @@ class AudienceIn(BaseModel):
 
 
 class MessagePreviewIn(CampaignIn):
-    customer_id: int | None = Field(default=None, description="default: the first member")
+    customer_id: RowId | None = Field(default=None, description="default: the first member")
 
 
 @router.get("")
@@ -101,14 +102,14 @@ def preview_message(
 
 
 @router.get("/{campaign_id}")
-def show_campaign(campaign_id: int, session: SessionDep, user: MarketerUser) -> dict[str, Any]:
+def show_campaign(campaign_id: RowId, session: SessionDep, user: MarketerUser) -> dict[str, Any]:
     campaign = service.get_campaign(session, campaign_id)
     return {**service.as_dict(campaign), "audit": service.audit_trail(session, campaign_id)}
 
 
 @router.patch("/{campaign_id}")
 def update_campaign(
-    campaign_id: int, body: CampaignIn, session: SessionDep, user: MarketerUser
+    campaign_id: RowId, body: CampaignIn, session: SessionDep, user: MarketerUser
 ) -> dict[str, Any]:
     campaign = service.update_campaign(
         session, service.get_campaign(session, campaign_id), body.values(), user
@@ -119,7 +120,7 @@ def update_campaign(
 
 @router.post("/{campaign_id}/activate")
 def activate(
-    campaign_id: int, session: SessionDep, settings: SettingsDep, user: MarketerUser
+    campaign_id: RowId, session: SessionDep, settings: SettingsDep, user: MarketerUser
 ) -> dict[str, Any]:
     """Start or resume; a one-off campaign without a time is planned at once."""
     campaign = service.get_campaign(session, campaign_id)
@@ -129,7 +130,7 @@ def activate(
 
 
 @router.post("/{campaign_id}/pause")
-def pause(campaign_id: int, session: SessionDep, user: MarketerUser) -> dict[str, Any]:
+def pause(campaign_id: RowId, session: SessionDep, user: MarketerUser) -> dict[str, Any]:
     campaign = service.get_campaign(session, campaign_id)
     service.pause(session, campaign, user)
     session.commit()
@@ -137,7 +138,7 @@ def pause(campaign_id: int, session: SessionDep, user: MarketerUser) -> dict[str
 
 
 @router.post("/{campaign_id}/finish")
-def finish(campaign_id: int, session: SessionDep, user: MarketerUser) -> dict[str, Any]:
+def finish(campaign_id: RowId, session: SessionDep, user: MarketerUser) -> dict[str, Any]:
     campaign = service.get_campaign(session, campaign_id)
     cancelled = service.finish(session, campaign, user)
     session.commit()
@@ -146,7 +147,7 @@ def finish(campaign_id: int, session: SessionDep, user: MarketerUser) -> dict[st
 
 @router.get("/{campaign_id}/report", response_model=None)
 def campaign_report(
-    campaign_id: int,
+    campaign_id: RowId,
     session: SessionDep,
     user: MarketerUser,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",

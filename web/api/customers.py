@@ -14,6 +14,7 @@ from crm.customers.profile import customer_profile
 from crm.models import ChurnRisk, Customer, Role, User
 from web.auth import require_roles
 from web.deps import SessionDep
+from web.params import RowId
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 StaffUser = Annotated[User, Depends(require_roles(Role.agent, Role.marketer))]
@@ -58,19 +59,19 @@ def list_customers(
 
 
 @router.get("/{customer_id}")
-def show_customer(customer_id: int, session: SessionDep, user: StaffUser) -> dict[str, Any]:
+def show_customer(customer_id: RowId, session: SessionDep, user: StaffUser) -> dict[str, Any]:
     """The customer 360; marketers get masked contacts and no survey comments."""
     return customer_profile(session, customer_id, masked=user.role is Role.marketer)
 
 
 @router.get("/{customer_id}/export")
-def export_customer(customer_id: int, session: SessionDep, user: AdminUser) -> dict[str, Any]:
+def export_customer(customer_id: RowId, session: SessionDep, user: AdminUser) -> dict[str, Any]:
     """Everything held about the customer (a data subject access request)."""
     return privacy.export_customer(session, customer_id)
 
 
 @router.post("/{customer_id}/erase")
-def erase_customer(customer_id: int, session: SessionDep, user: AdminUser) -> dict[str, Any]:
+def erase_customer(customer_id: RowId, session: SessionDep, user: AdminUser) -> dict[str, Any]:
     """Erase the customer's personal data; orders and survey scores stay as aggregates."""
     changed = privacy.erase_customer(session, customer_id)
     session.commit()

@@ -21,6 +21,7 @@ from crm.db import session_scope
 from crm.models import Campaign, Conversation, Message, Role, Team, User
 from web.auth import AgentUser
 from web.deps import SessionDep, StateDep
+from web.params import Cursor, RowId
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -34,7 +35,7 @@ class ReplyIn(BaseModel):
 
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    agent_id: int
+    agent_id: RowId
 
 
 class RelabelIn(BaseModel):
@@ -44,7 +45,7 @@ class RelabelIn(BaseModel):
 
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] | None = None  # all unread when left out
+    ids: list[RowId] | None = Field(default=None, max_length=1000)  # all unread when left out
 
 
 def _row(row: inbox.QueueRow) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def list_conversations(
     user: AgentUser,
     view: Annotated[str, Query(description="queue, mine, unassigned, all or resolved")] = "queue",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Cursor, Query()] = 0,
     sort: Annotated[str, Query(description="priority (default) or sla (due first)")] = "priority",
 ) -> dict[str, Any]:
     """Sorted by priority, then by how long the customer has waited (or by SLA due time)."""
@@ -121,7 +122,9 @@ def list_conversations(
 
 
 @router.get("/conversations/{conversation_id}")
-def show_conversation(conversation_id: int, session: SessionDep, user: AgentUser) -> dict[str, Any]:
+def show_conversation(
+    conversation_id: RowId, session: SessionDep, user: AgentUser
+) -> dict[str, Any]:
     """The whole history (with NLU labels and private notes) and the customer 360."""
     conversation = inbox.get_conversation(session, conversation_id)
     messages = session.scalars(
@@ -146,7 +149,7 @@ def intents(state: StateDep, user: AgentUser) -> dict[str, Any]:
 
 @router.post("/messages/{message_id}/intent")
 def relabel(
-    message_id: int, body: RelabelIn, session: SessionDep, state: StateDep, user: AgentUser
+    message_id: RowId, body: RelabelIn, session: SessionDep, state: StateDep, user: AgentUser
 ) -> dict[str, Any]:
     """Correct the intent of a customer message (training data for `careloop nlu train`)."""
     message = inbox.relabel(
@@ -166,10 +169,13 @@ def relabel(
 
 @router.get("/notifications")
 def notifications(
-    session: SessionDep, user: AgentUser, unread: bool = True, limit: int = 50
+    session: SessionDep,
+    user: AgentUser,
+    unread: bool = True,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """SLA warnings for this agent, newest first."""
-    items = inbox.notifications(session, user=user, unread_only=unread, limit=min(limit, 200))
+    items = inbox.notifications(session, user=user, unread_only=unread, limit=limit)
     return {
         "notifications": [
             {
@@ -194,7 +200,7 @@ def read_notifications(body: ReadIn, session: SessionDep, user: AgentUser) -> di
 
 @router.post("/conversations/{conversation_id}/claim")
 def claim(
-    conversation_id: int, session: SessionDep, user: AgentUser, state: StateDep
+    conversation_id: RowId, session: SessionDep, user: AgentUser, state: StateDep
 ) -> dict[str, Any]:
     """409 when another agent was faster."""
     session.commit()  # end the sign-in's read; the claim runs in a transaction of its own
@@ -205,7 +211,7 @@ def claim(
 
 @router.post("/conversations/{conversation_id}/assign")
 def assign(
-    conversation_id: int, body: AssignIn, session: SessionDep, user: AgentUser
+    conversation_id: RowId, body: AssignIn, session: SessionDep, user: AgentUser
 ) -> dict[str, Any]:
     conversation = inbox.assign(
         session, conversation_id=conversation_id, agent_id=body.agent_id, by=user
@@ -216,7 +222,7 @@ def assign(
 
 @router.post("/conversations/{conversation_id}/messages")
 def reply(
-    conversation_id: int, body: ReplyIn, session: SessionDep, user: AgentUser, state: StateDep
+    conversation_id: RowId, body: ReplyIn, session: SessionDep, user: AgentUser, state: StateDep
 ) -> dict[str, Any]:
     """Sent through the customer's own channel; ``private`` notes are never sent."""
     message = inbox.reply(
@@ -233,14 +239,14 @@ def reply(
 
 
 @router.post("/conversations/{conversation_id}/resolve")
-def resolve(conversation_id: int, session: SessionDep, user: AgentUser) -> dict[str, Any]:
+def resolve(conversation_id: RowId, session: SessionDep, user: AgentUser) -> dict[str, Any]:
     conversation = inbox.resolve(session, conversation_id=conversation_id, agent=user)
     session.commit()
     return {"conversation": _conversation(conversation, session)}
 
 
 @router.post("/conversations/{conversation_id}/reopen")
-def reopen(conversation_id: int, session: SessionDep, user: AgentUser) -> dict[str, Any]:
+def reopen(conversation_id: RowId, session: SessionDep, user: AgentUser) -> dict[str, Any]:
     conversation = inbox.reopen(session, conversation_id=conversation_id, agent=user)
     session.commit()
     return {"conversation": _conversation(conversation, session)}

@@ -19,6 +19,7 @@ from crm.db import READ_ONLY, utcnow
 from crm.models import BlockReason, ContactBlock, Role, User
 from web.auth import require_roles
 from web.deps import SessionDep, StateDep
+from web.params import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 AdminUser = Annotated[User, Depends(require_roles())]
@@ -28,7 +29,7 @@ StaffUser = Annotated[User, Depends(require_roles(Role.agent, Role.marketer))]
 
 class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: int
+    user_id: RowId
 
 
 class BlockIn(BaseModel):
@@ -56,7 +57,7 @@ def create_team(body: dict[str, Any], session: SessionDep, user: AdminUser) -> d
 
 @router.patch("/teams/{team_id}")
 def update_team(
-    team_id: int, body: dict[str, Any], session: SessionDep, user: AdminUser
+    team_id: RowId, body: dict[str, Any], session: SessionDep, user: AdminUser
 ) -> dict[str, Any]:
     team = teams.save_team(session, body, teams.get_team(session, team_id))
     session.commit()
@@ -65,7 +66,7 @@ def update_team(
 
 @router.post("/teams/{team_id}/members")
 def add_member(
-    team_id: int, body: MemberIn, session: SessionDep, user: AdminUser
+    team_id: RowId, body: MemberIn, session: SessionDep, user: AdminUser
 ) -> dict[str, Any]:
     member = teams.set_member(session, team_id=team_id, user_id=body.user_id)
     session.commit()
@@ -74,7 +75,7 @@ def add_member(
 
 @router.delete("/teams/{team_id}/members/{user_id}")
 def remove_member(
-    team_id: int, user_id: int, session: SessionDep, user: AdminUser
+    team_id: RowId, user_id: RowId, session: SessionDep, user: AdminUser
 ) -> dict[str, Any]:
     teams.get_team(session, team_id)
     member = teams.set_member(session, team_id=None, user_id=user_id)
@@ -99,7 +100,7 @@ def set_default_policy(
 
 @router.put("/teams/{team_id}/sla-policy")
 def set_team_policy(
-    team_id: int, body: dict[str, Any], session: SessionDep, user: AdminUser
+    team_id: RowId, body: dict[str, Any], session: SessionDep, user: AdminUser
 ) -> dict[str, Any]:
     """``{"first_response_minutes", "resolution_minutes", "business_hours_only",
     "urgent_priority", "urgent_factor", "at_risk_percent"}``"""
@@ -123,14 +124,14 @@ def _block(b: ContactBlock) -> dict[str, Any]:
 
 
 @router.get("/customers/{customer_id}/contact-blocks")
-def list_blocks(customer_id: int, session: SessionDep, user: StaffUser) -> dict[str, Any]:
+def list_blocks(customer_id: RowId, session: SessionDep, user: StaffUser) -> dict[str, Any]:
     customers.get_customer(session, customer_id)
     return {"blocks": [_block(b) for b in customers.blocks(session, customer_id=customer_id)]}
 
 
 @router.post("/customers/{customer_id}/contact-blocks", status_code=201)
 def add_block(
-    customer_id: int, body: BlockIn, session: SessionDep, user: StaffUser
+    customer_id: RowId, body: BlockIn, session: SessionDep, user: StaffUser
 ) -> dict[str, Any]:
     """Staff: no marketing to this customer on ``channel`` (or on any)."""
     customers.get_customer(session, customer_id)
@@ -148,7 +149,7 @@ def add_block(
 
 @router.delete("/customers/{customer_id}/contact-blocks/{block_id}")
 def remove_block(
-    customer_id: int, block_id: int, session: SessionDep, user: StaffUser
+    customer_id: RowId, block_id: RowId, session: SessionDep, user: StaffUser
 ) -> dict[str, Any]:
     """Lift a manual entry (opt-outs end when the customer opts in; a blocked bot when the
     customer writes again)."""
@@ -168,8 +169,8 @@ def remove_block(
 def filters(
     start: Annotated[dt.date | None, Query(description="first day (default: 30 days ago)")] = None,
     end: Annotated[dt.date | None, Query(description="last day, included (default: today)")] = None,
-    team_id: int | None = None,
-    agent_id: int | None = None,
+    team_id: RowId | None = None,
+    agent_id: RowId | None = None,
     segment: str | None = None,
     intent: str | None = None,
     reason: str | None = None,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from crm.models import Role, User
 from web.auth import PASSWORD_CHANGE_PATH, optional_user
+from web.params import RowId
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +47,7 @@ def inbox_page(request: Request, user: MaybeUser) -> Response:
 
 
 @router.get("/inbox/conversations/{conversation_id}", response_class=HTMLResponse)
-def conversation_page(request: Request, user: MaybeUser, conversation_id: int) -> Response:
+def conversation_page(request: Request, user: MaybeUser, conversation_id: RowId) -> Response:
     return staff_page(request, user, "conversation.html", conversation_id=conversation_id)
 
 
@@ -77,7 +78,7 @@ def campaigns_page(request: Request, user: MaybeUser) -> Response:
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
-def campaign_report_page(request: Request, user: MaybeUser, campaign_id: int) -> Response:
+def campaign_report_page(request: Request, user: MaybeUser, campaign_id: RowId) -> Response:
     return staff_page(
         request,
         user,
@@ -88,7 +89,7 @@ def campaign_report_page(request: Request, user: MaybeUser, campaign_id: int) ->
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
-def customer_page(request: Request, user: MaybeUser, customer_id: int) -> Response:
+def customer_page(request: Request, user: MaybeUser, customer_id: RowId) -> Response:
     return staff_page(
         request,
         user,
