@@ -259,7 +259,7 @@ def test_integers_beyond_64_bits_and_negative_limits_get_422(
 @pytest.mark.parametrize("value", [str(HUGE), "-1", "²", "abc"])
 def test_a_last_event_id_that_is_no_message_id_gets_422(client: TestClient, value: str) -> None:
     res = client.get(
-        "/api/v1/chat/sessions/visitor/events", headers={"Last-Event-ID": value.encode()}
+        "/api/v1/chat/sessions/visitor/events", headers={b"Last-Event-ID": value.encode()}
     )
     assert res.status_code == 422, res.text
 
