@@ -40,6 +40,7 @@ from web.api import (
     telegram_webhook,
 )
 from web.errors import install_error_handlers
+from web.inputs import StorableTextGuard
 from web.pages import account as account_pages
 from web.pages import admin as admin_pages
 from web.pages import chat as chat_pages
@@ -142,6 +143,7 @@ def create_app(
         docs_url=None,  # served by web.pages.docs from vendored files, not a CDN
         redoc_url=None,
     )
+    app.add_middleware(StorableTextGuard)  # (inside SecurityHeaders: its 422s get them too)
     app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.production)
     install_error_handlers(app)
     app.include_router(health.router)
