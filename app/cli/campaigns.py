@@ -65,47 +65,34 @@ def campaigns_send(
 
 
 async def _send_campaigns(settings: Settings, timeout: float) -> dict[str, Any]:
-    import datetime as dt
-
-    from bot.telegram.channel import make_bot
-    from bot.telegram.limiter import RateLimiter
-    from bot.telegram.sender import TelegramSender
+    from app.compose import campaign_sender
     from crm.campaigns import dispatch
     from crm.db import create_db_engine, create_session_factory, session_scope
 
     engine = create_db_engine(settings.effective_database_url)
     factory = create_session_factory(engine)
     totals: dict[str, Any] = {"queued": 0, "deferred": 0, "skipped": {}}
-    sender = None
-    if settings.telegram_enabled:
-        bot = make_bot(settings)
-        await bot.initialize()
-        sender = TelegramSender(
-            bot,
-            factory,
-            limiter=RateLimiter(settings.telegram_rate_per_second, settings.telegram_chat_interval),
-            max_attempts=settings.telegram_max_attempts,
-            claim_lease=dt.timedelta(seconds=settings.outbox_claim_lease_seconds),
-        )
     deadline = time.monotonic() + timeout
     try:
-        if sender is not None:
-            await sender.release_stale()
-        while time.monotonic() < deadline:
-            with session_scope(factory) as session:
-                result = dispatch.dispatch(session, settings)
-            totals["queued"] += result.queued
-            totals["deferred"] += result.deferred
-            for reason, n in result.skipped.items():
-                totals["skipped"][reason] = totals["skipped"].get(reason, 0) + n
-            if sender is not None:
-                await sender.drain(timeout=max(1.0, deadline - time.monotonic()))
-            if not result.queued and not result.skipped:
-                break
+        async with campaign_sender(settings, factory) as sender:
+            try:
+                if sender is not None:
+                    await sender.release_stale()
+                while time.monotonic() < deadline:
+                    with session_scope(factory) as session:
+                        result = dispatch.dispatch(session, settings)
+                    totals["queued"] += result.queued
+                    totals["deferred"] += result.deferred
+                    for reason, n in result.skipped.items():
+                        totals["skipped"][reason] = totals["skipped"].get(reason, 0) + n
+                    if sender is not None:
+                        await sender.drain(timeout=max(1.0, deadline - time.monotonic()))
+                    if not result.queued and not result.skipped:
+                        break
+            finally:
+                if sender is not None:
+                    totals["telegram"] = dict(sender.stats)
     finally:
-        if sender is not None:
-            totals["telegram"] = dict(sender.stats)
-            await sender.bot.shutdown()
         engine.dispose()
     return totals
 

@@ -6,7 +6,6 @@ import asyncio
 import ipaddress
 import logging
 import os
-import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -48,7 +47,7 @@ def serve(
 
     import uvicorn
 
-    from web.app import create_app
+    from app.compose import web_app
     from web.server import ReadyServer
 
     settings = load_settings()
@@ -87,7 +86,7 @@ def serve(
         return
     typer.echo("careloop is starting (loading the models); the URLs follow when it answers")
     config = uvicorn.Config(
-        create_app(settings, run_scheduler=scheduler),
+        web_app(settings, run_scheduler=scheduler),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -163,27 +162,8 @@ def bot_cmd() -> None:
     if settings.telegram_mode.value == "webhook":
         raise fail("CARELOOP_TELEGRAM_MODE is webhook: updates arrive through `careloop serve`")
     require_migrated(settings)
-    asyncio.run(_run_bot(settings))
+    from app.compose import run_bot
 
-
-async def _run_bot(settings: Settings) -> None:
-    from bot.factory import build_engine, watch_models
-    from bot.telegram.channel import TelegramChannel
-    from crm.db import create_db_engine, create_session_factory
-
-    engine = create_db_engine(settings.effective_database_url)
-    bot_engine = await asyncio.to_thread(build_engine, settings)
-    channel = TelegramChannel(settings, bot_engine, create_session_factory(engine))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    watcher = asyncio.create_task(watch_models(bot_engine, settings))
-    try:
-        await channel.start()
-        typer.echo("careloop bot: polling Telegram; Ctrl-C stops it")
-        await stop.wait()
-    finally:
-        watcher.cancel()
-        await channel.stop()
-        engine.dispose()
+    asyncio.run(
+        run_bot(settings, lambda: typer.echo("careloop bot: polling Telegram; Ctrl-C stops it"))
+    )
