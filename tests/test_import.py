@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from careloop.cli import app
+from app.cli import app
 from careloop.errors import ValidationFailed
 from crm.imports.service import ImportReport, import_csv
 from crm.models import Customer, Order, OrderStatus, User

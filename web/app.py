@@ -22,7 +22,7 @@ from bot.telegram.channel import TelegramChannel
 from careloop import __version__
 from careloop.config import Environment, Settings, get_settings, weak_secret_reason
 from careloop.logs import configure_logging
-from crm.db import create_db_engine, create_session_factory
+from crm.db import create_session_factory, server_engine
 from crm.events import EventHub
 from crm.users.passwords import HashGate
 from web.api import (
@@ -69,14 +69,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = db_engine or create_db_engine(
-            settings.effective_database_url,
-            echo=settings.database_echo,
-            statement_timeout_s=settings.database_statement_timeout_seconds,
-            idle_in_transaction_timeout_s=settings.database_idle_in_transaction_timeout_seconds,
-            pool_size=settings.database_pool_size,
-            max_overflow=settings.database_max_overflow,
-        )
+        engine = db_engine or server_engine(settings)
         factory = session_factory or create_session_factory(engine)
         if bot is None:
             from bot.factory import build_engine

@@ -25,7 +25,6 @@ from telegram.request import HTTPXRequest
 
 from bot.engine import Engine
 from bot.inbound import Command, InboundMessage
-from bot.telegram.limiter import RateLimiter
 from bot.telegram.sender import TelegramSender
 from careloop.config import Settings, TelegramMode
 from careloop.text import storable
@@ -105,14 +104,8 @@ class TelegramChannel:
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self.sender = TelegramSender(
-            self.application.bot,
-            session_factory,
-            limiter=RateLimiter(settings.telegram_rate_per_second, settings.telegram_chat_interval),
-            max_attempts=settings.telegram_max_attempts,
-            claim_lease=dt.timedelta(seconds=settings.outbox_claim_lease_seconds),
-            stale_sweep_seconds=min(60.0, settings.outbox_claim_lease_seconds),
-            may_send=may_send,
+        self.sender = TelegramSender.from_settings(
+            self.application.bot, session_factory, settings, may_send=may_send
         )
         self._sender_task: asyncio.Task[None] | None = None
 
