@@ -37,11 +37,11 @@ from crm.models import (
 )
 from crm.schemas import MAX_ID
 from crm.users.service import create_api_token
+from devtools.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from nlp.base import Understanding
 from nlp.batcher import MicroBatcher
 from nlp.pipeline import NLU
 from tests.factories import campaign_fields, make_user
-from tests.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from web.app import create_app
 
 CHAT = "/api/v1/chat/messages"
