@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test test-fast fuzz venv lint typecheck docs api-docs check bench bench-banking77 bench-banking77-oos bench-sentiment-public browser clean
+.PHONY: run test test-fast fuzz venv lint typecheck docs api-docs models check bench bench-banking77 bench-banking77-oos bench-sentiment-public browser clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating virtual environment in $(VENV)"
@@ -68,6 +68,11 @@ typecheck: $(STAMP)
 ## make docs: build the manual (docs/ -> site/) with MkDocs; warnings and broken links fail it
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
+
+## make models: rebuild the intent model shipped in nlp/pretrained/intent/ (after editing
+## nlp/data/intents.yml; a test says when it is out of date)
+models: $(STAMP)
+	$(BIN)/python -m nlp.intent_build
 
 ## make api-docs: regenerate docs/api-reference.md from the app's OpenAPI document
 api-docs: $(STAMP)

@@ -22,7 +22,7 @@ from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentiment
 from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
-from nlp.pretrained import ShippedHead, shipped_sentiment
+from nlp.pretrained import ShippedHead, shipped_intent, shipped_sentiment
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
 from nlp.tone import read_tone
 from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
@@ -145,7 +145,34 @@ def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:
         if shipped is None or not _superseded(artifact, shipped):
             return artifact
         return install_shipped(encoder, config, shipped)
+    if task == "intent" and config.intent_data is None:
+        installed = install_shipped_intent(encoder, config)
+        if installed is not None:
+            return installed
     return train_task(encoder, config, task)
+
+
+def install_shipped_intent(encoder: Encoder, config: NLUConfig) -> Artifact | None:
+    """Activate the shipped intent model (:mod:`nlp.pretrained`) when it was built from the
+    bundled examples and settings in use; None when it does not fit (then training runs)."""
+    data = data_hash(load_examples(bundled_data_path("intent")))
+    shipped = shipped_intent(encoder, data_sha256=data, oos_weight=config.intent_oos_weight)
+    if shipped is None:
+        return None
+    meta = {
+        "mode": "fast",
+        "encoder": encoder.name,
+        "data_path": str(bundled_data_path("intent")),
+        "data_sha256": data,
+        "shipped": True,
+        "n_examples": shipped.meta.get("n_examples"),
+        "metrics": shipped.meta.get("metrics", {}),
+    }
+    artifact = save_artifact(
+        config.model_dir, "intent", shipped.head, meta, detector=shipped.detector
+    )
+    log.info("nlu.pretrained.installed task=intent version=%s", artifact.version)
+    return artifact
 
 
 def _superseded(artifact: Artifact, shipped: ShippedHead) -> bool:
