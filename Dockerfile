@@ -14,6 +14,7 @@ COPY bot bot
 COPY scheduler scheduler
 COPY web web
 COPY migrations migrations
+COPY app app
 RUN pip install .
 
 FROM python:3.11-slim

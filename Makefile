@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test test-fast fuzz venv lint typecheck docs api-docs check bench bench-banking77 bench-banking77-oos browser clean
+.PHONY: run test test-fast fuzz venv lint typecheck docs api-docs models check bench bench-banking77 bench-banking77-oos bench-sentiment-public browser clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating virtual environment in $(VENV)"
@@ -69,6 +69,11 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
 
+## make models: rebuild the intent model shipped in nlp/pretrained/intent/ (after editing
+## nlp/data/intents.yml; a test says when it is out of date)
+models: $(STAMP)
+	$(BIN)/python -m nlp.intent_build
+
 ## make api-docs: regenerate docs/api-reference.md from the app's OpenAPI document
 api-docs: $(STAMP)
 	$(BIN)/python docs/gen_api.py
@@ -92,6 +97,12 @@ bench-banking77: $(STAMP)
 ## make bench-banking77-oos: out-of-scope detection on BANKING77, 19 intents held out, 5 seeds
 bench-banking77-oos: $(STAMP)
 	$(BIN)/python -m bench.banking77_oos
+
+## make bench-sentiment-public CORPORA=DIR: the shipped sentiment head zero-shot on public
+## 3-class test sets (docs/sentiment.md says how to lay out DIR)
+CORPORA ?= corpora/sentiment
+bench-sentiment-public: $(STAMP)
+	$(BIN)/python -m bench.sentiment_public --corpora $(CORPORA)
 
 clean:
 	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache

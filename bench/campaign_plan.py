@@ -40,7 +40,6 @@ from crm.db import (
     session_scope,
     utcnow,
 )
-from crm.migrate import upgrade
 from crm.models import (
     CampaignDelivery,
     CampaignStatus,
@@ -51,6 +50,7 @@ from crm.models import (
     DeliveryGroup,
     OutboxStatus,
 )
+from migrations.runner import upgrade
 
 SAMPLE = 10_000
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

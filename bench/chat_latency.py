@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from bot.factory import build_engine
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory
-from crm.migrate import upgrade
+from migrations.runner import upgrade
 from web.app import create_app
 
 MESSAGES = [

@@ -34,8 +34,8 @@ from bot.factory import build_engine
 from bot.policy.escalation import Action, decide
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory
-from crm.migrate import upgrade
 from crm.models import Customer, Order, OrderStatus
+from migrations.runner import upgrade
 from nlp.base import FALLBACK_INTENT, OOS_LABEL, Understanding
 from nlp.tone import Tone
 from web.app import create_app

@@ -39,11 +39,11 @@ from bench.shop_generator import END, generate
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory, session_scope
 from crm.imports.service import import_file
-from crm.migrate import upgrade
 from crm.models import Customer, Order
 from crm.scoring.churn import build_features, churn_labels, train
 from crm.scoring.history import OrderHistory
 from crm.scoring.service import score_customers
+from migrations.runner import upgrade
 
 
 def peak_mb() -> float:

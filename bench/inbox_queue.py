@@ -33,9 +33,9 @@ from bot.responses import ResponseBook
 from careloop.config import Settings
 from crm.conversations.service import queue_rank
 from crm.db import create_db_engine, create_session_factory, session_scope
-from crm.migrate import upgrade
 from crm.models import Role
 from crm.users.service import create_api_token, create_user
+from migrations.runner import upgrade
 from nlp.encoder import SentenceEncoder
 from nlp.pipeline import NLUConfig, load_nlu
 from web.app import create_app

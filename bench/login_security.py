@@ -32,9 +32,9 @@ from bot.engine import Engine as BotEngine
 from bot.factory import build_engine
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory, session_scope
-from crm.migrate import upgrade
 from crm.models import Role
 from crm.users.service import create_user, find_user_by_email
+from migrations.runner import upgrade
 from web.app import create_app
 
 EMAIL = "bench.agent@shop.example"

@@ -25,7 +25,6 @@ from sqlalchemy import func, insert, select
 from careloop.config import Settings
 from crm.conversations.service import add_message
 from crm.db import create_db_engine, create_session_factory, session_scope, utcnow
-from crm.migrate import upgrade
 from crm.models import (
     Channel,
     ChannelIdentity,
@@ -43,6 +42,7 @@ from crm.models import (
 )
 from crm.surveys import analytics
 from crm.surveys import service as surveys
+from migrations.runner import upgrade
 
 
 def fill_conversations(

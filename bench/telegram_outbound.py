@@ -26,7 +26,6 @@ from bot.telegram.limiter import RateLimiter
 from bot.telegram.sender import TelegramSender
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory, session_scope, utcnow
-from crm.migrate import upgrade
 from crm.models import (
     Channel,
     ChannelIdentity,
@@ -38,7 +37,8 @@ from crm.models import (
     Message,
     Sender,
 )
-from tests.fake_telegram import TOKEN, FakeTelegramServer
+from devtools.fake_telegram import TOKEN, FakeTelegramServer
+from migrations.runner import upgrade
 
 LIMIT = 30
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from json.encoder import encode_basestring_ascii as _encode_json_string
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -50,6 +50,9 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from careloop.config import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -763,6 +766,19 @@ def create_db_engine(
         event.listen(engine, "commit", _sqlite_end)
         event.listen(engine, "rollback", _sqlite_end)
     return engine
+
+
+def server_engine(settings: Settings) -> Engine:
+    """The engine of a long-running process (``careloop serve``, each of its workers, and
+    ``careloop bot``): the settings' pool size and PostgreSQL timeouts."""
+    return create_db_engine(
+        settings.effective_database_url,
+        echo=settings.database_echo,
+        statement_timeout_s=settings.database_statement_timeout_seconds,
+        idle_in_transaction_timeout_s=settings.database_idle_in_transaction_timeout_seconds,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
 
 
 def dialect_insert(session: Session, model: type[Any]) -> Any:

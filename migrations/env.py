@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (``crm.migrate``) or the settings."""
+"""Alembic environment: the URL comes from the caller (``migrations.runner``) or the settings."""
 
 from __future__ import annotations
 

@@ -3,9 +3,14 @@
 Callers in many threads call :meth:`MicroBatcher.submit` with one item and block for its
 result. One worker thread takes the first waiting item, gathers whatever else arrives
 within ``max_wait`` (up to ``max_batch`` items), runs the batch function once and hands each
-caller its own result (or the batch's exception). When traffic is light a call costs one
-``max_wait`` at most; under load the encoder runs on full batches, which is several times
-cheaper per message than one forward pass each.
+caller its own result. When traffic is light a call costs one ``max_wait`` at most; under
+load the encoder runs on full batches, which is several times cheaper per message than one
+forward pass each.
+
+A batch that fails is run again one item at a time, so a bad input (text the tokenizer
+cannot read) fails its own caller only and never the others who shared its batch. Failures
+are logged without a traceback, at most one line per ``log_every`` seconds with a count of
+those not shown: a stream of bad requests must not become a stream of log lines.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class MicroBatcher(Generic[In, Out]):
         max_batch: int = 32,
         max_wait: float = 0.001,
         name: str = "micro-batcher",
+        log_every: float = 60.0,
     ) -> None:
         if max_batch < 1 or max_wait < 0:
             raise ValueError("max_batch must be ≥ 1 and max_wait ≥ 0")
@@ -41,6 +47,8 @@ class MicroBatcher(Generic[In, Out]):
         self.max_wait = max_wait
         self.batches = 0
         self.items = 0
+        self.failed_items = 0
+        self._failures = _FailureLog(name, log_every)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -103,14 +111,59 @@ class MicroBatcher(Generic[In, Out]):
         if not items:
             return
         try:
-            results = self.fn(items)
-            if len(results) != len(items):
-                raise RuntimeError(f"batch function returned {len(results)} for {len(items)}")
-        except BaseException as exc:
-            for future in futures:
-                future.set_exception(exc)
+            results = self._call(items)
+        except BaseException as exc:  # (the worker must outlive any error of the batch)
+            if len(items) == 1:
+                self._fail(futures[0], exc)
+                return
+            # Find the bad item(s): every other caller still gets its result.
+            for item, future in zip(items, futures, strict=True):
+                try:
+                    (result,) = self._call([item])
+                except BaseException as item_exc:
+                    self._fail(future, item_exc)
+                else:
+                    self.batches += 1
+                    self.items += 1
+                    future.set_result(result)
             return
         self.batches += 1
         self.items += len(items)
         for future, result in zip(futures, results, strict=True):
             future.set_result(result)
+
+    def _call(self, items: list[In]) -> Sequence[Out]:
+        results = self.fn(items)
+        if len(results) != len(items):
+            raise RuntimeError(f"batch function returned {len(results)} for {len(items)}")
+        return results
+
+    def _fail(self, future: Future[Out], exc: BaseException) -> None:
+        self.failed_items += 1
+        self._failures.record(exc)
+        future.set_exception(exc)
+
+
+class _FailureLog:
+    """One warning line per ``every`` seconds at most, counting the failures not shown."""
+
+    def __init__(self, name: str, every: float) -> None:
+        self.name = name
+        self.every = every
+        self.suppressed = 0
+        self._last: float | None = None
+
+    def record(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every:
+            self.suppressed += 1
+            return
+        log.warning(
+            "nlu.batch.item_failed batcher=%s error=%s: %.200s (%d more since the last report)",
+            self.name,
+            type(exc).__name__,
+            exc,
+            self.suppressed,
+        )
+        self._last = now
+        self.suppressed = 0

@@ -24,16 +24,23 @@ class LinearHead:
 
     @classmethod
     def fit(
-        cls, vectors: Vectors, labels: list[str], *, c: float = 10.0, seed: int = 0
+        cls,
+        vectors: Vectors,
+        labels: list[str],
+        *,
+        c: float = 10.0,
+        seed: int = 0,
+        sample_weight: npt.NDArray[np.float64] | None = None,
     ) -> LinearHead:
-        """Multinomial logistic regression on the given embeddings."""
+        """Multinomial logistic regression on the given embeddings (``sample_weight``: how
+        much each row counts, e.g. to balance corpora of different sizes)."""
         from sklearn.linear_model import LogisticRegression
 
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError("training data needs at least two different labels")
         model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-        model.fit(vectors, labels)
+        model.fit(vectors, labels, sample_weight=sample_weight)
         order = [list(model.classes_).index(lbl) for lbl in classes]
         weights = np.asarray(model.coef_, dtype=np.float64)
         bias = np.asarray(model.intercept_, dtype=np.float64)

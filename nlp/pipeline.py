@@ -22,6 +22,7 @@ from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentiment
 from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
+from nlp.pretrained import ShippedHead, shipped_intent, shipped_sentiment
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
 from nlp.tone import read_tone
 from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
@@ -130,11 +131,75 @@ class NLU:
 
 
 def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:
-    """The active model for ``task``; trains one from the configured data if none exists."""
+    """The active model for ``task``; if none exists, the shipped sentiment head (no
+    training, see :mod:`nlp.pretrained`) or one trained from the configured data."""
     artifact = load_active(config.model_dir, task)
     if artifact is not None and artifact.meta.get("encoder") == encoder.name:
-        return artifact
+        if task != "sentiment":
+            return artifact
+        if config.sentiment_data is not None:  # the shop's own data replaces the shipped head
+            if artifact.meta.get("mode") != "pretrained":
+                return artifact
+            return train_task(encoder, config, task)
+        shipped = shipped_sentiment(encoder)
+        if shipped is None or not _superseded(artifact, shipped):
+            return artifact
+        return install_shipped(encoder, config, shipped)
+    if task == "intent" and config.intent_data is None:
+        installed = install_shipped_intent(encoder, config)
+        if installed is not None:
+            return installed
     return train_task(encoder, config, task)
+
+
+def install_shipped_intent(encoder: Encoder, config: NLUConfig) -> Artifact | None:
+    """Activate the shipped intent model (:mod:`nlp.pretrained`) when it was built from the
+    bundled examples and settings in use; None when it does not fit (then training runs)."""
+    data = data_hash(load_examples(bundled_data_path("intent")))
+    shipped = shipped_intent(encoder, data_sha256=data, oos_weight=config.intent_oos_weight)
+    if shipped is None:
+        return None
+    meta = {
+        "mode": "fast",
+        "encoder": encoder.name,
+        "data_path": str(bundled_data_path("intent")),
+        "data_sha256": data,
+        "shipped": True,
+        "n_examples": shipped.meta.get("n_examples"),
+        "metrics": shipped.meta.get("metrics", {}),
+    }
+    artifact = save_artifact(
+        config.model_dir, "intent", shipped.head, meta, detector=shipped.detector
+    )
+    log.info("nlu.pretrained.installed task=intent version=%s", artifact.version)
+    return artifact
+
+
+def _superseded(artifact: Artifact, shipped: ShippedHead) -> bool:
+    """An active sentiment model the shipped head replaces: an older shipped head, or one
+    trained at start-up on the bundled examples alone (before heads were shipped)."""
+    if artifact.meta.get("mode") == "pretrained":
+        return bool(artifact.meta.get("head_sha256") != shipped.meta.get("head_sha256"))
+    return bool(
+        artifact.meta.get("mode") == "fast"
+        and artifact.meta.get("data_path") == str(bundled_data_path("sentiment"))
+    )
+
+
+def install_shipped(encoder: Encoder, config: NLUConfig, shipped: ShippedHead) -> Artifact:
+    """Make the shipped sentiment head the active sentiment model (a copy in the store)."""
+    meta = {
+        "mode": "pretrained",
+        "encoder": encoder.name,
+        "data_path": "shipped:nlp/pretrained",
+        "head_sha256": shipped.meta.get("head_sha256"),
+        "n_examples": sum(int(s.get("examples", 0)) for s in shipped.meta.get("sources", [])),
+        "sources": [s.get("name") for s in shipped.meta.get("sources", [])],
+        "metrics": shipped.meta.get("metrics", {}),
+    }
+    artifact = save_artifact(config.model_dir, "sentiment", shipped.head, meta)
+    log.info("nlu.pretrained.installed task=sentiment version=%s", artifact.version)
+    return artifact
 
 
 def train_task(
@@ -152,6 +217,10 @@ def train_task(
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; use fast or finetune")
     configured = config.intent_data if task == "intent" else config.sentiment_data
+    if task == "sentiment" and mode == "fast" and data is None and configured is None:
+        shipped = None if extra else shipped_sentiment(encoder)
+        if shipped is not None:  # the default sentiment model is the shipped head
+            return install_shipped(encoder, config, shipped)
     path = data or configured or bundled_data_path(task)
     examples = load_examples(path)
     if extra:

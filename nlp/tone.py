@@ -109,7 +109,8 @@ _IMPATIENCE = re.compile(
     r"nobody (ever )?(answers|replies|responds|helps|cares|calls back)|no one (answers|replies)|"
     r"fed up|sick (and tired )?of|had enough|wtf|ffs|ridiculous|pathetic|disgusting|"
     r"unacceptable|outrageous|shameful|a joke|scam|useless|incompetent|"
-    r"who is going to pay|i am done|i'?m done with|immediately)\b"
+    r"who is going to pay|i am done|i'?m done with|immediately|unbelievable|"
+    r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?)\b"
 )
 _SERIOUS = re.compile(
     r"(?i)\b(fraud|fraudulent|hack(ed|er)|stolen|scammed|identity theft|unauthori[sz]ed|"
@@ -138,6 +139,7 @@ class Tone:
     impatience: bool = False  # "third time I'm asking", "nobody answers", "fed up"
     serious: bool = False  # fraud, a hacked account, data leaks, danger to people
     cues: tuple[str, ...] = field(default=())
+    impatience_cues: int = 0  # distinct impatience phrases ("3rd time" + "scam": two)
 
     @property
     def complaint(self) -> bool:
@@ -178,10 +180,22 @@ def read_tone(text: str) -> Tone:
     human = _HUMAN.search(text) is not None and _WITHDRAWN.search(text) is None
     if human:
         cues.append("wants_human")
-    impatience = _IMPATIENCE.search(text) is not None
+    impatient = {m.group(0).casefold() for m in _IMPATIENCE.finditer(text)}
+    impatience = bool(impatient)
     if impatience:
         cues.append("impatience")
     serious = _SERIOUS.search(text) is not None
     if serious:
         cues.append("serious")
-    return Tone(threat, formal, sarcasm, shouting, angry, human, impatience, serious, tuple(cues))
+    return Tone(
+        threat,
+        formal,
+        sarcasm,
+        shouting,
+        angry,
+        human,
+        impatience,
+        serious,
+        tuple(cues),
+        impatience_cues=len(impatient),
+    )

@@ -19,8 +19,8 @@ from bot.engine import Engine as BotEngine
 from bot.responses import ResponseBook
 from careloop.config import Settings
 from crm.db import create_db_engine
-from crm.migrate import upgrade
 from crm.models import Role, User
+from migrations.runner import upgrade
 from nlp.encoder import SentenceEncoder
 from nlp.pipeline import NLU, NLUConfig, load_nlu
 from tests.factories import make_user

@@ -300,7 +300,7 @@ def test_admins_manage_canned_responses_and_every_change_is_audited(
 def test_a_canned_response_with_a_nul_character_is_a_clear_422(
     client: TestClient, session: Session, staff: dict[str, User]
 ) -> None:
-    """Found by the fuzz test: PostgreSQL text can't hold NUL, so it was a 503."""
+    """Found by the fuzz test: PostgreSQL text can't hold NUL; the edge refuses it."""
     h = {"X-CSRF-Token": login(client, staff["admin"])}
     url = "/api/v1/admin/canned-responses"
     body = {"shortcut": "nul", "title": "Nul", "text": "before\x00after"}

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.engine import Engine as BotEngine
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory, session_scope
-from crm.migrate import upgrade
 from crm.models import Role
+from migrations.runner import upgrade
 from tests.factories import make_user
 from web.app import create_app
 

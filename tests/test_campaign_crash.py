@@ -30,8 +30,8 @@ from careloop.config import Settings
 from crm.campaigns import service
 from crm.db import session_scope
 from crm.models import CampaignDelivery, ChurnRisk, DeliveryStatus, Message, OutboxStatus
+from devtools.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from tests.factories import campaign_fields, make_customer, make_telegram_identity
-from tests.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 
 N = 1000
 CHAT_BASE = 700_000

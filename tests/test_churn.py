@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from careloop.cli import app
+from app.cli import app
 from careloop.errors import ValidationFailed
 from crm.models import ChurnRisk, Customer, CustomerEvent, Direction, Message, Sender
 from crm.scoring.churn import FEATURES, build_features, score_churn, sentences

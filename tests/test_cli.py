@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from careloop.cli import app
+from app.cli import app
 from careloop.config import get_settings
 from crm.db import create_db_engine, create_session_factory
-from crm.migrate import head_revision
 from crm.models import Customer, Order, Role, User
+from migrations.runner import head_revision
 
 runner = CliRunner()
 

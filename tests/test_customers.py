@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from careloop.cli import app
+from app.cli import app
 from crm.conversations import inbox
 from crm.customers.privacy import ERASED, erase_customer, export_customer, mask_email, mask_phone
 from crm.customers.service import add_block

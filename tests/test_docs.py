@@ -16,7 +16,7 @@ import typer
 import yaml
 from pydantic import SecretStr
 
-from careloop.cli import app
+from app.cli import app
 from careloop.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from careloop.cli import app
+from app.cli import app
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory, session_scope
 from crm.demo import DEMO_CHATS, demo_chats, demo_logins, has_demo_data, seed_demo_data
@@ -33,7 +33,6 @@ from crm.imports.columns import (
     ORDER_STATUSES,
 )
 from crm.imports.service import ImportReport, import_csv, sniff_delimiter
-from crm.migrate import upgrade
 from crm.models import (
     ChannelIdentity,
     Conversation,
@@ -48,6 +47,7 @@ from crm.models import (
     SurveyStatus,
 )
 from crm.scoring.clv import BetaGeo, FitError, Summary, predict_clv
+from migrations.runner import upgrade
 from nlp.pipeline import NLU
 from tests.factories import make_customer
 from tests.test_cli import cli_env  # noqa: F401 (a fixture)
@@ -391,7 +391,7 @@ def served_demo(tmp_path: Path, model_dir: Path, nlu: NLU) -> Iterator[tuple[str
     }
     serve = ["serve", "--port", str(port), "--no-scheduler"]
     process = subprocess.Popen(
-        [sys.executable, "-c", "from careloop.cli import main; main()", *serve],
+        [sys.executable, "-c", "from app.cli import main; main()", *serve],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -437,7 +437,7 @@ def test_serve_prints_the_urls_and_logins_once_it_answers(
 
 
 def test_the_banner_shows_a_reachable_address_for_all_interfaces() -> None:
-    from careloop.cli import _banner
+    from app.cli.serve import _banner
 
     text = _banner(Settings(host="0.0.0.0"), 8123, ([], []))  # noqa: S104
     assert "http://127.0.0.1:8123/inbox" in text and "all interfaces" in text

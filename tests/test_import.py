@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from careloop.cli import app
+from app.cli import app
 from careloop.errors import ValidationFailed
 from crm.imports.service import ImportReport, import_csv
 from crm.models import Customer, Order, OrderStatus, User
@@ -635,10 +635,11 @@ def test_rows_are_read_in_batches_with_the_lines_they_start_on(batch_rows: int) 
     # A part of a file: the lines are counted on from the offset.
     _, _, reads = _read(io.BytesIO(b"id,note\nx,1\ny,2\n"), None, batch_rows, line_offset=10)
     assert [line for batch in reads for line in batch.lines] == [12, 13]
-    # Whether a batch is all valid UTF-8 is known from the read (else each row is checked).
+    # Whether a batch is all valid UTF-8 without a NUL is known from the read (else each
+    # row is checked).
     data = "id,note\nx,ümlaut\ny,plain\n".encode() + b"z,\xff\n"
     _, _, reads = _read(io.BytesIO(data), None, batch_rows)
-    flags = [(line, batch.utf8) for batch in reads for line in batch.lines]
+    flags = [(line, batch.storable) for batch in reads for line in batch.lines]
     if batch_rows == 1:
         assert flags == [(2, True), (3, True), (4, False)]
     else:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 import crm.models  # noqa: F401
 from crm.db import Base, create_db_engine
-from crm.migrate import current_revision, downgrade, head_revision, upgrade
+from migrations.runner import current_revision, downgrade, head_revision, upgrade
 from tests.conftest import create_postgres_database, drop_postgres_database
 
 

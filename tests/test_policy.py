@@ -117,3 +117,44 @@ def test_repeated_negative_needs_the_message_itself_to_be_negative() -> None:
         u("goodbye", 0.0), previous_intents=["x", "x"], previous_scores=[-0.5, -0.6], config=CONFIG
     )
     assert d.action is Action.answer
+
+
+def test_an_angry_opt_out_reaches_a_person_and_still_opts_out() -> None:
+    calm = decide(
+        toned("please stop sending me offers", "opt_out", -0.2),
+        previous_intents=[],
+        previous_scores=[],
+        config=CONFIG,
+    )
+    assert calm.action is Action.opt_out
+    for text, score in [
+        ("Stop texting me at 7am with discount codes, it's harassment.", -0.3),
+        ("stop sending me these emails", -0.9),  # strongly negative on its own
+    ]:
+        d = decide(
+            toned(text, "opt_out", score), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert d.action is Action.escalate and d.opt_out, text
+
+
+def test_two_impatience_cues_escalate_unless_the_message_reads_clearly_positive() -> None:
+    text = "You promised bonus points and I never got them. 3rd time asking. This is a scam."
+    assert read_tone(text).impatience_cues == 2
+    d = decide(
+        toned(text, "loyalty_points", 0.05), previous_intents=[], previous_scores=[], config=CONFIG
+    )
+    assert d.action is Action.escalate
+    one = "3rd time I order here and the points arrive every time"
+    assert read_tone(one).impatience_cues == 1
+    d = decide(
+        toned(one, "loyalty_points", 0.05), previous_intents=[], previous_scores=[], config=CONFIG
+    )
+    assert d.action is Action.answer
+    praise = "3rd time asking for the catalogue, fed up of waiting but you are lovely"
+    d = decide(
+        toned(praise, "product_question", 0.6),
+        previous_intents=[],
+        previous_scores=[],
+        config=CONFIG,
+    )
+    assert d.action is Action.answer

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from careloop.cli import app
+from app.cli import app
 from crm.models import Customer, OrderStatus
 from crm.scoring.history import OrderHistory
 from crm.scoring.rfm import SEGMENT_NAMES, SEGMENTS, quintile_scores, score_rfm, segment

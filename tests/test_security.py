@@ -27,8 +27,8 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from app.cli import app as cli_app
 from bot.engine import Engine as BotEngine
-from careloop.cli import app as cli_app
 from careloop.config import Settings, get_settings
 from crm.db import create_db_engine, create_session_factory, session_scope, utcnow
 from crm.models import Role, User, UserSession

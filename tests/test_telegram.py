@@ -19,9 +19,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from app.cli import app as cli
 from bot.engine import Engine as BotEngine
 from bot.telegram.limiter import RateLimiter
-from careloop.cli import app as cli
 from careloop.config import Settings, TelegramMode
 from crm.customers.links import link_token, parse_link_token
 from crm.db import session_scope
@@ -35,8 +35,8 @@ from crm.models import (
     Direction,
     Message,
 )
+from devtools.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from tests.factories import make_customer
-from tests.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from web.app import create_app
 
 SECRET = "s3cret-webhook_token"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from careloop.cli import app as cli_app
+from app.cli import app as cli_app
 from careloop.config import get_settings
 from crm.db import session_scope
 from crm.models import AuditEntry, Role, User

@@ -25,15 +25,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from app.cli import app as cli
 from bot.engine import Engine as BotEngine
-from careloop.cli import app as cli
 from careloop.config import Settings, TelegramMode, get_settings
 from crm import events
 from crm.conversations.service import add_message, open_conversation
 from crm.db import Base, WriteQueue, create_db_engine, create_session_factory, session_scope
 from crm.models import DeliveryStatus, Direction, Message, Sender
+from devtools.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from tests.factories import make_customer, make_telegram_identity
-from tests.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from web.api import chat
 from web.app import create_app
 

@@ -22,7 +22,7 @@ from bot.telegram.channel import TelegramChannel
 from careloop import __version__
 from careloop.config import Environment, Settings, get_settings, weak_secret_reason
 from careloop.logs import configure_logging
-from crm.db import create_db_engine, create_session_factory
+from crm.db import create_session_factory, server_engine
 from crm.events import EventHub
 from crm.users.passwords import HashGate
 from web.api import (
@@ -40,6 +40,7 @@ from web.api import (
     telegram_webhook,
 )
 from web.errors import install_error_handlers
+from web.inputs import StorableTextGuard
 from web.pages import account as account_pages
 from web.pages import admin as admin_pages
 from web.pages import chat as chat_pages
@@ -68,14 +69,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = db_engine or create_db_engine(
-            settings.effective_database_url,
-            echo=settings.database_echo,
-            statement_timeout_s=settings.database_statement_timeout_seconds,
-            idle_in_transaction_timeout_s=settings.database_idle_in_transaction_timeout_seconds,
-            pool_size=settings.database_pool_size,
-            max_overflow=settings.database_max_overflow,
-        )
+        engine = db_engine or server_engine(settings)
         factory = session_factory or create_session_factory(engine)
         if bot is None:
             from bot.factory import build_engine
@@ -142,6 +136,7 @@ def create_app(
         docs_url=None,  # served by web.pages.docs from vendored files, not a CDN
         redoc_url=None,
     )
+    app.add_middleware(StorableTextGuard)  # (inside SecurityHeaders: its 422s get them too)
     app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.production)
     install_error_handlers(app)
     app.include_router(health.router)

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careloop.errors import AppError
@@ -136,6 +136,20 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (too long, out of range, not text): retrying the
+        # same request cannot help, so this is the caller's 422, not an outage's 503.
+        log.warning("web.value_refused error=%s", type(exc.orig).__name__)
+        return JSONResponse(
+            error_body(
+                "invalid",
+                "A value could not be stored (too long, out of range or not valid text); "
+                "nothing was stored.",
+            ),
+            status_code=422,
         )
 
     @app.exception_handler(SQLAlchemyError)

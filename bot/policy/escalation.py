@@ -108,7 +108,13 @@ def decide(
     score = understanding.sentiment.score
     tone = understanding.tone
     if intent == "opt_out":
-        if tone.shouting or tone.impatience or tone.complaint:
+        if (
+            tone.shouting
+            or tone.impatience
+            or tone.complaint
+            or tone.serious  # "it's harassment"
+            or score <= config.strong_negative
+        ):
             return Decision(Action.escalate, "opt_out", EscalationReason.complaint, opt_out=True)
         return Decision(Action.opt_out, response="opt_out")
     if intent == "human_agent" or tone.wants_human:
@@ -117,7 +123,10 @@ def decide(
         return Decision(Action.escalate, "complaint", EscalationReason.complaint)
     if tone.serious:
         return Decision(Action.escalate, "urgent", EscalationReason.urgent)
+    # one impatience cue or angry emoji needs a negative reading; two distinct impatience
+    # cues ("3rd time asking ... a scam") escalate unless the message reads clearly positive
     upset = (tone.impatience or tone.angry_emoji) and score <= config.angry_negative
+    upset = upset or (tone.impatience_cues >= 2 and score < config.complaint_max_sentiment)
     if (
         score <= config.strong_negative
         or (tone.shouting and score < config.complaint_max_sentiment)

@@ -25,9 +25,10 @@ from telegram.request import HTTPXRequest
 
 from bot.engine import Engine
 from bot.inbound import Command, InboundMessage
-from bot.telegram.limiter import RateLimiter
 from bot.telegram.sender import TelegramSender
 from careloop.config import Settings, TelegramMode
+from careloop.text import storable
+from crm.conversations import dead_letters
 from crm.customers.links import parse_link_token
 from crm.db import session_scope
 from crm.models import Channel
@@ -103,14 +104,8 @@ class TelegramChannel:
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self.sender = TelegramSender(
-            self.application.bot,
-            session_factory,
-            limiter=RateLimiter(settings.telegram_rate_per_second, settings.telegram_chat_interval),
-            max_attempts=settings.telegram_max_attempts,
-            claim_lease=dt.timedelta(seconds=settings.outbox_claim_lease_seconds),
-            stale_sweep_seconds=min(60.0, settings.outbox_claim_lease_seconds),
-            may_send=may_send,
+        self.sender = TelegramSender.from_settings(
+            self.application.bot, session_factory, settings, may_send=may_send
         )
         self._sender_task: asyncio.Task[None] | None = None
 
@@ -144,13 +139,49 @@ class TelegramChannel:
     # -- updates -------------------------------------------------------------------------
 
     async def process_webhook(self, data: dict[str, Any]) -> None:
-        """Handle one webhook update; errors propagate so Telegram retries the update."""
-        update = Update.de_json(data, self.application.bot)
-        await self.dispatch(update)
+        """Handle one webhook update. Only a passing database outage propagates (so
+        Telegram retries the update); an update that cannot be processed becomes a dead
+        letter, since a retry would fail the same way, for as long as Telegram retries."""
+        try:
+            update = Update.de_json(data, self.application.bot)
+            await self.dispatch(update)
+        except Exception as exc:
+            if dead_letters.passing_outage(exc):
+                raise
+            await self._dead_letter(data, exc)
 
     async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if isinstance(update, Update):
+        if not isinstance(update, Update):
+            return
+        try:
             await self.dispatch(update)
+        except Exception as exc:
+            if dead_letters.passing_outage(exc):
+                raise
+            await self._dead_letter(update.to_dict(), exc)
+
+    async def _dead_letter(self, data: dict[str, Any], error: Exception) -> None:
+        """Keep the update for an operator; a failure to store it propagates."""
+        update_id = data.get("update_id")
+
+        def work() -> int:
+            with session_scope(self.session_factory) as session:
+                letter = dead_letters.record(
+                    session,
+                    update_id=update_id if isinstance(update_id, int) else None,
+                    payload=data,
+                    error=error,
+                )
+                return letter.id
+
+        letter_id = await asyncio.to_thread(work)
+        log.warning(
+            "telegram.update.dead_letter id=%s update=%s error=%s",
+            letter_id,
+            update_id,
+            type(error).__name__,
+        )
+        log.debug("telegram.update.dead_letter.traceback", exc_info=error)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram.update.failed", exc_info=context.error)
@@ -219,9 +250,25 @@ class TelegramChannel:
         await self._handle(inbound)
 
     async def _handle(self, inbound: InboundMessage) -> None:
+        # Telegram's text may hold what no database stores (a NUL, a lone surrogate); the
+        # customer cannot be asked to resend, so it is cleaned rather than refused.
+        inbound = replace(
+            inbound,
+            user_id=storable(inbound.user_id),
+            text=storable(inbound.text),
+            username=_storable_or_none(inbound.username),
+            first_name=_storable_or_none(inbound.first_name),
+            argument=_storable_or_none(inbound.argument),
+            button=_storable_or_none(inbound.button),
+        )
+
         def work() -> None:
             with session_scope(self.session_factory) as session:
                 self.engine.handle(session, inbound)
 
         await asyncio.to_thread(work)
         self.sender.wake()
+
+
+def _storable_or_none(value: str | None) -> str | None:
+    return None if value is None else storable(value)

@@ -36,6 +36,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.telegram.limiter import RateLimiter
+from careloop.config import Settings
 from crm.conversations import outbox
 from crm.customers import service as customers
 from crm.db import session_scope
@@ -108,6 +109,28 @@ class TelegramSender:
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = {"sent": 0, "failed": 0, "retry_after": 0, "retries": 0, "unconfirmed": 0}
+
+    @classmethod
+    def from_settings(
+        cls,
+        bot: Bot,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        *,
+        may_send: Callable[[], bool] | None = None,
+    ) -> TelegramSender:
+        """The sender every process uses (the web app's and ``careloop bot``'s channel,
+        ``careloop campaigns send``): Telegram's limits, attempts and the outbox lease come
+        from the settings."""
+        return cls(
+            bot,
+            session_factory,
+            limiter=RateLimiter(settings.telegram_rate_per_second, settings.telegram_chat_interval),
+            max_attempts=settings.telegram_max_attempts,
+            claim_lease=dt.timedelta(seconds=settings.outbox_claim_lease_seconds),
+            stale_sweep_seconds=min(60.0, settings.outbox_claim_lease_seconds),
+            may_send=may_send,
+        )
 
     # -- control -------------------------------------------------------------------------
 

@@ -17,14 +17,8 @@ Shortcut = Annotated[
         pattern=r"^[A-Za-z0-9_-]+$",
     ),
 ]
-# No NUL characters: PostgreSQL text can't hold them (and no reply needs one).
-NO_NUL = r"^[^\x00]*$"
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
-]
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=NO_NUL)
-]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 
 class CannedRead(BaseModel):

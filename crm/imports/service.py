@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from careloop.errors import ValidationFailed
+from careloop.text import NUL
 from crm.db import (
     READ_ONLY,
     CellForm,
@@ -296,7 +297,7 @@ class _Read(NamedTuple):
 
     lines: list[int]
     rows: list[list[str]]
-    utf8: bool
+    storable: bool  # valid UTF-8 without a NUL (nearly always: the column-wise checks)
     blank: int = 0
 
 
@@ -398,7 +399,7 @@ def _read(
                 lines = list(itertools.compress(lines, keep))
                 rows = list(itertools.compress(rows, keep))
                 texts = list(itertools.compress(texts, keep))
-            yield _Read(lines, rows, _utf8("".join(texts)), blank)
+            yield _Read(lines, rows, _storable("".join(texts)), blank)
 
     return header, delimiter, reads()
 
@@ -435,7 +436,14 @@ def _cells(
     cells = {target: row[index].strip() for target, index in mapping.items()}
     if check_utf8 and not _utf8("".join(cells.values())):
         raise RowError("is not valid UTF-8 (save the file as UTF-8)")
+    if any(NUL in cell for cell in cells.values()):  # PostgreSQL stores no NUL in text
+        raise RowError("contains a NUL character (\\0), which cannot be stored")
     return cells
+
+
+def _storable(text: str) -> bool:
+    """Valid UTF-8 without a NUL: the batch may take the column-wise checks."""
+    return NUL not in text and _utf8(text)
 
 
 def _utf8(text: str) -> bool:
@@ -1218,8 +1226,8 @@ def import_csv(
             continue
         report.rows += len(read.rows)
         # One check for the whole batch; only a batch with a bad byte checks each row.
-        if read.utf8:  # (nearly always)
-            # Valid UTF-8 throughout: column-wise checks first.
+        if read.storable:  # (nearly always)
+            # Valid UTF-8 without a NUL throughout: column-wise checks first.
             valid = (
                 _order_rows(read, mapping, width, report, dialect)
                 if kind == "orders"

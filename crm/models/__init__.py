@@ -23,6 +23,7 @@ from crm.models.conversation import (
     Sender,
 )
 from crm.models.customer import Channel, ChannelIdentity, ChurnRisk, Customer, CustomerEvent
+from crm.models.dead_letter import TelegramDeadLetter
 from crm.models.order import Order, OrderStatus, VerificationAttempt
 from crm.models.service import (
     BlockReason,
@@ -74,6 +75,7 @@ __all__ = [
     "SurveyResponse",
     "SurveyStatus",
     "Team",
+    "TelegramDeadLetter",
     "User",
     "UserSession",
     "VerificationAttempt",

@@ -57,6 +57,7 @@ class DeliveryStatus(StrEnum):
     unconfirmed = "unconfirmed"
 
 
+CHANNEL_MESSAGE_ID_LENGTH = 128  # the channel's id of a message, e.g. "<chat id>:<message id>"
 OPEN_STATUSES = (ConversationStatus.bot, ConversationStatus.waiting, ConversationStatus.assigned)
 
 
@@ -146,7 +147,7 @@ class Message(IdMixin, Base):
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[Channel] = mapped_column(enum_column(Channel))
-    channel_message_id: Mapped[str | None] = mapped_column(String(128))
+    channel_message_id: Mapped[str | None] = mapped_column(String(CHANNEL_MESSAGE_ID_LENGTH))
     direction: Mapped[Direction] = mapped_column(enum_column(Direction))
     sender: Mapped[Sender] = mapped_column(enum_column(Sender))
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

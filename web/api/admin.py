@@ -1,15 +1,18 @@
 """Administrators' API: staff accounts (list, create, change role, disable / enable,
-reset password) and the audit log every such change writes."""
+reset password), the audit log every such change writes, and the Telegram updates that
+could not be processed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm import audit
 from crm.audit import Actor
-from crm.conversations import teams
+from crm.conversations import dead_letters, teams
 from crm.models import User
 from crm.schemas import MAX_ID
 from crm.users import service as users
@@ -28,6 +31,7 @@ from crm.users.schemas import (
 from web.auth import AdminUser
 from web.deps import PathId, SessionDep, StateDep
 from web.errors import STAFF, error_responses
+from web.params import RowId
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=error_responses(*STAFF))
 BY_ID = error_responses(404)
@@ -154,5 +158,39 @@ def audit_log(
     rows = audit.entries(session, target=target, action=action, before_id=before_id, limit=limit)
     return AuditList(
         entries=[AuditRead.model_validate(r) for r in rows],
+        next_before_id=rows[-1].id if len(rows) == limit else None,
+    )
+
+
+class DeadLetterRead(BaseModel):
+    """A Telegram update that could not be processed (kept, acknowledged, not retried)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    received_at: dt.datetime
+    update_id: int | None
+    error: str = Field(description="The error's class and message.")
+    payload: str = Field(description="The update as sent, as JSON text (non-ASCII escaped).")
+
+
+class DeadLetterList(BaseModel):
+    dead_letters: list[DeadLetterRead]
+    next_before_id: int | None = Field(
+        description="Pass as before_id for the next (older) page; null on the last page."
+    )
+
+
+@router.get("/telegram/dead-letters", response_model=DeadLetterList)
+def telegram_dead_letters(
+    session: SessionDep,
+    admin: AdminUser,
+    before_id: Annotated[RowId | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DeadLetterList:
+    """Telegram updates that could not be processed, newest first."""
+    rows = dead_letters.recent(session, limit=limit, before_id=before_id)
+    return DeadLetterList(
+        dead_letters=[DeadLetterRead.model_validate(r) for r in rows],
         next_before_id=rows[-1].id if len(rows) == limit else None,
     )

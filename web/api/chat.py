@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,7 +26,7 @@ from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.customers.links import parse_web_login_token
 from crm.models import Channel, ChannelIdentity, Direction, Message, Sender, User
-from crm.schemas import MAX_ID
+from crm.models.conversation import CHANNEL_MESSAGE_ID_LENGTH
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
     SESSION_ID_PATTERN,
@@ -40,6 +41,7 @@ from web.api.schemas import (
 )
 from web.deps import BotDep, SessionDep, SettingsDep, StateDep
 from web.errors import COMMON, error_responses
+from web.params import Cursor
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(*COMMON))
@@ -89,7 +91,7 @@ def post_message(
             channel=Channel.web,
             user_id=body.session_id,
             text=text,
-            message_id=f"{body.session_id}:{body.message_id or uuid.uuid4().hex}",
+            message_id=_message_key(body.session_id, body.message_id),
             first_name=body.first_name,
             button=body.button,
             link_customer_id=_logged_in_customer(session, settings, body.customer_token),
@@ -112,6 +114,21 @@ def post_message(
         entities=[EntityOut.model_validate(e) for e in outcome.entities],
         linked=outcome.linked,
     )
+
+
+def _message_key(session_id: str, message_id: str | None) -> str:
+    """The stored idempotency key: the client's ids (scoped to its session, so one
+    visitor's message id never matches another's), or a random one when no id was given.
+    A key the column cannot hold is refused here, not by PostgreSQL mid-request."""
+    if message_id is None:
+        return uuid.uuid4().hex  # (never equal to a client's key, which holds a colon)
+    key = f"{session_id}:{message_id}"
+    if len(key) > CHANNEL_MESSAGE_ID_LENGTH:
+        raise ValidationFailed(
+            f"session_id and message_id are {len(key) - 1} characters together; "
+            f"at most {CHANNEL_MESSAGE_ID_LENGTH - 1} are allowed (use a shorter message_id)"
+        )
+    return key
 
 
 def _logged_in_customer(session: Session, settings: Settings, token: str | None) -> int | None:
@@ -151,7 +168,7 @@ def welcome(bot: BotDep, settings: SettingsDep) -> WelcomeOut:
 def list_messages(
     session: SessionDep,
     session_id: str,
-    after: int = Query(0, ge=0, le=MAX_ID, description="Only messages with a larger id."),
+    after: Annotated[Cursor, Query(description="Only messages with a larger id.")] = 0,
     limit: int = Query(100, ge=1, le=500),
 ) -> MessageListOut:
     """Everything said in this visitor's conversations after ``after`` (bot and agent replies)."""
@@ -178,8 +195,11 @@ async def stream_messages(
     request: Request,
     state: StateDep,
     session_id: str,
-    after: int = Query(0, ge=0),
-    last_event_id: str | None = Header(None),
+    after: Annotated[Cursor, Query(description="Only messages with a larger id.")] = 0,
+    last_event_id: Annotated[
+        Cursor | None,
+        Header(description="Sent by a reconnecting EventSource: resume after this id."),
+    ] = None,
     poll_seconds: float = Query(
         0.2,
         ge=0.2,
@@ -193,7 +213,7 @@ async def stream_messages(
     process (PostgreSQL LISTEN/NOTIFY, or this process's hub on SQLite), and every 15 s in
     case; a keep-alive comment goes out when nothing was new for 15 s."""
     _check_session_id(session_id)
-    cursor = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    cursor = after if last_event_id is None else last_event_id
 
     def fetch(after_id: int) -> tuple[int | None, list[MessageOut]]:
         with state.session_factory() as session:

@@ -27,7 +27,8 @@ class ChatMessageIn(BaseModel):
     message_id: SessionId | None = Field(
         default=None,
         description="Client-chosen id of this message. Sending the same id again stores "
-        "nothing new and returns the first answer (safe retries).",
+        "nothing new and returns the first answer (safe retries). session_id and message_id "
+        "together may be at most 127 characters.",
     )
     first_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
         None

@@ -20,7 +20,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 
 @router.post("/telegram/webhook", include_in_schema=False)
 async def telegram_webhook(request: Request, state: StateDep) -> JSONResponse:
-    """Process one update. 403 without the right secret; 503 asks Telegram to retry."""
+    """Process one update. 403 without the right secret; 503 (only while the database is
+    away) asks Telegram to retry; an update that cannot be processed is kept as a dead
+    letter and acknowledged with 200."""
     channel = state.telegram
     settings = state.settings
     if channel is None or settings.telegram_mode is not TelegramMode.webhook:
@@ -40,10 +42,14 @@ async def telegram_webhook(request: Request, state: StateDep) -> JSONResponse:
         return JSONResponse(error_body("invalid_request", "not a Telegram update"), 400)
     try:
         await channel.process_webhook(data)
-    except Exception:
-        log.exception("telegram.webhook.failed update=%s", data.get("update_id"))
+    except Exception as exc:  # the database is away (the channel dead-letters the rest)
+        log.warning(
+            "telegram.webhook.retry_later update=%s error=%s",
+            data.get("update_id"),
+            type(exc).__name__,
+        )
         return JSONResponse(
-            error_body("unavailable", "could not process the update; retry later"),
+            error_body("unavailable", "the database is unavailable; retry later"),
             503,
             headers={"Retry-After": "5"},
         )

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from crm.models import Role, User
 from web.auth import PASSWORD_CHANGE_PATH, optional_user
+from web.params import RowId
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -131,7 +132,7 @@ def campaigns_page(request: Request, user: MaybeUser) -> Response:
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
-def campaign_report_page(request: Request, user: MaybeUser, campaign_id: int) -> Response:
+def campaign_report_page(request: Request, user: MaybeUser, campaign_id: RowId) -> Response:
     return staff_page(
         request,
         user,
@@ -143,7 +144,7 @@ def campaign_report_page(request: Request, user: MaybeUser, campaign_id: int) ->
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
-def customer_page(request: Request, user: MaybeUser, customer_id: int) -> Response:
+def customer_page(request: Request, user: MaybeUser, customer_id: RowId) -> Response:
     return staff_page(
         request,
         user,

@@ -1,4 +1,7 @@
-"""Run the Alembic migrations programmatically (``careloop db upgrade`` and the tests)."""
+"""Run the Alembic migrations programmatically (``careloop db upgrade`` and the tests).
+
+It lives beside the migrations it runs, so crm (whose models the migrations import) never
+imports this package."""
 
 from __future__ import annotations
 
@@ -10,9 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-import migrations
-
-MIGRATIONS_DIR = Path(migrations.__file__).parent
+MIGRATIONS_DIR = Path(__file__).parent
 
 
 def alembic_config(url: str) -> Config:

@@ -1,0 +1,199 @@
+"""The models shipped with careloop, so a fresh install needs no training: the sentiment
+head, and the intent model (head and out-of-scope detector; see the end of this module).
+
+``nlp/pretrained/sentiment.npz`` (a :class:`~nlp.head.LinearHead`, plain arrays) and
+``sentiment.json`` (how it was built: encoder, sources, sizes, metrics, the head file's
+SHA-256 and a probe embedding). The head is only valid over the encoder it was trained
+on: :func:`shipped_sentiment` checks the encoder's name, the file's checksum, and that the
+encoder embeds a fixed probe sentence as it did at build time (cosine >= 0.999), so a
+different model behind the same name is noticed. ``careloop nlu build-sentiment``
+(:mod:`nlp.sentiment_build`) writes both files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlp.base import Encoder
+from nlp.head import LinearHead
+from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
+
+log = logging.getLogger(__name__)
+
+HEAD_FILE = "sentiment.npz"
+META_FILE = "sentiment.json"
+PROBE_TEXT = "Where is my parcel? I ordered it a week ago and it still has not arrived."
+PROBE_MIN_COSINE = 0.999
+
+
+@dataclass(frozen=True)
+class ShippedHead:
+    head: LinearHead
+    meta: dict[str, Any]
+
+
+def pretrained_dir() -> Path:
+    return Path(str(resources.files("nlp") / "pretrained"))
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def probe_vector(encoder: Encoder) -> list[float]:
+    return [round(float(x), 6) for x in encoder.encode([PROBE_TEXT])[0]]
+
+
+def write_shipped(
+    directory: Path, head: LinearHead, meta: dict[str, Any], encoder: Encoder
+) -> dict[str, Any]:
+    """Save ``head`` and its metadata (plus checksum and probe) into ``directory``; returns
+    the metadata as written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    head_path = directory / HEAD_FILE
+    head.save(head_path)
+    full = {
+        **meta,
+        "encoder": encoder.name,
+        "dimension": int(head.weights.shape[1]),
+        "labels": head.labels,
+        "head_sha256": file_sha256(head_path),
+        "probe": {"text": PROBE_TEXT, "vector": probe_vector(encoder)},
+    }
+    (directory / META_FILE).write_text(json.dumps(full, indent=1, sort_keys=True) + "\n")
+    return full
+
+
+def shipped_sentiment(encoder: Encoder, directory: Path | None = None) -> ShippedHead | None:
+    """The shipped head if it fits ``encoder``; None (with a log line saying why) if not."""
+    directory = directory or pretrained_dir()
+    head_path, meta_path = directory / HEAD_FILE, directory / META_FILE
+    if not head_path.is_file() or not meta_path.is_file():
+        log.info("nlu.pretrained.missing dir=%s", directory)
+        return None
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("encoder") != encoder.name:
+        log.info(
+            "nlu.pretrained.skip reason=encoder shipped=%s configured=%s",
+            meta.get("encoder"),
+            encoder.name,
+        )
+        return None
+    if file_sha256(head_path) != meta.get("head_sha256"):
+        log.warning("nlu.pretrained.skip reason=checksum file=%s", head_path)
+        return None
+    head = LinearHead.load(head_path)
+    if head.weights.shape[1] != encoder.dimension:
+        log.warning("nlu.pretrained.skip reason=dimension")
+        return None
+    probe = meta.get("probe") or {}
+    expected = np.asarray(probe.get("vector") or [], dtype=np.float64)
+    got = np.asarray(encoder.encode([str(probe.get("text", PROBE_TEXT))])[0], dtype=np.float64)
+    if expected.shape != got.shape:
+        log.warning("nlu.pretrained.skip reason=probe-shape")
+        return None
+    cosine = float(expected @ got / (np.linalg.norm(expected) * np.linalg.norm(got) + 1e-12))
+    if cosine < PROBE_MIN_COSINE:
+        log.warning("nlu.pretrained.skip reason=probe cosine=%.4f", cosine)
+        return None
+    return ShippedHead(head, meta)
+
+
+# -- the intent model ---------------------------------------------------------------------
+#
+# ``nlp/pretrained/intent/``: the intent head and its out-of-scope detector, trained on the
+# bundled ``nlp/data/intents.yml`` exactly as a first start would (``fast`` mode), so a fresh
+# install answers in seconds. It is used only when it matches: same encoder (name and probe
+# embedding), the bundled data's fingerprint and the configured out-of-scope weight.
+# ``python -m nlp.intent_build`` (``make models``) writes it; a test fails when the bundled
+# data changed without a rebuild.
+
+INTENT_DIR = "intent"
+INTENT_META = "intent.json"
+
+
+@dataclass(frozen=True)
+class ShippedIntent:
+    head: LinearHead
+    detector: OutOfScopeDetector | None
+    meta: dict[str, Any]
+
+
+def write_shipped_intent(
+    directory: Path,
+    head: LinearHead,
+    detector: OutOfScopeDetector | None,
+    meta: dict[str, Any],
+    encoder: Encoder,
+) -> dict[str, Any]:
+    """Save the intent head, its detector and their metadata into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    head.save(directory / "head.npz")
+    files = {"head.npz": file_sha256(directory / "head.npz")}
+    if detector is not None:
+        detector.save(directory / DETECTOR_FILE)
+        files[DETECTOR_FILE] = file_sha256(directory / DETECTOR_FILE)
+    full = {
+        **meta,
+        "encoder": encoder.name,
+        "labels": head.labels,
+        "files_sha256": files,
+        "probe": {"text": PROBE_TEXT, "vector": probe_vector(encoder)},
+    }
+    (directory / INTENT_META).write_text(json.dumps(full, indent=1, sort_keys=True) + "\n")
+    return full
+
+
+def _probe_matches(encoder: Encoder, meta: dict[str, Any]) -> bool:
+    probe = meta.get("probe") or {}
+    expected = np.asarray(probe.get("vector") or [], dtype=np.float64)
+    got = np.asarray(encoder.encode([str(probe.get("text", PROBE_TEXT))])[0], dtype=np.float64)
+    if expected.shape != got.shape:
+        return False
+    cosine = float(expected @ got / (np.linalg.norm(expected) * np.linalg.norm(got) + 1e-12))
+    return cosine >= PROBE_MIN_COSINE
+
+
+def shipped_intent(
+    encoder: Encoder,
+    *,
+    data_sha256: str,
+    oos_weight: float,
+    directory: Path | None = None,
+) -> ShippedIntent | None:
+    """The shipped intent model if it fits (see above); None, with a log line why, if not."""
+    directory = directory or pretrained_dir() / INTENT_DIR
+    meta_path = directory / INTENT_META
+    if not meta_path.is_file():
+        log.info("nlu.pretrained.missing task=intent dir=%s", directory)
+        return None
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    why = None
+    if meta.get("encoder") != encoder.name:
+        why = "encoder"
+    elif meta.get("data_sha256") != data_sha256:
+        why = "data"  # the bundled examples changed since the build
+    elif abs(float(meta.get("oos_weight", -1.0)) - oos_weight) > 1e-9:
+        why = "oos_weight"
+    elif any(
+        not (directory / name).is_file() or file_sha256(directory / name) != sha
+        for name, sha in (meta.get("files_sha256") or {}).items()
+    ):
+        why = "checksum"
+    elif not _probe_matches(encoder, meta):
+        why = "probe"
+    if why is not None:
+        log.info("nlu.pretrained.skip task=intent reason=%s", why)
+        return None
+    head = LinearHead.load(directory / "head.npz")
+    detector_path = directory / DETECTOR_FILE
+    detector = OutOfScopeDetector.load(detector_path) if detector_path.is_file() else None
+    return ShippedIntent(head, detector, meta)

@@ -1,0 +1,51 @@
+"""The intent model shipped with careloop: current with the bundled examples, and used at a
+fresh start instead of training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import nlp.pipeline
+from nlp.dataset import bundled_data_path, data_hash, load_examples
+from nlp.encoder import SentenceEncoder
+from nlp.pipeline import NLUConfig, load_nlu
+from nlp.pretrained import INTENT_DIR, INTENT_META, pretrained_dir, shipped_intent
+
+
+def test_the_shipped_intent_model_is_built_from_the_bundled_examples() -> None:
+    import json
+
+    meta = json.loads((pretrained_dir() / INTENT_DIR / INTENT_META).read_text())
+    data = data_hash(load_examples(bundled_data_path("intent")))
+    assert meta["data_sha256"] == data, (
+        "nlp/data/intents.yml changed: rebuild the shipped model with `make models`"
+    )
+    assert meta["oos_weight"] == NLUConfig.intent_oos_weight
+
+
+def test_a_fresh_start_uses_the_shipped_model_without_training(
+    tmp_path: Path, encoder: SentenceEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a fresh start must not train the intent model")
+
+    monkeypatch.setattr(nlp.pipeline, "train_head", no_training)
+    nlu = load_nlu(encoder, NLUConfig(model_dir=tmp_path))
+    assert nlu.understand("where is my parcel? it has not arrived").intent.label in (
+        "order_status",
+        "delivery_problem",
+    )
+    # and the shipped out-of-scope detector came with it
+    assert nlu.understand("what is the capital of Mongolia").intent.label in (
+        "nlu_fallback",
+        "out_of_scope",
+    )
+
+
+def test_a_model_that_does_not_fit_is_not_used(encoder: SentenceEncoder) -> None:
+    data = data_hash(load_examples(bundled_data_path("intent")))
+    assert shipped_intent(encoder, data_sha256=data, oos_weight=NLUConfig.intent_oos_weight)
+    assert shipped_intent(encoder, data_sha256="other data", oos_weight=0.15) is None
+    assert shipped_intent(encoder, data_sha256=data, oos_weight=0.5) is None
