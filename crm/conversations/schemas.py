@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from crm.customers.schemas import Customer360
-from crm.schemas import ReadModel, Timestamp
+from crm.schemas import ReadModel, RowId, Timestamp
 
 # -- the inbox ---------------------------------------------------------------------------
 
@@ -219,7 +219,7 @@ class TeamList(BaseModel):
 class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: int
+    user_id: RowId
 
 
 class Membership(BaseModel):
