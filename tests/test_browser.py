@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -220,6 +221,7 @@ def test_agent_takes_a_complaint_live_and_the_customer_gets_the_reply(
     browser.switch_to.window(agent_tab)
     browser.find_element(By.ID, "resolve-btn").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "conv-status"), "resolved"))
+    assert "SLA" not in browser.find_element(By.ID, "conv-status").text  # no countdown now
     assert (ARTIFACTS / "inbox-queue.png").stat().st_size > 0
 
     # Closing the loop: the CSAT question reaches the customer's chat with answer buttons.
@@ -326,6 +328,7 @@ def test_marketer_explores_segments_and_opens_a_customer(
                 churn_risk=risk,
                 churn_reasons=["no order for 94 days, usually every 20 days"],
             )
+            customer.scored_at = dt.datetime(2026, 11, 30, 2, 15, tzinfo=dt.UTC)
             make_order(session, customer)
     wait = WebDriverWait(browser, 20)
     browser.set_window_size(1400, 1200)
@@ -344,14 +347,23 @@ def test_marketer_explores_segments_and_opens_a_customer(
         for r in browser.find_elements(By.CSS_SELECTOR, "#segments-table tbody tr")
         if r.text.startswith("At risk")
     )
-    row.find_element(By.CSS_SELECTOR, "button").click()
+    button = row.find_element(By.CSS_SELECTOR, "button")
+    # the "members" button is readable: not white text (on a white page), and not the
+    # colour of its own background
+    color = button.value_of_css_property("color")
+    assert color not in ("rgba(255, 255, 255, 1)", "rgb(255, 255, 255)")
+    assert color != button.value_of_css_property("background-color")
+    button.click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#members-table tbody a")))
     member = browser.find_element(By.CSS_SELECTOR, "#members-table tbody tr")
     assert "***@example.com" in member.text  # masked for marketers
     member.find_element(By.CSS_SELECTOR, "a").click()
     wait.until(lambda d: d.find_element(By.ID, "customer").get_attribute("data-loaded"))
     assert "no order for 94 days" in browser.find_element(By.ID, "customer-reasons").text
-    assert "***@example.com" in browser.find_element(By.ID, "customer-facts").text
+    facts = browser.find_element(By.ID, "customer-facts").text
+    assert "***@example.com" in facts
+    # "Scored" reads as a date, not as a raw ISO timestamp
+    assert "2026" in facts and "2026-11-30T" not in facts
     browser.save_screenshot(str(ARTIFACTS / "customer.png"))
 
 
