@@ -145,9 +145,17 @@ def test_quick_reply_buttons_in_the_browser(server: str, browser: object) -> Non
 
     assert isinstance(browser, WebDriver)
     browser.get(f"{server}/chat?session=browser-buttons")
+    wait = WebDriverWait(browser, 20)
+    # the greeting (with its own quick replies) is drawn first; the reply replaces them
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".quick-reply")))
+
+    def bot_bubbles() -> int:
+        return len(browser.find_elements(By.CSS_SELECTOR, ".msg-bot .bubble"))
+
+    before = bot_bubbles()
     browser.find_element(By.ID, "chat-input").send_keys("hello")
     browser.find_element(By.ID, "chat-send").click()
-    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: bot_bubbles() > before)
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".quick-reply")))
     labels = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".quick-reply")]
     assert "Where is my order?" in labels
@@ -156,7 +164,7 @@ def test_quick_reply_buttons_in_the_browser(server: str, browser: object) -> Non
         for b in browser.find_elements(By.CSS_SELECTOR, ".quick-reply")
         if b.text == "Where is my order?"
     ).click()
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".msg-bot .bubble")) >= 2)
+    wait.until(lambda d: bot_bubbles() >= before + 2)
     customer = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".msg-customer .bubble")]
     assert customer == ["hello", "Where is my order?"]
     assert not browser.find_elements(By.CSS_SELECTOR, ".quick-reply"), "buttons go once used"
