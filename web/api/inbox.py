@@ -271,7 +271,7 @@ def reply(
     )
     session.commit()
     if state.telegram is not None and not body.private:
-        state.telegram.sender.wake()
+        state.telegram.wake()
     return MessageEnvelope(message=_message(message, {user.id: user.display_name}))
 
 
