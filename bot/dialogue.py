@@ -429,7 +429,7 @@ class Dialogue:
             self._save(conversation, state, now)
         replies = self.replier.render(context, *keys)
         if reason is not None:
-            self.replier.enqueue(conversation, customer, reason, 0.0)
+            self.replier.enqueue(session, conversation, customer, reason, 0.0)
             return Turn(Decision(Action.escalate, keys[-1], reason), replies)
         return Turn(Decision(Action.answer, keys[-1]), replies)
 

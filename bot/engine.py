@@ -25,6 +25,7 @@ from bot.responses import Reply, ResponseBook
 from bot.surveys import SurveyAnswers
 from careloop.config import Settings
 from crm.conversations import service as conversations
+from crm.conversations.routing import Office
 from crm.customers import service as customers
 from crm.db import utcnow
 from crm.hours import BusinessHours
@@ -76,7 +77,7 @@ class Engine:
             self.settings.order_id_patterns or DEFAULT_ORDER_PATTERNS,
             region=self.settings.import_default_region,
         )
-        self.replier = Replier(responses, hours=hours, clock=clock)
+        self.replier = Replier(responses, hours=hours, office=Office.of(self.settings), clock=clock)
         self.surveys = SurveyAnswers(self.settings, self.replier, clock)
         self.dialogue = Dialogue(
             self.replier, self.extractor, dialogue or dialogue_config(self.settings)
@@ -147,7 +148,11 @@ class Engine:
         fresh = conversation is None
         if conversation is None:
             conversation = conversations.start_conversation(
-                session, identity=identity, customer=identity.customer, new_customer=new_customer
+                session,
+                identity=identity,
+                customer=identity.customer,
+                new_customer=new_customer,
+                reply_window=dt.timedelta(days=self.settings.campaign_reply_window_days),
             )
         message = conversations.insert_inbound(
             session,

@@ -13,6 +13,7 @@ from bot.policy.escalation import CustomerSignals, EscalationReason, priority
 from bot.responses import Reply, ResponseBook
 from crm.conversations import inbox
 from crm.conversations import service as conversations
+from crm.conversations.routing import Office
 from crm.hours import BusinessHours
 from crm.models import Conversation, Customer, Direction, Message, Order, Sender
 from crm.orders import service as orders
@@ -63,10 +64,12 @@ class Replier:
         responses: ResponseBook,
         *,
         hours: BusinessHours | None,
+        office: Office,
         clock: Callable[[], dt.datetime],
     ) -> None:
         self.responses = responses
         self.hours = hours
+        self.office = office
         self.clock = clock
 
     def context(
@@ -131,6 +134,7 @@ class Replier:
 
     def enqueue(
         self,
+        session: Session,
         conversation: Conversation,
         customer: Customer,
         reason: EscalationReason,
@@ -138,9 +142,11 @@ class Replier:
     ) -> None:
         """Into the agents' queue, with the documented priority."""
         conversations.escalate(
+            session,
             conversation,
             priority=priority(reason, sentiment_score, signals(customer)),
             reason=reason.value,
+            office=self.office,
             at=self.clock(),
         )
 
@@ -155,7 +161,7 @@ class Replier:
     ) -> list[Reply]:
         """Hand over to a person and say when one will answer."""
         now = self.clock()
-        self.enqueue(conversation, customer, reason, sentiment_score)
+        self.enqueue(session, conversation, customer, reason, sentiment_score)
         if self.hours is not None and not self.hours.is_open(now):
             return self.render(
                 {**context, "reopens": self.hours.describe_next(now)}, "escalated_closed"

@@ -58,6 +58,7 @@ class SurveyAnswers:
         self, settings: Settings, replier: Replier, clock: Callable[[], dt.datetime]
     ) -> None:
         self.settings = settings
+        self.reply_window = dt.timedelta(days=settings.campaign_reply_window_days)
         self.replier = replier
         self.clock = clock
 
@@ -173,7 +174,9 @@ class SurveyAnswers:
         conversation = (
             session.get_one(Conversation, survey.conversation_id)
             if survey is not None and survey.conversation_id is not None
-            else conversations.open_conversation(session, identity=identity)
+            else conversations.open_conversation(
+                session, identity=identity, reply_window=self.reply_window
+            )
         )
         label = inbound.text
         if inbound.button is not None:
@@ -216,9 +219,11 @@ class SurveyAnswers:
     ) -> Conversation:
         """Close the loop: a new conversation in the agents' queue, with the survey as context."""
         customer = session.get_one(Customer, survey.customer_id)
-        conversation = conversations.open_conversation(session, identity=identity)
+        conversation = conversations.open_conversation(
+            session, identity=identity, reply_window=self.reply_window
+        )
         self.replier.enqueue(
-            conversation, customer, EscalationReason.survey_follow_up, sentiment_score
+            session, conversation, customer, EscalationReason.survey_follow_up, sentiment_score
         )
         high = SCALES[survey.kind][1]
         self.replier.note(

@@ -10,7 +10,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from careloop.config import Settings
 from crm.conversations import service as conversations
+from crm.conversations.routing import Office
 from crm.db import utcnow
 from crm.models import (
     Channel,
@@ -155,9 +157,15 @@ def demo_logins(session: Session) -> list[tuple[str, str, str]]:
 
 
 def seed_demo_data(
-    session: Session, *, customers: int = 300, seed: int = 7, now: dt.datetime | None = None
+    session: Session,
+    *,
+    settings: Settings,
+    customers: int = 300,
+    seed: int = 7,
+    now: dt.datetime | None = None,
 ) -> DemoSummary:
-    """Create demo customers (with orders and a few conversations) and the demo staff users."""
+    """Create demo customers (with orders and a few conversations) and the demo staff users;
+    ``settings`` give the business hours and the survey wording."""
     rng = random.Random(seed)
     now = now or utcnow()
     summary = DemoSummary()
@@ -232,7 +240,7 @@ def seed_demo_data(
     session.flush()
     summary.surveys = _demo_surveys(session, rng, now)
     for chat, customer in zip(DEMO_CHATS, chat_customers, strict=False):
-        orders, conversations = _demo_chat(session, chat, customer, now)
+        orders, conversations = _demo_chat(session, settings, chat, customer, now)
         summary.orders += orders
         summary.conversations += conversations
         summary.web_sessions.append(chat)
@@ -399,10 +407,10 @@ def _demo_conversation(
 
 
 def _demo_chat(
-    session: Session, chat: DemoChat, customer: Customer, now: dt.datetime
+    session: Session, settings: Settings, chat: DemoChat, customer: Customer, now: dt.datetime
 ) -> tuple[int, int]:
     """The prepared web chat ``chat`` of ``customer``; (orders, conversations) added."""
-    from careloop.config import get_settings
+    office = Office.of(settings)
 
     identity = ChannelIdentity(
         customer_id=customer.id, channel=Channel.web, external_id=chat.session_id
@@ -445,7 +453,9 @@ def _demo_chat(
             "my parcel arrived damaged, this is the second time!",
             ("complaint", "negative", -0.85),
         )
-        conversations.escalate(conversation, priority=64, reason="complaint", at=at)
+        conversations.escalate(
+            session, conversation, priority=64, reason="complaint", office=office, at=at
+        )
         _reply(
             session,
             conversation,
@@ -465,7 +475,9 @@ def _demo_chat(
         "I was charged twice for my last order, can someone check?",
         ("payment_problem", "negative", -0.45),
     )
-    conversations.escalate(conversation, priority=48, reason="payment_problem", at=at)
+    conversations.escalate(
+        session, conversation, priority=48, reason="payment_problem", office=office, at=at
+    )
     _reply(session, conversation, at, "A colleague will reply here as soon as possible.")
     answered = at + dt.timedelta(minutes=9)
     conversation.status = ConversationStatus.assigned
@@ -500,7 +512,6 @@ def _demo_chat(
     conversation.status = ConversationStatus.resolved
     conversation.resolved_by = Sender.agent
     conversation.resolved_at = done
-    settings = get_settings()
     asked = done + dt.timedelta(minutes=1)
     rated = asked + dt.timedelta(minutes=3)
     commented = rated + dt.timedelta(minutes=1)

@@ -102,3 +102,28 @@ def test_the_package_graph_has_no_cycle() -> None:
 
     for package in sorted(graph):
         visit(package, [])
+
+
+def names_used(path: Path) -> set[str]:
+    """Every plain name, attribute name and imported name in a module."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            found.update(alias.name.split(".")[-1] for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("hidden", ["get_settings", "object_session"])
+def test_crm_takes_its_settings_and_session_from_the_caller(hidden: str) -> None:
+    """No hidden inputs in the domain: its callers pass the settings values and the
+    session (bot, web and the scheduler hold them)."""
+    offenders = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "crm").rglob("*.py")
+        if hidden in names_used(path)
+    )
+    assert offenders == []

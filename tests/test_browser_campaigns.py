@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from careloop.config import get_settings
+from crm.conversations.routing import Office
 from crm.db import session_scope
 from crm.models import ChurnRisk, Role
 from tests.factories import make_customer, make_user, make_web_identity
@@ -223,7 +225,13 @@ def test_web_chat_greets_with_the_shop_name_and_names_the_agent(
             select(Conversation.id).where(Conversation.channel_identity_id == identity.id)
         ).one()
         inbox.claim(session, conversation_id=conversation_id, agent=agent)
-        inbox.reply(session, conversation_id=conversation_id, agent=agent, text="Alice here")
+        inbox.reply(
+            session,
+            conversation_id=conversation_id,
+            agent=agent,
+            text="Alice here",
+            office=Office.of(get_settings()),
+        )
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".msg-agent .msg-author")))
     assert browser.find_element(By.CSS_SELECTOR, ".msg-agent .msg-author").text == "Alice Agent"
     assert browser.find_element(By.CSS_SELECTOR, ".msg-agent .bubble").text == "Alice here"

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from careloop.config import Settings
+from careloop.config import Settings, get_settings
 from careloop.errors import ValidationFailed
 from crm.campaigns import activation, dispatch, runs, service
 from crm.campaigns.report import campaign_report, uplift_note
+from crm.conversations.routing import Office
 from crm.models import ChurnRisk, ConversationStatus, ScheduleKind
 from tests.factories import (
     campaign_fields,
@@ -259,7 +260,13 @@ def test_agent_replies_carry_the_agent_name(
     conversation_id = sent["conversation"]["id"]
     agent = staff["agent"]
     inbox.claim(session, conversation_id=conversation_id, agent=agent)
-    inbox.reply(session, conversation_id=conversation_id, agent=agent, text="Hello, Alice here")
+    inbox.reply(
+        session,
+        conversation_id=conversation_id,
+        agent=agent,
+        text="Hello, Alice here",
+        office=Office.of(get_settings()),
+    )
     session.commit()
     messages = client.get("/api/v1/chat/sessions/named-agent-1/messages").json()["messages"]
     reply = next(m for m in messages if m["sender"] == "agent")
@@ -353,6 +360,7 @@ def test_marketers_read_a_masked_transcript_without_private_notes(
         conversation_id=conversation.id,
         agent=staff["agent"],
         text="Customer is angry, VIP",
+        office=Office.of(get_settings()),
         private=True,
     )
     session.commit()

@@ -224,7 +224,7 @@ def test_demo_chats_are_the_same_on_every_run_and_each_shows_something(
     # A chat visitor was here first: that is no demo data, so the demo is still seeded.
     make_customer(session, external_id=None, email=None)
     assert not has_demo_data(session)
-    summary = seed_demo_data(session, customers=12, seed=3)
+    summary = seed_demo_data(session, settings=Settings(), customers=12, seed=3)
     assert not summary.skipped and has_demo_data(session)
     assert summary.web_sessions == list(DEMO_CHATS) == demo_chats(session)
     assert [chat.session_id for chat in DEMO_CHATS] == [
@@ -233,7 +233,9 @@ def test_demo_chats_are_the_same_on_every_run_and_each_shows_something(
         "demo-resolved-csat",
         "demo-new-chat",
     ]
-    again = seed_demo_data(session, customers=40, seed=9)  # other options: same links
+    again = seed_demo_data(
+        session, settings=Settings(), customers=40, seed=9
+    )  # other options: same links
     assert again.skipped and again.web_sessions == list(DEMO_CHATS)
 
     def chat(session_id: str) -> tuple[Customer, list[Conversation]]:
@@ -345,7 +347,7 @@ def test_score_prints_what_replaced_a_degenerate_model(
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     engine = create_db_engine(cli_env)
     with session_scope(create_session_factory(engine)) as session:
-        seed_demo_data(session, customers=150, seed=7)
+        seed_demo_data(session, settings=Settings(), customers=150, seed=7)
     engine.dispose()
     monkeypatch.setattr("crm.scoring.churn.MIN_TRAINING_CUSTOMERS", 10**6)  # (not the point)
     res = runner.invoke(app, ["score"])
@@ -378,7 +380,7 @@ def served_demo(tmp_path: Path, model_dir: Path, nlu: NLU) -> Iterator[tuple[str
     upgrade(url)
     engine = create_db_engine(url)
     with session_scope(create_session_factory(engine)) as session:
-        seed_demo_data(session, customers=8)
+        seed_demo_data(session, settings=Settings(), customers=8)
     engine.dispose()
     port = _free_port()
     env = {

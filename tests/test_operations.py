@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from bot.engine import Engine as BotEngine
 from bot.inbound import InboundMessage
-from careloop.config import Settings
+from careloop.config import Settings, get_settings
 from careloop.errors import ValidationFailed
 from crm.campaigns import dispatch, runs, service
 from crm.campaigns.report import campaign_report
 from crm.conversations import inbox, quality, sla, teams
+from crm.conversations.routing import Office
 from crm.conversations.service import escalate
 from crm.customers import service as customers
 from crm.models import (
@@ -96,7 +97,14 @@ def _escalated(
         resolved_at=None,
         resolved_by=None,
     )
-    escalate(conversation, priority=kw.pop("priority", 30), reason="complaint", at=at)
+    escalate(
+        session,
+        conversation,
+        priority=kw.pop("priority", 30),
+        reason="complaint",
+        office=Office.of(get_settings()),
+        at=at,
+    )
     session.flush()
     return conversation
 
@@ -167,7 +175,13 @@ def test_urgent_priority_shortens_targets_and_a_timely_reply_is_a_hit(
     rows = inbox.queue(session, view="queue", agent=staff["agent"], now=now, sort="sla")
     assert [r.id for r in rows[:2]] == [urgent.id, normal.id]
     assert rows[0].sla_state == "on_track" and rows[0].sla_due_at == urgent.first_response_due_at
-    reply = inbox.reply(session, conversation_id=normal.id, agent=staff["agent"], text="On it")
+    reply = inbox.reply(
+        session,
+        conversation_id=normal.id,
+        agent=staff["agent"],
+        text="On it",
+        office=Office.of(get_settings()),
+    )
     assert normal.first_response_hit is (reply.created_at <= normal.first_response_due_at)
     with pytest.raises(ValidationFailed, match="sort"):
         inbox.queue(session, view="queue", agent=staff["agent"], sort="alphabet")

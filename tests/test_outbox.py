@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from careloop.config import get_settings
 from crm.conversations import outbox
 from crm.conversations.service import add_message, open_conversation
 from crm.db import utcnow
@@ -18,7 +19,11 @@ def telegram_message(session: Session, chat: str, text: str = "hi") -> Message:
     identity = ChannelIdentity(customer_id=customer.id, channel=Channel.telegram, external_id=chat)
     session.add(identity)
     session.flush()
-    conversation = open_conversation(session, identity=identity)
+    conversation = open_conversation(
+        session,
+        identity=identity,
+        reply_window=dt.timedelta(days=get_settings().campaign_reply_window_days),
+    )
     return add_message(
         session,
         conversation=conversation,

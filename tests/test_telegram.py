@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 from app.cli import app as cli
 from bot.engine import Engine as BotEngine
 from bot.telegram.limiter import RateLimiter
-from careloop.config import Settings, TelegramMode
+from careloop.config import Settings, TelegramMode, get_settings
+from crm.conversations.routing import Office
 from crm.customers.links import link_token, parse_link_token
 from crm.db import session_scope
 from crm.models import (
@@ -485,9 +486,20 @@ def test_agent_reply_reaches_the_customer_on_telegram(
         conversation = session.scalars(
             select(Conversation).where(Conversation.channel == Channel.telegram)
         ).one()
-        inbox.reply(session, conversation_id=conversation.id, agent=agent, text="Hi, Alice here!")
         inbox.reply(
-            session, conversation_id=conversation.id, agent=agent, text="(note)", private=True
+            session,
+            conversation_id=conversation.id,
+            agent=agent,
+            text="Hi, Alice here!",
+            office=Office.of(get_settings()),
+        )
+        inbox.reply(
+            session,
+            conversation_id=conversation.id,
+            agent=agent,
+            text="(note)",
+            office=Office.of(get_settings()),
+            private=True,
         )
     fake.wait_for(lambda: any(s.text == "Hi, Alice here!" for s in fake.sent_to(513)))
     assert all(s.text != "(note)" for s in fake.sent_to(513))

@@ -8,6 +8,7 @@ the same database: on PostgreSQL they meet only through the database, as two pro
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import time
 import uuid
@@ -215,7 +216,11 @@ def outbox_messages(factory: sessionmaker[Session], chats: int, per_chat: int) -
         for chat_no in range(chats):
             customer = make_customer(session)
             identity = make_telegram_identity(session, customer, 700_000 + chat_no)
-            conversation = open_conversation(session, identity=identity)
+            conversation = open_conversation(
+                session,
+                identity=identity,
+                reply_window=dt.timedelta(days=get_settings().campaign_reply_window_days),
+            )
             for turn in range(per_chat):
                 message = add_message(
                     session,

@@ -22,7 +22,7 @@ def demo_data(
         raise fail("refusing to create demo data (and demo passwords) in production")
     engine = create_db_engine(settings.effective_database_url)
     with session_scope(create_session_factory(engine)) as session:
-        summary = seed_demo_data(session, customers=customers, seed=seed)
+        summary = seed_demo_data(session, settings=settings, customers=customers, seed=seed)
     if not summary.skipped:  # segments, CLV and churn risk for the inbox and audiences
         from crm.scoring.service import score_customers
 

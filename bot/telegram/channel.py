@@ -23,6 +23,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
+from bot.channels import Capabilities
 from bot.engine import Engine
 from bot.inbound import Command, InboundMessage
 from bot.telegram.sender import TelegramSender
@@ -71,6 +72,12 @@ def make_bot(settings: Settings) -> Bot:
 
 
 class TelegramChannel:
+    """The Telegram channel (see :class:`bot.channels.Channel`): updates in, the outbox
+    out through :class:`TelegramSender`, which marks a message sent once Telegram took it."""
+
+    kind = Channel.telegram
+    capabilities = Capabilities(buttons=True, push=True)
+
     def __init__(
         self,
         settings: Settings,
@@ -108,6 +115,10 @@ class TelegramChannel:
             self.application.bot, session_factory, settings, may_send=may_send
         )
         self._sender_task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Outbound messages are committed: the sender sends them now."""
+        self.sender.wake()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -267,7 +278,7 @@ class TelegramChannel:
                 self.engine.handle(session, inbound)
 
         await asyncio.to_thread(work)
-        self.sender.wake()
+        self.wake()
 
 
 def _storable_or_none(value: str | None) -> str | None:

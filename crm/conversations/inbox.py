@@ -180,8 +180,11 @@ def claim(session: Session, *, conversation_id: int, agent: User) -> Conversatio
     return conversation
 
 
-def assign(session: Session, *, conversation_id: int, agent_id: int, by: User) -> Conversation:
-    """Give an open conversation to ``agent_id`` (an agent or admin)."""
+def assign(
+    session: Session, *, conversation_id: int, agent_id: int, by: User, office: routing.Office
+) -> Conversation:
+    """Give an open conversation to ``agent_id`` (an agent or admin); one never escalated
+    starts its SLA clock in ``office`` hours."""
     _must_work_conversations(by)
     target = session.get(User, agent_id)
     if target is None or not target.is_active or target.role not in (Role.agent, Role.admin):
@@ -190,7 +193,13 @@ def assign(session: Session, *, conversation_id: int, agent_id: int, by: User) -
     if conversation.status is ConversationStatus.resolved:
         raise Conflict("reopen the conversation before assigning it")
     if conversation.escalated_at is None:
-        escalate(conversation, priority=conversation.priority, reason="agent_initiated")
+        escalate(
+            session,
+            conversation,
+            priority=conversation.priority,
+            reason="agent_initiated",
+            office=office,
+        )
     conversation.status = ConversationStatus.assigned
     conversation.assigned_agent_id = target.id
     _event(session, conversation, f"Assigned to {target.display_name} by {by.display_name}")
@@ -199,9 +208,16 @@ def assign(session: Session, *, conversation_id: int, agent_id: int, by: User) -
 
 
 def reply(
-    session: Session, *, conversation_id: int, agent: User, text: str, private: bool = False
+    session: Session,
+    *,
+    conversation_id: int,
+    agent: User,
+    text: str,
+    office: routing.Office,
+    private: bool = False,
 ) -> Message:
-    """An agent's message to the customer (or a private note, never sent)."""
+    """An agent's message to the customer (or a private note, never sent); stepping into
+    a bot conversation starts its SLA clock in ``office`` hours."""
     _must_work_conversations(agent)
     text = text.strip()
     if not text:
@@ -213,7 +229,13 @@ def reply(
         raise Conflict("the conversation is resolved; reopen it to reply")
     if not private and conversation.status in (ConversationStatus.waiting, ConversationStatus.bot):
         if conversation.escalated_at is None:  # an agent steps into a bot conversation
-            escalate(conversation, priority=conversation.priority, reason="agent_initiated")
+            escalate(
+                session,
+                conversation,
+                priority=conversation.priority,
+                reason="agent_initiated",
+                office=office,
+            )
         conversation.status = ConversationStatus.assigned
         conversation.assigned_agent_id = conversation.assigned_agent_id or agent.id
     message = add_message(

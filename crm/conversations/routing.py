@@ -12,11 +12,12 @@ the oldest highest-priority waiting conversation is pulled to them at once.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from careloop.config import get_settings
+from careloop.config import Settings
 from crm.conversations import sla
 from crm.models import (
     Conversation,
@@ -27,6 +28,19 @@ from crm.models import (
     Team,
     User,
 )
+
+
+@dataclass(frozen=True)
+class Office:
+    """The business hours SLA clocks count in when a team has none of its own; the
+    caller passes them from its settings (crm reads no global settings)."""
+
+    hours: str
+    timezone: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Office:
+        return cls(hours=settings.business_hours, timezone=settings.business_timezone)
 
 
 def team_for_intent(session: Session, intent: str | None) -> Team | None:
@@ -53,19 +67,14 @@ def last_intent(session: Session, conversation: Conversation) -> str | None:
     ).first()
 
 
-def on_escalation(session: Session, conversation: Conversation, now: dt.datetime) -> None:
+def on_escalation(
+    session: Session, conversation: Conversation, now: dt.datetime, office: Office
+) -> None:
     """Route the conversation to its team and start its SLA clock."""
     if conversation.team_id is None:
         team = team_for_intent(session, last_intent(session, conversation))
         conversation.team_id = team.id if team else None
-    settings = get_settings()
-    sla.start(
-        session,
-        conversation,
-        now=now,
-        default_hours=settings.business_hours,
-        timezone=settings.business_timezone,
-    )
+    sla.start(session, conversation, now=now, default_hours=office.hours, timezone=office.timezone)
 
 
 def held_counts(session: Session, agent_ids: list[int]) -> dict[int, int]:

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.orm import Session, contains_eager, object_session
+from sqlalchemy.orm import Session, contains_eager
 
-from careloop.config import get_settings
 from crm.conversations import routing
 from crm.db import dialect_insert, utcnow
 from crm.models import (
@@ -44,17 +43,22 @@ def effective_priority(priority: int, waiting_seconds: int | None) -> int:
 
 
 def escalate(
-    conversation: Conversation, *, priority: int, reason: str, at: dt.datetime | None = None
+    session: Session,
+    conversation: Conversation,
+    *,
+    priority: int,
+    reason: str,
+    office: routing.Office,
+    at: dt.datetime | None = None,
 ) -> None:
-    """Put the conversation in the agents' queue."""
+    """Put the conversation in the agents' queue: routed to its team, its SLA clock
+    started in ``office`` hours (unless the team keeps its own)."""
     conversation.status = ConversationStatus.waiting
     conversation.escalated_at = at or utcnow()
     conversation.escalation_reason = reason
     conversation.priority = priority
     conversation.queue_rank = queue_rank(priority, conversation.escalated_at)
-    session = object_session(conversation)
-    if session is not None:
-        routing.on_escalation(session, conversation, conversation.escalated_at)
+    routing.on_escalation(session, conversation, conversation.escalated_at, office)
 
 
 def find_message(session: Session, *, channel: Channel, channel_message_id: str) -> Message | None:
@@ -88,7 +92,12 @@ def find_visitor(
 
 
 def start_conversation(
-    session: Session, *, identity: ChannelIdentity, customer: Customer, new_customer: bool
+    session: Session,
+    *,
+    identity: ChannelIdentity,
+    customer: Customer,
+    new_customer: bool,
+    reply_window: dt.timedelta,
 ) -> Conversation:
     """A new bot conversation for a customer who has no open one on this channel."""
     conversation = Conversation(
@@ -99,7 +108,7 @@ def start_conversation(
         # A customer met just now has been sent no campaign.
         campaign_id=None
         if new_customer
-        else answered_campaign(session, identity=identity, now=utcnow()),
+        else answered_campaign(session, identity=identity, now=utcnow(), window=reply_window),
         segment_at_start=customer.rfm_segment,
         clv_at_start=customer.clv,
         churn_risk_at_start=customer.churn_risk.value if customer.churn_risk else None,
@@ -170,8 +179,11 @@ def find_open_conversation(session: Session, *, identity: ChannelIdentity) -> Co
     ).first()
 
 
-def open_conversation(session: Session, *, identity: ChannelIdentity) -> Conversation:
-    """The customer's open conversation on this channel, or a new one."""
+def open_conversation(
+    session: Session, *, identity: ChannelIdentity, reply_window: dt.timedelta
+) -> Conversation:
+    """The customer's open conversation on this channel, or a new one (answering the
+    campaign sent within ``reply_window``, if any)."""
     conversation = find_open_conversation(session, identity=identity)
     if conversation is None:
         customer = session.get(Customer, identity.customer_id)
@@ -180,7 +192,9 @@ def open_conversation(session: Session, *, identity: ChannelIdentity) -> Convers
             channel=identity.channel,
             channel_identity_id=identity.id,
             status=ConversationStatus.bot,
-            campaign_id=answered_campaign(session, identity=identity, now=utcnow()),
+            campaign_id=answered_campaign(
+                session, identity=identity, now=utcnow(), window=reply_window
+            ),
         )
         if customer is not None:  # the scores as they were when the conversation started
             conversation.segment_at_start = customer.rfm_segment
@@ -194,11 +208,11 @@ def open_conversation(session: Session, *, identity: ChannelIdentity) -> Convers
 
 
 def answered_campaign(
-    session: Session, *, identity: ChannelIdentity, now: dt.datetime
+    session: Session, *, identity: ChannelIdentity, now: dt.datetime, window: dt.timedelta
 ) -> int | None:
     """The campaign a new conversation answers: the latest campaign message sent to this
-    customer on this channel within ``campaign_reply_window_days`` (reply-to-offer loop)."""
-    window = dt.timedelta(days=get_settings().campaign_reply_window_days)
+    customer on this channel within ``window`` (the ``campaign_reply_window_days``
+    setting; reply-to-offer loop)."""
     return session.scalars(
         select(CampaignDelivery.campaign_id)
         .join(Message, Message.id == CampaignDelivery.message_id)

@@ -14,18 +14,17 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.channels.web import WebChat
 from bot.inbound import InboundMessage
 from bot.responses import ResponseBook
 from careloop.config import Settings
 from careloop.errors import ValidationFailed
 from crm import events
-from crm.conversations import service as conversations
 from crm.customers import service as customers
 from crm.customers.links import parse_web_login_token
-from crm.models import Channel, ChannelIdentity, Direction, Message, Sender, User
+from crm.models import Channel, ChannelIdentity, Message, Sender
 from crm.models.conversation import CHANNEL_MESSAGE_ID_LENGTH
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 from web.api.schemas import (
@@ -45,6 +44,7 @@ from web.params import Cursor
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(*COMMON))
+WEB_CHAT = WebChat()
 
 
 def shop_name(settings: Settings, book: ResponseBook) -> str:
@@ -259,19 +259,9 @@ def _deliver_visible(
     session: Session, identity: ChannelIdentity, after: int, limit: int
 ) -> list[MessageOut]:
     """The visitor's visible messages after ``after`` (agents' replies named by the agent's
-    display name); outbound ones count as delivered now."""
-    items = list(
-        conversations.visible_messages(session, identity=identity, after_id=after, limit=limit)
-    )
-    conversations.mark_delivered(
-        session, message_ids=[m.id for m in items if m.direction is Direction.outbound]
-    )
-    agent_ids = {m.author_user_id for m in items if m.author_user_id is not None}
-    authors: dict[int, str] = {}
-    if agent_ids:
-        rows = session.execute(select(User.id, User.display_name).where(User.id.in_(agent_ids)))
-        authors = {int(user_id): str(name) for user_id, name in rows}
-    out = [message_out(m, authors) for m in items]
+    display name), delivered through the web chat channel."""
+    visible = WEB_CHAT.deliver(session, identity, after_id=after, limit=limit)
+    out = [message_out(m, visible.authors) for m in visible.messages]
     session.commit()
     return out
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm.conversations import inbox
+from crm.conversations.routing import Office
 from crm.conversations.schemas import (
     AgentCapacity,
     AgentList,
@@ -242,10 +243,14 @@ def claim(conversation_id: PathId, session: SessionDep, user: AgentUser) -> Conv
 
 @router.post("/conversations/{conversation_id}/assign", responses=error_responses(404, 409))
 def assign(
-    conversation_id: PathId, body: AssignIn, session: SessionDep, user: AgentUser
+    conversation_id: PathId, body: AssignIn, session: SessionDep, user: AgentUser, state: StateDep
 ) -> ConversationEnvelope:
     conversation = inbox.assign(
-        session, conversation_id=conversation_id, agent_id=body.agent_id, by=user
+        session,
+        conversation_id=conversation_id,
+        agent_id=body.agent_id,
+        by=user,
+        office=Office.of(state.settings),
     )
     session.commit()
     return ConversationEnvelope(conversation=_conversation(conversation, session))
@@ -261,11 +266,12 @@ def reply(
         conversation_id=conversation_id,
         agent=user,
         text=body.text,
+        office=Office.of(state.settings),
         private=body.private,
     )
     session.commit()
     if state.telegram is not None and not body.private:
-        state.telegram.sender.wake()
+        state.telegram.wake()
     return MessageEnvelope(message=_message(message, {user.id: user.display_name}))
 
 
