@@ -6,6 +6,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -379,10 +380,7 @@ def _demo_conversation(
     )
     session.add(conversation)
     session.flush()
-    nlu = {
-        "intent": {"label": intent, "confidence": 0.9, "ranking": []},
-        "sentiment": {"label": label, "score": score, "probabilities": {}},
-    }
+    nlu = _demo_nlu(intent, label, score)
     conversations.add_message(
         session,
         conversation=conversation,
@@ -583,6 +581,14 @@ def _demo_conversation_of(
     return conversation
 
 
+def _demo_nlu(intent: str, label: str, score: float) -> dict[str, Any]:
+    """What the NLU is shown to have made of a demo message."""
+    return {
+        "intent": {"label": intent, "confidence": 0.9, "ranking": []},
+        "sentiment": {"label": label, "score": score, "probabilities": {}},
+    }
+
+
 def _say(
     session: Session,
     conversation: Conversation,
@@ -591,13 +597,7 @@ def _say(
     understood: tuple[str, str, float] | None,
 ) -> None:
     """The customer's message (with what the NLU made of it)."""
-    nlu = None
-    if understood is not None:
-        intent, label, score = understood
-        nlu = {
-            "intent": {"label": intent, "confidence": 0.9, "ranking": []},
-            "sentiment": {"label": label, "score": score, "probabilities": {}},
-        }
+    nlu = _demo_nlu(*understood) if understood is not None else None
     conversations.add_message(
         session,
         conversation=conversation,

@@ -37,19 +37,7 @@
     bubble.textContent = msg.text;
     row.appendChild(bubble);
     log.querySelectorAll(".quick-replies").forEach((el) => el.remove());
-    if (msg.quick_replies && msg.quick_replies.length) {
-      const bar = document.createElement("div");
-      bar.className = "quick-replies";
-      msg.quick_replies.forEach(function (label) {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "quick-reply";
-        button.textContent = label;
-        button.addEventListener("click", function () { bar.remove(); send(label); });
-        bar.appendChild(button);
-      });
-      row.appendChild(bar);
-    }
+    if (msg.quick_replies && msg.quick_replies.length) row.appendChild(quickReplyBar(msg.quick_replies));
     if (msg.buttons && msg.buttons.length) {
       // Answer buttons (a survey's scale): the label is shown, the data says what it means.
       const bar = document.createElement("div");
@@ -110,6 +98,21 @@
     source.addEventListener("message", function (ev) { render(JSON.parse(ev.data)); });
   }
 
+  // Buttons that send their label as the visitor's message, and go once one is used.
+  function quickReplyBar(labels) {
+    const bar = document.createElement("div");
+    bar.className = "quick-replies";
+    labels.forEach(function (label) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "quick-reply";
+      button.textContent = label;
+      button.addEventListener("click", function () { bar.remove(); send(label); });
+      bar.appendChild(button);
+    });
+    return bar;
+  }
+
   // A new chat opens with the shop's greeting (shown here only; nothing is stored until the
   // visitor writes), so it never starts as an empty box.
   function greet() {
@@ -123,19 +126,7 @@
         bubble.className = "bubble";
         bubble.textContent = w.greeting;
         row.appendChild(bubble);
-        if (w.quick_replies && w.quick_replies.length) {
-          const bar = document.createElement("div");
-          bar.className = "quick-replies";
-          w.quick_replies.forEach(function (label) {
-            const button = document.createElement("button");
-            button.type = "button";
-            button.className = "quick-reply";
-            button.textContent = label;
-            button.addEventListener("click", function () { bar.remove(); send(label); });
-            bar.appendChild(button);
-          });
-          row.appendChild(bar);
-        }
+        if (w.quick_replies && w.quick_replies.length) row.appendChild(quickReplyBar(w.quick_replies));
         log.appendChild(row);
       })
       .catch(function () { /* the chat still works without its greeting */ });
