@@ -94,15 +94,8 @@ def shipped_sentiment(encoder: Encoder, directory: Path | None = None) -> Shippe
     if head.weights.shape[1] != encoder.dimension:
         log.warning("nlu.pretrained.skip reason=dimension")
         return None
-    probe = meta.get("probe") or {}
-    expected = np.asarray(probe.get("vector") or [], dtype=np.float64)
-    got = np.asarray(encoder.encode([str(probe.get("text", PROBE_TEXT))])[0], dtype=np.float64)
-    if expected.shape != got.shape:
-        log.warning("nlu.pretrained.skip reason=probe-shape")
-        return None
-    cosine = float(expected @ got / (np.linalg.norm(expected) * np.linalg.norm(got) + 1e-12))
-    if cosine < PROBE_MIN_COSINE:
-        log.warning("nlu.pretrained.skip reason=probe cosine=%.4f", cosine)
+    if not _probe_matches(encoder, meta):
+        log.warning("nlu.pretrained.skip reason=probe")
         return None
     return ShippedHead(head, meta)
 
