@@ -11,12 +11,14 @@ from typing import Annotated
 
 from annotated_types import Ge, Le
 
-from crm.schemas import MAX_ID
+from crm.schemas import MAX_ID, RowId
+
+__all__ = ["MAX_DB_INT", "Count", "Cursor", "RowId"]
 
 MAX_DB_INT = 2**63 - 1  # BIGINT and SQLite's INTEGER
 
-RowId = Annotated[int, Ge(1), Le(MAX_ID)]  # the id columns are 32-bit on PostgreSQL
-"""A row's id (path ids, ``team_id`` filters, ids in bodies)."""
+# RowId (path ids, ``team_id`` filters, ids in bodies) is the domain's own type: the id
+# columns are 32-bit on PostgreSQL, so 1 .. MAX_ID.
 
 Cursor = Annotated[int, Ge(0), Le(MAX_ID)]
 """A position: "after this id" (0: from the start) or an offset."""
