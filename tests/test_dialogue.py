@@ -4,6 +4,7 @@ revealed to whom, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -146,6 +147,29 @@ def test_a_wrong_or_missing_proof_reveals_nothing(
     bodies = chat(client, "anon-3", *turns)
     assert reveals_nothing(bodies)
     assert bodies[-1]["linked"] is False
+
+
+STATUS_WORDS = re.compile(r"(?i)\b(" + "|".join(s.value for s in OrderStatus) + r")\b")
+
+
+@pytest.mark.parametrize("status", list(OrderStatus))
+@pytest.mark.parametrize(
+    "turns",
+    [
+        ("where is my order", "71120", "ok"),  # the proof asked for, then asked again
+        ("is order 71120 on its way?",),
+        ("cancel order 71120", "someone@example.com"),
+    ],
+)
+def test_before_the_proof_no_reply_says_the_orders_status(
+    client: TestClient, session: Session, status: OrderStatus, turns: tuple[str, ...]
+) -> None:
+    carla = make_customer(session, first_name="Carla", email="carla@example.it")
+    make_order(session, carla, external_id="71120", status=status, shipping_postcode="00184")
+    session.commit()
+    text = said(chat(client, f"anon-{status.value}", *turns))
+    assert "71120" in text  # the bot talks about the order it was given ...
+    assert not STATUS_WORDS.search(text), text  # ... without a word of its state
 
 
 @pytest.mark.usefixtures("shop")
