@@ -70,9 +70,15 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
 
 ## make models: rebuild the intent model shipped in nlp/pretrained/intent/ (after editing
-## nlp/data/intents.yml; a test says when it is out of date)
+## nlp/data/intents.yml; a test says when it is out of date). With
+## COMPLAINTS=path/to/complaints-data.csv it also rebuilds the shipped complaint head
+## (nlp/pretrained/complaint.*; docs/nlu.md says where the corpus comes from)
+COMPLAINTS ?=
 models: $(STAMP)
 	$(BIN)/python -m nlp.intent_build
+	@if [ -n "$(COMPLAINTS)" ]; then \
+	  $(BIN)/python -m nlp.complaint_build --corpus "$(COMPLAINTS)" --cache var/complaint-embeddings; \
+	fi
 
 ## make api-docs: regenerate docs/api-reference.md from the app's OpenAPI document
 api-docs: $(STAMP)

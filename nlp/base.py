@@ -66,9 +66,16 @@ class Understanding:
     intent: IntentPrediction
     sentiment: SentimentPrediction
     tone: Tone = field(default_factory=Tone)
+    # P(complaint) from the shipped complaint head (nlp/complaint_build.py); None without it
+    complaint: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"intent": self.intent.as_dict(), "sentiment": self.sentiment.as_dict()}
+        out: dict[str, Any] = {
+            "intent": self.intent.as_dict(),
+            "sentiment": self.sentiment.as_dict(),
+        }
+        if self.complaint is not None:
+            out["complaint"] = round(self.complaint, 4)
         if self.tone.cues:
             out["tone"] = self.tone.as_dict()
         return out

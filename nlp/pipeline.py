@@ -1,4 +1,5 @@
-"""The NLU pipeline: one encoder pass feeds both the intent and the sentiment classifier.
+"""The NLU pipeline: one encoder pass feeds the intent and the sentiment classifier, and
+the shipped complaint head (:mod:`nlp.complaint_build`) when it fits the encoder.
 
 In the fast mode both heads read the same embedding, so a message costs one encoder pass.
 A fine-tuned model brings its own encoder (one more pass), and a Hugging Face sentiment
@@ -22,7 +23,8 @@ from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentiment
 from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
-from nlp.pretrained import ShippedHead, shipped_intent, shipped_sentiment
+from nlp.head import LinearHead
+from nlp.pretrained import ShippedHead, shipped_complaint, shipped_intent, shipped_sentiment
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
 from nlp.tone import read_tone
 from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
@@ -56,9 +58,11 @@ class NLU:
         *,
         batch_max: int = 32,
         batch_wait_ms: float = 1.0,
+        complaint: LinearHead | None = None,
     ) -> None:
         self.encoder = encoder
         self._models = (intent, sentiment)
+        self.complaint = complaint  # over ``encoder``'s embeddings; None: no complaint signal
         self._swap = threading.Lock()
         self._batcher: MicroBatcher[str, Understanding] | None = None
         self._batch_max = batch_max
@@ -93,6 +97,7 @@ class NLU:
             intent.encoder is None
             or intent.base_head is not None
             or (isinstance(sentiment, SentimentClassifier) and sentiment.encoder is None)
+            or self.complaint is not None
         ):
             shared = self.encoder.encode(texts)
         intent_vectors = intent.encoder.encode(texts) if intent.encoder else shared
@@ -105,9 +110,13 @@ class NLU:
             vectors = sentiment.encoder.encode(texts) if sentiment.encoder else shared
             assert vectors is not None
             sentiments = sentiment.predict(vectors)
+        complaints: list[float | None] = [None] * len(texts)
+        if self.complaint is not None and shared is not None:
+            column = self.complaint.labels.index("complaint")
+            complaints = [float(p) for p in self.complaint.predict_proba(shared)[:, column]]
         return [
-            Understanding(text=t, intent=i, sentiment=s, tone=read_tone(t))
-            for t, i, s in zip(texts, intents, sentiments, strict=True)
+            Understanding(text=t, intent=i, sentiment=s, tone=read_tone(t), complaint=c)
+            for t, i, s, c in zip(texts, intents, sentiments, complaints, strict=True)
         ]
 
     def reload(self, config: NLUConfig) -> None:
@@ -115,6 +124,7 @@ class NLU:
         fresh = load_nlu(self.encoder, config)
         with self._swap:
             self._models = fresh._models
+            self.complaint = fresh.complaint
             self.marker = fresh.marker
         log.info("nlu.reloaded intent_threshold=%.2f", self.intent.threshold)
 
@@ -345,6 +355,7 @@ def load_nlu(encoder: Encoder, config: NLUConfig) -> NLU:
         sentiment,
         batch_max=config.batch_max,
         batch_wait_ms=config.batch_wait_ms,
+        complaint=complaint.head if (complaint := shipped_complaint(encoder)) else None,
     )
     nlu.marker = active_marker(config.model_dir)
     return nlu

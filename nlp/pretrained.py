@@ -1,5 +1,7 @@
 """The models shipped with careloop, so a fresh install needs no training: the sentiment
-head, and the intent model (head and out-of-scope detector; see the end of this module).
+head, the complaint head (``complaint.npz`` / ``complaint.json``, built the same way by
+:mod:`nlp.complaint_build` and checked the same way by :func:`shipped_complaint`), and the
+intent model (head and out-of-scope detector; see the end of this module).
 
 ``nlp/pretrained/sentiment.npz`` (a :class:`~nlp.head.LinearHead`, plain arrays) and
 ``sentiment.json`` (how it was built: encoder, sources, sizes, metrics, the head file's
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 HEAD_FILE = "sentiment.npz"
 META_FILE = "sentiment.json"
+COMPLAINT_HEAD_FILE = "complaint.npz"
+COMPLAINT_META_FILE = "complaint.json"
 PROBE_TEXT = "Where is my parcel? I ordered it a week ago and it still has not arrived."
 PROBE_MIN_COSINE = 0.999
 
@@ -53,12 +57,17 @@ def probe_vector(encoder: Encoder) -> list[float]:
 
 
 def write_shipped(
-    directory: Path, head: LinearHead, meta: dict[str, Any], encoder: Encoder
+    directory: Path,
+    head: LinearHead,
+    meta: dict[str, Any],
+    encoder: Encoder,
+    *,
+    files: tuple[str, str] = (HEAD_FILE, META_FILE),
 ) -> dict[str, Any]:
-    """Save ``head`` and its metadata (plus checksum and probe) into ``directory``; returns
-    the metadata as written."""
+    """Save ``head`` and its metadata (plus checksum and probe) into ``directory`` as
+    ``files`` (head, metadata); returns the metadata as written."""
     directory.mkdir(parents=True, exist_ok=True)
-    head_path = directory / HEAD_FILE
+    head_path = directory / files[0]
     head.save(head_path)
     full = {
         **meta,
@@ -68,14 +77,27 @@ def write_shipped(
         "head_sha256": file_sha256(head_path),
         "probe": {"text": PROBE_TEXT, "vector": probe_vector(encoder)},
     }
-    (directory / META_FILE).write_text(json.dumps(full, indent=1, sort_keys=True) + "\n")
+    (directory / files[1]).write_text(json.dumps(full, indent=1, sort_keys=True) + "\n")
     return full
 
 
 def shipped_sentiment(encoder: Encoder, directory: Path | None = None) -> ShippedHead | None:
     """The shipped head if it fits ``encoder``; None (with a log line saying why) if not."""
+    return shipped_head(encoder, directory, (HEAD_FILE, META_FILE))
+
+
+def shipped_complaint(encoder: Encoder, directory: Path | None = None) -> ShippedHead | None:
+    """The shipped complaint head (:mod:`nlp.complaint_build`) if it fits ``encoder``."""
+    return shipped_head(encoder, directory, (COMPLAINT_HEAD_FILE, COMPLAINT_META_FILE))
+
+
+def shipped_head(
+    encoder: Encoder, directory: Path | None, files: tuple[str, str]
+) -> ShippedHead | None:
+    """A head shipped as ``files`` (head, metadata) if it fits ``encoder``; None (with a
+    log line saying why) if not."""
     directory = directory or pretrained_dir()
-    head_path, meta_path = directory / HEAD_FILE, directory / META_FILE
+    head_path, meta_path = directory / files[0], directory / files[1]
     if not head_path.is_file() or not meta_path.is_file():
         log.info("nlu.pretrained.missing dir=%s", directory)
         return None

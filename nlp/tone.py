@@ -122,6 +122,9 @@ _SERIOUS = re.compile(
 )
 _LAUGHING_TROUBLE = frozenset("🤡")
 _REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
+# A word stressed in capitals ("and STILL nothing", "sent it TWICE"); four letters or more,
+# so most shop acronyms (DHL, SMS, VAT) do not count. On its own it escalates nothing.
+_EMPHASIS = re.compile(r"\b[A-Z]{4,}\b")
 _WORD = re.compile(r"[^\W\d_]+")
 _CODES = re.compile(r"\S+@\S+|\b\w*\d\w*\b|https?://\S+")
 
@@ -140,6 +143,7 @@ class Tone:
     serious: bool = False  # fraud, a hacked account, data leaks, danger to people
     cues: tuple[str, ...] = field(default=())
     impatience_cues: int = 0  # distinct impatience phrases ("3rd time" + "scam": two)
+    emphasis: bool = False  # a word stressed in capitals in an otherwise calm message
 
     @property
     def complaint(self) -> bool:
@@ -174,6 +178,9 @@ def read_tone(text: str) -> Tone:
     )
     if shouting:
         cues.append("shouting")
+    emphasis = not shouting and _EMPHASIS.search(_CODES.sub(" ", text)) is not None
+    if emphasis:
+        cues.append("emphasis")
     angry = any(c in _ANGRY_EMOJI or c in _LAUGHING_TROUBLE for c in text)
     if angry:
         cues.append("angry_emoji")
@@ -198,4 +205,5 @@ def read_tone(text: str) -> Tone:
         serious,
         tuple(cues),
         impatience_cues=len(impatient),
+        emphasis=emphasis,
     )

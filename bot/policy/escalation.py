@@ -5,7 +5,9 @@ person); a request for a human (the intent, or a phrasing such as "pls
 connect me to a rep", "can someone call me back"); a complaint: the intent (unless the
 message reads clearly positive, e.g. "no complaints, just a question"), or a threat
 (chargeback, lawyer, public review, leaving), a formal complaint or sarcasm, whatever the
-intent; fraud, a hacked account, a data leak or danger to people (``urgent``); one strongly
+intent; fraud, a hacked account, a data leak or danger to people (``urgent``); a message
+the learned complaint head (nlp/complaint_build.py) reads as a complaint with high
+probability that also reads negative or stresses a word in capitals; one strongly
 negative message, a shouted one (capitals, ``???``) unless it reads clearly positive, or an
 impatient one ("third time I'm asking", "nobody answers") or one with angry emoji that does
 not read positive; N negative among the last M, the message itself negative;
@@ -75,6 +77,11 @@ class PolicyConfig:
     at_risk_negative: float = -0.3  # a valuable or slipping customer this unhappy escalates
     at_risk_segments: frozenset[str] = HIGH_VALUE_SEGMENTS
     at_risk_churn_levels: frozenset[str] = frozenset({"high"})
+    # the learned complaint signal: P(complaint) this high escalates when the message also
+    # reads this negative (or stresses a word in capitals); both chosen on the conversation
+    # dev split and the complaint corpus's held-out split (docs/escalation.md)
+    complaint_probability: float = 0.9
+    complaint_negative: float = -0.5
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,14 @@ def decide(
         return Decision(Action.escalate, "complaint", EscalationReason.complaint)
     if tone.serious:
         return Decision(Action.escalate, "urgent", EscalationReason.urgent)
+    learned = understanding.complaint
+    if (
+        learned is not None
+        and learned >= config.complaint_probability
+        and score < config.complaint_max_sentiment
+        and (score <= config.complaint_negative or tone.emphasis)
+    ):
+        return Decision(Action.escalate, "complaint", EscalationReason.complaint)
     # one impatience cue or angry emoji needs a negative reading; two distinct impatience
     # cues ("3rd time asking ... a scam") escalate unless the message reads clearly positive
     upset = (tone.impatience or tone.angry_emoji) and score <= config.angry_negative

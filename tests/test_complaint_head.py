@@ -1,0 +1,144 @@
+"""The complaint head shipped with careloop: learned from a public corpus of complaints to
+companies, loaded at start without training, checked against the encoder, and used by the
+escalation policy together with sentiment and tone."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.policy.escalation import Action, EscalationReason, PolicyConfig, decide
+from nlp.base import IntentPrediction, SentimentPrediction, Understanding
+from nlp.complaint_build import BuildConfig, build, clean, read_complaints
+from nlp.encoder import SentenceEncoder
+from nlp.pipeline import NLU
+from nlp.pretrained import (
+    COMPLAINT_HEAD_FILE,
+    COMPLAINT_META_FILE,
+    pretrained_dir,
+    shipped_complaint,
+)
+from nlp.tone import read_tone
+
+CONFIG = PolicyConfig()
+
+
+def understanding(text: str, score: float, complaint: float | None) -> Understanding:
+    return Understanding(
+        text,
+        IntentPrediction("order_status", 0.9),
+        SentimentPrediction("neutral", score),
+        read_tone(text),
+        complaint=complaint,
+    )
+
+
+def escalates(u: Understanding) -> bool:
+    d = decide(u, previous_intents=[], previous_scores=[], config=CONFIG)
+    return d.action is Action.escalate
+
+
+def test_the_shipped_head_is_small_and_says_how_it_was_built() -> None:
+    meta = json.loads((pretrained_dir() / COMPLAINT_META_FILE).read_text())
+    assert (pretrained_dir() / COMPLAINT_HEAD_FILE).stat().st_size < 50_000
+    assert meta["labels"] == ["complaint", "other"]
+    assert meta["source"]["dropped_airline_rows"] > 0
+    held_out = meta["metrics"]["held_out"]["domains"]
+    assert held_out["f1"] > 0.7 and held_out["roc_auc"] > 0.75
+
+
+def test_the_nlu_reads_complaints_with_the_shipped_head(nlu: NLU) -> None:
+    angry = nlu.understand("third week and STILL no parcel, this company is a disgrace")
+    calm = nlu.understand("what are your opening hours on saturday?")
+    assert angry.complaint is not None and calm.complaint is not None
+    assert angry.complaint > 0.9 > 0.5 > calm.complaint
+    assert angry.as_dict()["complaint"] == round(angry.complaint, 4)
+
+
+def test_a_head_that_does_not_fit_the_encoder_is_not_used(
+    tmp_path: Path, encoder: SentenceEncoder
+) -> None:
+    assert shipped_complaint(encoder) is not None
+    shutil.copytree(pretrained_dir(), tmp_path / "copy")
+    with (tmp_path / "copy" / COMPLAINT_HEAD_FILE).open("ab") as fh:
+        fh.write(b"tampered")
+    assert shipped_complaint(encoder, tmp_path / "copy") is None
+    assert shipped_complaint(encoder, tmp_path / "nowhere") is None
+
+
+def test_a_likely_complaint_escalates_when_it_reads_negative_or_stresses_a_word() -> None:
+    plain = "my parcel hasn't arrived yet, any news?"
+    assert not escalates(understanding(plain, -0.1, 0.95))  # a routine problem report
+    assert escalates(understanding(plain, -0.6, 0.95))
+    assert not escalates(understanding(plain, -0.6, 0.5))  # negative, not a complaint
+    assert not escalates(understanding(plain, -0.6, None))  # no head: as before
+    stressed = "ordered three weeks ago and STILL nothing"
+    d = decide(
+        understanding(stressed, -0.2, 0.95), previous_intents=[], previous_scores=[], config=CONFIG
+    )
+    assert d.action is Action.escalate and d.reason is EscalationReason.complaint
+    assert not escalates(understanding(stressed, 0.5, 0.95))  # reads clearly positive
+
+
+def test_capital_acronyms_and_order_numbers_are_not_stress() -> None:
+    assert not read_tone("my DHL parcel, order O0070012, shows VAT twice").emphasis
+    assert read_tone("you sent it to my old flat TWICE").emphasis
+    assert not read_tone("WHERE IS MY ORDER").emphasis  # that is shouting
+    assert read_tone("WHERE IS MY ORDER").shouting
+
+
+def test_the_corpus_is_read_without_airline_tweets(tmp_path: Path) -> None:
+    corpus = tmp_path / "complaints-data.csv"
+    with corpus.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["1", "@Shop my order never came, awful http://t.co/x", "1", "retail"])
+        w.writerow(["2", "@united lost my bag again", "1", "transport"])
+        w.writerow(["3", "@DELTA thanks for the upgrade", "0", "transport"])
+        w.writerow(["4", "@Shop do you open on sunday?", "0", "retail"])
+    rows, dropped = read_complaints(corpus)
+    assert dropped == 2
+    assert [(r.text, r.label) for r in rows] == [
+        ("my order never came, awful", "complaint"),
+        ("do you open on sunday?", "other"),
+    ]
+    assert clean("@a @b hi   there www.example.com") == "hi there"
+
+
+@pytest.mark.slow
+def test_a_build_is_deterministic_and_loadable(tmp_path: Path, encoder: SentenceEncoder) -> None:
+    corpus = tmp_path / "complaints-data.csv"
+    complaints = [
+        "my parcel is lost again and nobody answers",
+        "worst service ever, still waiting for my refund",
+        "you charged me twice and ignore my emails",
+        "the app crashes every time, useless",
+        "three weeks late and no word from you",
+        "broken on arrival and support hung up on me",
+    ]
+    others = [
+        "do you ship to Austria?",
+        "what time do you open on sunday",
+        "thanks, the jacket fits perfectly",
+        "is the blue one back in stock?",
+        "love the new collection",
+        "can I pay with paypal?",
+    ]
+    with corpus.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        for domain in ("retail", "software"):
+            for i, text in enumerate(complaints):
+                w.writerow([f"c{domain}{i}", f"@Shop {text}", "1", domain])
+            for i, text in enumerate(others):
+                w.writerow([f"o{domain}{i}", f"@Shop {text}", "0", domain])
+    config = BuildConfig(folds=2)
+    first = build(encoder, corpus, tmp_path / "a", config)
+    second = build(encoder, corpus, tmp_path / "b", config)
+    assert first["head_sha256"] == second["head_sha256"]
+    shipped = shipped_complaint(encoder, tmp_path / "a")
+    assert shipped is not None
+    p = shipped.head.predict_proba(encoder.encode(["still no refund, useless"]))
+    assert p[0, shipped.head.labels.index("complaint")] > 0.5
