@@ -79,7 +79,7 @@ class PolicyConfig:
     at_risk_churn_levels: frozenset[str] = frozenset({"high"})
     # the learned complaint signal: P(complaint) this high escalates when the message also
     # reads this negative (or stresses a word in capitals); both chosen on the conversation
-    # dev split and the complaint corpus's held-out split (docs/escalation.md)
+    # dev split and the complaint corpus's held-out split (docs/bot.md)
     complaint_probability: float = 0.9
     complaint_negative: float = -0.5
 
