@@ -233,6 +233,7 @@ def _campaign_messages(fake: FakeTelegram) -> list[Any]:
 
 
 def _check_telegram_limits(fake: FakeTelegram) -> None:
+    """No 429, at most 30 messages in any second, at most one a second per chat."""
     assert fake.too_many == 0, "Telegram answered 429"
     times = sorted(s.at for s in fake.sent)
     first, busiest = 0, 0
@@ -241,6 +242,7 @@ def _check_telegram_limits(fake: FakeTelegram) -> None:
             first += 1
         busiest = max(busiest, last - first + 1)
     assert busiest <= 30, f"{busiest} messages in one second"
+    print(f"{len(times)} messages in {times[-1] - times[0]:.1f} s, at most {busiest} in a second")
     per_chat: defaultdict[str, list[float]] = defaultdict(list)
     for s in fake.sent:
         per_chat[s.chat_id].append(s.at)
