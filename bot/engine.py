@@ -224,7 +224,7 @@ class Engine:
         message: Message,
         understanding: Understanding,
         entities: list[Entity],
-        history: Sequence[Message],
+        history: Sequence[conversations.EarlierInbound],
     ) -> tuple[Decision, list[Reply]]:
         customer = session.get_one(Customer, conversation.customer_id)
         if (
@@ -379,7 +379,7 @@ def only_data(text: str, entities: Sequence[Entity]) -> bool:
     return has_data and all(w in _FILLER for w in words)
 
 
-def _understood_as(message: Message) -> str | None:
+def _understood_as(message: conversations.EarlierInbound) -> str | None:
     """The intent the bot acted on: a message the dialogue took (an order number, an email)
     counts as understood even when the intent model said "not sure"."""
     taken = (message.payload or {}).get("dialogue")

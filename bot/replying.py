@@ -82,7 +82,10 @@ class Replier:
             customer_id = customer.id
 
             def latest() -> dict[str, Any] | None:
-                found = orders.latest_order(session, customer_id=customer_id)
+                # (No flush first: nothing pending touches orders, and the conversation's
+                # changes go out with the reply, in one UPDATE.)
+                with session.no_autoflush:
+                    found = orders.latest_order(session, customer_id=customer_id)
                 return order_context(found) if found is not None else None
 
             shown = _Lazy(latest)

@@ -8,6 +8,12 @@ moment between a lost lock and the check, two processes may run a job at once: e
 a job takes a transaction advisory lock of its own, so the same job never runs twice at
 once, and the messages the jobs write carry unique outbox keys (see
 ``crm.models.Message.outbox_key``), so nothing is ever sent twice.
+
+The leader also asks every ``LEADER_CHECK_SECONDS`` on its own, so that its Telegram sender
+(which sends only while the process leads, see :attr:`JobRunner.may_send`) stops within a
+second of a lost lock rather than at the next job run; and a process that has just taken
+the lock sends only after ``HANDOVER_SECONDS``, by when a leader that lost it has noticed
+and stopped: one sender at a time keeps Telegram's limits for all processes.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ log = logging.getLogger(__name__)
 
 LEADER_LOCK_KEY = 0x6361726C  # "carl": the PostgreSQL advisory lock id of the scheduler leader
 RETRY_SECONDS = 30
+LEADER_CHECK_SECONDS = 1.0  # how often the leader asks the server whether it still leads
+HANDOVER_SECONDS = 3 * LEADER_CHECK_SECONDS  # a new leader's wait before it sends
+LEADER_CHECK_JOB = "scheduler.leader_check"
 # A bigint advisory lock shows in pg_locks as classid (high 32 bits), objid (low 32 bits)
 # and objsubid 1; asked on the lock's own connection (pg_backend_pid), so a connection that
 # was silently replaced does not count.
@@ -177,6 +186,7 @@ class JobRunner:
         self.lock = LeaderLock(engine)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._jobs_added = False
+        self._leading_since: float | None = None  # time.monotonic() when this process led
         self._leadership = threading.RLock()  # becoming leader and stepping down
 
     def start(self) -> None:
@@ -231,6 +241,18 @@ class JobRunner:
                 coalesce=True,
                 replace_existing=True,
             )
+            self.scheduler.add_job(
+                self.still_leader,
+                "interval",
+                seconds=LEADER_CHECK_SECONDS,
+                id=LEADER_CHECK_JOB,
+                name="ask the server whether this process still holds the leader lock",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,  # late on a busy machine is still worth checking
+                replace_existing=True,
+            )
+            self._leading_since = time.monotonic()
             self._jobs_added = True
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job("scheduler.leader")
@@ -238,9 +260,10 @@ class JobRunner:
             return True
 
     def still_leader(self) -> bool:
-        """Asked before every job run: whether this process still holds the leader lock.
-        One that lost it stops its jobs at once and tries to lead again (now, then every
-        30 s): another process may have taken over meanwhile."""
+        """Asked before every job run and every ``LEADER_CHECK_SECONDS``: whether this
+        process still holds the leader lock. One that lost it stops its jobs and its sender
+        at once and tries to lead again (now, then every 30 s): another process may have
+        taken over meanwhile."""
         if not self._jobs_added:
             return False
         if self.lock.check():
@@ -252,11 +275,12 @@ class JobRunner:
         with self._leadership:
             if not self._jobs_added:
                 return
-            for job_id in [spec.name for spec in JOBS] + ["campaigns.sync"]:
+            self._jobs_added = False  # first: the sender asks this before every message
+            self._leading_since = None
+            for job_id in [spec.name for spec in JOBS] + ["campaigns.sync", LEADER_CHECK_JOB]:
                 with contextlib.suppress(JobLookupError):
                     self.scheduler.remove_job(job_id)
             campaigns.uninstall(self.scheduler)
-            self._jobs_added = False
             self._retry_later()
         log.error("scheduler.leader_lost: the leader lock is gone; jobs stopped, retrying")
 
@@ -273,6 +297,16 @@ class JobRunner:
     @property
     def is_leader(self) -> bool:
         return self._jobs_added
+
+    @property
+    def may_send(self) -> bool:
+        """Whether this process may send Telegram messages now: it leads, and has led for
+        ``HANDOVER_SECONDS``, so a process that lost the lock has noticed by now (it checks
+        every ``LEADER_CHECK_SECONDS``) and stopped sending. Asked before every message."""
+        since = self._leading_since
+        return (
+            self._jobs_added and since is not None and time.monotonic() - since >= HANDOVER_SECONDS
+        )
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)

@@ -12,7 +12,8 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,8 @@ from typer.testing import CliRunner
 
 from app.cli import app as cli
 from bot.engine import Engine as BotEngine
+from bot.telegram.channel import make_bot
+from bot.telegram.sender import TelegramSender
 from careloop.config import Settings, TelegramMode, get_settings
 from crm import events
 from crm.conversations.service import add_message, open_conversation
@@ -263,23 +266,80 @@ def test_only_the_scheduler_leader_sends_and_the_limits_hold_for_all(
             for engine in (first_engine, second_engine)
         ]
         with TestClient(apps[0]), TestClient(apps[1]):
-            runners_lead = [_leads(app) for app in apps]
-            assert sorted(runners_lead) == [False, True], "exactly one scheduler leader"
+            gates = [app.state.careloop.telegram.sender.may_send for app in apps]
+            # The leader sends once its hand-over wait is over; the standby never does.
+            fake.wait_for(lambda: any(gate() for gate in gates), timeout=60)
+            leading = [gate() for gate in gates]
+            assert sorted(leading) == [False, True], "exactly one process sends"
+            standby = apps[leading.index(False)].state.careloop.telegram.sender
             ids = outbox_messages(create_session_factory(second_engine), chats=40, per_chat=3)
             _wait_until_sent(fake, create_session_factory(first_engine), ids)
-            sent = [app.state.careloop.telegram.sender.stats["sent"] for app in apps]
-        leader = runners_lead.index(True)
-    assert sent[1 - leader] == 0, "the standby process sent nothing"
-    assert sent[leader] >= len(ids)
+            assert not standby.may_send()
+        assert standby.stats["sent"] == 0, "the standby process sent nothing"
     assert fake.too_many == 0
-    texts = [s.text for s in fake.sent if s.text.startswith("chat ")]
-    assert len(texts) == len(set(texts)) == len(ids), "each message exactly once"
+    texts = Counter(s.text for s in fake.sent if s.text.startswith("chat "))
+    assert len(texts) == len(ids) and max(texts.values()) == 1, "each message exactly once"
 
 
-def _leads(app: FastAPI) -> bool:
-    """Whether this app's scheduler leads (the runner is what its sender's gate asks)."""
-    gate = app.state.careloop.telegram.sender.may_send
-    return bool(gate())
+def _delivery_states(factory: sessionmaker[Session], ids: list[int]) -> Counter[DeliveryStatus]:
+    with factory() as session:
+        rows = session.execute(
+            select(Message.delivery_status, func.count())
+            .where(Message.id.in_(ids))
+            .group_by(Message.delivery_status)
+        ).all()
+    return Counter({status: n for status, n in rows if status is not None})
+
+
+def test_a_sender_that_may_no_longer_send_stops_and_hands_its_claims_back(
+    live_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The process lost the leadership mid-queue: the messages it had claimed and not sent
+    go back to the outbox at once, and are sent once by whoever sends next."""
+    gate = {"open": True}
+    ids = outbox_messages(live_session_factory, chats=5, per_chat=3)  # 1 s apart per chat
+
+    async def until(predicate: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 60
+        while not await asyncio.to_thread(predicate):
+            assert time.monotonic() < deadline, "gave up waiting"
+            await asyncio.sleep(0.02)
+
+    async def scenario(fake: FakeTelegram, telegram: Settings) -> Counter[DeliveryStatus]:
+        bot = make_bot(telegram)
+        await bot.initialize()
+        sender = TelegramSender.from_settings(
+            bot, live_session_factory, telegram, may_send=lambda: gate["open"]
+        )
+        running = asyncio.create_task(sender.run())
+        try:
+            await until(lambda: len(fake.sent) >= 5)  # each chat's first message is out
+            gate["open"] = False
+            await until(
+                lambda: DeliveryStatus.sending not in _delivery_states(live_session_factory, ids)
+            )
+            at_stop = _delivery_states(live_session_factory, ids)
+            assert len(fake.sent) == at_stop[DeliveryStatus.sent], "nothing sent unrecorded"
+            gate["open"] = True  # (the next leader: here the same sender)
+            await until(
+                lambda: _delivery_states(live_session_factory, ids)[DeliveryStatus.sent] == len(ids)
+            )
+            return at_stop
+        finally:
+            await sender.stop()
+            await running
+            await bot.shutdown()
+
+    with FakeTelegramServer() as fake:
+        telegram = settings.model_copy(
+            update={"telegram_token": SecretStr(TOKEN), "telegram_api_url": fake.api_url}
+        )
+        at_stop = asyncio.run(scenario(fake, telegram))
+    assert 0 < at_stop[DeliveryStatus.sent] < len(ids), at_stop
+    assert at_stop[DeliveryStatus.pending] == len(ids) - at_stop[DeliveryStatus.sent]
+    texts = Counter(s.text for s in fake.sent)
+    assert len(texts) == len(ids) and max(texts.values()) == 1, "each message exactly once"
+    assert fake.too_many == 0
 
 
 def _wait_until_sent(fake: FakeTelegram, factory: sessionmaker[Session], ids: list[int]) -> None:

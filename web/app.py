@@ -185,10 +185,11 @@ def _sender_gate(
 
     Telegram's limits (30 messages a second, one a second per chat) are kept by the one
     sender's limiter, so on PostgreSQL only the scheduler's leader sends: one process at a
-    time whatever the number of workers. A single process without a scheduler sends itself
-    (``careloop serve --no-scheduler`` alone, SQLite)."""
+    time whatever the number of workers (see ``JobRunner.may_send`` for the hand-over). A
+    single process without a scheduler sends itself (``careloop serve --no-scheduler``
+    alone, SQLite)."""
     if runner is not None and engine.dialect.name == "postgresql":
-        return lambda: runner.is_leader
+        return lambda: runner.may_send
     if settings.workers > 1:
         return lambda: False  # workers started with --no-scheduler: another process sends
     return lambda: True

@@ -16,6 +16,10 @@ At-most-once messages (``payload["at_most_once"]``: campaign messages) commit
 many in doubt. If the request then fails in a way
 that leaves it unknown whether Telegram got it (a read timeout, a dropped connection), or
 the process dies, the message becomes ``unconfirmed`` instead of being sent again.
+
+With several processes only one sends (``may_send``: the scheduler's leader). The gate is
+asked before every message, inside its rate-limit slot: a process that stops leading sends
+nothing more and hands what it had claimed back to the outbox, for the next leader.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ from crm.models import Channel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class _NotSending(Exception):
+    """This process may no longer send (another one leads now)."""
 
 
 def keyboard(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
@@ -151,9 +159,14 @@ class TelegramSender:
         """Deliver until :meth:`stop`; messages written by any process are picked up."""
         self._loop = asyncio.get_running_loop()
         next_sweep = 0.0
+        sending: bool | None = None
         while not self._stopping:
             try:
-                if self.may_send():  # (else another process sends; it claims for itself)
+                allowed = self.may_send()
+                if allowed != sending:
+                    sending = allowed
+                    log.info("telegram.sender.%s", "sending" if allowed else "standby")
+                if sending:  # (else another process sends; it claims for itself)
                     if time.monotonic() >= next_sweep:  # claims of a process that died
                         next_sweep = time.monotonic() + self.stale_sweep_seconds
                         await self.release_stale()
@@ -224,11 +237,18 @@ class TelegramSender:
         queue = self._queues[chat]
         try:
             while queue:
-                if queue[0].payload.get("at_most_once"):
-                    async with self._at_most_once:
+                try:
+                    if queue[0].payload.get("at_most_once"):
+                        async with self._at_most_once:
+                            keep_going = await self._deliver(queue[0])
+                    else:
                         keep_going = await self._deliver(queue[0])
-                else:
-                    keep_going = await self._deliver(queue[0])
+                except _NotSending:  # nothing of this chat's queue was sent: hand it back
+                    unsent = [item.message_id for item in queue]
+                    queue.clear()
+                    await self._db(partial(outbox.release, message_ids=unsent))
+                    log.debug("telegram.send.stopped chat=%s released=%d", chat, len(unsent))
+                    return
                 queue.popleft()
                 if not keep_going:  # the chat is unreachable: fail what is left for it
                     rest = [item.message_id for item in queue]
@@ -254,9 +274,13 @@ class TelegramSender:
         attempts = item.attempts
         at_most_once = bool(item.payload.get("at_most_once"))
         while True:
+            if not self.may_send():  # (without waiting for a rate-limit slot first)
+                raise _NotSending
             attempts += 1
             try:
                 async with self.limiter.slot(item.recipient):
+                    if not self.may_send():  # it may have changed while the slot was awaited
+                        raise _NotSending
                     if at_most_once:
                         await self._db(partial(outbox.start_attempt, message_id=item.message_id))
                     sent = await self.bot.send_message(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -317,17 +318,32 @@ def replies_to(session: Session, *, message_id: int) -> list[Message]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EarlierInbound:
+    """What the bot reads of a customer's earlier message (see :func:`recent_inbound`)."""
+
+    intent: str | None
+    sentiment_score: float | None
+    payload: dict[str, Any] | None
+    entities: list[dict[str, Any]] | None
+
+
 def recent_inbound(
     session: Session, *, conversation_id: int, limit: int, before_id: int | None = None
-) -> Sequence[Message]:
+) -> list[EarlierInbound]:
     """The conversation's last ``limit`` customer messages (before ``before_id``), newest
-    first."""
-    query = select(Message).where(
+    first: their intent, sentiment score, payload and entities, not whole messages. Reads
+    without flushing first: what the caller changed meanwhile (the conversation's last
+    message time) is written with its next flush, in one UPDATE with the reply's."""
+    query = select(Message.intent, Message.sentiment_score, Message.payload, Message.entities)
+    query = query.where(
         Message.conversation_id == conversation_id, Message.direction == Direction.inbound
     )
     if before_id is not None:
         query = query.where(Message.id < before_id)
-    return session.scalars(query.order_by(Message.id.desc()).limit(limit)).all()
+    with session.no_autoflush:
+        rows = session.execute(query.order_by(Message.id.desc()).limit(limit)).all()
+    return [EarlierInbound(*row) for row in rows]
 
 
 def visible_messages(
