@@ -81,3 +81,17 @@ def test_stale_claims_go_back_to_the_outbox(session: Session) -> None:
     assert [c.message_id for c in outbox.claim_due(session, channel=Channel.telegram, limit=5)] == [
         message.id
     ]
+
+
+def test_a_sweep_leaves_the_sweeping_process_its_own_old_claims(session: Session) -> None:
+    """A long chat queue makes a claim old; the process that holds it keeps it, so the
+    message is not claimed (and sent) a second time."""
+    mine, dead = telegram_message(session, "902"), telegram_message(session, "903")
+    long_ago = utcnow() - dt.timedelta(hours=1)
+    outbox.claim_due(session, channel=Channel.telegram, limit=10, now=long_ago)
+    released = outbox.release_stale(
+        session, channel=Channel.telegram, older_than=dt.timedelta(minutes=5), keep=[mine.id]
+    )
+    assert released == 1
+    again = outbox.claim_due(session, channel=Channel.telegram, limit=5)
+    assert [c.message_id for c in again] == [dead.id]

@@ -215,9 +215,13 @@ class TelegramSender:
         return await asyncio.to_thread(run)
 
     async def release_stale(self) -> None:
-        """Hand claims of a process that died back (or mark them unconfirmed)."""
+        """Hand claims of a process that died back (or mark them unconfirmed); the claims
+        still queued here are this process's own, however old."""
+        mine = [item.message_id for queue in self._queues.values() for item in queue]
         released = await self._db(
-            lambda s: outbox.release_stale(s, channel=Channel.telegram, older_than=self.claim_lease)
+            lambda s: outbox.release_stale(
+                s, channel=Channel.telegram, older_than=self.claim_lease, keep=mine
+            )
         )
         if released:
             log.warning("telegram.outbox.released_stale count=%d", released)

@@ -17,6 +17,7 @@ attempted and go back to ``pending``, so nothing is lost either.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,17 +202,26 @@ def mark_unconfirmed(session: Session, *, message_ids: list[int], error: str) ->
 
 
 def release_stale(
-    session: Session, *, channel: Channel, older_than: dt.timedelta, now: dt.datetime | None = None
+    session: Session,
+    *,
+    channel: Channel,
+    older_than: dt.timedelta,
+    now: dt.datetime | None = None,
+    keep: Collection[int] = (),
 ) -> int:
     """Claims older than ``older_than`` belong to a dead process: an at-most-once message
     whose attempt had started becomes ``unconfirmed``, everything else goes back to
-    ``pending``. Returns how many went back to pending."""
+    ``pending``. ``keep``: the claims the sweeping process still holds in its own queues
+    (old only because a chat's queue is long), which stay its own so that no second claim
+    sends them twice. Returns how many went back to pending."""
     cutoff = (now or utcnow()) - older_than
-    stale = (
+    stale = [
         Message.channel == channel,
         Message.delivery_status == DeliveryStatus.sending,
         Message.claimed_at < cutoff,
-    )
+    ]
+    if keep:
+        stale.append(Message.id.not_in(list(keep)))
     session.execute(
         update(Message)
         .where(*stale, Message.attempt_started_at.is_not(None))
