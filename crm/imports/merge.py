@@ -133,6 +133,7 @@ def _stage(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
         with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(text.write_csv(include_header=False, float_precision=2))
         return
+    conn.exec_driver_sql("PRAGMA temp.cache_size = -262144")  # (staging in memory)
     insert = table.insert().compile(dialect=conn.dialect, column_keys=frame.columns)
     texts = frame.with_columns(
         stamps.dt.strftime("%Y-%m-%d %H:%M:%S%.6f"), pl.selectors.date().dt.strftime("%Y-%m-%d")

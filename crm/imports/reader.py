@@ -94,7 +94,7 @@ class CsvFile:
         for chunk in self._chunks():
             frame, lines = _parse(chunk, width, self.delimiter)
             cells = [pl.col(f"c{i}") for i in range(width)]
-            blank = pl.concat_str(cells).str.strip_chars() == ""
+            blank = pl.concat_str(cells).str.contains(r"^\s*$")
             frame = frame.with_columns(
                 line=pl.Series(lines + line, dtype=pl.Int64),
                 fault=pl.when(pl.col("fields") != width)
