@@ -1,7 +1,7 @@
-"""Writing a batch of valid rows: rows that name one customer (or order) twice in the batch
-become one, the batch goes into a staging table (COPY on PostgreSQL, ``executemany`` on
-SQLite), and SQL matches it with the stored rows, counts what it creates, updates and
-leaves unchanged, and writes it."""
+"""Writing a batch of valid rows: rows that name one customer (or order) twice become one,
+the batch goes into a staging table (COPY on PostgreSQL, ``executemany`` on SQLite), and
+SQL matches it with the stored rows, counts what it creates, updates and leaves
+unchanged, and writes it."""
 
 from __future__ import annotations
 
@@ -9,289 +9,179 @@ import datetime as dt
 from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    delete,
-    exists,
-    false,
-    func,
-    literal,
-    literal_column,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy import (
-    cast as sql_cast,
-)
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
 
 from crm.db import UTCDateTime
 from crm.imports.report import ImportReport
 from crm.models import Customer, Order
 
-CUSTOMERS = cast(Table, Customer.__table__)
-ORDERS = cast(Table, Order.__table__)
+CUSTOMERS, ORDERS = cast(sa.Table, Customer.__table__), cast(sa.Table, Order.__table__)
 CUSTOMER_KEYS = {"external_id": "customer id", "email": "email", "phone": "phone"}
-CUSTOMER_FIELDS = (
-    *CUSTOMER_KEYS,
-    *("first_name", "last_name", "birthday", "timezone", "locale", "marketing_consent"),
-    *("tags", "created_at"),
-)
-ORDER_FIELDS = (
-    *("customer_id", "ordered_at", "total_amount", "currency", "status"),
-    *("items_count", "offer_code"),
-)
+CUSTOMER_FIELDS = (*CUSTOMER_KEYS, "first_name", "last_name", "birthday", "timezone", "locale")
+CUSTOMER_FIELDS += ("marketing_consent", "tags", "created_at")
+ORDER_FIELDS = ("customer_id", "ordered_at", "total_amount", "currency", "status")
+ORDER_FIELDS += ("items_count", "offer_code")
 
 
-def fold_customers(frame: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
-    """Rows that share a customer id, email or phone become one (later values win); a row
-    whose email or phone is another customer id's is rejected."""
-    shared = pl.any_horizontal(
-        pl.col(k).is_not_null() & pl.col(k).is_duplicated() for k in CUSTOMER_KEYS
-    )
-    involved = frame.select(shared).to_series()
+def fold(frame: pl.DataFrame, keys: dict[str, str], report: ImportReport) -> pl.DataFrame:
+    """Rows that share one of ``keys`` (field: words for it, ``{}`` the value) become one,
+    later values winning; a row that would join two external ids is rejected."""
+    shared = [pl.col(k).is_not_null() & pl.col(k).is_duplicated() for k in keys]
+    involved = frame.select(pl.any_horizontal(shared)).to_series()
     if not involved.any():
         return frame  # (nearly always)
     merged: list[dict[str, Any]] = []
     index: dict[tuple[str, Any], int] = {}
     for row in frame.filter(involved).to_dicts():
-        key = next((k for k in CUSTOMER_KEYS if row[k] is not None and (k, row[k]) in index), None)
+        key = next((k for k in keys if row[k] is not None and (k, row[k]) in index), None)
         if key is None:
             position = len(merged)
             merged.append(row)
         else:
             position = index[(key, row[key])]
-            earlier = merged[position]
-            if row["external_id"] is not None and earlier["external_id"] not in (
-                None,
-                row["external_id"],
-            ):
+            earlier, given = merged[position], row["external_id"]
+            if given is not None and earlier["external_id"] not in (None, given):
                 report.reject(
                     row["line"],
                     f"its email or phone belongs to customer {earlier['external_id']} "
-                    f"(line {earlier['line']}), not {row['external_id']}",
+                    f"(line {earlier['line']}), not {given}",
                 )
                 continue
             earlier.update({k: v for k, v in row.items() if v is not None and k != "line"})
-            report.merge(row["line"], f"line {earlier['line']} (same {CUSTOMER_KEYS[key]})")
-        for k in CUSTOMER_KEYS:
-            if merged[position][k] is not None:
-                index[(k, merged[position][k])] = position
+            same = keys[key].format(row[key])
+            report.merge(row["line"], f"line {earlier['line']} (same {same})")
+        index |= {(k, merged[position][k]): position for k in keys if merged[position][k]}
     folded = pl.DataFrame(merged, schema=frame.schema, orient="row")
     return pl.concat([frame.filter(~involved), folded]).sort("line")
 
 
-def fold_orders(frame: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
-    """Rows with the same order id become one (later values win)."""
-    involved = frame["external_id"].is_duplicated()
-    if not involved.any():
-        return frame
-    merged: dict[str, dict[str, Any]] = {}
-    for row in frame.filter(involved).to_dicts():
-        earlier = merged.setdefault(row["external_id"], row)
-        if earlier is not row:
-            report.merge(
-                row["line"], f"line {earlier['line']} (same order id {row['external_id']})"
-            )
-            earlier.update({k: v for k, v in row.items() if v is not None and k != "line"})
-    folded = pl.DataFrame(list(merged.values()), schema=frame.schema, orient="row")
-    return pl.concat([frame.filter(~involved), folded]).sort("line")
-
-
-def _staging(name: str, target: Table, fields: tuple[str, ...], *extra: Column[Any]) -> Table:
-    """A temporary table for a batch: ``line``, the fields (as ``target`` types them; text
-    as TEXT, whose length the target checks) and ``extra`` columns."""
-    columns = [
-        Column(f, Text if isinstance(target.c[f].type, String) else target.c[f].type)
-        for f in fields
-    ]
-    return Table(
-        name, MetaData(), Column("line", Integer), *columns, *extra, prefixes=["TEMPORARY"]
-    )
-
-
-def _stage(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
-    """Create ``table`` and write ``frame`` into it: on PostgreSQL by COPY from the CSV
-    polars writes, on SQLite by ``executemany`` (timestamps as the text SQLAlchemy
-    stores for them there)."""
+def _stage(conn: sa.Connection, name: str, target: sa.Table, frame: pl.DataFrame) -> sa.Table:
+    """A temporary table holding ``frame`` (typed as ``target``'s columns of the same
+    name, text as TEXT: ``target`` checks its length) and a ``changed`` flag. Written on
+    PostgreSQL by COPY from the CSV polars writes, on SQLite by ``executemany``, with
+    timestamps as the text SQLAlchemy stores for them there."""
+    types = {"line": sa.Integer(), "changed": sa.Boolean()}
+    for n in frame.columns:
+        given = target.c[n].type if n in target.c else None
+        given = sa.Integer() if n in ("target_id", "order_id") else given
+        types.setdefault(n, sa.Text() if given is None or isinstance(given, sa.String) else given)
+    columns = [sa.Column(n, t) for n, t in types.items()]
+    table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
     table.create(conn)
-    names = ", ".join(frame.columns)
     stamps = pl.selectors.datetime()
     if conn.dialect.name == "postgresql":
         text = frame.with_columns(stamps.dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00"))
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT csv)") as copy:
+        with cursor.copy(
+            f"COPY {name} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)"
+        ) as copy:
             copy.write(text.write_csv(include_header=False, float_precision=2))
-        return
+        return table
     conn.exec_driver_sql("PRAGMA temp.cache_size = -262144")  # (staging in memory)
     insert = table.insert().compile(dialect=conn.dialect, column_keys=frame.columns)
-    texts = frame.with_columns(
-        stamps.dt.strftime("%Y-%m-%d %H:%M:%S%.6f"), pl.selectors.date().dt.strftime("%Y-%m-%d")
-    )
+    days = pl.selectors.date().dt.strftime("%Y-%m-%d")
+    texts = frame.with_columns(stamps.dt.strftime("%Y-%m-%d %H:%M:%S%.6f"), days)
     conn.exec_driver_sql(str(insert), texts.select(insert.positiontup).rows())
+    return table
 
 
-def _differs(staged: Table, stored: Table, fields: tuple[str, ...]) -> ColumnElement[bool]:
-    """A field the row gives differs from the stored one (JSON compared as text)."""
+def _changed(
+    conn: sa.Connection, s: sa.Table, stored: sa.Table, match: Any, report: ImportReport
+) -> None:
+    """Flag the staged rows with a field that differs from the stored row's (JSON
+    compared as text), and count the batch's new, updated and unchanged rows."""
+    fields = [f for f in s.c.keys() if f in stored.c and f not in ("id", "external_id")]
 
     def text(column: Any) -> Any:
-        return sql_cast(column, Text) if column.name == "tags" else column
+        return sa.cast(column, sa.Text) if column.name == "tags" else column
 
-    return or_(
-        *(
-            and_(staged.c[f].is_not(None), text(staged.c[f]).is_distinct_from(text(stored.c[f])))
-            for f in fields
-        )
-    )
-
-
-def _count(conn: Connection, staged: Table, matched: Column[Any], report: ImportReport) -> None:
+    differs = [
+        s.c[f].is_not(None) & text(s.c[f]).is_distinct_from(text(stored.c[f])) for f in fields
+    ]
+    # (a customer matched by email may gain an id)
+    differs.append(s.c.external_id.is_not(None) & stored.c.external_id.is_(None))
+    conn.execute(sa.update(s).where(stored.c.id == match, sa.or_(*differs)).values(changed=True))
     total, found, changed = conn.execute(
-        select(func.count(), func.count(matched), func.count(staged.c.changed))
+        sa.select(sa.func.count(), sa.func.count(match), sa.func.count(s.c.changed))
     ).one()
-    report.created += total - found
-    report.updated += changed
+    report.created, report.updated = report.created + total - found, report.updated + changed
     report.unchanged += found - changed
 
 
 def merge_customers(
-    conn: Connection, frame: pl.DataFrame, report: ImportReport, now: dt.datetime
+    conn: sa.Connection, frame: pl.DataFrame, report: ImportReport, now: dt.datetime
 ) -> None:
     """Match by customer id, then email, then phone; a match with another customer id is
-    rejected, one by email or phone is a merge; new customers are inserted, changed ones
-    updated (the fields the row gives)."""
-    c = CUSTOMERS
-    s = _staging(
+    rejected, one by email or phone is a merge. New customers are inserted, changed ones
+    updated with the fields the row gives."""
+    c, stamp = CUSTOMERS, sa.literal(now, UTCDateTime())
+    s = _stage(
+        conn,
         "import_customers",
         c,
-        CUSTOMER_FIELDS,
-        Column("target_id", Integer),
-        Column("match", Text),
-        Column("changed", Boolean),
+        frame.with_columns(target_id=None, match=pl.lit(None, pl.String)),
     )
-    _stage(conn, s, frame)
     for key in CUSTOMER_KEYS:
-        conn.execute(
-            update(s)
-            .where(s.c.target_id.is_(None), s.c[key].is_not(None), c.c[key] == s.c[key])
-            .values(target_id=c.c.id, match=key)
-        )
-    other = and_(c.c.id == s.c.target_id, c.c.external_id != s.c.external_id)
-    for line, stored, given in conn.execute(
-        select(s.c.line, c.c.external_id, s.c.external_id).where(other).order_by(s.c.line)
-    ):
+        found = (s.c.target_id.is_(None), s.c[key].is_not(None), c.c[key] == s.c[key])
+        conn.execute(sa.update(s).where(*found).values(target_id=c.c.id, match=key))
+    other = sa.and_(c.c.id == s.c.target_id, c.c.external_id != s.c.external_id)
+    taken = sa.select(s.c.line, c.c.external_id, s.c.external_id).where(other)
+    for line, stored, given in conn.execute(taken):
         report.reject(line, f"its email or phone belongs to customer {stored}, not {given}")
-    conn.execute(delete(s).where(exists().where(other)))
+    conn.execute(sa.delete(s).where(sa.exists().where(other)))
+    joined = sa.select(s.c.line, s.c.match, c.c.external_id, c.c.id)
     for line, key, stored, number in conn.execute(
-        select(s.c.line, s.c.match, c.c.external_id, c.c.id)
-        .where(c.c.id == s.c.target_id, s.c.match != "external_id")
-        .order_by(s.c.line)
+        joined.where(c.c.id == s.c.target_id, s.c.match != "external_id").order_by(s.c.line)
     ):
         report.merge(line, f"stored customer {stored or f'#{number}'} (same {CUSTOMER_KEYS[key]})")
-    conn.execute(
-        update(s)
-        .where(c.c.id == s.c.target_id, _differs(s, c, CUSTOMER_FIELDS))
-        .values(changed=True)
-    )
-    _count(conn, s, s.c.target_id, report)
-    stamp = literal(now, UTCDateTime())
-    defaults = {
-        "timezone": "UTC",
-        "locale": "en",
-        "marketing_consent": false(),
-        "tags": literal_column("'[]'"),
-        "created_at": stamp,
-    }
-    new = (
-        select(
-            *(
-                func.coalesce(s.c[f], defaults[f]) if f in defaults else s.c[f]
-                for f in CUSTOMER_FIELDS
-            ),
-            literal_column("'{}'"),
-            stamp,
-        )
-        .where(s.c.target_id.is_(None))
-        .order_by(s.c.line)
-    )
-    conn.execute(c.insert().from_select([*CUSTOMER_FIELDS, "attributes", "updated_at"], new))
-    conn.execute(
-        update(c)
-        .where(c.c.id == s.c.target_id, s.c.changed.is_(True))
-        .values({f: func.coalesce(s.c[f], c.c[f]) for f in CUSTOMER_FIELDS} | {"updated_at": stamp})
-    )
+    _changed(conn, s, c, s.c.target_id, report)
+    defaults = {"timezone": "UTC", "locale": "en", "marketing_consent": sa.false()}
+    defaults |= {"tags": sa.literal_column("'[]'"), "created_at": stamp}
+    values = [
+        sa.func.coalesce(s.c[f], defaults[f]) if f in defaults else s.c[f] for f in CUSTOMER_FIELDS
+    ]
+    new = sa.select(*values, sa.literal_column("'{}'"), stamp).where(s.c.target_id.is_(None))
+    names = [*CUSTOMER_FIELDS, "attributes", "updated_at"]
+    conn.execute(c.insert().from_select(names, new.order_by(s.c.line)))
+    changes = {f: sa.func.coalesce(s.c[f], c.c[f]) for f in CUSTOMER_FIELDS} | {"updated_at": stamp}
+    conn.execute(sa.update(c).where(c.c.id == s.c.target_id, s.c.changed).values(changes))
     s.drop(conn)
 
 
 def merge_orders(
-    conn: Connection, frame: pl.DataFrame, report: ImportReport, now: dt.datetime
+    conn: sa.Connection, frame: pl.DataFrame, report: ImportReport, now: dt.datetime
 ) -> None:
     """Find each order's customer (rejected if unknown), count new, changed and unchanged
     orders, and write them: INSERT ... ON CONFLICT (order id) DO UPDATE."""
-    c, o = CUSTOMERS, ORDERS
-    s = _staging(
-        "import_orders",
-        o,
-        ("external_id", *ORDER_FIELDS[1:]),
-        Column("customer_external_id", Text),
-        Column("customer_email", Text),
-        Column("customer_id", Integer),
-        Column("order_id", Integer),
-        Column("changed", Boolean),
-    )
-    _stage(conn, s, frame)
+    c, o, stamp = CUSTOMERS, ORDERS, sa.literal(now, UTCDateTime())
+    s = _stage(conn, "import_orders", o, frame.with_columns(customer_id=None, order_id=None))
+    by_id = (s.c.customer_external_id.is_not(None), c.c.external_id == s.c.customer_external_id)
+    conn.execute(sa.update(s).where(*by_id).values(customer_id=c.c.id))
+    by_email = sa.select(sa.func.min(c.c.id)).where(c.c.email == s.c.customer_email)
     conn.execute(
-        update(s)
-        .where(s.c.customer_external_id.is_not(None), c.c.external_id == s.c.customer_external_id)
-        .values(customer_id=c.c.id)
+        sa.update(s)
+        .where(s.c.customer_email.is_not(None))
+        .values(customer_id=by_email.scalar_subquery())
     )
-    by_email = select(func.min(c.c.id)).where(c.c.email == s.c.customer_email).scalar_subquery()
-    conn.execute(update(s).where(s.c.customer_email.is_not(None)).values(customer_id=by_email))
     unknown = s.c.customer_id.is_(None)
-    for line, ref in conn.execute(
-        select(s.c.line, func.coalesce(s.c.customer_external_id, s.c.customer_email)).where(unknown)
-    ):
-        report.reject(line, f"customer '{ref}' is unknown (import customers first)")
-    conn.execute(delete(s).where(unknown))
-    conn.execute(update(s).where(o.c.external_id == s.c.external_id).values(order_id=o.c.id))
-    conn.execute(
-        update(s).where(o.c.id == s.c.order_id, _differs(s, o, ORDER_FIELDS)).values(changed=True)
+    ref = sa.func.coalesce(s.c.customer_external_id, s.c.customer_email)
+    for line, name in conn.execute(sa.select(s.c.line, ref).where(unknown)):
+        report.reject(line, f"customer '{name}' is unknown (import customers first)")
+    conn.execute(sa.delete(s).where(unknown))
+    conn.execute(sa.update(s).where(o.c.external_id == s.c.external_id).values(order_id=o.c.id))
+    _changed(conn, s, o, s.c.order_id, report)
+    # Not given: as stored, else the default.
+    keep = {"status": "delivered", "currency": "EUR", "items_count": 1, "offer_code": None}
+    values = [
+        sa.func.coalesce(s.c[f], o.c[f], keep[f]) if f in keep else s.c[f] for f in ORDER_FIELDS
+    ]
+    rows = sa.select(s.c.external_id, *values, stamp, stamp).select_from(
+        s.outerjoin(o, o.c.id == s.c.order_id)
     )
-    _count(conn, s, s.c.order_id, report)
-    stamp = literal(now, UTCDateTime())
-    defaults = {"status": "delivered", "currency": "EUR", "items_count": 1}
-    rows = (
-        select(
-            s.c.external_id,
-            *(
-                func.coalesce(s.c[f], o.c[f], *([defaults[f]] if f in defaults else []))
-                if f in (*defaults, "offer_code")
-                else s.c[f]
-                for f in ORDER_FIELDS
-            ),
-            stamp,
-            stamp,
-        )
-        .select_from(s.outerjoin(o, o.c.id == s.c.order_id))
-        .where(or_(s.c.order_id.is_(None), s.c.changed.is_(True)))
-        .order_by(s.c.line)
-    )
+    rows = rows.where(sa.or_(s.c.order_id.is_(None), s.c.changed)).order_by(s.c.line)
     upsert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(o)
     upsert = upsert.from_select(["external_id", *ORDER_FIELDS, "created_at", "updated_at"], rows)
-    conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[o.c.external_id],
-            set_={f: upsert.excluded[f] for f in (*ORDER_FIELDS, "updated_at")},
-        )
-    )
+    updates = {f: upsert.excluded[f] for f in (*ORDER_FIELDS, "updated_at")}
+    conn.execute(upsert.on_conflict_do_update(index_elements=[o.c.external_id], set_=updates))
     s.drop(conn)

@@ -43,36 +43,18 @@ class ImportReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImportReport:
-        return cls(
-            kind=data["kind"],
-            rows=data["rows"],
-            created=data["created"],
-            updated=data["updated"],
-            unchanged=data["unchanged"],
-            merged=data["merged"],
-            rejected_count=data["rejected"],
-            rejected=[(r["line"], r["reason"]) for r in data["rejections"]],
-            columns=data["columns"],
-            ignored_columns=data["ignored_columns"],
-            merges=[(m["line"], m["into"]) for m in data["merges"]],
-            blank_lines=data["blank_lines"],
-            delimiter=data["delimiter"],
-        )
+        names = {"rejected_count": "rejected", "rejected": "rejections"}
+        fields = {f: data[names.get(f, f)] for f in cls.__dataclass_fields__}
+        fields["rejected"] = [(r["line"], r["reason"]) for r in data["rejections"]]
+        fields["merges"] = [(m["line"], m["into"]) for m in data["merges"]]
+        return cls(**fields)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rows": self.rows,
+        data = {f: getattr(self, f) for f in self.__dataclass_fields__} | {
             "accepted": self.accepted,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "merged": self.merged,
             "rejected": self.rejected_count,
             "rejections": [{"line": line, "reason": reason} for line, reason in self.rejected],
             "merges": [{"line": line, "into": into} for line, into in self.merges],
-            "blank_lines": self.blank_lines,
-            "delimiter": self.delimiter,
-            "columns": self.columns,
-            "ignored_columns": self.ignored_columns,
         }
+        del data["rejected_count"]
+        return data

@@ -16,12 +16,14 @@ import polars as pl
 from crm.imports.columns import DATE_FORMATS, ORDER_STATUSES
 
 _EMAIL = r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$"
-_DATE = r"^(\d{4}-\d\d?-\d\d?([T ]\d\d:\d\d(:\d\d(\.\d{1,6})?)?)?(Z|[+-]\d\d:\d\d)?|\d\d?\.\d\d?\.\d{4})$"
+_DATE = r"^(\d{4}-\d\d?-\d\d?([T ]\d\d:\d\d(:\d\d(\.\d{1,6})?)?)?(Z|[+-]\d\d:\d\d)?"
+_DATE += r"|\d\d?\.\d\d?\.\d{4})$"
 _BOOLS = dict.fromkeys(("1", "true", "yes", "y", "t", "on"), True)
 _BOOLS |= dict.fromkeys(("0", "false", "no", "n", "f", "off"), False)
 _ZONES = sorted(available_timezones() | {"UTC"})
 _UTC = pl.Datetime("us", "UTC")
-Rule = tuple[pl.Expr, str, str]  # where, what is wrong ("{}": the cell, quoted), the cell
+_ZONE, _NOT_CODE = " (e.g. Europe/Berlin)", "is not a 3-letter code"
+Rule = tuple[pl.Expr, str]  # where, what is wrong ("'{name}'": that cell, quoted)
 
 
 def _given(name: str) -> pl.Expr:
@@ -32,13 +34,18 @@ def _cell(name: str) -> pl.Expr:
     return pl.when(_given(name)).then(pl.col(name))
 
 
+def _longer(name: str, limit: int) -> Rule:
+    return pl.col(name).str.len_chars() > limit, f"{name} is longer than {limit} characters"
+
+
 def _checked(frame: pl.DataFrame, values: dict[str, pl.Expr], rules: list[Rule]) -> pl.DataFrame:
     """``line``, ``error`` (the reader's fault, or every rule the row breaks, joined; null
     for a good row) and the values."""
-    problems = [
-        pl.when(where).then(pl.format(what, pl.col(cell)) if cell else pl.lit(what))
-        for where, what, cell in rules
-    ]
+    problems = []
+    for where, what in rules:
+        names = re.findall(r"\{(\w+)\}", what)
+        text = re.sub(r"\{\w+\}", "{}", what).replace("_", " ")
+        problems.append(pl.when(where).then(pl.format(text, *map(pl.col, names))))
     found = pl.concat_str(problems, separator="; ", ignore_nulls=True)
     error = pl.when(pl.col("fault").is_not_null()).then("fault").when(found != "").then(found)
     return frame.select("line", error.alias("error"), **values)
@@ -60,38 +67,33 @@ def _times(cells: pl.Series) -> pl.Series:
     text = cells.gather(again).str.replace(r"^(\d\d?)\.(\d\d?)\.(\d{4})$", "$3-$2-$1")
     text = text.str.replace(r"^(\d{4}-\d\d?-\d\d?)$", "$1 00:00:00").str.replace("T", " ")
     text = text.str.replace(r"^(\S+ \d\d:\d\d)(Z|[+-]|$)", "${1}:00$2").str.replace("Z$", "")
-    text = pl.select(
-        pl.when(text.str.contains(r"[+-]\d\d:\d\d$")).then(text).otherwise(text + "+00:00")
-    )
-    found = text.to_series().str.to_datetime(
-        "%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC"
-    )
+    offset = text.str.contains(r"[+-]\d\d:\d\d$")
+    text = pl.select(pl.when(offset).then(text).otherwise(text + "+00:00")).to_series()
+    found = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC")
     return parsed.scatter(again, found)
 
 
-def _date_rule(name: str, what: str) -> Rule:
-    return (
-        _given(name) & pl.col(f"{name}_at").is_null(),
-        f"{what} '{{}}' is not a date (accepted: {DATE_FORMATS})",
-        name,
-    )
+def _refused(name: str, ok: pl.Expr, what: str) -> Rule:
+    """A given cell that is not ``ok``: ``what``, its ``{}`` the cell, quoted."""
+    return _given(name) & ~ok, what.format(f"'{{{name}}}'")
 
 
-def _email_rule(name: str) -> Rule:
-    bad = _given(name) & ~pl.col(name).str.to_lowercase().str.contains(_EMAIL)
-    return bad, "email '{}' is not an email address", name
+def _date(name: str, what: str) -> Rule:
+    ok = pl.col(f"{name}_at").is_not_null()
+    return _refused(name, ok, f"{what} {{}} is not a date (accepted: {DATE_FORMATS})")
+
+
+def _email(name: str) -> Rule:
+    ok = pl.col(name).str.to_lowercase().str.contains(_EMAIL)
+    return _refused(name, ok, "email {} is not an email address")
 
 
 def customers(frame: pl.DataFrame, region: str) -> pl.DataFrame:
     """Customers: a column per stored field, null where the row does not give it."""
     phones = _mapped(frame["phone"], lambda cell: _phone(cell, region))
-    frame = frame.with_columns(
-        e164=phones[0],
-        phone_problem=phones[1],
-        tag_list=_mapped(frame["tags"], lambda cell: (_tags(cell), None))[0],
-        birthday_at=_times(frame["birthday"]),
-        created_at_at=_times(frame["created_at"]),
-    )
+    tags = _mapped(frame["tags"], lambda cell: (_tags(cell), None))[0]
+    stamps = {f"{n}_at": _times(frame[n]) for n in ("birthday", "created_at")}
+    frame = frame.with_columns(e164=phones[0], phone_problem=phones[1], tag_list=tags, **stamps)
     birthday = pl.col("birthday_at").dt.date()
     consent = pl.col("marketing_consent").str.to_lowercase()
     consent = consent.replace_strict(_BOOLS, default=None, return_dtype=pl.Boolean)
@@ -106,42 +108,20 @@ def customers(frame: pl.DataFrame, region: str) -> pl.DataFrame:
         "created_at": pl.col("created_at_at"),
     }
     no_key = ~(_given("external_id") | _given("email") | _given("phone"))
-    too_long = [
-        (
-            pl.col(n).str.len_chars() > 100,
-            f"{n.replace('_', ' ')} is longer than 100 characters",
-            "",
-        )
-        for n in ("first_name", "last_name")
-    ]
+    plausible = birthday.is_between(dt.date(1900, 1, 1), dt.date.today())
     rules: list[Rule] = [
-        (
-            pl.col("external_id").str.len_chars() > 64,
-            "external id is longer than 64 characters",
-            "",
-        ),
-        _email_rule("email"),
-        (pl.col("email").str.len_chars() > 254, "email is longer than 254 characters", ""),
-        (pl.col("phone_problem").is_not_null(), "{}", "phone_problem"),
-        (no_key, "has no external id, email or phone to identify the customer", ""),
-        *too_long,
-        _date_rule("birthday", "birthday"),
-        (
-            ~birthday.is_between(dt.date(1900, 1, 1), dt.date.today()),
-            "birthday '{}' is not plausible (1900 to today)",
-            "birthday",
-        ),
-        (
-            _given("timezone") & ~pl.col("timezone").is_in(_ZONES),
-            "time zone '{}' is unknown (e.g. Europe/Berlin)",
-            "timezone",
-        ),
-        (
-            _given("marketing_consent") & consent.is_null(),
-            "consent '{}' is not yes/no",
-            "marketing_consent",
-        ),
-        _date_rule("created_at", "signup date"),
+        _longer("external_id", 64),
+        _email("email"),
+        _longer("email", 254),
+        (pl.col("phone_problem").is_not_null(), "{phone_problem}"),
+        (no_key, "has no external id, email or phone to identify the customer"),
+        _longer("first_name", 100),
+        _longer("last_name", 100),
+        _date("birthday", "birthday"),
+        (~plausible, "birthday '{birthday}' is not plausible (1900 to today)"),
+        _refused("timezone", pl.col("timezone").is_in(_ZONES), "time zone {} is unknown" + _ZONE),
+        _refused("marketing_consent", consent.is_not_null(), "consent {} is not yes/no"),
+        _date("created_at", "signup date"),
     ]
     return _checked(frame, values, rules)
 
@@ -167,39 +147,23 @@ def orders(frame: pl.DataFrame) -> pl.DataFrame:
         "items_count": items,
         "offer_code": _cell("offer_code").str.slice(0, 64),
     }
-    statuses = ", ".join(ORDER_STATUSES)
-    bad_items = ~pl.col("items_count").str.contains(r"^\d{1,5}$") | (items < 1)
-    email_bad, email_what, _ = _email_rule("customer_email")
+    items_ok = pl.col("items_count").str.contains(r"^\d{1,5}$") & (items > 0)
+    email_bad, email_what = _email("customer_email")
+    statuses = "status {} is not one of " + ", ".join(ORDER_STATUSES)
     rules: list[Rule] = [
-        (~_given("external_id"), "has no order id", ""),
-        (pl.col("external_id").str.len_chars() > 64, "order id is longer than 64 characters", ""),
-        (~by_id & ~_given("customer_email"), "names no customer (customer id or email)", ""),
-        (~by_id & email_bad, email_what, "customer_email"),
-        (~_given("ordered_at"), "has no order date", ""),
-        _date_rule("ordered_at", "order date"),
-        (~_given("total_amount"), "has no amount", ""),
-        (
-            _given("total_amount") & ~amount_ok,
-            "amount '{}' is not an amount (e.g. 49.90)",
-            "total_amount",
-        ),
-        (amount_ok & (amount < 0), "amount '{}' is negative", "total_amount"),
-        (amount_ok & (amount >= 1e10), "amount '{}' is too large", "total_amount"),
-        (
-            _given("currency") & ~currency.str.contains("^[A-Z]{3}$"),
-            "currency '{}' is not a 3-letter code",
-            "currency",
-        ),
-        (
-            _given("status") & ~status.is_in(ORDER_STATUSES),
-            f"status '{{}}' is not one of {statuses}",
-            "status",
-        ),
-        (
-            _given("items_count") & bad_items,
-            "item count '{}' is not a positive number",
-            "items_count",
-        ),
+        (~_given("external_id"), "has no order id"),
+        (pl.col("external_id").str.len_chars() > 64, "order id is longer than 64 characters"),
+        (~by_id & ~_given("customer_email"), "names no customer (customer id or email)"),
+        (~by_id & email_bad, email_what),
+        (~_given("ordered_at"), "has no order date"),
+        _date("ordered_at", "order date"),
+        (~_given("total_amount"), "has no amount"),
+        _refused("total_amount", amount_ok, "amount {} is not an amount (e.g. 49.90)"),
+        (amount_ok & (amount < 0), "amount '{total_amount}' is negative"),
+        (amount_ok & (amount >= 1e10), "amount '{total_amount}' is too large"),
+        _refused("currency", currency.str.contains("^[A-Z]{3}$"), "currency {} " + _NOT_CODE),
+        _refused("status", status.is_in(ORDER_STATUSES), statuses),
+        _refused("items_count", items_ok, "item count {} is not a positive number"),
     ]
     return _checked(frame, values, rules)
 
@@ -208,12 +172,10 @@ def _mapped(
     cells: pl.Series, parse: Callable[[str], tuple[str | None, str | None]]
 ) -> tuple[pl.Series, pl.Series]:
     """``parse`` (text -> (value, problem)) of each distinct non-empty cell, as columns."""
-    results = {cell: parse(cell) for cell in cells.unique().to_list() if cell}
+    found = {cell: parse(cell) for cell in cells.unique().to_list() if cell}
+    value, problem = ({k: r[i] for k, r in found.items()} for i in (0, 1))
     return tuple(  # type: ignore[return-value]
-        cells.replace_strict(
-            {k: r[i] for k, r in results.items()}, default=None, return_dtype=pl.String
-        )
-        for i in (0, 1)
+        cells.replace_strict(m, default=None, return_dtype=pl.String) for m in (value, problem)
     )
 
 
