@@ -1,10 +1,11 @@
 """A synthetic shop as CSV files: customers.csv and orders.csv, ready for `careloop import`.
 
 Realistic enough to test the import and the analytics: phones in several forms (some
-invalid), birthdays in two date forms, consent, tags, a few bad rows and repeated customers; every customer has their own buying rate (gamma)
-and spend level (log-normal), buys with yearly seasonality (December high, summer low),
-and after each purchase may leave for good (a beta-distributed dropout probability, raised
-for customers with bad service experiences). Deterministic for a seed.
+invalid), birthdays in two date forms, consent, tags, a few bad rows and repeated customers.
+Every customer has their own buying rate (gamma) and spend level (log-normal), buys with
+yearly seasonality (December high, summer low), and after each purchase may leave for good
+(a beta-distributed dropout probability, raised for customers with bad service
+experiences). Deterministic for a seed.
 
     .venv/bin/python -m bench.shop_generator --customers 1000000 --orders 10000000 --out DIR
 """

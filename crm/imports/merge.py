@@ -18,10 +18,10 @@ from crm.models import Customer, Order
 
 CUSTOMERS, ORDERS = cast(sa.Table, Customer.__table__), cast(sa.Table, Order.__table__)
 CUSTOMER_KEYS = {"external_id": "customer id", "email": "email", "phone": "phone"}
-CUSTOMER_FIELDS = (*CUSTOMER_KEYS, "first_name", "last_name", "birthday", "timezone", "locale")
-CUSTOMER_FIELDS += ("marketing_consent", "tags", "created_at")
-ORDER_FIELDS = ("customer_id", "ordered_at", "total_amount", "currency", "status")
-ORDER_FIELDS += ("items_count", "offer_code")
+CUSTOMER_FIELDS: tuple[str, ...] = (*CUSTOMER_KEYS, "first_name", "last_name", "birthday")
+CUSTOMER_FIELDS += ("timezone", "locale", "marketing_consent", "tags", "created_at")
+ORDER_FIELDS: tuple[str, ...] = ("customer_id", "ordered_at", "total_amount", "currency")
+ORDER_FIELDS += ("status", "items_count", "offer_code")
 
 
 def fold(frame: pl.DataFrame, keys: dict[str, str], report: ImportReport) -> pl.DataFrame:
@@ -61,7 +61,7 @@ def _stage(conn: sa.Connection, name: str, target: sa.Table, frame: pl.DataFrame
     name, text as TEXT: ``target`` checks its length) and a ``changed`` flag. Written on
     PostgreSQL by COPY from the CSV polars writes, on SQLite by ``executemany``, with
     timestamps as the text SQLAlchemy stores for them there."""
-    types = {"line": sa.Integer(), "changed": sa.Boolean()}
+    types: dict[str, Any] = {"line": sa.Integer(), "changed": sa.Boolean()}
     for n in frame.columns:
         given = target.c[n].type if n in target.c else None
         given = sa.Integer() if n in ("target_id", "order_id") else given
@@ -91,7 +91,7 @@ def _changed(
 ) -> None:
     """Flag the staged rows with a field that differs from the stored row's (JSON
     compared as text), and count the batch's new, updated and unchanged rows."""
-    fields = [f for f in s.c.keys() if f in stored.c and f not in ("id", "external_id")]
+    fields = [c.name for c in s.c if c.name in stored.c and c.name not in ("id", "external_id")]
 
     def text(column: Any) -> Any:
         return sa.cast(column, sa.Text) if column.name == "tags" else column
