@@ -8,7 +8,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -19,6 +19,12 @@ from crm.imports.columns import DELIMITERS
 CHUNK_BYTES = 16 * 1024**2
 """Bytes read at a time: the memory an import holds does not grow with the file."""
 _NOT_UTF8 = "is not valid UTF-8 (save the file as UTF-8)"
+_READ: dict[str, Any] = {
+    "has_header": False,
+    "truncate_ragged_lines": True,
+    "missing_columns": "insert",
+}
+_READ |= {"empty_string_is_null": False}  # (missing cells: "" as well; counted by numpy)
 _NAMES = "comma, semicolon, tab or pipe"
 _NUL = "contains a NUL character (\\0), which cannot be stored"
 
@@ -153,16 +159,7 @@ def _parse(chunk: bytes, width: int, delimiter: str) -> tuple[pl.DataFrame, np.n
         faults[i] = faults[i] or _NUL  # (PostgreSQL stores no NUL in text)
     schema = {f"c{i}": pl.String for i in range(width)}
     try:
-        frame = pl.read_csv(
-            chunk,
-            has_header=False,
-            separator=delimiter,
-            schema=schema,
-            truncate_ragged_lines=True,
-            missing_columns="insert",
-            empty_string_is_null=False,
-            encoding=encoding,
-        )
+        frame = pl.read_csv(chunk, separator=delimiter, schema=schema, encoding=encoding, **_READ)
     except pl.exceptions.ComputeError:  # (quotes the count above got wrong)
         frame = pl.DataFrame()
     if frame.height != len(starts):

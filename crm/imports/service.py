@@ -30,8 +30,7 @@ from crm.imports.report import ImportReport
 
 __all__ = ["ImportReport", "import_csv", "import_file", "sniff_delimiter"]
 
-BATCH_ROWS = 100_000
-"""Rows per transaction (and per staging table)."""
+BATCH_ROWS = 100_000  # rows per transaction (and per staging table)
 _FOLD_KEYS = {"customers": merge.CUSTOMER_KEYS, "orders": {"external_id": "order id {}"}}
 
 
@@ -62,10 +61,8 @@ def import_csv(
     for frame, blank in source.batches(mapping, list(columns), batch_rows or BATCH_ROWS):
         report.blank_lines += blank
         report.rows += frame.height
-        if kind == "customers":
-            checked = validate.customers(frame, default_region)
-        else:
-            checked = validate.orders(frame)
+        customers = kind == "customers"
+        checked = validate.customers(frame, default_region) if customers else validate.orders(frame)
         for line, reason in checked.filter(pl.col("error").is_not_null())[:, :2].iter_rows():
             report.reject(line, reason)
         valid = checked.filter(pl.col("error").is_null()).drop("error")
@@ -86,24 +83,15 @@ def import_file(
 
 
 def _check_columns(kind: str, mapping: dict[str, int], source: CsvFile) -> None:
-    found = (
-        f"found: {', '.join(source.header)}; read as {delimiter_name(source.delimiter)}-separated"
-    )
-    if kind == "customers" and not any(key in mapping for key in CUSTOMER_KEYS):
-        raise ValidationFailed(
-            f"no column identifies the customer: name one external_id, email or phone ({found})"
-        )
-    needed = {
-        "order_id": "external_id" in mapping,
-        "customer_id or customer_email": bool(
-            {"customer_external_id", "customer_email"} & set(mapping)
-        ),
-        "order_date": "ordered_at" in mapping,
-        "amount": "total_amount" in mapping,
-    }
-    missing = [name for name, ok in needed.items() if not ok]
+    found = f"found: {', '.join(source.header)}; read as {delimiter_name(source.delimiter)}"
+    if kind == "customers" and not set(CUSTOMER_KEYS) & set(mapping):
+        needed = "no column identifies the customer: name one external_id, email or phone"
+        raise ValidationFailed(f"{needed} ({found}-separated)")
+    fields = ("external_id", "customer_external_id customer_email", "ordered_at", "total_amount")
+    names = ("order_id", "customer_id or customer_email", "order_date", "amount")
+    missing = [n for f, n in zip(fields, names, strict=True) if not set(f.split()) & set(mapping)]
     if kind == "orders" and missing:
-        raise ValidationFailed(f"missing column(s): {', '.join(missing)} ({found})")
+        raise ValidationFailed(f"missing column(s): {', '.join(missing)} ({found}-separated)")
 
 
 def _write_batch(
