@@ -623,3 +623,21 @@ def test_the_reader_reads_whole_records_whatever_its_chunk_size(chunk_bytes: int
         (8, "is not valid UTF-8 (save the file as UTF-8)", "e", "\ufffd"),
         (9, None, "f", "last"),
     ]
+
+
+def test_a_quote_inside_an_unquoted_cell_is_read_as_a_character(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    text = (
+        "id,email,first_name\n"
+        "a,a@example.com,Ann\n"
+        'b,b@example.com,5" Ben\n'  # (a quote that opens nothing)
+        'c,c@example.com,"Cat\nCarla"\n'
+        "d,not-an-email,Dan\n"  # 6
+        "e,e@example.com,Eve\n"
+    )
+    report = run(session_factory, "customers", text)
+    assert (report.rows, report.created) == (5, 4)
+    assert [line for line, _ in report.rejected] == [6]
+    names = {k: c.first_name for k, c in customers(session).items()}
+    assert names == {"a": "Ann", "b": '5" Ben', "c": "Cat\nCarla", "e": "Eve"}

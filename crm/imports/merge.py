@@ -1,7 +1,5 @@
-"""Writing a batch of valid rows: rows that name one customer (or order) twice become one,
-the batch goes into a staging table (COPY on PostgreSQL, ``executemany`` on SQLite), and
-SQL matches it with the stored rows, counts what it creates, updates and leaves
-unchanged, and writes it."""
+"""Writing a batch of valid rows: rows naming one customer (or order) twice become one; the
+batch goes into a staging table, where SQL matches, counts and writes it."""
 
 from __future__ import annotations
 
@@ -42,25 +40,20 @@ def fold(frame: pl.DataFrame, keys: dict[str, str], report: ImportReport) -> pl.
             position = index[(key, row[key])]
             earlier, given = merged[position], row["external_id"]
             if given is not None and earlier["external_id"] not in (None, given):
-                report.reject(
-                    row["line"],
-                    f"its email or phone belongs to customer {earlier['external_id']} "
-                    f"(line {earlier['line']}), not {given}",
-                )
+                other = f"{earlier['external_id']} (line {earlier['line']}), not {given}"
+                report.reject(row["line"], f"its email or phone belongs to customer {other}")
                 continue
             earlier.update({k: v for k, v in row.items() if v is not None and k != "line"})
-            same = keys[key].format(row[key])
-            report.merge(row["line"], f"line {earlier['line']} (same {same})")
+            report.merge(row["line"], f"line {earlier['line']} (same {keys[key].format(given)})")
         index |= {(k, merged[position][k]): position for k in keys if merged[position][k]}
     folded = pl.DataFrame(merged, schema=frame.schema, orient="row")
     return pl.concat([frame.filter(~involved), folded]).sort("line")
 
 
 def _stage(conn: sa.Connection, name: str, target: sa.Table, frame: pl.DataFrame) -> sa.Table:
-    """A temporary table holding ``frame`` (typed as ``target``'s columns of the same
-    name, text as TEXT: ``target`` checks its length) and a ``changed`` flag. Written on
-    PostgreSQL by COPY from the CSV polars writes, on SQLite by ``executemany``, with
-    timestamps as the text SQLAlchemy stores for them there."""
+    """A temporary table holding ``frame`` (typed as ``target``'s columns, text as TEXT)
+    and a ``changed`` flag: written by COPY on PostgreSQL, ``executemany`` on SQLite (with
+    timestamps as the text SQLAlchemy's DateTime stores there)."""
     types: dict[str, Any] = {"line": sa.Integer(), "changed": sa.Boolean()}
     for n in frame.columns:
         given = target.c[n].type if n in target.c else None

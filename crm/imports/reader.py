@@ -48,6 +48,7 @@ class CsvFile:
     raw: BinaryIO
     progress: Callable[[int], None] | None = None
     chunk_bytes: int = CHUNK_BYTES
+    carry: bytes = b""  # read, but not in a piece yet
 
     @classmethod
     def open(
@@ -87,18 +88,17 @@ class CsvFile:
         """Frames of up to ``rows`` rows, and the blank lines skipped before each: a column
         per field (stripped text, "" when empty or not in the file), ``line`` (where the
         row starts) and ``fault`` (why the row cannot be read, else null)."""
-        line, width = 2, len(self.header)
+        width = len(self.header)
         cells = [
             pl.col(f"c{mapping[f]}").str.strip_chars() if f in mapping else pl.lit("")
             for f in fields
         ]
         wrong = pl.format(f"has {{}} fields, the header has {width}", "fields")
-        for chunk in self._chunks():
-            frame, lines = _parse(chunk, width, self.delimiter)
+        for frame, lines in self._frames(width):
             blank = pl.concat_str(pl.col(f"c{i}") for i in range(width)).str.contains(r"^\s*$")
             fault = pl.when(pl.col("fields").is_in([0, width])).then("fault").otherwise(wrong)
-            frame = frame.with_columns(line=lines + line, fault=fault, blank=blank)
-            line += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            blank &= pl.col("fault").is_null()  # (a record the CSV reader refused)
+            frame = frame.with_columns(line=lines, fault=fault, blank=blank)
             kept = frame.filter(~pl.col("blank"))
             kept = kept.select(
                 "line", "fault", *(c.alias(f) for c, f in zip(cells, fields, strict=True))
@@ -106,44 +106,85 @@ class CsvFile:
             for start in range(0, max(kept.height, 1), rows):
                 yield kept.slice(start, rows), frame.height - kept.height if not start else 0
 
+    def _frames(self, width: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        """Pieces of the file as cells, and the line each record starts on. From a piece
+        that polars reads otherwise than the quotes were counted (a quote inside an
+        unquoted cell) on, Python's CSV reader reads the rest of the file."""
+        line = 2
+        for chunk in self._chunks():
+            parsed = _parse(chunk, width, self.delimiter)
+            if parsed is None:
+                yield from self._read_slowly(chunk + self.carry, line, width)
+                return
+            yield parsed[0], parsed[1] + line
+            line += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+
+    def _read_slowly(
+        self, head: bytes, line: int, width: int
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        """``head`` and the rest of the file by Python's CSV reader (``line``: where
+        ``head`` starts), 100,000 records at a time."""
+        text = io.TextIOWrapper(
+            io.BufferedReader(_Rest(head, self)), errors="surrogateescape", newline=""
+        )
+        reader, records = csv.reader(text, delimiter=self.delimiter), []
+        while True:
+            start = line + reader.line_num
+            try:
+                row, fault = next(reader), None
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                row, fault = [], f"the CSV is malformed here ({exc})"
+            cells = "".join(row).encode(errors="surrogateescape")
+            if not _utf8(cells):
+                fault = _NOT_UTF8
+                row = [c.encode(errors="surrogateescape").decode(errors="replace") for c in row]
+            records.append((start, row, fault or (_NUL if b"\0" in cells else None)))
+            if len(records) == 100_000:
+                yield _frame(records, width)
+                records = []
+        if records:
+            yield _frame(records, width)
+
     def _chunks(self) -> Iterator[bytes]:
         """The rest of the stream in pieces of whole records, each ending with a newline
         (one with an unclosed quote ends at a line break once it grows too long)."""
-        carry = b""
-        while block := self.raw.read(self.chunk_bytes):
-            if self.progress:
-                self.progress(len(block))
-            data = carry + block
+        self.carry = b""
+        while block := self.read(self.chunk_bytes):
+            data = self.carry + block
             ends = _record_ends(np.frombuffer(data, np.uint8))
             cut = int(ends[-1]) + 1 if len(ends) else 0
             if not cut and len(data) > 4 * self.chunk_bytes:
                 cut = data.rfind(b"\n") + 1
+            self.carry = data[cut:]
             if cut:
                 yield data[:cut]
-            carry = data[cut:]
-        if carry:
-            yield carry if carry.endswith(b"\n") else carry + b"\n"
+        if self.carry:
+            yield self.carry if self.carry.endswith(b"\n") else self.carry + b"\n"
+
+    def read(self, size: int) -> bytes:
+        block = self.raw.read(size)
+        if self.progress:
+            self.progress(len(block))
+        return block
 
 
-def _record_ends(data: np.ndarray, quotes: np.ndarray | None = None) -> np.ndarray:
+def _record_ends(data: np.ndarray) -> np.ndarray:
     """The positions of the newlines that end a record (not inside quotes)."""
-    newlines = np.flatnonzero(data == 10)
-    quotes = np.flatnonzero(data == 34) if quotes is None else quotes
+    newlines, quotes = np.flatnonzero(data == 10), np.flatnonzero(data == 34)
     ends: np.ndarray = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
     return ends
 
 
-def _parse(chunk: bytes, width: int, delimiter: str) -> tuple[pl.DataFrame, np.ndarray]:
+def _parse(chunk: bytes, width: int, delimiter: str) -> tuple[pl.DataFrame, np.ndarray] | None:
     """The chunk's records as ``c0``.. (text), ``fields`` (how many the record has) and
     ``fault`` (not UTF-8, a NUL), and the line each starts on (from 0). Record bounds,
     field counts and lines come from where the newlines, quotes and delimiters are
-    (numpy); polars reads the cells. Where the two disagree (a quote inside an unquoted
-    cell), Python's CSV reader reads the chunk instead."""
+    (numpy); polars reads the cells. None where the two disagree."""
     data = np.frombuffer(chunk, np.uint8)
-    quotes = np.flatnonzero(data == 34)
-    ends = _record_ends(data, quotes)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    seps = np.flatnonzero(data == ord(delimiter))
+    ends, quotes = _record_ends(data), np.flatnonzero(data == 34)
+    starts, seps = np.concatenate(([0], ends[:-1] + 1)), np.flatnonzero(data == ord(delimiter))
     seps = seps[np.searchsorted(quotes, seps) % 2 == 0]
     breaks = np.flatnonzero(data == 10)
     if b"\r" in chunk:  # a lone \r ends a line too
@@ -163,7 +204,7 @@ def _parse(chunk: bytes, width: int, delimiter: str) -> tuple[pl.DataFrame, np.n
     except pl.exceptions.ComputeError:  # (quotes the count above got wrong)
         frame = pl.DataFrame()
     if frame.height != len(starts):
-        return _parse_slowly(chunk, schema, delimiter)
+        return None
     fields = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
     extra = pl.DataFrame({"fields": fields, "fault": pl.Series(faults, dtype=pl.String)})
     return pl.concat([frame, extra], how="horizontal"), np.searchsorted(breaks, starts)
@@ -177,36 +218,30 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
-def _parse_slowly(
-    chunk: bytes, schema: dict[str, type[pl.String]], delimiter: str
+def _frame(
+    records: list[tuple[int, list[str], str | None]], width: int
 ) -> tuple[pl.DataFrame, np.ndarray]:
-    """``_parse`` by Python's CSV reader."""
-    text = chunk.decode("utf-8", errors="surrogateescape")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    faults: list[str | None] = []
-    fault: str | None
-    while True:
-        before = reader.line_num
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            row, fault = [], f"the CSV is malformed here ({exc})"
-        else:
-            fault = _NUL if "\0" in "".join(row) else None
-            if not _utf8("".join(row).encode(errors="surrogateescape")):
-                fault = _NOT_UTF8
-                row = [c.encode(errors="surrogateescape").decode(errors="replace") for c in row]
-        rows.append(row)
-        lines.append(before)
-        faults.append(fault)
-    columns = {
-        name: [row[i] if i < len(row) else "" for row in rows] for i, name in enumerate(schema)
-    }
-    frame = pl.DataFrame(columns, schema=schema).with_columns(
-        fields=pl.Series([len(row) for row in rows]), fault=pl.Series(faults, dtype=pl.String)
+    """Records (line, cells, fault) as ``_parse`` gives them."""
+    columns = [[r[i] if i < len(r) else "" for _, r, _ in records] for i in range(width)]
+    frame = pl.DataFrame(columns, schema={f"c{i}": pl.String for i in range(width)}, orient="col")
+    frame = frame.with_columns(
+        fields=pl.Series([len(r) for _, r, _ in records], dtype=pl.Int64),
+        fault=pl.Series([f for _, _, f in records], dtype=pl.String),
     )
-    return frame, np.array(lines, dtype=np.int64)
+    return frame, np.array([line for line, _, _ in records], dtype=np.int64)
+
+
+class _Rest(io.RawIOBase):
+    """``head``, then the rest of the file's stream."""
+
+    def __init__(self, head: bytes, source: CsvFile) -> None:
+        self.head, self.source = head, source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.head[: len(buffer)] or self.source.read(len(buffer))
+        self.head = self.head[len(data) :] if self.head else b""
+        buffer[: len(data)] = data
+        return len(data)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_REPORTED = 1000
-"""The first rejections and merges the report lists (all of them are counted)."""
+MAX_REPORTED = 1000  # rejections and merges listed (all are counted)
 
 
 @dataclass

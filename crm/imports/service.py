@@ -1,15 +1,10 @@
 """CSV import of customers and orders: streamed, validated, de-duplicated, idempotent.
 
-* The file is read a batch at a time (``reader``: polars, memory bounded whatever its
-  size); columns are found by header name through the aliases in ``columns``; unknown
-  columns are reported and ignored. A file without the columns it needs is refused
-  before anything is written.
-* Every row is checked whole (``validate``): a bad row is rejected with its line number
-  and every reason, and never aborts the file.
-* Each batch is one transaction (``merge``): rows naming one customer or order twice
-  become one, and SQL matches the rest with the stored rows from a staging table and
-  writes them. Customers are matched by external id, then email, then E.164 phone;
-  orders by their id. Importing the same file again changes nothing.
+The file is read a batch at a time (``reader``, polars); every row is checked whole and a
+bad one rejected with its line and every reason (``validate``); each batch is one
+transaction, matched with the stored rows and written by SQL from a staging table
+(``merge``). Customers are matched by external id, then email, then E.164 phone; orders by
+their id. Importing the same file again changes nothing.
 """
 
 from __future__ import annotations
