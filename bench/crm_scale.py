@@ -7,7 +7,9 @@
    well-kept-library import (polars reads the files, the rows go in unchecked with
    ``executemany``; COPY on PostgreSQL) into another empty database, and one ORM
    ``session.add`` + flush per row for the first 10,000 customers. ``--postgres URL``
-   measures the import and the library baseline on PostgreSQL too.
+   measures the import and the library baseline on PostgreSQL too; ``--phones`` the cost
+   of the phone column (200,000 customers with and without it) against parsing each
+   phone with ``phonenumbers``.
 3. ``careloop score`` (RFM, CLV, churn) as of the data's end: seconds and peak memory;
    then the same scoring again (the nightly case, where few scores change).
    Baseline in the same run: a straightforward per-customer ORM loop (load the customer's
@@ -18,7 +20,7 @@
    end and is compared with who really bought in the last 90 days.
 
     .venv/bin/python -m bench.crm_scale [--customers 1000000] [--orders 10000000]
-        [--dir var/bench-shop] [--keep] [--postgres URL] [--import-only]
+        [--dir var/bench-shop] [--keep] [--postgres URL] [--import-only] [--phones]
 
 ``--keep`` keeps the imported database (``shop.db`` next to the CSV files) and, when it is
 there already, skips the import and measures the scoring only.
@@ -36,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import polars as pl
 from sklearn.metrics import roc_auc_score
 from sqlalchemy import Connection, select
@@ -182,6 +185,44 @@ def measure_import(factory: Any, folder: Path, baseline_url: str, out: dict[str,
     out["import_ratio_to_orm_baseline"] = {k: round(rate / orm, 1) for k, rate in rates.items()}
 
 
+def measure_phones(folder: Path, tmp: Path, out: dict[str, Any], rows: int = 200_000) -> None:
+    """The phone column's cost: the first ``rows`` customers imported into fresh SQLite
+    databases with and without it, and, as the same-run baseline, every phone of them
+    through ``phonenumbers.parse``, ``is_valid_number`` and ``format_number`` one by one
+    (how each phone was read before)."""
+    sample = pl.read_csv(folder / "customers.csv", infer_schema=False, n_rows=rows)
+    seconds = {}
+    for name, frame in (("with_phones", sample), ("without_phones", sample.drop("phone"))):
+        path = tmp / f"{name}.csv"
+        frame.write_csv(path)
+        url = f"sqlite:///{tmp / name}.db"
+        upgrade(url)
+        engine = create_db_engine(url)
+        started = time.perf_counter()
+        import_file(create_session_factory(engine), "customers", path)
+        seconds[name] = time.perf_counter() - started
+        engine.dispose()
+    phones = sample["phone"].drop_nulls().to_list()
+    started = time.perf_counter()
+    for text in phones:
+        try:
+            number = phonenumbers.parse(text, "DE")
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    parse_each = time.perf_counter() - started
+    phone_cost = seconds["with_phones"] - seconds["without_phones"]
+    out["phones"] = {
+        "customers": rows,
+        "phones": len(phones),
+        "import_seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "phone_column_seconds": round(phone_cost, 1),
+        "baseline_parse_each_seconds": round(parse_each, 1),
+        "ratio_baseline_to_phone_column": round(parse_each / max(phone_cost, 0.01), 1),
+    }
+
+
 def measure_postgres_import(url: str, folder: Path, out: dict[str, Any]) -> None:
     """The import part on PostgreSQL at ``url`` (an empty database, migrated here): the
     library baseline first, then, the tables emptied, careloop's import."""
@@ -209,6 +250,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep / reuse the imported db")
     parser.add_argument("--postgres", help="also import into this empty PostgreSQL database")
     parser.add_argument("--import-only", action="store_true", help="skip the scoring")
+    parser.add_argument("--phones", action="store_true", help="measure the phone column's cost")
     args = parser.parse_args()
     folder = args.dir / f"{args.customers}-{args.orders}"
     out: dict[str, object] = {}
@@ -223,6 +265,8 @@ def main() -> None:
         factory = create_session_factory(engine)
         if not imported:
             measure_import(factory, folder, f"sqlite:///{Path(tmp) / 'baseline.db'}", out)
+        if args.phones:
+            measure_phones(folder, Path(tmp), out)
         if args.postgres:
             measure_postgres_import(args.postgres, folder, out)
         if args.import_only:
