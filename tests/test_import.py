@@ -641,3 +641,5 @@ def test_a_quote_inside_an_unquoted_cell_is_read_as_a_character(
     assert [line for line, _ in report.rejected] == [6]
     names = {k: c.first_name for k, c in customers(session).items()}
     assert names == {"a": "Ann", "b": '5" Ben', "c": "Cat\nCarla", "e": "Eve"}
+    last = run(session_factory, "customers", 'id,first_name\nf,Fay\ng,7" Gus')  # (at the end)
+    assert (last.rows, last.created) == (2, 2) and customers(session)["g"].first_name == '7" Gus'

@@ -160,8 +160,9 @@ class CsvFile:
             self.carry = data[cut:]
             if cut:
                 yield data[:cut]
-        if self.carry:
-            yield self.carry if self.carry.endswith(b"\n") else self.carry + b"\n"
+        last, self.carry = self.carry, b""
+        if last:
+            yield last if last.endswith(b"\n") else last + b"\n"
 
     def read(self, size: int) -> bytes:
         block = self.raw.read(size)
