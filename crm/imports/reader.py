@@ -212,11 +212,7 @@ def _parse(chunk: bytes, width: int, delimiter: str) -> tuple[pl.DataFrame, np.n
 
 
 def _utf8(data: bytes) -> bool:
-    try:
-        data.decode()
-    except UnicodeDecodeError:
-        return False
-    return True
+    return data.decode(errors="replace").encode() == data
 
 
 def _frame(
