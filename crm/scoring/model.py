@@ -6,6 +6,12 @@ cross-validation fold, and a logistic regression, stacked and calibrated by a lo
 regression on their out-of-fold log-odds. The shop's history (``crm.scoring.churn.train``)
 gives the features and labels; a history of more than ``TRAIN_SAMPLE`` customers is
 sampled for training (the probabilities are then computed for every customer).
+
+``FOLDS`` and ``LEARNING_RATE``: 3 folds and steps of 0.2 rather than ``churn evaluate``'s
+5 and 0.1, for time. On the synthetic shop (bench/crm_scale.py, 200,000 customers,
+training on a 60,000-customer sample) steps of 0.1 and 0.2 had the same AUC on the shop's
+future (0.9060 and 0.9056) and 0.2 stopped after about half the steps (35 against 60 per
+fold), which every prediction pays, the reasons' eight times over.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from crm.scoring.tabular import BlendModel
 
 TRAIN_SAMPLE = 60_000  # customers; larger histories are sampled for training
 FOLDS = 3
-LEARNING_RATE = 0.2  # (see the module's docstring)
+LEARNING_RATE = 0.2
 
 
 @dataclass
