@@ -65,8 +65,10 @@ def churn_evaluate(
     ] = None,
     folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
 ) -> None:
-    """Cross-validate careloop's churn model on any table: one JSON object with auc,
-    accuracy, n and the top features."""
+    """Cross-validate careloop's churn model on any table: one JSON object with the
+    out-of-fold auc, brier score, calibration (predicted against observed churn in ten
+    groups by probability, and the expected calibration error), accuracy and the top
+    features."""
     from crm.scoring.tabular import cross_validate, read_table
 
     load_settings()

@@ -8,8 +8,8 @@
   days and the trend against the 90 days before, spend, average order, tenure, RFM-style
   counts, conversations, escalations, complaints, unhappy messages, last and average CSAT
   and the last NPS.
-* **Model**: the tabular blend (histogram gradient boosting + logistic regression), its
-  probabilities calibrated by isotonic regression on out-of-fold predictions.
+* **Model**: ``crm.scoring.model`` (early-stopped histogram gradient boosting and logistic
+  regression, stacked and calibrated on out-of-fold log-odds).
 * **Risk level**: high / medium / low by the configured thresholds. A change of level is a
   ``churn_risk_changed`` customer event (campaign triggers use them).
 * **Reasons**: for each feature group, how much the customer's probability falls when that
@@ -22,7 +22,6 @@ import datetime as dt
 import logging
 import math
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,9 +29,6 @@ from json.encoder import encode_basestring_ascii as _encode_json_string
 from typing import Any, cast
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 from sqlalchemy import String, Table, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
@@ -50,7 +46,7 @@ from crm.models import (
     SurveyStatus,
 )
 from crm.scoring.history import OrderHistory, ScoreWrites, epoch, store_scores
-from crm.scoring.tabular import BlendModel
+from crm.scoring.model import ChurnModel, fit_churn_model
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +79,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "nps": ("nps_last",),
 }
 MIN_TRAINING_CUSTOMERS = 50
-TRAIN_SAMPLE = 60_000  # customers; larger histories are sampled for training
-# Fewer, larger boosting steps than ``churn evaluate``'s default: on the synthetic shop
-# (bench/crm_scale.py) 60 steps of 0.25 have the AUC of 300 steps of 0.05 (0.898 out of
-# fold, 0.908 on the future; 100 steps of 0.15 the same again) at a fifth of the
-# prediction time, which the reasons pay eight times over. (40 steps of 0.3 measured the
-# same there too; 60 keeps a margin for shops with more structure than the synthetic.)
-GBM: dict[str, Any] = {"learning_rate": 0.25, "max_iter": 60}
 UNHAPPY = -0.3
 EVENTS = cast(Table, CustomerEvent.__table__)
 
@@ -235,25 +224,6 @@ def churn_labels(
     return labels
 
 
-@dataclass
-class ChurnModel:
-    model: BlendModel
-    calibration: IsotonicRegression
-    reference: np.ndarray  # a typical retained customer's features (medians)
-    auc_out_of_fold: float
-    trained_on: int
-    churn_rate: float
-
-    def probability(self, X: np.ndarray) -> np.ndarray:
-        return self.calibrated(self.model.log_odds(X))
-
-    def calibrated(self, log_odds: np.ndarray) -> np.ndarray:
-        """The calibrated probability from the blend's ``log_odds`` (``BlendModel``)."""
-        raw = self.model.combine(log_odds)
-        result: np.ndarray = np.clip(self.calibration.predict(raw), 0.0, 1.0)
-        return result
-
-
 def train(
     session: Session,
     *,
@@ -274,29 +244,7 @@ def train(
             f"{n} customers ordered before {cutoff.date()}, {positives} of them churned: "
             f"at least {MIN_TRAINING_CUSTOMERS} customers and 10 of each kind are needed"
         )
-    categorical = [False] * len(FEATURES)
-    X = features.X
-    if n > TRAIN_SAMPLE:  # a large sample learns the same model in a fraction of the time
-        keep = np.random.default_rng(seed).choice(n, TRAIN_SAMPLE, replace=False)
-        X, y = X[keep], y[keep]
-    oof = np.zeros(len(y))
-    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-    for tr, te in folds.split(X, y):
-        oof[te] = BlendModel(categorical, seed, **GBM).fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
-    calibration = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof, y)
-    model = BlendModel(categorical, seed, **GBM).fit(X, y)
-    retained = X[y == 0]
-    with warnings.catch_warnings():  # a feature nobody has (e.g. NPS) stays missing
-        warnings.simplefilter("ignore", RuntimeWarning)
-        reference = np.nanmedian(retained if len(retained) else X, axis=0)
-    return ChurnModel(
-        model=model,
-        calibration=calibration,
-        reference=reference,
-        auc_out_of_fold=float(roc_auc_score(y, oof)),
-        trained_on=n,
-        churn_rate=positives / n,
-    )
+    return fit_churn_model(features.X, y, seed=seed)
 
 
 def _days(value: float) -> str:

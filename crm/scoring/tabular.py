@@ -1,10 +1,11 @@
 """Churn models on any customer table: read a CSV, encode its columns, cross-validate.
 
 Used by ``careloop churn evaluate`` (any table with a churn label) and by the shop's own
-churn model. The model is a blend of gradient boosting (scikit-learn's histogram GBM, with
-native categorical handling and missing values) and a regularised logistic regression on
-one-hot / standardised columns; their probabilities are averaged. No tuning is asked of
-the user.
+churn model (crm/scoring/model.py). The model (``BlendModel``) stacks gradient boosting
+(scikit-learn's histogram GBM, with native categorical handling and missing values, early
+stopping) and a regularised logistic regression on one-hot / standardised columns; a
+logistic regression on their out-of-fold log-odds blends and calibrates them. No tuning is
+asked of the user.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -137,46 +138,90 @@ def one_hot_logistic(categorical: list[bool], **options: Any) -> Pipeline:
     return make_pipeline(ColumnTransformer(transformers), LogisticRegression(**options))
 
 
+def _constant(X: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``X`` with the ``columns`` (a mask) set to 0."""
+    if not columns.any():
+        return X
+    X = X.copy()
+    X[:, columns] = 0.0
+    return X
+
+
 class BlendModel:
-    """Histogram gradient boosting and logistic regression, probabilities averaged."""
+    """Histogram gradient boosting and logistic regression, stacked and calibrated.
+
+    ``fit`` splits the rows into ``folds`` stratified folds. For each, the boosting learns
+    from the other folds and stops early on this one (when its log-loss there has not
+    improved for ``patience`` steps), and the logistic regression learns from the other
+    folds too; both give their log-odds of the held-out rows. A logistic regression on
+    those out-of-fold log-odds (the stacker) weighs the two models and calibrates the
+    blend at once (Platt scaling): a table where one model is weak gives it little weight.
+    Finally both models learn from all rows, the boosting for the folds' mean number of
+    steps. (Scaled by ``folds / (folds - 1)`` for the larger training set, the steps gave
+    the same AUC, Brier score and calibration: MLC++ 0.9194 / 0.0362 / 0.019 against
+    0.9196 / 0.0361 / 0.020 unscaled, IBM HR 0.8372 / 0.0915 / 0.032 against 0.8377 /
+    0.0916 / 0.030, SaaS 0.9297 / 0.0991 / 0.041 against 0.9293 / 0.0995 / 0.046;
+    bench/churn_public.py, seed 0.) ``out_of_fold``: the stacked, calibrated probability
+    of each training row from the fold models.
+    """
 
     def __init__(
         self,
         categorical: list[bool],
         seed: int = 0,
         *,
-        learning_rate: float = 0.05,
-        max_iter: int = 300,
+        folds: int = 5,
+        learning_rate: float = 0.1,
+        patience: int = 10,
+        max_iter: int = 1000,
     ) -> None:
         self.categorical = list(categorical)
+        self.seed = seed
+        self.folds = folds
+        self.max_iter = max_iter
         self.empty = np.zeros(len(categorical), dtype=bool)
         self.gbm = HistGradientBoostingClassifier(
             learning_rate=learning_rate,
             max_iter=max_iter,
-            max_leaf_nodes=15,
-            min_samples_leaf=40,
-            l2_regularization=1.0,
             categorical_features=np.array(categorical, dtype=bool) if any(categorical) else None,
-            early_stopping=False,
+            early_stopping=True,
+            n_iter_no_change=patience,
             random_state=seed,
         )
         self.linear = one_hot_logistic(categorical, C=0.5, max_iter=2000)
+        self.stacker = LogisticRegression(C=1e4)
+        self.out_of_fold = np.zeros(0)
+        self.steps = 0
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> BlendModel:
         # A column with no values at all (e.g. no NPS answers yet) carries no information;
         # it is held constant so that both models accept it.
         self.empty = np.all(np.isnan(X), axis=0)
         X = self._prepare(X)
+        folds = max(2, min(self.folds, int(np.bincount(y, minlength=2).min())))
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+        log_odds = np.zeros((len(y), 2))
+        steps = []
+        stopping = clone(self.gbm).set_params(early_stopping=True, max_iter=self.max_iter)
+        for train, held in splitter.split(X, y):
+            # (as above, for a column with values only in the held-out rows)
+            fold = _constant(X, np.all(np.isnan(X[train]), axis=0))
+            gbm = clone(stopping).fit(fold[train], y[train], X_val=fold[held], y_val=y[held])
+            linear = clone(self.linear).fit(fold[train], y[train])
+            log_odds[held] = np.column_stack(
+                [gbm.decision_function(fold[held]), linear.decision_function(fold[held])]
+            )
+            steps.append(gbm.n_iter_)
+        self.stacker.fit(log_odds, y)
+        self.out_of_fold = self.combine(log_odds)
+        self.steps = max(1, round(float(np.mean(steps))))
+        self.gbm = clone(stopping).set_params(early_stopping=False, max_iter=self.steps)
         self.gbm.fit(X, y)
         self.linear.fit(X, y)
         return self
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
-        if not self.empty.any():
-            return X
-        X = X.copy()
-        X[:, self.empty] = 0.0
-        return X
+        return _constant(X, self.empty)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         p = self.combine(self.log_odds(X))
@@ -191,10 +236,9 @@ class BlendModel:
         )
         return result
 
-    @staticmethod
-    def combine(log_odds: np.ndarray) -> np.ndarray:
-        """The blend's probability from ``log_odds``: the two models' probabilities averaged."""
-        result: np.ndarray = 0.5 * (expit(log_odds[:, 0]) + expit(log_odds[:, 1]))
+    def combine(self, log_odds: np.ndarray) -> np.ndarray:
+        """The calibrated probability from the two models' ``log_odds`` (the stacker's)."""
+        result: np.ndarray = self.stacker.predict_proba(log_odds)[:, 1]
         return result
 
     def log_odds_with(
@@ -255,8 +299,32 @@ def permutation_importance(
     return sorted(out, key=lambda d: -float(d["importance"]))
 
 
+def calibration(y: np.ndarray, probability: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
+    """The reliability table: the rows sorted by probability in ``bins`` groups of equal
+    size; per group its mean probability ("predicted") and its share of churned rows
+    ("observed"). Calibrated probabilities have the two close in every group."""
+    groups = np.array_split(np.argsort(probability, kind="stable"), bins)
+    return [
+        {
+            "customers": len(group),
+            "predicted": round(float(probability[group].mean()), 4),
+            "observed": round(float(y[group].mean()), 4),
+        }
+        for group in groups
+        if len(group)
+    ]
+
+
+def expected_calibration_error(table: list[dict[str, Any]]) -> float:
+    """The customers-weighted mean gap between predicted and observed (``calibration``)."""
+    total = sum(int(row["customers"]) for row in table)
+    gap = sum(row["customers"] * abs(row["predicted"] - row["observed"]) for row in table)
+    return round(float(gap) / total, 4)
+
+
 def cross_validate(table: Table, folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Stratified k-fold, out-of-fold probabilities: AUC, accuracy and the top features."""
+    """Stratified k-fold, out-of-fold probabilities: AUC, Brier score, calibration (the
+    reliability table and its expected calibration error), accuracy and the top features."""
     n, positives = len(table.y), int(table.y.sum())
     if min(positives, n - positives) < folds:
         raise ValidationFailed(
@@ -275,8 +343,13 @@ def cross_validate(table: Table, folds: int = 5, seed: int = 0) -> dict[str, Any
     assert last is not None
     model, test = last
     importance = permutation_importance(model, table.X[test], table.y[test], table.names, seed)
+    reliability = calibration(table.y, oof)
+    rate = positives / n
     return {
         "auc": round(float(roc_auc_score(table.y, oof)), 4),
+        "brier": round(float(brier_score_loss(table.y, oof)), 4),
+        "brier_churn_rate": round(rate * (1 - rate), 4),
+        "expected_calibration_error": expected_calibration_error(reliability),
         "accuracy": round(float(accuracy_score(table.y, oof >= 0.5)), 4),
         "auc_fold_std": round(float(np.std(fold_auc)), 4),
         "n": n,
@@ -284,6 +357,10 @@ def cross_validate(table: Table, folds: int = 5, seed: int = 0) -> dict[str, Any
         "positive_class": table.positive_class,
         "folds": folds,
         "features": len(table.names),
+        "calibration": reliability,
         "top_features": importance[:10],
-        "model": "histogram gradient boosting + logistic regression (probabilities averaged)",
+        "model": (
+            "histogram gradient boosting (early stopping) and logistic regression, "
+            "stacked and calibrated by a logistic regression on their out-of-fold log-odds"
+        ),
     }
