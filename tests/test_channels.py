@@ -23,10 +23,10 @@ from nlp.pipeline import NLU
 from tests.factories import make_customer, make_user
 
 
-def test_web_chat_and_telegram_are_channels(
+def unstarted_telegram(
     settings: Settings, bot: Engine, session_factory: sessionmaker[Session]
-) -> None:
-    telegram = TelegramChannel(
+) -> TelegramChannel:
+    return TelegramChannel(
         settings.model_copy(
             update={
                 "telegram_token": SecretStr("123:abc"),
@@ -37,6 +37,12 @@ def test_web_chat_and_telegram_are_channels(
         bot,
         session_factory,
     )
+
+
+def test_web_chat_and_telegram_are_channels(
+    settings: Settings, bot: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    telegram = unstarted_telegram(settings, bot, session_factory)
     web = WebChat()
     assert isinstance(web, Channel) and isinstance(telegram, Channel)
     assert (web.kind, telegram.kind) == (ChannelKind.web, ChannelKind.telegram)
@@ -150,3 +156,27 @@ def test_web_chat_replies_are_delivered_in_the_response(session: Session, nlu: N
     for reply in outcome.replies:
         session.refresh(reply)
         assert reply.delivery_status is DeliveryStatus.delivered
+
+
+def test_telegram_counts_a_message_delivered_once_sent(
+    settings: Settings, bot: Engine, session_factory: sessionmaker[Session], session: Session
+) -> None:
+    customer = make_customer(session)
+    identity = ChannelIdentity(
+        customer_id=customer.id, channel=ChannelKind.telegram, external_id="4242"
+    )
+    session.add(identity)
+    session.flush()
+    conversation = open_conversation(session, identity=identity, reply_window=dt.timedelta(days=7))
+    answer = add_message(
+        session,
+        conversation=conversation,
+        direction=Direction.outbound,
+        sender=Sender.bot,
+        text="Hello",
+    )
+    assert answer.delivery_status is DeliveryStatus.pending
+
+    unstarted_telegram(settings, bot, session_factory).mark_delivered(session, [answer])
+    session.refresh(answer)
+    assert answer.delivery_status is DeliveryStatus.sent

@@ -131,6 +131,7 @@ class TelegramChannel:
     def mark_delivered(self, session: Session, messages: Sequence[Message]) -> None:
         """Telegram reports nothing after accepting a message: accepted counts (``sent``);
         the sender records that, with Telegram's message id, for what it sends."""
+        session.flush()  # (messages written in this transaction have their ids then)
         for message in messages:
             outbox.mark_sent(
                 session,
