@@ -17,6 +17,8 @@ from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
+from bot.channels import Channels
+from bot.channels.web import WebChat
 from bot.dialogue import Dialogue, DialogueConfig
 from bot.inbound import Command, InboundMessage, Outcome
 from bot.policy.escalation import Action, Decision, EscalationReason, PolicyConfig, decide
@@ -67,8 +69,11 @@ class Engine:
         settings: Settings | None = None,
         extractor: EntityExtractor | None = None,
         dialogue: DialogueConfig | None = None,
+        channels: Channels | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        # Where the bot's replies go: the web chat always; others register when they start.
+        self.channels = channels or Channels([WebChat()])
         self.nlu = nlu
         self.policy = policy or PolicyConfig()
         self.hours = hours
@@ -78,7 +83,7 @@ class Engine:
             region=self.settings.import_default_region,
         )
         self.replier = Replier(responses, hours=hours, office=Office.of(self.settings), clock=clock)
-        self.surveys = SurveyAnswers(self.settings, self.replier, clock)
+        self.surveys = SurveyAnswers(self.settings, self.replier, clock, self.channels)
         self.dialogue = Dialogue(
             self.replier, self.extractor, dialogue or dialogue_config(self.settings)
         )
@@ -184,7 +189,7 @@ class Engine:
                 session, conversation, identity, message, understanding, found, history
             )
         replies = self.replier.send(
-            session, conversation, message, texts, delivered=inbound.replies_delivered
+            session, conversation, message, texts, channel=self.channels.get(inbound.channel)
         )
         log.info(
             "bot.message.handled conversation=%s intent=%s sentiment=%.2f action=%s",

@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import book
 from bot.engine import Engine
 from bot.policy.escalation import PolicyConfig
 from bot.responses import ResponseBook
@@ -68,3 +73,32 @@ async def watch_models(engine: Engine, settings: Settings) -> None:
             await asyncio.to_thread(engine.nlu.reload_if_changed, config)
         except Exception:  # a half-written or broken artifact: keep serving the old one
             log.exception("nlu.reload_failed: still serving the previous models")
+
+
+@asynccontextmanager
+async def serving(
+    engine: Engine,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    *,
+    watch_book: bool = True,
+) -> AsyncIterator[Engine]:
+    """The engine at work in a server: answering with the response book published in the
+    admin console (a database not migrated yet keeps the file's book), and picking up new
+    NLU models and, with ``watch_book``, book versions that any process publishes."""
+    try:
+        await asyncio.to_thread(book.reload_with, factory, engine)
+    except Exception:
+        log.exception("bot.responses.load_failed: answering with the file's response book")
+    watchers = [
+        asyncio.create_task(watch_models(engine, settings), name="nlu-watch"),
+        asyncio.create_task(
+            book.watch(engine, factory, settings.nlu_reload_seconds if watch_book else 0),
+            name="book-watch",
+        ),
+    ]
+    try:
+        yield engine
+    finally:
+        for watcher in watchers:
+            watcher.cancel()

@@ -35,7 +35,6 @@ class InboundMessage:
     argument: str | None = None  # e.g. the /start deep-link payload
     link_customer_id: int | None = None  # a verified deep link or signed web login
     button: str | None = None  # the data of a pressed button (``survey:12:5``), if any
-    replies_delivered: bool = False  # the channel returns the replies in its own response
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.channels import Channel
 from bot.policy.escalation import CustomerSignals, EscalationReason, priority
 from bot.responses import Reply, ResponseBook
 from crm.conversations import inbox
@@ -114,10 +115,10 @@ class Replier:
         inbound: Message,
         replies: Sequence[Reply],
         *,
-        delivered: bool = False,
+        channel: Channel | None = None,
     ) -> list[Message]:
-        """The bot's replies to ``inbound``, into the outbox (``delivered``: the channel
-        hands them over in its own response), written in one flush."""
+        """The bot's replies to ``inbound``, into the outbox and handed to the ``channel``
+        it came from (see :meth:`bot.channels.Channel.send`), written in one flush."""
         sent = [
             conversations.add_message(
                 session,
@@ -127,11 +128,12 @@ class Replier:
                 text=reply.text,
                 in_reply_to_id=inbound.id,
                 payload=reply.payload(),
-                delivered=delivered,
                 flush=False,
             )
             for reply in replies
         ]
+        if channel is not None and sent:
+            channel.send(session, sent)
         session.flush()
         return sent
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.channels import Channels
 from bot.inbound import InboundMessage, Outcome
 from bot.policy.escalation import Action, Decision, EscalationReason
 from bot.replying import Replier
@@ -55,9 +56,14 @@ class SurveyAnswers:
     """Takes survey answers out of the chat before the conversation logic sees them."""
 
     def __init__(
-        self, settings: Settings, replier: Replier, clock: Callable[[], dt.datetime]
+        self,
+        settings: Settings,
+        replier: Replier,
+        clock: Callable[[], dt.datetime],
+        channels: Channels | None = None,
     ) -> None:
         self.settings = settings
+        self.channels = channels or Channels()
         self.reply_window = dt.timedelta(days=settings.campaign_reply_window_days)
         self.replier = replier
         self.clock = clock
@@ -200,7 +206,9 @@ class SurveyAnswers:
         customer = session.get_one(Customer, conversation.customer_id)
         context = self.replier.context(session, customer)
         texts = [*self.replier.render(context, *keys), *extra]
-        replies = self.replier.send(session, conversation, message, texts)
+        replies = self.replier.send(
+            session, conversation, message, texts, channel=self.channels.get(inbound.channel)
+        )
         return Outcome(
             message,
             conversation,

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from crm.conversations import inbox
-from crm.customers.privacy import ERASED, erase_customer, export_customer, mask_email, mask_phone
+from crm.customers.privacy import ERASED, erase_customer, mask_email, mask_phone
+from crm.customers.profile import customer_export
 from crm.customers.service import add_block
 from crm.models import (
     BlockReason,
@@ -146,7 +147,7 @@ def test_segments_report_and_page(
 
 def test_export_holds_everything_and_erase_keeps_only_aggregates(session: Session) -> None:
     customer = known_customer(session)
-    document = export_customer(session, customer.id)
+    document = customer_export(session, customer.id)
     assert document["customer"]["email"] == "greta@example.com"
     assert document["identities"][0]["external_id"] == "greta-web"
     assert document["orders"][0]["total_amount"] == "80.00"
@@ -158,7 +159,7 @@ def test_export_holds_everything_and_erase_keeps_only_aggregates(session: Sessio
     message = session.scalars(select(Message).where(Message.customer_id == customer.id)).first()
     assert message is not None
     message.corrected_intent = "complaint"
-    document = export_customer(session, customer.id)
+    document = customer_export(session, customer.id)
     assert document["contact_blocks"][0]["note"] == "Greta called"
 
     changed = erase_customer(session, customer.id)
@@ -183,7 +184,7 @@ def test_export_holds_everything_and_erase_keeps_only_aggregates(session: Sessio
     assert survey.score == 1 and survey.comment is None  # the score stays for analytics
     order = session.scalars(select(Order).where(Order.customer_id == customer.id)).one()
     assert order.total_amount == Decimal("80.00")  # revenue stays
-    again = export_customer(session, customer.id)
+    again = customer_export(session, customer.id)
     assert "greta" not in json.dumps(again).lower()
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.compose import web_app
 from bot.engine import Engine as BotEngine
 from careloop.config import Settings, TelegramMode
 from careloop.text import storable, unstorable
@@ -42,7 +43,6 @@ from nlp.base import Understanding
 from nlp.batcher import MicroBatcher
 from nlp.pipeline import NLU
 from tests.factories import campaign_fields, make_user
-from web.app import create_app
 
 CHAT = "/api/v1/chat/messages"
 HUGE = 2**64  # beyond the 64-bit integers both databases store
@@ -306,7 +306,7 @@ def telegram_client(
     db_engine: Engine,
     live_session_factory: sessionmaker[Session],
 ) -> Iterator[TestClient]:
-    app = create_app(
+    app = web_app(
         settings.model_copy(
             update={
                 "telegram_token": SecretStr(TOKEN),

@@ -1,6 +1,6 @@
 """Telegram end to end through python-telegram-bot's real HTTP stack and a fake Bot API server.
 
-The app (``create_app``) runs its real lifespan: the channel connects with ``getMe``, polls
+The app (``app.compose.web_app``) runs its real lifespan: the channel connects with ``getMe``, polls
 ``getUpdates`` or takes webhook posts, the engine answers, and the one sender delivers the
 replies from the outbox to the fake server, which records them and enforces flood limits.
 """
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from app.cli import app as cli
+from app.compose import web_app
 from bot.engine import Engine as BotEngine
 from bot.telegram.limiter import RateLimiter
 from careloop.config import Settings, TelegramMode, get_settings
@@ -38,7 +39,6 @@ from crm.models import (
 )
 from devtools.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from tests.factories import make_customer
-from web.app import create_app
 
 SECRET = "s3cret-webhook_token"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -71,7 +71,7 @@ def app_client(
     live_session_factory: sessionmaker[Session],
 ) -> Iterator[TestClient]:
     mode = getattr(request, "param", TelegramMode.webhook)
-    app = create_app(
+    app = web_app(
         telegram_settings(settings, fake, mode),
         bot=bot,
         db_engine=db_engine,
@@ -373,7 +373,7 @@ def test_no_token_is_logged(
     session_factory: sessionmaker[Session],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app = create_app(
+    app = web_app(
         settings, bot=bot, db_engine=db_engine, session_factory=session_factory, run_scheduler=False
     )
     with caplog.at_level(logging.INFO), TestClient(app):
@@ -391,7 +391,7 @@ def test_unreachable_api_does_not_stop_the_web_chat(
     dead = settings.model_copy(
         update={"telegram_token": SecretStr(TOKEN), "telegram_api_url": "http://127.0.0.1:9"}
     )
-    app = create_app(
+    app = web_app(
         dead, bot=bot, db_engine=db_engine, session_factory=session_factory, run_scheduler=False
     )
     with caplog.at_level(logging.INFO), TestClient(app) as client:

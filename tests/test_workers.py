@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from app.cli import app as cli
+from app.compose import web_app
 from bot.engine import Engine as BotEngine
 from bot.telegram.channel import make_bot
 from bot.telegram.sender import TelegramSender
@@ -256,7 +257,7 @@ def test_only_the_scheduler_leader_sends_and_the_limits_hold_for_all(
             }
         )
         apps = [
-            create_app(
+            web_app(
                 telegram,
                 bot=bot,
                 db_engine=engine,

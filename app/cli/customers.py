@@ -23,10 +23,10 @@ def customer_export(
     ] = None,
 ) -> None:
     """Everything careloop holds about one customer, as JSON (a subject access request)."""
-    from crm.customers.privacy import export_customer
+    from crm.customers.profile import customer_export
 
     with open_session(load_settings()) as session:
-        document = export_customer(session, customer_id)
+        document = customer_export(session, customer_id)
     text = json.dumps(document, indent=2, ensure_ascii=False)
     if output is None:
         typer.echo(text)

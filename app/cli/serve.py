@@ -76,7 +76,7 @@ def serve(
         typer.echo(_banner(settings, settings.port, _demo_for_banner(settings)))
         typer.echo(f"starting {settings.workers} worker processes (each loads the models)")
         uvicorn.run(
-            "web.app:app_from_environment",
+            "app.compose:app_from_environment",
             factory=True,
             workers=settings.workers,
             host=settings.host,

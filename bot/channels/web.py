@@ -1,17 +1,19 @@
-"""The web chat as a channel: the visitor's page fetches (or streams) what was said, and
-an outbound message counts as delivered when the page has read it."""
+"""The web chat as a channel: the bot's replies go back in the response to the visitor's
+message; everything else the visitor's page fetches (or streams), and an outbound message
+counts as delivered when the page has read it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from bot.channels import Capabilities
 from crm.conversations import service as conversations
 from crm.models import Channel as ChannelKind
-from crm.models import ChannelIdentity, Direction, Message, User
+from crm.models import ChannelIdentity, DeliveryStatus, Direction, Message, User
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,23 @@ class WebChat:
     kind = ChannelKind.web
     capabilities = Capabilities(buttons=True, push=False)
 
+    def send(self, session: Session, messages: Sequence[Message]) -> None:
+        """The replies go back in the response to the visitor's message: delivered now."""
+        self.mark_delivered(session, messages)
+
+    def mark_delivered(self, session: Session, messages: Sequence[Message]) -> None:
+        """Mark the outbound ones delivered: those not written yet in their own INSERT,
+        stored ones in one UPDATE."""
+        stored = []
+        for message in messages:
+            if message.direction is not Direction.outbound or message.is_private_note:
+                continue
+            if inspect(message).pending:
+                message.delivery_status = DeliveryStatus.delivered
+            else:
+                stored.append(message.id)
+        conversations.mark_delivered(session, message_ids=stored)
+
     def wake(self) -> None:
         """Nothing to push: a visitor's page reads its messages, and its event stream
         wakes on the commit notification the database sends anyway."""
@@ -43,9 +62,7 @@ class WebChat:
                 session, identity=identity, after_id=after_id, limit=limit
             )
         )
-        conversations.mark_delivered(
-            session, message_ids=[m.id for m in items if m.direction is Direction.outbound]
-        )
+        self.mark_delivered(session, items)
         agent_ids = {m.author_user_id for m in items if m.author_user_id is not None}
         authors: dict[int, str] = {}
         if agent_ids:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, CallbackQuery, Chat, Update
 from telegram.error import BadRequest
@@ -29,10 +30,10 @@ from bot.inbound import Command, InboundMessage
 from bot.telegram.sender import TelegramSender
 from careloop.config import Settings, TelegramMode
 from careloop.text import storable
-from crm.conversations import dead_letters
+from crm.conversations import dead_letters, outbox
 from crm.customers.links import parse_link_token
 from crm.db import session_scope
-from crm.models import Channel
+from crm.models import Channel, Message
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,10 @@ def make_bot(settings: Settings) -> Bot:
 
 class TelegramChannel:
     """The Telegram channel (see :class:`bot.channels.Channel`): updates in, the outbox
-    out through :class:`TelegramSender`, which marks a message sent once Telegram took it."""
+    out through :class:`TelegramSender`, which marks a message sent once Telegram took it.
+
+    Between :meth:`start` and :meth:`stop` it is the engine's channel for Telegram, so the
+    bot's replies come to :meth:`send`."""
 
     kind = Channel.telegram
     capabilities = Capabilities(buttons=True, push=True)
@@ -116,6 +120,26 @@ class TelegramChannel:
         )
         self._sender_task: asyncio.Task[None] | None = None
 
+    def send(self, session: Session, messages: Sequence[Message]) -> None:
+        """The replies wait in the outbox; the sender takes them once they are committed
+        (within Telegram's limits, with its retries)."""
+        event.listen(session, "after_commit", self._committed, once=True)
+
+    def _committed(self, session: Session) -> None:
+        self.wake()
+
+    def mark_delivered(self, session: Session, messages: Sequence[Message]) -> None:
+        """Telegram reports nothing after accepting a message: accepted counts (``sent``);
+        the sender records that, with Telegram's message id, for what it sends."""
+        session.flush()  # (messages written in this transaction have their ids then)
+        for message in messages:
+            outbox.mark_sent(
+                session,
+                message_id=message.id,
+                channel_message_id=message.channel_message_id,
+                attempts=message.delivery_attempts,
+            )
+
     def wake(self) -> None:
         """Outbound messages are committed: the sender sends them now."""
         self.sender.wake()
@@ -132,11 +156,13 @@ class TelegramChannel:
                 allowed_updates=ALLOWED_UPDATES,
             )
         self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
+        self.engine.channels.register(self)
         log.info(
             "telegram.on mode=%s bot=@%s", self.mode.value, self.application.bot.username or "?"
         )
 
     async def stop(self) -> None:
+        self.engine.channels.unregister(self)
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         await self.sender.stop()
@@ -277,8 +303,7 @@ class TelegramChannel:
             with session_scope(self.session_factory) as session:
                 self.engine.handle(session, inbound)
 
-        await asyncio.to_thread(work)
-        self.wake()
+        await asyncio.to_thread(work)  # (the replies reach send(), which wakes the sender)
 
 
 def _storable_or_none(value: str | None) -> str | None:

@@ -9,11 +9,11 @@ the outbox, the web chat shows them, the Telegram sender delivers them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from careloop.errors import Conflict, NotFound, ValidationFailed
@@ -27,10 +27,8 @@ from crm.models import (
     Direction,
     Message,
     Notification,
-    Order,
     Role,
     Sender,
-    SurveyResponse,
     User,
 )
 
@@ -368,89 +366,6 @@ def metrics(conversation: Conversation) -> dict[str, Any]:
         "first_reply_seconds": int((first - start).total_seconds()) if start and first else None,
         "resolution_seconds": int((done - start).total_seconds()) if start and done else None,
         "agent_messages": conversation.agent_message_count,
-    }
-
-
-def customer_360(
-    session: Session, customer_id: int, *, exclude: int | None = None
-) -> dict[str, Any]:
-    """Contact, consent, scores, recent orders, past conversations and survey scores."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound(f"customer {customer_id} not found")
-    orders: Sequence[Order] = session.scalars(
-        select(Order)
-        .where(Order.customer_id == customer.id)
-        .order_by(Order.ordered_at.desc())
-        .limit(10)
-    ).all()
-    past = session.scalars(
-        select(Conversation)
-        .where(Conversation.customer_id == customer.id, Conversation.id != (exclude or 0))
-        .order_by(Conversation.id.desc())
-        .limit(10)
-    ).all()
-    surveys = session.scalars(
-        select(SurveyResponse)
-        .where(SurveyResponse.customer_id == customer.id)
-        .order_by(SurveyResponse.id.desc())
-        .limit(10)
-    ).all()
-    order_count, total = session.execute(
-        select(func.count(Order.id), func.coalesce(func.sum(Order.total_amount), 0)).where(
-            Order.customer_id == customer.id
-        )
-    ).one()
-    return {
-        "id": customer.id,
-        "name": customer.display_name,
-        "email": customer.email,
-        "phone": customer.phone,
-        "marketing_consent": customer.marketing_consent,
-        "segment": customer.rfm_segment,
-        "clv": str(customer.clv) if customer.clv is not None else None,
-        "churn_risk": customer.churn_risk.value if customer.churn_risk else None,
-        "churn_probability": customer.churn_probability,
-        "churn_reasons": list(customer.churn_reasons or []),
-        "order_count": int(order_count),
-        "total_spent": str(total),
-        "orders": [
-            {
-                "ref": o.external_id or f"#{o.id}",
-                "date": o.ordered_at.date().isoformat(),
-                "status": o.status.value,
-                "total": f"{o.total_amount} {o.currency}",
-            }
-            for o in orders
-        ],
-        "conversations": [
-            {
-                "id": c.id,
-                "channel": c.channel.value,
-                "status": c.status.value,
-                "reason": c.escalation_reason,
-                "last_message_at": c.last_message_at.isoformat(),
-            }
-            for c in past
-        ],
-        "satisfaction": {
-            "csat_last": customer.csat_last,
-            "csat_avg": customer.csat_avg,
-            "csat_count": customer.csat_count,
-            "csat_trend": customer.csat_trend,
-            "nps_last": customer.nps_last,
-            "nps_category": customer.nps_category,
-        },
-        "surveys": [
-            {
-                "kind": s.kind.value,
-                "score": s.score,
-                "status": s.status.value,
-                "comment": s.comment,
-                "answered_at": s.answered_at.isoformat() if s.answered_at else None,
-            }
-            for s in surveys
-        ],
     }
 
 

@@ -1,7 +1,9 @@
 """Personal data: export everything about a customer, erase it, mask it for marketers.
 
-* **Export**: one JSON-ready document with the profile, consent, identities, orders,
-  conversations with every message, surveys with comments, scores and events.
+* **Export**: :func:`crm.customers.profile.customer_export`, one JSON-ready document with
+  the profile, consent, identities, orders, conversations with every message, surveys with
+  comments, scores and events (the customer reader's, so that it misses nothing the
+  profile shows).
 * **Erase**: personal data is removed or anonymised, aggregates stay: orders keep their
   amounts and dates (revenue, RFM and CLV stay right), surveys keep their scores
   (satisfaction analytics stay right), conversations keep their timing. Names, contacts,
@@ -115,134 +117,6 @@ def masked_transcript(
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
-    """Everything careloop holds about one customer."""
-    c = get_customer(session, customer_id)
-    identities = session.scalars(
-        select(ChannelIdentity).where(ChannelIdentity.customer_id == c.id)
-    ).all()
-    orders = session.scalars(
-        select(Order).where(Order.customer_id == c.id).order_by(Order.ordered_at)
-    ).all()
-    conversations = session.scalars(
-        select(Conversation).where(Conversation.customer_id == c.id).order_by(Conversation.id)
-    ).all()
-    messages = session.scalars(
-        select(Message).where(Message.customer_id == c.id).order_by(Message.id)
-    ).all()
-    by_conversation: dict[int, list[Message]] = {}
-    for m in messages:
-        by_conversation.setdefault(m.conversation_id, []).append(m)
-    surveys = session.scalars(
-        select(SurveyResponse).where(SurveyResponse.customer_id == c.id).order_by(SurveyResponse.id)
-    ).all()
-    events = session.scalars(
-        select(CustomerEvent).where(CustomerEvent.customer_id == c.id).order_by(CustomerEvent.id)
-    ).all()
-    return {
-        "exported_at": utcnow().isoformat(),
-        "customer": {
-            "id": c.id,
-            "external_id": c.external_id,
-            "first_name": c.first_name,
-            "last_name": c.last_name,
-            "email": c.email,
-            "phone": c.phone,
-            "birthday": _iso(c.birthday),
-            "timezone": c.timezone,
-            "locale": c.locale,
-            "tags": c.tags,
-            "attributes": c.attributes,
-            "created_at": _iso(c.created_at),
-        },
-        "consent": {
-            "marketing_consent": c.marketing_consent,
-            "opted_out_at": _iso(c.opted_out_at),
-        },
-        "scores": {
-            "rfm_score": c.rfm_score,
-            "rfm_segment": c.rfm_segment,
-            "clv": str(c.clv) if c.clv is not None else None,
-            "churn_probability": c.churn_probability,
-            "churn_risk": c.churn_risk.value if c.churn_risk else None,
-            "churn_reasons": c.churn_reasons,
-            "scored_at": _iso(c.scored_at),
-            "csat_last": c.csat_last,
-            "csat_avg": c.csat_avg,
-            "nps_last": c.nps_last,
-            "nps_category": c.nps_category,
-        },
-        "identities": [
-            {
-                "channel": i.channel.value,
-                "external_id": i.external_id,
-                "username": i.username,
-                "reachable": i.reachable,
-                "created_at": _iso(i.created_at),
-            }
-            for i in identities
-        ],
-        "orders": [
-            {
-                "external_id": o.external_id,
-                "ordered_at": _iso(o.ordered_at),
-                "status": o.status.value,
-                "total_amount": str(o.total_amount),
-                "currency": o.currency,
-                "items_count": o.items_count,
-                "offer_code": o.offer_code,
-            }
-            for o in orders
-        ],
-        "conversations": [
-            {
-                "id": conv.id,
-                "channel": conv.channel.value,
-                "status": conv.status.value,
-                "escalation_reason": conv.escalation_reason,
-                "created_at": _iso(conv.created_at),
-                "messages": [
-                    {
-                        "at": _iso(m.created_at),
-                        "from": m.sender.value,
-                        "text": m.text,
-                        "intent": m.intent,
-                        "sentiment": m.sentiment_score,
-                    }
-                    for m in by_conversation.get(conv.id, [])
-                    if not m.is_private_note
-                ],
-            }
-            for conv in conversations
-        ],
-        "surveys": [
-            {
-                "kind": s.kind.value,
-                "status": s.status.value,
-                "score": s.score,
-                "comment": s.comment,
-                "sent_at": _iso(s.sent_at),
-                "answered_at": _iso(s.answered_at),
-            }
-            for s in surveys
-        ],
-        "events": [{"kind": e.kind, "data": e.data, "at": _iso(e.created_at)} for e in events],
-        "contact_blocks": [
-            {
-                "channel": b.channel,
-                "reason": b.reason.value,
-                "note": b.note,
-                "at": _iso(b.created_at),
-            }
-            for b in session.scalars(
-                select(ContactBlock)
-                .where(ContactBlock.customer_id == c.id)
-                .order_by(ContactBlock.id)
-            )
-        ],
-    }
 
 
 def erase_customer(session: Session, customer_id: int) -> dict[str, int]:

@@ -95,7 +95,6 @@ def post_message(
             first_name=body.first_name,
             button=body.button,
             link_customer_id=_logged_in_customer(session, settings, body.customer_token),
-            replies_delivered=True,
         ),
     )
     session.commit()

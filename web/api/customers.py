@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from careloop.errors import ValidationFailed
 from crm.customers import privacy
-from crm.customers.profile import customer_profile
+from crm.customers.profile import customer_export, customer_profile
 from crm.customers.schemas import (
     CustomerErased,
     CustomerExport,
@@ -79,7 +79,7 @@ def show_customer(customer_id: PathId, session: SessionDep, user: StaffUser) -> 
 @router.get("/{customer_id}/export", responses=BY_ID)
 def export_customer(customer_id: PathId, session: SessionDep, user: AdminUser) -> CustomerExport:
     """Everything held about the customer (a data subject access request)."""
-    return CustomerExport.model_validate(privacy.export_customer(session, customer_id))
+    return CustomerExport.model_validate(customer_export(session, customer_id))
 
 
 @router.post("/{customer_id}/erase", responses=BY_ID)

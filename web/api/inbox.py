@@ -40,6 +40,7 @@ from crm.conversations.schemas import (
     SlaRead,
     TeamRef,
 )
+from crm.customers.profile import customer_profile
 from crm.customers.schemas import Customer360
 from crm.db import session_scope
 from crm.events import INBOX
@@ -169,7 +170,12 @@ def show_conversation(
         conversation=_conversation(conversation, session),
         messages=[_message(m, authors) for m in messages],
         customer=Customer360.model_validate(
-            inbox.customer_360(session, conversation.customer_id, exclude=conversation.id)
+            customer_profile(
+                session,
+                conversation.customer_id,
+                exclude_conversation=conversation.id,
+                brief=True,
+            )
         ),
     )
 
@@ -270,8 +276,8 @@ def reply(
         private=body.private,
     )
     session.commit()
-    if state.telegram is not None and not body.private:
-        state.telegram.wake()
+    if not body.private:
+        state.bot.channels.wake(message.channel)
     return MessageEnvelope(message=_message(message, {user.id: user.display_name}))
 
 
