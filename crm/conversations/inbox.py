@@ -33,6 +33,7 @@ from crm.models import (
     SurveyResponse,
     User,
 )
+from crm.scoring.reasons import described
 
 VIEWS = ("queue", "mine", "unassigned", "all", "resolved")
 SORTS = ("priority", "sla")
@@ -411,7 +412,7 @@ def customer_360(
         "clv": str(customer.clv) if customer.clv is not None else None,
         "churn_risk": customer.churn_risk.value if customer.churn_risk else None,
         "churn_probability": customer.churn_probability,
-        "churn_reasons": list(customer.churn_reasons or []),
+        "churn_reasons": described(customer.churn_reasons),
         "order_count": int(order_count),
         "total_spent": str(total),
         "orders": [

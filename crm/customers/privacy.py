@@ -32,6 +32,7 @@ from crm.models import (
     Order,
     SurveyResponse,
 )
+from crm.scoring.reasons import described
 
 ERASED = "[erased]"
 
@@ -167,7 +168,7 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
             "clv": str(c.clv) if c.clv is not None else None,
             "churn_probability": c.churn_probability,
             "churn_risk": c.churn_risk.value if c.churn_risk else None,
-            "churn_reasons": c.churn_reasons,
+            "churn_reasons": None if c.churn_reasons is None else described(c.churn_reasons),
             "scored_at": _iso(c.scored_at),
             "csat_last": c.csat_last,
             "csat_avg": c.csat_avg,

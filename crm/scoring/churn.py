@@ -13,31 +13,30 @@
 * **Risk level**: high / medium / low by the configured thresholds. A change of level is a
   ``churn_risk_changed`` customer event (campaign triggers use them).
 * **Reasons**: for each feature group, how much the customer's probability falls when that
-  group is set to a typical retained customer's values; the top three become sentences.
+  group is set to a typical retained customer's values; the top three are stored as codes
+  with the customer's values and worded when read (``crm.scoring.reasons``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii as _encode_json_string
+from functools import partial
 from typing import Any, cast
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sqlalchemy import String, Table, func, select
+from sqlalchemy import String, Table, func, insert, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from crm.db import DriverValues, as_utc, bulk_insert_columns, json_objects, utcnow
+from crm.db import as_utc, utcnow
 from crm.models import (
     ChurnRisk,
     Conversation,
@@ -49,7 +48,8 @@ from crm.models import (
     SurveyResponse,
     SurveyStatus,
 )
-from crm.scoring.history import OrderHistory, ScoreWrites, epoch, store_scores
+from crm.scoring.history import OrderHistory, ScoreWrites, epoch, json_texts, store_scores
+from crm.scoring.reasons import Reason, entries
 from crm.scoring.tabular import BlendModel
 
 log = logging.getLogger(__name__)
@@ -299,112 +299,9 @@ def train(
     )
 
 
-def _days(value: float) -> str:
-    days = round(value)
-    return "1 day" if days == 1 else f"{days} days"
-
-
-def _worded(keys: np.ndarray, word: Callable[..., str]) -> list[str]:
-    """``word(*row)`` for each row of the integer ``keys``: each distinct row is worded
-    once (a million customers have a few thousand distinct values)."""
-    if len(keys) == 0:
-        return []
-    # One integer code per row (a sort of one column is many times faster than of rows).
-    low = keys.min(axis=0)
-    spans = keys.max(axis=0) - low + 1
-    codes = np.zeros(len(keys), dtype=np.int64)
-    for j in range(keys.shape[1]):
-        codes = codes * spans[j] + (keys[:, j] - low[j])
-    distinct, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    texts = np.empty(len(distinct), dtype=object)
-    texts[:] = [word(*row) for row in keys[first].tolist()]
-    result: list[str] = texts[inverse].tolist()
-    return result
-
-
-_COLUMN = {name: i for i, name in enumerate(FEATURES)}
-
-
-def sentences(
-    group: str, rows: np.ndarray, csat_at: Sequence[dt.datetime | None], now: dt.datetime
-) -> list[str]:
-    """The reason ``group`` in words for each customer, from their own feature values
-    (``rows``: one per customer, in ``FEATURES`` order; ``csat_at``: when each answered
-    their last CSAT survey). A list at a time: the reasons describe up to a million."""
-
-    def column(name: str) -> list[float]:
-        values: list[float] = rows[:, _COLUMN[name]].tolist()  # Python floats format faster
-        return values
-
-    def whole(name: str) -> np.ndarray:
-        """The column rounded to whole numbers (as ``round`` does), -1 where missing."""
-        values = rows[:, _COLUMN[name]]
-        return np.where(np.isnan(values), -1, np.rint(values)).astype(np.int64)
-
-    isnan = math.isnan
-    match group:
-        case "recency":
-            return _worded(
-                np.column_stack([whole("days_since_last_order"), whole("usual_gap_days")]),
-                lambda last, gap: (
-                    f"no order for {_days(last)}"
-                    + ("" if gap < 0 else f", usually every {_days(max(gap, 1))}")
-                ),
-            )
-        case "frequency":
-            return _worded(
-                np.column_stack([whole("orders_90d"), whole("orders_prev_90d")]),
-                lambda recent, before: (
-                    f"{recent} orders in the last 90 days, {before} in the 90 before"
-                ),
-            )
-        case "spend":
-            return [
-                f"spent {spend:.2f} in the last year (average order {average:.2f})"
-                for spend, average in zip(
-                    column("spend_365d"), column("average_order"), strict=True
-                )
-            ]
-        case "tenure":
-            return _worded(
-                whole("tenure_days")[:, None], lambda days: f"a customer for {_days(days)}"
-            )
-        case "complaints":
-            return _worded(
-                np.column_stack([whole("complaints_30d"), whole("escalations_90d")]),
-                lambda n, escalated: (
-                    f"{n} complaint{'s' if n != 1 else ''} this month"
-                    if n
-                    else f"{escalated} conversations handed to an agent in 90 days"
-                ),
-            )
-        case "unhappy":
-            return _worded(
-                whole("unhappy_messages_90d")[:, None], lambda n: f"{n} unhappy messages in 90 days"
-            )
-        case "csat":
-            return [
-                "never answered a satisfaction survey"
-                if isnan(score)
-                else f"CSAT {int(score)}{_when(at, now)}"
-                for score, at in zip(column("csat_last"), csat_at, strict=True)
-            ]
-        case _:
-            return [
-                "no NPS answer" if isnan(score) else f"NPS {int(score)} ({_nps_kind(int(score))})"
-                for score in column("nps_last")
-            ]
-
-
-def _when(at: dt.datetime | None, now: dt.datetime) -> str:
-    if at is None:
-        return ""
-    age = (now - at).days
-    return " this week" if age < 7 else " last week" if age < 14 else f" {_days(age)} ago"
-
-
-def _nps_kind(score: int) -> str:
-    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
+def _values(rows: np.ndarray, name: str) -> list[float]:
+    values: list[float] = rows[:, FEATURES.index(name)].tolist()
+    return values
 
 
 def reasons(
@@ -415,15 +312,15 @@ def reasons(
     *,
     at_least: float = 0.0,
     log_odds: np.ndarray | None = None,
-) -> DriverValues:
+) -> list[list[Reason] | None]:
     """The top three reasons for each customer at or above ``at_least`` (the others are not
-    at risk): the feature groups whose typical values would lower the probability most.
-    As the JSON text the ``churn_reasons`` column stores: a list of sentences, or null for
-    a customer without any. (``log_odds``: the blend's, of every customer, when known.)"""
-    out = np.full(len(features.customer_ids), "null", dtype=object)
+    at risk, None): the feature groups whose typical values would lower the probability
+    most, as codes with the customer's values (``crm.scoring.reasons``), in the order of
+    their drops. (``log_odds``: the blend's, of every customer, when known.)"""
+    out: list[list[Reason] | None] = [None] * len(features.customer_ids)
     risky = np.flatnonzero(probability >= at_least)
     if len(risky) == 0:
-        return DriverValues(out.tolist())
+        return out
     X = features.X[risky]
     log_odds = model.model.log_odds(X) if log_odds is None else log_odds[risky]
     base = probability[risky]
@@ -442,34 +339,23 @@ def reasons(
             continue
         changed = model.model.log_odds_with(X[rows], log_odds[rows], columns, reference)
         drops[rows, g] = base[rows] - model.calibrated(changed)
-    # The top three groups by drop, those that lower it noticeably, worded a group at a
-    # time; each customer's reasons in the order of their drops.
+    # The top three groups by drop, those that lower it noticeably (a prefix of each row).
     top = np.argsort(-drops, axis=1, kind="stable")[:, :3]
-    chosen = np.take_along_axis(drops, top, axis=1) > 0.005  # (a prefix of each row)
-    words = np.full(top.shape, None, dtype=object)
+    chosen = np.take_along_axis(drops, top, axis=1) > 0.005
+    table = np.full(top.shape, None, dtype=object)
     ids = features.customer_ids[risky].tolist()
     for g, group in enumerate(GROUPS):
         ks, ranks = np.nonzero((top == g) & chosen)
         if len(ks):
-            csat_at = (
-                [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
-                if group == "csat"
-                else [None] * len(ks)
-            )
-            texts = np.empty(len(ks), dtype=object)  # (Python strings, not NumPy's)
-            texts[:] = list(map(_encode_json_string, sentences(group, X[ks], csat_at, now)))
-            words[ks, ranks] = texts
-    # Each customer's list laid out as JSON a column at a time (object arrays add their
-    # strings elementwise): the rows with one reason, with two, with three.
-    counts = chosen.sum(axis=1)
-    for n in (1, 2, 3):
-        k = np.flatnonzero(counts == n)
-        if len(k):
-            text = "[" + words[k, 0]
-            for rank in range(1, n):
-                text = text + ", " + words[k, rank]
-            out[risky[k]] = text + "]"
-    return DriverValues(out.tolist())
+            at = [features.csat_last_at.get(ids[k]) for k in ks.tolist()] if group == "csat" else []
+            days = [None if a is None else (now - a).days for a in at] or [None] * len(ks)
+            cells = np.empty(len(ks), dtype=object)
+            cells[:] = entries(group, partial(_values, X[ks]), days)
+            table[ks, ranks] = cells
+    for k, (row, n) in enumerate(zip(table.tolist(), chosen.sum(axis=1).tolist(), strict=True)):
+        if n:
+            out[risky[k]] = row[:n]
+    return out
 
 
 LEVELS = (ChurnRisk.low, ChurnRisk.medium, ChurnRisk.high)
@@ -545,11 +431,15 @@ def score_churn(
     moved = (old != new) & ~((old == -1) & (new == codes[ChurnRisk.low.value]))
     names = np.array([None, *(risk.value for risk in LEVELS)], dtype=object)
     changed: list[int] = ids[moved].tolist()
-    change = {
-        "from": names[old[moved] + 1].tolist(),
-        "to": names[new[moved] + 1].tolist(),
-        "probability": probability[moved].tolist(),
-    }
+    change = [
+        {"from": a, "to": b, "probability": p}
+        for a, b, p in zip(
+            names[old[moved] + 1].tolist(),
+            names[new[moved] + 1].tolist(),
+            probability[moved].tolist(),
+            strict=True,
+        )
+    ]
     store_scores(
         session,
         pending,
@@ -557,17 +447,18 @@ def score_churn(
         {
             "churn_probability": probability.tolist(),
             "churn_risk": level,
-            "churn_reasons": why,  # (JSON text already: a million of them)
+            "churn_reasons": json_texts(why),
         },
         constants={"scored_at": now},
     )
-    bulk_insert_columns(
-        session,
-        EVENTS,
-        len(changed),
-        {"customer_id": changed, "data": json_objects(change)},  # {"from": .., "to": .., ..}
-        {"kind": "churn_risk_changed", "created_at": now},
-    )
+    if changed:
+        session.execute(
+            insert(EVENTS),
+            [
+                {"customer_id": c, "kind": "churn_risk_changed", "created_at": now, "data": data}
+                for c, data in zip(changed, change, strict=True)
+            ],
+        )
     result = ChurnResult(
         len(features.customer_ids),
         levels,
