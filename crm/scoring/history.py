@@ -25,10 +25,8 @@ from sqlalchemy import (
     Column,
     Float,
     Integer,
-    MetaData,
     String,
     Table,
-    insert,
     literal,
     or_,
     select,
@@ -40,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from crm.db import staged_rows
 from crm.models import Customer, Order, OrderStatus
 
 FETCH_ROWS = 100_000
@@ -183,54 +182,40 @@ def write_scores(
     constants: dict[str, Any] | None = None,
 ) -> None:
     """Set ``columns`` (one value per id, in order) and ``constants`` (the same for all) on
-    the customers ``ids``: the values go into a temporary table (psycopg's ``COPY`` on
-    PostgreSQL, ``executemany`` on SQLite), then ``UPDATE customers ... FROM`` applies
-    them. JSON columns take JSON text."""
+    the customers ``ids``: the values go into a temporary table (``staged_rows``), then
+    ``UPDATE customers ... FROM`` applies them. JSON columns take JSON text."""
     if len(ids) == 0:
         return
     customers = cast(Table, Customer.__table__)
-    temp = Table(
-        "careloop_score_updates",
-        MetaData(),
+    connection = session.connection()
+    staged = [
         Column("id", Integer, primary_key=True),  # SQLite: the rowid itself, no extra index
         *(Column(name, _temp_type(customers.c[name].type)) for name in columns),
-        prefixes=["TEMPORARY"],
-    )
-    connection = session.connection()
-    temp.drop(connection, checkfirst=True)
-    temp.create(connection)
+    ]
     rows = zip(ids.tolist(), *(list(values) for values in columns.values()), strict=True)
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    if connection.dialect.name == "postgresql":
-        with cursor.copy(f"COPY {temp.name} ({', '.join(temp.c.keys())}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:
-        statement = str(insert(temp).compile(dialect=connection.dialect))
-        cursor.executemany(statement, rows)
-    cursor.close()
     # Indexed columns (segment, risk level) are set only where they change: rewriting a
     # million index entries with the same value costs seconds on every nightly run. Each
     # row is written once: first the rows whose indexed values stay (the other columns),
     # then the rest (all columns).
     indexed = {column.name for index in customers.indexes for column in index.columns}
-    plain = {name: temp.c[name] for name in columns if name not in indexed}
-    changing = {name: temp.c[name] for name in columns if name in indexed}
-    if plain or constants:
-        same = [customers.c[name].is_not_distinct_from(temp.c[name]) for name in changing]
-        connection.execute(
-            update(customers)
-            .where(customers.c.id == temp.c.id, *same)
-            .values({**plain, **(constants or {})})
-        )
-    if changing:
-        differs = or_(*(customers.c[name].is_distinct_from(temp.c[name]) for name in changing))
-        connection.execute(
-            update(customers)
-            .where(customers.c.id == temp.c.id, differs)
-            .values({**plain, **changing, **(constants or {})})
-        )
-    temp.drop(connection)
+    constants = constants or {}
+    with staged_rows(connection, "careloop_score_updates", staged, rows) as temp:
+        plain = {name: temp.c[name] for name in columns if name not in indexed}
+        changing = {name: temp.c[name] for name in columns if name in indexed}
+        if plain or constants:
+            same = [customers.c[name].is_not_distinct_from(temp.c[name]) for name in changing]
+            connection.execute(
+                update(customers)
+                .where(customers.c.id == temp.c.id, *same)
+                .values({**plain, **constants})
+            )
+        if changing:
+            differs = or_(*(customers.c[n].is_distinct_from(temp.c[n]) for n in changing))
+            connection.execute(
+                update(customers)
+                .where(customers.c.id == temp.c.id, differs)
+                .values({**plain, **changing, **constants})
+            )
 
 
 def json_texts(values: Iterable[Any]) -> list[str | None]:
