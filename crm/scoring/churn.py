@@ -25,7 +25,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from functools import partial
+from itertools import islice
 from typing import Any, cast
 
 import numpy as np
@@ -48,8 +48,8 @@ from crm.models import (
     SurveyResponse,
     SurveyStatus,
 )
-from crm.scoring.history import OrderHistory, ScoreWrites, epoch, json_texts, store_scores
-from crm.scoring.reasons import Reason, entries
+from crm.scoring.history import OrderHistory, ScoreWrites, epoch, store_scores
+from crm.scoring.reasons import top_reasons
 from crm.scoring.tabular import BlendModel
 
 log = logging.getLogger(__name__)
@@ -72,16 +72,6 @@ FEATURES = (
     "csat_average",
     "nps_last",
 )
-GROUPS: dict[str, tuple[str, ...]] = {
-    "recency": ("days_since_last_order", "overdue_ratio"),
-    "frequency": ("orders_90d", "orders_prev_90d", "orders_365d"),
-    "spend": ("spend_365d", "average_order"),
-    "tenure": ("tenure_days",),
-    "complaints": ("complaints_30d", "escalations_90d"),
-    "unhappy": ("unhappy_messages_90d", "conversations_90d"),
-    "csat": ("csat_last", "csat_average"),
-    "nps": ("nps_last",),
-}
 MIN_TRAINING_CUSTOMERS = 50
 TRAIN_SAMPLE = 60_000  # customers; larger histories are sampled for training
 # Fewer, larger boosting steps than ``churn evaluate``'s default: on the synthetic shop
@@ -299,68 +289,6 @@ def train(
     )
 
 
-def _values(rows: np.ndarray, name: str) -> list[float]:
-    values: list[float] = rows[:, FEATURES.index(name)].tolist()
-    return values
-
-
-def reasons(
-    model: ChurnModel,
-    features: Features,
-    probability: np.ndarray,
-    now: dt.datetime,
-    *,
-    at_least: float = 0.0,
-    log_odds: np.ndarray | None = None,
-) -> list[list[Reason] | None]:
-    """The top three reasons for each customer at or above ``at_least`` (the others are not
-    at risk, None): the feature groups whose typical values would lower the probability
-    most, as codes with the customer's values (``crm.scoring.reasons``), in the order of
-    their drops. (``log_odds``: the blend's, of every customer, when known.)"""
-    out: list[list[Reason] | None] = [None] * len(features.customer_ids)
-    risky = np.flatnonzero(probability >= at_least)
-    if len(risky) == 0:
-        return out
-    X = features.X[risky]
-    log_odds = model.model.log_odds(X) if log_odds is None else log_odds[risky]
-    base = probability[risky]
-    drops = np.zeros((len(risky), len(GROUPS)))
-    for g, names in enumerate(GROUPS.values()):
-        columns = [FEATURES.index(name) for name in names]
-        reference = model.reference[columns]
-        # Customers already at the typical values (e.g. no complaints) lose nothing: only
-        # the others are predicted again.
-        same = np.all(
-            (X[:, columns] == reference) | (np.isnan(X[:, columns]) & np.isnan(reference)),
-            axis=1,
-        )
-        rows = np.flatnonzero(~same)
-        if len(rows) == 0:
-            continue
-        changed = model.model.log_odds_with(X[rows], log_odds[rows], columns, reference)
-        drops[rows, g] = base[rows] - model.calibrated(changed)
-    # The top three groups by drop, those that lower it noticeably (a prefix of each row).
-    top = np.argsort(-drops, axis=1, kind="stable")[:, :3]
-    chosen = np.take_along_axis(drops, top, axis=1) > 0.005
-    table = np.full(top.shape, None, dtype=object)
-    ids = features.customer_ids[risky].tolist()
-    for g, group in enumerate(GROUPS):
-        ks, ranks = np.nonzero((top == g) & chosen)
-        if len(ks):
-            at = [features.csat_last_at.get(ids[k]) for k in ks.tolist()] if group == "csat" else []
-            days = [None if a is None else (now - a).days for a in at] or [None] * len(ks)
-            cells = np.empty(len(ks), dtype=object)
-            cells[:] = entries(group, partial(_values, X[ks]), days)
-            table[ks, ranks] = cells
-    for k, (row, n) in enumerate(zip(table.tolist(), chosen.sum(axis=1).tolist(), strict=True)):
-        if n:
-            out[risky[k]] = row[:n]
-    return out
-
-
-LEVELS = (ChurnRisk.low, ChurnRisk.medium, ChurnRisk.high)
-
-
 def risk_levels(probability: np.ndarray, *, medium: float, high: float) -> list[str]:
     """The risk level (``ChurnRisk`` value) of each probability."""
     levels: list[str] = np.where(
@@ -408,38 +336,19 @@ def score_churn(
     features = build_features(session, now, history)
     log_odds = model.model.log_odds(features.X)
     probability = np.round(model.calibrated(log_odds), 4)
-    why = reasons(model, features, probability, now, at_least=medium, log_odds=log_odds)
+    why = top_reasons(model, features, FEATURES, probability, now, medium, log_odds)
     level = risk_levels(probability, medium=medium, high=high)
     levels = dict(Counter(level))
-    stored = session.connection().execute(
-        select(Customer.id, sql_cast(Customer.churn_risk, String)).where(
-            Customer.churn_risk.is_not(None)
-        )
+    # A level change is an event (a first level only when it is not low).
+    stored = select(Customer.id, sql_cast(Customer.churn_risk, String))
+    before = dict(session.execute(stored.where(Customer.churn_risk.is_not(None))).all())
+    scored = zip(features.customer_ids.tolist(), level, probability.tolist(), strict=True)
+    changes = (
+        {"customer_id": c, "kind": "churn_risk_changed", "created_at": now, "data": data}
+        for c, new, p in scored
+        if (old := before.get(c)) != new and (old is not None or new != ChurnRisk.low.value)
+        for data in ({"from": old, "to": new, "probability": p},)
     )
-    # Level changes, as codes (-1: none yet) compared a column at a time.
-    codes = {risk.value: code for code, risk in enumerate(LEVELS)}
-    ids = features.customer_ids  # (sorted)
-    old = np.full(len(ids), -1, dtype=np.int8)
-    rows = stored.cursor.fetchall()  # plain values: no Row objects
-    if rows:  # (customers scored before; some may not be scored now)
-        known = np.array([row[0] for row in rows], dtype=np.int64)
-        at = np.searchsorted(ids, known)
-        here = at < len(ids)
-        here[here] = ids[at[here]] == known[here]
-        old[at[here]] = np.array([codes[row[1]] for row in rows], dtype=np.int8)[here]
-    new = np.array([codes[value] for value in level], dtype=np.int8)
-    moved = (old != new) & ~((old == -1) & (new == codes[ChurnRisk.low.value]))
-    names = np.array([None, *(risk.value for risk in LEVELS)], dtype=object)
-    changed: list[int] = ids[moved].tolist()
-    change = [
-        {"from": a, "to": b, "probability": p}
-        for a, b, p in zip(
-            names[old[moved] + 1].tolist(),
-            names[new[moved] + 1].tolist(),
-            probability[moved].tolist(),
-            strict=True,
-        )
-    ]
     store_scores(
         session,
         pending,
@@ -447,22 +356,18 @@ def score_churn(
         {
             "churn_probability": probability.tolist(),
             "churn_risk": level,
-            "churn_reasons": json_texts(why),
+            "churn_reasons": why,  # (JSON text)
         },
         constants={"scored_at": now},
     )
-    if changed:
-        session.execute(
-            insert(EVENTS),
-            [
-                {"customer_id": c, "kind": "churn_risk_changed", "created_at": now, "data": data}
-                for c, data in zip(changed, change, strict=True)
-            ],
-        )
+    changed = 0
+    while batch := list(islice(changes, 50_000)):  # (a first scoring: all at risk change)
+        session.execute(insert(EVENTS), batch)
+        changed += len(batch)
     result = ChurnResult(
         len(features.customer_ids),
         levels,
-        len(changed),
+        changed,
         model.auc_out_of_fold,
         model.trained_on,
         model.churn_rate,

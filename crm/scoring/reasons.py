@@ -8,11 +8,31 @@ every 30 days"). Reasons stored as sentences by earlier versions are shown as th
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from crm.scoring.churn import ChurnModel, Features
 
 Reason = dict[str, Any]
+CHUNK = 100_000
+# Features that make one reason: moved together to a typical retained customer's values.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "recency": ("days_since_last_order", "overdue_ratio"),
+    "frequency": ("orders_90d", "orders_prev_90d", "orders_365d"),
+    "spend": ("spend_365d", "average_order"),
+    "tenure": ("tenure_days",),
+    "complaints": ("complaints_30d", "escalations_90d"),
+    "unhappy": ("unhappy_messages_90d", "conversations_90d"),
+    "csat": ("csat_last", "csat_average"),
+    "nps": ("nps_last",),
+}
 
 
 def _whole(values: list[float]) -> list[int | None]:
@@ -67,6 +87,73 @@ def entries(
             code = {"tenure": "tenure_days", "unhappy": "unhappy_messages_90d"}.get(group)
             code = code or "nps_last"
             return [{"code": code, "value": value} for value in _whole(column(code))]
+
+
+def top_reasons(
+    model: ChurnModel,
+    features: Features,
+    names: Sequence[str],
+    probability: np.ndarray,
+    now: dt.datetime,
+    at_least: float = 0.0,
+    log_odds: np.ndarray | None = None,
+) -> list[str | None]:
+    """The top three reasons for each customer at or above ``at_least`` (the others are not
+    at risk: None), as the JSON text stored: the feature groups whose typical values would
+    lower the probability most, as codes with the customer's values, in the order of their
+    drops. (``names``: the features' names, in ``features.X``'s column order;
+    ``log_odds``: the blend's, of every customer, when known.)"""
+    out: list[str | None] = [None] * len(features.customer_ids)
+    risky = np.flatnonzero(probability >= at_least)
+    if len(risky) == 0:
+        return out
+    X = features.X[risky]
+    log_odds = model.model.log_odds(X) if log_odds is None else log_odds[risky]
+    base = probability[risky]
+    drops = np.zeros((len(risky), len(GROUPS)))
+    for g, members in enumerate(GROUPS.values()):
+        columns = [names.index(name) for name in members]
+        reference = model.reference[columns]
+        # Customers already at the typical values (e.g. no complaints) lose nothing: only
+        # the others are predicted again.
+        same = np.all(
+            (X[:, columns] == reference) | (np.isnan(X[:, columns]) & np.isnan(reference)),
+            axis=1,
+        )
+        rows = np.flatnonzero(~same)
+        if len(rows) == 0:
+            continue
+        changed = model.model.log_odds_with(X[rows], log_odds[rows], columns, reference)
+        drops[rows, g] = base[rows] - model.calibrated(changed)
+    # The top three groups by drop, those that lower it noticeably (a prefix of each row).
+    top = np.argsort(-drops, axis=1, kind="stable")[:, :3]
+    chosen = np.take_along_axis(drops, top, axis=1) > 0.005
+    counts = chosen.sum(axis=1)
+    # Worded a chunk of customers at a time: a million customers' reasons as Python
+    # objects would take a gigabyte at once.
+    for lo in range(0, len(risky), CHUNK):
+        part = slice(lo, lo + CHUNK)
+        table = np.full(top[part].shape, None, dtype=object)
+        ids = features.customer_ids[risky[part]].tolist()
+        for g, group in enumerate(GROUPS):
+            ks, ranks = np.nonzero((top[part] == g) & chosen[part])
+            if len(ks):
+                at = [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
+                days = [None if a is None else (now - a).days for a in at]
+                cells = np.empty(len(ks), dtype=object)
+                cells[:] = entries(group, partial(_values, X[part][ks], names), days)
+                table[ks, ranks] = cells
+        for k, row, n in zip(
+            risky[part].tolist(), table.tolist(), counts[part].tolist(), strict=True
+        ):
+            if n:
+                out[k] = json.dumps(row[:n])
+    return out
+
+
+def _values(rows: np.ndarray, names: Sequence[str], name: str) -> list[float]:
+    values: list[float] = rows[:, names.index(name)].tolist()
+    return values
 
 
 def _days(value: int) -> str:
