@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from crm.models import Customer, OrderStatus
-from crm.scoring.history import OrderHistory, ScoreWrites, json_texts
+from crm.scoring.history import OrderHistory, ScoreWrites
 from crm.scoring.rfm import SEGMENT_NAMES, SEGMENTS, quintile_scores, score_rfm, segment
 from tests.factories import make_customer, make_order
 from tests.test_cli import cli_env  # noqa: F401 (a fixture)
@@ -172,7 +173,7 @@ def test_steps_scoring_the_same_customers_are_written_together(session: Session)
     pending.add(ids, {"rfm_score": ["555", "111"], "rfm_segment": ["Champions", "Lost"]})
     pending.add(ids, {"clv": [12.5, 0.0]}, constants={"scored_at": NOW})
     pending.add(np.array([c.id]), {"clv": [3.0]})
-    pending.add(np.array([c.id]), {"churn_reasons": json_texts([[{"code": "x", "value": 1}]])})
+    pending.add(np.array([c.id]), {"churn_reasons": [json.dumps([{"code": "x", "value": 1}])]})
     pending.write(session)
     session.expire_all()
     got = {

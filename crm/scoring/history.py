@@ -11,7 +11,6 @@ temporary table and one ``UPDATE ... FROM`` (``write_scores``), not a row at a t
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -216,11 +215,6 @@ def write_scores(
                 .where(customers.c.id == temp.c.id, differs)
                 .values({**plain, **changing, **constants})
             )
-
-
-def json_texts(values: Iterable[Any]) -> list[str | None]:
-    """JSON text for a JSON column of ``write_scores`` (None stays NULL)."""
-    return [None if value is None else json.dumps(value) for value in values]
 
 
 class ScoreWrites:
