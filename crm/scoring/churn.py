@@ -20,23 +20,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any, cast
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sqlalchemy import String, Table, func, insert, select
+from sqlalchemy import JSON, BigInteger, Column, String, Table, func, insert, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from crm.db import as_utc, utcnow
+from crm.db import UTCDateTime, as_utc, staged_rows, utcnow
 from crm.models import (
     ChurnRisk,
     Conversation,
@@ -343,12 +343,11 @@ def score_churn(
     stored = select(Customer.id, sql_cast(Customer.churn_risk, String))
     before = dict(session.execute(stored.where(Customer.churn_risk.is_not(None))).all())
     scored = zip(features.customer_ids.tolist(), level, probability.tolist(), strict=True)
-    changes = (
-        {"customer_id": c, "kind": "churn_risk_changed", "created_at": now, "data": data}
+    changes = [
+        (c, json.dumps({"from": old, "to": new, "probability": p}))
         for c, new, p in scored
         if (old := before.get(c)) != new and (old is not None or new != ChurnRisk.low.value)
-        for data in ({"from": old, "to": new, "probability": p},)
-    )
+    ]
     store_scores(
         session,
         pending,
@@ -360,14 +359,20 @@ def score_churn(
         },
         constants={"scored_at": now},
     )
-    changed = 0
-    while batch := list(islice(changes, 50_000)):  # (a first scoring: all at risk change)
-        session.execute(insert(EVENTS), batch)
-        changed += len(batch)
+    # The events go in through a staging table too (a first scoring changes every level).
+    staged = [Column("customer_id", BigInteger), Column("data", JSON)]
+    connection = session.connection()
+    with staged_rows(connection, "careloop_level_changes", staged, changes) as temp:
+        kind = literal("churn_risk_changed").label("kind")
+        at = literal(now, UTCDateTime()).label("created_at")
+        rows = select(temp.c.customer_id, temp.c.data, kind, at)
+        connection.execute(
+            insert(EVENTS).from_select(["customer_id", "data", "kind", "created_at"], rows)
+        )
     result = ChurnResult(
         len(features.customer_ids),
         levels,
-        changed,
+        len(changes),
         model.auc_out_of_fold,
         model.trained_on,
         model.churn_rate,
