@@ -138,8 +138,12 @@ def top_reasons(
         for g, group in enumerate(GROUPS):
             ks, ranks = np.nonzero((top[part] == g) & chosen[part])
             if len(ks):
-                at = [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
-                days = [None if a is None else (now - a).days for a in at]
+                at = (
+                    [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
+                    if group == "csat"
+                    else []
+                )
+                days = [None if a is None else (now - a).days for a in at] or [None] * len(ks)
                 cells = np.empty(len(ks), dtype=object)
                 cells[:] = entries(group, partial(_values, X[part][ks], names), days)
                 table[ks, ranks] = cells
