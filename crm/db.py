@@ -34,6 +34,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    insert,
     or_,
     select,
     text,
@@ -779,6 +780,33 @@ def server_engine(settings: Settings) -> Engine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
     )
+
+
+@contextmanager
+def staged_rows(
+    connection: Connection, name: str, columns: Sequence[Column[Any]], rows: Iterable[Sequence[Any]]
+) -> Iterator[Table]:
+    """A temporary table ``name`` of ``columns`` holding ``rows`` (tuples of plain driver
+    values: numbers, text, JSON text), filled by psycopg's ``COPY`` on PostgreSQL and the
+    DB-API ``executemany`` on SQLite, for one ``INSERT ... SELECT`` or ``UPDATE ... FROM``
+    that moves them on; dropped at the end."""
+    table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
+    table.drop(connection, checkfirst=True)
+    table.create(connection)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.dialect.name == "postgresql":
+            quote = connection.dialect.identifier_preparer.quote
+            listed = ", ".join(quote(column.name) for column in table.columns)
+            with cursor.copy(f"COPY {quote(name)} ({listed}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(str(insert(table).compile(dialect=connection.dialect)), rows)
+    finally:
+        cursor.close()
+    yield table
+    table.drop(connection)
 
 
 def dialect_insert(session: Session, model: type[Any]) -> Any:

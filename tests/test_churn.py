@@ -9,6 +9,7 @@ import json
 import math
 import random
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,18 @@ from typer.testing import CliRunner
 from app.cli import app
 from careloop.errors import ValidationFailed
 from crm.models import ChurnRisk, Customer, CustomerEvent, Direction, Message, Sender
-from crm.scoring.churn import FEATURES, build_features, score_churn, sentences, train
+from crm.scoring.churn import FEATURES, build_features, score_churn, train
+from crm.scoring.reasons import described, entries
 from crm.scoring.tabular import BlendModel, cross_validate, read_table
 from tests.factories import make_conversation, make_customer, make_order, make_survey
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+
+
+def column(rows: np.ndarray, name: str) -> list[float]:
+    """The customers' values of one feature (``rows`` in ``FEATURES`` order)."""
+    values: list[float] = rows[:, FEATURES.index(name)].tolist()
+    return values
 
 
 def telco_like(path: Path, n: int = 1500, seed: int = 1) -> float:
@@ -273,9 +281,11 @@ def test_the_shop_model_ranks_fading_customers_high_with_reasons(session: Sessio
     assert sum(customers[i].churn_risk is ChurnRisk.high for i in kinds["fading"]) > 40
     assert sum(customers[i].churn_risk is ChurnRisk.low for i in kinds["loyal"]) > 60
     high = next(customers[i] for i in kinds["fading"] if customers[i].churn_risk is ChurnRisk.high)
-    reasons = high.churn_reasons or []
-    assert 1 <= len(reasons) <= 3 and all(isinstance(r, str) and r for r in reasons)
+    stored = high.churn_reasons or []
+    assert 1 <= len(stored) <= 3 and all(isinstance(r, dict) and r["code"] for r in stored)
+    reasons = described(stored)  # as the customer page and the inbox panel show them
     assert any(r.startswith("no order for") or "orders in the last 90 days" in r for r in reasons)
+    assert all(c.churn_reasons is None for c in customers.values() if c.churn_risk is ChurnRisk.low)
 
     # First scoring: every customer who is not low risk gets an event; a rescoring with
     # nothing new changes no level.
@@ -324,7 +334,7 @@ def test_features_only_look_before_the_cutoff(session: Session) -> None:
     assert row["overdue_ratio"] == pytest.approx(1.5)
     assert row["orders_90d"] == 3 and row["orders_365d"] == 3
     assert math.isnan(row["csat_last"])  # the survey came after the cut-off
-    assert sentences("recency", features.X[:1], [None], NOW) == [
+    assert described(entries("recency", partial(column, features.X[:1]), [None])) == [
         "no order for 30 days, usually every 20 days"
     ]
 
@@ -338,9 +348,11 @@ def test_every_reason_is_worded_from_the_customers_own_values() -> None:
         return X
 
     def words(
-        group: str, *values: dict[str, float], at: list[dt.datetime | None] | None = None
+        group: str, *values: dict[str, float], at: list[int | None] | None = None
     ) -> list[str]:
-        return sentences(group, rows(*values), at or [None] * len(values), NOW)
+        stored = entries(group, partial(column, rows(*values)), at or [None] * len(values))
+        assert json.loads(json.dumps(stored)) == stored  # plain JSON, as stored
+        return described(stored)
 
     assert words(
         "recency",
@@ -370,9 +382,8 @@ def test_every_reason_is_worded_from_the_customers_own_values() -> None:
         "3 conversations handed to an agent in 90 days",
     ]
     assert words("unhappy", {"unhappy_messages_90d": 5}) == ["5 unhappy messages in 90 days"]
-    days = [NOW - dt.timedelta(days=n) for n in (2, 9, 40)]
     assert words(
-        "csat", {"csat_last": 1}, {"csat_last": 2}, {"csat_last": 3}, {}, at=[*days, None]
+        "csat", {"csat_last": 1}, {"csat_last": 2}, {"csat_last": 3}, {}, at=[2, 9, 40, None]
     ) == [
         "CSAT 1 this week",
         "CSAT 2 last week",
@@ -385,6 +396,21 @@ def test_every_reason_is_worded_from_the_customers_own_values() -> None:
         "NPS 10 (promoter)",
         "no NPS answer",
     ]
+
+
+def test_reasons_are_stored_as_codes_and_values_and_old_sentences_still_show() -> None:
+    stored = [
+        {"code": "days_since_last_order", "value": 212, "usual_gap_days": 30},
+        {"code": "complaints_30d", "value": 2},
+    ]
+    assert described(stored) == [
+        "no order for 212 days, usually every 30 days",
+        "2 complaints this month",
+    ]
+    assert described(["no order for 94 days, usually every 20 days"]) == [
+        "no order for 94 days, usually every 20 days"
+    ]
+    assert described(None) == []
 
 
 def test_too_little_history_skips_churn_and_keeps_old_scores(session: Session) -> None:

@@ -17,15 +17,8 @@ from sqlalchemy.orm import Session
 
 from careloop.config import Settings
 from crm.models import Customer
-from crm.scoring.clv import (
-    BetaGeo,
-    GammaGamma,
-    _beta_geo_likelihood,
-    _fit,
-    _gamma_gamma_likelihood,
-    score_clv,
-    summarise,
-)
+from crm.scoring.clv import BetaGeo, GammaGamma, score_clv, summarise
+from crm.scoring.likelihoods import beta_geo_likelihood, fit_log_params, gamma_gamma_likelihood
 from crm.scoring.service import score_customers
 from tests.factories import make_customer, make_order
 
@@ -134,11 +127,11 @@ def test_the_likelihood_gradients_match_finite_differences(model: str) -> None:
     x = rng.poisson(2.0, 400).astype(float)
     T = rng.uniform(10, 300, 400).round()
     if model == "bg/nbd":
-        objective, _scale = _beta_geo_likelihood(x, np.floor(T * rng.uniform(0, 1, 400)), T)
+        objective, _scale = beta_geo_likelihood(x, np.floor(T * rng.uniform(0, 1, 400)), T)
         points = [np.zeros(4), np.array([-1.0, 0.5, -0.3, 1.2]), np.array([0.4, -2.0, 0.8, -0.5])]
     else:
         repeat = x > 0
-        objective, _scale = _gamma_gamma_likelihood(x[repeat], rng.gamma(3.0, 20.0, 400)[repeat])
+        objective, _scale = gamma_gamma_likelihood(x[repeat], rng.gamma(3.0, 20.0, 400)[repeat])
         points = [np.array([0.0, 1.0, 0.0]), np.array([1.5, 0.3, -0.7]), np.array([-0.5, 2.0, 1.0])]
     for point in points:
         value, gradient = objective(point)
@@ -155,7 +148,7 @@ def test_a_fit_whose_gradient_fails_falls_back_to_the_value_alone(
     def wrong(p: np.ndarray) -> tuple[float, np.ndarray]:
         return float((p[0] - 2) ** 2 + (p[1] + 1) ** 2), np.array([p[0] - 2, p[1] + 1]) * -1
 
-    with caplog.at_level("INFO", logger="crm.scoring.clv"):
-        fitted = _fit(wrong, np.zeros(2), "test")
+    with caplog.at_level("INFO", logger="crm.scoring.likelihoods"):
+        fitted = fit_log_params(wrong, np.zeros(2), "test")
     assert fitted == pytest.approx(np.exp([2.0, -1.0]), rel=1e-4)
     assert "crm.clv.optimizer_retry model=test" in caplog.text

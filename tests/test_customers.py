@@ -86,6 +86,14 @@ def test_customer_360_for_agents_and_masked_for_marketers(
     assert full["email"] == "greta@example.com" and full["phone"] == "+4915112345678"
     assert full["segment"] == "At risk" and full["churn_risk"] == "high"
     assert full["churn_reasons"] == ["no order for 94 days, usually every 20 days"]
+    # Scoring stores codes and values; the page words them.
+    customer.churn_reasons = [
+        {"code": "days_since_last_order", "value": 94, "usual_gap_days": 20},
+        {"code": "nps_last", "value": 3},
+    ]
+    session.flush()
+    worded = client.get(f"/api/v1/customers/{customer.id}").json()["churn_reasons"]
+    assert worded == ["no order for 94 days, usually every 20 days", "NPS 3 (detractor)"]
     assert full["identities"][0]["external_id"] == "greta-web"
     assert full["surveys"][0]["comment"] == "slow and rude"
     assert full["events"][0]["data"]["to"] == "high"
@@ -155,6 +163,7 @@ def test_export_holds_everything_and_erase_keeps_only_aggregates(session: Sessio
     assert "my parcel never came, I am furious" in texts
     assert document["surveys"][0]["comment"] == "slow and rude"
     assert document["scores"]["churn_risk"] == "high"
+    assert document["scores"]["churn_reasons"] == ["no order for 94 days, usually every 20 days"]
     add_block(session, customer_id=customer.id, reason=BlockReason.manual, note="Greta called")
     message = session.scalars(select(Message).where(Message.customer_id == customer.id)).first()
     assert message is not None

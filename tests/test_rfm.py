@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from crm.models import Customer, OrderStatus
-from crm.scoring.history import OrderHistory
+from crm.scoring.history import OrderHistory, ScoreWrites
 from crm.scoring.rfm import SEGMENT_NAMES, SEGMENTS, quintile_scores, score_rfm, segment
 from tests.factories import make_customer, make_order
 from tests.test_cli import cli_env  # noqa: F401 (a fixture)
@@ -146,6 +147,9 @@ def test_order_history_reads_what_counts_sorted_by_customer_and_time(session: Se
     make_order(session, second, ordered_at=NOW + dt.timedelta(days=1))  # after "now"
     history = OrderHistory.load(session, until=NOW)
     assert history.customer_id.tolist() == [first.id, first.id, second.id]
+    big = make_customer(session)
+    make_order(session, big, ordered_at=NOW, total_amount=Decimal("9999999999.99"))
+    assert OrderHistory.load(session, until=NOW).amount[-1] == 9999999999.99
     assert history.at.tolist() == [
         int((NOW - dt.timedelta(days=9)).timestamp()),
         int((NOW - dt.timedelta(days=1)).timestamp()),
@@ -160,3 +164,43 @@ def test_order_history_reads_what_counts_sorted_by_customer_and_time(session: Se
         first.id,
         second.id,
     ]
+
+
+def test_steps_scoring_the_same_customers_are_written_together(session: Session) -> None:
+    a, b, c = (make_customer(session) for _ in range(3))
+    ids = np.array([a.id, b.id])
+    pending = ScoreWrites()
+    pending.add(ids, {"rfm_score": ["555", "111"], "rfm_segment": ["Champions", "Lost"]})
+    pending.add(ids, {"clv": [12.5, 0.0]}, constants={"scored_at": NOW})
+    pending.add(np.array([c.id]), {"clv": [3.0]})
+    pending.add(np.array([c.id]), {"churn_reasons": [json.dumps([{"code": "x", "value": 1}])]})
+    pending.write(session)
+    session.expire_all()
+    got = {
+        x.id: (x.rfm_score, x.rfm_segment, float(x.clv or 0), x.scored_at, x.churn_reasons)
+        for x in (session.get_one(Customer, cid) for cid in (a.id, b.id, c.id))
+    }
+    assert got == {
+        a.id: ("555", "Champions", 12.5, NOW, None),
+        b.id: ("111", "Lost", 0.0, NOW, None),
+        c.id: (None, None, 3.0, None, [{"code": "x", "value": 1}]),
+    }
+    # Indexed columns change only where they differ; unchanged rows keep their value.
+    pending.add(ids, {"rfm_segment": ["Champions", "At risk"]})
+    pending.write(session)
+    session.expire_all()
+    assert session.get_one(Customer, b.id).rfm_segment == "At risk"
+    assert session.get_one(Customer, a.id).rfm_segment == "Champions"
+    # Rows whose indexed values stay and rows whose values change both get the rest.
+    later = NOW + dt.timedelta(days=1)
+    pending.add(
+        ids,
+        {"rfm_segment": ["Champions", "Lost"], "rfm_score": ["554", "112"]},
+        constants={"scored_at": later},
+    )
+    pending.write(session)
+    session.expire_all()
+    assert [
+        (x.rfm_segment, x.rfm_score, x.scored_at)
+        for x in (session.get_one(Customer, cid) for cid in (a.id, b.id))
+    ] == [("Champions", "554", later), ("Lost", "112", later)]

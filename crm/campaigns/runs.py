@@ -16,17 +16,28 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    String,
+    Table,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from careloop.config import Settings
 from careloop.errors import ValidationFailed
 from crm.campaigns import audience, governance
 from crm.campaigns.messages import draw, in_control, offer_code_for
-from crm.db import bulk_insert_columns, utcnow
+from crm.db import staged_rows, utcnow
 from crm.models import (
     Campaign,
     CampaignDelivery,
@@ -237,8 +248,9 @@ def _write_outbox(
     settings: Settings,
     now: dt.datetime,
 ) -> None:
-    """The occurrence's outbox rows, written column-wise (COPY on PostgreSQL). Offer codes
-    go only to the rows that may be sent: held-out and skipped customers never see one."""
+    """The occurrence's outbox rows: the per-customer values staged in a temporary table
+    (``staged_rows``), then one ``INSERT ... SELECT`` adds the rest. Offer codes go only to
+    the rows that may be sent: held-out and skipped customers never see one."""
     customer_ids = ids.tolist()
     sendable = np.flatnonzero(status == OutboxStatus.pending.value).tolist()
     codes: list[str | None] = [None] * len(customer_ids)
@@ -249,11 +261,11 @@ def _write_outbox(
     elif campaign.offer_code:
         for i in sendable:
             codes[i] = campaign.offer_code
-    columns: dict[str, Any] = {
+    table = cast(Table, CampaignDelivery.__table__)
+    groups = np.where(control, DeliveryGroup.control.value, DeliveryGroup.treatment.value)
+    columns: dict[str, list[Any]] = {
         "customer_id": customer_ids,
-        "group": np.where(
-            control, DeliveryGroup.control.value, DeliveryGroup.treatment.value
-        ).tolist(),
+        "group": groups.tolist(),
         "status": status.tolist(),
         "skip_reason": reason.tolist(),
         "offer_code": codes,
@@ -268,8 +280,16 @@ def _write_outbox(
         columns["occurrence_key"] = [occurrence[c] for c in customer_ids]
     else:
         constants["occurrence_key"] = occurrence
-    table = CampaignDelivery.__table__
-    bulk_insert_columns(session, table, len(customer_ids), columns, constants)  # type: ignore[arg-type]
+    staged = [Column(name, BigInteger if name == "customer_id" else String(64)) for name in columns]
+    rows = zip(*columns.values(), strict=True)
+    connection = session.connection()
+    with staged_rows(connection, "careloop_planned_deliveries", staged, rows) as temp:
+        values = [*temp.c, *(literal(v, table.c[k].type).label(k) for k, v in constants.items())]
+        connection.execute(
+            insert(table).from_select(
+                [*columns, *constants], select(*values).order_by(temp.c.customer_id)
+            )
+        )
 
 
 def _unplanned(

@@ -31,6 +31,7 @@ from crm.models import (
     Order,
     SurveyResponse,
 )
+from crm.scoring.reasons import described
 
 RECENT = 10  # orders, conversations and surveys on the profile (newest first)
 RECENT_EVENTS = 50
@@ -265,7 +266,9 @@ def scores(customer: Customer) -> dict[str, Any]:
         "clv": str(customer.clv) if customer.clv is not None else None,
         "churn_probability": customer.churn_probability,
         "churn_risk": customer.churn_risk.value if customer.churn_risk else None,
-        "churn_reasons": customer.churn_reasons,
+        "churn_reasons": (
+            None if customer.churn_reasons is None else described(customer.churn_reasons)
+        ),
         "scored_at": _iso(customer.scored_at),
     }
 

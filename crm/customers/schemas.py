@@ -71,7 +71,7 @@ class Customer360(ReadModel):
     clv: Money | None
     churn_risk: str | None
     churn_probability: float | None
-    churn_reasons: list[Any]
+    churn_reasons: list[str] = Field(description="the top churn reasons, in words")
     order_count: int
     total_spent: Money
     orders: list[OrderLine]
@@ -139,7 +139,7 @@ class ExportScores(ReadModel):
     clv: Money | None
     churn_probability: float | None
     churn_risk: str | None
-    churn_reasons: list[Any] | None
+    churn_reasons: list[str] | None = Field(description="the top churn reasons, in words")
     scored_at: Timestamp | None
     csat_last: int | None
     csat_avg: float | None

@@ -62,7 +62,8 @@ class Customer(IdMixin, TimestampMixin, Base):
     churn_probability: Mapped[float | None]
     churn_risk: Mapped[ChurnRisk | None] = mapped_column(enum_column(ChurnRisk))
     # Up to three reasons in words, for customers at medium or high risk.
-    churn_reasons: Mapped[list[str] | None] = mapped_column(JSON)
+    # codes and values (crm.scoring.reasons); sentences from earlier versions
+    churn_reasons: Mapped[list[dict[str, Any]] | list[str] | None] = mapped_column(JSON)
     scored_at: Mapped[dt.datetime | None]
     # Satisfaction, refreshed on every survey answer (read by churn scoring and audiences).
     csat_last: Mapped[int | None]

@@ -13,27 +13,26 @@
 * **Risk level**: high / medium / low by the configured thresholds. A change of level is a
   ``churn_risk_changed`` customer event (campaign triggers use them).
 * **Reasons**: for each feature group, how much the customer's probability falls when that
-  group is set to a typical retained customer's values; the top three become sentences.
+  group is set to a typical retained customer's values; the top three are stored as codes
+  with the customer's values and worded when read (``crm.scoring.reasons``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii as _encode_json_string
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import String, Table, func, select
+from sqlalchemy import JSON, BigInteger, Column, String, Table, func, insert, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from crm.db import DriverValues, as_utc, bulk_insert_columns, json_objects, utcnow
+from crm.db import UTCDateTime, as_utc, staged_rows, utcnow
 from crm.models import (
     ChurnRisk,
     Conversation,
@@ -47,6 +46,7 @@ from crm.models import (
 )
 from crm.scoring.history import OrderHistory, ScoreWrites, epoch, store_scores
 from crm.scoring.model import ChurnModel, fit_churn_model
+from crm.scoring.reasons import top_reasons
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,6 @@ FEATURES = (
     "csat_average",
     "nps_last",
 )
-GROUPS: dict[str, tuple[str, ...]] = {
-    "recency": ("days_since_last_order", "overdue_ratio"),
-    "frequency": ("orders_90d", "orders_prev_90d", "orders_365d"),
-    "spend": ("spend_365d", "average_order"),
-    "tenure": ("tenure_days",),
-    "complaints": ("complaints_30d", "escalations_90d"),
-    "unhappy": ("unhappy_messages_90d", "conversations_90d"),
-    "csat": ("csat_last", "csat_average"),
-    "nps": ("nps_last",),
-}
 MIN_TRAINING_CUSTOMERS = 50
 UNHAPPY = -0.3
 EVENTS = cast(Table, CustomerEvent.__table__)
@@ -247,182 +237,6 @@ def train(
     return fit_churn_model(features.X, y, seed=seed)
 
 
-def _days(value: float) -> str:
-    days = round(value)
-    return "1 day" if days == 1 else f"{days} days"
-
-
-def _worded(keys: np.ndarray, word: Callable[..., str]) -> list[str]:
-    """``word(*row)`` for each row of the integer ``keys``: each distinct row is worded
-    once (a million customers have a few thousand distinct values)."""
-    if len(keys) == 0:
-        return []
-    # One integer code per row (a sort of one column is many times faster than of rows).
-    low = keys.min(axis=0)
-    spans = keys.max(axis=0) - low + 1
-    codes = np.zeros(len(keys), dtype=np.int64)
-    for j in range(keys.shape[1]):
-        codes = codes * spans[j] + (keys[:, j] - low[j])
-    distinct, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    texts = np.empty(len(distinct), dtype=object)
-    texts[:] = [word(*row) for row in keys[first].tolist()]
-    result: list[str] = texts[inverse].tolist()
-    return result
-
-
-_COLUMN = {name: i for i, name in enumerate(FEATURES)}
-
-
-def sentences(
-    group: str, rows: np.ndarray, csat_at: Sequence[dt.datetime | None], now: dt.datetime
-) -> list[str]:
-    """The reason ``group`` in words for each customer, from their own feature values
-    (``rows``: one per customer, in ``FEATURES`` order; ``csat_at``: when each answered
-    their last CSAT survey). A list at a time: the reasons describe up to a million."""
-
-    def column(name: str) -> list[float]:
-        values: list[float] = rows[:, _COLUMN[name]].tolist()  # Python floats format faster
-        return values
-
-    def whole(name: str) -> np.ndarray:
-        """The column rounded to whole numbers (as ``round`` does), -1 where missing."""
-        values = rows[:, _COLUMN[name]]
-        return np.where(np.isnan(values), -1, np.rint(values)).astype(np.int64)
-
-    isnan = math.isnan
-    match group:
-        case "recency":
-            return _worded(
-                np.column_stack([whole("days_since_last_order"), whole("usual_gap_days")]),
-                lambda last, gap: (
-                    f"no order for {_days(last)}"
-                    + ("" if gap < 0 else f", usually every {_days(max(gap, 1))}")
-                ),
-            )
-        case "frequency":
-            return _worded(
-                np.column_stack([whole("orders_90d"), whole("orders_prev_90d")]),
-                lambda recent, before: (
-                    f"{recent} orders in the last 90 days, {before} in the 90 before"
-                ),
-            )
-        case "spend":
-            return [
-                f"spent {spend:.2f} in the last year (average order {average:.2f})"
-                for spend, average in zip(
-                    column("spend_365d"), column("average_order"), strict=True
-                )
-            ]
-        case "tenure":
-            return _worded(
-                whole("tenure_days")[:, None], lambda days: f"a customer for {_days(days)}"
-            )
-        case "complaints":
-            return _worded(
-                np.column_stack([whole("complaints_30d"), whole("escalations_90d")]),
-                lambda n, escalated: (
-                    f"{n} complaint{'s' if n != 1 else ''} this month"
-                    if n
-                    else f"{escalated} conversations handed to an agent in 90 days"
-                ),
-            )
-        case "unhappy":
-            return _worded(
-                whole("unhappy_messages_90d")[:, None], lambda n: f"{n} unhappy messages in 90 days"
-            )
-        case "csat":
-            return [
-                "never answered a satisfaction survey"
-                if isnan(score)
-                else f"CSAT {int(score)}{_when(at, now)}"
-                for score, at in zip(column("csat_last"), csat_at, strict=True)
-            ]
-        case _:
-            return [
-                "no NPS answer" if isnan(score) else f"NPS {int(score)} ({_nps_kind(int(score))})"
-                for score in column("nps_last")
-            ]
-
-
-def _when(at: dt.datetime | None, now: dt.datetime) -> str:
-    if at is None:
-        return ""
-    age = (now - at).days
-    return " this week" if age < 7 else " last week" if age < 14 else f" {_days(age)} ago"
-
-
-def _nps_kind(score: int) -> str:
-    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
-
-
-def reasons(
-    model: ChurnModel,
-    features: Features,
-    probability: np.ndarray,
-    now: dt.datetime,
-    *,
-    at_least: float = 0.0,
-    log_odds: np.ndarray | None = None,
-) -> DriverValues:
-    """The top three reasons for each customer at or above ``at_least`` (the others are not
-    at risk): the feature groups whose typical values would lower the probability most.
-    As the JSON text the ``churn_reasons`` column stores: a list of sentences, or null for
-    a customer without any. (``log_odds``: the blend's, of every customer, when known.)"""
-    out = np.full(len(features.customer_ids), "null", dtype=object)
-    risky = np.flatnonzero(probability >= at_least)
-    if len(risky) == 0:
-        return DriverValues(out.tolist())
-    X = features.X[risky]
-    log_odds = model.model.log_odds(X) if log_odds is None else log_odds[risky]
-    base = probability[risky]
-    drops = np.zeros((len(risky), len(GROUPS)))
-    for g, names in enumerate(GROUPS.values()):
-        columns = [FEATURES.index(name) for name in names]
-        reference = model.reference[columns]
-        # Customers already at the typical values (e.g. no complaints) lose nothing: only
-        # the others are predicted again.
-        same = np.all(
-            (X[:, columns] == reference) | (np.isnan(X[:, columns]) & np.isnan(reference)),
-            axis=1,
-        )
-        rows = np.flatnonzero(~same)
-        if len(rows) == 0:
-            continue
-        changed = model.model.log_odds_with(X[rows], log_odds[rows], columns, reference)
-        drops[rows, g] = base[rows] - model.calibrated(changed)
-    # The top three groups by drop, those that lower it noticeably, worded a group at a
-    # time; each customer's reasons in the order of their drops.
-    top = np.argsort(-drops, axis=1, kind="stable")[:, :3]
-    chosen = np.take_along_axis(drops, top, axis=1) > 0.005  # (a prefix of each row)
-    words = np.full(top.shape, None, dtype=object)
-    ids = features.customer_ids[risky].tolist()
-    for g, group in enumerate(GROUPS):
-        ks, ranks = np.nonzero((top == g) & chosen)
-        if len(ks):
-            csat_at = (
-                [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
-                if group == "csat"
-                else [None] * len(ks)
-            )
-            texts = np.empty(len(ks), dtype=object)  # (Python strings, not NumPy's)
-            texts[:] = list(map(_encode_json_string, sentences(group, X[ks], csat_at, now)))
-            words[ks, ranks] = texts
-    # Each customer's list laid out as JSON a column at a time (object arrays add their
-    # strings elementwise): the rows with one reason, with two, with three.
-    counts = chosen.sum(axis=1)
-    for n in (1, 2, 3):
-        k = np.flatnonzero(counts == n)
-        if len(k):
-            text = "[" + words[k, 0]
-            for rank in range(1, n):
-                text = text + ", " + words[k, rank]
-            out[risky[k]] = text + "]"
-    return DriverValues(out.tolist())
-
-
-LEVELS = (ChurnRisk.low, ChurnRisk.medium, ChurnRisk.high)
-
-
 def risk_levels(probability: np.ndarray, *, medium: float, high: float) -> list[str]:
     """The risk level (``ChurnRisk`` value) of each probability."""
     levels: list[str] = np.where(
@@ -470,34 +284,18 @@ def score_churn(
     features = build_features(session, now, history)
     log_odds = model.model.log_odds(features.X)
     probability = np.round(model.calibrated(log_odds), 4)
-    why = reasons(model, features, probability, now, at_least=medium, log_odds=log_odds)
+    why = top_reasons(model, features, FEATURES, probability, now, medium, log_odds)
     level = risk_levels(probability, medium=medium, high=high)
     levels = dict(Counter(level))
-    stored = session.connection().execute(
-        select(Customer.id, sql_cast(Customer.churn_risk, String)).where(
-            Customer.churn_risk.is_not(None)
-        )
-    )
-    # Level changes, as codes (-1: none yet) compared a column at a time.
-    codes = {risk.value: code for code, risk in enumerate(LEVELS)}
-    ids = features.customer_ids  # (sorted)
-    old = np.full(len(ids), -1, dtype=np.int8)
-    rows = stored.cursor.fetchall()  # plain values: no Row objects
-    if rows:  # (customers scored before; some may not be scored now)
-        known = np.array([row[0] for row in rows], dtype=np.int64)
-        at = np.searchsorted(ids, known)
-        here = at < len(ids)
-        here[here] = ids[at[here]] == known[here]
-        old[at[here]] = np.array([codes[row[1]] for row in rows], dtype=np.int8)[here]
-    new = np.array([codes[value] for value in level], dtype=np.int8)
-    moved = (old != new) & ~((old == -1) & (new == codes[ChurnRisk.low.value]))
-    names = np.array([None, *(risk.value for risk in LEVELS)], dtype=object)
-    changed: list[int] = ids[moved].tolist()
-    change = {
-        "from": names[old[moved] + 1].tolist(),
-        "to": names[new[moved] + 1].tolist(),
-        "probability": probability[moved].tolist(),
-    }
+    # A level change is an event (a first level only when it is not low).
+    stored = select(Customer.id, sql_cast(Customer.churn_risk, String))
+    before = dict(session.execute(stored.where(Customer.churn_risk.is_not(None))).all())
+    scored = zip(features.customer_ids.tolist(), level, probability.tolist(), strict=True)
+    changes = [
+        (c, json.dumps({"from": old, "to": new, "probability": p}))
+        for c, new, p in scored
+        if (old := before.get(c)) != new and (old is not None or new != ChurnRisk.low.value)
+    ]
     store_scores(
         session,
         pending,
@@ -505,21 +303,24 @@ def score_churn(
         {
             "churn_probability": probability.tolist(),
             "churn_risk": level,
-            "churn_reasons": why,  # (JSON text already: a million of them)
+            "churn_reasons": why,  # (JSON text)
         },
         constants={"scored_at": now},
     )
-    bulk_insert_columns(
-        session,
-        EVENTS,
-        len(changed),
-        {"customer_id": changed, "data": json_objects(change)},  # {"from": .., "to": .., ..}
-        {"kind": "churn_risk_changed", "created_at": now},
-    )
+    # The events go in through a staging table too (a first scoring changes every level).
+    staged = [Column("customer_id", BigInteger), Column("data", JSON)]
+    connection = session.connection()
+    with staged_rows(connection, "careloop_level_changes", staged, changes) as temp:
+        kind = literal("churn_risk_changed").label("kind")
+        at = literal(now, UTCDateTime()).label("created_at")
+        rows = select(temp.c.customer_id, temp.c.data, kind, at)
+        connection.execute(
+            insert(EVENTS).from_select(["customer_id", "data", "kind", "created_at"], rows)
+        )
     result = ChurnResult(
         len(features.customer_ids),
         levels,
-        len(changed),
+        len(changes),
         model.auc_out_of_fold,
         model.trained_on,
         model.churn_rate,
