@@ -27,14 +27,13 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from careloop.config import Settings
 from crm.campaigns import runs, service
 from crm.db import (
-    bulk_insert_columns,
     create_db_engine,
     create_session_factory,
     session_scope,
@@ -57,37 +56,47 @@ PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def seed(session: Session, n: int) -> None:
-    """Customers and Telegram identities, written column-wise (COPY on PostgreSQL)."""
+    """Customers and Telegram identities (SQLAlchemy's bulk INSERT, insertmanyvalues)."""
     rng = random.Random(7)
     now = utcnow()
-    risks = [ChurnRisk.low.value, ChurnRisk.medium.value, ChurnRisk.high.value]
+    risks = [ChurnRisk.low, ChurnRisk.medium, ChurnRisk.high]
     segments = ["Champions", "Loyal", "At risk", "Hibernating", "Lost", "New"]
     batch = 100_000
     for start in range(1, n + 1, batch):
         ids = list(range(start, min(start + batch, n + 1)))
-        bulk_insert_columns(
-            session,
-            Customer.__table__,  # type: ignore[arg-type]
-            len(ids),
-            {
-                "id": ids,
-                "first_name": [f"C{i}" for i in ids],
-                "email": [f"c{i}@example.com" for i in ids],
-                "marketing_consent": [rng.random() < 0.85 for _ in ids],
-                "opted_out_at": [now if rng.random() < 0.02 else None for _ in ids],
-                "rfm_segment": [rng.choice(segments) for _ in ids],
-                "churn_risk": [rng.choice(risks) for _ in ids],
-                "churn_probability": [rng.random() for _ in ids],
-            },
-            {"tags": [], "attributes": {}, "created_at": now, "updated_at": now},
+        session.execute(
+            insert(Customer),
+            [
+                {
+                    "id": i,
+                    "first_name": f"C{i}",
+                    "email": f"c{i}@example.com",
+                    "marketing_consent": rng.random() < 0.85,
+                    "opted_out_at": now if rng.random() < 0.02 else None,
+                    "rfm_segment": rng.choice(segments),
+                    "churn_risk": rng.choice(risks),
+                    "churn_probability": rng.random(),
+                    "tags": [],
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in ids
+            ],
         )
         reachable = [i for i in ids if rng.random() < 0.9]
-        bulk_insert_columns(
-            session,
-            ChannelIdentity.__table__,  # type: ignore[arg-type]
-            len(reachable),
-            {"customer_id": reachable, "external_id": [str(10_000_000 + i) for i in reachable]},
-            {"channel": Channel.telegram.value, "created_at": now, "updated_at": now},
+        session.execute(
+            insert(ChannelIdentity),
+            [
+                {
+                    "customer_id": i,
+                    "external_id": str(10_000_000 + i),
+                    "channel": Channel.telegram,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in reachable
+            ],
         )
         session.commit()
     if session.get_bind().dialect.name == "postgresql":  # explicit ids: move the sequence on

@@ -3,48 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import json
-import math
-import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from json.encoder import encode_basestring_ascii as _encode_json_string
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    ARRAY,
-    JSON,
     CheckConstraint,
     Column,
-    ColumnElement,
     Connection,
     DateTime,
-    Dialect,
     Engine,
     Enum,
     MetaData,
-    String,
     Table,
-    any_,
-    bindparam,
     create_engine,
     event,
     func,
     insert,
     or_,
-    select,
     text,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
-    QueryableAttribute,
     Session,
     mapped_column,
     sessionmaker,
@@ -74,456 +60,6 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
-
-
-class DriverValues(list[Any]):
-    """A column's values already in the driver's form (``utc_texts``, ``decimal_values``,
-    ``json_objects``): ``PreparedInsert`` sends them as they are."""
-
-
-def json_objects(columns: Mapping[str, Sequence[Any]]) -> DriverValues:
-    """One JSON object per row, made of scalar ``columns`` (strings, numbers, booleans,
-    None): the text a JSON column stores (what ``json.dumps`` makes of the dict), without
-    a ``json.dumps`` per row: each column is encoded at once, then the rows are laid out
-    by one format string."""
-    encoded = [_json_scalars(values) for values in columns.values()]
-    keys = (json.dumps(key).replace("{", "{{").replace("}", "}}") for key in columns)
-    template = "{{" + ", ".join(f"{key}: {{}}" for key in keys) + "}}"
-    return DriverValues(map(template.format, *encoded))
-
-
-def _json_scalars(values: Sequence[Any]) -> list[str]:
-    """``json.dumps`` of each value: strings by the json module's C encoder, finite floats
-    by their repr (which is what json.dumps writes), each distinct one once, anything else
-    once per distinct value and type."""
-    kinds = set(map(type, values))
-    if kinds == {str}:
-        return list(map(_encode_json_string, values))
-    if kinds == {float} and all(map(math.isfinite, values)):  # (e.g. rounded probabilities)
-        texts = {value: float.__repr__(value) for value in set(values)}
-        return [texts[value] if value else float.__repr__(value) for value in values]  # (-0.0)
-    encoded: dict[tuple[type, Any], str] = {}
-    column = []
-    for value in values:
-        text = encoded.get((value.__class__, value))  # (1, 1.0 and True: three texts)
-        if text is None:
-            text = encoded[(value.__class__, value)] = json.dumps(value)
-        column.append(text)
-    return column
-
-
-def decimal_values(dialect: Dialect, cells: list[str]) -> DriverValues:
-    """Plain decimal numbers (``49.90``: digits, at most one point; the caller has checked
-    them) as the driver's values for a ``Numeric`` column, without a ``Decimal`` each: the
-    float SQLAlchemy binds on SQLite (the same value), the text itself on PostgreSQL."""
-    return DriverValues(map(float, cells) if dialect.name == "sqlite" else cells)
-
-
-class CellForm:
-    """A cell's common form (a pattern that never matches a line break), checked for a
-    whole column with one match of the joined cells: a match per cell costs about as much
-    as the cell's every other step."""
-
-    def __init__(self, pattern: str) -> None:
-        self.cell = re.compile(pattern)
-        self.lines = re.compile(f"(?:(?:{pattern})\n)*")
-
-    def __call__(self, cell: str) -> bool:
-        return self.cell.fullmatch(cell) is not None
-
-    def column(self, cells: list[str]) -> bool:
-        """Whether every cell has the form (no cell may hold a line break of its own)."""
-        if not cells:
-            return True
-        text = "\n".join(cells)
-        return text.count("\n") == len(cells) - 1 and self.lines.fullmatch(text + "\n") is not None
-
-
-_UTC_STAMP = re.compile(
-    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?)?"
-)
-_UTC_FORM = CellForm(_UTC_STAMP.pattern)
-_REAL_DAYS: set[str] = set()  # days known to exist (up to 100,000 of them)
-
-
-def utc_texts(dialect: Dialect, cells: list[str]) -> DriverValues | None:
-    """ISO 8601 UTC timestamps (``2025-10-04T16:10:09``, with ``Z`` or ``+00:00`` or no
-    offset, or a date alone: midnight) as the driver's values for a ``UTCDateTime`` column,
-    without a ``datetime`` object each; None when a cell has another form or names no real
-    day (``2025-02-30``): the caller parses those.
-
-    SQLite gets SQLAlchemy's storage text (``2025-10-04 16:10:09.000000``, what
-    ``UTCDateTime`` writes and compares with), PostgreSQL the time with an explicit offset."""
-    if not _UTC_FORM.column(cells):
-        return None
-    for day in {cell[:10] for cell in cells}.difference(_REAL_DAYS):
-        try:
-            dt.date.fromisoformat(day)
-        except ValueError:  # 2025-02-30, year 0
-            return None
-        if len(_REAL_DAYS) < 100_000:
-            _REAL_DAYS.add(day)
-    return DriverValues(_utc_storage(cells, ".000000" if dialect.name == "sqlite" else "+00"))
-
-
-def _utc_storage(cells: list[str], end: str) -> list[str]:
-    """Checked ``utc_texts`` cells as ``2025-10-04 16:10:09`` + ``end``. Cells of one form
-    (one length: nearly every file) are rewritten by a few replacements in their joined
-    text, which is ten times faster than slicing each cell."""
-    if not cells:
-        return []
-    size = len(cells[0])
-    if set(map(len, cells)) == {size} and size in (10, 19, 20, 25):
-        text = "\n".join(cells).replace("T", " ")  # (only ever the date-time separator)
-        if size == 10:
-            return (text.replace("\n", " 00:00:00" + end + "\n") + " 00:00:00" + end).split("\n")
-        if size == 19:
-            return (text.replace("\n", end + "\n") + end).split("\n")
-        return text.replace("Z" if size == 20 else "+00:00", end).split("\n")
-    return [
-        cell[:10] + " " + (cell[11:19] if len(cell) > 10 else "00:00:00") + end for cell in cells
-    ]
-
-
-def bulk_insert(
-    session: Session,
-    table: Table,
-    rows: list[dict[str, Any]],
-    constants: dict[str, Any] | None = None,
-) -> None:
-    """INSERT ``rows`` (dicts with the same keys), each with ``constants`` too:
-    ``bulk_insert_columns`` on their columns."""
-    if rows:
-        prepare_insert(session.get_bind().dialect, table, rows, constants).execute(session)
-
-
-def prepare_insert(
-    dialect: Dialect,
-    table: Table,
-    rows: list[dict[str, Any]],
-    constants: dict[str, Any] | None = None,
-) -> PreparedInsert:
-    """``bulk_insert`` in two steps: the rows converted for the driver now (no connection
-    needed), the INSERT later (``PreparedInsert.execute``), e.g. inside a short write lock."""
-    columns = {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
-    return PreparedInsert(dialect, table, len(rows), columns, constants)
-
-
-def bulk_insert_columns(
-    session: Session,
-    table: Table,
-    length: int,
-    columns: Mapping[str, Sequence[Any]],
-    constants: dict[str, Any] | None = None,
-) -> None:
-    """INSERT ``length`` rows given column-wise: ``columns`` hold one value per row,
-    ``constants`` one value for every row.
-
-    The fastest path careloop has for big writes (a campaign outbox for a million
-    customers): PostgreSQL gets one ``COPY ... FROM STDIN`` on the session's own connection
-    (same transaction), SQLite INSERT statements of up to 100 rows each, with each
-    column's driver conversion done once per column (once in all for a constant)."""
-    dialect = session.get_bind().dialect
-    PreparedInsert(dialect, table, length, columns, constants).execute(session)
-
-
-_ROWS_PER_STATEMENT = 100
-_SQLITE_PARAMETERS = 999  # the least any SQLite build allows a statement
-
-
-class PreparedInsert:
-    """An INSERT of many rows, prepared without a connection. On SQLite every value is
-    converted for the driver up front (columns of one value become literals in the
-    statement), so ``execute`` only sends them: ``statements`` holds the statements and
-    their parameters, up to 100 rows a statement. PostgreSQL's COPY text is made while it
-    is sent (less memory for a million rows)."""
-
-    def __init__(
-        self,
-        dialect: Dialect,
-        table: Table,
-        length: int,
-        columns: Mapping[str, Sequence[Any]],
-        constants: dict[str, Any] | None = None,
-    ) -> None:
-        for name, values in columns.items():
-            if len(values) != length:
-                raise ValueError(f"column {name}: {len(values)} values for {length} rows")
-        self.length = length
-        self.dialect_name = dialect.name
-        if length == 0:
-            return
-        # Columns left out that have a Python-side default get it, as in an ORM insert.
-        given = constants or {}
-        constants = {
-            **{
-                column.name: _default_value(column)
-                for column in table.columns
-                if column.default is not None
-                and column.name not in columns
-                and column.name not in given
-            },
-            **given,
-        }
-        names = [*columns, *constants]
-        self.columns, self.constants = columns, constants
-        self.statements: list[tuple[str, list[list[Any]]]] = []
-        if dialect.name == "postgresql":  # COPY text is made while it is sent (less memory)
-            preparer = dialect.identifier_preparer
-            quoted = ", ".join(preparer.quote(n) for n in names)
-            self.statement = f"COPY {preparer.format_table(table)} ({quoted}) FROM STDIN"
-        else:
-            # Constants, and columns that hold one value throughout (a currency, a status),
-            # go into the statement as literals: each parameter bound costs every row.
-            literals: dict[str, str] = {}
-            for name in names:
-                held = columns.get(name)
-                if held is None:
-                    value = constants[name]
-                elif _uniform(held):
-                    value = held[0]
-                else:
-                    continue
-                convert = _converter(table.c[name].type, dialect, held)
-                text = _sqlite_literal(value if convert is None else convert(value))
-                if text is not None:
-                    literals[name] = text
-            bound = [name for name in names if name not in literals]
-            prepared: list[Iterable[Any]] = []
-            for name in bound:
-                convert = _converter(table.c[name].type, dialect, columns.get(name))
-                if name in constants:
-                    value = constants[name] if convert is None else convert(constants[name])
-                    prepared.append([value] * length)
-                else:
-                    prepared.append(_converted(columns[name], convert))
-            # Identifiers quoted by the dialect; literals from _sqlite_literal (escaped).
-            quote = dialect.identifier_preparer.quote
-            target = dialect.identifier_preparer.format_table(table)
-            listed = ", ".join(quote(name) for name in [*bound, *literals])
-            slots = ", ".join(["?"] * len(bound) + list(literals.values()))
-            self.statement = f"INSERT INTO {target} ({listed}) VALUES ({slots})"  # noqa: S608
-            # Many rows a statement: each execution opens a cursor on the table and on
-            # every index, which for a single row cost as much as the row itself. The
-            # values are laid out row after row by strided slice assignments (C loops).
-            width = len(bound)
-            flat: list[Any] = [None] * (length * width)
-            for offset, column in enumerate(prepared):
-                flat[offset::width] = column if isinstance(column, list) else list(column)
-            per = max(1, min(_ROWS_PER_STATEMENT, _SQLITE_PARAMETERS // max(1, width)))
-            whole = length - length % per
-            step = per * width
-            self.statements = [
-                (
-                    f"INSERT INTO {target} ({listed}) VALUES "  # noqa: S608
-                    + ", ".join([f"({slots})"] * per),
-                    # (every column a literal: still one empty parameter list a statement)
-                    [flat[start : start + step] for start in range(0, whole * width, step)]
-                    if width
-                    else [[]] * (whole // per),
-                ),
-                (
-                    self.statement,
-                    [flat[at : at + width] for at in range(whole * width, len(flat), width)]
-                    if width
-                    else [[]] * (length - whole),
-                ),
-            ]
-
-    def _copy_chunks(self) -> Iterator[str]:
-        fixed = [_copy_text(value) for value in self.constants.values()]
-        for start in range(0, self.length, _COPY_CHUNK):
-            stop = min(start + _COPY_CHUNK, self.length)
-            parts: list[Iterable[str]] = [
-                map(_copy_text, values[start:stop]) for values in self.columns.values()
-            ]
-            parts += [itertools.repeat(text, stop - start) for text in fixed]
-            yield "".join(["\t".join(row) + "\n" for row in zip(*parts, strict=True)])
-
-    def execute(self, session: Session) -> None:
-        if self.length == 0:
-            return
-        connection = session.connection()
-        if connection.dialect.name != self.dialect_name:
-            raise ValueError(f"prepared for {self.dialect_name}, not {connection.dialect.name}")
-        raw = connection.connection.dbapi_connection
-        with _wrapped_errors(connection.dialect, self.statement):
-            if self.dialect_name == "postgresql":
-                with raw.cursor() as cursor, cursor.copy(self.statement) as copy:  # type: ignore[union-attr]
-                    for chunk in self._copy_chunks():
-                        copy.write(chunk)
-                return
-            cursor = raw.cursor()  # type: ignore[union-attr]
-            try:
-                for statement, parameters in self.statements:
-                    if parameters:
-                        cursor.executemany(statement, parameters)
-            finally:
-                cursor.close()
-
-
-def among(
-    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any], dialect: Dialect
-) -> ColumnElement[bool]:
-    """``column IN (values)`` (strings or numbers) with one bound parameter whatever the
-    number of values: a JSON array read by ``json_each`` on SQLite, an array on PostgreSQL.
-    The statement compiles once and is cached; an expanding ``IN`` of 2,000 values is
-    compiled afresh each time (about 2 µs a value)."""
-    values = list(values)
-    if dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
-    return column.in_(select(listed.c.value))
-
-
-def _uniform(values: Sequence[Any]) -> bool:
-    """Whether a column of strings, integers or NULLs holds one value throughout."""
-    if not isinstance(values, list) or not values:
-        return False
-    first = values[0]
-    return (first is None or type(first) in (str, int) or isinstance(first, StrEnum)) and (
-        values.count(first) == len(values)
-    )
-
-
-def _sqlite_literal(value: Any) -> str | None:
-    """A driver value as an SQLite literal (None where it has no literal form here)."""
-    if value is None:
-        return "NULL"
-    if type(value) is int:
-        return str(value)
-    if type(value) is str and "\0" not in value:
-        return "'" + value.replace("'", "''") + "'"
-    return None
-
-
-@contextmanager
-def _wrapped_errors(dialect: Any, statement: str) -> Iterator[None]:
-    """The driver's errors as SQLAlchemy's (``IntegrityError`` and so on), as if the
-    statement had gone through SQLAlchemy: callers catch one set of exceptions."""
-    base = dialect.loaded_dbapi.Error
-    try:
-        yield
-    except base as exc:
-        raise DBAPIError.instance(statement, None, exc, base) from exc
-
-
-def _converted(values: Sequence[Any], convert: Callable[[Any], Any] | None) -> Iterable[Any]:
-    """``values`` through the driver converter; a column of few distinct values (statuses,
-    enums) converts each distinct value once and maps the rest by dictionary lookup."""
-    if convert is None:
-        return values
-    try:
-        if len(set(values[:1024])) > 64:  # a sample first: ids and timestamps are not few
-            return map(convert, values)
-        distinct = set(values)
-    except TypeError:  # unhashable values (JSON)
-        return map(convert, values)
-    if len(distinct) > 256:
-        return map(convert, values)
-    table = {value: convert(value) for value in distinct}
-    return map(table.__getitem__, values)
-
-
-_COPY_CHUNK = 100_000
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: Any) -> str:
-    """``value`` in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; careloop stores aware UTC timestamps")
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        value = json.dumps(value)
-    return str(value).translate(_COPY_ESCAPES)
-
-
-def _default_value(column: Any) -> Any:
-    default = column.default
-    if default is None:
-        return None
-    if default.is_scalar:
-        return default.arg
-    if default.is_callable:
-        return default.arg(None)
-    raise ValueError(f"column {column.name} has a default bulk_insert cannot evaluate")
-
-
-def _converter(
-    column_type: Any, dialect: Any, values: Sequence[Any] | None
-) -> Callable[[Any], Any] | None:
-    """The driver conversion for a column's ``values`` (none for ``DriverValues``)."""
-    return None if isinstance(values, DriverValues) else _driver_converter(column_type, dialect)
-
-
-def _driver_converter(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    if isinstance(column_type, UTCDateTime):
-        if dialect.name == "sqlite":  # SQLAlchemy's SQLite storage format, made faster
-            return _sqlite_timestamps()
-        return None  # aware datetimes go to the driver as they are
-    converter: Callable[[Any], Any] | None = column_type._cached_bind_processor(dialect)
-    if converter is not None and isinstance(column_type, JSON):
-        return _json_converter(converter)
-    return converter
-
-
-def _json_converter(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """The JSON bind ``process``, made fast for the values bulk writes are full of: the
-    same empty default (serialised once), and lists of strings (churn reasons, tags),
-    encoded by the json module's C string encoder instead of a full ``json.dumps``."""
-    empty_list, empty_dict, null = process([]), process({}), process(None)
-    sample = ["a", 'quote " and \\ backslash', "é\n"]
-    strings_fast = process(sample) == _json_strings(sample)  # the same text, or no fast path
-
-    def convert(value: Any) -> Any:
-        if value is None:
-            return null
-        if type(value) is list:
-            if not value:
-                return empty_list
-            if strings_fast:
-                try:
-                    return _json_strings(value)
-                except TypeError:  # not all strings
-                    pass
-        elif value == {}:
-            return empty_dict
-        return process(value)
-
-    return convert
-
-
-def _json_strings(values: list[str]) -> str:
-    return "[" + ", ".join(map(_encode_json_string, values)) + "]"
-
-
-def _sqlite_timestamps() -> Callable[[dt.datetime | None], str | None]:
-    last: list[Any] = [None, None]  # batches repeat one created_at: remember the last
-
-    def convert(value: dt.datetime | None) -> str | None:
-        if value is None:
-            return None
-        if value is last[0]:
-            return cast(str, last[1])
-        if value.tzinfo is dt.UTC:  # the usual case: drop the "+00:00" of the ISO text
-            text = value.isoformat(" ", "microseconds")[:26]
-        elif value.tzinfo is None:
-            raise ValueError("naive datetime given; careloop stores aware UTC timestamps")
-        else:
-            text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        last[0], last[1] = value, text
-        return text
-
-    return convert
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -677,21 +213,12 @@ def _sqlite_begin(queue: WriteQueue, conn: Connection) -> None:
         except BaseException:
             _sqlite_end(conn)
             raise
-    conn.info["careloop_changes_at_begin"] = conn.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
 
 
 def _sqlite_end(conn: Connection) -> None:
     queue = conn.info.pop(_WRITE_TURN, None)
     if queue is not None:
         queue.release()
-
-
-def sqlite_has_written(conn: Connection) -> bool:
-    """Whether this SQLite transaction has changed rows yet (other connections cannot see
-    them: a helper reading in parallel must not be used then)."""
-    at_begin = conn.info.get("careloop_changes_at_begin")
-    changes = conn.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
-    return at_begin is None or changes != at_begin
 
 
 def in_memory(url: URL) -> bool:
