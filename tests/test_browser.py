@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -43,12 +44,16 @@ def sign_in(browser: object, login_url: str, email: str) -> None:
     """Sign in through the login form (factory users' password is ``password-<email>``)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import WebDriverWait
 
     assert isinstance(browser, WebDriver)
     browser.get(login_url)
     browser.find_element(By.ID, "login-email").send_keys(email)
     browser.find_element(By.ID, "login-password").send_keys(f"password-{email}")
     browser.find_element(By.ID, "login-submit").click()
+    # The form's POST sets the session cookie; a page asked for before its answer arrives
+    # would abort it (and find the visitor signed out), so wait until the login page is left.
+    WebDriverWait(browser, 15).until(lambda b: urlsplit(b.current_url).path != "/login")
 
 
 @pytest.fixture
