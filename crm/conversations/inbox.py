@@ -190,6 +190,17 @@ def assign(
     conversation = get_conversation(session, conversation_id)
     if conversation.status is ConversationStatus.resolved:
         raise Conflict("reopen the conversation before assigning it")
+    _step_in(session, conversation, office)
+    conversation.status = ConversationStatus.assigned
+    conversation.assigned_agent_id = target.id
+    _event(session, conversation, f"Assigned to {target.display_name} by {by.display_name}")
+    session.flush()
+    return conversation
+
+
+def _step_in(session: Session, conversation: Conversation, office: routing.Office) -> None:
+    """An agent takes up a conversation the bot still had: it is escalated as
+    ``agent_initiated`` (routing and its SLA clock in ``office`` hours); once only."""
     if conversation.escalated_at is None:
         escalate(
             session,
@@ -198,11 +209,6 @@ def assign(
             reason="agent_initiated",
             office=office,
         )
-    conversation.status = ConversationStatus.assigned
-    conversation.assigned_agent_id = target.id
-    _event(session, conversation, f"Assigned to {target.display_name} by {by.display_name}")
-    session.flush()
-    return conversation
 
 
 def reply(
@@ -226,14 +232,7 @@ def reply(
     if conversation.status is ConversationStatus.resolved and not private:
         raise Conflict("the conversation is resolved; reopen it to reply")
     if not private and conversation.status in (ConversationStatus.waiting, ConversationStatus.bot):
-        if conversation.escalated_at is None:  # an agent steps into a bot conversation
-            escalate(
-                session,
-                conversation,
-                priority=conversation.priority,
-                reason="agent_initiated",
-                office=office,
-            )
+        _step_in(session, conversation, office)
         conversation.status = ConversationStatus.assigned
         conversation.assigned_agent_id = conversation.assigned_agent_id or agent.id
     message = add_message(
