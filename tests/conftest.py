@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,18 @@ def drop_postgres_database(admin: Engine, url: str) -> None:
     admin.dispose()
 
 
+@contextmanager
+def migrated_postgres_database() -> Iterator[str]:
+    """A fresh database on the test server migrated to head; dropped afterwards, with
+    whatever still uses it."""
+    url, admin = create_postgres_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_postgres_database(admin, url)
+
+
 # Tests that train models or cross-validate (seconds to minutes each on 2 cores). Kept in one
 # list so that `make test-fast` (no slow, browser or PostgreSQL tests) stays under 2 minutes.
 SLOW_TESTS = (
@@ -124,12 +137,8 @@ def db_url(
         upgrade(url)
         yield url
         return
-    url, admin = create_postgres_database()
-    try:
-        upgrade(url)
+    with migrated_postgres_database() as url:
         yield url
-    finally:
-        drop_postgres_database(admin, url)
 
 
 @pytest.fixture(scope="session")

@@ -52,9 +52,8 @@ from crm.models import (
     Message,
 )
 from devtools.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
-from migrations.runner import upgrade
 from scheduler.app import LEADER_LOCK_KEY
-from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.conftest import migrated_postgres_database
 from tests.factories import campaign_fields, make_customer, make_telegram_identity
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -150,12 +149,8 @@ class Serve:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh database migrated to head (dropped afterwards, with whatever still uses it)."""
-    url, admin = create_postgres_database()
-    try:
-        upgrade(url)
+    with migrated_postgres_database() as url:
         yield url
-    finally:
-        drop_postgres_database(admin, url)
 
 
 @pytest.fixture
@@ -291,6 +286,17 @@ def _check_planned_once(
     assert sorted(ran) == [0, 1], f"the campaign job ran in one process, once: {ran}"
 
 
+def _campaign_under_way(
+    db: Engine, pg_url: str, tmp_path: Path
+) -> tuple[sessionmaker[Session], int]:
+    """Once one process leads: the campaign seeded and scheduled; a session factory and
+    its id."""
+    settings = Settings(env="test", data_dir=tmp_path, database_url=pg_url)
+    factory = create_session_factory(db)
+    _wait("one process leads", lambda: _leader(db) is not None, 120)
+    return factory, _seed_campaign(factory, settings)
+
+
 def test_two_processes_send_a_campaign_within_telegrams_limits_each_message_once(
     servers: dict[str, Serve],
     fake: FakeTelegram,
@@ -298,10 +304,7 @@ def test_two_processes_send_a_campaign_within_telegrams_limits_each_message_once
     pg_url: str,
     tmp_path: Path,
 ) -> None:
-    settings = Settings(env="test", data_dir=tmp_path, database_url=pg_url)
-    factory = create_session_factory(db)
-    _wait("one process leads", lambda: _leader(db) is not None, 120)
-    campaign_id = _seed_campaign(factory, settings)
+    factory, campaign_id = _campaign_under_way(db, pg_url, tmp_path)
     _wait("every delivery is sent or unconfirmed", lambda: _finished(factory, campaign_id), 600)
 
     _check_telegram_limits(fake)
@@ -349,10 +352,7 @@ def test_a_leader_that_loses_its_lock_stops_sending_at_once_and_another_takes_ov
     pg_url: str,
     tmp_path: Path,
 ) -> None:
-    settings = Settings(env="test", data_dir=tmp_path, database_url=pg_url)
-    factory = create_session_factory(db)
-    _wait("one process leads", lambda: _leader(db) is not None, 120)
-    campaign_id = _seed_campaign(factory, settings)
+    factory, campaign_id = _campaign_under_way(db, pg_url, tmp_path)
     _wait("a quarter of the campaign is out", lambda: len(fake.sent) >= N // 4, 600)
     holder = _leader(db)
     assert holder is not None
