@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import app
+from crm.db import create_db_engine, create_session_factory, session_scope
 from crm.models import Customer, OrderStatus
 from crm.scoring.history import OrderHistory, ScoreWrites
 from crm.scoring.rfm import SEGMENT_NAMES, SEGMENTS, quintile_scores, score_rfm, segment
+from migrations.runner import upgrade
+from tests.conftest import migrated_postgres_database
 from tests.factories import make_customer, make_order
 from tests.test_cli import cli_env  # noqa: F401 (a fixture)
 
@@ -164,6 +169,46 @@ def test_order_history_reads_what_counts_sorted_by_customer_and_time(session: Se
         first.id,
         second.id,
     ]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of this test's own (rows committed here reach no other test)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'own.db'}"
+        upgrade(url)
+        yield url
+        return
+    with migrated_postgres_database() as url:
+        yield url
+
+
+def test_the_history_reads_the_same_in_a_new_session_and_inside_a_transaction(
+    own_database: str,
+) -> None:
+    engine = create_db_engine(own_database)
+    factory = create_session_factory(engine)
+    with session_scope(factory) as session:
+        first, second = make_customer(session), make_customer(session)
+        make_order(session, second, ordered_at=NOW, total_amount=Decimal("12.50"))
+        for days in (9, 1):
+            make_order(session, first, ordered_at=NOW - dt.timedelta(days=days), total_amount=20)
+        make_order(session, first, ordered_at=NOW, status=OrderStatus.cancelled)
+        make_order(session, first, ordered_at=NOW + dt.timedelta(seconds=1))
+    try:
+        with factory() as session:  # nothing in flight: read on a new connection
+            fresh = OrderHistory.load(session, until=NOW)
+        with factory() as session:  # inside a transaction: its own rows count too
+            earlier = NOW - dt.timedelta(hours=1)
+            make_order(session, second, ordered_at=earlier, total_amount=Decimal("1.25"))
+            inside = OrderHistory.load(session, until=NOW)
+    finally:
+        engine.dispose()
+    assert fresh.customer_id.tolist() == [first.id, first.id, second.id]
+    assert fresh.at.tolist() == [int((NOW - dt.timedelta(days=d)).timestamp()) for d in (9, 1, 0)]
+    assert fresh.amount.tolist() == [20.0, 20.0, 12.5]
+    assert inside.customer_id.tolist() == [*fresh.customer_id.tolist(), second.id]
+    assert inside.amount.tolist() == [20.0, 20.0, 1.25, 12.5]
 
 
 def test_steps_scoring_the_same_customers_are_written_together(session: Session) -> None:
