@@ -61,8 +61,8 @@ class Customer(IdMixin, TimestampMixin, Base):
     clv: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     churn_probability: Mapped[float | None]
     churn_risk: Mapped[ChurnRisk | None] = mapped_column(enum_column(ChurnRisk))
-    # Up to three reasons in words, for customers at medium or high risk.
-    # codes and values (crm.scoring.reasons); sentences from earlier versions
+    # Up to three reasons, for customers at medium or high risk: codes and values, worded
+    # when read (crm.scoring.reasons); earlier versions stored sentences.
     churn_reasons: Mapped[list[dict[str, Any]] | list[str] | None] = mapped_column(JSON)
     scored_at: Mapped[dt.datetime | None]
     # Satisfaction, refreshed on every survey answer (read by churn scoring and audiences).

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
+import polars as pl
 from sqlalchemy import JSON, BigInteger, Column, String, Table, func, insert, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
@@ -287,15 +287,20 @@ def score_churn(
     why = top_reasons(model, features, FEATURES, probability, now, medium, log_odds)
     level = risk_levels(probability, medium=medium, high=high)
     levels = dict(Counter(level))
-    # A level change is an event (a first level only when it is not low).
+    # A level change is an event (a first level only when it is not low), its data laid
+    # out as JSON by polars (a first scoring changes every level).
     stored = select(Customer.id, sql_cast(Customer.churn_risk, String))
-    before = dict(session.execute(stored.where(Customer.churn_risk.is_not(None))).all())
-    scored = zip(features.customer_ids.tolist(), level, probability.tolist(), strict=True)
-    changes = [
-        (c, json.dumps({"from": old, "to": new, "probability": p}))
-        for c, new, p in scored
-        if (old := before.get(c)) != new and (old is not None or new != ChurnRisk.low.value)
-    ]
+    before = session.execute(stored.where(Customer.churn_risk.is_not(None))).all()
+    old = pl.DataFrame(before, schema={"customer_id": pl.Int64, "from": pl.String}, orient="row")
+    scored = pl.DataFrame(
+        {"customer_id": features.customer_ids, "to": level, "probability": probability}
+    ).join(old, on="customer_id", how="left")
+    changed = pl.col("from").ne_missing(pl.col("to")) & (
+        pl.col("from").is_not_null() | (pl.col("to") != ChurnRisk.low.value)
+    )
+    changes = scored.filter(changed).select(
+        "customer_id", pl.struct("from", "to", "probability").struct.json_encode()
+    )
     store_scores(
         session,
         pending,
@@ -310,17 +315,18 @@ def score_churn(
     # The events go in through a staging table too (a first scoring changes every level).
     staged = [Column("customer_id", BigInteger), Column("data", JSON)]
     connection = session.connection()
-    with staged_rows(connection, "careloop_level_changes", staged, changes) as temp:
+    rows = changes.iter_rows()
+    with staged_rows(connection, "careloop_level_changes", staged, rows) as temp:
         kind = literal("churn_risk_changed").label("kind")
         at = literal(now, UTCDateTime()).label("created_at")
-        rows = select(temp.c.customer_id, temp.c.data, kind, at)
+        moved = select(temp.c.customer_id, temp.c.data, kind, at)
         connection.execute(
-            insert(EVENTS).from_select(["customer_id", "data", "kind", "created_at"], rows)
+            insert(EVENTS).from_select(["customer_id", "data", "kind", "created_at"], moved)
         )
     result = ChurnResult(
         len(features.customer_ids),
         levels,
-        len(changes),
+        changes.height,
         model.auc_out_of_fold,
         model.trained_on,
         model.churn_rate,

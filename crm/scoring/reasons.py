@@ -1,28 +1,28 @@
 """Churn reasons: stored as codes with the customer's own values, worded when read.
 
 Scoring stores each at-risk customer's top reasons as JSON objects, e.g.
-``{"code": "days_since_last_order", "value": 212, "usual_gap_days": 30}``; pages, the inbox
-panel, exports and the API word them with ``describe`` ("no order for 212 days, usually
-every 30 days"). Reasons stored as sentences by earlier versions are shown as they are.
+``{"code": "days_since_last_order", "value": 212, "usual_gap_days": 30}`` (null: a value
+the customer does not have); pages, the inbox panel, exports and the API word them with
+``describe`` ("no order for 212 days, usually every 30 days"). Reasons stored as sentences
+by earlier versions are shown as they are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 
 if TYPE_CHECKING:
     from crm.scoring.churn import Features
     from crm.scoring.model import ChurnModel
 
 Reason = dict[str, Any]
-CHUNK = 100_000
+Values = Sequence[float] | np.ndarray
 # Features that make one reason: moved together to a typical retained customer's values.
 GROUPS: dict[str, tuple[str, ...]] = {
     "recency": ("days_since_last_order", "overdue_ratio"),
@@ -36,58 +36,69 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _whole(values: list[float]) -> list[int | None]:
-    """Rounded as ``round`` does; None where missing."""
-    return [None if math.isnan(value) else round(value) for value in values]
+def _whole(values: Values) -> pl.Series:
+    """Rounded half to even, as ``round`` does; null where missing."""
+    rounded = np.rint(np.asarray(values, dtype=np.float64))
+    return pl.Series(rounded).fill_nan(None).cast(pl.Int64)
+
+
+def _coded(code: str | pl.Expr, **columns: pl.Series) -> pl.DataFrame:
+    """One reason per row: ``code`` (a constant, or an expression over ``columns``), then
+    ``columns`` (``value`` first)."""
+    code = pl.lit(code) if isinstance(code, str) else code
+    return pl.DataFrame(columns).select(code.alias("code"), *columns)
 
 
 def entries(
-    group: str, column: Callable[[str], list[float]], csat_days: Sequence[int | None]
-) -> list[Reason]:
-    """The reason ``group`` as codes and values, one per customer (``column(name)``: the
-    customers' values of a feature; ``csat_days``: days since their last CSAT answer)."""
+    group: str,
+    column: Callable[[str], Values],
+    csat_days: Sequence[int | None],
+) -> pl.DataFrame:
+    """The reason ``group`` as codes and values, one row per customer (``column(name)``: the
+    customers' values of a feature; ``csat_days``: days since their last CSAT answer).
+    A value the customer does not have is null."""
     match group:
         case "recency":
-            return [
-                {"code": "days_since_last_order", "value": last}
-                | ({} if gap is None else {"usual_gap_days": max(gap, 1)})
-                for last, gap in zip(
-                    _whole(column("days_since_last_order")),
-                    _whole(column("usual_gap_days")),
-                    strict=True,
-                )
-            ]
+            return _coded(
+                "days_since_last_order",
+                value=_whole(column("days_since_last_order")),
+                usual_gap_days=_whole(column("usual_gap_days")).clip(lower_bound=1),
+            )
         case "frequency":
-            return [
-                {"code": "orders_90d", "value": recent, "orders_prev_90d": before}
-                for recent, before in zip(
-                    _whole(column("orders_90d")), _whole(column("orders_prev_90d")), strict=True
-                )
-            ]
+            return _coded(
+                "orders_90d",
+                value=_whole(column("orders_90d")),
+                orders_prev_90d=_whole(column("orders_prev_90d")),
+            )
         case "spend":
-            return [
-                {"code": "spend_365d", "value": round(spend, 2), "average_order": round(avg, 2)}
-                for spend, avg in zip(column("spend_365d"), column("average_order"), strict=True)
-            ]
+            spend, average = (pl.Series(column(name)).round(2) for name in GROUPS["spend"])
+            return _coded("spend_365d", value=spend, average_order=average)
         case "complaints":
-            return [
-                {"code": "complaints_30d", "value": n}
-                if n
-                else {"code": "escalations_90d", "value": escalated}
-                for n, escalated in zip(
-                    _whole(column("complaints_30d")), _whole(column("escalations_90d")), strict=True
-                )
-            ]
+            complaints = _whole(column("complaints_30d")).fill_null(0)
+            escalations = _whole(column("escalations_90d"))
+            named = pl.when(pl.col("complaints") > 0).then(pl.lit("complaints_30d"))
+            return pl.DataFrame({"complaints": complaints, "escalations": escalations}).select(
+                named.otherwise(pl.lit("escalations_90d")).alias("code"),
+                pl.when(pl.col("complaints") > 0)
+                .then(pl.col("complaints"))
+                .otherwise(pl.col("escalations"))
+                .alias("value"),
+            )
         case "csat":
-            return [
-                {"code": "csat_last", "value": score}
-                | ({} if score is None or days is None else {"days_ago": days})
-                for score, days in zip(_whole(column("csat_last")), csat_days, strict=True)
-            ]
+            score = _whole(column("csat_last"))
+            days = pl.Series(csat_days, dtype=pl.Int64)
+            return _coded("csat_last", value=score, days_ago=days).with_columns(
+                pl.when(pl.col("value").is_not_null()).then(pl.col("days_ago")).alias("days_ago")
+            )
         case _:  # one feature: tenure_days, unhappy_messages_90d, nps_last
             code = {"tenure": "tenure_days", "unhappy": "unhappy_messages_90d"}.get(group)
             code = code or "nps_last"
-            return [{"code": code, "value": value} for value in _whole(column(code))]
+            return _coded(code, value=_whole(column(code)))
+
+
+def encoded(reasons: pl.DataFrame) -> pl.Series:
+    """Each row of ``reasons`` (``entries``) as the JSON object stored."""
+    return reasons.select(pl.struct(pl.all()).struct.json_encode()).to_series()
 
 
 def top_reasons(
@@ -104,10 +115,10 @@ def top_reasons(
     lower the probability most, as codes with the customer's values, in the order of their
     drops. (``names``: the features' names, in ``features.X``'s column order;
     ``log_odds``: the blend's, of every customer, when known.)"""
-    out: list[str | None] = [None] * len(features.customer_ids)
+    out = np.full(len(features.customer_ids), None, dtype=object)
     risky = np.flatnonzero(probability >= at_least)
     if len(risky) == 0:
-        return out
+        return list(out)
     X = features.X[risky]
     log_odds = model.model.log_odds(X) if log_odds is None else log_odds[risky]
     base = probability[risky]
@@ -126,38 +137,42 @@ def top_reasons(
             continue
         changed = model.model.log_odds_with(X[rows], log_odds[rows], columns, reference)
         drops[rows, g] = base[rows] - model.calibrated(changed)
-    # The top three groups by drop, those that lower it noticeably (a prefix of each row).
+    # The top three groups by drop, those that lower it noticeably (a prefix of each row;
+    # -1: none).
     top = np.argsort(-drops, axis=1, kind="stable")[:, :3]
-    chosen = np.take_along_axis(drops, top, axis=1) > 0.005
-    counts = chosen.sum(axis=1)
-    # Worded a chunk of customers at a time: a million customers' reasons as Python
-    # objects would take a gigabyte at once.
-    for lo in range(0, len(risky), CHUNK):
-        part = slice(lo, lo + CHUNK)
-        table = np.full(top[part].shape, None, dtype=object)
-        ids = features.customer_ids[risky[part]].tolist()
-        for g, group in enumerate(GROUPS):
-            ks, ranks = np.nonzero((top[part] == g) & chosen[part])
-            if len(ks):
-                at = (
-                    [features.csat_last_at.get(ids[k]) for k in ks.tolist()]
-                    if group == "csat"
-                    else []
-                )
-                days = [None if a is None else (now - a).days for a in at] or [None] * len(ks)
-                cells = np.empty(len(ks), dtype=object)
-                cells[:] = entries(group, partial(_values, X[part][ks], names), days)
-                table[ks, ranks] = cells
-        for k, row, n in zip(
-            risky[part].tolist(), table.tolist(), counts[part].tolist(), strict=True
-        ):
-            if n:
-                out[k] = json.dumps(row[:n])
-    return out
+    top = np.where(np.take_along_axis(drops, top, axis=1) > 0.005, top, -1)
+    # Each group's reasons as JSON text, for the customers it is a top reason of, laid out
+    # by polars (a Python object per reason cost 13.7 s at a million customers, against
+    # 7.7 s for the text); then each customer's list, in rank order.
+    text = {}
+    for g, group in enumerate(GROUPS):
+        rows = np.flatnonzero((top == g).any(axis=1))
+        days: list[int | None] = [None] * len(rows)
+        if group == "csat":
+            ids = features.customer_ids[risky[rows]].tolist()
+            days = [
+                None if (a := features.csat_last_at.get(c)) is None else (now - a).days for c in ids
+            ]
+        reasons = encoded(entries(group, partial(_values, X[rows], names), days))
+        text[group] = pl.Series([None] * len(risky), dtype=pl.String).scatter(rows, reasons)
+    ranks = [f"rank{r}" for r in range(top.shape[1])]
+    ranked = pl.DataFrame(text).with_columns(
+        pl.Series(rank, top[:, r]) for r, rank in enumerate(ranks)
+    )
+    at_rank = [
+        pl.coalesce(
+            pl.when(pl.col(rank) == g).then(pl.col(group)) for g, group in enumerate(GROUPS)
+        )
+        for rank in ranks
+    ]
+    joined = pl.concat_str(at_rank, separator=",", ignore_nulls=True)
+    lists = ranked.select(pl.when(pl.col("rank0") >= 0).then(pl.format("[{}]", joined)))
+    out[risky] = lists.to_series().to_numpy()
+    return list(out)
 
 
-def _values(rows: np.ndarray, names: Sequence[str], name: str) -> list[float]:
-    values: list[float] = rows[:, names.index(name)].tolist()
+def _values(rows: np.ndarray, names: Sequence[str], name: str) -> np.ndarray:
+    values: np.ndarray = rows[:, names.index(name)]
     return values
 
 
