@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable
-from functools import lru_cache
+from typing import Any
 from zoneinfo import available_timezones
 
 import phonenumbers
@@ -90,8 +89,10 @@ def _email(name: str) -> Rule:
 
 def customers(frame: pl.DataFrame, region: str) -> pl.DataFrame:
     """Customers: a column per stored field, null where the row does not give it."""
-    phones = _mapped(frame["phone"], lambda cell: _phone(cell, region))
-    tags = _mapped(frame["tags"], lambda cell: (_tags(cell), None))[0]
+    phones = _phones(frame["phone"], region)
+    tags = frame["tags"].replace_strict(
+        {t: _tags(t) for t in frame["tags"].unique() if t}, default=None, return_dtype=pl.String
+    )
     stamps = {f"{n}_at": _times(frame[n]) for n in ("birthday", "created_at")}
     frame = frame.with_columns(e164=phones[0], phone_problem=phones[1], tag_list=tags, **stamps)
     birthday = pl.col("birthday_at").dt.date()
@@ -168,52 +169,107 @@ def orders(frame: pl.DataFrame) -> pl.DataFrame:
     return _checked(frame, values, rules)
 
 
-def _mapped(
-    cells: pl.Series, parse: Callable[[str], tuple[str | None, str | None]]
-) -> tuple[pl.Series, pl.Series]:
-    """``parse`` (text -> (value, problem)) of each distinct non-empty cell, as columns."""
-    found = {cell: parse(cell) for cell in cells.unique().to_list() if cell}
-    value, problem = ({k: r[i] for k, r in found.items()} for i in (0, 1))
-    return tuple(  # type: ignore[return-value]
-        cells.replace_strict(m, default=None, return_dtype=pl.String) for m in (value, problem)
-    )
-
-
 def _tags(text: str) -> str:
     """Tags, as the JSON the ORM stores: sorted, each once."""
     return json.dumps(sorted({t.strip() for t in re.split(r"[;|]", text) if t.strip()}))
 
 
-_NOISE = re.compile(r"[\s\-./()]")
+_CODES = [str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE]  # (prefix-free)
+_TYPES: tuple[str, ...] = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+)
+_TYPES += ("uan", "voicemail", "fixed_line")
+_NATIONAL = pl.col("national")
 
 
-@lru_cache(maxsize=2**16)
-def _phone(text: str, region: str) -> tuple[str | None, str | None]:
-    """(E.164, None), or (None, why not). International (``+49 30 …``, ``0049 30 …``) and
-    national numbers (``030 …``) are only checked (``is_valid_number``), not parsed: the
-    parse was two thirds of a number's time (52 against 17 microseconds, same run)."""
-    digits = _NOISE.sub("", text)
-    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if meta and digits.startswith("00") and meta.international_prefix == "00":
-        digits = "+" + digits[2:]
-    elif (
-        meta
-        and digits.startswith("0")
-        and meta.national_prefix == "0"
-        and not (
-            meta.national_prefix_transform_rule
-            or meta.national_prefix_for_parsing not in (None, "0")
+def _phones(cells: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
+    """Each cell's E.164 number and problem (null: none), each distinct phone once. Those
+    in international (``+49 30 …``, ``0049 30 …``) or national form (``030 …``) are checked
+    as ``phonenumbers.is_valid_number`` checks them, with its metadata's patterns (written
+    for RE2, so polars runs them); others are parsed (``phonenumbers.parse``) one by one.
+    140,000 numbers: 0.1 s, against 1.9 s for ``is_valid_number`` on each (same run)."""
+    meta: Any = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    text, e164 = pl.col("text"), pl.col("e164")
+    digits = text.str.replace_all(r"[\s\-./()]", "")
+    prefixes = meta and meta.national_prefix == "0" and not meta.national_prefix_transform_rule
+    prefixes = prefixes and meta.national_prefix_for_parsing in (None, "0")
+    digits = (
+        pl.when(
+            pl.lit(bool(meta and meta.international_prefix == "00")), digits.str.starts_with("00")
         )
-    ):
-        digits = f"+{meta.country_code}{digits[1:]}"
-    international = digits[:1] == "+" and digits[1:].isdigit() and digits[1:2] != "0"
-    for size in (1, 2, 3) if international else ():
-        code, national = int(digits[1 : 1 + size]), digits[1 + size :]
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE and national[:1] not in ("", "0"):
-            number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-            if phonenumbers.is_valid_number(number):
-                return digits, None
-            return None, f"phone '{text}' is not a valid number"
+        .then("+" + digits.str.slice(2))
+        .when(pl.lit(bool(prefixes)), digits.str.starts_with("0"))
+        .then(f"+{meta.country_code if meta else ''}" + digits.str.slice(1))
+        .otherwise(digits)
+    )
+    frame = pl.DataFrame({"text": cells.unique()}).filter(text != "").with_columns(e164=digits)
+    codes = [
+        pl.when(e164.str.slice(1, n).is_in(_CODES)).then(e164.str.slice(1, n)) for n in (1, 2, 3)
+    ]
+    frame = frame.with_columns(code=pl.coalesce(codes))
+    frame = frame.with_columns(national=e164.str.slice(pl.col("code").str.len_chars() + 1))
+    quick = e164.str.contains(r"^\+[1-9][0-9]*$") & _NATIONAL.str.contains("^[1-9]")
+    checked = [frame.clear().with_columns(valid=True)] + [
+        part.with_columns(valid=_valid(int(code)))
+        for (code,), part in frame.filter(quick).group_by("code")
+    ]
+    found = pl.concat(checked).select(
+        "text",
+        pl.when("valid").then(e164).alias("e164"),
+        pl.when(~pl.col("valid"))
+        .then(pl.format("phone '{}' is not a valid number", text))
+        .alias("problem"),
+    )
+    parsed = [(t, *_parsed(t, region)) for t in frame.filter(~quick.fill_null(False))["text"]]
+    found = pl.concat([found, pl.DataFrame(parsed, schema=found.schema, orient="row")])
+    given = pl.DataFrame({"text": cells}).join(found, on="text", how="left", maintain_order="left")
+    return given["e164"], given["problem"]
+
+
+def _valid(code: int) -> pl.Expr:
+    """``phonenumbers.is_valid_number`` of ``+{code}{national}``: in the region it picks
+    (by leading digits, or the first the number is valid in), a known type of number."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+    if len(regions) == 1:
+        return _typed(
+            phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, regions[0])
+        )
+    chain: Any = pl
+    for meta in filter(None, map(phonenumbers.PhoneMetadata.metadata_for_region, regions)):
+        leads = meta.leading_digits
+        picked = _typed(meta) if leads is None else _NATIONAL.str.contains(f"^(?:{leads})")
+        chain = chain.when(picked).then(_typed(meta))
+    valid: pl.Expr = chain.otherwise(False)
+    return valid
+
+
+def _typed(meta: Any) -> pl.Expr:
+    """Whether ``national`` is a number of a known type in ``meta``."""
+    if meta is None:
+        return pl.lit(False)
+    types = [*_TYPES, *(() if meta.same_mobile_and_fixed_line_pattern else ("mobile",))]
+    return _fits(meta.general_desc) & pl.any_horizontal(_fits(getattr(meta, t)) for t in types)
+
+
+def _fits(desc: Any) -> pl.Expr:
+    """Whether ``national`` has one of the description's lengths and fits its pattern."""
+    if not (desc and desc.national_number_pattern):
+        return pl.lit(False)
+    fits = _NATIONAL.str.contains(f"^(?:{desc.national_number_pattern})$")
+    return (
+        fits & _NATIONAL.str.len_chars().is_in(desc.possible_length)
+        if desc.possible_length
+        else fits
+    )
+
+
+def _parsed(text: str, region: str) -> tuple[str | None, str | None]:
+    """(E.164, None), or (None, why not)."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
