@@ -143,11 +143,8 @@ def merge_orders(
         by_id = (s.c.customer_external_id.is_not(None), c.c.external_id == s.c.customer_external_id)
         conn.execute(sa.update(s).where(*by_id).values(customer_id=c.c.id))
         by_email = sa.select(sa.func.min(c.c.id)).where(c.c.email == s.c.customer_email)
-        conn.execute(
-            sa.update(s)
-            .where(s.c.customer_email.is_not(None))
-            .values(customer_id=by_email.scalar_subquery())
-        )
+        email = sa.update(s).where(s.c.customer_email.is_not(None))
+        conn.execute(email.values(customer_id=by_email.scalar_subquery()))
         unknown = s.c.customer_id.is_(None)
         ref = sa.func.coalesce(s.c.customer_external_id, s.c.customer_email)
         for line, name in conn.execute(sa.select(s.c.line, ref).where(unknown)):
@@ -160,13 +157,11 @@ def merge_orders(
         values = [
             sa.func.coalesce(s.c[f], o.c[f], keep[f]) if f in keep else s.c[f] for f in ORDER_FIELDS
         ]
-        rows = sa.select(s.c.external_id, *values, stamp, stamp).select_from(
-            s.outerjoin(o, o.c.id == s.c.order_id)
-        )
+        joined = s.outerjoin(o, o.c.id == s.c.order_id)
+        rows = sa.select(s.c.external_id, *values, stamp, stamp).select_from(joined)
         rows = rows.where(sa.or_(s.c.order_id.is_(None), s.c.changed)).order_by(s.c.line)
         upsert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(o)
-        upsert = upsert.from_select(
-            ["external_id", *ORDER_FIELDS, "created_at", "updated_at"], rows
-        )
+        names = ["external_id", *ORDER_FIELDS, "created_at", "updated_at"]
+        upsert = upsert.from_select(names, rows)
         updates = {f: upsert.excluded[f] for f in (*ORDER_FIELDS, "updated_at")}
         conn.execute(upsert.on_conflict_do_update(index_elements=[o.c.external_id], set_=updates))

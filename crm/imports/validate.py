@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 import phonenumbers
@@ -177,7 +177,7 @@ def _tags(text: str) -> str:
     return json.dumps(sorted({t.strip() for t in re.split(r"[;|]", text) if t.strip()}))
 
 
-_CODES = [str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE]  # (prefix-free)
+_CODE = f"^\\+({'|'.join(map(str, phonenumbers.COUNTRY_CODE_TO_REGION_CODE))})"  # (prefix-free)
 _TYPES = "premium_rate toll_free shared_cost voip personal_number pager uan voicemail fixed_line"
 _NATIONAL = pl.col("national")
 
@@ -198,20 +198,15 @@ def _phones(cells: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
             cut = digits.str.slice(len(prefix))
             digits = pl.when(digits.str.starts_with(prefix)).then(new + cut).otherwise(digits)
     frame = pl.DataFrame({"text": cells.unique()}).filter(text != "").with_columns(e164=digits)
-    codes = (
-        pl.when(e164.str.slice(1, n).is_in(_CODES)).then(e164.str.slice(1, n)) for n in (1, 2, 3)
-    )
-    frame = frame.with_columns(code=pl.coalesce(codes))
-    frame = frame.with_columns(national=e164.str.slice(pl.col("code").str.len_chars() + 1))
+    code = e164.str.extract(_CODE)
+    frame = frame.with_columns(code=code, national=e164.str.slice(code.str.len_chars() + 1))
     quick = e164.str.contains(r"^\+[1-9][0-9]*$") & _NATIONAL.str.contains("^[1-9]")
     found = [frame.clear().with_columns(valid=True)] + [
         part.with_columns(valid=_valid(int(code)))
         for (code,), part in frame.filter(quick).group_by("code")
     ]
     wrong = pl.when(~pl.col("valid")).then(pl.format("phone '{}' is not a valid number", text))
-    checked = pl.concat(found).select(
-        "text", pl.when("valid").then(e164).alias("e164"), wrong.alias("problem")
-    )
+    checked = pl.concat(found).select("text", e164=pl.when("valid").then(e164), problem=wrong)
     parsed = [(t, *_parsed(t, region)) for t in frame.filter(~quick.fill_null(False))["text"]]
     checked = pl.concat([checked, pl.DataFrame(parsed, schema=checked.schema, orient="row")])
     given = cells.to_frame("text").join(checked, on="text", how="left", maintain_order="left")
@@ -227,8 +222,7 @@ def _valid(code: int) -> pl.Expr:
         leads = meta.leading_digits if meta else None
         picked = _NATIONAL.str.contains(f"^(?:{leads})") if leads is not None else _typed(meta)
         chain = chain.when(pl.lit(True) if len(regions) == 1 else picked).then(_typed(meta))
-    valid: pl.Expr = chain.otherwise(False)
-    return valid
+    return cast(pl.Expr, chain.otherwise(False))
 
 
 def _typed(meta: Any) -> pl.Expr:
