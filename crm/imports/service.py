@@ -62,11 +62,8 @@ def import_csv(
             report.reject(line, reason)
         valid = checked.filter(pl.col("error").is_null()).drop("error")
         valid = merge.fold(valid, _FOLD_KEYS[kind], report)
-        if valid.height:  # one transaction: the batch is staged, matched, counted, written
-            with factory() as session:
-                write = merge.merge_customers if customers else merge.merge_orders
-                write(session.connection(), valid, report, utcnow())
-                session.commit()
+        if valid.height:
+            _write_batch(factory, kind, valid, report)
     report.rejected.sort()
     report.merges.sort()
     return report
@@ -90,3 +87,13 @@ def _check_columns(kind: str, mapping: dict[str, int], source: CsvFile) -> None:
     missing = [n for f, n in zip(fields, names, strict=True) if not set(f.split()) & set(mapping)]
     if kind == "orders" and missing:
         raise ValidationFailed(f"missing column(s): {', '.join(missing)} ({found}-separated)")
+
+
+def _write_batch(
+    factory: sessionmaker[Session], kind: str, valid: pl.DataFrame, report: ImportReport
+) -> None:
+    """One transaction: the batch is staged, matched, counted and written."""
+    with factory() as session:
+        write = merge.merge_customers if kind == "customers" else merge.merge_orders
+        write(session.connection(), valid, report, utcnow())
+        session.commit()
