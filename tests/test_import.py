@@ -550,11 +550,20 @@ def test_phones_in_every_form_are_stored_as_e164_and_invalid_ones_named(
         "B2,+999 1234567\n"  # no such country code
         "B3,call me\n"
         "B4,00000\n"
+        "P9,+1 416 555 0143\n"  # (+1, +44, +7: one code, several regions)
+        "P10,+44 1624 756789\n"
+        "P11,+7 701 123 4567\n"
+        "P12,+800 1234 5678\n"  # (no region)
+        "P13,+\u0664\u0669 30 1234572\n"  # (Arabic-Indic digits)
+        "B5,+1 800 123 4567\n"  # not valid in the region its first digits name
+        "B6,+44 1624 056789\n"
     )
     report = run(session_factory, "customers", text, default_region="DE")
-    assert report.created == 8, report.rejected
+    assert report.created == 13, report.rejected
     reasons = dict(report.rejected)
-    assert sorted(reasons) == [10, 11, 12, 13]
+    assert sorted(reasons) == [10, 11, 12, 13, 19, 20]
+    assert reasons[19] == "phone '+1 800 123 4567' is not a valid number"
+    assert reasons[20] == "phone '+44 1624 056789' is not a valid number"
     assert reasons[10] == "phone '+49 12' is not a valid number"
     assert reasons[11] == "phone '+999 1234567' is not a phone number"
     assert reasons[12] == "phone 'call me' is not a phone number"
@@ -569,6 +578,11 @@ def test_phones_in_every_form_are_stored_as_e164_and_invalid_ones_named(
         "P6": "+442079460958",
         "P7": "+16502530000",
         "P8": "+390669821234",
+        "P9": "+14165550143",
+        "P10": "+441624756789",
+        "P11": "+77011234567",
+        "P12": "+80012345678",
+        "P13": "+49301234572",
     }
     # A national number is read in the region given.
     other = run(session_factory, "customers", "id,phone\nG1,020 7946 0959\n", default_region="GB")

@@ -70,15 +70,12 @@ _ORDER_RULES = {
     "items_count": ("items", "a positive number (default 1)"),
     "offer_code": ("offer code", "for campaign attribution"),
 }
+_KINDS = {"customers": (CUSTOMER_COLUMNS, _CUSTOMER_RULES), "orders": (ORDER_COLUMNS, _ORDER_RULES)}
 
 
 def describe(kind: str) -> str:
     """The accepted columns of a ``kind`` file (customers or orders), one line each."""
-    columns, rules = (
-        (CUSTOMER_COLUMNS, _CUSTOMER_RULES)
-        if kind == "customers"
-        else (ORDER_COLUMNS, _ORDER_RULES)
-    )
+    columns, rules = _KINDS["customers" if kind == "customers" else "orders"]
     return "\n".join(
         f"  {rules[field][0]}: {', '.join(names)} -- {rules[field][1]}"
         for field, names in columns.items()

@@ -10,7 +10,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crm.db import UTCDateTime
+from crm.db import UTCDateTime, staged_rows
 from crm.imports.report import ImportReport
 from crm.models import Customer, Order
 
@@ -20,6 +20,7 @@ CUSTOMER_FIELDS: tuple[str, ...] = (*CUSTOMER_KEYS, "first_name", "last_name", "
 CUSTOMER_FIELDS += ("timezone", "locale", "marketing_consent", "tags", "created_at")
 ORDER_FIELDS: tuple[str, ...] = ("customer_id", "ordered_at", "total_amount", "currency")
 ORDER_FIELDS += ("status", "items_count", "offer_code")
+_STAGED = dict.fromkeys(("line", "target_id", "order_id"), sa.Integer()) | {"changed": sa.Boolean()}
 
 
 def fold(frame: pl.DataFrame, keys: dict[str, str], report: ImportReport) -> pl.DataFrame:
@@ -50,33 +51,22 @@ def fold(frame: pl.DataFrame, keys: dict[str, str], report: ImportReport) -> pl.
     return pl.concat([frame.filter(~involved), folded]).sort("line")
 
 
-def _stage(conn: sa.Connection, name: str, target: sa.Table, frame: pl.DataFrame) -> sa.Table:
-    """A temporary table holding ``frame`` (typed as ``target``'s columns, text as TEXT)
-    and a ``changed`` flag: written by COPY on PostgreSQL, ``executemany`` on SQLite (with
-    timestamps as the text SQLAlchemy's DateTime stores there)."""
-    types: dict[str, Any] = {"line": sa.Integer(), "changed": sa.Boolean()}
+def _stage(conn: sa.Connection, name: str, target: sa.Table, frame: pl.DataFrame) -> Any:
+    """``staged_rows`` of ``frame`` and a ``changed`` flag, typed as ``target``'s columns
+    (text as TEXT; ``line`` the key, so SQLite reads it in order without sorting), stamps
+    as the text PostgreSQL reads and SQLAlchemy's DateTime stores on SQLite."""
+    frame, columns = frame.with_columns(changed=pl.lit(None, pl.Boolean)), []
     for n in frame.columns:
-        given = target.c[n].type if n in target.c else None
-        given = sa.Integer() if n in ("target_id", "order_id") else given
-        types.setdefault(n, sa.Text() if given is None or isinstance(given, sa.String) else given)
-    columns = [sa.Column(n, t) for n, t in types.items()]
-    table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
-    table.create(conn)
-    stamps = pl.selectors.datetime()
-    if conn.dialect.name == "postgresql":
-        text = frame.with_columns(stamps.dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00"))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(
-            f"COPY {name} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)"
-        ) as copy:
-            copy.write(text.write_csv(include_header=False, float_precision=2))
-        return table
-    conn.exec_driver_sql("PRAGMA temp.cache_size = -262144")  # (staging in memory)
-    insert = table.insert().compile(dialect=conn.dialect, column_keys=frame.columns)
-    days = pl.selectors.date().dt.strftime("%Y-%m-%d")
-    texts = frame.with_columns(stamps.dt.strftime("%Y-%m-%d %H:%M:%S%.6f"), days)
-    conn.exec_driver_sql(str(insert), texts.select(insert.positiontup).rows())
-    return table
+        given = _STAGED.get(n, target.c[n].type if n in target.c else sa.Text())
+        given = sa.Text() if isinstance(given, sa.String) else given
+        columns.append(sa.Column(n, given, primary_key=n == "line"))
+    stamp = "%Y-%m-%d %H:%M:%S%.6f" + ("+00" if conn.dialect.name == "postgresql" else "")
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA temp.cache_size = -262144")  # (staging in memory)
+    days, stamps = pl.selectors.date().dt.strftime("%Y-%m-%d"), pl.selectors.datetime()
+    return staged_rows(
+        conn, name, columns, frame.with_columns(stamps.dt.strftime(stamp), days).rows()
+    )
 
 
 def _changed(
@@ -109,37 +99,37 @@ def merge_customers(
     rejected, one by email or phone is a merge. New customers are inserted, changed ones
     updated with the fields the row gives."""
     c, stamp = CUSTOMERS, sa.literal(now, UTCDateTime())
-    s = _stage(
-        conn,
-        "import_customers",
-        c,
-        frame.with_columns(target_id=None, match=pl.lit(None, pl.String)),
-    )
-    for key in CUSTOMER_KEYS:
-        found = (s.c.target_id.is_(None), s.c[key].is_not(None), c.c[key] == s.c[key])
-        conn.execute(sa.update(s).where(*found).values(target_id=c.c.id, match=key))
-    other = sa.and_(c.c.id == s.c.target_id, c.c.external_id != s.c.external_id)
-    taken = sa.select(s.c.line, c.c.external_id, s.c.external_id).where(other)
-    for line, stored, given in conn.execute(taken):
-        report.reject(line, f"its email or phone belongs to customer {stored}, not {given}")
-    conn.execute(sa.delete(s).where(sa.exists().where(other)))
-    joined = sa.select(s.c.line, s.c.match, c.c.external_id, c.c.id)
-    for line, key, stored, number in conn.execute(
-        joined.where(c.c.id == s.c.target_id, s.c.match != "external_id").order_by(s.c.line)
-    ):
-        report.merge(line, f"stored customer {stored or f'#{number}'} (same {CUSTOMER_KEYS[key]})")
-    _changed(conn, s, c, s.c.target_id, report)
-    defaults = {"timezone": "UTC", "locale": "en", "marketing_consent": sa.false()}
-    defaults |= {"tags": sa.literal_column("'[]'"), "created_at": stamp}
-    values = [
-        sa.func.coalesce(s.c[f], defaults[f]) if f in defaults else s.c[f] for f in CUSTOMER_FIELDS
-    ]
-    new = sa.select(*values, sa.literal_column("'{}'"), stamp).where(s.c.target_id.is_(None))
-    names = [*CUSTOMER_FIELDS, "attributes", "updated_at"]
-    conn.execute(c.insert().from_select(names, new.order_by(s.c.line)))
-    changes = {f: sa.func.coalesce(s.c[f], c.c[f]) for f in CUSTOMER_FIELDS} | {"updated_at": stamp}
-    conn.execute(sa.update(c).where(c.c.id == s.c.target_id, s.c.changed).values(changes))
-    s.drop(conn)
+    frame = frame.with_columns(target_id=None, match=pl.lit(None, pl.String))
+    with _stage(conn, "import_customers", c, frame) as s:
+        for key in CUSTOMER_KEYS:
+            found = (s.c.target_id.is_(None), s.c[key].is_not(None), c.c[key] == s.c[key])
+            conn.execute(sa.update(s).where(*found).values(target_id=c.c.id, match=key))
+        other = sa.and_(c.c.id == s.c.target_id, c.c.external_id != s.c.external_id)
+        taken = sa.select(s.c.line, c.c.external_id, s.c.external_id).where(other)
+        for line, stored, given in conn.execute(taken):
+            report.reject(line, f"its email or phone belongs to customer {stored}, not {given}")
+        conn.execute(sa.delete(s).where(sa.exists().where(other)))
+        joined = sa.select(s.c.line, s.c.match, c.c.external_id, c.c.id)
+        for line, key, stored, number in conn.execute(
+            joined.where(c.c.id == s.c.target_id, s.c.match != "external_id").order_by(s.c.line)
+        ):
+            report.merge(
+                line, f"stored customer {stored or f'#{number}'} (same {CUSTOMER_KEYS[key]})"
+            )
+        _changed(conn, s, c, s.c.target_id, report)
+        defaults = {"timezone": "UTC", "locale": "en", "marketing_consent": sa.false()}
+        defaults |= {"tags": sa.literal_column("'[]'"), "created_at": stamp}
+        values = [
+            sa.func.coalesce(s.c[f], defaults[f]) if f in defaults else s.c[f]
+            for f in CUSTOMER_FIELDS
+        ]
+        new = sa.select(*values, sa.literal_column("'{}'"), stamp).where(s.c.target_id.is_(None))
+        names = [*CUSTOMER_FIELDS, "attributes", "updated_at"]
+        conn.execute(c.insert().from_select(names, new.order_by(s.c.line)))
+        changes = {f: sa.func.coalesce(s.c[f], c.c[f]) for f in CUSTOMER_FIELDS} | {
+            "updated_at": stamp
+        }
+        conn.execute(sa.update(c).where(c.c.id == s.c.target_id, s.c.changed).values(changes))
 
 
 def merge_orders(
@@ -148,33 +138,30 @@ def merge_orders(
     """Find each order's customer (rejected if unknown), count new, changed and unchanged
     orders, and write them: INSERT ... ON CONFLICT (order id) DO UPDATE."""
     c, o, stamp = CUSTOMERS, ORDERS, sa.literal(now, UTCDateTime())
-    s = _stage(conn, "import_orders", o, frame.with_columns(customer_id=None, order_id=None))
-    by_id = (s.c.customer_external_id.is_not(None), c.c.external_id == s.c.customer_external_id)
-    conn.execute(sa.update(s).where(*by_id).values(customer_id=c.c.id))
-    by_email = sa.select(sa.func.min(c.c.id)).where(c.c.email == s.c.customer_email)
-    conn.execute(
-        sa.update(s)
-        .where(s.c.customer_email.is_not(None))
-        .values(customer_id=by_email.scalar_subquery())
-    )
-    unknown = s.c.customer_id.is_(None)
-    ref = sa.func.coalesce(s.c.customer_external_id, s.c.customer_email)
-    for line, name in conn.execute(sa.select(s.c.line, ref).where(unknown)):
-        report.reject(line, f"customer '{name}' is unknown (import customers first)")
-    conn.execute(sa.delete(s).where(unknown))
-    conn.execute(sa.update(s).where(o.c.external_id == s.c.external_id).values(order_id=o.c.id))
-    _changed(conn, s, o, s.c.order_id, report)
-    # Not given: as stored, else the default.
-    keep = {"status": "delivered", "currency": "EUR", "items_count": 1, "offer_code": None}
-    values = [
-        sa.func.coalesce(s.c[f], o.c[f], keep[f]) if f in keep else s.c[f] for f in ORDER_FIELDS
-    ]
-    rows = sa.select(s.c.external_id, *values, stamp, stamp).select_from(
-        s.outerjoin(o, o.c.id == s.c.order_id)
-    )
-    rows = rows.where(sa.or_(s.c.order_id.is_(None), s.c.changed)).order_by(s.c.line)
-    upsert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(o)
-    upsert = upsert.from_select(["external_id", *ORDER_FIELDS, "created_at", "updated_at"], rows)
-    updates = {f: upsert.excluded[f] for f in (*ORDER_FIELDS, "updated_at")}
-    conn.execute(upsert.on_conflict_do_update(index_elements=[o.c.external_id], set_=updates))
-    s.drop(conn)
+    frame = frame.with_columns(customer_id=None, order_id=None)
+    with _stage(conn, "import_orders", o, frame) as s:
+        by_id = (s.c.customer_external_id.is_not(None), c.c.external_id == s.c.customer_external_id)
+        conn.execute(sa.update(s).where(*by_id).values(customer_id=c.c.id))
+        by_email = sa.select(sa.func.min(c.c.id)).where(c.c.email == s.c.customer_email)
+        email = sa.update(s).where(s.c.customer_email.is_not(None))
+        conn.execute(email.values(customer_id=by_email.scalar_subquery()))
+        unknown = s.c.customer_id.is_(None)
+        ref = sa.func.coalesce(s.c.customer_external_id, s.c.customer_email)
+        for line, name in conn.execute(sa.select(s.c.line, ref).where(unknown)):
+            report.reject(line, f"customer '{name}' is unknown (import customers first)")
+        conn.execute(sa.delete(s).where(unknown))
+        conn.execute(sa.update(s).where(o.c.external_id == s.c.external_id).values(order_id=o.c.id))
+        _changed(conn, s, o, s.c.order_id, report)
+        # Not given: as stored, else the default.
+        keep = {"status": "delivered", "currency": "EUR", "items_count": 1, "offer_code": None}
+        values = [
+            sa.func.coalesce(s.c[f], o.c[f], keep[f]) if f in keep else s.c[f] for f in ORDER_FIELDS
+        ]
+        joined = s.outerjoin(o, o.c.id == s.c.order_id)
+        rows = sa.select(s.c.external_id, *values, stamp, stamp).select_from(joined)
+        rows = rows.where(sa.or_(s.c.order_id.is_(None), s.c.changed)).order_by(s.c.line)
+        upsert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(o)
+        names = ["external_id", *ORDER_FIELDS, "created_at", "updated_at"]
+        upsert = upsert.from_select(names, rows)
+        updates = {f: upsert.excluded[f] for f in (*ORDER_FIELDS, "updated_at")}
+        conn.execute(upsert.on_conflict_do_update(index_elements=[o.c.external_id], set_=updates))

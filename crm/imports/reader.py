@@ -19,12 +19,8 @@ from crm.imports.columns import DELIMITERS
 CHUNK_BYTES = 16 * 1024**2
 """Bytes read at a time: the memory an import holds does not grow with the file."""
 _NOT_UTF8 = "is not valid UTF-8 (save the file as UTF-8)"
-_READ: dict[str, Any] = {
-    "has_header": False,
-    "truncate_ragged_lines": True,
-    "missing_columns": "insert",
-}
-_READ |= {"empty_string_is_null": False}  # (missing cells: "" as well; counted by numpy)
+_READ: dict[str, Any] = {"has_header": False, "truncate_ragged_lines": True}
+_READ |= {"missing_columns": "insert", "empty_string_is_null": False}  # (numpy counts)
 _NAMES = "comma, semicolon, tab or pipe"
 _NUL = "contains a NUL character (\\0), which cannot be stored"
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable
-from functools import lru_cache
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 import phonenumbers
@@ -90,10 +89,12 @@ def _email(name: str) -> Rule:
 
 def customers(frame: pl.DataFrame, region: str) -> pl.DataFrame:
     """Customers: a column per stored field, null where the row does not give it."""
-    phones = _mapped(frame["phone"], lambda cell: _phone(cell, region))
-    tags = _mapped(frame["tags"], lambda cell: (_tags(cell), None))[0]
+    phones = _phones(frame["phone"], region)
+    split = {t: {s.strip() for s in re.split(r"[;|]", t)} for t in frame["tags"].unique() if t}
+    tags = {t: json.dumps(sorted(found - {""})) for t, found in split.items()}  # (as the ORM does)
+    tag_list = frame["tags"].replace_strict(tags, default=None, return_dtype=pl.String)
     stamps = {f"{n}_at": _times(frame[n]) for n in ("birthday", "created_at")}
-    frame = frame.with_columns(e164=phones[0], phone_problem=phones[1], tag_list=tags, **stamps)
+    frame = frame.with_columns(e164=phones[0], phone_problem=phones[1], tag_list=tag_list, **stamps)
     birthday = pl.col("birthday_at").dt.date()
     consent = pl.col("marketing_consent").str.to_lowercase()
     consent = consent.replace_strict(_BOOLS, default=None, return_dtype=pl.Boolean)
@@ -168,52 +169,70 @@ def orders(frame: pl.DataFrame) -> pl.DataFrame:
     return _checked(frame, values, rules)
 
 
-def _mapped(
-    cells: pl.Series, parse: Callable[[str], tuple[str | None, str | None]]
-) -> tuple[pl.Series, pl.Series]:
-    """``parse`` (text -> (value, problem)) of each distinct non-empty cell, as columns."""
-    found = {cell: parse(cell) for cell in cells.unique().to_list() if cell}
-    value, problem = ({k: r[i] for k, r in found.items()} for i in (0, 1))
-    return tuple(  # type: ignore[return-value]
-        cells.replace_strict(m, default=None, return_dtype=pl.String) for m in (value, problem)
-    )
+_NOISE = r"[\s\-./()]"
+_CODE = f"^\\+({'|'.join(map(str, phonenumbers.COUNTRY_CODE_TO_REGION_CODE))})"  # (prefix-free)
+_TYPES = "premium_rate toll_free shared_cost voip personal_number pager uan voicemail fixed_line"
+_NATIONAL = pl.col("national")
 
 
-def _tags(text: str) -> str:
-    """Tags, as the JSON the ORM stores: sorted, each once."""
-    return json.dumps(sorted({t.strip() for t in re.split(r"[;|]", text) if t.strip()}))
+def _phones(cells: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
+    """Each cell's E.164 number and problem (null: none). Numbers like ``+49 30 …``, ``0049 30
+    …`` or ``030 …`` are checked as ``phonenumbers.is_valid_number`` does, by its metadata's
+    patterns in polars (200,000 customers: 0.25 s, against 2.1 s one by one, same run);
+    each other distinct cell is parsed (``phonenumbers.parse``)."""
+    meta: Any = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    text, e164, digits = pl.col("text"), pl.col("e164"), pl.col("text").str.replace_all(_NOISE, "")
+    local = meta and meta.national_prefix == "0" and not meta.national_prefix_transform_rule
+    local = local and meta.national_prefix_for_parsing in (None, "0") and f"+{meta.country_code}"
+    starts = (meta and meta.international_prefix == "00", "00", "+"), (local, "0", local)
+    for given, prefix, new in starts:  # (as phonenumbers reads them in ``region``)
+        if given:
+            cut = digits.str.slice(len(prefix))
+            digits = pl.when(digits.str.starts_with(prefix)).then(new + cut).otherwise(digits)
+    frame = pl.DataFrame({"text": cells.unique()}).filter(text != "").with_columns(e164=digits)
+    code = e164.str.extract(_CODE)
+    frame = frame.with_columns(code=code, national=e164.str.slice(code.str.len_chars() + 1))
+    quick = e164.str.contains(r"^\+[1-9][0-9]*$") & _NATIONAL.str.contains("^[1-9]")
+    found = [frame.clear().with_columns(valid=True)] + [
+        part.with_columns(valid=_valid(int(code)))
+        for (code,), part in frame.filter(quick).group_by("code")
+    ]
+    wrong = pl.when(~pl.col("valid")).then(pl.format("phone '{}' is not a valid number", text))
+    checked = pl.concat(found).select("text", e164=pl.when("valid").then(e164), problem=wrong)
+    parsed = [(t, *_parsed(t, region)) for t in frame.filter(~quick.fill_null(False))["text"]]
+    checked = pl.concat([checked, pl.DataFrame(parsed, schema=checked.schema, orient="row")])
+    given = cells.to_frame("text").join(checked, on="text", how="left", maintain_order="left")
+    return given["e164"], given["problem"]
 
 
-_NOISE = re.compile(r"[\s\-./()]")
+def _valid(code: int) -> pl.Expr:
+    """``phonenumbers.is_valid_number`` of ``+{code}{national}``: in the region it picks
+    (the only one, or by leading digits, or the first where it is valid), a known type."""
+    chain: Any = pl
+    for region in (regions := phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]):
+        meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        leads = meta.leading_digits if meta else None
+        picked = _NATIONAL.str.contains(f"^(?:{leads})") if leads is not None else _typed(meta)
+        chain = chain.when(pl.lit(True) if len(regions) == 1 else picked).then(_typed(meta))
+    return cast(pl.Expr, chain.otherwise(False))
 
 
-@lru_cache(maxsize=2**16)
-def _phone(text: str, region: str) -> tuple[str | None, str | None]:
-    """(E.164, None), or (None, why not). International (``+49 30 …``, ``0049 30 …``) and
-    national numbers (``030 …``) are only checked (``is_valid_number``), not parsed: the
-    parse was two thirds of a number's time (52 against 17 microseconds, same run)."""
-    digits = _NOISE.sub("", text)
-    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if meta and digits.startswith("00") and meta.international_prefix == "00":
-        digits = "+" + digits[2:]
-    elif (
-        meta
-        and digits.startswith("0")
-        and meta.national_prefix == "0"
-        and not (
-            meta.national_prefix_transform_rule
-            or meta.national_prefix_for_parsing not in (None, "0")
-        )
-    ):
-        digits = f"+{meta.country_code}{digits[1:]}"
-    international = digits[:1] == "+" and digits[1:].isdigit() and digits[1:2] != "0"
-    for size in (1, 2, 3) if international else ():
-        code, national = int(digits[1 : 1 + size]), digits[1 + size :]
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE and national[:1] not in ("", "0"):
-            number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-            if phonenumbers.is_valid_number(number):
-                return digits, None
-            return None, f"phone '{text}' is not a valid number"
+def _typed(meta: Any) -> pl.Expr:
+    """Whether ``national`` is a number of a known type in ``meta``."""
+    types = [] if meta is None else [meta.general_desc, *(getattr(meta, t) for t in _TYPES.split())]
+    types += [] if meta is None or meta.same_mobile_and_fixed_line_pattern else [meta.mobile]
+    fits = [
+        _NATIONAL.str.contains(f"^(?:{d.national_number_pattern})$")
+        & (pl.lit(not d.possible_length) | _NATIONAL.str.len_chars().is_in(d.possible_length))
+        if d and d.national_number_pattern
+        else pl.lit(False)
+        for d in types
+    ]
+    return fits[0] & pl.any_horizontal(fits[1:]) if fits else pl.lit(False)
+
+
+def _parsed(text: str, region: str) -> tuple[str | None, str | None]:
+    """(E.164, None), or (None, why not)."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
