@@ -72,12 +72,18 @@ docs: $(STAMP)
 ## make models: rebuild the intent model shipped in nlp/pretrained/intent/ (after editing
 ## nlp/data/intents.yml; a test says when it is out of date). With
 ## COMPLAINTS=path/to/complaints-data.csv it also rebuilds the shipped complaint head
-## (nlp/pretrained/complaint.*; docs/nlu.md says where the corpus comes from)
+## (nlp/pretrained/complaint.*; docs/nlu.md says where the corpus comes from), and with
+## SENTIMENT_CORPORA=DIR the shipped sentiment head (nlp/pretrained/sentiment.*; docs/sentiment.md
+## says how to lay out DIR: the SemEval-2017 tweets and the Bitext customer-support requests)
 COMPLAINTS ?=
+SENTIMENT_CORPORA ?=
 models: $(STAMP)
 	$(BIN)/python -m nlp.intent_build
 	@if [ -n "$(COMPLAINTS)" ]; then \
 	  $(BIN)/python -m nlp.complaint_build --corpus "$(COMPLAINTS)" --cache var/complaint-embeddings; \
+	fi
+	@if [ -n "$(SENTIMENT_CORPORA)" ]; then \
+	  $(BIN)/python -m nlp.sentiment_build --corpora "$(SENTIMENT_CORPORA)"; \
 	fi
 
 ## make api-docs: regenerate docs/api-reference.md from the app's OpenAPI document

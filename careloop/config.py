@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     # response book's shop.name).
     shop_name: str = Field(default="", max_length=100)
     escalation_strong_negative: float = Field(default=-0.75, ge=-1.0, le=1.0)
-    escalation_negative: float = Field(default=-0.3, ge=-1.0, le=1.0)
+    escalation_negative: float = Field(default=-0.5, ge=-1.0, le=1.0)
     escalation_negative_window: int = Field(default=3, ge=1)
     escalation_negative_count: int = Field(default=2, ge=1)
     escalation_fallbacks: int = Field(default=2, ge=1)

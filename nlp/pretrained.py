@@ -8,8 +8,8 @@ intent model (head and out-of-scope detector; see the end of this module).
 SHA-256 and a probe embedding). The head is only valid over the encoder it was trained
 on: :func:`shipped_sentiment` checks the encoder's name, the file's checksum, and that the
 encoder embeds a fixed probe sentence as it did at build time (cosine >= 0.999), so a
-different model behind the same name is noticed. ``careloop nlu build-sentiment``
-(:mod:`nlp.sentiment_build`) writes both files.
+different model behind the same name is noticed. :mod:`nlp.sentiment_build` writes both
+files.
 """
 
 from __future__ import annotations

@@ -19,6 +19,11 @@ labels ``negative`` / ``neutral`` / ``positive``.
 ``apple``       Apple Twitter Sentiment (CrowdFlower "Data for Everyone"):
                 ``Apple-Twitter-Sentiment-DFE.csv``; sentiment 1 / 3 / 5, rows marked
                 ``not_relevant`` are left out
+``bitext``      Bitext customer-support training set (CDLA-Sharing-1.0), the 4,514-row
+                ``Bitext_Sample_Customer_Support_Training_Dataset.csv`` (columns
+                ``instruction``, ``intent``, ``tags``, ...): customer requests to a support
+                bot, all read as ``neutral``; the ``complaint`` intent and every row tagged
+                ``W`` (offensive language) are left out (:func:`bitext`)
 ==============  ====================================================================
 """
 
@@ -164,12 +169,42 @@ def apple(root: Path, split: str = "all") -> list[Example]:
     return rows
 
 
+BITEXT_FILE = "Bitext_Sample_Customer_Support_Training_Dataset.csv"
+BITEXT_NOT_NEUTRAL = frozenset({"complaint"})  # intents whose rows may well read negative
+
+
+def bitext(root: Path, split: str = "neutral") -> list[Example]:
+    """Bitext's customer requests ("how can I cancel purchase 113542617735902?", "where to
+    report an issue with a registration?") as ``neutral`` rows: the corpus has no sentiment
+    labels, but every row is a request to a support bot written to show one intent. Rows
+    that need not be neutral are left out rather than guessed: the ``complaint`` intent
+    ("I'm terribly unhappy with ur service lodge a claim") and the rows tagged ``W``,
+    offensive language ("i dont want the last damn purchase i made"). Duplicates by text
+    are dropped."""
+    if split != "neutral":
+        raise DataError(f"bitext has only the split 'neutral', not {split!r}")
+    rows: list[Example] = []
+    seen: set[str] = set()
+    with _file(root / "bitext", BITEXT_FILE).open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["intent"] in BITEXT_NOT_NEUTRAL or "W" in row["tags"]:
+                continue
+            text = _SPACE.sub(" ", row["instruction"]).strip()
+            if text and text.casefold() not in seen:
+                seen.add(text.casefold())
+                rows.append(Example(text, "neutral"))
+    if not rows:
+        raise DataError(f"{root / 'bitext' / BITEXT_FILE}: no rows")
+    return rows
+
+
 READERS: dict[str, Callable[[Path, str], list[Example]]] = {
     "semeval2017": semeval2017,
     "tweeteval": tweeteval,
     "sst": sst,
     "meld": meld,
     "apple": apple,
+    "bitext": bitext,
 }
 
 
@@ -178,5 +213,5 @@ def read_corpus(root: Path, spec: str) -> list[Example]:
     name, _, split = spec.partition(":")
     if name not in READERS:
         raise DataError(f"unknown corpus {name!r}; known: {', '.join(READERS)}")
-    default = {"tweeteval": "test", "apple": "all"}.get(name, "train")
+    default = {"tweeteval": "test", "apple": "all", "bitext": "neutral"}.get(name, "train")
     return READERS[name](root, split or default)

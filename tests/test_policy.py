@@ -37,13 +37,27 @@ def test_strong_or_repeated_negative_sentiment_escalates() -> None:
     d = decide(u("order_status", -0.9), previous_intents=[], previous_scores=[], config=CONFIG)
     assert d.reason is EscalationReason.negative_sentiment
     d = decide(
-        u("order_status", -0.4), previous_intents=["x"], previous_scores=[-0.5], config=CONFIG
+        u("order_status", -0.6), previous_intents=["x"], previous_scores=[-0.55], config=CONFIG
     )
     assert d.reason is EscalationReason.repeated_negative
     d = decide(
-        u("order_status", -0.4), previous_intents=["x"], previous_scores=[0.2], config=CONFIG
+        u("order_status", -0.6), previous_intents=["x"], previous_scores=[0.2], config=CONFIG
     )
     assert d.action is Action.answer
+
+
+def test_calm_routine_questions_never_add_up_to_an_escalation() -> None:
+    # "why was I charged 4.99 extra" read -0.49 and "ok forget about the callback" -0.47:
+    # mildly negative-sounding questions, a whole conversation of them stays with the bot
+    calm = [-0.49, -0.47, -0.45]
+    for i, score in enumerate(calm):
+        d = decide(
+            u("payment_problem", score),
+            previous_intents=["payment_problem"] * i,
+            previous_scores=calm[:i][::-1],
+            config=CONFIG,
+        )
+        assert d.action is Action.answer, score
 
 
 def test_fallbacks_rephrase_then_escalate() -> None:

@@ -163,6 +163,15 @@ def _write_corpora(root: Path) -> None:
         '2,"No, I hate this.",Ross,anger,negative\n'
         "3,Where are you going?,Joey,neutral,neutral\n"
     )
+    (root / "bitext").mkdir()
+    (root / "bitext" / "Bitext_Sample_Customer_Support_Training_Dataset.csv").write_text(
+        "instruction,intent,category,tags,response\n"
+        "how can I cancel purchase 113542617735902?,cancel_order,ORDER,BIL,Sure\n"
+        "i dont want the damn purchase,cancel_order,ORDER,BW,Sure\n"
+        "I'm terribly unhappy lodge a claim,complaint,FEEDBACK,BL,Sorry\n"
+        '"where to report an issue  with a registration?",registration_problems,ACCOUNT,BI,Here\n'
+        "How can I cancel purchase 113542617735902?,cancel_order,ORDER,BIL,Sure\n"
+    )
     (root / "apple").mkdir()
     (root / "apple" / "Apple-Twitter-Sentiment-DFE.csv").write_text(
         "_unit_id;sentiment;text\n1;5;love my @Apple watch\n2;not_relevant;AAPL up\n"
@@ -186,6 +195,11 @@ def test_corpus_readers(tmp_path: Path) -> None:
         Example("love my @user watch", "positive"),
         Example("@user my iphone died again", "negative"),
     ]
+    # customer requests read neutral; complaints and offensive rows (tag W) are left out
+    assert read_corpus(tmp_path, "bitext") == [
+        Example("how can I cancel purchase 113542617735902?", "neutral"),
+        Example("where to report an issue with a registration?", "neutral"),
+    ]
     with pytest.raises(DataError, match="unknown corpus"):
         read_corpus(tmp_path, "imdb")
     with pytest.raises(DataError, match="file not found"):
@@ -196,7 +210,7 @@ def test_corpus_readers(tmp_path: Path) -> None:
 def test_build_writes_a_head_the_loader_accepts(encoder: SentenceEncoder, tmp_path: Path) -> None:
     corpora, out = tmp_path / "corpora", tmp_path / "out"
     _write_corpora(corpora)
-    config = BuildConfig(corpora=("semeval2017", "sst:train"))
+    config = BuildConfig(corpora=("semeval2017", "sst:train", "bitext"))
     meta = build(encoder, corpora, out, config)
     assert [s["name"] for s in meta["sources"]] == [*config.corpora, "careloop"]
     shipped = shipped_sentiment(encoder, out)
@@ -221,3 +235,6 @@ def test_every_corpus_weighs_the_same_whatever_its_size() -> None:
     assert w[:90].sum() == pytest.approx(w[90:100].sum())
     assert w[100:].sum() == pytest.approx(2 * w[:90].sum())
     assert w.mean() == pytest.approx(1.0)
+    half = weights_for([big, small, own], own_weight=2.0, corpus_weights=[("small", 0.5)])
+    assert half[90:100].sum() == pytest.approx(0.5 * half[:90].sum())
+    assert half[100:].sum() == pytest.approx(2 * half[:90].sum())

@@ -10,7 +10,8 @@ the learned complaint head (nlp/complaint_build.py) reads as a complaint with hi
 probability that also reads negative or stresses a word in capitals; one strongly
 negative message, a shouted one (capitals, ``???``) unless it reads clearly positive, or an
 impatient one ("third time I'm asking", "nobody answers") or one with angry emoji that does
-not read positive; N negative among the last M, the message itself negative;
+not read positive; N negative among the last M (at or below a stricter line than "reads
+negative", so calm routine questions never add up), the message itself negative;
 an unhappy high-value or high-churn-risk customer; K "not sure" answers in a row (an
 out-of-scope answer just before counts as not understood). The cues are nlp.tone's.
 
@@ -68,7 +69,10 @@ CHURN_BONUS = {"high": 15, "medium": 5}
 @dataclass(frozen=True)
 class PolicyConfig:
     strong_negative: float = -0.75  # one message this negative escalates
-    negative: float = -0.3  # "negative" for the repeated-negative rule
+    # "negative" for the repeated-negative rule: only a message this negative counts, so
+    # calm routine questions (up to about -0.49 on the conversation dev split, "why was I
+    # charged 4.99 extra") do not add up to an escalation; chosen on that split (docs/bot.md)
+    negative: float = -0.5
     negative_window: int = 3  # ... N negative among the last M customer messages
     negative_count: int = 2
     fallbacks_in_a_row: int = 2  # K "not sure" answers in a row
