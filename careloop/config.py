@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     churn_horizon_days: int = Field(default=90, ge=7)
     churn_medium: float = Field(default=0.3, gt=0.0, lt=1.0)
     churn_high: float = Field(default=0.6, gt=0.0, lt=1.0)
+    # Threads the models may use while scoring (crm/scoring/service.py says why 1)
+    scoring_threads: int = Field(default=1, ge=1, le=256)
 
     # Campaigns (guards are checked when a run is planned and again at send time)
     campaign_frequency_cap: int = Field(default=2, ge=1)
