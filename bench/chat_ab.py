@@ -53,6 +53,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=400, help="per version")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.05,
+        help="seconds between two timed steps (a busy process's threads go idle first)",
+    )
+    parser.add_argument(
         "--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     args = parser.parse_args()
@@ -79,6 +85,7 @@ def main() -> None:
             text = QUESTIONS[i % len(QUESTIONS)]
             order = list(servers) if i % 2 == 0 else list(reversed(servers))
             for name in order:
+                time.sleep(args.pause)
                 started = time.perf_counter()
                 res = clients[name].post(
                     "/api/v1/chat/messages", json={"session_id": session, "text": text}
@@ -87,6 +94,7 @@ def main() -> None:
                 res.raise_for_status()
                 if i >= 0:
                     times[name].append(elapsed)
+            time.sleep(args.pause)
             started = time.perf_counter()
             encoder.encode([text])
             if i >= 0:
