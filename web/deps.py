@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from bot.engine import Engine as BotEngine
@@ -16,45 +15,28 @@ from careloop.errors import ValidationFailed
 from crm.schemas import MAX_ID
 from web.state import AppState
 
-# The dependencies are ``async``: FastAPI runs a plain ``def`` dependency in its thread
-# pool, a hop to another thread and back for each, where these only read attributes.
 
-
-async def get_state(request: Request) -> AppState:
-    return app_state(request)
-
-
-def app_state(request: Request) -> AppState:
+def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.careloop
     return state
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A session per request; routers commit explicitly, anything left is rolled back.
-
-    Opening a session touches no database; nor does closing one with no transaction open
-    (a request that committed): only a rollback goes to the thread pool."""
-    session = app_state(request).session_factory()
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request; routers commit explicitly, anything left is rolled back."""
+    session = get_state(request).session_factory()
     try:
         yield session
     finally:
-        if session.in_transaction():
-            await run_in_threadpool(_end, session)
-        else:
-            session.close()
+        session.rollback()
+        session.close()
 
 
-def _end(session: Session) -> None:
-    session.rollback()
-    session.close()
+def get_bot(request: Request) -> BotEngine:
+    return get_state(request).bot
 
 
-async def get_bot(request: Request) -> BotEngine:
-    return app_state(request).bot
-
-
-async def get_settings_dep(request: Request) -> Settings:
-    return app_state(request).settings
+def get_settings_dep(request: Request) -> Settings:
+    return get_state(request).settings
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
