@@ -72,10 +72,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    url: str, data_dir: Path, workers: int, *, pythonpath: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``careloop serve`` on a free port (``pythonpath``: run another source tree's code)."""
     port = free_port()
     env = {
         **os.environ,
+        **({"PYTHONPATH": str(pythonpath)} if pythonpath is not None else {}),
         "CARELOOP_ENV": "test",
         "CARELOOP_DATABASE_URL": url,
         "CARELOOP_DATA_DIR": str(data_dir),

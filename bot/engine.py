@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TypeVar, overload
 
 from sqlalchemy.orm import Session
 
@@ -44,6 +45,7 @@ from nlp.entities import DEFAULT_ORDER_PATTERNS, EMAIL, Entity, EntityExtractor
 from nlp.pipeline import NLU
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CANCEL_INTENT = "cancel_request"  # "never mind": withdraw a request for a human
 HUMAN_HAS_IT = (ConversationStatus.waiting, ConversationStatus.assigned)
 DEFERRABLE = frozenset(
@@ -174,11 +176,15 @@ class Engine:
             )
             assert existing is not None
             return self._duplicate(session, existing)
-        history = (
+        # Read only when the decision needs it (a negative or "not sure" message, an order
+        # request missing its email): most messages are answered without this query.
+        history: Sequence[conversations.EarlierInbound] = (
             []
             if fresh
-            else conversations.recent_inbound(
-                session, conversation_id=conversation.id, before_id=message.id, limit=5
+            else _Later(
+                lambda: conversations.recent_inbound(
+                    session, conversation_id=conversation.id, before_id=message.id, limit=5
+                )
             )
         )
         if understanding is None:
@@ -256,8 +262,8 @@ class Engine:
             )
         decision = decide(
             understanding,
-            previous_intents=[_understood_as(m) for m in history],
-            previous_scores=[m.sentiment_score for m in history],
+            previous_intents=_Later(lambda: [_understood_as(m) for m in history]),
+            previous_scores=_Later(lambda: [m.sentiment_score for m in history]),
             config=self.policy,
             signals=signals(customer),
         )
@@ -282,12 +288,14 @@ class Engine:
                 text=message.text,
                 understanding=understanding,
                 entities=entities,
-                earlier_emails=[
-                    str(e["value"])
-                    for m in history
-                    for e in m.entities or []
-                    if e.get("type") == EMAIL and e.get("value")
-                ],
+                earlier_emails=_Later(
+                    lambda: [
+                        str(e["value"])
+                        for m in history
+                        for e in m.entities or []
+                        if e.get("type") == EMAIL and e.get("value")
+                    ]
+                ),
             )
             if turn is not None:
                 message.payload = {**(message.payload or {}), "dialogue": turn.decision.response}
@@ -389,3 +397,26 @@ def _understood_as(message: conversations.EarlierInbound) -> str | None:
     counts as understood even when the intent model said "not sure"."""
     taken = (message.payload or {}).get("dialogue")
     return str(taken) if taken else message.intent
+
+
+class _Later(Sequence[T]):
+    """A list computed when (and once) it is first read."""
+
+    def __init__(self, compute: Callable[[], Sequence[T]]) -> None:
+        self._compute = compute
+        self._items: Sequence[T] | None = None
+
+    def _read(self) -> Sequence[T]:
+        if self._items is None:
+            self._items = self._compute()
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._read()[index]
+
+    def __len__(self) -> int:
+        return len(self._read())

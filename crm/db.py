@@ -336,12 +336,12 @@ def staged_rows(
     table.drop(connection)
 
 
-def dialect_insert(session: Session, model: type[Any]) -> Any:
-    """``INSERT`` for ``model`` in the session's dialect (SQLite or PostgreSQL), which knows
-    ``ON CONFLICT``."""
+def dialect_insert(session: Session | str, model: type[Any]) -> Any:
+    """``INSERT`` for ``model`` in the session's dialect (or the dialect named: SQLite or
+    PostgreSQL), which knows ``ON CONFLICT``."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    name = session.get_bind().dialect.name
+    name = session if isinstance(session, str) else session.get_bind().dialect.name
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
 
 

@@ -86,6 +86,48 @@ def test_micro_batcher_gives_every_caller_its_own_result() -> None:
         batcher.close()
 
 
+def test_micro_batcher_runs_a_lone_call_at_once_in_the_callers_thread() -> None:
+    threads: list[str] = []
+
+    def record(items: Sequence[int]) -> list[int]:
+        threads.append(threading.current_thread().name)
+        return [x + 1 for x in items]
+
+    # A batch window of a minute: a lone call that waited for one would not return here.
+    batcher: MicroBatcher[int, int] = MicroBatcher(record, max_wait=60.0, name="nlu-test")
+    try:
+        assert [batcher.submit(x) for x in (1, 2, 3)] == [2, 3, 4]
+        assert threads == [threading.current_thread().name] * 3
+        assert (batcher.batches, batcher.items) == (3, 3)
+    finally:
+        batcher.close()
+
+
+def test_micro_batcher_batches_what_arrives_while_a_call_runs() -> None:
+    running, release = threading.Event(), threading.Event()
+    calls: list[list[int]] = []
+
+    def slow(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            running.set()
+            release.wait(10)
+        return [-x for x in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(slow, max_batch=8, max_wait=0.05)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(batcher.submit, 0)  # idle: runs at once, in its thread
+            assert running.wait(10)
+            later = [batcher.submit_async(x) for x in (1, 2, 3, 4)]  # queued meanwhile
+            release.set()
+            assert first.result(10) == 0
+            assert [f.result(10) for f in later] == [-1, -2, -3, -4]
+        assert calls == [[0], [1, 2, 3, 4]]
+    finally:
+        batcher.close()
+
+
 def test_micro_batcher_passes_errors_to_each_caller() -> None:
     def broken(items: Sequence[str]) -> list[str]:
         raise RuntimeError("model exploded")

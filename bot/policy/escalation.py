@@ -152,11 +152,10 @@ def decide(
         or upset
     ):
         return Decision(Action.escalate, "complaint", EscalationReason.negative_sentiment)
-    window = [score, *[s for s in previous_scores if s is not None]][: config.negative_window]
-    if score <= config.negative and (
-        sum(1 for s in window if s <= config.negative) >= config.negative_count
-    ):
-        return Decision(Action.escalate, "complaint", EscalationReason.repeated_negative)
+    if score <= config.negative:  # (earlier messages are read only for a negative one)
+        window = [score, *[s for s in previous_scores if s is not None]][: config.negative_window]
+        if sum(1 for s in window if s <= config.negative) >= config.negative_count:
+            return Decision(Action.escalate, "complaint", EscalationReason.repeated_negative)
     if (
         signals is not None
         and score <= config.at_risk_negative

