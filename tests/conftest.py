@@ -81,6 +81,19 @@ def migrated_postgres_database() -> Iterator[str]:
         drop_postgres_database(admin, url)
 
 
+@contextmanager
+def migrated_database(backend: str, folder: Path) -> Iterator[str]:
+    """A database migrated to head: an SQLite file in ``folder``, or a fresh PostgreSQL
+    database (``migrated_postgres_database``)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'test.db'}"
+        upgrade(url)
+        yield url
+        return
+    with migrated_postgres_database() as url:
+        yield url
+
+
 # Tests that train models or cross-validate (seconds to minutes each on 2 cores). Kept in one
 # list so that `make test-fast` (no slow, browser or PostgreSQL tests) stays under 2 minutes.
 SLOW_TESTS = (
@@ -132,12 +145,7 @@ def db_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database migrated to head, once per backend per run."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        upgrade(url)
-        yield url
-        return
-    with migrated_postgres_database() as url:
+    with migrated_database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
 
 

@@ -18,8 +18,7 @@ from crm.db import create_db_engine, create_session_factory, session_scope
 from crm.models import Customer, OrderStatus
 from crm.scoring.history import OrderHistory, ScoreWrites
 from crm.scoring.rfm import SEGMENT_NAMES, SEGMENTS, quintile_scores, score_rfm, segment
-from migrations.runner import upgrade
-from tests.conftest import migrated_postgres_database
+from tests.conftest import migrated_database
 from tests.factories import make_customer, make_order
 from tests.test_cli import cli_env  # noqa: F401 (a fixture)
 
@@ -174,12 +173,7 @@ def test_order_history_reads_what_counts_sorted_by_customer_and_time(session: Se
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated database of this test's own (rows committed here reach no other test)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'own.db'}"
-        upgrade(url)
-        yield url
-        return
-    with migrated_postgres_database() as url:
+    with migrated_database(request.param, tmp_path) as url:
         yield url
 
 
