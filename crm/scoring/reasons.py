@@ -154,7 +154,8 @@ def top_reasons(
                 None if (a := features.csat_last_at.get(c)) is None else (now - a).days for c in ids
             ]
         reasons = encoded(entries(group, partial(_values, X[rows], names), days))
-        text[group] = pl.Series([None] * len(risky), dtype=pl.String).scatter(rows, reasons)
+        empty = pl.repeat(None, len(risky), dtype=pl.String, eager=True)
+        text[group] = empty.scatter(rows, reasons)
     ranks = [f"rank{r}" for r in range(top.shape[1])]
     ranked = pl.DataFrame(text).with_columns(
         pl.Series(rank, top[:, r]) for r, rank in enumerate(ranks)
