@@ -150,7 +150,7 @@ class OrderHistory:
 
         A session with nothing of its own in flight (no transaction begun: the nightly job,
         ``careloop score``) reads through ADBC, which hands the rows over as Arrow columns
-        with no Python object per value: 10.3 M orders from SQLite in 3.3-4.1 s against
+        with no Python object per value: 9.0 M orders from SQLite in 3.3-4.1 s against
         9.5-11.0 s through the DB-API cursor (same run, ``adbc_columns``). A session in a
         transaction reads on its own connection, so that the rows it wrote are included
         (``FETCH_ROWS`` at a time from the DB-API cursor; a server-side cursor on
