@@ -5,8 +5,11 @@ batches of 64 (messages per second). Then a real server (`careloop serve`, a scr
 database, the scheduler off) takes web-chat messages from an asyncio + httpx client over
 loopback at each concurrency level: every message from a fresh visitor asking a routine
 question, and a variant where each visitor sends a 10-message conversation. Reported per
-level: messages per second, p50/p99 latency, errors, and the ratio of the rate to the raw
-batched encode rate measured in the same run.
+level: messages per second, p50/p99 latency, errors, the ratio of the rate to the raw
+batched encode rate measured in the same run, and the server's CPU time per message (all
+its processes, from ``/proc``; Linux only, else absent). On a shared machine the rate
+swings with the other work, while the CPU time a message costs the server moves far less:
+compare changes by it too.
 
     .venv/bin/python -m bench.chat_throughput [--database sqlite|postgresql] [--workers N]
         [--levels 1,8,32,128] [--seconds 15] [--admin-url URL]
@@ -70,6 +73,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` and all its descendants so far (from
+    ``/proc``); None where there is no ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = [
+                int(child)
+                for task in Path(f"/proc/{current}/task").iterdir()
+                for child in (task / "children").read_text().split()
+            ]
+        except OSError:
+            if current == pid:
+                return None
+            continue  # (a child that just ended)
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        pending.extend(children)
+    return total
 
 
 def start_server(
@@ -197,7 +223,13 @@ def main() -> None:
         results: dict[str, list[dict[str, Any]]] = {"fresh_visitor": [], "conversation_10": []}
         for level in [int(x) for x in args.levels.split(",")]:
             for name, turns in (("fresh_visitor", 1), ("conversation_10", 10)):
+                cpu_before = server_cpu_seconds(proc.pid)
                 row = asyncio.run(load(base, level, args.seconds, turns))
+                cpu_after = server_cpu_seconds(proc.pid)
+                if cpu_before is not None and cpu_after is not None and row["messages"]:
+                    row["server_cpu_ms_per_msg"] = round(
+                        1000 * (cpu_after - cpu_before) / row["messages"], 2
+                    )
                 row["ratio_to_raw_batched_encode"] = round(
                     row["msg_per_s"] / raw["batched_msg_per_s"], 3
                 )
