@@ -188,8 +188,12 @@ def _lock_holder(admin: Engine) -> int:
 
 
 def _terminate(admin: Engine, pid: int) -> None:
+    # With a timeout the call returns once the backend has ended (and so released its
+    # locks), not as soon as it was signalled: without one, the next statement could still
+    # find the lock held.
     with admin.connect() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        ended = conn.execute(text("SELECT pg_terminate_backend(:p, 10000)"), {"p": pid})
+        assert ended.scalar()
 
 
 @pytest.mark.postgres
