@@ -30,6 +30,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from threadpoolctl import threadpool_limits
 
 from bot.engine import Engine as BotEngine
 from bot.factory import build_engine, serving, watch_models
@@ -101,6 +102,7 @@ async def serve_parts(
     loads off the event loop), the scheduler, the response book and the watchers, then the
     Telegram channel; they stop in the reverse order."""
     engine_bot = bot if bot is not None else await asyncio.to_thread(build_engine, settings)
+    limit_blas_threads(settings)
     runner: JobRunner | None = None
     if run_scheduler if run_scheduler is not None else settings.scheduler_enabled:
         runner = JobRunner(engine, factory, settings)
@@ -118,6 +120,25 @@ async def serve_parts(
     finally:
         if runner is not None:
             runner.shutdown()
+
+
+def limit_blas_threads(settings: Settings) -> None:
+    """Cap the BLAS libraries loaded so far (NumPy's and SciPy's OpenBLAS) at
+    ``settings.blas_threads`` threads for the rest of this process (0: leave them be).
+
+    A serving process multiplies small matrices per message (the heads, the out-of-scope
+    detector), where a second BLAS thread saves nothing, and OpenBLAS's idle threads spin
+    on a core the web requests and the encoder need. Measured with ``bench.chat_throughput
+    --levels 32 --seconds 10`` (SQLite, one process, 2 cores shared with other work, load
+    2.7-4.1, three interleaved rounds): the server's CPU time per message 18.1-18.5 ms with
+    the default (2 threads) against 12.4-13.1 ms with 1
+    (``bench/results/2026-12-05-chat-blas.md``). Called once the models are loaded, so that
+    SciPy's copy is among the libraries capped; PyTorch's threads are not touched.
+
+    threadpoolctl lets one thread at a time set OpenBLAS's process-wide limit (the first
+    to set it, while alive); in ``serve`` that is the event loop's, which calls this."""
+    if settings.blas_threads:
+        threadpool_limits(limits=settings.blas_threads, user_api="blas")
 
 
 def sender_gate(settings: Settings, engine: Engine, runner: JobRunner | None) -> Callable[[], bool]:
@@ -176,6 +197,7 @@ async def run_bot(settings: Settings, on_ready: Callable[[], None]) -> None:
     engine, factory = database(settings)
     try:
         bot_engine = await asyncio.to_thread(build_engine, settings)
+        limit_blas_threads(settings)
         channel = telegram_channel(settings, bot_engine, factory)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     churn_high: float = Field(default=0.6, gt=0.0, lt=1.0)
     # Threads the models may use while scoring (crm/scoring/service.py says why 1)
     scoring_threads: int = Field(default=1, ge=1, le=256)
+    # BLAS threads (NumPy, SciPy) in a serving process once its models are loaded; 0 leaves
+    # the libraries' own default (app/compose.py says why 1)
+    blas_threads: int = Field(default=1, ge=0, le=256)
 
     # Campaigns (guards are checked when a run is planned and again at send time)
     campaign_frequency_cap: int = Field(default=2, ge=1)

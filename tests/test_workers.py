@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from threadpoolctl import threadpool_info, threadpool_limits
 from typer.testing import CliRunner
 
 from app.cli import app as cli
@@ -81,6 +82,36 @@ def test_serve_refuses_workers_that_would_all_poll_telegram(
 
 def test_serve_help_documents_workers() -> None:
     assert "--workers" in runner.invoke(cli, ["serve", "--help"]).output
+
+
+@pytest.mark.parametrize("blas_threads", [1, 0])
+def test_a_serving_app_caps_the_blas_threads_once_its_models_are_loaded(
+    blas_threads: int,
+    settings: Settings,
+    bot: BotEngine,
+    db_engine: Engine,
+    live_session_factory: sessionmaker[Session],
+) -> None:
+    def blas() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    app = web_app(
+        settings.model_copy(update={"blas_threads": blas_threads}),
+        bot=bot,
+        db_engine=db_engine,
+        session_factory=live_session_factory,
+        run_scheduler=False,
+    )
+
+    async def once_started() -> set[int]:
+        async with app.router.lifespan_context(app):
+            return blas()
+
+    # In this thread: threadpoolctl lets only one living thread set OpenBLAS's limits, and
+    # the tests' thread may have set them already (scoring does).
+    with threadpool_limits(limits=2, user_api="blas"):  # (restored for the other tests)
+        assert blas() == {2}
+        assert asyncio.run(once_started()) == ({1} if blas_threads else {2})
 
 
 # -- change notifications -------------------------------------------------------------------
