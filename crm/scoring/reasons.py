@@ -1,11 +1,5 @@
-"""Churn reasons: stored as codes with the customer's own values, worded when read.
-
-Scoring stores each at-risk customer's top reasons as JSON objects, e.g.
-``{"code": "days_since_last_order", "value": 212, "usual_gap_days": 30}`` (null: a value
-the customer does not have); pages, the inbox panel, exports and the API word them with
-``describe`` ("no order for 212 days, usually every 30 days"). Reasons stored as sentences
-by earlier versions are shown as they are.
-"""
+"""Churn reasons: stored as codes with the customer's own values (null: a value the
+customer does not have), worded when read by ``describe`` (docs/customer-value.md)."""
 
 from __future__ import annotations
 
@@ -172,11 +166,6 @@ def top_reasons(
     return list(out)
 
 
-def _values(rows: np.ndarray, names: Sequence[str], name: str) -> np.ndarray:
-    values: np.ndarray = rows[:, names.index(name)]
-    return values
-
-
 def _days(value: int) -> str:
     return "1 day" if value == 1 else f"{value} days"
 
@@ -189,6 +178,10 @@ def _ago(days: int | None) -> str:
 
 def _nps_kind(score: int) -> str:
     return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
+
+
+def _values(rows: np.ndarray, names: Sequence[str], name: str) -> np.ndarray:
+    return np.asarray(rows[:, names.index(name)])
 
 
 def describe(reason: Reason | str) -> str:

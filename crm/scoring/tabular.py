@@ -197,7 +197,7 @@ class BlendModel:
         # A column with no values at all (e.g. no NPS answers yet) carries no information;
         # it is held constant so that both models accept it.
         self.empty = np.all(np.isnan(X), axis=0)
-        X = self._prepare(X)
+        X = _constant(X, self.empty)
         folds = max(2, min(self.folds, int(np.bincount(y, minlength=2).min())))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
         log_odds = np.zeros((len(y), 2))
@@ -220,21 +220,14 @@ class BlendModel:
         self.linear.fit(X, y)
         return self
 
-    def _prepare(self, X: np.ndarray) -> np.ndarray:
-        return _constant(X, self.empty)
-
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         p = self.combine(self.log_odds(X))
-        result: np.ndarray = np.column_stack([1 - p, p])
-        return result
+        return np.column_stack([1 - p, p])
 
     def log_odds(self, X: np.ndarray) -> np.ndarray:
         """Each model's log-odds of the positive class, one column each (GBM, linear)."""
-        X = self._prepare(X)
-        result: np.ndarray = np.column_stack(
-            [self.gbm.decision_function(X), self.linear.decision_function(X)]
-        )
-        return result
+        X = _constant(X, self.empty)
+        return np.column_stack([self.gbm.decision_function(X), self.linear.decision_function(X)])
 
     def combine(self, log_odds: np.ndarray) -> np.ndarray:
         """The calibrated probability from the two models' ``log_odds`` (the stacker's)."""
@@ -250,7 +243,7 @@ class BlendModel:
         categorical one predicts again), which costs next to nothing."""
         changed = X.copy()
         changed[:, columns] = values
-        changed = self._prepare(changed)
+        changed = _constant(changed, self.empty)
         result = np.empty_like(log_odds)
         result[:, 0] = self.gbm.decision_function(changed)
         weights = self._linear_weights()
@@ -258,7 +251,7 @@ class BlendModel:
             result[:, 1] = self.linear.decision_function(changed)
             return result
         coefficients, medians = weights
-        before = np.where(self.empty[columns], 0.0, X[:, columns])  # (as _prepare, columns only)
+        before = np.where(self.empty[columns], 0.0, X[:, columns])  # (as _constant, columns only)
         before = np.where(np.isnan(before), medians[columns], before)
         after = np.where(np.isnan(changed[:, columns]), medians[columns], changed[:, columns])
         result[:, 1] = log_odds[:, 1] + (after - before) @ coefficients[columns]
