@@ -155,14 +155,10 @@ class Summary:
 
 def summarise(rows: list[tuple[int, dt.datetime, float]], now: dt.datetime) -> Summary:
     """Per-customer summaries from (customer id, ordered at, amount) rows."""
-    return summarise_history(
-        OrderHistory.from_arrays(
-            np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-            np.fromiter((epoch(as_utc(r[1])) for r in rows), dtype=np.int64, count=len(rows)),
-            np.fromiter((float(r[2]) for r in rows), dtype=np.float64, count=len(rows)),
-        ),
-        now,
-    )
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    at = np.array([epoch(as_utc(r[1])) for r in rows], dtype=np.int64)
+    amounts = np.array([float(r[2]) for r in rows], dtype=np.float64)
+    return summarise_history(OrderHistory.from_arrays(ids, at, amounts), now)
 
 
 def summarise_history(history: OrderHistory, now: dt.datetime) -> Summary:

@@ -70,14 +70,13 @@ def entries(
         case "complaints":
             complaints = _whole(column("complaints_30d")).fill_null(0)
             escalations = _whole(column("escalations_90d"))
-            named = pl.when(pl.col("complaints") > 0).then(pl.lit("complaints_30d"))
-            return pl.DataFrame({"complaints": complaints, "escalations": escalations}).select(
-                named.otherwise(pl.lit("escalations_90d")).alias("code"),
-                pl.when(pl.col("complaints") > 0)
-                .then(pl.col("complaints"))
-                .otherwise(pl.col("escalations"))
-                .alias("value"),
+            some = pl.col("complaints") > 0
+            named = (
+                pl.when(some).then(pl.lit("complaints_30d")).otherwise(pl.lit("escalations_90d"))
             )
+            value = pl.when(some).then("complaints").otherwise("escalations")
+            frame = pl.DataFrame({"complaints": complaints, "escalations": escalations})
+            return frame.select(named.alias("code"), value.alias("value"))
         case "csat":
             score = _whole(column("csat_last"))
             days = pl.Series(csat_days, dtype=pl.Int64)

@@ -1,12 +1,6 @@
-"""Churn models on any customer table: read a CSV, encode its columns, cross-validate.
-
-Used by ``careloop churn evaluate`` (any table with a churn label) and by the shop's own
-churn model (crm/scoring/model.py). The model (``BlendModel``) stacks gradient boosting
-(scikit-learn's histogram GBM, with native categorical handling and missing values, early
-stopping) and a regularised logistic regression on one-hot / standardised columns; a
-logistic regression on their out-of-fold log-odds blends and calibrates them. No tuning is
-asked of the user.
-"""
+"""Churn models on any customer table: read a CSV, encode its columns, cross-validate
+(``careloop churn evaluate``); ``BlendModel`` is also the shop's own churn model
+(crm/scoring/model.py)."""
 
 from __future__ import annotations
 
@@ -327,14 +321,11 @@ def cross_validate(table: Table, folds: int = 5, seed: int = 0) -> dict[str, Any
     oof = np.zeros(n)
     fold_auc = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    last: tuple[BlendModel, np.ndarray] | None = None
     for train, test in splitter.split(table.X, table.y):
         model = BlendModel(table.categorical, seed).fit(table.X[train], table.y[train])
         oof[test] = model.predict_proba(table.X[test])[:, 1]
         fold_auc.append(roc_auc_score(table.y[test], oof[test]))
-        last = (model, test)
-    assert last is not None
-    model, test = last
+    # (the last fold's model, on its held-out rows)
     importance = permutation_importance(model, table.X[test], table.y[test], table.names, seed)
     reliability = calibration(table.y, oof)
     rate = positives / n
