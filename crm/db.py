@@ -157,6 +157,9 @@ SQLITE_WRITE_WAIT_SECONDS = 30.0
 """How long a write transaction waits for its turn on SQLite before it fails (a 503)."""
 
 
+_WRITE_TURN = "careloop_write_turn"
+
+
 class WriteQueue:
     """SQLite's writers of one process, one at a time in order of arrival, each waiting
     at most ``timeout`` seconds.
@@ -181,11 +184,8 @@ class WriteQueue:
             ):
                 self._waiting.remove(me)
                 self._turns.notify_all()
-                raise OperationalError(
-                    "BEGIN IMMEDIATE",
-                    None,
-                    TimeoutError(f"no turn to write within {self.timeout:g} s"),
-                )
+                late = TimeoutError(f"no turn to write within {self.timeout:g} s")
+                raise OperationalError("BEGIN IMMEDIATE", None, late)
             self._waiting.popleft()
             self._held = True
 
@@ -203,21 +203,17 @@ class WriteQueue:
             conn.exec_driver_sql("BEGIN")
             return
         self.acquire()
-        conn.info[_WRITE_TURN] = self
+        conn.info[_WRITE_TURN] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            _sqlite_end(conn)
+            self.end(conn)
             raise
 
-
-_WRITE_TURN = "careloop_write_turn"
-
-
-def _sqlite_end(conn: Connection) -> None:
-    queue = conn.info.pop(_WRITE_TURN, None)
-    if queue is not None:
-        queue.release()
+    def end(self, conn: Connection) -> None:
+        """After a commit or rollback: the next writer's turn, if ``conn`` held it."""
+        if conn.info.pop(_WRITE_TURN, False):
+            self.release()
 
 
 def in_memory(url: URL) -> bool:
@@ -275,9 +271,10 @@ def create_db_engine(
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", WriteQueue().begin)
-        event.listen(engine, "commit", _sqlite_end)
-        event.listen(engine, "rollback", _sqlite_end)
+        queue = WriteQueue()
+        event.listen(engine, "begin", queue.begin)
+        event.listen(engine, "commit", queue.end)
+        event.listen(engine, "rollback", queue.end)
     return engine
 
 
