@@ -10,13 +10,13 @@ import polars as pl
 import sqlalchemy as sa
 
 from crm.db import UTCDateTime, dialect_insert, staged_rows
+from crm.imports.columns import CUSTOMER_COLUMNS
 from crm.imports.report import ImportReport
 from crm.models import Customer, Order
 
 CUSTOMERS, ORDERS = cast(sa.Table, Customer.__table__), cast(sa.Table, Order.__table__)
 CUSTOMER_KEYS = {"external_id": "customer id", "email": "email", "phone": "phone"}
-CUSTOMER_FIELDS: tuple[str, ...] = (*CUSTOMER_KEYS, "first_name", "last_name", "birthday")
-CUSTOMER_FIELDS += ("timezone", "locale", "marketing_consent", "tags", "created_at")
+CUSTOMER_FIELDS = tuple(CUSTOMER_COLUMNS)
 ORDER_FIELDS: tuple[str, ...] = ("customer_id", "ordered_at", "total_amount", "currency")
 ORDER_FIELDS += ("status", "items_count", "offer_code")
 _STAGED = dict.fromkeys(("line", "target_id", "order_id"), sa.Integer()) | {"changed": sa.Boolean()}
