@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import (
@@ -76,9 +78,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        return as_utc(value)
+        return None if value is None else as_utc(value)
 
 
 class CheckedEnum(Enum):
@@ -157,6 +157,9 @@ SQLITE_WRITE_WAIT_SECONDS = 30.0
 """How long a write transaction waits for its turn on SQLite before it fails (a 503)."""
 
 
+_WRITE_TURN = "careloop_write_turn"
+
+
 class WriteQueue:
     """SQLite's writers of one process, one at a time in order of arrival, each waiting
     at most ``timeout`` seconds.
@@ -181,11 +184,8 @@ class WriteQueue:
             ):
                 self._waiting.remove(me)
                 self._turns.notify_all()
-                raise OperationalError(
-                    "BEGIN IMMEDIATE",
-                    None,
-                    TimeoutError(f"no turn to write within {self.timeout:g} s"),
-                )
+                late = TimeoutError(f"no turn to write within {self.timeout:g} s")
+                raise OperationalError("BEGIN IMMEDIATE", None, late)
             self._waiting.popleft()
             self._held = True
 
@@ -194,31 +194,26 @@ class WriteQueue:
             self._held = False
             self._turns.notify_all()
 
-
-_WRITE_TURN = "careloop_write_turn"
-
-
-def _sqlite_begin(queue: WriteQueue, conn: Connection) -> None:
-    # IMMEDIATE takes the write lock when the transaction starts, so a transaction that
-    # reads and then writes waits for another writer instead of failing at once with
-    # "database is locked" on its stale WAL snapshot. The price is one transaction at a
-    # time (in turn: WriteQueue), so transactions stay short; read-only ones opt out.
-    if conn.get_execution_options().get("careloop_read_only"):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        queue.acquire()
-        conn.info[_WRITE_TURN] = queue
+    def begin(self, conn: Connection) -> None:
+        """``conn``'s transaction: IMMEDIATE takes the write lock when it starts, so one
+        that reads and then writes waits for another writer instead of failing at once with
+        "database is locked" on its stale WAL snapshot. The price is one transaction at a
+        time (in turn), so transactions stay short; read-only ones opt out."""
+        if conn.get_execution_options().get("careloop_read_only"):
+            conn.exec_driver_sql("BEGIN")
+            return
+        self.acquire()
+        conn.info[_WRITE_TURN] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            _sqlite_end(conn)
+            self.end(conn)
             raise
 
-
-def _sqlite_end(conn: Connection) -> None:
-    queue = conn.info.pop(_WRITE_TURN, None)
-    if queue is not None:
-        queue.release()
+    def end(self, conn: Connection) -> None:
+        """After a commit or rollback: the next writer's turn, if ``conn`` held it."""
+        if conn.info.pop(_WRITE_TURN, False):
+            self.release()
 
 
 def in_memory(url: URL) -> bool:
@@ -232,14 +227,9 @@ def postgres_timeouts(
 ) -> str:
     """The libpq ``options`` that give each session a ``statement_timeout`` and an
     ``idle_in_transaction_session_timeout`` (None or 0: the server's default, no limit)."""
-    parts = []
-    for name, seconds in (
-        ("statement_timeout", statement_timeout_s),
-        ("idle_in_transaction_session_timeout", idle_in_transaction_timeout_s),
-    ):
-        if seconds:
-            parts.append(f"-c {name}={max(1, round(seconds * 1000))}")
-    return " ".join(parts)
+    limits = {"statement_timeout": statement_timeout_s}
+    limits["idle_in_transaction_session_timeout"] = idle_in_transaction_timeout_s
+    return " ".join(f"-c {n}={max(1, round(s * 1000))}" for n, s in limits.items() if s)
 
 
 def lift_timeouts(session: Session) -> None:
@@ -269,16 +259,12 @@ def create_db_engine(
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False}
-        if in_memory(parsed) or parsed.database is None:
+        if in_memory(parsed):
             kwargs["poolclass"] = StaticPool
         else:
-            from pathlib import Path
-
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
     else:
-        kwargs["pool_pre_ping"] = True
-        kwargs["pool_size"] = pool_size
-        kwargs["max_overflow"] = max_overflow
+        kwargs |= {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": max_overflow}
         options = postgres_timeouts(statement_timeout_s, idle_in_transaction_timeout_s)
         if options and parsed.get_backend_name() == "postgresql":
             kwargs["connect_args"] = {"options": options}
@@ -286,13 +272,9 @@ def create_db_engine(
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         queue = WriteQueue()
-
-        def begin(conn: Connection) -> None:
-            _sqlite_begin(queue, conn)
-
-        event.listen(engine, "begin", begin)
-        event.listen(engine, "commit", _sqlite_end)
-        event.listen(engine, "rollback", _sqlite_end)
+        event.listen(engine, "begin", queue.begin)
+        event.listen(engine, "commit", queue.end)
+        event.listen(engine, "rollback", queue.end)
     return engine
 
 
@@ -336,11 +318,9 @@ def staged_rows(
     table.drop(connection)
 
 
-def dialect_insert(session: Session | str, model: type[Any]) -> Any:
+def dialect_insert(session: Session | str, model: type[Any] | Table) -> Any:
     """``INSERT`` for ``model`` in the session's dialect (or the dialect named: SQLite or
     PostgreSQL), which knows ``ON CONFLICT``."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     name = session if isinstance(session, str) else session.get_bind().dialect.name
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
 

@@ -17,7 +17,6 @@ CUSTOMER_COLUMNS: dict[str, tuple[str, ...]] = {
     "tags": ("tags", "labels"),
     "created_at": ("created_at", "signup_date", "registered_at", "customer_since"),
 }
-CUSTOMER_KEYS = ("external_id", "email", "phone")
 ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
     "external_id": ("order_id", "external_id", "order_number", "id"),
     "customer_external_id": ("customer_id", "customer_external_id", "customer_number"),

@@ -8,16 +8,15 @@ from typing import Any, cast
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from crm.db import UTCDateTime, staged_rows
+from crm.db import UTCDateTime, dialect_insert, staged_rows
+from crm.imports.columns import CUSTOMER_COLUMNS
 from crm.imports.report import ImportReport
 from crm.models import Customer, Order
 
 CUSTOMERS, ORDERS = cast(sa.Table, Customer.__table__), cast(sa.Table, Order.__table__)
 CUSTOMER_KEYS = {"external_id": "customer id", "email": "email", "phone": "phone"}
-CUSTOMER_FIELDS: tuple[str, ...] = (*CUSTOMER_KEYS, "first_name", "last_name", "birthday")
-CUSTOMER_FIELDS += ("timezone", "locale", "marketing_consent", "tags", "created_at")
+CUSTOMER_FIELDS = tuple(CUSTOMER_COLUMNS)
 ORDER_FIELDS: tuple[str, ...] = ("customer_id", "ordered_at", "total_amount", "currency")
 ORDER_FIELDS += ("status", "items_count", "offer_code")
 _STAGED = dict.fromkeys(("line", "target_id", "order_id"), sa.Integer()) | {"changed": sa.Boolean()}
@@ -160,8 +159,7 @@ def merge_orders(
         joined = s.outerjoin(o, o.c.id == s.c.order_id)
         rows = sa.select(s.c.external_id, *values, stamp, stamp).select_from(joined)
         rows = rows.where(sa.or_(s.c.order_id.is_(None), s.c.changed)).order_by(s.c.line)
-        upsert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(o)
         names = ["external_id", *ORDER_FIELDS, "created_at", "updated_at"]
-        upsert = upsert.from_select(names, rows)
+        upsert = dialect_insert(conn.dialect.name, o).from_select(names, rows)
         updates = {f: upsert.excluded[f] for f in (*ORDER_FIELDS, "updated_at")}
         conn.execute(upsert.on_conflict_do_update(index_elements=[o.c.external_id], set_=updates))

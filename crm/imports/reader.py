@@ -27,9 +27,8 @@ _NUL = "contains a NUL character (\\0), which cannot be stored"
 
 def sniff_delimiter(header_line: str) -> str:
     """The delimiter of a file with this header line: of comma, semicolon, tab and pipe,
-    the one that splits it into the most columns (quotes respected); a comma on a tie
-    (a single column). (``csv.Sniffer`` prefers a comma whenever one line has one, as in
-    ``id;amount (EUR, gross)``.)"""
+    the one that splits it into the most columns (quotes respected); a comma on a tie (a
+    single column). (Not ``csv.Sniffer``: docs/import.md says why.)"""
     split = {d: len(next(csv.reader([header_line], delimiter=d), [])) for d in DELIMITERS}
     best = max(split, key=split.__getitem__)
     return best if split[best] > 1 else ","

@@ -40,14 +40,6 @@ class ImportReport:
         if len(self.merges) < MAX_REPORTED:
             self.merges.append((line, into))
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ImportReport:
-        names = {"rejected_count": "rejected", "rejected": "rejections"}
-        fields = {f: data[names.get(f, f)] for f in cls.__dataclass_fields__}
-        fields["rejected"] = [(r["line"], r["reason"]) for r in data["rejections"]]
-        fields["merges"] = [(m["line"], m["into"]) for m in data["merges"]]
-        return cls(**fields)
-
     def as_dict(self) -> dict[str, Any]:
         data = {f: getattr(self, f) for f in self.__dataclass_fields__} | {
             "accepted": self.accepted,

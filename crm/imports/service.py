@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careloop.errors import ValidationFailed
 from crm.db import utcnow
 from crm.imports import merge, validate
-from crm.imports.columns import CUSTOMER_COLUMNS, CUSTOMER_KEYS, ORDER_COLUMNS, delimiter_name
+from crm.imports.columns import CUSTOMER_COLUMNS, ORDER_COLUMNS, delimiter_name
 from crm.imports.reader import CsvFile, sniff_delimiter
 from crm.imports.report import ImportReport
 
@@ -79,7 +79,7 @@ def import_file(
 
 def _check_columns(kind: str, mapping: dict[str, int], source: CsvFile) -> None:
     found = f"found: {', '.join(source.header)}; read as {delimiter_name(source.delimiter)}"
-    if kind == "customers" and not set(CUSTOMER_KEYS) & set(mapping):
+    if kind == "customers" and not set(merge.CUSTOMER_KEYS) & set(mapping):
         needed = "no column identifies the customer: name one external_id, email or phone"
         raise ValidationFailed(f"{needed} ({found}-separated)")
     fields = ("external_id", "customer_external_id customer_email", "ordered_at", "total_amount")

@@ -1,21 +1,6 @@
-"""Churn early warning trained on the shop's own history, with reasons in words.
-
-* **Label**: a customer churned when they placed no order in the ``horizon`` days after a
-  cut-off. Training uses the cut-off ``now - horizon`` (so the label is known), scoring uses
-  ``now``; features only ever look at what happened before their cut-off.
-* **Features** (per customer who ordered before the cut-off): days since the last order,
-  the usual gap between orders and how overdue the next one is, orders in the last 90 / 365
-  days and the trend against the 90 days before, spend, average order, tenure, RFM-style
-  counts, conversations, escalations, complaints, unhappy messages, last and average CSAT
-  and the last NPS.
-* **Model**: ``crm.scoring.model`` (early-stopped histogram gradient boosting and logistic
-  regression, stacked and calibrated on out-of-fold log-odds).
-* **Risk level**: high / medium / low by the configured thresholds. A change of level is a
-  ``churn_risk_changed`` customer event (campaign triggers use them).
-* **Reasons**: for each feature group, how much the customer's probability falls when that
-  group is set to a typical retained customer's values; the top three are stored as codes
-  with the customer's values and worded when read (``crm.scoring.reasons``).
-"""
+"""Churn early warning trained on the shop's own history, with reasons in words: label,
+features, model, risk levels and reasons as docs/customer-value.md ("Churn early warning")
+describes them."""
 
 from __future__ import annotations
 
@@ -83,10 +68,6 @@ class Features:
     X: np.ndarray
     csat_last_at: dict[int, dt.datetime]
 
-    def column(self, name: str) -> np.ndarray:
-        values: np.ndarray = self.X[:, FEATURES.index(name)]
-        return values
-
 
 def build_features(
     session: Session, cutoff: dt.datetime, history: OrderHistory | None = None
@@ -123,50 +104,25 @@ def build_features(
     X[:, col["spend_365d"]] = groups.total(np.where(times >= epoch(d365), orders.amount, 0.0))
     X[:, col["average_order"]] = groups.total(orders.amount) / count
     X[:, col["tenure_days"]] = first_days
-    for name in ("conversations_90d", "escalations_90d", "complaints_30d"):
+    for name in ("conversations_90d", "escalations_90d", "complaints_30d", "unhappy_messages_90d"):
         X[:, col[name]] = 0
-    X[:, col["unhappy_messages_90d"]] = 0
 
-    def add(name: str, query: Any) -> None:
-        for cid, n in session.execute(query):
+    def tally(name: str, customer: Any, *where: Any) -> None:
+        for cid, n in session.execute(
+            select(customer, func.count()).where(*where).group_by(customer)
+        ):
             if int(cid) in index:
-                X[index[int(cid)], col[name]] = n or 0
+                X[index[int(cid)], col[name]] = n
 
     recent = (Conversation.created_at >= d90) & (Conversation.created_at < cutoff)
-    add(
-        "conversations_90d",
-        select(Conversation.customer_id, func.count())
-        .where(recent)
-        .group_by(Conversation.customer_id),
-    )
-    add(
-        "escalations_90d",
-        select(Conversation.customer_id, func.count())
-        .where(recent, Conversation.escalated_at.is_not(None))
-        .group_by(Conversation.customer_id),
-    )
-    add(
-        "complaints_30d",
-        select(Message.customer_id, func.count())
-        .where(
-            Message.created_at >= d30,
-            Message.created_at < cutoff,
-            Message.direction == Direction.inbound,
-            Message.intent == "complaint",
-        )
-        .group_by(Message.customer_id),
-    )
-    add(
-        "unhappy_messages_90d",
-        select(Message.customer_id, func.count())
-        .where(
-            Message.created_at >= d90,
-            Message.created_at < cutoff,
-            Message.direction == Direction.inbound,
-            Message.sentiment_score <= UNHAPPY,
-        )
-        .group_by(Message.customer_id),
-    )
+    tally("conversations_90d", Conversation.customer_id, recent)
+    escalated = Conversation.escalated_at.is_not(None)
+    tally("escalations_90d", Conversation.customer_id, recent, escalated)
+    inbound = (Message.created_at < cutoff) & (Message.direction == Direction.inbound)
+    complaint = (Message.created_at >= d30) & (Message.intent == "complaint")
+    tally("complaints_30d", Message.customer_id, inbound, complaint)
+    unhappy = (Message.created_at >= d90) & (Message.sentiment_score <= UNHAPPY)
+    tally("unhappy_messages_90d", Message.customer_id, inbound, unhappy)
     csat_last_at: dict[int, dt.datetime] = {}
     sums: dict[int, list[int]] = {}
     for cid, kind, score, at in session.execute(
@@ -186,13 +142,12 @@ def build_features(
         row = index.get(int(cid))
         if row is None or score is None or at is None:
             continue
-        i = row
         if kind is SurveyKind.csat:
-            X[i, col["csat_last"]] = score
+            X[row, col["csat_last"]] = score
             csat_last_at[int(cid)] = as_utc(at)
             sums.setdefault(int(cid), []).append(score)
         else:
-            X[i, col["nps_last"]] = score
+            X[row, col["nps_last"]] = score
     for cid, scores in sums.items():
         X[index[cid], col["csat_average"]] = sum(scores) / len(scores)
     return Features(ids, X, csat_last_at)
@@ -239,12 +194,9 @@ def train(
 
 def risk_levels(probability: np.ndarray, *, medium: float, high: float) -> list[str]:
     """The risk level (``ChurnRisk`` value) of each probability."""
-    levels: list[str] = np.where(
-        probability >= high,
-        ChurnRisk.high.value,
-        np.where(probability >= medium, ChurnRisk.medium.value, ChurnRisk.low.value),
-    ).tolist()
-    return levels
+    levels = [ChurnRisk.high.value, ChurnRisk.medium.value]
+    chosen = np.select([probability >= high, probability >= medium], levels, ChurnRisk.low.value)
+    return cast(list[str], chosen.tolist())
 
 
 @dataclass(frozen=True)
@@ -288,7 +240,8 @@ def score_churn(
     level = risk_levels(probability, medium=medium, high=high)
     levels = dict(Counter(level))
     # A level change is an event (a first level only when it is not low), its data laid
-    # out as JSON by polars (a first scoring changes every level).
+    # out as JSON by polars and moved on through a staging table (a first scoring changes
+    # every level).
     stored = select(Customer.id, sql_cast(Customer.churn_risk, String))
     before = session.execute(stored.where(Customer.churn_risk.is_not(None))).all()
     old = pl.DataFrame(before, schema={"customer_id": pl.Int64, "from": pl.String}, orient="row")
@@ -301,18 +254,9 @@ def score_churn(
     changes = scored.filter(changed).select(
         "customer_id", pl.struct("from", "to", "probability").struct.json_encode()
     )
-    store_scores(
-        session,
-        pending,
-        features.customer_ids,
-        {
-            "churn_probability": probability.tolist(),
-            "churn_risk": level,
-            "churn_reasons": why,  # (JSON text)
-        },
-        constants={"scored_at": now},
-    )
-    # The events go in through a staging table too (a first scoring changes every level).
+    scores = {"churn_probability": probability.tolist(), "churn_risk": level}
+    scores["churn_reasons"] = why  # (JSON text)
+    store_scores(session, pending, features.customer_ids, scores, constants={"scored_at": now})
     staged = [Column("customer_id", BigInteger), Column("data", JSON)]
     connection = session.connection()
     rows = changes.iter_rows()

@@ -1,15 +1,10 @@
 """Customer lifetime value: BG/NBD (how many more purchases) times Gamma-Gamma (worth how
-much).
+much), as docs/customer-value.md ("Lifetime value") describes; the likelihoods and the fit
+are in ``crm.scoring.likelihoods``.
 
-The models of Fader, Hardie & Lee (2005) and Fader & Hardie (2013), fitted by maximum
-likelihood with SciPy (vectorised, identical customer histories counted once), so no
-pandas at run time; the likelihoods, with their analytic gradients, and the fit are in
-``crm.scoring.likelihoods``. Validated against the published CDNOW parameters
-(``tests/test_clv.py``) and on a CDNOW calibration/holdout split (``bench/clv_cdnow.py``).
-
-Customer summaries follow the usual conventions, in days: ``x`` = repeat purchase days
-(distinct purchase days - 1), ``t_x`` = days from the first to the last purchase, ``T`` =
-days from the first purchase to now, ``m`` = mean spend of the repeat purchase days.
+Customer summaries, in days: ``x`` = repeat purchase days (distinct purchase days - 1),
+``t_x`` = first to last purchase, ``T`` = first purchase to now, ``m`` = mean spend of the
+repeat purchase days.
 """
 
 from __future__ import annotations
@@ -39,10 +34,7 @@ FIT_SAMPLE = 50_000  # the models are fitted on a random sample this large (all 
 
 PLAUSIBLE = (1e-4, 1e4)
 """The range of a fitted parameter, in the units it is fitted in (the time and spend
-scales of the likelihoods). Outside it the likelihood has no maximum inside the model:
-the optimizer ran towards one of the model's limits and stopped somewhere on the way, and
-the numbers mean nothing (Gamma-Gamma's q=2.7e8 where customers' average spends differ no
-more than chance; published fits are of order 0.1 to 20)."""
+scales of the likelihoods); outside it the fit is degenerate (docs/customer-value.md)."""
 
 
 class DegenerateFit(FitError):
@@ -107,19 +99,13 @@ class BetaGeo:
         return result  # NaN where the series does not converge (extreme parameters)
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        result: np.ndarray = 1.0 / self._denominator(x, t_x, T)
-        return result
+        return 1.0 / self._denominator(x, t_x, T)
 
     def _denominator(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(
-                x > 0,
-                a / np.maximum(b + x - 1, 1e-12) * ((alpha + T) / (alpha + t_x)) ** (r + x),
-                0.0,
-            )
-        result: np.ndarray = 1.0 + ratio
-        return result
+            ratio = a / np.maximum(b + x - 1, 1e-12) * ((alpha + T) / (alpha + t_x)) ** (r + x)
+        return 1.0 + np.where(x > 0, ratio, 0.0)
 
 
 @dataclass(frozen=True)
@@ -169,14 +155,10 @@ class Summary:
 
 def summarise(rows: list[tuple[int, dt.datetime, float]], now: dt.datetime) -> Summary:
     """Per-customer summaries from (customer id, ordered at, amount) rows."""
-    return summarise_history(
-        OrderHistory.from_arrays(
-            np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-            np.fromiter((epoch(as_utc(r[1])) for r in rows), dtype=np.int64, count=len(rows)),
-            np.fromiter((float(r[2]) for r in rows), dtype=np.float64, count=len(rows)),
-        ),
-        now,
-    )
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    at = np.array([epoch(as_utc(r[1])) for r in rows], dtype=np.int64)
+    amounts = np.array([float(r[2]) for r in rows], dtype=np.float64)
+    return summarise_history(OrderHistory.from_arrays(ids, at, amounts), now)
 
 
 def summarise_history(history: OrderHistory, now: dt.datetime) -> Summary:
@@ -194,21 +176,11 @@ def summarise_history(history: OrderHistory, now: dt.datetime) -> Summary:
     day_totals = np.add.reduceat(history.amount, starts)
     cid, ago = cid[starts], today - day[starts]  # per customer, oldest day first
     customers, start, n_days = np.unique(cid, return_index=True, return_counts=True)
-    first_ago = ago[start]
-    last_ago = ago[start + n_days - 1]
+    first_ago, last_ago = ago[start].astype(np.float64), ago[start + n_days - 1]
     totals = np.add.reduceat(day_totals, start)
-    first_spend = day_totals[start]
     x = (n_days - 1).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.where(x > 0, (totals - first_spend) / np.maximum(x, 1), 0.0)
-    return Summary(
-        customer_ids=customers,
-        x=x,
-        t_x=(first_ago - last_ago).astype(np.float64),
-        T=first_ago.astype(np.float64),
-        m=m,
-        aov=totals / n_days,
-    )
+    m = np.where(x > 0, (totals - day_totals[start]) / np.maximum(x, 1), 0.0)
+    return Summary(customers, x, first_ago - last_ago, first_ago, m, totals / n_days)
 
 
 @dataclass(frozen=True)
@@ -307,19 +279,11 @@ def score_clv(
     prediction = predict_clv(summary, horizon_days)
     clv_column = np.round(np.maximum(prediction.clv, 0.0), 2).tolist()
     store_scores(session, pending, summary.customer_ids, {"clv": clv_column})
-    method = prediction.method
+    p, seconds = prediction, time.perf_counter() - started
     result = ClvResult(
-        len(summary.customer_ids),
-        method,
-        time.perf_counter() - started,
-        prediction.beta_geo,
-        prediction.gamma_gamma,
-        prediction.notes,
+        len(summary.customer_ids), p.method, seconds, p.beta_geo, p.gamma_gamma, p.notes
     )
     log.info(
-        "crm.clv.scored customers=%d method=%s seconds=%.1f",
-        result.customers,
-        method,
-        result.seconds,
+        "crm.clv.scored customers=%d method=%s seconds=%.1f", result.customers, p.method, seconds
     )
     return result

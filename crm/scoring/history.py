@@ -1,12 +1,6 @@
-"""The shop's order history as NumPy arrays: read once, shared by RFM, CLV and churn.
-
-Scoring a million customers means aggregating ten million orders several ways (RFM in a
-window, CLV by calendar day, churn features and labels around two cut-offs). Instead of a
-``GROUP BY`` per question, the orders that count (not cancelled) are read once as three
-typed columns (customer id, UTC epoch seconds, amount), sorted by customer and time, and
-every aggregate is a vectorised pass over them. Scores are written back through one
-temporary table and one ``UPDATE ... FROM`` (``write_scores``), not a row at a time.
-"""
+"""The shop's order history as NumPy arrays, read once and shared by RFM, CLV and churn,
+and the scores written back through one temporary table (docs/customer-value.md says why
+and how fast)."""
 
 from __future__ import annotations
 
@@ -106,18 +100,13 @@ class Groups:
 
     def total(self, values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` (one per history row) per customer."""
-        if len(self.ids) == 0:
-            return np.zeros(0)
-        result: np.ndarray = np.add.reduceat(values, self.start)
-        return result
+        return np.add.reduceat(values, self.start) if len(self.ids) else np.zeros(0)
 
     def last(self, values: np.ndarray) -> np.ndarray:
-        result: np.ndarray = values[self.start + self.count - 1]
-        return result
+        return np.asarray(values[self.start + self.count - 1])
 
     def first(self, values: np.ndarray) -> np.ndarray:
-        result: np.ndarray = values[self.start]
-        return result
+        return np.asarray(values[self.start])
 
 
 @dataclass(frozen=True)
@@ -193,8 +182,7 @@ class OrderHistory:
             empty = np.zeros(0, dtype=np.int64)
             return Groups(empty, empty, empty)
         start = np.flatnonzero(np.concatenate(([True], cid[1:] != cid[:-1])))
-        count = np.diff(np.append(start, len(cid)))
-        return Groups(cid[start], start, count)
+        return Groups(cid[start], start, np.diff(np.append(start, len(cid))))
 
     def groups(self) -> Groups:
         """One slice per customer (computed once: the rows are sorted by customer)."""
@@ -203,16 +191,14 @@ class OrderHistory:
     def customers_between(self, start: dt.datetime, end: dt.datetime) -> np.ndarray:
         """Ids of the customers with an order in ``[start, end)``."""
         keep = (self.at >= epoch(start)) & (self.at < epoch(end))
-        result: np.ndarray = np.unique(self.customer_id[keep])
-        return result
+        return np.unique(self.customer_id[keep])
 
 
 def write_scores(
     session: Session,
     ids: np.ndarray,
     columns: Mapping[str, Iterable[Any]],
-    *,
-    constants: dict[str, Any] | None = None,
+    constants: dict[str, Any],
 ) -> None:
     """Set ``columns`` (one value per id, in order) and ``constants`` (the same for all) on
     the customers ``ids``: the values go into a temporary table (``staged_rows``), then
@@ -231,24 +217,16 @@ def write_scores(
     # row is written once: first the rows whose indexed values stay (the other columns),
     # then the rest (all columns).
     indexed = {column.name for index in customers.indexes for column in index.columns}
-    constants = constants or {}
     with staged_rows(connection, "careloop_score_updates", staged, rows) as temp:
         plain = {name: temp.c[name] for name in columns if name not in indexed}
         changing = {name: temp.c[name] for name in columns if name in indexed}
+        rows_of = update(customers).where(customers.c.id == temp.c.id)
         if plain or constants:
             same = [customers.c[name].is_not_distinct_from(temp.c[name]) for name in changing]
-            connection.execute(
-                update(customers)
-                .where(customers.c.id == temp.c.id, *same)
-                .values({**plain, **constants})
-            )
+            connection.execute(rows_of.where(*same).values({**plain, **constants}))
         if changing:
             differs = or_(*(customers.c[n].is_distinct_from(temp.c[n]) for n in changing))
-            connection.execute(
-                update(customers)
-                .where(customers.c.id == temp.c.id, differs)
-                .values({**plain, **changing, **constants})
-            )
+            connection.execute(rows_of.where(differs).values({**plain, **changing, **constants}))
 
 
 class ScoreWrites:
@@ -275,7 +253,7 @@ class ScoreWrites:
 
     def write(self, session: Session) -> None:
         for ids, columns, constants in self._parts:
-            write_scores(session, ids, columns, constants=constants)
+            write_scores(session, ids, columns, constants)
         self._parts.clear()
 
 
@@ -297,8 +275,6 @@ def store_scores(
 def _temp_type(column_type: Any) -> Any:
     """Plain storage types for the temporary table (the target column converts)."""
     name = type(column_type).__name__
-    if name == "JSON":
-        return JSON()
     if name in ("Float", "Numeric", "Double"):
         return Float()
-    return String(64)
+    return JSON() if name == "JSON" else String(64)

@@ -23,13 +23,6 @@ class FitError(RuntimeError):
     degenerate fit); the message says which, for people."""
 
 
-def _unique(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct rows of the stacked columns, their counts and the inverse index."""
-    stacked = np.column_stack(columns)
-    rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return rows, counts, inverse.reshape(-1)
-
-
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 """A mean negative log-likelihood and its gradient, both in log-parameters."""
 
@@ -37,7 +30,7 @@ Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 def beta_geo_likelihood(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple[Objective, float]:
     """BG/NBD's objective for log(r, alpha, a, b), on a time scale compressed by the
     returned factor (alpha is fitted in those units)."""
-    rows, counts, _ = _unique(x.astype(float), t_x.astype(float), T.astype(float))
+    rows, counts = np.unique(np.column_stack([x, t_x, T]).astype(float), axis=0, return_counts=True)
     w = counts / counts.sum()
     ux = rows[:, 0]
     scale = max(float(rows[:, 2].max()), 1.0) / 10.0  # numerics: a compressed time scale
@@ -92,7 +85,7 @@ def beta_geo_likelihood(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple[
 def gamma_gamma_likelihood(x: np.ndarray, m: np.ndarray) -> tuple[Objective, float]:
     """Gamma-Gamma's objective for log(p, q, v) of repeat buyers (``x``, ``m`` > 0), the
     spend scaled by the returned factor (v is fitted in those units)."""
-    rows, counts, _ = _unique(x.astype(float), m.astype(float))
+    rows, counts = np.unique(np.column_stack([x, m]).astype(float), axis=0, return_counts=True)
     w = counts / counts.sum()
     ux = rows[:, 0]
     scale = float(np.median(rows[:, 1])) or 1.0

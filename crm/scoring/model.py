@@ -1,11 +1,5 @@
-"""The shop's churn model: learnt from customer features and churn labels, calibrated.
-
-The model is ``BlendModel`` (crm/scoring/tabular.py), the one ``careloop churn evaluate``
-measures on any table: histogram gradient boosting that stops early on each
-cross-validation fold, and a logistic regression, stacked and calibrated by a logistic
-regression on their out-of-fold log-odds. The shop's history (``crm.scoring.churn.train``)
-gives the features and labels; a history of more than ``TRAIN_SAMPLE`` customers is
-sampled for training (the probabilities are then computed for every customer).
+"""The shop's churn model: ``BlendModel`` (crm/scoring/tabular.py, the one ``careloop churn
+evaluate`` measures on any table) learnt from customer features and churn labels.
 
 ``FOLDS`` and ``LEARNING_RATE``: 3 folds and steps of 0.2 rather than ``churn evaluate``'s
 5 and 0.1, for time. On the synthetic shop (bench/crm_scale.py, 200,000 customers,
@@ -54,9 +48,8 @@ def fit_churn_model(X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> ChurnMode
     if n > TRAIN_SAMPLE:  # a large sample learns the same model in a fraction of the time
         keep = np.random.default_rng(seed).choice(n, TRAIN_SAMPLE, replace=False)
         X, y = X[keep], y[keep]
-    model = BlendModel([False] * X.shape[1], seed, folds=FOLDS, learning_rate=LEARNING_RATE).fit(
-        X, y
-    )
+    model = BlendModel([False] * X.shape[1], seed, folds=FOLDS, learning_rate=LEARNING_RATE)
+    model.fit(X, y)
     retained = X[y == 0]
     with warnings.catch_warnings():  # a feature nobody has (e.g. NPS) stays missing
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -1,11 +1,5 @@
-"""Churn reasons: stored as codes with the customer's own values, worded when read.
-
-Scoring stores each at-risk customer's top reasons as JSON objects, e.g.
-``{"code": "days_since_last_order", "value": 212, "usual_gap_days": 30}`` (null: a value
-the customer does not have); pages, the inbox panel, exports and the API word them with
-``describe`` ("no order for 212 days, usually every 30 days"). Reasons stored as sentences
-by earlier versions are shown as they are.
-"""
+"""Churn reasons: stored as codes with the customer's own values (null: a value the
+customer does not have), worded when read by ``describe`` (docs/customer-value.md)."""
 
 from __future__ import annotations
 
@@ -76,14 +70,13 @@ def entries(
         case "complaints":
             complaints = _whole(column("complaints_30d")).fill_null(0)
             escalations = _whole(column("escalations_90d"))
-            named = pl.when(pl.col("complaints") > 0).then(pl.lit("complaints_30d"))
-            return pl.DataFrame({"complaints": complaints, "escalations": escalations}).select(
-                named.otherwise(pl.lit("escalations_90d")).alias("code"),
-                pl.when(pl.col("complaints") > 0)
-                .then(pl.col("complaints"))
-                .otherwise(pl.col("escalations"))
-                .alias("value"),
+            some = pl.col("complaints") > 0
+            named = (
+                pl.when(some).then(pl.lit("complaints_30d")).otherwise(pl.lit("escalations_90d"))
             )
+            value = pl.when(some).then("complaints").otherwise("escalations")
+            frame = pl.DataFrame({"complaints": complaints, "escalations": escalations})
+            return frame.select(named.alias("code"), value.alias("value"))
         case "csat":
             score = _whole(column("csat_last"))
             days = pl.Series(csat_days, dtype=pl.Int64)
@@ -172,11 +165,6 @@ def top_reasons(
     return list(out)
 
 
-def _values(rows: np.ndarray, names: Sequence[str], name: str) -> np.ndarray:
-    values: np.ndarray = rows[:, names.index(name)]
-    return values
-
-
 def _days(value: int) -> str:
     return "1 day" if value == 1 else f"{value} days"
 
@@ -189,6 +177,10 @@ def _ago(days: int | None) -> str:
 
 def _nps_kind(score: int) -> str:
     return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
+
+
+def _values(rows: np.ndarray, names: Sequence[str], name: str) -> np.ndarray:
+    return np.asarray(rows[:, names.index(name)])
 
 
 def describe(reason: Reason | str) -> str:

@@ -1,14 +1,5 @@
-"""RFM: recency, frequency and monetary scores (quintiles) and the named segments.
-
-* **R** = days since the customer's last order (any time); **F** = orders and **M** = spend
-  within the window (``CARELOOP_RFM_WINDOW_DAYS``, default 365). Cancelled orders do not
-  count.
-* Each becomes a score 1-5 by quintile among the customers who ever ordered:
-  ``score = 1 + floor(5 * (rank - 1) / n)`` with ``rank`` the 1-based position in ascending
-  order (ties share the lowest rank, so equal values get equal scores). Recent is high.
-* The segment comes from R and FM = ⌈(F + M) / 2⌉ on the grid below. Customers who never
-  ordered have no segment.
-"""
+"""RFM: recency, frequency and monetary scores (quintiles) and the named segments, as
+docs/customer-value.md ("RFM") defines them."""
 
 from __future__ import annotations
 
@@ -42,12 +33,8 @@ SEGMENT_NAMES = tuple(dict.fromkeys(name for row in SEGMENTS.values() for name i
 
 def quintile_scores(values: np.ndarray) -> np.ndarray:
     """Scores 1-5 by quintile, higher values score higher; ties score alike."""
-    n = len(values)
-    if n == 0:
-        return np.zeros(0, dtype=np.int8)
-    ranks = np.asarray(rankdata(values, method="min"), dtype=np.float64)
-    scores: np.ndarray = (1 + np.floor(5 * (ranks - 1) / n)).astype(np.int8)
-    return scores
+    ranks = rankdata(values, method="min")
+    return np.asarray(1 + (5 * (ranks - 1)) // max(len(values), 1), dtype=np.int8)
 
 
 def segment(r: int, f: int, m: int) -> str:
@@ -100,16 +87,8 @@ def score_rfm(
             .where(Customer.id.in_(lost[start : start + 500]))
             .values(rfm_segment=None, rfm_score=None, scored_at=now)
         )
-    store_scores(
-        session,
-        pending,
-        groups.ids,
-        {
-            "rfm_score": digits,
-            "rfm_segment": names,
-        },
-        constants={"scored_at": now},
-    )
+    scores = {"rfm_score": digits, "rfm_segment": names}
+    store_scores(session, pending, groups.ids, scores, constants={"scored_at": now})
     result = RfmResult(len(groups.ids), dict(Counter(names)), time.perf_counter() - started)
     log.info("crm.rfm.scored customers=%d seconds=%.1f", result.customers, result.seconds)
     return result

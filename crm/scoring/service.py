@@ -33,37 +33,32 @@ def score_customers(
     model at a million customers (60,000 sampled) on the 2-core development machine at load
     4.8, same run: 2 threads 22.0 and 19.1 s (17 s of CPU), 1 thread 2.8 and 2.6 s (4 s of
     CPU)."""
-    with threadpool_limits(limits=settings.scoring_threads):
-        return _score(session, settings, now, progress)
-
-
-def _score(
-    session: Session,
-    settings: Settings,
-    now: dt.datetime | None,
-    progress: Callable[[str], None] | None,
-) -> tuple[RfmResult, ClvResult, ChurnResult]:
     now = now or utcnow()
     step = progress or (lambda _name: None)
-    history = OrderHistory.load(session, until=now)  # read once, shared by the three
-    pending = ScoreWrites()
-    rfm = score_rfm(
-        session, window_days=settings.rfm_window_days, now=now, history=history, pending=pending
-    )
-    step("rfm")
-    clv = score_clv(
-        session, horizon_days=settings.clv_horizon_days, now=now, history=history, pending=pending
-    )
-    step("clv")
-    churn = score_churn(
-        session,
-        horizon_days=settings.churn_horizon_days,
-        medium=settings.churn_medium,
-        high=settings.churn_high,
-        now=now,
-        history=history,
-        pending=pending,
-    )
-    pending.write(session)
-    step("churn")
-    return rfm, clv, churn
+    with threadpool_limits(limits=settings.scoring_threads):
+        history = OrderHistory.load(session, until=now)  # read once, shared by the three
+        pending = ScoreWrites()
+        rfm = score_rfm(
+            session, window_days=settings.rfm_window_days, now=now, history=history, pending=pending
+        )
+        step("rfm")
+        clv = score_clv(
+            session,
+            horizon_days=settings.clv_horizon_days,
+            now=now,
+            history=history,
+            pending=pending,
+        )
+        step("clv")
+        churn = score_churn(
+            session,
+            horizon_days=settings.churn_horizon_days,
+            medium=settings.churn_medium,
+            high=settings.churn_high,
+            now=now,
+            history=history,
+            pending=pending,
+        )
+        pending.write(session)
+        step("churn")
+        return rfm, clv, churn

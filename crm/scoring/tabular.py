@@ -1,12 +1,6 @@
-"""Churn models on any customer table: read a CSV, encode its columns, cross-validate.
-
-Used by ``careloop churn evaluate`` (any table with a churn label) and by the shop's own
-churn model (crm/scoring/model.py). The model (``BlendModel``) stacks gradient boosting
-(scikit-learn's histogram GBM, with native categorical handling and missing values, early
-stopping) and a regularised logistic regression on one-hot / standardised columns; a
-logistic regression on their out-of-fold log-odds blends and calibrates them. No tuning is
-asked of the user.
-"""
+"""Churn models on any customer table: read a CSV, encode its columns, cross-validate
+(``careloop churn evaluate``); ``BlendModel`` is also the shop's own churn model
+(crm/scoring/model.py)."""
 
 from __future__ import annotations
 
@@ -197,7 +191,7 @@ class BlendModel:
         # A column with no values at all (e.g. no NPS answers yet) carries no information;
         # it is held constant so that both models accept it.
         self.empty = np.all(np.isnan(X), axis=0)
-        X = self._prepare(X)
+        X = _constant(X, self.empty)
         folds = max(2, min(self.folds, int(np.bincount(y, minlength=2).min())))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
         log_odds = np.zeros((len(y), 2))
@@ -220,21 +214,14 @@ class BlendModel:
         self.linear.fit(X, y)
         return self
 
-    def _prepare(self, X: np.ndarray) -> np.ndarray:
-        return _constant(X, self.empty)
-
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         p = self.combine(self.log_odds(X))
-        result: np.ndarray = np.column_stack([1 - p, p])
-        return result
+        return np.column_stack([1 - p, p])
 
     def log_odds(self, X: np.ndarray) -> np.ndarray:
         """Each model's log-odds of the positive class, one column each (GBM, linear)."""
-        X = self._prepare(X)
-        result: np.ndarray = np.column_stack(
-            [self.gbm.decision_function(X), self.linear.decision_function(X)]
-        )
-        return result
+        X = _constant(X, self.empty)
+        return np.column_stack([self.gbm.decision_function(X), self.linear.decision_function(X)])
 
     def combine(self, log_odds: np.ndarray) -> np.ndarray:
         """The calibrated probability from the two models' ``log_odds`` (the stacker's)."""
@@ -250,7 +237,7 @@ class BlendModel:
         categorical one predicts again), which costs next to nothing."""
         changed = X.copy()
         changed[:, columns] = values
-        changed = self._prepare(changed)
+        changed = _constant(changed, self.empty)
         result = np.empty_like(log_odds)
         result[:, 0] = self.gbm.decision_function(changed)
         weights = self._linear_weights()
@@ -258,7 +245,7 @@ class BlendModel:
             result[:, 1] = self.linear.decision_function(changed)
             return result
         coefficients, medians = weights
-        before = np.where(self.empty[columns], 0.0, X[:, columns])  # (as _prepare, columns only)
+        before = np.where(self.empty[columns], 0.0, X[:, columns])  # (as _constant, columns only)
         before = np.where(np.isnan(before), medians[columns], before)
         after = np.where(np.isnan(changed[:, columns]), medians[columns], changed[:, columns])
         result[:, 1] = log_odds[:, 1] + (after - before) @ coefficients[columns]
@@ -334,14 +321,11 @@ def cross_validate(table: Table, folds: int = 5, seed: int = 0) -> dict[str, Any
     oof = np.zeros(n)
     fold_auc = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    last: tuple[BlendModel, np.ndarray] | None = None
     for train, test in splitter.split(table.X, table.y):
         model = BlendModel(table.categorical, seed).fit(table.X[train], table.y[train])
         oof[test] = model.predict_proba(table.X[test])[:, 1]
         fold_auc.append(roc_auc_score(table.y[test], oof[test]))
-        last = (model, test)
-    assert last is not None
-    model, test = last
+    # (the last fold's model, on its held-out rows)
     importance = permutation_importance(model, table.X[test], table.y[test], table.names, seed)
     reliability = calibration(table.y, oof)
     rate = positives / n
