@@ -227,8 +227,10 @@ def postgres_timeouts(
 ) -> str:
     """The libpq ``options`` that give each session a ``statement_timeout`` and an
     ``idle_in_transaction_session_timeout`` (None or 0: the server's default, no limit)."""
-    limits = {"statement_timeout": statement_timeout_s}
-    limits["idle_in_transaction_session_timeout"] = idle_in_transaction_timeout_s
+    limits = {
+        "statement_timeout": statement_timeout_s,
+        "idle_in_transaction_session_timeout": idle_in_transaction_timeout_s,
+    }
     return " ".join(f"-c {n}={max(1, round(s * 1000))}" for n, s in limits.items() if s)
 
 

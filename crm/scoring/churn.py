@@ -254,8 +254,11 @@ def score_churn(
     changes = scored.filter(changed).select(
         "customer_id", pl.struct("from", "to", "probability").struct.json_encode()
     )
-    scores = {"churn_probability": probability.tolist(), "churn_risk": level}
-    scores["churn_reasons"] = why  # (JSON text)
+    scores = {
+        "churn_probability": probability.tolist(),
+        "churn_risk": level,
+        "churn_reasons": why,  # (JSON text)
+    }
     store_scores(session, pending, features.customer_ids, scores, constants={"scored_at": now})
     staged = [Column("customer_id", BigInteger), Column("data", JSON)]
     connection = session.connection()
