@@ -243,6 +243,11 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument(
+        "--dialogues",
+        type=Path,
+        help="run only the order dialogues of this file (e.g. dialogues_dev2.yml), no messages",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="careloop-quality-"))
@@ -258,17 +263,20 @@ def main() -> None:
     app = create_app(
         settings, bot=bot, db_engine=engine, session_factory=factory, run_scheduler=False
     )
-    rows = read_messages(args.data / f"messages_{args.split}.csv")
-    dialogues = yaml.safe_load((args.data / f"dialogues_{args.split}.yml").read_text())["dialogues"]
+    rows = [] if args.dialogues else read_messages(args.data / f"messages_{args.split}.csv")
+    dialogue_file = args.dialogues or args.data / f"dialogues_{args.split}.yml"
+    dialogues = yaml.safe_load(dialogue_file.read_text(encoding="utf-8"))["dialogues"]
     with TestClient(app) as client:
-        messages = run_messages(client, bot, rows)
+        messages = run_messages(client, bot, rows) if rows else None
         talks = run_dialogues(client, dialogues, shop)
     if not args.show_misses:
-        messages.pop("misses")
+        if messages is not None:
+            messages.pop("misses")
         talks.pop("failures")
+    split = dialogue_file.name if args.dialogues else args.split
     print(
         json.dumps(
-            {"split": args.split, "messages": messages, "dialogues": talks},
+            {"split": split, "messages": messages, "dialogues": talks},
             indent=2,
             ensure_ascii=False,
         )

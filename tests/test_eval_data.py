@@ -40,6 +40,18 @@ def test_every_test_dialogue_names_a_known_order_or_none() -> None:
     assert all(e is None or str(e) in refs for e in expected), json.dumps(expected)
 
 
+def test_the_dev_dialogues_share_no_longer_turn_with_the_test_dialogues() -> None:
+    """Four-word turns ("where is order 66190") occur in both by nature."""
+
+    def turns(name: str) -> set[str]:
+        dialogues = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["dialogues"]
+        return {str(t).strip().casefold() for d in dialogues for t in d["turns"]}
+
+    test = turns("dialogues_test.yml")
+    for dev in ("dialogues_dev.yml", "dialogues_dev2.yml"):
+        assert not {t for t in turns(dev) & test if len(t.split()) >= 5}, dev
+
+
 def test_no_longer_test_message_is_in_the_training_data() -> None:
     """Short everyday phrases ("hello", "thanks", "stop") occur in both by nature; anything
     of five words or more in both would be a leak."""
