@@ -4,7 +4,8 @@ Order numbers follow the shop's own id shapes: a list of regular expressions, ea
 capture group for the id (``CARELOOP_ORDER_ID_PATTERNS`` replaces the defaults). The defaults
 read the shapes careloop's imports and demo data use: a letter ``O`` and digits
 (``O0001234``), ``#12345``, and an id after a keyword (``order 55821``, ``order no. 55821``,
-``Order-Nr. 55821``, ``Bestellung 55821``). Phones are found by ``phonenumbers``' matcher
+``Order-Nr. 55821``, ``Bestellung 55821``) or a bare number after "where is" / "status of"
+(``where is 57790``). Phones are found by ``phonenumbers``' matcher
 (valid numbers only, in the shop's default region); emails, amounts and dates by plain
 patterns. Spans never overlap: an earlier kind wins (email, order, phone, money, date).
 
@@ -40,6 +41,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)((?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
     # "#12345"
     r"#\s?(\d{3,12})\b",
+    # a bare number right after "where is" / "status of": "where is 57790?"
+    r"(?i:\b(?:where\s+is|where'?s|status(?:\s+(?:of|for))?)\s+)(\d{5,10})\b(?![.,]\d)",
     # the shop's own "O" + digits ids as imported: O0001234
     r"\b([Oo]\d{5,12})\b",
 )

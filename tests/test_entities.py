@@ -25,6 +25,8 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("order 55821 hasn't come", [("order", "55821", "55821")]),
         ("Order-Nr. 55821", [("order", "55821", "55821")]),
         ("my order number is 77812", [("order", "77812", "77812")]),
+        ("where is 57790?", [("order", "57790", "57790")]),
+        ("status of 61288 pls", [("order", "61288", "61288")]),
         ("order no. A-7781", [("order", "A-7781", "A-7781")]),
         ("ｏｒｄｅｒ Ｏ０００１２３４", [("order", "O0001234", "O0001234")]),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
@@ -57,6 +59,8 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "tracking JJD0001234567",
         "price 12.05",  # a bare decimal without a money word or a date's trailing dot
         "order yesterday",
+        "where is 10 Downing Street",
+        "where is 4.99 from",  # an amount
     ],
 )
 def test_numbers_that_are_not_order_numbers(text: str) -> None:
