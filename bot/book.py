@@ -39,6 +39,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     },
     "ref": "A-1042",
     "retry": True,
+    "focused": True,
     "reason": "doesn't fit",
     "new_address": "Lindenweg 5, 10117 Berlin",
     "opted_out": True,

@@ -8,7 +8,10 @@ after the bot asked for it, by the customer's next message, whatever its intent 
 
 The state lives in ``conversations.dialogue`` (JSON), so it survives restarts and serves any
 number of processes. It expires after ``timeout``; "never mind" drops it; after
-``max_tries`` replies that fill nothing the bot offers a person.
+``max_tries`` replies that fill nothing the bot offers a person. When a request is done, the
+conversation keeps the order it was about (its *focus*, for ``timeout`` too): a follow-up
+without an order number ("and when does it arrive?", "can I still cancel it?") is about
+that order; "where is my order?" still asks about the latest one.
 
 Order details (status, carrier, tracking, address) are shown only to someone known to own
 the order: a chat linked to the customer (Telegram deep link, or a signed web login) or a
@@ -66,6 +69,12 @@ _YES = re.compile(
     r"(?i)^\W*(yes|yeah|yep|yup|sure|ok(ay)?|please( do)?|ja|do it|go ahead|"
     r"correct|confirm(ed)?|y)\b"
 )
+# "Where is my order?" asks about the customer's current order, not the one just discussed
+# ("and when does it arrive?" does).
+_MY_ORDER = re.compile(
+    r"(?i)\b(my|the)\s+(latest|last|newest|most recent|new|current|other)\s+"
+    r"(order|parcel|package|delivery|shipment)|\bmy\s+(order|parcel|package|delivery|shipment)"
+)
 _NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")
 CANCELLABLE = frozenset({OrderStatus.placed, OrderStatus.paid})
 RETURNABLE = frozenset({OrderStatus.shipped, OrderStatus.delivered})
@@ -89,6 +98,7 @@ class State:
     soft: bool = False  # an offer to look at an order: a reply that fills nothing drops it
     order: str | None = None  # the order number the customer named
     email: str | None = None
+    focus: str | None = None  # the order this conversation was last about (already shown)
     address: str | None = None
     reason: str | None = None
     tries: int = 0
@@ -139,7 +149,11 @@ class Dialogue:
         (newest first): "paul@example.de" and then "O0010021, did my refund go through?"
         is an order number with its email."""
         now = self.replier.clock()
+        mine = _MY_ORDER.search(text) is not None  # (then not the order in focus)
+        focus = None if mine else self._focus(conversation, now)
         state = self._load(conversation, now)
+        if state is not None and mine:
+            state.focus = None
         intent = understanding.intent.label
         if state is not None and (intent == NEVER_MIND_INTENT or _NEVER_MIND.search(text)):
             conversation.dialogue = None
@@ -159,17 +173,17 @@ class Dialogue:
                 task = ORDER_STATUS
             if task is None:
                 return None
-            state = State(task=task)
+            state = State(task=task, focus=focus)
         elif not self._fill(state, text, named, emails):
             if intent in SWITCH_TASKS and intent != state.task:
-                state = State(task=intent, order=state.order, email=state.email)
+                state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
             elif state.soft or intent not in LOOSE_INTENTS:
-                conversation.dialogue = None  # the customer moved on
+                self._end(conversation, state, now)  # the customer moved on
                 return None
             else:
                 state.tries += 1
                 if state.tries >= self.config.max_tries:
-                    conversation.dialogue = None
+                    self._end(conversation, state, now)
                     context = self.replier.context(session, customer, order=False)
                     log.info("bot.dialogue.gave_up conversation=%s", conversation.id)
                     return Turn(
@@ -183,6 +197,7 @@ class Dialogue:
                 intent in SWITCH_TASKS
                 and intent != state.task
                 and state.awaiting in ("order", "proof")
+                and named  # (a bare proof, "postal code 31-042", asks for nothing new)
             ):
                 state.task = intent  # "cancel O0001234" after "where is my order?"
         if state.order is None and named:
@@ -193,6 +208,10 @@ class Dialogue:
             refused = set(state.extra.get("refused_emails", []))
             state.email = next((e for e in earlier_emails if e not in refused), None)
         return self._resolve(session, conversation, identity, customer, state, text, entities, now)
+
+    def in_progress(self, conversation: Conversation) -> bool:
+        """Whether a request is in progress (the bot waits for a slot or a confirmation)."""
+        return State.load(conversation.dialogue) is not None
 
     def awaits_reason(self, conversation: Conversation) -> bool:
         """Whether the bot asked why (a return's reason reads negative by nature)."""
@@ -276,7 +295,9 @@ class Dialogue:
                     return verdict
                 order, customer = verdict
         elif state.task in DIRECT_TASKS and customers.is_known(customer):
-            order = orders.latest_order(session, customer_id=customer.id)
+            order = self._in_focus(session, state, customer) or orders.latest_order(
+                session, customer_id=customer.id
+            )
         if order is None:
             return self._ask(session, conversation, customer, state, now)
         return self._act(session, conversation, customer, state, order, now)
@@ -423,8 +444,9 @@ class Dialogue:
                 else:
                     state.awaiting, state.soft, state.order = "reason", False, ref
                     done, keys = False, ["ask_return_reason"]
+        state.focus = ref
         if done:
-            conversation.dialogue = None
+            self._end(conversation, state, now)
         else:
             self._save(conversation, state, now)
         replies = self.replier.render(context, *keys)
@@ -445,6 +467,7 @@ class Dialogue:
     ) -> Turn:
         """Ask for what the request still needs."""
         shown: Order | None = None  # an order shown in the question: only the customer's own
+        focused = False  # ... the one this conversation was about (else their latest)
         keys: list[str]
         if state.awaiting in ("address", "reason", "confirm") and state.order:
             keys = [
@@ -467,12 +490,14 @@ class Dialogue:
                 # "How do returns work?": the general answer, and an offer to look at an order.
                 state.soft = True
                 if customers.is_known(customer):
-                    shown = orders.latest_order(session, customer_id=customer.id)
+                    shown = self._in_focus(session, state, customer)
+                    focused = shown is not None
+                    shown = shown or orders.latest_order(session, customer_id=customer.id)
                 if shown is not None:
                     state.extra["suggested"] = orders.order_ref(shown)
                 keys = [state.task, "ask_which_order" if shown else "offer_order_lookup"]
         context = self.replier.context(session, customer, order=shown)
-        context |= {"retry": retry, "ref": state.order}
+        context |= {"retry": retry, "ref": state.order, "focused": focused}
         self._save(conversation, state, now)
         return Turn(Decision(Action.answer, keys[-1]), self.replier.render(context, *keys))
 
@@ -487,7 +512,25 @@ class Dialogue:
         log.info("bot.dialogue.handed_over conversation=%s", conversation.id)
         return Turn(Decision(Action.escalate, "verification_failed", reason), replies)
 
+    def _in_focus(self, session: Session, state: State, customer: Customer) -> Order | None:
+        """The order this conversation was last about, if it is this customer's."""
+        if state.focus is None:
+            return None
+        found = orders.find_order(session, ref=state.focus)
+        return found if found is not None and found.customer_id == customer.id else None
+
     # -- storage -------------------------------------------------------------------------
+
+    def _focus(self, conversation: Conversation, now: dt.datetime) -> str | None:
+        """The order a finished (or running) request was about, while it is recent."""
+        data = conversation.dialogue or {}
+        focus = data.get("focus")
+        try:
+            updated = dt.datetime.fromisoformat(str(data.get("updated_at")))
+        except ValueError:
+            return None
+        recent = now - updated <= self.config.timeout
+        return focus if isinstance(focus, str) and recent else None
 
     def _load(self, conversation: Conversation, now: dt.datetime) -> State | None:
         state = State.load(conversation.dialogue)
@@ -501,6 +544,12 @@ class Dialogue:
             conversation.dialogue = None
             return None
         return state
+
+    def _end(self, conversation: Conversation, state: State, now: dt.datetime) -> None:
+        """The request is over; the conversation keeps only its focus."""
+        conversation.dialogue = (
+            {"focus": state.focus, "updated_at": now.isoformat()} if state.focus else None
+        )
 
     def _save(self, conversation: Conversation, state: State, now: dt.datetime) -> None:
         state.updated_at = now.isoformat()

@@ -273,7 +273,7 @@ class Engine:
         dialogue_may_take_it = (
             decision.action in (Action.answer, Action.rephrase)
             or decision.reason is EscalationReason.repeated_fallback
-            or (conversation.dialogue is not None and decision.reason in DEFERRABLE)
+            or (self.dialogue.in_progress(conversation) and decision.reason in DEFERRABLE)
             or (
                 decision.reason is EscalationReason.negative_sentiment
                 and self.dialogue.awaits_reason(conversation)

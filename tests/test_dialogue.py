@@ -129,6 +129,40 @@ def test_proof_links_the_chat_to_the_customer(
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_bare_proof_keeps_the_request_it_answers(client: TestClient) -> None:
+    # (the proof reads as change_address to the intent model)
+    proof = "my delivery address postcode is 80331"
+    bodies = chat(client, "anon-postcode", "is order 55821 on its way?", proof)
+    assert bodies[-1]["intent"]["label"] == "change_address"
+    last = said(bodies[-1:])
+    assert "55821" in last and "paid" in last
+    assert "new delivery address" not in last
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_change_of_address_or_a_return_says_which_order_it_is_about(
+    client: TestClient,
+) -> None:
+    address = said(chat(client, "anon-move", "can I change the address of order 55821?")[-1:])
+    address += said(chat(client, "anon-move", "80331")[-1:])
+    assert "55821" in address and "paid" in address and "new delivery address" in address
+    refund = chat(client, "anon-return", "I want to return O0001111", "anna.schmidt@example.de")
+    assert "delivered" in said(refund[-1:]) and "reason" in said(refund[-1:])
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_follow_up_is_about_the_order_just_shown_not_the_latest(client: TestClient) -> None:
+    proven = chat(client, "anon-older", "status of O0001111", "anna.schmidt@example.de")
+    assert "JJD0001111" in said(proven[-1:])
+    follow_up = said(chat(client, "anon-older", "and when will it arrive?"))
+    assert "O0001111" in follow_up and "JJD0001111" in follow_up
+    assert "O0001234" not in follow_up and "JJD0001234" not in follow_up
+    offer = said(chat(client, "anon-older", "how do returns work?"))
+    assert "order O0001111" in offer and "latest" not in offer
+    assert "O0001234" not in offer
+
+
+@pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize(
     "turns",
     [
