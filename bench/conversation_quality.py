@@ -9,7 +9,8 @@ Every message is the first message of a fresh visitor; a dialogue is one visitor
 Baselines in the same run, on the same messages: escalation by the models alone (intent and
 sentiment, without the tone cues of nlp/tone.py), and the intent head's own top label.
 
-    .venv/bin/python -m bench.conversation_quality [--split dev|test] [--data DIR] [--dialogues FILE]
+    .venv/bin/python -m bench.conversation_quality [--split dev|test] [--data DIR]
+    .venv/bin/python -m bench.conversation_quality --dialogues FILE   (only those dialogues)
 """
 
 from __future__ import annotations
