@@ -140,6 +140,13 @@ def test_a_bare_proof_keeps_the_request_it_answers(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_bare_number_after_where_is_is_the_order_asked_about(client: TestClient) -> None:
+    bodies = chat(client, "anon-where", "where is 55821", "80331")
+    assert reveals_nothing(bodies[:1]) and "55821" in said(bodies[:1])
+    assert "paid" in said(bodies[-1:]) and bodies[-1]["linked"] is True
+
+
+@pytest.mark.usefixtures("shop")
 def test_a_change_of_address_or_a_return_says_which_order_it_is_about(
     client: TestClient,
 ) -> None:
