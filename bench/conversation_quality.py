@@ -8,9 +8,12 @@ Every message is the first message of a fresh visitor; a dialogue is one visitor
 
 Baselines in the same run, on the same messages: escalation by the models alone (intent and
 sentiment, without the tone cues of nlp/tone.py), and the intent head's own top label.
+Message texts (the misses, the lowest routine scores) are printed only with
+``--show-misses``: run the frozen test split without it.
 
     .venv/bin/python -m bench.conversation_quality [--split dev|test] [--data DIR]
     .venv/bin/python -m bench.conversation_quality --dialogues FILE   (only those dialogues)
+    .venv/bin/python -m bench.conversation_quality --messages FILE    (only those messages)
 """
 
 from __future__ import annotations
@@ -249,6 +252,11 @@ def main() -> None:
         type=Path,
         help="run only the order dialogues of this file (e.g. dialogues_dev2.yml), no messages",
     )
+    parser.add_argument(
+        "--messages",
+        type=Path,
+        help="run only the messages of this file (e.g. messages_dev2.csv), no dialogues",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="careloop-quality-"))
@@ -264,17 +272,26 @@ def main() -> None:
     app = create_app(
         settings, bot=bot, db_engine=engine, session_factory=factory, run_scheduler=False
     )
-    rows = [] if args.dialogues else read_messages(args.data / f"messages_{args.split}.csv")
+    message_file = args.messages or args.data / f"messages_{args.split}.csv"
     dialogue_file = args.dialogues or args.data / f"dialogues_{args.split}.yml"
-    dialogues = yaml.safe_load(dialogue_file.read_text(encoding="utf-8"))["dialogues"]
+    rows = [] if args.dialogues else read_messages(message_file)
+    dialogues = (
+        []
+        if args.messages
+        else yaml.safe_load(dialogue_file.read_text(encoding="utf-8"))["dialogues"]
+    )
     with TestClient(app) as client:
         messages = run_messages(client, bot, rows) if rows else None
-        talks = run_dialogues(client, dialogues, shop)
+        talks = run_dialogues(client, dialogues, shop) if dialogues else None
     if not args.show_misses:
-        if messages is not None:
+        if messages is not None:  # (no message text, so the test split's stay unread)
             messages.pop("misses")
-        talks.pop("failures")
-    split = dialogue_file.name if args.dialogues else args.split
+            messages.pop("routine_lowest")
+        if talks is not None:
+            talks.pop("failures")
+    split = (
+        (args.messages or args.dialogues).name if args.messages or args.dialogues else args.split
+    )
     print(
         json.dumps(
             {"split": split, "messages": messages, "dialogues": talks},
