@@ -73,7 +73,39 @@ _HUMAN = re.compile(
     r"(human|real person|live agent|live person|live chat|real human)( please| pls| now)?\b|"
     r"(call|ring|phone) me( back)?|(can|could) (someone|somebody|you) (call|ring|phone)|"
     r"callback|call back|not (a |another )?(bot|robot|machine)|stop (the )?bot|"
-    r"is there (a |any )?(human|real person|person|anyone real))"
+    r"is there (a |any )?(human|real person|person|anyone real)|"
+    r"(someone|somebody|anyone|a person) (from your (team|company|shop|store) |real )?"
+    r"(i could |i can |to )?(speak|talk|chat) (to|with))"
+)
+# The same request in the languages of a European shop's customers (German, French, Dutch,
+# Polish, Italian, Spanish, Turkish): the encoder reads English, so these would otherwise
+# reach the bot as "not sure".
+_HUMAN_ELSEWHERE = re.compile(
+    r"(?i)\b("
+    # de
+    r"(mit )?(einem |einer |jemandem )?(menschen?|mitarbeiter(in)?|echten person|berater(in)?|"
+    r"kundenberater(in)?|ansprechpartner(in)?|sachbearbeiter(in)?) (sprechen|reden|bitte)|"
+    r"mensch bitte|kein(en)? (bot|roboter|chatbot)|r(ü|ue)ckruf|"
+    r"rufen sie mich( bitte)? (an|zur(ü|ue)ck)|"
+    # fr
+    r"parler (à|a|avec) (un |une |le |la )?(humain|personne|conseill(er|ère)|agent|"
+    r"op(é|e)rat(eur|rice)|service client|vraie personne|quelqu'un|quelqu’un)|"
+    r"pas (un |de |à un |a un )?(robot|bot)|rappelez[- ]moi|"
+    # nl
+    r"(iemand|een medewerker|medewerker|een mens|een persoon)( van (de |jullie )?"
+    r"klantenservice)? (spreken|bellen)|geen (bot|robot)|bel(t)? me (terug|op)|"
+    # pl
+    r"(rozmawia(ć|c)|porozmawia(ć|c)) z (konsultantem|konsultantk(ą|a)|cz(ł|l)owiekiem|"
+    r"pracownikiem|osob(ą|a)|kim(ś|s))|z konsultantem|oddzwo(ń|n)cie|"
+    # it
+    r"parlare con (un |una |l'|qualcuno)?(operatore|operatrice|persona|consulente|umano|"
+    r"assistenza)?|richiamatemi|"
+    # es
+    r"hablar con (un |una )?(agente|persona|humano|asesor|operador|alguien)|ll(á|a)menme|"
+    # tr
+    r"(müşteri )?temsilci(si|siyle|yle|ye)?( ile)? (görüşmek|konuşmak|bağla\w*)|"
+    r"insanla (görüşmek|konuşmak)|beni arayın"
+    r")(?!\w)"
 )
 # "forget about the callback", "no need for an agent": a request for a person withdrawn.
 _WITHDRAWN = re.compile(
@@ -110,11 +142,32 @@ _IMPATIENCE = re.compile(
     r"fed up|sick (and tired )?of|had enough|wtf|ffs|ridiculous|pathetic|disgusting|"
     r"unacceptable|outrageous|shameful|a joke|scam|useless|incompetent|"
     r"who is going to pay|i am done|i'?m done with|immediately|unbelievable|"
-    r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?)\b"
+    r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?|"
+    r"(asked|written|emailed|called|messaged|phoned|told you|complained)( you| about it)? "
+    r"(two|three|four|five|six|several|many|multiple|\d+) times|"
+    r"(two|three|four|five|several|multiple|\d+) (e-?mails|messages|calls|chats|tickets)"
+    r"(,| and| but)* (still )?(no|zero|not a single|nobody|no one)\b|"
+    r"done waiting|last chance|final warning|"
+    r"(if|unless)\b[^.?!\n]{0,40}\bnot\b[^.?!\n]{0,30}\b(by|before|until) (monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|next week))\b"
 )
 _SERIOUS = re.compile(
-    r"(?i)\b(fraud|fraudulent|hack(ed|er)|stolen|scammed|identity theft|unauthori[sz]ed|"
-    r"data (breach|leak|protection)|gdpr|privacy breach|"
+    r"(?i)\b(fraud|fraudulent|hack(ed|er)|scammed|identity theft|unauthori[sz]ed|"
+    r"(card|identity|account|password|details|data) (was |were |has been |got )?stolen|"
+    r"stolen (card|credit card|identity|account|password|details|data)|"
+    r"data (breach|leak)|privacy breach|"
+    r"(don'?t|do not|didn'?t|did not|can'?t|cannot) recogni[sz]e (a |the |this |that )?"
+    r"(payment|charge|transaction|debit|purchase)|"
+    r"never (ordered|bought|purchased) anything|never authori[sz]ed|"
+    r"(it|that|this) (wasn'?t|was not) me|log-?in alert|sign-?in alert|"
+    r"some(one|body) else'?s (invoice|name|address|data|details|personal)|"
+    r"(another|other|a different|a stranger'?s) (person|woman|man|customer|lady|guy)'?s "
+    r"(name|address|invoice|data|details|phone)|"
+    r"spark(s|ing|ed)?|short[- ]circuit|caught fire|overheat\w*|chok(e|ed|es|ing)|"
+    r"(cut|burnt|burned|hurt|injured) (my|his|her|their|our) (hand|hands|finger|fingers|"
+    r"foot|feet|arm|leg|face|mouth|eye)|"
+    r"(son|daughter|child|kid|baby|toddler|dog|cat) (cut|burnt|burned|hurt|injured|bit|"
+    r"swallowed|choked)|"
     r"some(one|body) (else )?(has )?(changed|used|accessed|took over|logged in(to)?|"
     r"ordered (stuff |things )?with|is using)|"
     r"(smok(e|ing)|fire|burn(ed|t)?|explod\w*|electric shock|injur\w*|hurt|bleeding|"
@@ -184,7 +237,9 @@ def read_tone(text: str) -> Tone:
     angry = any(c in _ANGRY_EMOJI or c in _LAUGHING_TROUBLE for c in text)
     if angry:
         cues.append("angry_emoji")
-    human = _HUMAN.search(text) is not None and _WITHDRAWN.search(text) is None
+    human = (
+        _HUMAN.search(text) is not None or _HUMAN_ELSEWHERE.search(text) is not None
+    ) and _WITHDRAWN.search(text) is None
     if human:
         cues.append("wants_human")
     impatient = {m.group(0).casefold() for m in _IMPATIENCE.finditer(text)}

@@ -113,6 +113,55 @@ def test_requests_for_a_person_however_phrased() -> None:
         assert d.reason is EscalationReason.human_request, text
 
 
+def test_requests_for_a_person_in_the_customers_languages() -> None:
+    for text in (
+        "Mensch bitte, kein Bot",
+        "Ich möchte mit einem Mitarbeiter sprechen",
+        "je voudrais parler à un conseiller",
+        "ik wil iemand van de klantenservice spreken",
+        "chcę porozmawiać z konsultantem",
+        "posso parlare con un operatore?",
+        "quiero hablar con una persona",
+        "müşteri temsilcisi ile görüşmek istiyorum",
+        "is there anyone from your team I could speak to?",
+    ):
+        d = decide(
+            toned(text, FALLBACK_INTENT), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert d.reason is EscalationReason.human_request, text
+
+
+def test_fraud_and_danger_are_urgent_but_a_stolen_parcel_or_a_gdpr_request_is_not() -> None:
+    for text in (
+        "I don't recognise a payment of 37.20 on my statement",
+        "got a login alert from another country, that wasn't me",
+        "the parcel had another customer's invoice with her name and address",
+        "the kettle sparks when I switch it on",
+        "the glass shattered and cut my hand",
+        "my toddler swallowed a bead from the bracelet",
+    ):
+        d = decide(toned(text), previous_intents=[], previous_scores=[], config=CONFIG)
+        assert d.reason is EscalationReason.urgent, text
+    for text in (
+        "my parcel was stolen from my doorstep, what do I do?",
+        "please delete my account and my data (GDPR)",
+        "I never ordered this size, I ordered an M",
+        "inside was someone else's order, a pair of kids' shoes",
+    ):
+        d = decide(toned(text, score=-0.1), previous_intents=[], previous_scores=[], config=CONFIG)
+        assert d.action is Action.answer, text
+
+
+def test_the_end_of_patience_in_its_usual_words() -> None:
+    for text, score in (
+        ("cancel the order. I've asked four times now.", -0.1),
+        ("two emails and no answer. I'm done waiting.", -0.1),
+        ("nobody answers my emails. If it's not here by Monday I'll cancel.", 0.05),
+    ):
+        d = decide(toned(text, score=score), previous_intents=[], previous_scores=[], config=CONFIG)
+        assert d.action is Action.escalate, text
+
+
 def test_shouting_escalates_unless_it_reads_clearly_positive() -> None:
     for text in ("WHERE IS MY ORDER??? ANSWER ME", "WHY IS NOBODY ANSWERING MY EMAILS"):
         d = decide(toned(text, score=-0.05), previous_intents=[], previous_scores=[], config=CONFIG)
