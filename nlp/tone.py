@@ -98,8 +98,8 @@ _HUMAN_ELSEWHERE = re.compile(
     r"(rozmawia(ć|c)|porozmawia(ć|c)) z (konsultantem|konsultantk(ą|a)|cz(ł|l)owiekiem|"
     r"pracownikiem|osob(ą|a)|kim(ś|s))|z konsultantem|oddzwo(ń|n)cie|"
     # it
-    r"parlare con (un |una |l'|qualcuno)?(operatore|operatrice|persona|consulente|umano|"
-    r"assistenza)?|richiamatemi|"
+    r"parlare con (un |una |l')?(operatore|operatrice|persona|consulente|umano|assistenza)|"
+    r"parlare con qualcuno|richiamatemi|"
     # es
     r"hablar con (un |una )?(agente|persona|humano|asesor|operador|alguien)|ll(á|a)menme|"
     # tr
