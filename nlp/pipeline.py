@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlp.base import OOS_LABEL, Encoder, SentimentPrediction, Understanding, Vectors
+from nlp.base import (
+    OOS_LABEL,
+    Encoder,
+    IntentPrediction,
+    SentimentPrediction,
+    Understanding,
+    Vectors,
+)
 from nlp.batcher import MicroBatcher
 from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentimentModel
 from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
@@ -25,6 +32,7 @@ from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
 from nlp.head import LinearHead
 from nlp.pretrained import ShippedHead, shipped_complaint, shipped_intent, shipped_sentiment
+from nlp.smalltalk import small_talk
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
 from nlp.tone import read_tone
 from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
@@ -103,6 +111,10 @@ class NLU:
         intent_vectors = intent.encoder.encode(texts) if intent.encoder else shared
         assert intent_vectors is not None
         intents = intent.predict(intent_vectors, shared if intent.encoder else None)
+        known = set(intent.head.labels)
+        for n, text in enumerate(texts):  # "Tschüss!", "Dziękuję": small talk, any language
+            if (label := small_talk(text)) is not None and label in known:
+                intents[n] = IntentPrediction(label, 1.0, [(label, 1.0)])
         sentiments: list[SentimentPrediction]
         if isinstance(sentiment, TextSentimentModel):
             sentiments = sentiment.predict_texts(texts)
