@@ -149,11 +149,11 @@ class Dialogue:
         (newest first): "paul@example.de" and then "O0010021, did my refund go through?"
         is an order number with its email."""
         now = self.replier.clock()
-        mine = _MY_ORDER.search(text) is not None  # (then not the order in focus)
-        focus = None if mine else self._focus(conversation, now)
+        # ("where is my order?" asks about the latest, not the order in focus)
+        focus = None if _MY_ORDER.search(text) else self._focus(conversation, now)
         state = self._load(conversation, now)
-        if state is not None and mine:
-            state.focus = None
+        if state is not None:
+            state.focus = focus
         intent = understanding.intent.label
         if state is not None and (intent == NEVER_MIND_INTENT or _NEVER_MIND.search(text)):
             conversation.dialogue = None
@@ -525,25 +525,24 @@ class Dialogue:
         """The order a finished (or running) request was about, while it is recent."""
         data = conversation.dialogue or {}
         focus = data.get("focus")
-        try:
-            updated = dt.datetime.fromisoformat(str(data.get("updated_at")))
-        except ValueError:
-            return None
-        recent = now - updated <= self.config.timeout
-        return focus if isinstance(focus, str) and recent else None
+        return focus if isinstance(focus, str) and self._recent(data, now) else None
 
     def _load(self, conversation: Conversation, now: dt.datetime) -> State | None:
         state = State.load(conversation.dialogue)
         if state is None:
             return None
-        try:
-            updated = dt.datetime.fromisoformat(state.updated_at)
-        except ValueError:
-            updated = None
-        if updated is None or now - updated > self.config.timeout:
+        if not self._recent(conversation.dialogue or {}, now):
             conversation.dialogue = None
             return None
         return state
+
+    def _recent(self, data: dict[str, Any], now: dt.datetime) -> bool:
+        """Whether the stored dialogue was updated within ``timeout``."""
+        try:
+            updated = dt.datetime.fromisoformat(str(data.get("updated_at")))
+        except ValueError:
+            return False
+        return now - updated <= self.config.timeout
 
     def _end(self, conversation: Conversation, state: State, now: dt.datetime) -> None:
         """The request is over; the conversation keeps only its focus."""
