@@ -176,9 +176,9 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
             )
     n = len(rows)
     low = sorted(routine_scores)[:5]
-    from nlp.dataset import bundled_data_path, load_examples
+    from nlp.dataset import bundled_examples
 
-    trained = {e.text.strip().casefold() for e in load_examples(bundled_data_path("intent"))}
+    trained = {e.text.strip().casefold() for e in bundled_examples("intent")}
     return {
         "messages": n,
         "also_in_intent_training_data": sum(r["text"].strip().casefold() in trained for r in rows),

@@ -21,10 +21,41 @@ class Example:
     label: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One labelled first message of a chat (``nlp/data/chat_messages.csv``)."""
+
+    text: str
+    intent: str
+    escalate: bool  # a person should take over now (bench/data/conversation/README.md)
+    sentiment: str
+
+
 def bundled_data_path(task: str) -> Path:
     """The default training file shipped with careloop for ``task``."""
     name = {"intent": "intents.yml", "sentiment": "sentiment.yml"}[task]
     return Path(str(resources.files("nlp") / "data" / name))
+
+
+def chat_messages() -> list[ChatMessage]:
+    """Customer messages written and labelled by independent writers (docs/nlu.md): intent,
+    escalation and sentiment per message, by the labelling rules of the conversation
+    evaluation set, and never a text of that set."""
+    path = Path(str(resources.files("nlp") / "data" / "chat_messages.csv"))
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [
+            ChatMessage(row["text"], row["intent"], row["escalate"] == "1", row["sentiment"])
+            for row in csv.DictReader(fh)
+        ]
+
+
+def bundled_examples(task: str) -> list[Example]:
+    """The examples careloop trains ``task`` on by default: the task's file, and for
+    intents the written chat messages after it."""
+    examples = load_examples(bundled_data_path(task))
+    if task == "intent":
+        examples += [Example(m.text, m.intent) for m in chat_messages()]
+    return examples
 
 
 def load_examples(path: Path) -> list[Example]:

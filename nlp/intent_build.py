@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from nlp.base import OOS_LABEL
-from nlp.dataset import bundled_data_path, data_hash, load_examples
+from nlp.dataset import bundled_examples, data_hash
 from nlp.encoder import SentenceEncoder
 from nlp.pipeline import NLUConfig
 from nlp.pretrained import INTENT_DIR, pretrained_dir, write_shipped_intent
@@ -24,7 +24,7 @@ from nlp.training import train_head
 
 def build(directory: Path, oos_weight: float) -> dict[str, object]:
     encoder = SentenceEncoder()
-    examples = load_examples(bundled_data_path("intent"))
+    examples = bundled_examples("intent")
     started = time.perf_counter()
     trained = train_head(
         encoder, examples, oos_label=OOS_LABEL, detector=True, oos_weight=oos_weight

@@ -27,7 +27,7 @@ from nlp.base import (
 )
 from nlp.batcher import MicroBatcher
 from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentimentModel
-from nlp.dataset import Example, bundled_data_path, data_hash, load_examples
+from nlp.dataset import Example, bundled_data_path, bundled_examples, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
 from nlp.head import LinearHead
@@ -177,7 +177,7 @@ def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:
 def install_shipped_intent(encoder: Encoder, config: NLUConfig) -> Artifact | None:
     """Activate the shipped intent model (:mod:`nlp.pretrained`) when it was built from the
     bundled examples and settings in use; None when it does not fit (then training runs)."""
-    data = data_hash(load_examples(bundled_data_path("intent")))
+    data = data_hash(bundled_examples("intent"))
     shipped = shipped_intent(encoder, data_sha256=data, oos_weight=config.intent_oos_weight)
     if shipped is None:
         return None
@@ -244,7 +244,7 @@ def train_task(
         if shipped is not None:  # the default sentiment model is the shipped head
             return install_shipped(encoder, config, shipped)
     path = data or configured or bundled_data_path(task)
-    examples = load_examples(path)
+    examples = load_examples(path) if data or configured else bundled_examples(task)
     if extra:
         corrected = {ex.text.strip().casefold() for ex in extra}
         examples = [ex for ex in examples if ex.text.strip().casefold() not in corrected]

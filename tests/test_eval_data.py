@@ -59,10 +59,10 @@ def test_the_dev_dialogues_share_no_longer_turn_with_the_test_dialogues() -> Non
 def test_no_longer_test_message_is_in_the_training_data() -> None:
     """Short everyday phrases ("hello", "thanks", "stop") occur in both by nature; anything
     of five words or more in both would be a leak."""
-    from nlp.dataset import bundled_data_path, load_examples
+    from nlp.dataset import bundled_examples
 
     with (DATA / "messages_test.csv").open(encoding="utf-8", newline="") as f:
         test = {row["text"].strip().casefold() for row in csv.DictReader(f)}
     for task in ("intent", "sentiment"):
-        trained = {ex.text.strip().casefold() for ex in load_examples(bundled_data_path(task))}
+        trained = {ex.text.strip().casefold() for ex in bundled_examples(task)}
         assert not {t for t in trained & test if len(t.split()) >= 5}, task

@@ -9,7 +9,14 @@ import pytest
 
 from nlp.base import FALLBACK_INTENT
 from nlp.classifiers import IntentClassifier
-from nlp.dataset import DataError, Example, bundled_data_path, load_examples
+from nlp.dataset import (
+    DataError,
+    Example,
+    bundled_data_path,
+    bundled_examples,
+    chat_messages,
+    load_examples,
+)
 from nlp.encoder import SentenceEncoder, resolve_encoder_path
 from nlp.head import LinearHead
 from nlp.pipeline import NLU, NLUConfig, load_nlu
@@ -30,6 +37,17 @@ def test_bundled_data_covers_the_domain() -> None:
         assert needed in intents
     sentiments = {ex.label for ex in load_examples(bundled_data_path("sentiment"))}
     assert sentiments == {"negative", "neutral", "positive"}
+
+
+def test_the_written_chat_messages_use_the_bots_labels_and_add_to_its_intents() -> None:
+    messages = chat_messages()
+    own = load_examples(bundled_data_path("intent"))
+    assert len(messages) >= 800
+    assert {m.intent for m in messages} == {ex.label for ex in own}
+    assert {m.sentiment for m in messages} == {"negative", "neutral", "positive"}
+    assert 0.3 < sum(m.escalate for m in messages) / len(messages) < 0.5
+    texts = [ex.text.casefold() for ex in bundled_examples("intent")]
+    assert len(texts) == len(own) + len(messages) == len(set(texts))
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import nlp.pipeline
-from nlp.dataset import bundled_data_path, data_hash, load_examples
+from nlp.dataset import bundled_examples, data_hash
 from nlp.encoder import SentenceEncoder
 from nlp.pipeline import NLUConfig, load_nlu
 from nlp.pretrained import INTENT_DIR, INTENT_META, pretrained_dir, shipped_intent
@@ -18,7 +18,7 @@ def test_the_shipped_intent_model_is_built_from_the_bundled_examples() -> None:
     import json
 
     meta = json.loads((pretrained_dir() / INTENT_DIR / INTENT_META).read_text())
-    data = data_hash(load_examples(bundled_data_path("intent")))
+    data = data_hash(bundled_examples("intent"))
     assert meta["data_sha256"] == data, (
         "nlp/data/intents.yml changed: rebuild the shipped model with `make models`"
     )
@@ -45,7 +45,7 @@ def test_a_fresh_start_uses_the_shipped_model_without_training(
 
 
 def test_a_model_that_does_not_fit_is_not_used(encoder: SentenceEncoder) -> None:
-    data = data_hash(load_examples(bundled_data_path("intent")))
+    data = data_hash(bundled_examples("intent"))
     assert shipped_intent(encoder, data_sha256=data, oos_weight=NLUConfig.intent_oos_weight)
     assert shipped_intent(encoder, data_sha256="other data", oos_weight=0.15) is None
     assert shipped_intent(encoder, data_sha256=data, oos_weight=0.5) is None
