@@ -69,19 +69,15 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
 
-## make models: rebuild the intent model shipped in nlp/pretrained/intent/ (after editing
-## nlp/data/intents.yml; a test says when it is out of date). With
-## COMPLAINTS=path/to/complaints-data.csv it also rebuilds the shipped complaint head
-## (nlp/pretrained/complaint.*; docs/nlu.md says where the corpus comes from), and with
-## SENTIMENT_CORPORA=DIR the shipped sentiment head (nlp/pretrained/sentiment.*; docs/sentiment.md
+## make models: rebuild the intent model (nlp/pretrained/intent/) and the complaint head
+## (nlp/pretrained/complaint.*) shipped with careloop, after editing nlp/data/intents.yml or
+## nlp/data/chat_messages.csv (a test says when the intent model is out of date). With
+## SENTIMENT_CORPORA=DIR also the shipped sentiment head (nlp/pretrained/sentiment.*; docs/sentiment.md
 ## says how to lay out DIR: the SemEval-2017 tweets and the Bitext customer-support requests)
-COMPLAINTS ?=
 SENTIMENT_CORPORA ?=
 models: $(STAMP)
 	$(BIN)/python -m nlp.intent_build
-	@if [ -n "$(COMPLAINTS)" ]; then \
-	  $(BIN)/python -m nlp.complaint_build --corpus "$(COMPLAINTS)" --cache var/complaint-embeddings; \
-	fi
+	$(BIN)/python -m nlp.complaint_build > /dev/null
 	@if [ -n "$(SENTIMENT_CORPORA)" ]; then \
 	  $(BIN)/python -m nlp.sentiment_build --corpora "$(SENTIMENT_CORPORA)"; \
 	fi
