@@ -84,7 +84,7 @@ class PolicyConfig:
     # the learned complaint signal: P(complaint) this high escalates when the message also
     # reads no better than this (or stresses a word in capitals); both chosen on the two
     # conversation dev splits with the tone cues switched off (docs/bot.md)
-    complaint_probability: float = 0.9
+    complaint_probability: float = 0.8
     complaint_negative: float = 0.0
 
 
