@@ -16,6 +16,7 @@ from nlp.base import (
     Vectors,
 )
 from nlp.head import LinearHead, combine
+from nlp.neighbours import NeighbourVote
 from nlp.oos import OutOfScopeDetector
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
@@ -28,7 +29,9 @@ class IntentClassifier:
     With a ``detector`` (:mod:`nlp.oos`) the detector decides instead of the confidence
     threshold: a message it rejects gets the fallback, as a low confidence did before; the
     shop's own ``out_of_scope`` intent, when the head predicts it and the detector accepts,
-    keeps its answer.
+    keeps its answer. With ``neighbours`` (:mod:`nlp.neighbours`) the intent is read from
+    the head's probabilities mixed with a vote of the nearest training examples; the
+    detector still reads the head's own.
     ``encoder`` is set for a fine-tuned model (its own encoder); otherwise the head reads the
     shared embeddings.
     """
@@ -40,6 +43,7 @@ class IntentClassifier:
     base_head: LinearHead | None = None  # fine-tuned mode: the frozen-encoder head
     ensemble_weight: float = 1.0
     detector: OutOfScopeDetector | None = None
+    neighbours: NeighbourVote | None = None
 
     def probabilities(
         self, vectors: Vectors, base_vectors: Vectors | None = None
@@ -53,16 +57,20 @@ class IntentClassifier:
         self, vectors: Vectors, base_vectors: Vectors | None = None
     ) -> list[IntentPrediction]:
         probs = self.probabilities(vectors, base_vectors)
-        rejected = self.detector.rejects(vectors, probs) if self.detector is not None else None
+        # in or out of scope is the head's call (the detector and the threshold were tuned on
+        # its probabilities); which intent, the mix with the examples' vote
+        if self.detector is not None:
+            rejected = self.detector.rejects(vectors, probs)
+        else:
+            rejected = probs.max(axis=1) < self.threshold
+        if self.neighbours is not None:
+            probs = self.neighbours.mix(probs, vectors)
         out: list[IntentPrediction] = []
         for k, row in enumerate(probs):
             order = np.argsort(-row)[: self.top_k]
             ranking = [(self.head.labels[i], float(row[i])) for i in order]
             label, confidence = ranking[0]
-            if rejected is None:
-                if confidence < self.threshold:
-                    label = FALLBACK_INTENT
-            elif rejected[k]:
+            if rejected[k]:
                 label = FALLBACK_INTENT
             out.append(IntentPrediction(label=label, confidence=confidence, ranking=ranking))
         return out

@@ -16,6 +16,7 @@ from nlp.dataset import Example
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
 from nlp.head import LinearHead
+from nlp.neighbours import NeighbourVote
 from nlp.oos import OutOfScopeDetector, msp_distance
 from nlp.training import (
     DEFAULT_THRESHOLD,
@@ -119,9 +120,13 @@ def evaluate(
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     if mode == "fast":
         probs = head.predict_proba(test_vecs)
+        # the bot's intent: the head mixed with its in-scope examples' vote (nlp/neighbours.py)
+        in_scope = [i for i, ex in enumerate(train) if ex.label != oos_label]
+        vote = NeighbourVote.fit(all_train_vecs[in_scope], train_labels, head.labels)
+        best = vote.mix(probs, test_vecs).argmax(axis=1)
     else:
         probs = classifier.probabilities(test_vecs, base_vecs)
-    best = probs.argmax(axis=1)
+        best = probs.argmax(axis=1)
     predicted = [head.labels[i] for i in best]
     guessed = list(predicted)  # before any rejection
     if detector is not None:

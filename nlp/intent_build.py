@@ -36,7 +36,9 @@ def build(directory: Path, oos_weight: float) -> dict[str, object]:
         "metrics": trained.metrics,
         "build_seconds": round(time.perf_counter() - started, 1),
     }
-    return write_shipped_intent(directory, trained.head, trained.detector, meta, encoder)
+    return write_shipped_intent(
+        directory, trained.head, trained.detector, meta, encoder, trained.neighbours
+    )
 
 
 def main() -> None:

@@ -191,7 +191,12 @@ def install_shipped_intent(encoder: Encoder, config: NLUConfig) -> Artifact | No
         "metrics": shipped.meta.get("metrics", {}),
     }
     artifact = save_artifact(
-        config.model_dir, "intent", shipped.head, meta, detector=shipped.detector
+        config.model_dir,
+        "intent",
+        shipped.head,
+        meta,
+        detector=shipped.detector,
+        neighbours=shipped.neighbours,
     )
     log.info("nlu.pretrained.installed task=intent version=%s", artifact.version)
     return artifact
@@ -270,6 +275,7 @@ def train_task(
                 "metrics": trained.metrics,
             },
             detector=trained.detector,
+            neighbours=trained.neighbours,
         )
     else:
         artifact = _train_finetuned(encoder, config, task, examples, meta)
@@ -354,6 +360,7 @@ def load_nlu(encoder: Encoder, config: NLUConfig) -> NLU:
         # out-of-scope detector; a configured CARELOOP_INTENT_THRESHOLD means today's
         # max-softmax rule instead
         detector=intent_artifact.oos_detector() if config.intent_threshold is None else None,
+        neighbours=intent_artifact.neighbours(),
     )
     sentiment: SentimentClassifier | TextSentimentModel
     if config.sentiment_model:

@@ -26,6 +26,7 @@ import numpy as np
 
 from nlp.base import Encoder
 from nlp.head import LinearHead
+from nlp.neighbours import NEIGHBOURS_FILE, NeighbourVote
 from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class ShippedIntent:
     head: LinearHead
     detector: OutOfScopeDetector | None
     meta: dict[str, Any]
+    neighbours: NeighbourVote | None = None
 
 
 def write_shipped_intent(
@@ -148,14 +150,19 @@ def write_shipped_intent(
     detector: OutOfScopeDetector | None,
     meta: dict[str, Any],
     encoder: Encoder,
+    neighbours: NeighbourVote | None = None,
 ) -> dict[str, Any]:
-    """Save the intent head, its detector and their metadata into ``directory``."""
+    """Save the intent head, its detector, its neighbour vote and their metadata into
+    ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     head.save(directory / "head.npz")
     files = {"head.npz": file_sha256(directory / "head.npz")}
     if detector is not None:
         detector.save(directory / DETECTOR_FILE)
         files[DETECTOR_FILE] = file_sha256(directory / DETECTOR_FILE)
+    if neighbours is not None:
+        neighbours.save(directory / NEIGHBOURS_FILE)
+        files[NEIGHBOURS_FILE] = file_sha256(directory / NEIGHBOURS_FILE)
     full = {
         **meta,
         "encoder": encoder.name,
@@ -211,4 +218,6 @@ def shipped_intent(
     head = LinearHead.load(directory / "head.npz")
     detector_path = directory / DETECTOR_FILE
     detector = OutOfScopeDetector.load(detector_path) if detector_path.is_file() else None
-    return ShippedIntent(head, detector, meta)
+    neighbours_path = directory / NEIGHBOURS_FILE
+    neighbours = NeighbourVote.load(neighbours_path) if neighbours_path.is_file() else None
+    return ShippedIntent(head, detector, meta, neighbours)

@@ -1,5 +1,6 @@
 """Versioned model artifacts:
-``<root>/<task>/<version>/{head.npz,meta.json[,oos_detector.npz][,encoder/]}`` plus an
+``<root>/<task>/<version>/{head.npz,meta.json[,oos_detector.npz][,neighbours.npz][,encoder/]}``
+plus an
 ``active`` pointer per task."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp.head import LinearHead
+from nlp.neighbours import NEIGHBOURS_FILE, NeighbourVote
 from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
 
 TASKS = ("intent", "sentiment")
@@ -39,6 +41,11 @@ class Artifact:
         path = self.path / DETECTOR_FILE
         return OutOfScopeDetector.load(path) if path.is_file() else None
 
+    def neighbours(self) -> NeighbourVote | None:
+        """The version's nearest-neighbour vote (``neighbours.npz``), if it has one."""
+        path = self.path / NEIGHBOURS_FILE
+        return NeighbourVote.load(path) if path.is_file() else None
+
     @property
     def encoder_path(self) -> Path | None:
         """The fine-tuned encoder of this version, if it has one."""
@@ -56,11 +63,13 @@ def save_artifact(
     encoder_dir: Path | None = None,
     extra_heads: dict[str, LinearHead] | None = None,
     detector: OutOfScopeDetector | None = None,
+    neighbours: NeighbourVote | None = None,
 ) -> Artifact:
     """Write a new version of ``task``'s model and (by default) make it the active one.
 
     ``encoder_dir`` (a fine-tuned encoder) is moved into the version as ``encoder/``;
-    ``detector`` (the out-of-scope detector) is saved as ``oos_detector.npz``.
+    ``detector`` (the out-of-scope detector) is saved as ``oos_detector.npz``, ``neighbours``
+    (the intent's nearest-neighbour vote) as ``neighbours.npz``.
     """
     _check_task(task)
     now = dt.datetime.now(dt.UTC)
@@ -72,6 +81,8 @@ def save_artifact(
         extra.save(path / f"{name}.npz")
     if detector is not None:
         detector.save(path / DETECTOR_FILE)
+    if neighbours is not None:
+        neighbours.save(path / NEIGHBOURS_FILE)
     if encoder_dir is not None:
         shutil.move(str(encoder_dir), str(path / ENCODER_DIR))
     full_meta = {

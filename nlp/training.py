@@ -13,6 +13,7 @@ import numpy.typing as npt
 from nlp.base import OOS_LABEL, Encoder, Vectors
 from nlp.dataset import Example, data_hash
 from nlp.head import LinearHead, softmax
+from nlp.neighbours import NeighbourVote
 from nlp.oos import OutOfScopeDetector, fit_detector, out_of_fold
 
 DEFAULT_THRESHOLD = 0.45
@@ -26,6 +27,7 @@ class TrainedHead:
     n_examples: int
     metrics: dict[str, Any] = field(default_factory=dict)
     detector: OutOfScopeDetector | None = None
+    neighbours: NeighbourVote | None = None  # the intent model's vote (nlp/neighbours.py)
 
 
 def train_head(
@@ -118,7 +120,12 @@ def train_head_on_vectors(
             }
     metrics["temperature"] = head.temperature
     metrics["train_seconds"] = time.perf_counter() - started
-    return TrainedHead(head, "", len(labels), metrics, found)
+    neighbours = None
+    if detector:  # the intent model: its examples vote too
+        neighbours = NeighbourVote.fit(
+            vectors[head_rows], [labels[i] for i in head_rows], head.labels
+        )
+    return TrainedHead(head, "", len(labels), metrics, found, neighbours)
 
 
 def holdout_metrics(

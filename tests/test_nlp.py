@@ -19,6 +19,7 @@ from nlp.dataset import (
 )
 from nlp.encoder import SentenceEncoder, resolve_encoder_path
 from nlp.head import LinearHead
+from nlp.neighbours import NeighbourVote
 from nlp.pipeline import NLU, NLUConfig, load_nlu
 from nlp.store import list_versions, load_active, save_artifact
 
@@ -134,12 +135,32 @@ def test_binary_head(encoder: SentenceEncoder) -> None:
     assert probs[0, 1] > 0.5 > probs[1, 1]
 
 
+def test_the_nearest_examples_outvote_a_head_pulled_the_wrong_way(tmp_path: Path) -> None:
+    # two intents in a plane; the head leans to "b" for a message that sits among "a"s
+    examples = np.array([[1.0, 0.0], [0.98, 0.2], [0.95, -0.3], [0.0, 1.0], [0.2, 0.98]])
+    labels = ["a", "a", "a", "b", "b"]
+    head = LinearHead(["a", "b"], np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([-0.4, 0.4]))
+    message = np.array([[0.97, 0.1]])
+    alone = IntentClassifier(head, threshold=0.0)
+    assert alone.predict(message)[0].label == "b"
+    vote = NeighbourVote.fit(examples, labels, head.labels)
+    assert vote.probabilities(message)[0, 0] > 0.99  # its three nearest are all "a"
+    voted = IntentClassifier(head, threshold=0.0, neighbours=vote)
+    prediction = voted.predict(message)[0]
+    assert prediction.label == "a" and 0.5 < prediction.confidence < 1.0
+    vote.save(tmp_path / "neighbours.npz")
+    loaded = NeighbourVote.load(tmp_path / "neighbours.npz")
+    assert (loaded.k, loaded.temperature, loaded.weight) == (vote.k, vote.temperature, vote.weight)
+    assert np.allclose(loaded.probabilities(message), vote.probabilities(message), atol=1e-3)
+
+
 def test_artifacts_are_versioned_and_reloaded(tmp_path: Path, encoder: SentenceEncoder) -> None:
     config = NLUConfig(model_dir=tmp_path)
     nlu = load_nlu(encoder, config)  # trains both tasks on first use
     first = load_active(tmp_path, "intent")
     assert first is not None and first.meta["data_sha256"] and first.meta["encoder"]
     assert first.meta["metrics"]["holdout_accuracy"] > 0.6
+    assert first.neighbours() is not None  # the intent's examples vote (nlp/neighbours.py)
 
     texts = ["yes please", "sure", "ok do it", "no thanks", "nope", "not now"]
     labels = ["affirm", "affirm", "affirm", "deny", "deny", "deny"]
