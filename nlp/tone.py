@@ -55,7 +55,7 @@ _FORMAL = re.compile(
     r"raise a )?complain(t)?|writing to complain|lodge a complaint|file a complaint|"
     r"i hereby|i demand|this is (completely |totally |utterly )?unacceptable|"
     r"escalate (this|my complaint)|complaint (against|about) (you|your)|"
-    r"dear sir or madam|to whom it may concern|express(ing)? my (disappointment|"
+    r"express(ing)? my (disappointment|"
     r"dissatisfaction|frustration)|i (expect|demand|want) (compensation|an apology)|"
     r"not good enough)"
 )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.policy.escalation import (
     Action,
     CustomerSignals,
+    Decision,
     EscalationReason,
     PolicyConfig,
     decide,
@@ -216,3 +219,36 @@ def test_two_impatience_cues_escalate_unless_the_message_reads_clearly_positive(
         config=CONFIG,
     )
     assert d.action is Action.answer
+
+
+def decided(u: Understanding) -> Decision:
+    return decide(u, previous_intents=[], previous_scores=[], config=CONFIG)
+
+
+def test_one_impatience_cue_needs_a_negative_reading_or_a_likely_complaint() -> None:
+    asking = "This is the third time I'm asking about order 77310. I want an answer today."
+    assert decided(replace(toned(asking, score=0.05), complaint=0.59)).action is Action.escalate
+    assert decided(replace(toned(asking, score=0.05), complaint=0.2)).action is Action.answer
+    assert decided(replace(toned(asking, score=-0.05), complaint=0.2)).action is Action.escalate
+    assert decided(replace(toned(asking, score=0.4), complaint=0.9)).action is Action.answer
+
+
+def test_an_opt_out_with_angry_emoji_goes_to_a_person() -> None:
+    d = decided(toned("take my number off your text list 😡", "opt_out", -0.1))
+    assert d.action is Action.escalate and d.opt_out
+    assert decided(toned("please take me off your list", "opt_out", 0.0)).action is Action.opt_out
+
+
+def test_the_complaint_intent_the_complaint_head_doubts_needs_a_negative_reading() -> None:
+    text = "what"
+    assert decided(replace(toned(text, "complaint", 0.1), complaint=0.1)).action is Action.answer
+    assert decided(replace(toned(text, "complaint", -0.1), complaint=0.1)).action is Action.escalate
+    assert decided(replace(toned(text, "complaint", 0.1), complaint=0.4)).action is Action.escalate
+    assert decided(toned(text, "complaint", 0.1)).action is Action.escalate  # no head: as before
+
+
+def test_a_formal_salutation_is_not_a_complaint() -> None:
+    assert not read_tone(
+        "Dear Sir or Madam, do you offer any concessions for pensioners?"
+    ).complaint
+    assert read_tone("Dear Sir or Madam, I hereby formally complain about my order").complaint
