@@ -1,7 +1,5 @@
-"""Versioned model artifacts:
-``<root>/<task>/<version>/{head.npz,meta.json[,oos_detector.npz][,neighbours.npz][,encoder/]}``
-plus an
-``active`` pointer per task."""
+"""Versioned model artifacts, plus an ``active`` pointer per task:
+``<root>/<task>/<version>/{head.npz,meta.json[,oos_detector.npz][,neighbours.npz][,encoder/]}``."""
 
 from __future__ import annotations
 
