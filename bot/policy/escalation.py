@@ -8,7 +8,7 @@ head doubts it and the message does not read negative), or a threat
 (chargeback, lawyer, public review, leaving), a formal complaint or sarcasm, whatever the
 intent; fraud, a hacked account, a data leak or danger to people (``urgent``); a message
 the learned complaint head (nlp/complaint_build.py) reads as a complaint with high
-probability that does not read positive, or stresses a word in capitals; one strongly
+probability, unless it reads clearly positive; one strongly
 negative message, a shouted one (capitals, ``???``) unless it reads clearly positive, or an
 impatient one ("third time I'm asking", "nobody answers") or one with angry emoji that does
 not read clearly positive and reads negative, has a second impatience cue or a likely
@@ -82,11 +82,10 @@ class PolicyConfig:
     at_risk_negative: float = -0.3  # a valuable or slipping customer this unhappy escalates
     at_risk_segments: frozenset[str] = HIGH_VALUE_SEGMENTS
     at_risk_churn_levels: frozenset[str] = frozenset({"high"})
-    # the learned complaint signal: P(complaint) this high escalates when the message also
-    # reads no better than this (or stresses a word in capitals); both chosen on the two
-    # conversation dev splits with the tone cues switched off (docs/bot.md)
+    # the learned complaint signal: P(complaint) this high escalates unless the message reads
+    # clearly positive; chosen on the two conversation dev splits with the tone cues switched
+    # off, and on the written chat messages out of fold (docs/bot.md)
     complaint_probability: float = 0.8
-    complaint_negative: float = 0.0
     # an impatience cue or angry emoji escalates when the message reads this negative, or
     # the complaint head gives it this much (chosen on the written chat messages, out of fold)
     angry_negative: float = 0.0
@@ -153,7 +152,6 @@ def decide(
         learned is not None
         and learned >= config.complaint_probability
         and score < config.complaint_max_sentiment
-        and (score <= config.complaint_negative or tone.emphasis)
     ):
         return Decision(Action.escalate, "complaint", EscalationReason.complaint)
     # the end of patience ("third time I'm asking") or angry emoji escalate unless the
