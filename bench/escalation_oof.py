@@ -62,9 +62,7 @@ def out_of_fold(folds: int, seed: int = 0) -> tuple[list[ChatMessage], list[Unde
         intent = IntentClassifier(
             trained.head, detector=trained.detector, neighbours=trained.neighbours
         )
-        rows = [
-            i for i in train if not (messages[i].escalate and messages[i].intent == "human_agent")
-        ]
+        rows = [i for i in train if complaint_build.learns_from(messages[i])]
         complaint, _ = complaint_build.fit(
             complaint_build.rows_of([messages[i] for i in train]),
             vectors[rows],

@@ -54,13 +54,14 @@ class BuildConfig:
     folds: int = 5
 
 
+def learns_from(message: ChatMessage) -> bool:
+    """Whether the head trains on ``message``: not on a bare request for a person."""
+    return not (message.escalate and message.intent == "human_agent")
+
+
 def rows_of(messages: Sequence[ChatMessage]) -> list[Row]:
     """The training rows: escalations as complaints, bare requests for a person left out."""
-    return [
-        Row(m.text, COMPLAINT if m.escalate else OTHER)
-        for m in messages
-        if not (m.escalate and m.intent == "human_agent")
-    ]
+    return [Row(m.text, COMPLAINT if m.escalate else OTHER) for m in messages if learns_from(m)]
 
 
 def held_out_split(

@@ -70,6 +70,7 @@ def evaluate(
     train_labels = [ex.label for ex in train_rows]
     train_started = time.perf_counter()
     detector: OutOfScopeDetector | None = None
+    vote: NeighbourVote | None = None  # the bot's intent: the head mixed with this vote
     method = "msp"
     if mode == "fast":
         started = time.perf_counter()
@@ -86,10 +87,11 @@ def evaluate(
                 oos_is_intent=False,
                 detector=True,
             )
-            head, detector = trained.head, trained.detector
+            head, detector, vote = trained.head, trained.detector, trained.neighbours
         else:
             in_scope = [i for i, ex in enumerate(train) if ex.label != oos_label]
             head = LinearHead.fit(all_train_vecs[in_scope], train_labels, c=c)
+            vote = NeighbourVote.fit(all_train_vecs[in_scope], train_labels, head.labels)
         if oos_label is not None and threshold is None and detector is None:
             tuned_t = _tune_on_train(all_train_vecs, train, oos_label, c=c)
             if tuned_t is not None:
@@ -120,10 +122,7 @@ def evaluate(
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     if mode == "fast":
         probs = head.predict_proba(test_vecs)
-        # the bot's intent: the head mixed with its in-scope examples' vote (nlp/neighbours.py)
-        in_scope = [i for i, ex in enumerate(train) if ex.label != oos_label]
-        vote = NeighbourVote.fit(all_train_vecs[in_scope], train_labels, head.labels)
-        best = vote.mix(probs, test_vecs).argmax(axis=1)
+        best = (vote.mix(probs, test_vecs) if vote is not None else probs).argmax(axis=1)
     else:
         probs = classifier.probabilities(test_vecs, base_vecs)
         best = probs.argmax(axis=1)
