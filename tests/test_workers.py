@@ -445,7 +445,7 @@ def test_writers_take_turns_in_order_of_arrival() -> None:
         thread = threading.Thread(target=take)
         thread.start()
         threads.append(thread)
-        while len(queue._waiting) < i + 1:  # the i-th writer is queued before the next
+        while queue.queued < i + 1:  # the i-th writer is queued before the next
             time.sleep(0.001)
     queue.release()
     for thread in threads:
