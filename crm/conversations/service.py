@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select, update
+from sqlalchemy import Select, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
 
+from crm import events
 from crm.conversations import routing
 from crm.db import dialect_insert, utcnow
 from crm.models import (
@@ -118,22 +119,28 @@ def start_conversation(
     reply_window: dt.timedelta,
 ) -> Conversation:
     """A new bot conversation for a customer who has no open one on this channel."""
-    conversation = Conversation(
-        customer_id=customer.id,
-        channel=identity.channel,
-        channel_identity_id=identity.id,
-        status=ConversationStatus.bot,
+    values = {
+        "customer_id": customer.id,
+        "channel": identity.channel,
+        "channel_identity_id": identity.id,
+        "status": ConversationStatus.bot,
         # A customer met just now has been sent no campaign.
-        campaign_id=None
+        "campaign_id": None
         if new_customer
         else answered_campaign(session, identity=identity, now=utcnow(), window=reply_window),
-        segment_at_start=customer.rfm_segment,
-        clv_at_start=customer.clv,
-        churn_risk_at_start=customer.churn_risk.value if customer.churn_risk else None,
-    )
-    session.add(conversation)
-    session.flush()
+        "segment_at_start": customer.rfm_segment,
+        "clv_at_start": customer.clv,
+        "churn_risk_at_start": customer.churn_risk.value if customer.churn_risk else None,
+    }
+    # (A statement built once, as for the message below, not the unit of work's flush.)
+    conversation: Conversation = session.scalars(_conversation_insert(), [values]).one()
+    events.touch(session, events.INBOX, events.customer_topic(customer.id))
     return conversation
+
+
+@functools.cache
+def _conversation_insert() -> Any:
+    return insert(Conversation).returning(Conversation)
 
 
 def insert_inbound(
