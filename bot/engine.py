@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from bot.channels import Channels
 from bot.channels.web import WebChat
-from bot.dialogue import Dialogue, DialogueConfig
+from bot.dialogue import (
+    DIRECT_TASKS,
+    ORDER_TALK_INTENTS,
+    SWITCH_TASKS,
+    Dialogue,
+    DialogueConfig,
+    Turn,
+)
 from bot.inbound import Command, InboundMessage, Outcome
 from bot.policy.escalation import Action, Decision, EscalationReason, PolicyConfig, decide
 from bot.replying import Replier, signals
@@ -41,7 +48,7 @@ from crm.models import (
 )
 from crm.surveys import service as surveys
 from nlp.base import FALLBACK_INTENT, IntentPrediction, Understanding
-from nlp.entities import DEFAULT_ORDER_PATTERNS, EMAIL, Entity, EntityExtractor
+from nlp.entities import DEFAULT_ORDER_PATTERNS, EMAIL, ORDER, Entity, EntityExtractor, entities_of
 from nlp.pipeline import NLU
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,9 @@ DEFERRABLE = frozenset(
         EscalationReason.at_risk_customer,
     }
 )
+# An unhappy customer handed over with an order lookup still gets the lookup meanwhile; one
+# who asked for a person, or reports fraud or danger, gets the person only.
+LOOKUP_WHILE_QUEUED = DEFERRABLE | {EscalationReason.negative_sentiment}
 
 
 class Engine:
@@ -250,8 +260,17 @@ class Engine:
             return Decision(Action.answer, "escalation_cancelled"), self.replier.render(
                 context, "escalation_cancelled"
             )
+        if conversation.status is ConversationStatus.waiting:
+            # In the queue: the bot still answers an order lookup the customer proves (no
+            # one need wait for a person to read out a tracking number); the rest waits.
+            turn = self._lookup(
+                session, conversation, identity, customer, message, understanding, entities, history
+            )
+            return (
+                (turn.decision, turn.replies) if turn is not None else (Decision(Action.silent), [])
+            )
         if conversation.status in HUMAN_HAS_IT:
-            # A human has (or will have) this conversation: the bot stays quiet.
+            # A person has this conversation: the bot stays quiet.
             return Decision(Action.silent), []
         if only_data(message.text, entities):
             # "O0001234 anna@example.com": the intent model reads noise into bare order
@@ -315,7 +334,61 @@ class Engine:
                 understanding.sentiment.score,
                 context,
             )
+            if decision.reason in LOOKUP_WHILE_QUEUED:
+                # "Where is O0008233??? nothing for days": a person will answer, and the
+                # lookup starts now (it asks for the proof, or answers a linked chat).
+                turn = self._lookup(
+                    session,
+                    conversation,
+                    identity,
+                    customer,
+                    message,
+                    understanding,
+                    entities,
+                    history,
+                )
+                if turn is not None:
+                    replies += turn.replies
         return decision, replies
+
+    def _lookup(
+        self,
+        session: Session,
+        conversation: Conversation,
+        identity: ChannelIdentity,
+        customer: Customer,
+        message: Message,
+        understanding: Understanding,
+        entities: list[Entity],
+        history: Sequence[conversations.EarlierInbound],
+    ) -> Turn | None:
+        """An order lookup (status, delivery) while the conversation waits for a person: the
+        one in progress, or one this message asks for by naming the order. None for anything
+        else (a request to cancel, change or return waits for the person)."""
+        intent = understanding.intent.label
+        task = (conversation.dialogue or {}).get("task")
+        if self.dialogue.in_progress(conversation):
+            if task not in DIRECT_TASKS or intent in SWITCH_TASKS:
+                return None
+        elif not (entities_of(entities, ORDER) and intent in DIRECT_TASKS | ORDER_TALK_INTENTS):
+            return None  # ("where is my order?" with no order named waits for the person)
+        return self.dialogue.step(
+            session,
+            conversation=conversation,
+            identity=identity,
+            customer=customer,
+            text=message.text,
+            understanding=understanding,
+            entities=entities,
+            earlier_emails=_Later(
+                lambda: [
+                    str(e["value"])
+                    for m in history
+                    for e in m.entities or []
+                    if e.get("type") == EMAIL and e.get("value")
+                ]
+            ),
+        )
 
     def _command(
         self, session: Session, conversation: Conversation, inbound: InboundMessage, *, linked: bool

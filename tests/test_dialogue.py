@@ -244,6 +244,59 @@ def test_failed_proofs_hand_over_to_a_person(client: TestClient, session: Sessio
     assert len(failed) == 3 and not any(a.succeeded for a in failed)
 
 
+@pytest.mark.usefixtures("shop")
+def test_an_unhappy_customer_in_the_queue_still_gets_the_order_lookup(
+    client: TestClient, session: Session
+) -> None:
+    first = chat(
+        client, "impatient", "This is ridiculous, where is O0001234??? I have been waiting for days"
+    )
+    assert first[0]["conversation"]["status"] == "waiting"
+    assert "colleague" in said(first) and "email" in said(first)
+    assert reveals_nothing(first)
+    escalated_at = session.scalars(select(Conversation)).one().escalated_at
+    proof = chat(client, "impatient", "anna.schmidt@example.de")
+    assert "JJD0001234" in said(proof) and "shipped" in said(proof)
+    session.expire_all()
+    conversation = session.scalars(select(Conversation)).one()
+    assert conversation.status is ConversationStatus.waiting  # a person still answers
+    assert (
+        conversation.escalated_at == escalated_at and conversation.escalation_reason == "complaint"
+    )
+
+
+@pytest.mark.usefixtures("shop")
+def test_in_the_queue_other_requests_wait_for_the_person(client: TestClient) -> None:
+    bodies = chat(
+        client,
+        "wants-a-person",
+        "I want to talk to a person",
+        "cancel order 55821 ben@example.com",
+        "where is my order?",
+    )
+    assert [b["replies"] for b in bodies[1:]] == [[], []]
+    assert bodies[-1]["conversation"]["status"] == "waiting"
+
+
+@pytest.mark.usefixtures("shop")
+def test_failed_proofs_in_the_queue_keep_the_queue_place(
+    client: TestClient, session: Session
+) -> None:
+    chat(client, "queued-guesser", "I want to talk to a person")
+    escalated_at = session.scalars(select(Conversation)).one().escalated_at
+    bodies = chat(
+        client,
+        "queued-guesser",
+        *(f"O0001234 {name}@example.com" for name in ("a", "b", "c", "anna.schmidt")),
+    )
+    assert reveals_nothing(bodies)
+    assert "handing you over" in said(bodies[-2:])
+    session.expire_all()
+    conversation = session.scalars(select(Conversation)).one()
+    assert conversation.escalated_at == escalated_at
+    assert conversation.escalation_reason == "human_request"
+
+
 def test_failed_proofs_are_limited_per_visitor_across_conversations(
     client: TestClient, session: Session, shop: dict[str, Any]
 ) -> None:

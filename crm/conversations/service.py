@@ -55,7 +55,16 @@ def escalate(
     at: dt.datetime | None = None,
 ) -> None:
     """Put the conversation in the agents' queue: routed to its team, its SLA clock
-    started in ``office`` hours (unless the team keeps its own)."""
+    started in ``office`` hours (unless the team keeps its own).
+
+    A conversation already waiting keeps its place, its reason and its SLA clock, and
+    takes the higher of the two priorities (the bot may hand over again while the
+    customer waits, e.g. after failed order checks)."""
+    if conversation.status is ConversationStatus.waiting and conversation.escalated_at:
+        if priority > conversation.priority:
+            conversation.priority = priority
+            conversation.queue_rank = queue_rank(priority, conversation.escalated_at)
+        return
     conversation.status = ConversationStatus.waiting
     conversation.escalated_at = at or utcnow()
     conversation.escalation_reason = reason
