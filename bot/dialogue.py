@@ -39,7 +39,7 @@ from crm.customers import service as customers
 from crm.models import ChannelIdentity, Conversation, Customer, Order, OrderStatus
 from crm.orders import service as orders
 from nlp.base import FALLBACK_INTENT, Understanding
-from nlp.entities import EMAIL, ORDER, Entity, EntityExtractor, entities_of
+from nlp.entities import EMAIL, ORDER, Entity, EntityExtractor, entities_of, plain_text
 
 log = logging.getLogger(__name__)
 
@@ -556,7 +556,9 @@ class Dialogue:
 
 
 def _without_orders(text: str, entities: list[Entity]) -> str:
-    """The text with the named order numbers blanked (so "55821" is no postcode proof)."""
+    """The text with the named order numbers blanked (so "55821" is no postcode proof),
+    in the form the entities were found in (full-width digits as ASCII ones)."""
+    text = plain_text(text)
     for entity in sorted(entities, key=lambda e: e.start, reverse=True):
         if entity.type == ORDER and text[entity.start : entity.end] == entity.text:
             text = text[: entity.start] + " " + text[entity.end :]

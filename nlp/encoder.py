@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,9 +64,13 @@ class SentenceEncoder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        # Full-width letters and digits and other compatibility forms (typed on East Asian
+        # keyboards) read as their plain letters and digits (NFKC), as the entity
+        # extractor reads them; the tokenizer alone splits them into unknown tokens.
+        plain = [t if t.isascii() else unicodedata.normalize("NFKC", t) for t in texts]
         with self._lock:
             vectors = self._model.encode(
-                list(texts),
+                plain,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,

@@ -188,9 +188,7 @@ class EntityExtractor:
             return []
 
     def _extract(self, raw: str, *, expect: str | None, today: dt.date) -> list[Entity]:
-        text = raw.translate(_INVISIBLE)
-        if not text.isascii():  # full-width digits and letters read as ASCII ones
-            text = unicodedata.normalize("NFKC", text)
+        text = plain_text(raw)
         found: list[Entity] = []
         taken: list[tuple[int, int]] = []
 
@@ -236,6 +234,14 @@ class EntityExtractor:
 
 def normalise_email(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().rstrip(".").lower()
+
+
+def plain_text(raw: str) -> str:
+    """The text entities are found in (their ``start``/``end`` index it): invisible
+    characters removed, and NFKC when it has non-ASCII ones (full-width digits and letters
+    read as ASCII ones)."""
+    text = raw.translate(_INVISIBLE)
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def normalise_order(text: str) -> str:

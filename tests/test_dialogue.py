@@ -297,6 +297,30 @@ def test_failed_proofs_in_the_queue_keep_the_queue_place(
     assert conversation.escalation_reason == "human_request"
 
 
+def full_width(text: str) -> str:
+    """``text`` as typed on an East Asian keyboard: full-width letters, digits and signs."""
+    return "".join(
+        chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text
+    )
+
+
+@pytest.mark.usefixtures("shop")
+def test_full_width_text_reads_as_plain_text(client: TestClient, session: Session) -> None:
+    bodies = chat(
+        client,
+        "full-width",
+        full_width("where is my order?"),
+        full_width("#55821"),
+        "ben@example.com",
+    )
+    assert bodies[0]["intent"]["label"] == "order_status"
+    assert "email" in said(bodies[1:2]) and "couldn't match" not in said(bodies[1:2])
+    assert "55821" in said(bodies[-1:]) and "paid" in said(bodies[-1:])
+    assert not session.scalars(
+        select(VerificationAttempt).where(~VerificationAttempt.succeeded)
+    ).all()
+
+
 def test_failed_proofs_are_limited_per_visitor_across_conversations(
     client: TestClient, session: Session, shop: dict[str, Any]
 ) -> None:
