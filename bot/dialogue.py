@@ -166,6 +166,11 @@ class Dialogue:
             entities = self.extractor.extract(text, expect=ORDER)
         named = entities_of(entities, ORDER)
         emails = entities_of(entities, EMAIL)
+        if not named and emails and (state is None or state.awaiting is None):
+            # "66190 / paul@example.de - shipped yet?": a bare number beside the email is
+            # the order number (the proof is right there), as after "what's the number?"
+            bare = self._beside_email(text, entities)
+            entities, named = [*entities, *bare], entities_of(bare, ORDER)
 
         if state is None:
             task = intent if intent in TASKS else None
@@ -208,6 +213,18 @@ class Dialogue:
             refused = set(state.extra.get("refused_emails", []))
             state.email = next((e for e in earlier_emails if e not in refused), None)
         return self._resolve(session, conversation, identity, customer, state, text, entities, now)
+
+    def _beside_email(self, text: str, entities: list[Entity]) -> list[Entity]:
+        """The bare ids in ``text`` ("66190", "#66190") that are no phone number, amount
+        or date the extractor found there."""
+        others = [(e.start, e.end) for e in entities if e.type != ORDER]
+        return [
+            e
+            for e in self.extractor.extract(text, expect=ORDER)
+            if e.type == ORDER
+            and e.value
+            and not any(e.start < end and start < e.end for start, end in others)
+        ]
 
     def in_progress(self, conversation: Conversation) -> bool:
         """Whether a request is in progress (the bot waits for a slot or a confirmation)."""

@@ -321,6 +321,23 @@ def test_full_width_text_reads_as_plain_text(client: TestClient, session: Sessio
     ).all()
 
 
+@pytest.mark.usefixtures("shop")
+def test_a_bare_number_beside_the_email_is_the_order_number(client: TestClient) -> None:
+    bodies = chat(client, "bare-pair", "55821 / ben@example.com - shipped yet?")
+    assert "55821" in said(bodies) and "paid" in said(bodies)
+    wrong = chat(client, "bare-wrong", "55821 / someone@example.com - shipped yet?")
+    assert "couldn't match" in said(wrong) and "paid" not in said(wrong)
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_phone_number_beside_the_email_is_no_order_number(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(client, "phone-pair", "where is my order? +49 170 1234567, ben@example.com")
+    assert "order number" in said(bodies) and "couldn't match" not in said(bodies)
+    assert not session.scalars(select(VerificationAttempt)).all()
+
+
 def test_failed_proofs_are_limited_per_visitor_across_conversations(
     client: TestClient, session: Session, shop: dict[str, Any]
 ) -> None:
