@@ -299,25 +299,10 @@ class Engine:
             )
         )
         if dialogue_may_take_it:
-            turn = self.dialogue.step(
-                session,
-                conversation=conversation,
-                identity=identity,
-                customer=customer,
-                text=message.text,
-                understanding=understanding,
-                entities=entities,
-                earlier_emails=_Later(
-                    lambda: [
-                        str(e["value"])
-                        for m in history
-                        for e in m.entities or []
-                        if e.get("type") == EMAIL and e.get("value")
-                    ]
-                ),
+            turn = self._step(
+                session, conversation, identity, customer, message, understanding, entities, history
             )
             if turn is not None:
-                message.payload = {**(message.payload or {}), "dialogue": turn.decision.response}
                 return turn.decision, turn.replies
         else:
             conversation.dialogue = None  # an escalation or an opt-out ends any request
@@ -372,7 +357,23 @@ class Engine:
                 return None
         elif not (entities_of(entities, ORDER) and intent in DIRECT_TASKS | ORDER_TALK_INTENTS):
             return None  # ("where is my order?" with no order named waits for the person)
-        return self.dialogue.step(
+        return self._step(
+            session, conversation, identity, customer, message, understanding, entities, history
+        )
+
+    def _step(
+        self,
+        session: Session,
+        conversation: Conversation,
+        identity: ChannelIdentity,
+        customer: Customer,
+        message: Message,
+        understanding: Understanding,
+        entities: list[Entity],
+        history: Sequence[conversations.EarlierInbound],
+    ) -> Turn | None:
+        """The order dialogue's turn on this message (:mod:`bot.dialogue`), noted on it."""
+        turn = self.dialogue.step(
             session,
             conversation=conversation,
             identity=identity,
@@ -389,6 +390,9 @@ class Engine:
                 ]
             ),
         )
+        if turn is not None:
+            message.payload = {**(message.payload or {}), "dialogue": turn.decision.response}
+        return turn
 
     def _command(
         self, session: Session, conversation: Conversation, inbound: InboundMessage, *, linked: bool
