@@ -39,6 +39,7 @@ from bot.telegram.sender import TelegramSender
 from careloop.config import Settings, get_settings
 from careloop.logs import configure_logging
 from crm.db import create_session_factory, server_engine
+from nlp.encoder import use_batch_threads
 from scheduler.app import JobRunner
 from web.app import Parts, create_app
 
@@ -102,7 +103,7 @@ async def serve_parts(
     loads off the event loop), the scheduler, the response book and the watchers, then the
     Telegram channel; they stop in the reverse order."""
     engine_bot = bot if bot is not None else await asyncio.to_thread(build_engine, settings)
-    limit_blas_threads(settings)
+    limit_threads(settings)
     runner: JobRunner | None = None
     if run_scheduler if run_scheduler is not None else settings.scheduler_enabled:
         runner = JobRunner(engine, factory, settings)
@@ -122,9 +123,11 @@ async def serve_parts(
             runner.shutdown()
 
 
-def limit_blas_threads(settings: Settings) -> None:
+def limit_threads(settings: Settings) -> None:
     """Cap the BLAS libraries loaded so far (NumPy's and SciPy's OpenBLAS) at
-    ``settings.blas_threads`` threads for the rest of this process (0: leave them be).
+    ``settings.blas_threads`` threads for the rest of this process (0: leave them be), and
+    encode batches of several messages with ``settings.encoder_batch_threads`` PyTorch
+    threads (see :func:`nlp.encoder.use_batch_threads`).
 
     A serving process multiplies small matrices per message (the heads, the out-of-scope
     detector), where a second BLAS thread saves nothing, and OpenBLAS's idle threads spin
@@ -139,6 +142,7 @@ def limit_blas_threads(settings: Settings) -> None:
     to set it, while alive); in ``serve`` that is the event loop's, which calls this."""
     if settings.blas_threads:
         threadpool_limits(limits=settings.blas_threads, user_api="blas")
+    use_batch_threads(settings.encoder_batch_threads)
 
 
 def sender_gate(settings: Settings, engine: Engine, runner: JobRunner | None) -> Callable[[], bool]:
@@ -197,7 +201,7 @@ async def run_bot(settings: Settings, on_ready: Callable[[], None]) -> None:
     engine, factory = database(settings)
     try:
         bot_engine = await asyncio.to_thread(build_engine, settings)
-        limit_blas_threads(settings)
+        limit_threads(settings)
         channel = telegram_channel(settings, bot_engine, factory)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

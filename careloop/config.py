@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     # BLAS threads (NumPy, SciPy) in a serving process once its models are loaded; 0 leaves
     # the libraries' own default (app/compose.py says why 1)
     blas_threads: int = Field(default=1, ge=0, le=256)
+    # PyTorch threads for the encoder's batches of several messages in a serving process;
+    # 0 leaves PyTorch's default (nlp/encoder.py, use_batch_threads, says why 1)
+    encoder_batch_threads: int = Field(default=1, ge=0, le=256)
 
     # Campaigns (guards are checked when a run is planned and again at send time)
     campaign_frequency_cap: int = Field(default=2, ge=1)

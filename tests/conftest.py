@@ -22,7 +22,7 @@ from careloop.config import Settings
 from crm.db import create_db_engine
 from crm.models import Role, User
 from migrations.runner import upgrade
-from nlp.encoder import SentenceEncoder
+from nlp.encoder import SentenceEncoder, use_batch_threads
 from nlp.pipeline import NLU, NLUConfig, load_nlu
 from tests.factories import make_user
 from web.app import create_app
@@ -189,6 +189,14 @@ def settings(tmp_path: Path, db_url: str, model_dir: Path) -> Settings:
         model_dir=model_dir,
         scheduler_enabled=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def _pytorch_threads() -> Iterator[None]:
+    """A serving app that a test starts sets the encoder's batch threads for the whole
+    process (app.compose.limit_threads): every test begins with PyTorch's own number."""
+    yield
+    use_batch_threads(0)
 
 
 @pytest.fixture

@@ -114,6 +114,36 @@ def test_a_serving_app_caps_the_blas_threads_once_its_models_are_loaded(
         assert asyncio.run(once_started()) == ({1} if blas_threads else {2})
 
 
+@pytest.mark.parametrize("batch_threads", [1, 0])
+def test_a_serving_app_encodes_batches_with_its_set_threads(
+    batch_threads: int,
+    settings: Settings,
+    bot: BotEngine,
+    db_engine: Engine,
+    live_session_factory: sessionmaker[Session],
+) -> None:
+    import torch
+
+    own = torch.get_num_threads()
+    app = web_app(
+        settings.model_copy(update={"encoder_batch_threads": batch_threads}),
+        bot=bot,
+        db_engine=db_engine,
+        session_factory=live_session_factory,
+        run_scheduler=False,
+    )
+
+    async def threads_used() -> tuple[int, int]:
+        async with app.router.lifespan_context(app):
+            bot.nlu.encoder.encode(["where is my order", "hi there"])
+            batch = torch.get_num_threads()
+            bot.nlu.encoder.encode(["where is my order"])
+            return batch, torch.get_num_threads()
+
+    # a lone message keeps every thread; a batch under load leaves the cores to the requests
+    assert asyncio.run(threads_used()) == ((batch_threads or own), own)
+
+
 # -- change notifications -------------------------------------------------------------------
 
 
