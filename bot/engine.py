@@ -263,12 +263,20 @@ class Engine:
         if conversation.status is ConversationStatus.waiting:
             # In the queue: the bot still answers an order lookup the customer proves (no
             # one need wait for a person to read out a tracking number); the rest waits.
-            turn = self._lookup(
-                session, conversation, identity, customer, message, understanding, entities, history
-            )
-            return (
-                (turn.decision, turn.replies) if turn is not None else (Decision(Action.silent), [])
-            )
+            if self._lookup_while_queued(conversation, understanding, entities):
+                turn = self._step(
+                    session,
+                    conversation,
+                    identity,
+                    customer,
+                    message,
+                    understanding,
+                    entities,
+                    history,
+                )
+                if turn is not None:
+                    return turn.decision, turn.replies
+            return Decision(Action.silent), []
         if conversation.status in HUMAN_HAS_IT:
             # A person has this conversation: the bot stays quiet.
             return Decision(Action.silent), []
@@ -319,10 +327,12 @@ class Engine:
                 understanding.sentiment.score,
                 context,
             )
-            if decision.reason in LOOKUP_WHILE_QUEUED:
+            if decision.reason in LOOKUP_WHILE_QUEUED and self._lookup_while_queued(
+                conversation, understanding, entities
+            ):
                 # "Where is O0008233??? nothing for days": a person will answer, and the
                 # lookup starts now (it asks for the proof, or answers a linked chat).
-                turn = self._lookup(
+                turn = self._step(
                     session,
                     conversation,
                     identity,
@@ -336,30 +346,18 @@ class Engine:
                     replies += turn.replies
         return decision, replies
 
-    def _lookup(
-        self,
-        session: Session,
-        conversation: Conversation,
-        identity: ChannelIdentity,
-        customer: Customer,
-        message: Message,
-        understanding: Understanding,
-        entities: list[Entity],
-        history: Sequence[conversations.EarlierInbound],
-    ) -> Turn | None:
-        """An order lookup (status, delivery) while the conversation waits for a person: the
-        one in progress, or one this message asks for by naming the order. None for anything
-        else (a request to cancel, change or return waits for the person)."""
+    def _lookup_while_queued(
+        self, conversation: Conversation, understanding: Understanding, entities: list[Entity]
+    ) -> bool:
+        """Whether the dialogue may take this message while the conversation waits for a
+        person: an order lookup (status, delivery) in progress, or one this message asks for
+        by naming the order. Not a request to cancel, change or return (that waits for the
+        person), nor "where is my order?" with no order named."""
         intent = understanding.intent.label
-        task = (conversation.dialogue or {}).get("task")
         if self.dialogue.in_progress(conversation):
-            if task not in DIRECT_TASKS or intent in SWITCH_TASKS:
-                return None
-        elif not (entities_of(entities, ORDER) and intent in DIRECT_TASKS | ORDER_TALK_INTENTS):
-            return None  # ("where is my order?" with no order named waits for the person)
-        return self._step(
-            session, conversation, identity, customer, message, understanding, entities, history
-        )
+            task = (conversation.dialogue or {}).get("task")
+            return task in DIRECT_TASKS and intent not in SWITCH_TASKS
+        return bool(entities_of(entities, ORDER)) and intent in DIRECT_TASKS | ORDER_TALK_INTENTS
 
     def _step(
         self,
