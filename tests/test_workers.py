@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -42,6 +43,8 @@ from devtools.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from tests.factories import make_customer, make_telegram_identity
 from web.api import chat
 from web.app import create_app
+
+T = TypeVar("T")
 
 runner = CliRunner()
 
@@ -84,6 +87,25 @@ def test_serve_help_documents_workers() -> None:
     assert "--workers" in runner.invoke(cli, ["serve", "--help"]).output
 
 
+def while_serving(
+    settings: Settings,
+    bot: BotEngine,
+    db_engine: Engine,
+    factory: sessionmaker[Session],
+    probe: Callable[[], T],
+) -> T:
+    """``probe()``'s answer while a serving app (models loaded, parts started) runs."""
+    app = web_app(
+        settings, bot=bot, db_engine=db_engine, session_factory=factory, run_scheduler=False
+    )
+
+    async def started() -> T:
+        async with app.router.lifespan_context(app):
+            return probe()
+
+    return asyncio.run(started())
+
+
 @pytest.mark.parametrize("blas_threads", [1, 0])
 def test_a_serving_app_caps_the_blas_threads_once_its_models_are_loaded(
     blas_threads: int,
@@ -95,23 +117,13 @@ def test_a_serving_app_caps_the_blas_threads_once_its_models_are_loaded(
     def blas() -> set[int]:
         return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
-    app = web_app(
-        settings.model_copy(update={"blas_threads": blas_threads}),
-        bot=bot,
-        db_engine=db_engine,
-        session_factory=live_session_factory,
-        run_scheduler=False,
-    )
-
-    async def once_started() -> set[int]:
-        async with app.router.lifespan_context(app):
-            return blas()
-
+    serving = settings.model_copy(update={"blas_threads": blas_threads})
     # In this thread: threadpoolctl lets only one living thread set OpenBLAS's limits, and
     # the tests' thread may have set them already (scoring does).
     with threadpool_limits(limits=2, user_api="blas"):  # (restored for the other tests)
         assert blas() == {2}
-        assert asyncio.run(once_started()) == ({1} if blas_threads else {2})
+        started = while_serving(serving, bot, db_engine, live_session_factory, blas)
+        assert started == ({1} if blas_threads else {2})
 
 
 @pytest.mark.parametrize("batch_threads", [1, 0])
@@ -124,24 +136,17 @@ def test_a_serving_app_encodes_batches_with_its_set_threads(
 ) -> None:
     import torch
 
+    def threads_used() -> tuple[int, int]:
+        bot.nlu.encoder.encode(["where is my order", "hi there"])
+        batch = torch.get_num_threads()
+        bot.nlu.encoder.encode(["where is my order"])
+        return batch, torch.get_num_threads()
+
     own = torch.get_num_threads()
-    app = web_app(
-        settings.model_copy(update={"encoder_batch_threads": batch_threads}),
-        bot=bot,
-        db_engine=db_engine,
-        session_factory=live_session_factory,
-        run_scheduler=False,
-    )
-
-    async def threads_used() -> tuple[int, int]:
-        async with app.router.lifespan_context(app):
-            bot.nlu.encoder.encode(["where is my order", "hi there"])
-            batch = torch.get_num_threads()
-            bot.nlu.encoder.encode(["where is my order"])
-            return batch, torch.get_num_threads()
-
+    serving = settings.model_copy(update={"encoder_batch_threads": batch_threads})
+    used = while_serving(serving, bot, db_engine, live_session_factory, threads_used)
     # a lone message keeps every thread; a batch under load leaves the cores to the requests
-    assert asyncio.run(threads_used()) == ((batch_threads or own), own)
+    assert used == ((batch_threads or own), own)
 
 
 # -- change notifications -------------------------------------------------------------------
