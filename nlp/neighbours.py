@@ -53,28 +53,61 @@ class NeighbourVote:
         index = {label: i for i, label in enumerate(columns)}
         return cls(x, np.array([index[lbl] for lbl in labels], dtype=np.int64), len(columns))
 
-    def probabilities(self, vectors: Vectors) -> npt.NDArray[np.float64]:
-        """Each message's vote: the weighted share of each intent among its neighbours."""
+    def similarities(self, vectors: Vectors) -> npt.NDArray[np.float32]:
+        """(messages, examples) cosine similarity of each message to each example."""
         x = np.asarray(vectors, dtype=np.float32)
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        sims = x @ self.vectors.T
+        return np.asarray(x @ self.vectors.T, dtype=np.float32)
+
+    def rows_of(self, reference: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_] | None:
+        """Which of the examples ``reference`` holds, as a row mask, when it holds the
+        examples of all intents but at most one (the out-of-scope detector's reference is
+        the in-scope examples: every intent's but ``out_of_scope``); None otherwise.
+
+        Both are stored as float16 after their own normalisation, so equal rows may differ
+        by a rounding step; rows count as the same within ``1e-3``."""
+        n = len(self.vectors)
+        if not len(reference) or reference.shape[1:] != self.vectors.shape[1:]:
+            return None
+        candidates: list[npt.NDArray[np.bool_]] = [np.ones(n, dtype=np.bool_)]
+        candidates += [np.asarray(self.labels != c, dtype=np.bool_) for c in np.unique(self.labels)]
+        for rows in candidates:
+            if int(rows.sum()) == len(reference) and np.allclose(
+                self.vectors[rows], reference, rtol=0.0, atol=1e-3
+            ):
+                return rows
+        return None
+
+    def probabilities(
+        self, vectors: Vectors, sims: npt.NDArray[np.float32] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Each message's vote: the weighted share of each intent among its neighbours
+        (``sims``: :meth:`similarities` of ``vectors``, when already computed)."""
+        if sims is None:
+            sims = self.similarities(vectors)
+        n = len(sims)
         k = min(self.k, sims.shape[1])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         near = np.take_along_axis(sims, top, axis=1).astype(np.float64)
         weights = np.exp((near - near.max(axis=1, keepdims=True)) / self.temperature)
-        votes = np.zeros((len(x), self.n_labels))
-        np.add.at(votes, (np.arange(len(x))[:, None], self.labels[top]), weights)
+        votes = np.zeros((n, self.n_labels))
+        np.add.at(votes, (np.arange(n)[:, None], self.labels[top]), weights)
         votes /= votes.sum(axis=1, keepdims=True)
         # a message the model was trained on as it stands (an agent's correction) is voted
         # its own label outright, so one corrected example is not outvoted by its neighbours
         best = sims.argmax(axis=1)
-        same = sims[np.arange(len(x)), best] >= SAME_TEXT
+        same = sims[np.arange(n), best] >= SAME_TEXT
         votes[same] = 0.0
         votes[np.flatnonzero(same), self.labels[best[same]]] = 1.0
         return np.asarray(votes, dtype=np.float64)
 
-    def mix(self, probs: npt.NDArray[np.float64], vectors: Vectors) -> npt.NDArray[np.float64]:
-        return (1.0 - self.weight) * probs + self.weight * self.probabilities(vectors)
+    def mix(
+        self,
+        probs: npt.NDArray[np.float64],
+        vectors: Vectors,
+        sims: npt.NDArray[np.float32] | None = None,
+    ) -> npt.NDArray[np.float64]:
+        return (1.0 - self.weight) * probs + self.weight * self.probabilities(vectors, sims)
 
     def save(self, path: Path) -> None:
         np.savez(

@@ -79,12 +79,21 @@ class OutOfScopeDetector:
     def method(self) -> str:
         return METHOD
 
-    def components(self, vectors: Vectors, probs: Scores) -> tuple[Scores, Scores]:
-        """(1 - max probability, 1 - nearest-neighbour cosine similarity) per message."""
-        return msp_distance(probs), knn_distance(vectors, self.reference)
+    def components(
+        self, vectors: Vectors, probs: Scores, nearest: Scores | None = None
+    ) -> tuple[Scores, Scores]:
+        """(1 - max probability, 1 - nearest-neighbour cosine similarity) per message
+        (``nearest``: each message's highest cosine similarity to the reference, when the
+        caller has it already)."""
+        knn = (
+            knn_distance(vectors, self.reference)
+            if nearest is None
+            else np.asarray(1.0 - nearest, dtype=np.float64)
+        )
+        return msp_distance(probs), knn
 
-    def scores(self, vectors: Vectors, probs: Scores) -> Scores:
-        msp, knn = self.components(vectors, probs)
+    def scores(self, vectors: Vectors, probs: Scores, nearest: Scores | None = None) -> Scores:
+        msp, knn = self.components(vectors, probs, nearest)
         return self.combine(msp, knn)
 
     def combine(self, msp: Scores, knn: Scores) -> Scores:
@@ -95,8 +104,10 @@ class OutOfScopeDetector:
             dtype=np.float64,
         )
 
-    def rejects(self, vectors: Vectors, probs: Scores) -> npt.NDArray[np.bool_]:
-        return np.asarray(self.scores(vectors, probs) > self.threshold, dtype=np.bool_)
+    def rejects(
+        self, vectors: Vectors, probs: Scores, nearest: Scores | None = None
+    ) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.scores(vectors, probs, nearest) > self.threshold, dtype=np.bool_)
 
     def save(self, path: Path) -> None:
         np.savez(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,34 @@ def test_the_nearest_examples_outvote_a_head_pulled_the_wrong_way(tmp_path: Path
     loaded = NeighbourVote.load(tmp_path / "neighbours.npz")
     assert (loaded.k, loaded.temperature, loaded.weight) == (vote.k, vote.temperature, vote.weight)
     assert np.allclose(loaded.probabilities(message), vote.probabilities(message), atol=1e-3)
+
+
+def test_the_detector_reads_the_votes_similarities_and_decides_as_with_its_own(nlu: NLU) -> None:
+    # The shipped intent model's out-of-scope reference is its in-scope voting examples:
+    # one similarity product per message serves both, with the decisions of two.
+    shared = nlu.intent
+    assert shared.shared_reference is not None and shared.detector is not None
+    own = replace(shared)
+    own.shared_reference = None  # the detector multiplies with its own stored reference
+    texts = [
+        "where is my parcel",
+        "cancel order O0000123 please",
+        "tell me a joke about penguins",
+        "what is the capital of france",
+        "I want to speak to a human NOW",
+        "quantum chromodynamics lecture notes",
+    ]
+    vectors = nlu.encoder.encode(texts)
+    assert [p.label for p in shared.predict(vectors)] == [p.label for p in own.predict(vectors)]
+    assert any(p.label == FALLBACK_INTENT for p in own.predict(vectors))
+    probs = shared.probabilities(vectors)
+    assert shared.neighbours is not None
+    nearest = shared.neighbours.similarities(vectors)[:, shared.shared_reference].max(axis=1)
+    np.testing.assert_allclose(
+        shared.detector.scores(vectors, probs, nearest),
+        shared.detector.scores(vectors, probs),
+        atol=0.005,  # the float16 roundings of the two stored copies
+    )
 
 
 def test_artifacts_are_versioned_and_reloaded(tmp_path: Path, encoder: SentenceEncoder) -> None:
