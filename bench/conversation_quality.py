@@ -129,6 +129,7 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
     tp = fp = fn = tp_base = fp_base = fn_base = 0
     intent_ok = intent_lenient = 0
     routine_scores: list[tuple[float, str]] = []
+    sentiments: list[tuple[str, str]] = []  # (labelled, read)
     entity_hits = entity_expected = entity_found = 0
     misses: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
@@ -156,6 +157,7 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
         intent_lenient += label in (row["intent"], row["intent_alt"])
         if row["routine"]:
             routine_scores.append((body["sentiment"]["score"], row["text"]))
+        sentiments.append((row["sentiment"], body["sentiment"]["label"]))
         want = {(e["type"], e["text"]) for e in row["entities"] if e["type"] in ("order", "email")}
         got = {(e["type"], e["text"]) for e in body["entities"] if e["type"] in ("order", "email")}
         entity_expected += len(want)
@@ -176,9 +178,17 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
             )
     n = len(rows)
     low = sorted(routine_scores)[:5]
+    from sklearn.metrics import f1_score
+
     from nlp.dataset import bundled_examples
 
     trained = {e.text.strip().casefold() for e in bundled_examples("intent")}
+    labelled, read = [a for a, _ in sentiments], [b for _, b in sentiments]
+    three_classes: dict[str, Any] = {
+        "labels": ["negative", "neutral", "positive"],
+        "average": "macro",
+        "zero_division": 0,
+    }
     return {
         "messages": n,
         "also_in_intent_training_data": sum(r["text"].strip().casefold() in trained for r in rows),
@@ -186,6 +196,7 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
         "escalation_models_only": _prf(tp_base, fp_base, fn_base),
         "intent_accuracy": round(intent_ok / n, 4),
         "intent_accuracy_with_alternative": round(intent_lenient / n, 4),
+        "sentiment_macro_f1": round(float(f1_score(labelled, read, **three_classes)), 4),
         "routine_questions": len(routine_scores),
         "routine_below_minus_0_5": sum(1 for s, _ in routine_scores if s < -0.5),
         "routine_lowest": [{"score": round(s, 3), "text": t[:80]} for s, t in low],
