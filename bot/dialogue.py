@@ -162,15 +162,16 @@ class Dialogue:
                 Decision(Action.answer, "dialogue_dropped"),
                 self.replier.render(context, "dialogue_dropped"),
             )
-        if state is not None and state.awaiting == "order" and not entities_of(entities, ORDER):
-            entities = self.extractor.extract(text, expect=ORDER)
-        named = entities_of(entities, ORDER)
-        emails = entities_of(entities, EMAIL)
-        if not named and emails and (state is None or state.awaiting is None):
+        awaiting_order = state is not None and state.awaiting == "order"
+        if not entities_of(entities, ORDER) and (
+            awaiting_order
             # "66190 / paul@example.de - shipped yet?": a bare number beside the email is
             # the order number (the proof is right there), as after "what's the number?"
-            bare = self._beside_email(text, entities)
-            entities, named = [*entities, *bare], entities_of(bare, ORDER)
+            or (entities_of(entities, EMAIL) and (state is None or state.awaiting is None))
+        ):
+            entities = [*entities, *self._bare_orders(text, entities)]
+        named = entities_of(entities, ORDER)
+        emails = entities_of(entities, EMAIL)
 
         if state is None:
             task = intent if intent in TASKS else None
@@ -214,9 +215,10 @@ class Dialogue:
             state.email = next((e for e in earlier_emails if e not in refused), None)
         return self._resolve(session, conversation, identity, customer, state, text, entities, now)
 
-    def _beside_email(self, text: str, entities: list[Entity]) -> list[Entity]:
-        """The bare ids in ``text`` ("66190", "#66190") that are no phone number, amount
-        or date the extractor found there."""
+    def _bare_orders(self, text: str, entities: list[Entity]) -> list[Entity]:
+        """The bare ids in ``text`` ("66190", "#66190") read as order numbers, except where
+        ``entities`` (the extractor's reading without expecting an order) has a phone
+        number, an amount or a date: "call me on +49 151 23456789" holds no order number."""
         others = [(e.start, e.end) for e in entities if e.type != ORDER]
         return [
             e

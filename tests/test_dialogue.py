@@ -338,6 +338,15 @@ def test_a_phone_number_beside_the_email_is_no_order_number(
     assert not session.scalars(select(VerificationAttempt)).all()
 
 
+@pytest.mark.usefixtures("shop")
+def test_a_phone_number_given_for_the_order_number_is_no_order_number(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(client, "phone-asked", "where is my order?", "015123456789", "55821")
+    assert "order number" in said(bodies[1:2]) and "couldn't match" not in said(bodies[1:2])
+    assert "55821" in said(bodies[2:]) and not session.scalars(select(VerificationAttempt)).all()
+
+
 def test_failed_proofs_are_limited_per_visitor_across_conversations(
     client: TestClient, session: Session, shop: dict[str, Any]
 ) -> None:
