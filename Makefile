@@ -73,7 +73,8 @@ docs: $(STAMP)
 ## (nlp/pretrained/complaint.*) shipped with careloop, after editing nlp/data/intents.yml or
 ## nlp/data/chat_messages.csv (a test says when the intent model is out of date). With
 ## SENTIMENT_CORPORA=DIR also the shipped sentiment head (nlp/pretrained/sentiment.*; docs/sentiment.md
-## says how to lay out DIR: the SemEval-2017 tweets and the Bitext customer-support requests)
+## says how to lay out DIR: the SemEval-2017 tweets and the Bitext customer-support requests),
+## which learns from nlp/data/sentiment.yml and the chat messages too (a test says when it is out of date)
 SENTIMENT_CORPORA ?=
 models: $(STAMP)
 	$(BIN)/python -m nlp.intent_build

@@ -13,7 +13,14 @@ import pytest
 
 from nlp import pipeline
 from nlp.base import Vectors
-from nlp.dataset import DataError, Example, bundled_data_path, load_examples
+from nlp.dataset import (
+    DataError,
+    Example,
+    bundled_data_path,
+    chat_messages,
+    data_hash,
+    load_examples,
+)
 from nlp.encoder import SentenceEncoder
 from nlp.head import LinearHead
 from nlp.pipeline import NLU, NLUConfig, ensure_artifact, train_task
@@ -126,6 +133,16 @@ def test_clear_negatives_read_negative_and_routine_questions_neutral(nlu: NLU) -
     assert routine["bye"] > -0.3  # a goodbye is not negative (repeated_negative)
     praise = nlu.understand("thank you so much, you were really helpful!")
     assert praise.sentiment.label == "positive"
+
+
+def test_the_shipped_head_is_built_from_the_bundled_examples_and_chat_messages() -> None:
+    meta = json.loads((pretrained_dir() / META_FILE).read_text())
+    built = {source["name"]: source["data_sha256"] for source in meta["sources"]}
+    chat = [Example(m.text, m.sentiment) for m in chat_messages()]
+    stale = "rebuild the shipped head (`make models SENTIMENT_CORPORA=DIR`, docs/sentiment.md)"
+    assert built["careloop"] == data_hash(load_examples(bundled_data_path("sentiment"))), stale
+    assert built["chat"] == data_hash(chat), stale
+    assert built["chat:calm"] == data_hash([e for e in chat if e.label != "negative"]), stale
 
 
 def test_a_calm_customs_question_reads_neutral(nlu: NLU) -> None:
