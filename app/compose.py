@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -109,18 +110,38 @@ async def serve_parts(
         runner = JobRunner(engine, factory, settings)
         runner.start()
     try:
-        async with serving(engine_bot, settings, factory, watch_book=watch_book):
-            telegram = await start_telegram(
-                settings, engine_bot, factory, may_send=sender_gate(settings, engine, runner)
-            )
-            try:
-                yield Parts(engine_bot, telegram)
-            finally:
-                if telegram is not None:
-                    await telegram.stop()
+        with long_lived_heap():
+            async with serving(engine_bot, settings, factory, watch_book=watch_book):
+                telegram = await start_telegram(
+                    settings, engine_bot, factory, may_send=sender_gate(settings, engine, runner)
+                )
+                try:
+                    yield Parts(engine_bot, telegram)
+                finally:
+                    if telegram is not None:
+                        await telegram.stop()
     finally:
         if runner is not None:
             runner.shutdown()
+
+
+@contextlib.contextmanager
+def long_lived_heap() -> Iterator[None]:
+    """Keep what start-up made (the models, the libraries: about 630,000 objects) out of
+    the garbage collector's full passes while the process serves; they rejoin the oldest
+    generation when it stops.
+
+    A full pass walks every tracked object with the GIL held, so no request moves meanwhile:
+    305-311 ms in a process with the app's modules and models loaded (628,696 objects), 0.0
+    ms after ``gc.freeze()`` (same run). Python runs one when the objects promoted since the
+    last reach a quarter of the old generation. ``careloop serve`` under 32 visitors for 40 s
+    (``bench.chat_throughput``'s load, two runs back to back): one full pass of 387 ms
+    without, two of 10.6 and 4.4 ms with. Young objects are collected as before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def limit_threads(settings: Settings) -> None:
@@ -209,9 +230,10 @@ async def run_bot(settings: Settings, on_ready: Callable[[], None]) -> None:
             loop.add_signal_handler(sig, stop.set)
         watcher = asyncio.create_task(watch_models(bot_engine, settings), name="nlu-watch")
         try:
-            await channel.start()
-            on_ready()
-            await stop.wait()
+            with long_lived_heap():
+                await channel.start()
+                on_ready()
+                await stop.wait()
         finally:
             watcher.cancel()
             await channel.stop()

@@ -149,6 +149,20 @@ def test_a_serving_app_encodes_batches_with_its_set_threads(
     assert used == ((batch_threads or own), own)
 
 
+def test_a_serving_app_keeps_its_start_up_objects_out_of_full_collections(
+    settings: Settings,
+    bot: BotEngine,
+    db_engine: Engine,
+    live_session_factory: sessionmaker[Session],
+) -> None:
+    import gc
+
+    loaded = len(gc.get_objects())  # the models and libraries, already in this process
+    frozen = while_serving(settings, bot, db_engine, live_session_factory, gc.get_freeze_count)
+    assert frozen >= loaded  # not walked by a full collection while the app serves
+    assert gc.get_freeze_count() == 0  # and collected as before once it stops
+
+
 # -- change notifications -------------------------------------------------------------------
 
 
