@@ -248,6 +248,13 @@ class Engine:
         history: Sequence[conversations.EarlierInbound],
     ) -> tuple[Decision, list[Reply]]:
         customer = session.get_one(Customer, conversation.customer_id)
+
+        def step() -> Turn | None:
+            # (reads ``understanding`` when called: after only_data below, the data's)
+            return self._step(
+                session, conversation, identity, customer, message, understanding, entities, history
+            )
+
         if (
             conversation.status is ConversationStatus.waiting
             and understanding.intent.label == CANCEL_INTENT
@@ -264,16 +271,7 @@ class Engine:
             # In the queue: the bot still answers an order lookup the customer proves (no
             # one need wait for a person to read out a tracking number); the rest waits.
             if self._lookup_while_queued(conversation, understanding, entities):
-                turn = self._step(
-                    session,
-                    conversation,
-                    identity,
-                    customer,
-                    message,
-                    understanding,
-                    entities,
-                    history,
-                )
+                turn = step()
                 if turn is not None:
                     return turn.decision, turn.replies
             return Decision(Action.silent), []
@@ -307,9 +305,7 @@ class Engine:
             )
         )
         if dialogue_may_take_it:
-            turn = self._step(
-                session, conversation, identity, customer, message, understanding, entities, history
-            )
+            turn = step()
             if turn is not None:
                 return turn.decision, turn.replies
         else:
@@ -332,16 +328,7 @@ class Engine:
             ):
                 # "Where is O0008233??? nothing for days": a person will answer, and the
                 # lookup starts now (it asks for the proof, or answers a linked chat).
-                turn = self._step(
-                    session,
-                    conversation,
-                    identity,
-                    customer,
-                    message,
-                    understanding,
-                    entities,
-                    history,
-                )
+                turn = step()
                 if turn is not None:
                     replies += turn.replies
         return decision, replies
