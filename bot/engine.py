@@ -54,6 +54,7 @@ from nlp.pipeline import NLU
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CANCEL_INTENT = "cancel_request"  # "never mind": withdraw a request for a human
+COMPLAINT_INTENT = "complaint"
 HUMAN_HAS_IT = (ConversationStatus.waiting, ConversationStatus.assigned)
 DEFERRABLE = frozenset(
     {
@@ -249,10 +250,17 @@ class Engine:
     ) -> tuple[Decision, list[Reply]]:
         customer = session.get_one(Customer, conversation.customer_id)
 
-        def step() -> Turn | None:
+        def step(reading: Understanding | None = None) -> Turn | None:
             # (reads ``understanding`` when called: after only_data below, the data's)
             return self._step(
-                session, conversation, identity, customer, message, understanding, entities, history
+                session,
+                conversation,
+                identity,
+                customer,
+                message,
+                reading or understanding,
+                entities,
+                history,
             )
 
         if (
@@ -270,8 +278,9 @@ class Engine:
         if conversation.status is ConversationStatus.waiting:
             # In the queue: the bot still answers an order lookup the customer proves (no
             # one need wait for a person to read out a tracking number); the rest waits.
-            if self._lookup_while_queued(conversation, understanding, entities):
-                turn = step()
+            reading = self._lookup_while_queued(conversation, understanding, entities)
+            if reading is not None:
+                turn = step(reading)
                 if turn is not None:
                     return turn.decision, turn.replies
             return Decision(Action.silent), []
@@ -323,28 +332,45 @@ class Engine:
                 understanding.sentiment.score,
                 context,
             )
-            if decision.reason in LOOKUP_WHILE_QUEUED and self._lookup_while_queued(
-                conversation, understanding, entities
-            ):
+            reading = (
+                self._lookup_while_queued(conversation, understanding, entities)
+                if decision.reason in LOOKUP_WHILE_QUEUED
+                else None
+            )
+            if reading is not None:
                 # "Where is O0008233??? nothing for days": a person will answer, and the
                 # lookup starts now (it asks for the proof, or answers a linked chat).
-                turn = step()
+                turn = step(reading)
                 if turn is not None:
                     replies += turn.replies
         return decision, replies
 
     def _lookup_while_queued(
         self, conversation: Conversation, understanding: Understanding, entities: list[Entity]
-    ) -> bool:
-        """Whether the dialogue may take this message while the conversation waits for a
-        person: an order lookup (status, delivery) in progress, or one this message asks for
-        by naming the order. Not a request to cancel, change or return (that waits for the
-        person), nor "where is my order?" with no order named."""
+    ) -> Understanding | None:
+        """How the dialogue reads this message while the conversation waits for a person,
+        or None where it may not take it. It may take an order lookup (status, delivery) in
+        progress, or one this message asks for by naming the order. Not a request to
+        cancel, change or return (that waits for the person), nor "where is my order?" with
+        no order named.
+
+        A complaint that names an order, where the intent model's next reading is a lookup
+        ("Good evening, could you tell me something about order O0003002?" read as a
+        complaint over ``order_status``), is read as that lookup: the person still takes
+        the complaint, and the order is shown once the customer proves it is theirs."""
         intent = understanding.intent.label
         if self.dialogue.in_progress(conversation):
             task = (conversation.dialogue or {}).get("task")
-            return task in DIRECT_TASKS and intent not in SWITCH_TASKS
-        return bool(entities_of(entities, ORDER)) and intent in DIRECT_TASKS | ORDER_TALK_INTENTS
+            return understanding if task in DIRECT_TASKS and intent not in SWITCH_TASKS else None
+        if not entities_of(entities, ORDER):
+            return None
+        if intent in DIRECT_TASKS | ORDER_TALK_INTENTS:
+            return understanding
+        ranking = understanding.intent.ranking
+        if intent == COMPLAINT_INTENT and len(ranking) > 1 and ranking[1][0] in DIRECT_TASKS:
+            label, confidence = ranking[1]
+            return replace(understanding, intent=IntentPrediction(label, confidence, ranking))
+        return None
 
     def _step(
         self,

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from crm.models import (
     OrderStatus,
     VerificationAttempt,
 )
+from nlp.base import IntentPrediction, Understanding
 from nlp.pipeline import NLU
 from tests.factories import make_customer, make_order, make_web_identity
 
@@ -263,6 +265,46 @@ def test_an_unhappy_customer_in_the_queue_still_gets_the_order_lookup(
     assert (
         conversation.escalated_at == escalated_at and conversation.escalation_reason == "complaint"
     )
+
+
+class ReadsAsComplaint:
+    """The real NLU, except that given texts read as a complaint over a runner-up intent
+    (as the shipped model read "Good evening, could you tell me something about order
+    O0003002?": complaint 0.43, order_status 0.39)."""
+
+    def __init__(self, nlu: NLU, runner_up: dict[str, str]) -> None:
+        self.nlu = nlu
+        self.runner_up = runner_up
+
+    def understand(self, text: str) -> Understanding:
+        understanding = self.nlu.understand(text)
+        if text not in self.runner_up:
+            return understanding
+        ranking = [("complaint", 0.43), (self.runner_up[text], 0.39)]
+        return replace(understanding, intent=IntentPrediction("complaint", 0.43, ranking))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.nlu, name)
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_complaint_read_over_an_order_question_still_gets_the_order_lookup(
+    client: TestClient, bot: BotEngine, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "Good evening, could you tell me something about order O0001111?"
+    cancel = "Good evening, I would like to cancel order O0001234"
+    reading = ReadsAsComplaint(bot.nlu, {question: "order_status", cancel: "cancel_order"})
+    monkeypatch.setattr(bot, "nlu", reading)
+    first = chat(client, "polite", question)
+    assert first[0]["conversation"]["escalation_reason"] == "complaint"
+    assert "email" in said(first) and reveals_nothing(first)
+    proof = chat(client, "polite", "Anna.Schmidt@Example.de")
+    assert "JJD0001111" in said(proof)  # the order named, not the latest
+    assert proof[0]["conversation"]["status"] == "waiting"  # a person still answers
+    # a complaint whose next reading is a change to the order waits for the person
+    other = chat(client, "cancelling", cancel, "anna.schmidt@example.de")
+    assert other[0]["conversation"]["escalation_reason"] == "complaint"
+    assert "email" not in said(other[:1]) and other[1]["replies"] == []
 
 
 @pytest.mark.usefixtures("shop")
