@@ -233,3 +233,15 @@ def test_idle_bot_conversations_are_resolved(client: TestClient, session: Sessio
     assert resolve_idle_conversations(session, settings) == 1
     session.refresh(conv)
     assert conv.status is ConversationStatus.resolved and conv.resolved_by is Sender.bot
+
+
+def test_keyboard_mashing_and_chat_noise_reach_no_agent(client: TestClient) -> None:
+    """With the shipped models: a few words the bot cannot read get "not sure", not a
+    person, while short real complaints still go to one."""
+    for i, text in enumerate(("lol", "test", "asdfgh qwerty")):
+        body = client.post(URL, json={"session_id": f"noise-{i}", "text": text}).json()
+        assert body["conversation"]["status"] == "bot", text
+        assert body["replies"], text
+    for i, text in enumerate(("never ordering again", "fix it NOW", "useless")):
+        body = client.post(URL, json={"session_id": f"short-{i}", "text": text}).json()
+        assert body["conversation"]["escalation_reason"] == "complaint", text

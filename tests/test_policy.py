@@ -252,3 +252,35 @@ def test_a_formal_salutation_is_not_a_complaint() -> None:
         "Dear Sir or Madam, do you offer any concessions for pensioners?"
     ).complaint
     assert read_tone("Dear Sir or Madam, I hereby formally complain about my order").complaint
+
+
+def unsure(
+    text: str, intent: str, confidence: float, score: float, complaint: float
+) -> Understanding:
+    return Understanding(
+        text,
+        IntentPrediction(intent, confidence),
+        SentimentPrediction("neutral", score),
+        read_tone(text),
+        complaint=complaint,
+    )
+
+
+def test_a_few_words_the_model_is_unsure_of_are_no_complaint() -> None:
+    # (the readings of the shipped models: "lol", "asdfgh qwerty", "omg")
+    for case in (
+        unsure("lol", "complaint", 0.38, 0.22, 0.66),
+        unsure("asdfgh qwerty", "complaint", 0.46, -0.38, 0.47),
+        unsure("omg", "complaint", 0.38, 0.27, 0.98),
+    ):
+        d = decide(case, previous_intents=[], previous_scores=[], config=CONFIG)
+        assert d == Decision(Action.rephrase, response=FALLBACK_INTENT), case.text
+    # a confident reading, a negative one, a tone cue or more words still escalate
+    for case in (
+        unsure("fix it NOW", "complaint", 0.59, -0.17, 0.36),
+        unsure("ugh", FALLBACK_INTENT, 0.29, -0.58, 0.89),
+        unsure("SCAM", "complaint", 0.45, -0.41, 0.51),
+        unsure("this shop lost my parcel again", "complaint", 0.45, -0.2, 0.5),
+    ):
+        d = decide(case, previous_intents=[], previous_scores=[], config=CONFIG)
+        assert d.reason is EscalationReason.complaint, case.text
