@@ -226,11 +226,47 @@ def decided(u: Understanding) -> Decision:
 
 
 def test_one_impatience_cue_needs_a_negative_reading_or_a_likely_complaint() -> None:
-    asking = "This is the third time I'm asking about order 77310. I want an answer today."
+    asking = "This is the third time I'm asking about order 77310. Any news?"
     assert decided(replace(toned(asking, score=0.05), complaint=0.59)).action is Action.escalate
     assert decided(replace(toned(asking, score=0.05), complaint=0.2)).action is Action.answer
     assert decided(replace(toned(asking, score=-0.05), complaint=0.2)).action is Action.escalate
     assert decided(replace(toned(asking, score=0.4), complaint=0.9)).action is Action.answer
+    # a second cue backs the first: an ultimatum
+    twice = "This is the third time I'm asking about order 77310. I want an answer today."
+    assert decided(replace(toned(twice, score=0.05), complaint=0.2)).action is Action.escalate
+
+
+def test_repeated_contact_ultimatums_fury_and_danger_are_read() -> None:
+    impatient = (
+        "I wrote to you twice already and nobody answered",
+        "support ignored my 2 emails",
+        "Third chat about this.",
+        "My last two messages got no reply",
+        "I want that money back TODAY",
+        "I want this fixed today",
+        "Cancel it before it ships or I'm refusing the parcel",
+        "Why the hell did you take 59€ for express?",
+        "Dritte Mail, dritte Woche, ich warte nicht länger!",
+        "He escrito tres veces y sigo sin reembolso. ¡Ya basta!",
+    )
+    for text in impatient:
+        assert read_tone(text).impatience, text
+    serious = (
+        "the plug got really hot and the plastic melted a bit",
+        "the battery is visibly swollen",
+        "the shelf came off the wall and nearly hit my baby",
+        "someone login from Russia in my account",
+        "my account shows orders I did not place them",
+        "There was an invoice for a different person in my parcel",
+    )
+    for text in serious:
+        assert read_tone(text).serious, text
+    for calm in (
+        "can I get it today?",
+        "I need it today, is express possible?",
+        "I ordered twice, loved it",
+    ):
+        assert not read_tone(calm).impatience, calm
 
 
 def test_an_opt_out_with_angry_emoji_goes_to_a_person() -> None:
