@@ -117,14 +117,22 @@ _SARCASM_OPENERS = re.compile(
     r"amazing|excellent|superb|nice|cool|thanks a lot|thank you so much|thanks for nothing|"
     r"well done|good job|bravo|just great|how nice|yay|so helpful|very helpful|love it|"
     r"love that|love how|gotta love|i just love|what a (great|wonderful|fantastic)|congrats|"
-    r"congratulations|impressive|bravo|classy|nice one)\b"
+    r"congratulations|impressive|bravo|classy|nice one|oh (good|look|joy)|marvell?ous|"
+    r"delighted|thrilled|so glad|truly grateful|such a (thoughtful|nice|lovely) touch|"
+    r"(i'?m |i am )?(absolutely |just )?loving( the| how)?|thanks (so{2,}|ever so) much|"
+    r"thank you (so{2,}|ever so) much|pleasantly surprised|genius|how convenient|"
+    r"very (generous|exclusive|festive|convenient|thoughtful)|fun times|not to be dramatic)\b"
+    r"|[🙃👏]"
 )
 _TROUBLE = re.compile(
     r"(?i)\b(again|(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|still|yet another|"
     r"lost|broken|broke|damaged|missing|late|delayed|never (arrived|came|showed)|wrong|"
     r"nobody|no one|no-one|ignored|waiting|weeks?|months?|charged twice|double charged|"
     r"not working|doesn'?t work|useless|nothing|ever|lose|losing|charge me|charged me|"
-    r"plastic bag|ruined|instead)\b"
+    r"plastic bag|ruined|instead|shr[au]nk|expired|vanished|disappeared|cracked|crack|"
+    r"pieces|fell apart|falls apart|see[- ]through|logged me out|incorrect|can'?t find|"
+    r"(didn'?t|doesn'?t|won'?t) apply|except|someone else'?s|old (one|address|flat)|"
+    r"same queue|scratched|stuck|leaks?|lets in|shut|only works)\b"
 )
 _THANKS_FOR_NOTHING = re.compile(
     r"(?i)\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
@@ -132,7 +140,7 @@ _THANKS_FOR_NOTHING = re.compile(
 )
 _ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
 # Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
-_SCARE_QUOTES = re.compile(r"(?i)(your|the|so-called) [\"“'‘][^\"”'’]{2,40}[\"”'’]")
+_SCARE_QUOTES = re.compile(r"(?i)(your|the|so-called|new) [\"“'‘][^\"”'’]{2,40}[\"”'’]")
 # Impatience and serious trouble: the customer is at the end of their patience, or the
 # problem is one a bot must not handle alone (fraud, a hacked account, danger).
 _IMPATIENCE = re.compile(

@@ -320,3 +320,20 @@ def test_a_few_words_the_model_is_unsure_of_are_no_complaint() -> None:
     ):
         d = decide(case, previous_intents=[], previous_scores=[], config=CONFIG)
         assert d.reason is EscalationReason.complaint, case.text
+
+
+def test_more_forms_of_sarcasm_are_read() -> None:
+    for text in (
+        "thanks sooo much for the 'premium cotton' shirt that shrank two sizes in one wash",
+        "Oh brilliant, the discount code 'expired' five minutes after you emailed it to me.",
+        "Absolutely loving the new 'feature' where my basket empties itself 👏",
+        "Delighted to report the mirror arrived in approximately four hundred pieces.",
+        "Such a thoughtful touch, sending someone else's invoice along with my order.",
+    ):
+        assert read_tone(text).sarcasm, text
+    for text in (
+        "Delighted with my new sofa, thank you!",
+        "Two of the bowls are chipped, not broken. Could you send replacements? Thanks so much!",
+        "So glad I found your shop",
+    ):
+        assert not read_tone(text).sarcasm, text
