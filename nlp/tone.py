@@ -31,12 +31,13 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"report (it|you|this|them)|(false|misleading) advertis(ing|ement)|"
         r"(take|taking) (you|this) to court|small claims|sue you|suing|court|"
         r"consumer (protection|rights|advice|centre|center)|ombudsman|trading standards|"
-        r"\bbbb\b|better business bureau|verbraucherzentrale|police|fraud report",
+        r"\bbbb\b|better business bureau|verbraucherzentrale|police|fraud report|"
+        r"(rechts)?anwalt|avocat|abogado|avvocato|advocaat|dgccrf",
     ),
     (
         "public",
         r"(bad|negative|1[- ]star|one[- ]star|terrible|honest) reviews?|trustpilot|"
-        r"(post|write|share|tweet|put) (it |this |about (it|this|you) )?(on|all over) "
+        r"(post|write|share|tweet|put)(ing|ed)? (it |this |about (it|this|you) )?(on|all over) "
         r"(social media|twitter|x|facebook|instagram|tiktok|reddit|google)|"
         r"tell (everyone|all my friends)|go public|the (press|media|newspaper)|"
         r"warn (other|everyone)",
@@ -45,7 +46,8 @@ _THREATS: tuple[tuple[str, str], ...] = (
         "leave",
         r"never (order|buy|shop)(ing)? (from|with|here) (you|again)|never again|"
         r"(last|final) (time|order) (i|I) (order|buy|shop)|take my (business|money) elsewhere|"
-        r"switch(ing)? to (another|a different|your competitor)|lost (a|me as a) customer",
+        r"switch(ing)? to (another|a different|your competitor)|lost (a|me as a) customer|"
+        r"(i'?m|i am|i'?ll|i will|i'?m going to) clos(e|ing) my account|^closing my account",
     ),
 )
 _THREAT_PATTERNS = tuple((name, re.compile(rf"(?i)\b(?:{p})\b")) for name, p in _THREATS)
@@ -87,6 +89,8 @@ _HUMAN_ELSEWHERE = re.compile(
     r"kundenberater(in)?|ansprechpartner(in)?|sachbearbeiter(in)?) (sprechen|reden|bitte)|"
     r"mensch bitte|kein(en)? (bot|roboter|chatbot)|r(ü|ue)ckruf|"
     r"rufen sie mich( bitte)? (an|zur(ü|ue)ck)|"
+    r"(kann|könnte|koennte) (mich )?(bitte )?jemand( von (euch|ihnen))? (mich )?(bitte )?"
+    r"(anrufen|zur(ü|ue)ckrufen)|"
     # fr
     r"parler (à|a|avec) (un |une |le |la )?(humain|personne|conseill(er|ère)|agent|"
     r"op(é|e)rat(eur|rice)|service client|vraie personne|quelqu'un|quelqu’un)|"
@@ -165,6 +169,9 @@ _IMPATIENCE = re.compile(
     r"chats|calls)|(ignored|ignoring) (my|me|all my)|"
     r"no(body| one) (has )?(answered|replied|responded|picks up|picked up|got back)|"
     r"(run|ran) out of patience|waited long enough|why the hell|(so|really|very) angry|"
+    r"(the|your|this) (damn|bloody|fucking|effing) |"
+    r"(been )?(trying|on (this|the) (chat|phone|line)|on hold) (for )?(an hour|hours|"
+    r"(\d+|two|three|four|five|several) (minutes|hours|days))|"
     # an ultimatum: "I want this fixed today", "I need an answer today", "or I'm refusing it"
     r"(i|we) (want|need|expect|demand) (it|this|that|them|my money|the money|my refund|"
     r"a refund)( \w+){0,2} (sorted|fixed|resolved|back|credited|refunded|cancell?ed|changed)"
@@ -174,11 +181,14 @@ _IMPATIENCE = re.compile(
     r"(or|otherwise) (i'?m|i am|i'?ll|i will) (be )?(refus|cancel)\w*|"
     # the same in the languages of a European shop's customers
     r"ya basta|warte nicht (mehr|l(ä|ae)nger)|(è|e') una vergogna|c'est (une honte|inadmissible)|"
-    r"(zweite|dritte|vierte) (nachricht|mail|e-mail)|(escrito|llamado) (dos|tres|cuatro|\d+) "
+    r"c'est une blague|ras le bol|j'en ai marre|mir reicht'?s|"
+    r"(zweite|dritte|vierte) (nachricht|mail|e-mail|mal)|(escrito|llamado) (dos|tres|cuatro|\d+) "
     r"veces|"
-    r"(if|unless)\b[^.?!\n]{0,40}\bnot\b[^.?!\n]{0,30}\b(by|before|until) (monday|tuesday|"
-    r"wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|next week))\b"
+    r"(if|unless)\b[^.?!\n]{0,40}\b(not|no|\w+n'?t)\b[^.?!\n]{0,30}\b(by|before|until) "
+    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|"
+    r"next week))\b"
 )
+_ALONE_NOW = re.compile(r"(?i)[.!?]\s+(right )?(now|today|immediately)\s*[.!]+")
 _SERIOUS = re.compile(
     r"(?i)\b(fraud|fraudulent|hack(ed|er)|scammed|identity theft|unauthori[sz]ed|"
     r"(card|identity|account|password|details|data) (was |were |has been |got )?stolen|"
@@ -205,7 +215,9 @@ _SERIOUS = re.compile(
     r"log in|signed in|"
     r"ordered (stuff |things )?with|is using)|"
     r"(smok(e|ing)|fire|burn(ed|t)?|explod\w*|electric shock|injur\w*|hurt|bleeding|"
-    r"allergic reaction|poison\w*|dangerous|recall(ed)?)|harass\w*)\b"
+    r"allergic reaction|poison\w*|dangerous|recall(ed)?)|harass\w*|"
+    r"funken|angeschmort|(lebens)?gef(ä|ae)hrlich|dangereu(x|se)|br(û|u)l(é|e)|fondu|"
+    r"peligros[oa]|pericolos[oa])\b"
 )
 _LAUGHING_TROUBLE = frozenset("🤡")
 _REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
@@ -277,6 +289,7 @@ def read_tone(text: str) -> Tone:
     if human:
         cues.append("wants_human")
     impatient = {m.group(0).casefold() for m in _IMPATIENCE.finditer(text)}
+    impatient |= {"now." for _ in _ALONE_NOW.finditer(text)}
     impatience = bool(impatient)
     if impatience:
         cues.append("impatience")

@@ -337,3 +337,23 @@ def test_more_forms_of_sarcasm_are_read() -> None:
         "So glad I found your shop",
     ):
         assert not read_tone(text).sarcasm, text
+
+
+def test_ultimatums_swearing_and_threats_in_the_customers_languages_are_read() -> None:
+    for text in (
+        "Take me off your bloody mailing list. Now.",
+        "just cancel the damn order",
+        "If I don't get a delivery date by Friday I'm cancelling",
+        "I've been on this chat for 20 minutes",
+        "Das ist jetzt das DRITTE Mal, mir reichts!",
+        "Ça fait 3 semaines. C'est une blague ?",
+    ):
+        assert read_tone(text).impatience, text
+    assert read_tone("posting this on twitter see how u like it").threat == "public"
+    assert read_tone("Wenn das Geld nicht kommt, schalte ich meinen Anwalt ein").threat == "legal"
+    assert read_tone("closing my account, done w u").threat == "leave"
+    assert read_tone("How do I close my account? I'm moving abroad.").threat is None
+    assert read_tone("Der Wasserkocher hat Funken gesprüht, lebensgefährlich!").serious
+    assert read_tone("Kann mich bitte jemand von euch anrufen?").wants_human
+    for calm in ("can I get it now?", "What time is it now."):
+        assert not read_tone(calm).impatience, calm
