@@ -61,6 +61,24 @@ _FORMAL = re.compile(
     r"dissatisfaction|frustration)|i (expect|demand|want) (compensation|an apology)|"
     r"not good enough)"
 )
+# Dissatisfaction said in so many words in the languages of a European shop's customers
+# (German, French, Spanish, Italian, Dutch, Polish, Turkish): the encoder reads English, so
+# "Jestem bardzo niezadowolona" reached the models as praise. It counts as a complaint said
+# formally.
+_DISSATISFIED_ELSEWHERE = re.compile(
+    r"(?i)\b("
+    r"ich bin (so |sehr |wirklich |echt |total |mega )?(enttäuscht|unzufrieden|verärgert|sauer|"
+    r"wütend)|"
+    r"je suis (très |vraiment |tellement |trop )?(déçue?|mécontente?|furieuse?|en colère)|"
+    r"estoy (muy |realmente |tan )?(decepcionad[oa]|enfadad[oa]|molest[oa]|indignad[oa]|"
+    r"insatisfech[oa])|"
+    r"sono (molto |davvero |proprio )?(delus[oa]|arrabbiat[oa]|insoddisfatt[oa]|indignat[oa])|"
+    r"ik ben (erg |zeer |echt |heel )?(teleurgesteld|ontevreden|boos|kwaad)|"
+    r"jestem (bardzo |naprawdę |strasznie )?(niezadowolon[yaei]|rozczarowan[yaei]|zł[yaei]|"
+    r"wściekł[yaei])|"
+    r"(çok )?kötü bir deneyim|(hiç )?memnun değilim|hayal kırıklığı"
+    r")(?!\w)"
+)
 _HUMAN = re.compile(
     r"(?i)\b((talk|speak|chat)( to| with)? (a |an |to a |some(one|body) |)"
     r"(human|person|real person|agent|rep|representative|manager|supervisor|someone|somebody|"
@@ -260,7 +278,7 @@ def read_tone(text: str) -> Tone:
     threat = next((name for name, p in _THREAT_PATTERNS if p.search(text)), None)
     if threat:
         cues.append(f"threat:{threat}")
-    formal = _FORMAL.search(text) is not None
+    formal = _FORMAL.search(text) is not None or _DISSATISFIED_ELSEWHERE.search(text) is not None
     if formal:
         cues.append("formal_complaint")
     sarcasm = bool(_THANKS_FOR_NOTHING.search(text)) or (

@@ -357,3 +357,18 @@ def test_ultimatums_swearing_and_threats_in_the_customers_languages_are_read() -
     assert read_tone("Kann mich bitte jemand von euch anrufen?").wants_human
     for calm in ("can I get it now?", "What time is it now."):
         assert not read_tone(calm).impatience, calm
+
+
+def test_dissatisfaction_said_in_the_customers_languages_is_a_complaint() -> None:
+    for text in (
+        "Jestem bardzo niezadowolona. The jacket looks nothing like the photos.",
+        "Je suis très déçue. The bed linen pilled after the first wash.",
+        "Ich bin wirklich enttäuscht.",
+        "Sono molto deluso del servizio",
+        "Ik ben erg teleurgesteld",
+        "Estoy muy enfadada",
+        "Çok kötü bir deneyim.",
+    ):
+        assert read_tone(text).complaint, text
+    for text in ("Ich bin sehr zufrieden", "Je suis très contente", "Sono molto contento"):
+        assert not read_tone(text).complaint, text
