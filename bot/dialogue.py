@@ -38,8 +38,8 @@ from bot.responses import Reply
 from crm.customers import service as customers
 from crm.models import ChannelIdentity, Conversation, Customer, Order, OrderStatus
 from crm.orders import service as orders
-from nlp.base import FALLBACK_INTENT, Understanding
-from nlp.entities import EMAIL, ORDER, Entity, EntityExtractor, entities_of, plain_text
+from nlp.base import FALLBACK_INTENT, Understanding, plain_text
+from nlp.entities import EMAIL, ORDER, Entity, EntityExtractor, entities_of
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -79,3 +80,16 @@ class Understanding:
         if self.tone.cues:
             out["tone"] = self.tone.as_dict()
         return out
+
+
+# Characters that hide inside copied text and split an id or an address in two.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def plain_text(raw: str) -> str:
+    """The text the models and the entity extractor read (entities' ``start``/``end``
+    index it): invisible characters removed, and NFKC when it has non-ASCII ones
+    (full-width digits and letters, typed on East Asian keyboards, read as ASCII ones;
+    the tokenizer alone splits them into unknown tokens)."""
+    text = raw.translate(_INVISIBLE)
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)

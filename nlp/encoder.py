@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from nlp.base import Vectors
+from nlp.base import Vectors, plain_text
 
 DEFAULT_ENCODER = "bundled:all-MiniLM-L6-v2"
 
@@ -92,10 +91,7 @@ class SentenceEncoder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Full-width letters and digits and other compatibility forms (typed on East Asian
-        # keyboards) read as their plain letters and digits (NFKC), as the entity
-        # extractor reads them; the tokenizer alone splits them into unknown tokens.
-        plain = [t if t.isascii() else unicodedata.normalize("NFKC", t) for t in texts]
+        plain = [plain_text(t) for t in texts]
         with self._lock:
             if _batch_threads:
                 import torch

@@ -30,6 +30,8 @@ from typing import Any
 
 import phonenumbers
 
+from nlp.base import plain_text
+
 log = logging.getLogger(__name__)
 
 ORDER, EMAIL, PHONE, MONEY, DATE = "order", "email", "phone", "money", "date"
@@ -46,8 +48,6 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # the shop's own "O" + digits ids as imported: O0001234
     r"\b([Oo]\d{5,12})\b",
 )
-# Characters that hide inside copied text and split an id or an address in two.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+'-]{0,62}[A-Za-z0-9_%+'-])?"
@@ -234,14 +234,6 @@ class EntityExtractor:
 
 def normalise_email(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().rstrip(".").lower()
-
-
-def plain_text(raw: str) -> str:
-    """The text entities are found in (their ``start``/``end`` index it): invisible
-    characters removed, and NFKC when it has non-ASCII ones (full-width digits and letters
-    read as ASCII ones)."""
-    text = raw.translate(_INVISIBLE)
-    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def normalise_order(text: str) -> str:
