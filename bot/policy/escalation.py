@@ -15,7 +15,9 @@ not read clearly positive and reads negative, has a second impatience cue or a l
 complaint; N negative among the last M (at or below a stricter line than "reads
 negative", so calm routine questions never add up), the message itself negative;
 an unhappy high-value or high-churn-risk customer; K "not sure" answers in a row (an
-out-of-scope answer just before counts as not understood). The cues are nlp.tone's.
+out-of-scope answer just before counts as not understood). A few words the intent model is
+unsure of, with no cue and no negative reading ("lol", "test"), are read as "not sure", not
+as a complaint. The cues are nlp.tone's.
 
 Priority (higher = served first) is documented in the README:
 ``base(reason) + 40 * max(0, -sentiment_score) + tier bonus + churn bonus``; the inbox adds
