@@ -355,6 +355,15 @@ def test_ultimatums_swearing_and_threats_in_the_customers_languages_are_read() -
     assert read_tone("How do I close my account? I'm moving abroad.").threat is None
     assert read_tone("Der Wasserkocher hat Funken gesprüht, lebensgefährlich!").serious
     assert read_tone("Kann mich bitte jemand von euch anrufen?").wants_human
+    assert read_tone("transfer me").wants_human
+    assert not read_tone("transfer me 5 euros back please").wants_human
+    for text in (
+        "I've unsubscribed e.fischer@example.com FOUR times and I still get your emails",
+        "Two emails from k.larsen@example.com, zero answers.",
+        "I already wrote this yesterday and the day before",
+    ):
+        assert read_tone(text).impatience, text
+    assert not read_tone("I already paid the invoice").impatience
     for calm in ("can I get it now?", "What time is it now."):
         assert not read_tone(calm).impatience, calm
 
