@@ -250,17 +250,9 @@ class Engine:
     ) -> tuple[Decision, list[Reply]]:
         customer = session.get_one(Customer, conversation.customer_id)
 
-        def step(reading: Understanding | None = None) -> Turn | None:
-            # (reads ``understanding`` when called: after only_data below, the data's)
+        def step(reading: Understanding) -> Turn | None:
             return self._step(
-                session,
-                conversation,
-                identity,
-                customer,
-                message,
-                reading or understanding,
-                entities,
-                history,
+                session, conversation, identity, customer, message, reading, entities, history
             )
 
         if (
@@ -314,7 +306,7 @@ class Engine:
             )
         )
         if dialogue_may_take_it:
-            turn = step()
+            turn = step(understanding)
             if turn is not None:
                 return turn.decision, turn.replies
         else:
