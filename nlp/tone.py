@@ -309,7 +309,8 @@ def read_tone(text: str) -> Tone:
     if human:
         cues.append("wants_human")
     impatient = {m.group(0).casefold() for m in _IMPATIENCE.finditer(text)}
-    impatient |= {"now." for _ in _ALONE_NOW.finditer(text)}
+    if _ALONE_NOW.search(text):
+        impatient.add("now.")  # ("Take me off your list. Now.")
     impatience = bool(impatient)
     if impatience:
         cues.append("impatience")
