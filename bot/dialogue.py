@@ -8,7 +8,9 @@ after the bot asked for it, by the customer's next message, whatever its intent 
 
 The state lives in ``conversations.dialogue`` (JSON), so it survives restarts and serves any
 number of processes. It expires after ``timeout``; "never mind" drops it; after
-``max_tries`` replies that fill nothing the bot offers a person. When a request is done, the
+``max_tries`` replies that fill nothing the bot offers a person, and a "yes" to that offer
+fetches one. A postal address is no order number; for a change of address it is the new
+address, whenever it comes. When a request is done, the
 conversation keeps the order it was about (its *focus*, for ``timeout`` too): a follow-up
 without an order number ("and when does it arrive?", "can I still cancel it?") is about
 that order; "where is my order?" still asks about the latest one.
@@ -76,6 +78,25 @@ _MY_ORDER = re.compile(
     r"(order|parcel|package|delivery|shipment)|\bmy\s+(order|parcel|package|delivery|shipment)"
 )
 _NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")
+# "I don't have the order number", "can't find my order no.": asked for the number, the
+# customer says where it is missing, and hears where to find it.
+_NO_NUMBER = re.compile(
+    r"(?i)\b(don'?t|do not|didn'?t|did not|can'?t|cannot|can not|couldn'?t|no)\b"
+    r"[^.?!]{0,30}?\b(order\s*(number|no\b|id\b|#)|number|confirmation)"
+)
+# A postal address ("Hauptstr. 12, 80331 München", "12 Baker Street", "via Roma 5"): its
+# numbers are no order numbers, and given for a change of address it is the new address.
+_STREET = r"stra(ss|ß)e|str\.?|weg|gasse|platz|allee|damm"
+_ADDRESS = re.compile(
+    rf"(?i)\b[^\W\d_][\w'.-]*?({_STREET})\s*\d+[a-z]?\b"
+    rf"|\b({_STREET})\s+\d+[a-z]?\b"
+    r"|\b\d+[a-z]?,?\s+([^\W\d_][\w'-]*\s+){1,3}(street|st|road|rd|avenue|ave|lane|ln|drive|"
+    r"dr|close|court|crescent|terrace|boulevard|blvd)\b"
+    r"|\b(rue|via|viale|calle|avenida|ulica|ul\.)\s+[^\W\d_][^\d,;]{1,40}?\d+"
+    r"|\b\d+,?\s+(rue|avenue|boulevard|chemin)\b"
+)
+_ADDRESS_WORD = re.compile(r"(?i)\b(address|adresse|anschrift|indirizzo|direcci[oó]n)\b")
+_POSTCODE_TOWN = re.compile(r"\b\d{4,5}\s+[^\W\d_]{3,}")
 CANCELLABLE = frozenset({OrderStatus.placed, OrderStatus.paid})
 RETURNABLE = frozenset({OrderStatus.shipped, OrderStatus.delivered})
 
@@ -149,6 +170,14 @@ class Dialogue:
         (newest first): "paul@example.de" and then "O0010021, did my refund go through?"
         is an order number with its email."""
         now = self.replier.clock()
+        offered = (conversation.dialogue or {}).get("offer") == "human"
+        if offered:  # the bot offered a person last time: this message answers it
+            data = {k: v for k, v in (conversation.dialogue or {}).items() if k != "offer"}
+            conversation.dialogue = data if "focus" in data else None
+            if _YES.search(text) and self._recent(data, now):
+                return self._hand_over(
+                    session, conversation, customer, "human_agent", EscalationReason.human_request
+                )
         # ("where is my order?" asks about the latest, not the order in focus)
         focus = None if _MY_ORDER.search(text) else self._focus(conversation, now)
         state = self._load(conversation, now)
@@ -183,19 +212,27 @@ class Dialogue:
         elif not self._fill(state, text, named, emails):
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
-            elif state.soft or intent not in LOOSE_INTENTS:
+            elif state.soft or (intent not in LOOSE_INTENTS and intent != state.task):
                 self._end(conversation, state, now)  # the customer moved on
                 return None
-            else:
+            else:  # no answer, or the same request again ("I just want to know where it is")
                 state.tries += 1
                 if state.tries >= self.config.max_tries:
                     self._end(conversation, state, now)
+                    # (a "yes" next takes the offer of a person)
+                    conversation.dialogue = {
+                        **(conversation.dialogue or {}),
+                        "offer": "human",
+                        "updated_at": now.isoformat(),
+                    }
                     context = self.replier.context(session, customer, order=False)
                     log.info("bot.dialogue.gave_up conversation=%s", conversation.id)
                     return Turn(
                         Decision(Action.answer, "dialogue_offer_human"),
                         self.replier.render(context, "dialogue_offer_human"),
                     )
+                if state.awaiting == "order" and _NO_NUMBER.search(text):
+                    return self._say(session, conversation, customer, state, now, "no_order_number")
                 return self._ask(session, conversation, customer, state, now, retry=True)
         else:
             state.tries = 0
@@ -206,6 +243,8 @@ class Dialogue:
                 and named  # (a bare proof, "postal code 31-042", asks for nothing new)
             ):
                 state.task = intent  # "cancel O0001234" after "where is my order?"
+        if state.task == CHANGE_ADDRESS and state.address is None and address_spans(text):
+            state.address, state.soft = " ".join(text.split())[:300], False
         if state.order is None and named:
             state.order = named[0]
         if state.email is None and emails:
@@ -220,6 +259,7 @@ class Dialogue:
         ``entities`` (the extractor's reading without expecting an order) has a phone
         number, an amount or a date: "call me on +49 151 23456789" holds no order number."""
         others = [(e.start, e.end) for e in entities if e.type != ORDER]
+        others += address_spans(plain_text(text))
         return [
             e
             for e in self.extractor.extract(text, expect=ORDER)
@@ -248,13 +288,15 @@ class Dialogue:
                         state.email = emails[0]
                     return True
                 suggested = state.extra.get("suggested")
-                if suggested and _YES.search(text):  # "yes" to "is it about order O…?"
+                # "yes" to "is it about order O…?", or the new address right away
+                new_address = state.task == CHANGE_ADDRESS and bool(address_spans(text))
+                if suggested and (_YES.search(text) or new_address):
                     state.order = str(suggested)
                     return True
                 if emails and state.email is None:
                     state.email = emails[0]
                     return True
-                return False
+                return new_address  # (kept by step as the new address)
             case "proof":
                 if named and named[0] != state.order:
                     state.order, state.email = named[0], None
@@ -345,7 +387,7 @@ class Dialogue:
             in_conversation >= self.config.max_failures_per_conversation
             or by_visitor >= self.config.max_failures_per_visitor
         ):
-            return self._hand_over(session, conversation, customer, state)
+            return self._hand_over(session, conversation, customer)
         ok = order is not None and (
             (state.email is not None and orders.owner_email_matches(session, order, state.email))
             or orders.postcode_matches(order, proof_text)
@@ -369,7 +411,7 @@ class Dialogue:
                 in_conversation + 1 >= self.config.max_failures_per_conversation
                 or by_visitor + 1 >= self.config.max_failures_per_visitor
             ):
-                return self._hand_over(session, conversation, customer, state)
+                return self._hand_over(session, conversation, customer)
             if state.email:  # never tried again unasked from an earlier message
                 state.extra["refused_emails"] = [
                     *state.extra.get("refused_emails", []),
@@ -517,19 +559,40 @@ class Dialogue:
                 keys = [state.task, "ask_which_order" if shown else "offer_order_lookup"]
         context = self.replier.context(session, customer, order=shown)
         context |= {"retry": retry, "ref": state.order, "focused": focused}
+        context["new_address"] = state.address
         self._save(conversation, state, now)
         return Turn(Decision(Action.answer, keys[-1]), self.replier.render(context, *keys))
 
     def _hand_over(
-        self, session: Session, conversation: Conversation, customer: Customer, state: State
+        self,
+        session: Session,
+        conversation: Conversation,
+        customer: Customer,
+        key: str = "verification_failed",
+        reason: EscalationReason = EscalationReason.verification_failed,
     ) -> Turn:
+        """To a person, saying ``key`` first: after too many failed proofs, or when the
+        customer says yes to the offer of a person."""
         conversation.dialogue = None
         context = self.replier.context(session, customer, order=False)
-        reason = EscalationReason.verification_failed
-        replies = self.replier.render(context, "verification_failed")
+        replies = self.replier.render(context, key)
         replies += self.replier.escalate(session, conversation, customer, reason, 0.0, context)
-        log.info("bot.dialogue.handed_over conversation=%s", conversation.id)
-        return Turn(Decision(Action.escalate, "verification_failed", reason), replies)
+        log.info("bot.dialogue.handed_over conversation=%s reason=%s", conversation.id, reason)
+        return Turn(Decision(Action.escalate, key, reason), replies)
+
+    def _say(
+        self,
+        session: Session,
+        conversation: Conversation,
+        customer: Customer,
+        state: State,
+        now: dt.datetime,
+        key: str,
+    ) -> Turn:
+        """Answer with ``key`` and keep waiting for what the request needs."""
+        self._save(conversation, state, now)
+        context = self.replier.context(session, customer, order=False)
+        return Turn(Decision(Action.answer, key), self.replier.render(context, key))
 
     def _in_focus(self, session: Session, state: State, customer: Customer) -> Order | None:
         """The order this conversation was last about, if it is this customer's."""
@@ -572,6 +635,15 @@ class Dialogue:
     def _save(self, conversation: Conversation, state: State, now: dt.datetime) -> None:
         state.updated_at = now.isoformat()
         conversation.dialogue = asdict(state)
+
+
+def address_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds a postal address: its street and house number, and beside
+    them (or after the word "address") a postcode with its town ("80331 München")."""
+    spans = [m.span() for m in _ADDRESS.finditer(text)]
+    if spans or _ADDRESS_WORD.search(text):
+        spans += [m.span() for m in _POSTCODE_TOWN.finditer(text)]
+    return spans
 
 
 def _without_orders(text: str, entities: list[Entity]) -> str:

@@ -235,6 +235,17 @@ def test_idle_bot_conversations_are_resolved(client: TestClient, session: Sessio
     assert conv.status is ConversationStatus.resolved and conv.resolved_by is Sender.bot
 
 
+def test_a_yes_with_nothing_asked_reaches_no_agent(client: TestClient) -> None:
+    """ "yes please" reads as a request for a person to the shipped intent model; with no
+    question before it, it gets "not sure" instead. Asking for a person still works."""
+    for i, text in enumerate(("yes please", "yes pls", "ok sure")):
+        body = client.post(URL, json={"session_id": f"yes-{i}", "text": text}).json()
+        assert body["conversation"]["status"] == "bot", text
+    for i, text in enumerate(("agent", "a human pls", "speak to manager")):
+        body = client.post(URL, json={"session_id": f"person-{i}", "text": text}).json()
+        assert body["conversation"]["escalation_reason"] == "human_request", text
+
+
 def test_keyboard_mashing_and_chat_noise_reach_no_agent(client: TestClient) -> None:
     """With the shipped models: a few words the bot cannot read get "not sure", not a
     person, while short real complaints still go to one."""

@@ -483,6 +483,71 @@ def test_change_the_address_of_an_unshipped_order(client: TestClient, session: S
     assert "Leopoldstr. 5, 80802 München" in note.text
 
 
+def _failed_attempts(session: Session) -> int:
+    attempts = session.scalars(select(VerificationAttempt)).all()
+    return sum(1 for a in attempts if not a.succeeded)
+
+
+def test_a_new_address_answers_the_question_which_order(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    make_web_identity(session, shop["ben"], "ben-web-move")
+    session.commit()
+    bodies = chat(
+        client,
+        "ben-web-move",
+        "can I change my delivery address?",
+        "Leopoldstr. 5, 80802 München",  # (no "yes" first; 80802 is no order number)
+    )
+    assert "55821" in said(bodies[:1])
+    assert bodies[-1]["conversation"]["escalation_reason"] == "order_request"
+    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
+    assert "Leopoldstr. 5, 80802 München" in note.text and "55821" in note.text
+    assert _failed_attempts(session) == 0
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_new_address_before_the_order_number_is_kept(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(
+        client,
+        "anon-move-first",
+        "can I change my delivery address?",
+        "new address: Leopoldstr. 5, 80802 München",
+        "order 55821, postcode 80331",
+    )
+    assert "noted the new address" in said(bodies[1:2])
+    assert bodies[-1]["conversation"]["escalation_reason"] == "order_request"
+    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
+    assert "Leopoldstr. 5, 80802 München" in note.text
+    assert _failed_attempts(session) == 0
+
+
+@pytest.mark.usefixtures("shop")
+def test_no_order_number_hears_where_to_find_it_and_the_request_goes_on(
+    client: TestClient,
+) -> None:
+    bodies = chat(
+        client,
+        "anon-no-number",
+        "where is my order",
+        "I don't have the order number",
+        "anna.schmidt@example.de",
+        "O0001234",
+    )
+    assert "confirmation email" in said(bodies[1:2])
+    assert "order number" in said(bodies[2:3]) and reveals_nothing(bodies[:3])
+    assert "JJD0001234" in said(bodies[3:])
+
+
+def test_yes_to_the_offer_of_a_person_fetches_one(client: TestClient) -> None:
+    bodies = chat(client, "lost-then-yes", "where is my order", "hmm", "dunno", "what", "yes")
+    assert "talk to a person" in said(bodies[3:4]).lower()
+    assert bodies[-1]["conversation"]["status"] == "waiting"
+    assert bodies[-1]["conversation"]["escalation_reason"] == "human_request"
+
+
 @pytest.mark.usefixtures("shop")
 def test_return_asks_for_the_reason(client: TestClient, session: Session) -> None:
     bodies = chat(

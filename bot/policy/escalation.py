@@ -34,6 +34,12 @@ from enum import StrEnum
 from nlp.base import FALLBACK_INTENT, Understanding
 
 _WORDS = re.compile(r"[^\W\d_]+")  # words: runs of letters
+# "yes please", "ok sure": a yes with nothing asked is no request for a person, though the
+# intent model reads "yes please" as one (0.44); a yes to the bot's offer of a person is
+# the dialogue's to take (bot/dialogue.py)
+_BARE_YES = re.compile(
+    r"(?i)\W*((yes|yeah|yep|yup|sure|ok(ay)?|please|pls|plz|do it|go ahead)\W*)+"
+)
 
 
 class Action(StrEnum):
@@ -151,6 +157,8 @@ def decide(
         ):
             return Decision(Action.escalate, "opt_out", EscalationReason.complaint, opt_out=True)
         return Decision(Action.opt_out, response="opt_out")
+    if intent == "human_agent" and not tone.wants_human and _BARE_YES.fullmatch(understanding.text):
+        intent = FALLBACK_INTENT
     if intent == "human_agent" or tone.wants_human:
         return Decision(Action.escalate, "human_agent", EscalationReason.human_request)
     learned = understanding.complaint
