@@ -114,6 +114,15 @@ def test_a_visitor_who_proves_the_order_sees_it(client: TestClient, turns: tuple
     assert bodies[-1]["linked"] is True
 
 
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize("named", ["#0001234", "order 0001234", "00001234"])
+def test_an_order_id_without_its_letter_is_found(client: TestClient, named: str) -> None:
+    """The shop's ids are O0001234: customers leave the letter out or type a zero."""
+    visitor = "no-letter-" + named.replace(" ", "-").replace("#", "")
+    bodies = chat(client, visitor, f"where is {named}? anna.schmidt@example.de")
+    assert "O0001234" in said(bodies) and "JJD0001234" in said(bodies)
+
+
 def test_proof_links_the_chat_to_the_customer(
     client: TestClient, session: Session, shop: dict[str, Any]
 ) -> None:

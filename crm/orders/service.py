@@ -35,13 +35,20 @@ def order_ref(order: Order) -> str:
 
 
 def find_order(session: Session, *, ref: str) -> Order | None:
-    """The order a customer named (``O0001234``, ``o0001234``, ``#55821``, ``55821``)."""
+    """The order a customer named (``O0001234``, ``o0001234``, ``#55821``, ``55821``); a
+    number that is no order id may be an ``O``-id whose letter was left out or typed as a
+    zero (``#0001234``, ``00001234``)."""
     ref = unicodedata.normalize("NFKC", ref).strip()
     bare = ref.lstrip("#")
     if not bare or len(bare) > 64:
         return None
     candidates = list(dict.fromkeys([bare, bare.upper(), f"#{bare}"]))
     order = session.scalars(select(Order).where(Order.external_id.in_(candidates)).limit(1)).first()
+    if order is None and bare.isdigit():
+        guesses = [f"O{bare}"] + ([f"O{bare[1:]}"] if bare.startswith("0") else [])
+        order = session.scalars(
+            select(Order).where(Order.external_id.in_(guesses)).limit(1)
+        ).first()
     if order is None and ref.startswith("#") and bare.isdigit() and len(bare) <= 18:
         order = session.scalars(
             select(Order).where(Order.id == int(bare), Order.external_id.is_(None))
