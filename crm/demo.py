@@ -80,6 +80,13 @@ LAST = [
     "Weber",
     "Costa",
 ]
+DEMO_STREETS = (
+    ("Invalidenstr.", "10115", "Berlin"),
+    ("Leopoldstr.", "80802", "München"),
+    ("Schanzenstr.", "20357", "Hamburg"),
+    ("Ehrenstr.", "50672", "Köln"),
+    ("Berger Str.", "60316", "Frankfurt am Main"),
+)
 CARRIERS = ("DHL", "UPS", "DPD", "Hermes")
 TIMEZONES = ("Europe/Berlin", "Europe/London", "Europe/Madrid", "America/New_York", "UTC")
 
@@ -230,6 +237,7 @@ def seed_demo_data(
                     carrier=rng.choice(CARRIERS),
                     tracking_number=f"TRK{rng.randint(10**9, 10**10 - 1)}",
                     estimated_delivery=(ordered + dt.timedelta(days=3)).date(),
+                    **_shipping(customer),
                 )
             )
             summary.orders += 1
@@ -546,6 +554,16 @@ def _demo_chat(
     return 0, 1
 
 
+def _shipping(customer: Customer) -> dict[str, str]:
+    """A delivery address for the customer's orders (from its id: the random draws of the
+    demo stay as they were), so a visitor can prove an order with its postcode."""
+    street, postcode, town = DEMO_STREETS[customer.id % len(DEMO_STREETS)]
+    return {
+        "shipping_address": f"{street} {1 + customer.id % 97}, {postcode} {town}",
+        "shipping_postcode": postcode,
+    }
+
+
 def _demo_order(
     session: Session, customer: Customer, ordered: dt.datetime, status: OrderStatus
 ) -> Order:
@@ -559,6 +577,7 @@ def _demo_order(
         carrier="DHL",
         tracking_number=f"TRK{4_200_000_000 + customer.id}",
         estimated_delivery=(ordered + dt.timedelta(days=3)).date(),
+        **_shipping(customer),
     )
     session.add(order)
     session.flush()

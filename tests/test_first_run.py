@@ -261,6 +261,8 @@ def test_demo_chats_are_the_same_on_every_run_and_each_shows_something(
         select(Order).where(Order.customer_id == customer.id).order_by(Order.ordered_at.desc())
     ).first()
     assert order is not None and order.tracking_number
+    # (every demo order has a delivery address, so its postcode proves it in the chat)
+    assert order.shipping_postcode and order.shipping_postcode in (order.shipping_address or "")
     assert f"where is my order {order.external_id}?" in texts(dialogue, Direction.inbound)
     assert order.tracking_number in texts(dialogue, Direction.outbound)[0]
     assert dialogue.status is ConversationStatus.resolved and dialogue.assigned_agent_id is None
