@@ -78,6 +78,11 @@ _MY_ORDER = re.compile(
     r"(order|parcel|package|delivery|shipment)|\bmy\s+(order|parcel|package|delivery|shipment)"
 )
 _NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")
+# "Can I still cancel it?", "I'd like to return this": a change to the order just discussed.
+_ABOUT_IT = re.compile(
+    r"(?i)\b(cancel|return|send|change|refund|exchange|redirect)\b(\s+[\w']+){0,3}?\s+"
+    r"(it|this|that|them|these)\b"
+)
 # "I don't have the order number", "can't find my order no.": asked for the number, the
 # customer says where it is missing, and hears where to find it.
 _NO_NUMBER = re.compile(
@@ -359,6 +364,8 @@ class Dialogue:
             order = self._in_focus(session, state, customer) or orders.latest_order(
                 session, customer_id=customer.id
             )
+        elif _ABOUT_IT.search(text) and customers.is_known(customer):
+            order = self._in_focus(session, state, customer)  # "can I still cancel it?"
         if order is None:
             return self._ask(session, conversation, customer, state, now)
         return self._act(session, conversation, customer, state, order, now)

@@ -558,6 +558,20 @@ def test_yes_to_the_offer_of_a_person_fetches_one(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_change_to_the_order_just_shown_needs_no_second_question(client: TestClient) -> None:
+    bodies = chat(
+        client, "anon-follow-up", "status of 55821, postcode 80331", "can I still cancel it?"
+    )
+    assert "paid" in said(bodies[:1])
+    assert "Shall I ask our team to cancel" in said(bodies[1:]) and "Is it about" not in said(
+        bodies[1:]
+    )
+    # A general question after it still asks which order it is about.
+    general = chat(client, "anon-follow-up", "never mind", "how do returns work?")
+    assert "Is it about" in said(general[1:]) and "55821" in said(general[1:])
+
+
+@pytest.mark.usefixtures("shop")
 def test_return_asks_for_the_reason(client: TestClient, session: Session) -> None:
     bodies = chat(
         client,
