@@ -28,6 +28,7 @@ from bot.dialogue import (
     DialogueConfig,
     Turn,
 )
+from bot.faq import FaqMatcher
 from bot.inbound import Command, InboundMessage, Outcome
 from bot.policy.escalation import Action, Decision, EscalationReason, PolicyConfig, decide
 from bot.replying import Replier, signals
@@ -100,6 +101,7 @@ class Engine:
         self.dialogue = Dialogue(
             self.replier, self.extractor, dialogue or dialogue_config(self.settings)
         )
+        self.faq = FaqMatcher(nlu.encoder.encode, self.settings.faq_min_similarity)
 
     @property
     def responses(self) -> ResponseBook:
@@ -293,11 +295,25 @@ class Engine:
             config=self.policy,
             signals=signals(customer),
         )
+        # The shop's frequent questions ("do you ship to Austria?") come before the general
+        # answers and the order requests, also while one waits for an order number; a
+        # message naming an order or an email is about that order, and an address, a
+        # reason or a yes the bot asked for goes to the request first.
+        answering = decision.action in (Action.answer, Action.rephrase)
+        faq_first = self.dialogue.awaiting(conversation) in (None, "order", "proof") and not (
+            entities_of(entities, ORDER) or entities_of(entities, EMAIL)
+        )
+        if (
+            answering
+            and faq_first
+            and (faq := self._faq(session, customer, message, understanding))
+        ):
+            return faq
         # A request in progress reads the reply first: "it doesn't fit" answers "why do you
         # return it?" and is no complaint. A request for a person, an opt-out or a strongly
         # negative message still wins.
         dialogue_may_take_it = (
-            decision.action in (Action.answer, Action.rephrase)
+            answering
             or decision.reason is EscalationReason.repeated_fallback
             or (self.dialogue.in_progress(conversation) and decision.reason in DEFERRABLE)
             or (
@@ -309,6 +325,10 @@ class Engine:
             turn = step(understanding)
             if turn is not None:
                 return turn.decision, turn.replies
+            if answering and not faq_first:
+                faq = self._faq(session, customer, message, understanding)
+                if faq is not None:
+                    return faq
         else:
             conversation.dialogue = None  # an escalation or an opt-out ends any request
         context = self.replier.context(session, customer)
@@ -336,6 +356,19 @@ class Engine:
                 if turn is not None:
                     replies += turn.replies
         return decision, replies
+
+    def _faq(
+        self, session: Session, customer: Customer, message: Message, understanding: Understanding
+    ) -> tuple[Decision, list[Reply]] | None:
+        """The answer of the frequent question nearest to the message, if near enough
+        (noted on the message: it was understood, whatever its intent read)."""
+        found = self.faq.match(self.responses.faq, understanding.text, understanding.vector)
+        if found is None:
+            return None
+        log.info("bot.faq.answered key=%s similarity=%.3f", found.key, found.similarity)
+        message.payload = {**(message.payload or {}), "faq": found.key}
+        context = self.replier.context(session, customer)
+        return Decision(Action.answer, found.key), self.replier.render(context, found.key)
 
     def _lookup_while_queued(
         self, conversation: Conversation, understanding: Understanding, entities: list[Entity]
@@ -474,8 +507,9 @@ def only_data(text: str, entities: Sequence[Entity]) -> bool:
 
 def _understood_as(message: conversations.EarlierInbound) -> str | None:
     """The intent the bot acted on: a message the dialogue took (an order number, an email)
-    counts as understood even when the intent model said "not sure"."""
-    taken = (message.payload or {}).get("dialogue")
+    or a frequent question answered counts as understood even when the intent model said
+    "not sure"."""
+    taken = (message.payload or {}).get("dialogue") or (message.payload or {}).get("faq")
     return str(taken) if taken else message.intent
 
 

@@ -50,6 +50,17 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class FaqEntry:
+    """One of the shop's frequent questions: ways of asking it, and the answer's key."""
+
+    key: str  # ``faq.<n>``, the answer's key in the book
+    questions: tuple[str, ...]
+
+
+FAQ_PREFIX = "faq."
+
+
+@dataclass(frozen=True)
 class Variant:
     text: str
     requires: frozenset[str]
@@ -73,14 +84,43 @@ def _button(item: Any, where: str) -> Button:
     return button
 
 
+def _faq(items: Any, path: str) -> list[tuple[FaqEntry, str]]:
+    """The book's ``faq:`` list: each item ``questions`` (a list of texts) and ``answer``
+    (a template like any response), keyed ``faq.1``, ``faq.2``, ... in the file's order."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ResponsesError(f"{path}: 'faq' must be a list of questions and answers")
+    entries = []
+    for i, item in enumerate(items):
+        where = f"{path}: faq[{i}]"
+        questions = item.get("questions") if isinstance(item, dict) else None
+        if not isinstance(questions, list) or not questions:
+            raise ResponsesError(f"{where} needs 'questions', a list of ways to ask it")
+        if not all(isinstance(q, str) and q.strip() for q in questions):
+            raise ResponsesError(f"{where}: every question must be a non-empty text")
+        answer = item.get("answer")
+        if not isinstance(answer, str) or not answer.strip():
+            raise ResponsesError(f"{where} needs an 'answer' text")
+        key = f"{FAQ_PREFIX}{i + 1}"
+        entries.append((FaqEntry(key, tuple(q.strip() for q in questions)), answer))
+    return entries
+
+
 class ResponseBook:
     """Renders the reply for an intent with CRM context, choosing the first usable variant."""
 
     def __init__(
-        self, variants: dict[str, list[Variant]], shop: dict[str, Any], *, version: int = 0
+        self,
+        variants: dict[str, list[Variant]],
+        shop: dict[str, Any],
+        *,
+        version: int = 0,
+        faq: tuple[FaqEntry, ...] = (),
     ) -> None:
         self._variants = variants
         self.shop = shop
+        self.faq = faq  # the shop's frequent questions (bot/faq.py matches messages to them)
         self.version = version  # the stored version it came from (0: a file)
         self._compiled = {
             (key, i): _env.from_string(v.text)
@@ -133,8 +173,15 @@ class ResponseBook:
                     )
                 )
             variants[str(key)] = parsed
+        faq = _faq(doc.get("faq"), path)
+        variants |= {entry.key: [Variant(answer, frozenset())] for entry, answer in faq}
         try:
-            return cls(variants, dict(doc.get("shop") or {}), version=version)
+            return cls(
+                variants,
+                dict(doc.get("shop") or {}),
+                version=version,
+                faq=tuple(entry for entry, _ in faq),
+            )
         except TemplateError as exc:
             raise ResponsesError(f"{path}: invalid template: {exc}") from exc
 

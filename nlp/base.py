@@ -69,6 +69,8 @@ class Understanding:
     tone: Tone = field(default_factory=Tone)
     # P(complaint) from the shipped complaint head (nlp/complaint_build.py); None without it
     complaint: float | None = None
+    # the message's embedding by the NLU's encoder, where it computed one (not stored)
+    vector: Any = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

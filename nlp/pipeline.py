@@ -126,9 +126,10 @@ class NLU:
         if self.complaint is not None and shared is not None:
             column = self.complaint.labels.index("complaint")
             complaints = [float(p) for p in self.complaint.predict_proba(shared)[:, column]]
+        rows = [None] * len(texts) if shared is None else list(shared)
         return [
-            Understanding(text=t, intent=i, sentiment=s, tone=read_tone(t), complaint=c)
-            for t, i, s, c in zip(texts, intents, sentiments, complaints, strict=True)
+            Understanding(text=t, intent=i, sentiment=s, tone=read_tone(t), complaint=c, vector=v)
+            for t, i, s, c, v in zip(texts, intents, sentiments, complaints, rows, strict=True)
         ]
 
     def reload(self, config: NLUConfig) -> None:

@@ -381,6 +381,30 @@ def test_the_response_book_is_previewed_published_restored_and_used_at_once(
     ]
 
 
+def test_a_frequent_question_added_to_the_book_is_answered_at_once(
+    client: TestClient, staff: dict[str, User], keep_book: BotEngine
+) -> None:
+    h = {"X-CSRF-Token": login(client, staff["admin"])}
+    url = "/api/v1/admin/response-book"
+    source = client.get(url, headers=h).json()["source"]
+    asked = {"session_id": "faq-new", "text": "Can I pay in Bitcoin?"}
+    before = client.post(CHAT, json=asked).json()
+    assert not any("Lightning" in r["text"] for r in before["replies"])
+    entry = (
+        '\n  - questions: ["Can I pay with Bitcoin?", "Do you accept crypto?"]\n'
+        '    answer: "Yes, Bitcoin over Lightning at checkout."\n'
+    )
+    bad = source.rstrip() + "\n  - questions: []\n    answer: nothing asked\n"
+    refused = client.post(url, json={"source": bad}, headers=h)
+    assert refused.status_code == 422 and "faq[" in refused.json()["error"]["message"]
+    published = client.post(url, json={"source": source.rstrip() + entry}, headers=h)
+    assert published.status_code == 201
+    preview = client.post(f"{url}/preview", json={"source": source.rstrip() + entry}, headers=h)
+    assert any("Lightning" in v["text"] for v in preview.json()["variants"])
+    after = client.post(CHAT, json={**asked, "session_id": "faq-new-2"}).json()
+    assert [r["text"] for r in after["replies"]] == ["Yes, Bitcoin over Lightning at checkout."]
+
+
 def test_a_restarted_server_answers_with_the_published_book(
     client: TestClient,
     session_factory: sessionmaker[Session],

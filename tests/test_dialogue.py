@@ -572,6 +572,34 @@ def test_a_change_to_the_order_just_shown_needs_no_second_question(client: TestC
 
 
 @pytest.mark.usefixtures("shop")
+def test_the_shops_frequent_questions_are_answered_without_stopping_a_request(
+    client: TestClient,
+) -> None:
+    faq = chat(client, "faq-visitor", "do you deliver to the UK?", "whats the delivery fee")
+    assert "We deliver to Germany, Austria" in said(faq[:1])
+    assert "costs €4.90" in said(faq[1:])
+    # "where is my order?" is no frequent question: it asks for the order, and a frequent
+    # question in between leaves that request waiting for its order number.
+    bodies = chat(
+        client,
+        "faq-then-order",
+        "where is my order?",
+        "how much is shipping?",
+        "O0001234 anna.schmidt@example.de",
+    )
+    assert "order number" in said(bodies[:1]) and "costs €4.90" in said(bodies[1:2])
+    assert "JJD0001234" in said(bodies[2:])
+    # An answered frequent question was understood, whatever its intent read (out of
+    # scope): a "not sure" after it is the first in a row, not the second.
+    understood = chat(client, "faq-then-hmm", "do you ship to austria?", "hmm")
+    assert understood[0]["intent"]["label"] == "out_of_scope"
+    assert understood[-1]["conversation"]["status"] == "bot"
+    # No frequent question is answered over a person: this complaint still goes to one.
+    angry = chat(client, "faq-angry", "your shipping costs are a SCAM, I want my money back")
+    assert angry[0]["conversation"]["status"] == "waiting"
+
+
+@pytest.mark.usefixtures("shop")
 def test_return_asks_for_the_reason(client: TestClient, session: Session) -> None:
     bodies = chat(
         client,
