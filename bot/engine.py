@@ -64,6 +64,11 @@ DEFERRABLE = frozenset(
         EscalationReason.at_risk_customer,
     }
 )
+# "help", "what can you do?": the web chat's /help (the intent model reads "help" as thanks)
+_ASKS_WHAT_THE_BOT_DOES = re.compile(
+    r"(?i)\W*(help( me)?( please| pls)?|menu|options|what can (you|u) do( for me)?|"
+    r"what (can|should) i ask( you)?|what do you do|how does (this|it) work)\W*"
+)
 # An unhappy customer handed over with an order lookup still gets the lookup meanwhile; one
 # who asked for a person, or reports fraud or danger, gets the person only.
 LOOKUP_WHILE_QUEUED = DEFERRABLE | {EscalationReason.negative_sentiment}
@@ -277,7 +282,7 @@ class Engine:
                 turn = step(reading)
                 if turn is not None:
                     return turn.decision, turn.replies
-            return Decision(Action.silent), []
+            return Decision(Action.silent), self._queue_reminder(session, conversation, customer)
         if conversation.status in HUMAN_HAS_IT:
             # A person has this conversation: the bot stays quiet.
             return Decision(Action.silent), []
@@ -303,12 +308,13 @@ class Engine:
         faq_first = self.dialogue.awaiting(conversation) in (None, "order", "proof") and not (
             entities_of(entities, ORDER) or entities_of(entities, EMAIL)
         )
-        if (
-            answering
-            and faq_first
-            and (faq := self._faq(session, customer, message, understanding))
-        ):
-            return faq
+        if answering and faq_first and _ASKS_WHAT_THE_BOT_DOES.fullmatch(message.text):
+            context = self.replier.context(session, customer)  # ("help" read as thanks)
+            return Decision(Action.answer, "help"), self.replier.render(context, "help")
+        if answering and faq_first:
+            faq = self._faq(session, customer, message, understanding)
+            if faq is not None:
+                return faq
         # A request in progress reads the reply first: "it doesn't fit" answers "why do you
         # return it?" and is no complaint. A request for a person, an opt-out or a strongly
         # negative message still wins.
@@ -356,6 +362,18 @@ class Engine:
                 if turn is not None:
                     replies += turn.replies
         return decision, replies
+
+    def _queue_reminder(
+        self, session: Session, conversation: Conversation, customer: Customer
+    ) -> list[Reply]:
+        """For a customer who writes while waiting in the queue ("hello?", "anyone
+        there??"): when a person will answer, unless the bot said something in the last
+        ``CARELOOP_QUEUE_REMINDER_MINUTES`` (no reply to every message)."""
+        last = conversations.last_bot_message_at(session, conversation_id=conversation.id)
+        every = dt.timedelta(minutes=self.settings.queue_reminder_minutes)
+        if last is not None and self.clock() - last < every:
+            return []
+        return self.replier.when_answered(session, self.replier.context(session, customer))
 
     def _faq(
         self, session: Session, customer: Customer, message: Message, understanding: Understanding

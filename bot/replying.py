@@ -165,8 +165,13 @@ class Replier:
         context: dict[str, Any],
     ) -> list[Reply]:
         """Hand over to a person and say when one will answer."""
-        now = self.clock()
         self.enqueue(session, conversation, customer, reason, sentiment_score)
+        return self.when_answered(session, context)
+
+    def when_answered(self, session: Session, context: dict[str, Any]) -> list[Reply]:
+        """When a person will answer: when the team is back while it is closed, else the
+        typical wait of the queue now."""
+        now = self.clock()
         if self.hours is not None and not self.hours.is_open(now):
             return self.render(
                 {**context, "reopens": self.hours.describe_next(now)}, "escalated_closed"

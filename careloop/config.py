@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # The response book's frequent questions (bot/faq.py): a message this similar to one of
     # them gets its answer (cosine of the encoder's embeddings; chosen on the dev splits)
     faq_min_similarity: float = Field(default=0.75, ge=0.0, le=1.0)
+    # A customer who writes while waiting in the queue hears when a person will answer, at
+    # most once in this many minutes
+    queue_reminder_minutes: int = Field(default=10, ge=1)
     verify_max_failures_per_conversation: int = Field(default=3, ge=1)
     verify_max_failures_per_visitor: int = Field(default=5, ge=1)
     web_login_secret: SecretStr | None = None

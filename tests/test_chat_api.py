@@ -235,6 +235,15 @@ def test_idle_bot_conversations_are_resolved(client: TestClient, session: Sessio
     assert conv.status is ConversationStatus.resolved and conv.resolved_by is Sender.bot
 
 
+def test_help_says_what_the_bot_does(client: TestClient) -> None:
+    """The intent model reads "help" as thanks; it gets the help text, like /help."""
+    for i, text in enumerate(("help", "what can you do?", "Help me please")):
+        body = client.post(URL, json={"session_id": f"help-{i}", "text": text}).json()
+        said = " ".join(r["text"] for r in body["replies"])
+        assert "where your order is" in said and "agent" in said, text
+        assert body["conversation"]["status"] == "bot"
+
+
 def test_a_yes_with_nothing_asked_reaches_no_agent(client: TestClient) -> None:
     """ "yes please" reads as a request for a person to the shipped intent model; with no
     question before it, it gets "not sure" instead. Asking for a person still works."""

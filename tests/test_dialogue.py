@@ -664,6 +664,25 @@ def test_the_request_expires(
     assert session.scalars(select(Customer)).one() is not None
 
 
+def test_a_customer_writing_in_the_queue_hears_when_a_person_answers_now_and_then(
+    session: Session, nlu: NLU
+) -> None:
+    now = [dt.datetime.now(dt.UTC)]
+    bot = BotEngine(nlu, ResponseBook.load(), clock=lambda: now[0])
+
+    def say(text: str, n: int) -> str:
+        inbound = InboundMessage(Channel.web, "queued-visitor", text, f"q{n}")
+        return " ".join(m.text for m in bot.handle(session, inbound).replies)
+
+    assert "colleague" in say("I want to talk to a person", 1)
+    assert say("hello?", 2) == ""  # (just told)
+    now[0] += dt.timedelta(minutes=11)
+    assert "colleague" in say("anyone there??", 3)
+    now[0] = dt.datetime.now(dt.UTC)  # (the reminder was stored at the real time)
+    assert say("hello??", 4) == ""  # at most once in ten minutes
+    assert session.scalars(select(Conversation)).one().status is ConversationStatus.waiting
+
+
 @pytest.mark.usefixtures("shop")
 def test_an_email_given_earlier_counts_but_a_refused_one_is_not_tried_again(
     client: TestClient, session: Session

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from crm import events
 from crm.conversations import routing
-from crm.db import dialect_insert, utcnow
+from crm.db import as_utc, dialect_insert, utcnow
 from crm.models import (
     OPEN_STATUSES,
     CampaignDelivery,
@@ -355,6 +355,17 @@ def replies_to(session: Session, *, message_id: int) -> list[Message]:
             .order_by(Message.id)
         )
     )
+
+
+def last_bot_message_at(session: Session, *, conversation_id: int) -> dt.datetime | None:
+    """When the bot last wrote in the conversation (None: never)."""
+    found = session.scalars(
+        select(Message.created_at)
+        .where(Message.conversation_id == conversation_id, Message.sender == Sender.bot)
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    return as_utc(found) if found is not None else None
 
 
 @dataclass(frozen=True, slots=True)
