@@ -63,6 +63,7 @@ LOOSE_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope", "greet", "thanks", "
 # email is …" reads like contact details to the intent model).
 ORDER_TALK_INTENTS = LOOSE_INTENTS | {"opening_hours_contact"}
 NEVER_MIND_INTENT = "cancel_request"
+_SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "feedback_praise"})
 _NEVER_MIND = re.compile(
     r"(?i)\b(never\s?mind|forget (it|about it|that)|doesn'?t matter|no need|not needed|"
     r"stop asking)\b"
@@ -120,13 +121,13 @@ class State:
     """The request in progress (stored as JSON on the conversation)."""
 
     task: str
-    awaiting: str | None = None  # order | proof | address | reason | confirm
+    awaiting: str | None = None  # order | proof | address | reason | problem | confirm
     soft: bool = False  # an offer to look at an order: a reply that fills nothing drops it
     order: str | None = None  # the order number the customer named
     email: str | None = None
     focus: str | None = None  # the order this conversation was last about (already shown)
     address: str | None = None
-    reason: str | None = None
+    reason: str | None = None  # a return's reason, or what went wrong with a delivery
     tries: int = 0
     updated_at: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -214,7 +215,7 @@ class Dialogue:
             if task is None:
                 return None
             state = State(task=task, focus=focus)
-        elif not self._fill(state, text, named, emails):
+        elif not self._fill(state, text, named, emails, intent):
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
             elif state.soft or (intent not in LOOSE_INTENTS and intent != state.task):
@@ -289,7 +290,9 @@ class Dialogue:
 
     # -- slots ---------------------------------------------------------------------------
 
-    def _fill(self, state: State, text: str, named: list[str], emails: list[str]) -> bool:
+    def _fill(
+        self, state: State, text: str, named: list[str], emails: list[str], intent: str
+    ) -> bool:
         """Fill what the bot asked for from this message; whether it filled anything."""
         match state.awaiting:
             case "order":
@@ -321,9 +324,9 @@ class Dialogue:
                     state.address = cleaned[:300]
                     return True
                 return False
-            case "reason":
+            case "reason" | "problem":
                 cleaned = " ".join(text.split())
-                if len(cleaned) >= 2:
+                if len(cleaned) >= 2 and (state.awaiting == "reason" or intent not in _SMALL_TALK):
                     state.reason = cleaned[:300]
                     return True
                 return False
@@ -466,7 +469,19 @@ class Dialogue:
             case "order_status":
                 keys = ["order_status_detail"]
             case "delivery_problem":
-                keys = ["delivery_problem_order"]
+                if state.reason:  # what went wrong: a person sorts it out, as a complaint
+                    reason = EscalationReason.complaint
+                    self.replier.note(
+                        session,
+                        conversation,
+                        f"Delivery problem with order {ref}: {state.reason}",
+                        order_id=order.id,
+                        request="delivery_problem",
+                    )
+                    keys = ["delivery_problem_noted"]
+                else:  # (small talk next drops the question: soft)
+                    state.awaiting, state.soft, state.order = "problem", True, ref
+                    done, keys = False, ["delivery_problem_order"]
             case "cancel_order":
                 if order.status not in CANCELLABLE:
                     keys = [f"cancel_{order.status.value}"]
@@ -543,12 +558,13 @@ class Dialogue:
         shown: Order | None = None  # an order shown in the question: only the customer's own
         focused = False  # ... the one this conversation was about (else their latest)
         keys: list[str]
-        if state.awaiting in ("address", "reason", "confirm") and state.order:
-            keys = [
-                {"address": "ask_new_address", "reason": "ask_return_reason"}.get(
-                    state.awaiting, "cancel_confirm"
-                )
-            ]
+        if state.awaiting in ("address", "reason", "problem", "confirm") and state.order:
+            asks = {
+                "address": "ask_new_address",
+                "reason": "ask_return_reason",
+                "problem": "delivery_problem_order",
+            }
+            keys = [asks.get(state.awaiting, "cancel_confirm")]
             found = orders.find_order(session, ref=state.order)
             if found is not None and found.customer_id == customer.id:
                 shown = found

@@ -600,6 +600,31 @@ def test_the_shops_frequent_questions_are_answered_without_stopping_a_request(
 
 
 @pytest.mark.usefixtures("shop")
+def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(
+        client,
+        "wrong-item",
+        "I received the wrong item",
+        "O0001234 anna.schmidt@example.de",
+        "I ordered a blue lamp and got a red one",
+    )
+    assert "what went wrong" in said(bodies[1:2])
+    assert "colleague" in said(bodies[2:]) and "what went wrong" not in said(bodies[2:])
+    assert bodies[-1]["conversation"]["escalation_reason"] == "complaint"
+    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
+    assert (
+        note.text == "Delivery problem with order O0001234: I ordered a blue lamp and got a red one"
+    )
+    # Small talk after the question is no problem report: the question is dropped.
+    polite = chat(client, "thanks-only", "my parcel is damaged", "O0001234 anna.schmidt@example.de")
+    assert "what went wrong" in said(polite[1:])
+    thanks = chat(client, "thanks-only", "thanks")
+    assert thanks[0]["conversation"]["status"] == "bot"
+
+
+@pytest.mark.usefixtures("shop")
 def test_return_asks_for_the_reason(client: TestClient, session: Session) -> None:
     bodies = chat(
         client,
