@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CANCEL_INTENT = "cancel_request"  # "never mind": withdraw a request for a human
 COMPLAINT_INTENT = "complaint"
+HUMAN_AGENT_INTENT = "human_agent"
 HUMAN_HAS_IT = (ConversationStatus.waiting, ConversationStatus.assigned)
 DEFERRABLE = frozenset(
     {
@@ -286,7 +287,7 @@ class Engine:
         if conversation.status in HUMAN_HAS_IT:
             # A person has this conversation: the bot stays quiet.
             return Decision(Action.silent), []
-        if only_data(message.text, entities):
+        if only_data(message.text, entities) or self._unsure_person(understanding, entities):
             # "O0001234 anna@example.com": the intent model reads noise into bare order
             # numbers and emails; such a message says nothing but the data it carries.
             understanding = replace(
@@ -362,6 +363,18 @@ class Engine:
                 if turn is not None:
                     replies += turn.replies
         return decision, replies
+
+    def _unsure_person(self, understanding: Understanding, entities: list[Entity]) -> bool:
+        """A request for a person that only the intent model reads, unsure, into a message
+        naming an order or an email ("I want to return O0000199 karla@example.com", 0.35):
+        it reads order numbers and emails as contact details. No such message among the
+        conversation dev splits and the written chat messages is a request for a person."""
+        return (
+            understanding.intent.label == HUMAN_AGENT_INTENT
+            and understanding.intent.confidence < self.policy.unsure_intent
+            and not understanding.tone.wants_human
+            and bool(entities_of(entities, ORDER) or entities_of(entities, EMAIL))
+        )
 
     def _queue_reminder(
         self, session: Session, conversation: Conversation, customer: Customer

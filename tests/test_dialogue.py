@@ -550,6 +550,21 @@ def test_no_order_number_hears_where_to_find_it_and_the_request_goes_on(
     assert "JJD0001234" in said(bodies[3:])
 
 
+@pytest.mark.usefixtures("shop")
+def test_an_order_and_email_read_unsure_as_a_request_for_a_person_are_looked_up(
+    client: TestClient,
+) -> None:
+    """The intent model reads this as a request for a person (0.35): order numbers and
+    emails look like contact details to it."""
+    body = chat(client, "returner", "I'd like to send back O0001234 anna.schmidt@example.de")[0]
+    assert body["intent"]["label"] == "human_agent" and body["intent"]["confidence"] < 0.5
+    assert body["conversation"]["status"] == "bot" and "JJD0001234" in said([body])
+    asked = chat(
+        client, "asker", "O0001234 anna.schmidt@example.de, please put me through to a person"
+    )
+    assert asked[0]["conversation"]["escalation_reason"] == "human_request"
+
+
 def test_yes_to_the_offer_of_a_person_fetches_one(client: TestClient) -> None:
     bodies = chat(client, "lost-then-yes", "where is my order", "hmm", "dunno", "what", "yes")
     assert "talk to a person" in said(bodies[3:4]).lower()
