@@ -2,18 +2,19 @@
 
 Five requests need an order: order status, a delivery problem, cancel order, change address
 and return/refund. Their slots are the order number, a proof of ownership (the email the
-order was placed with, or its delivery postcode), the new address and the reason for a
-return. A slot can be filled by the first message ("status of O0001234? my email is …") or,
-after the bot asked for it, by the customer's next message, whatever its intent reads.
+order was placed with, or its delivery postcode), the new address, the reason for a return
+and what went wrong with a delivery. A slot can be filled by the first message ("status of
+O0001234? my email is …") or, after the bot asked for it, by the customer's next message,
+whatever its intent reads.
 
 The state lives in ``conversations.dialogue`` (JSON), so it survives restarts and serves any
 number of processes. It expires after ``timeout``; "never mind" drops it; after
 ``max_tries`` replies that fill nothing the bot offers a person, and a "yes" to that offer
 fetches one. A postal address is no order number; for a change of address it is the new
-address, whenever it comes. When a request is done, the
-conversation keeps the order it was about (its *focus*, for ``timeout`` too): a follow-up
-without an order number ("and when does it arrive?", "can I still cancel it?") is about
-that order; "where is my order?" still asks about the latest one.
+address, whenever it comes. When a request is done, the conversation keeps the order it
+was about (its *focus*, for ``timeout`` too): a follow-up without an order number ("and
+when does it arrive?", "can I still cancel it?") is about that order; "where is my order?"
+still asks about the latest one.
 
 Order details (status, carrier, tracking, address) are shown only to someone known to own
 the order: a chat linked to the customer (Telegram deep link, or a signed web login) or a
@@ -249,7 +250,7 @@ class Dialogue:
                 and named  # (a bare proof, "postal code 31-042", asks for nothing new)
             ):
                 state.task = intent  # "cancel O0001234" after "where is my order?"
-        if state.task == CHANGE_ADDRESS and state.address is None and address_spans(text):
+        if state.task == CHANGE_ADDRESS and state.address is None and _address_spans(text):
             state.address, state.soft = " ".join(text.split())[:300], False
         if state.order is None and named:
             state.order = named[0]
@@ -265,7 +266,7 @@ class Dialogue:
         ``entities`` (the extractor's reading without expecting an order) has a phone
         number, an amount or a date: "call me on +49 151 23456789" holds no order number."""
         others = [(e.start, e.end) for e in entities if e.type != ORDER]
-        others += address_spans(plain_text(text))
+        others += _address_spans(plain_text(text))
         return [
             e
             for e in self.extractor.extract(text, expect=ORDER)
@@ -279,8 +280,8 @@ class Dialogue:
         return State.load(conversation.dialogue) is not None
 
     def awaiting(self, conversation: Conversation) -> str | None:
-        """What a request in progress waits for (order, proof, address, reason, confirm;
-        "" when nothing yet), or None when none is in progress."""
+        """What a request in progress waits for (order, proof, address, reason, problem,
+        confirm; "" when nothing yet), or None when none is in progress."""
         state = State.load(conversation.dialogue)
         return None if state is None else state.awaiting or ""
 
@@ -303,7 +304,7 @@ class Dialogue:
                     return True
                 suggested = state.extra.get("suggested")
                 # "yes" to "is it about order O…?", or the new address right away
-                new_address = state.task == CHANGE_ADDRESS and bool(address_spans(text))
+                new_address = state.task == CHANGE_ADDRESS and bool(_address_spans(text))
                 if suggested and (_YES.search(text) or new_address):
                     state.order = str(suggested)
                     return True
@@ -666,7 +667,7 @@ class Dialogue:
         conversation.dialogue = asdict(state)
 
 
-def address_spans(text: str) -> list[tuple[int, int]]:
+def _address_spans(text: str) -> list[tuple[int, int]]:
     """Where ``text`` holds a postal address: its street and house number, and beside
     them (or after the word "address") a postcode with its town ("80331 München")."""
     spans = [m.span() for m in _ADDRESS.finditer(text)]

@@ -4,7 +4,8 @@ Each question of the book is embedded once with the NLU's encoder (again when a 
 is published); a message is matched by the cosine similarity of its embedding, which the
 NLU has already computed, to the nearest question. A match at or above ``min_similarity``
 answers with that entry. The engine asks only where the bot would answer anyway: never over
-an escalation, an opt-out or an order request in progress (bot/engine.py).
+an escalation or an opt-out, and an order request waiting for an address, a reason or a yes
+reads the message first (bot/engine.py).
 """
 
 from __future__ import annotations
