@@ -239,7 +239,12 @@ class Dialogue:
                         self.replier.render(context, "dialogue_offer_human"),
                     )
                 if state.awaiting == "order" and _NO_NUMBER.search(text):
-                    return self._say(session, conversation, customer, state, now, "no_order_number")
+                    self._save(conversation, state, now)  # (where to find it; still asked)
+                    context = self.replier.context(session, customer, order=False)
+                    return Turn(
+                        Decision(Action.answer, "no_order_number"),
+                        self.replier.render(context, "no_order_number"),
+                    )
                 return self._ask(session, conversation, customer, state, now, retry=True)
         else:
             state.tries = 0
@@ -466,19 +471,17 @@ class Dialogue:
         ref = orders.order_ref(order)
         done = True
         reason: EscalationReason | None = None
+
+        def note(text: str, request: str) -> None:  # (for the agents, with the order)
+            self.replier.note(session, conversation, text, order_id=order.id, request=request)
+
         match state.task:
             case "order_status":
                 keys = ["order_status_detail"]
             case "delivery_problem":
                 if state.reason:  # what went wrong: a person sorts it out, as a complaint
                     reason = EscalationReason.complaint
-                    self.replier.note(
-                        session,
-                        conversation,
-                        f"Delivery problem with order {ref}: {state.reason}",
-                        order_id=order.id,
-                        request="delivery_problem",
-                    )
+                    note(f"Delivery problem with order {ref}: {state.reason}", "delivery_problem")
                     keys = ["delivery_problem_noted"]
                 else:  # (small talk next drops the question: soft)
                     state.awaiting, state.soft, state.order = "problem", True, ref
@@ -489,12 +492,9 @@ class Dialogue:
                 elif state.awaiting == "confirm" and "confirmed" in state.extra:
                     if state.extra["confirmed"]:
                         reason = EscalationReason.order_request
-                        self.replier.note(
-                            session,
-                            conversation,
+                        note(
                             f"Cancellation requested for order {ref} ({order.status.value}).",
-                            order_id=order.id,
-                            request="cancel_order",
+                            "cancel_order",
                         )
                         keys = ["cancel_requested"]
                     else:
@@ -507,12 +507,9 @@ class Dialogue:
                     keys = ["change_address_too_late"]
                 elif state.address:
                     reason = EscalationReason.order_request
-                    self.replier.note(
-                        session,
-                        conversation,
+                    note(
                         f"New delivery address requested for order {ref}: {state.address}",
-                        order_id=order.id,
-                        request="change_address",
+                        "change_address",
                     )
                     context["new_address"] = state.address
                     keys = ["change_address_requested"]
@@ -523,13 +520,7 @@ class Dialogue:
                 if order.status not in RETURNABLE:
                     keys = [f"return_{order.status.value}"]
                 elif state.reason:
-                    self.replier.note(
-                        session,
-                        conversation,
-                        f"Return of order {ref}: {state.reason}",
-                        order_id=order.id,
-                        request="refund_return",
-                    )
+                    note(f"Return of order {ref}: {state.reason}", "refund_return")
                     keys = ["return_registered"]
                 else:
                     state.awaiting, state.soft, state.order = "reason", False, ref
@@ -609,20 +600,6 @@ class Dialogue:
         replies += self.replier.escalate(session, conversation, customer, reason, 0.0, context)
         log.info("bot.dialogue.handed_over conversation=%s reason=%s", conversation.id, reason)
         return Turn(Decision(Action.escalate, key, reason), replies)
-
-    def _say(
-        self,
-        session: Session,
-        conversation: Conversation,
-        customer: Customer,
-        state: State,
-        now: dt.datetime,
-        key: str,
-    ) -> Turn:
-        """Answer with ``key`` and keep waiting for what the request needs."""
-        self._save(conversation, state, now)
-        context = self.replier.context(session, customer, order=False)
-        return Turn(Decision(Action.answer, key), self.replier.render(context, key))
 
     def _in_focus(self, session: Session, state: State, customer: Customer) -> Order | None:
         """The order this conversation was last about, if it is this customer's."""

@@ -89,6 +89,11 @@ def said(bodies: list[dict[str, Any]]) -> str:
     return " ".join(r["text"] for b in bodies for r in b["replies"])
 
 
+def private_note(session: Session) -> str:
+    """The one private note for the agents the conversation got."""
+    return session.scalars(select(Message).where(Message.is_private_note.is_(True))).one().text
+
+
 def reveals_nothing(bodies: list[dict[str, Any]]) -> bool:
     text = said(bodies)
     return not any(secret in text for secret in SECRET_DETAILS)
@@ -466,8 +471,8 @@ def test_cancel_a_paid_order_after_confirmation(client: TestClient, session: Ses
     done = chat(client, "ben-anon", "Yes, cancel it")
     assert done[0]["conversation"]["status"] == "waiting"
     assert done[0]["conversation"]["escalation_reason"] == "order_request"
-    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
-    assert "Cancellation requested for order 55821" in note.text
+    note = private_note(session)
+    assert "Cancellation requested for order 55821" in note
 
 
 @pytest.mark.usefixtures("shop")
@@ -488,8 +493,8 @@ def test_change_the_address_of_an_unshipped_order(client: TestClient, session: S
     )
     assert "new delivery address" in said(bodies[1:2])
     assert bodies[-1]["conversation"]["escalation_reason"] == "order_request"
-    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
-    assert "Leopoldstr. 5, 80802 München" in note.text
+    note = private_note(session)
+    assert "Leopoldstr. 5, 80802 München" in note
 
 
 def _failed_attempts(session: Session) -> int:
@@ -510,8 +515,8 @@ def test_a_new_address_answers_the_question_which_order(
     )
     assert "55821" in said(bodies[:1])
     assert bodies[-1]["conversation"]["escalation_reason"] == "order_request"
-    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
-    assert "Leopoldstr. 5, 80802 München" in note.text and "55821" in note.text
+    note = private_note(session)
+    assert "Leopoldstr. 5, 80802 München" in note and "55821" in note
     assert _failed_attempts(session) == 0
 
 
@@ -528,8 +533,8 @@ def test_a_new_address_before_the_order_number_is_kept(
     )
     assert "noted the new address" in said(bodies[1:2])
     assert bodies[-1]["conversation"]["escalation_reason"] == "order_request"
-    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
-    assert "Leopoldstr. 5, 80802 München" in note.text
+    note = private_note(session)
+    assert "Leopoldstr. 5, 80802 München" in note
     assert _failed_attempts(session) == 0
 
 
@@ -628,10 +633,8 @@ def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
     assert "what went wrong" in said(bodies[1:2])
     assert "colleague" in said(bodies[2:]) and "what went wrong" not in said(bodies[2:])
     assert bodies[-1]["conversation"]["escalation_reason"] == "complaint"
-    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
-    assert (
-        note.text == "Delivery problem with order O0001234: I ordered a blue lamp and got a red one"
-    )
+    note = private_note(session)
+    assert note == "Delivery problem with order O0001234: I ordered a blue lamp and got a red one"
     # Small talk after the question is no problem report: the question is dropped.
     polite = chat(client, "thanks-only", "my parcel is damaged", "O0001234 anna.schmidt@example.de")
     assert "what went wrong" in said(polite[1:])
@@ -650,8 +653,8 @@ def test_return_asks_for_the_reason(client: TestClient, session: Session) -> Non
     )
     assert "reason" in said(bodies[1:2])
     assert "doesn't fit" in said(bodies[2:]) and "O0001111" in said(bodies[2:])
-    note = session.scalars(select(Message).where(Message.is_private_note.is_(True))).one()
-    assert note.text == "Return of order O0001111: it doesn't fit"
+    note = private_note(session)
+    assert note == "Return of order O0001111: it doesn't fit"
 
 
 def test_a_signed_web_login_links_the_chat(
