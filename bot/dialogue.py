@@ -255,8 +255,13 @@ class Dialogue:
                 and named  # (a bare proof, "postal code 31-042", asks for nothing new)
             ):
                 state.task = intent  # "cancel O0001234" after "where is my order?"
-        if state.task == CHANGE_ADDRESS and state.address is None and _address_spans(text):
-            state.address, state.soft = " ".join(text.split())[:300], False
+        if (
+            state.task == CHANGE_ADDRESS
+            and state.address is None
+            and (spans := _address_spans(text))
+        ):  # ("… I used the wrong address! The right one is Leopoldstr. 5, 80802 München")
+            found = text[min(a for a, _ in spans) : max(b for _, b in spans)]
+            state.address, state.soft = " ".join(found.split())[:300], False
         if state.order is None and named:
             state.order = named[0]
         if state.email is None and emails:

@@ -533,9 +533,17 @@ def test_a_new_address_before_the_order_number_is_kept(
     )
     assert "noted the new address" in said(bodies[1:2])
     assert bodies[-1]["conversation"]["escalation_reason"] == "order_request"
-    note = private_note(session)
-    assert "Leopoldstr. 5, 80802 München" in note
+    assert private_note(session).endswith(": Leopoldstr. 5, 80802 München")
     assert _failed_attempts(session) == 0
+    # In one message with the order, the address is taken out of the rest.
+    chat(
+        client,
+        "ben-all-at-once",
+        "I used the wrong address! Order 55821, postcode 80331. "
+        "The right one is Leopoldstr. 7, 80802 München",
+    )
+    notes = session.scalars(select(Message.text).where(Message.is_private_note.is_(True))).all()
+    assert "New delivery address requested for order 55821: Leopoldstr. 7, 80802 München" in notes
 
 
 @pytest.mark.usefixtures("shop")
