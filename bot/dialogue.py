@@ -85,6 +85,14 @@ _ABOUT_IT = re.compile(
     r"(?i)\b(cancel|return|send|change|refund|exchange|redirect)\b(\s+[\w']+){0,3}?\s+"
     r"(it|this|that|them|these)\b"
 )
+# "Did my refund go through?", "still no refund", "when will I get my money back?": about a
+# refund, not a new return.
+_ASKS_FOR_REFUND = re.compile(
+    r"(?i)\b(did|has|have|where|when|status|yet|still|haven'?t|hasn'?t|not|no|how long)\b"
+    r"[^.?!]{0,40}\b(refund|money)|\brefund\b[^.?!]{0,40}\b(go(ne)? through|arrived?|come|"
+    r"processed|status|yet|take)\b|\bget (my|the) money\b|\b(returned|sent (\w+ )?back)\b"
+    r"[^.?!]{0,40}\b(ago|last week|yesterday|already)\b"
+)
 # "I don't have the order number", "can't find my order no.": asked for the number, the
 # customer says where it is missing, and hears where to find it.
 _NO_NUMBER = re.compile(
@@ -216,6 +224,8 @@ class Dialogue:
             if task is None:
                 return None
             state = State(task=task, focus=focus)
+            if task == REFUND_RETURN and _ASKS_FOR_REFUND.search(text):
+                state.extra["refund_status"] = True  # a question, not a new return
         elif not self._fill(state, text, named, emails, intent):
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
@@ -524,6 +534,8 @@ class Dialogue:
             case _:  # refund_return
                 if order.status not in RETURNABLE:
                     keys = [f"return_{order.status.value}"]
+                elif state.extra.get("refund_status") and not state.reason:
+                    keys = ["refund_not_received"]  # ("did my refund go through?")
                 elif state.reason:
                     note(f"Return of order {ref}: {state.reason}", "refund_return")
                     keys = ["return_registered"]

@@ -651,6 +651,17 @@ def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
 
 
 @pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "asked", ["did my refund go through? O0001234", "has the refund for O0001234 gone through yet?"]
+)
+def test_a_question_about_a_refund_is_no_new_return(client: TestClient, asked: str) -> None:
+    visitor = "refund-" + str(len(asked))
+    bodies = chat(client, visitor, asked, "anna.schmidt@example.de")
+    assert "no return of it has been booked" in said(bodies[-1:])
+    assert "reason for returning" not in said(bodies)
+
+
+@pytest.mark.usefixtures("shop")
 def test_return_asks_for_the_reason(client: TestClient, session: Session) -> None:
     bodies = chat(
         client,
