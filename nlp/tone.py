@@ -244,7 +244,7 @@ _REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
 # A word stressed in capitals ("and STILL nothing", "sent it TWICE"); four letters or more,
 # so most shop acronyms (DHL, SMS, VAT) do not count. On its own it escalates nothing.
 _EMPHASIS = re.compile(r"\b[A-Z]{4,}\b")
-_WORD = re.compile(r"[^\W\d_]+")
+WORD = re.compile(r"[^\W\d_]+")  # a word: a run of letters (also read by the policy)
 _CODES = re.compile(r"\S+@\S+|\b\w*\d\w*\b|https?://\S+")
 
 
@@ -289,7 +289,7 @@ def read_tone(text: str) -> Tone:
     )
     if sarcasm:
         cues.append("sarcasm")
-    words = _WORD.findall(_CODES.sub(" ", text))  # "ANNA@EXAMPLE.DE", "O0001234" aside
+    words = WORD.findall(_CODES.sub(" ", text))  # "ANNA@EXAMPLE.DE", "O0001234" aside
     letters = "".join(words)
     capitals = sum(1 for c in letters if c.isupper())
     shouting = (len(words) >= 2 and len(letters) >= 8 and capitals / len(letters) >= 0.7) or bool(

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from nlp.base import FALLBACK_INTENT, Understanding
+from nlp.tone import WORD
 
-_WORDS = re.compile(r"[^\W\d_]+")  # words: runs of letters
 # "yes please", "ok sure": a yes with nothing asked is no request for a person, though the
 # intent model reads "yes please" as one (0.44); a yes to the bot's offer of a person is
 # the dialogue's to take (bot/dialogue.py)
@@ -238,5 +238,5 @@ def says_too_little(understanding: Understanding, config: PolicyConfig) -> bool:
         understanding.intent.confidence < config.unsure_intent
         and not understanding.tone.cues
         and understanding.sentiment.score > config.few_words_negative
-        and len(_WORDS.findall(understanding.text)) <= config.few_words
+        and len(WORD.findall(understanding.text)) <= config.few_words
     )
