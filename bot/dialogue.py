@@ -297,17 +297,13 @@ class Dialogue:
 
     def in_progress(self, conversation: Conversation) -> bool:
         """Whether a request is in progress (the bot waits for a slot or a confirmation)."""
-        return State.load(conversation.dialogue) is not None
+        return self.awaiting(conversation) is not None
 
     def awaiting(self, conversation: Conversation) -> str | None:
         """What a request in progress waits for (order, proof, address, reason, problem,
         confirm; "" when nothing yet), or None when none is in progress."""
         state = State.load(conversation.dialogue)
         return None if state is None else state.awaiting or ""
-
-    def awaits_reason(self, conversation: Conversation) -> bool:
-        """Whether the bot asked why (a return's reason reads negative by nature)."""
-        return (conversation.dialogue or {}).get("awaiting") == "reason"
 
     # -- slots ---------------------------------------------------------------------------
 

@@ -306,7 +306,8 @@ class Engine:
         # message naming an order or an email is about that order, and an address, a
         # reason or a yes the bot asked for goes to the request first.
         answering = decision.action in (Action.answer, Action.rephrase)
-        faq_first = self.dialogue.awaiting(conversation) in (None, "order", "proof") and not (
+        awaiting = self.dialogue.awaiting(conversation)  # (None: no request in progress)
+        faq_first = awaiting in (None, "order", "proof") and not (
             entities_of(entities, ORDER) or entities_of(entities, EMAIL)
         )
         if answering and faq_first and _ASKS_WHAT_THE_BOT_DOES.fullmatch(message.text):
@@ -322,11 +323,9 @@ class Engine:
         dialogue_may_take_it = (
             answering
             or decision.reason is EscalationReason.repeated_fallback
-            or (self.dialogue.in_progress(conversation) and decision.reason in DEFERRABLE)
-            or (
-                decision.reason is EscalationReason.negative_sentiment
-                and self.dialogue.awaits_reason(conversation)
-            )
+            or (awaiting is not None and decision.reason in DEFERRABLE)
+            # (a return's reason reads negative by nature)
+            or (decision.reason is EscalationReason.negative_sentiment and awaiting == "reason")
         )
         if dialogue_may_take_it:
             turn = step(understanding)
