@@ -40,7 +40,7 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"(post|write|share|tweet|put)(ing|ed)? (it |this |about (it|this|you) )?(on|all over) "
         r"(social media|twitter|x|facebook|instagram|tiktok|reddit|google)|"
         r"tell (everyone|all my friends)|go public|the (press|media|newspaper)|"
-        r"warn (other|everyone)",
+        r"warn (other|everyone)|(i am|i'?m|is|am) a journalist",
     ),
     (
         "leave",
@@ -239,6 +239,69 @@ _SERIOUS = re.compile(
     r"funken|angeschmort|(lebens)?gef(ä|ae)hrlich|dangereu(x|se)|br(û|u)l(é|e)|fondu|"
     r"peligros[oa]|pericolos[oa])\b"
 )
+# Danger to people the words above miss: a device too hot to hold, a battery puffed up, a
+# rash or an allergic reaction, mould where a baby or an asthmatic sleeps, something heavy
+# that fell. "Do the fairy lights get hot?" and "mould spots on the shower curtain, how do
+# I clean it?" are questions, not incidents, and do not match.
+_HAZARD = re.compile(
+    r"(?i)\b((got|getting|became|becomes|gone|goes|went) (so |too |really |very |extremely |"
+    r"burning |boiling )?hot|gets (so|too|really|very|extremely|burning|boiling) hot|"
+    r"(so|too) hot (that|to|you|i|it)|hot to (the )?touch|puffed up|bulg(es|ing)|"
+    r"swell(ed|ing)? up|hives|skin rash|health (risk|hazard)|unsafe|not safe|toxic|"
+    r"(almost|nearly) (fell|fall|fallen|burnt|burned|set fire|electrocut\w*)|"
+    r"(fell|crashed|came) (down|off the wall)|"
+    r"fell (on|off) (his|her|their|my|our) (back|head|face|bottom)|bruised|strangl\w*|"
+    r"in (his|her|their) mouth|"
+    r"mou?ld\b[^.?!]{0,60}\b(asthma|health|baby|babies|allerg\w*|sick|ill)|"
+    r"(asthma|health|baby|babies)\b[^.?!]{0,60}\bmou?ld)\b"
+)
+# An account or card used by someone else, phishing, and personal data shown to the wrong
+# person: "orders in my account history I didn't make", "my password was reset, didn't
+# request it", "the invoice shows my full card number", "the whole mailing list visible in
+# CC". "I never signed up for SMS" is an opt-out, "what is your IBAN?" a payment question.
+_MISUSE = re.compile(
+    r"(?i)\b((i|we) (didn'?t|did not|never) (make|made|place|placed|request|requested|"
+    r"authori[sz]e|authori[sz]ed)( (it|this|that|them|these|those|any of (them|these)))?"
+    r"(?=\s*([.,;!]|$))|"
+    r"never (signed|registered) up (with (you|your \w+)|for an account|here)|"
+    r"did(n'?t| not) (request|ask for) (it|this|that|a (password )?reset|one)|"
+    r"(i|we) did(n'?t| not) (delete|change|reset|close) (it|them|that|my)|phishing|"
+    r"(typed|entered|gave|put) (in )?(them|my (card|password|bank|login|pin)\w*)( details| in)?"
+    r"( in| there)? before|(that'?s|that is|it'?s|it is) not me|(lock|block|freeze) my "
+    r"(account|card)|blocked (the|my) card|(not|never) (trying|tried) to (log|sign) ?in|"
+    r"knows my password|"
+    r"some(one|body)( else)?'?s (saved |credit |bank )?(card|account|details|data|personal|"
+    r"password|iban)|some(one|body) (is |was )?(in|inside) my account|"
+    r"(paid|ordered|bought|shopping)\b[^.?!]{0,40}\bwith my (saved |stored )?card|"
+    r"(another|other|a different|a stranger'?s) (person|woman|man|customer|lady|guy|client)'?s "
+    r"(full |home |personal )?(name|address|invoice|data|details|phone|account)|"
+    r"full card number|all 16 digits|"
+    r"(his|her|their) (full )?(name,? (and )?)?(date of birth|iban|bank details|card number)|"
+    r"unknown (charge|payment|transaction|debit|purchase)|"
+    r"(charge|payment|purchase|transaction|debit)s?\b[^.?!]{0,60}\b(i|we) (don'?t|do not|"
+    r"didn'?t|did not) recogni[sz]e|(visible|exposed|everyone|all) in (the )?cc|"
+    r"(addressed|sent) to (another|a different|some other) (customer|person|client)|"
+    r"link to (her|his|their|someone else'?s|another customer'?s) account)\b"
+)
+# Demands with a deadline and the end of patience, in more words than the impatience
+# pattern's: "I'll give you one more day", "otherwise I'll take further steps", "my
+# patience is gone", "fix it NOW", "two hours on hold". They count as impatience cues.
+_DEMANDS = re.compile(
+    r"(?i)\b(otherwise (i'?ll|i will|i'?m going to) (take|be taking) (further|legal|other) "
+    r"(steps|action)|(or|otherwise) (i'?m|i am|i'?ll|i will) (disput\w*|report\w*|"
+    r"going to (the|my) bank|order\w* (it |the same \w+ )?(from|at|elsewhere))|"
+    r"(giv(e|ing)) you (one more (day|week|chance)|until|till|\d+ more (hours|days))|"
+    r"(from|to|at|with) (your|a) competitor|"
+    r"(want|need|expect|demand) [^.?!]{0,40}\b(back|refunded|credited|cancell?ed|fixed|sorted|"
+    r"resolved|done|confirmed)\b[^.?!]{0,30}\b(today|now|immediately|asap|by tomorrow|tonight|"
+    r"within \d+ (hours|days))|last time (i'?m|i am) asking|"
+    r"(patience is|patience has) (gone|over|worn thin|wearing thin|running out|run out)|"
+    r"end of my patience|lost (my|all) patience|(hours?|minutes) on hold|on hold for|"
+    r"been (typing|waiting|sitting|writing)( \w+){0,3} for (\d+|two|three|four|five|ten|"
+    r"twenty|thirty|forty) (minutes|hours|days)|(today|now) or never|"
+    r"(expect|want|demand) every (single )?cent|fix (it|this|that) (now|today|immediately|"
+    r"asap)|answer me)\b"
+)
 _LAUGHING_TROUBLE = frozenset("🤡")
 _REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
 # A word stressed in capitals ("and STILL nothing", "sent it TWICE"); four letters or more,
@@ -308,13 +371,13 @@ def read_tone(text: str) -> Tone:
     ) and _WITHDRAWN.search(text) is None
     if human:
         cues.append("wants_human")
-    impatient = {m.group(0).casefold() for m in _IMPATIENCE.finditer(text)}
+    impatient = {m.group(0).casefold() for p in (_IMPATIENCE, _DEMANDS) for m in p.finditer(text)}
     if _ALONE_NOW.search(text):
         impatient.add("now.")  # ("Take me off your list. Now.")
     impatience = bool(impatient)
     if impatience:
         cues.append("impatience")
-    serious = _SERIOUS.search(text) is not None
+    serious = any(p.search(text) is not None for p in (_SERIOUS, _HAZARD, _MISUSE))
     if serious:
         cues.append("serious")
     return Tone(

@@ -269,6 +269,44 @@ def test_repeated_contact_ultimatums_fury_and_danger_are_read() -> None:
         assert not read_tone(calm).impatience, calm
 
 
+def test_hazards_account_misuse_and_deadlines_are_read() -> None:
+    serious = (
+        "the toaster got so hot the handle warped, my daughter grabbed it",
+        "the phone battery has puffed up and the back cover pops open",
+        "my son came out in hives after wearing the new pyjamas",
+        "the mirror fell down off the hallway wall an hour after my kid walked past",
+        "there's mould in the baby's sleeping bag, is that a health risk?",
+        "someone changed my password last night, I didn't request it.",
+        "two orders appeared in my account that I never placed.",
+        "the delivery note shows another customer's home address",
+        "there's an unknown charge from you on my Visa",
+        "please lock my account, someone is in my account right now",
+    )
+    for text in serious:
+        assert read_tone(text).serious, text
+    for calm in (
+        "does the kettle get hot on the outside?",
+        "how do I get mould off the shower curtain?",
+        "I'm allergic to wool, what is the throw made of?",
+        "is the cot safe for a newborn? what safety standard does it meet?",
+        "what is your IBAN for a bank transfer?",
+        "I never signed up for SMS, please remove my number",
+        "I didn't make it to the post office yet, can I still return it next week?",
+    ):
+        assert not read_tone(calm).serious, calm
+    impatient = (
+        "I'll give you one more day to sort it out",
+        "refund me within 48 hours, otherwise I'll take further steps",
+        "my patience is gone",
+        "two hours on hold and still no label",
+        "I want it cancelled today, not in 3-5 working days.. done now",
+    )
+    for text in impatient:
+        assert read_tone(text).impatience, text
+    assert read_tone("my brother is a journalist, he'd love this story").threat == "public"
+    assert not read_tone("do you price match your competitors?").impatience
+
+
 def test_an_opt_out_with_angry_emoji_goes_to_a_person() -> None:
     d = decided(toned("take my number off your text list 😡", "opt_out", -0.1))
     assert d.action is Action.escalate and d.opt_out
