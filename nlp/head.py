@@ -49,6 +49,10 @@ class LinearHead:
             bias = np.array([-bias[0] / 2, bias[0] / 2])
         return cls(labels=classes, weights=weights[order], bias=bias[order])
 
+    @property
+    def dimension(self) -> int:
+        return int(self.weights.shape[1])
+
     def logits(self, vectors: Vectors) -> npt.NDArray[np.float64]:
         return np.asarray(vectors, dtype=np.float64) @ self.weights.T + self.bias
 

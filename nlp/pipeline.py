@@ -27,10 +27,10 @@ from nlp.base import (
 )
 from nlp.batcher import MicroBatcher
 from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentimentModel
+from nlp.complaint import ComplaintHead
 from nlp.dataset import Example, bundled_data_path, bundled_examples, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
-from nlp.head import LinearHead
 from nlp.pretrained import ShippedHead, shipped_complaint, shipped_intent, shipped_sentiment
 from nlp.smalltalk import small_talk
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
@@ -66,11 +66,11 @@ class NLU:
         *,
         batch_max: int = 32,
         batch_wait_ms: float = 1.0,
-        complaint: LinearHead | None = None,
+        complaint: ComplaintHead | None = None,
     ) -> None:
         self.encoder = encoder
         self._models = (intent, sentiment)
-        self.complaint = complaint  # over ``encoder``'s embeddings; None: no complaint signal
+        self.complaint = complaint  # with ``encoder``'s embeddings; None: no complaint signal
         self._swap = threading.Lock()
         self._batcher: MicroBatcher[str, Understanding] | None = None
         self._batch_max = batch_max
@@ -124,8 +124,7 @@ class NLU:
             sentiments = sentiment.predict(vectors)
         complaints: list[float | None] = [None] * len(texts)
         if self.complaint is not None and shared is not None:
-            column = self.complaint.labels.index("complaint")
-            complaints = [float(p) for p in self.complaint.predict_proba(shared)[:, column]]
+            complaints = [float(p) for p in self.complaint.probability(shared, texts)]
         rows = [None] * len(texts) if shared is None else list(shared)
         return [
             Understanding(text=t, intent=i, sentiment=s, tone=read_tone(t), complaint=c, vector=v)

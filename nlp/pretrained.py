@@ -17,14 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from nlp.base import Encoder
+from nlp.complaint import ComplaintHead
 from nlp.head import LinearHead
 from nlp.neighbours import NEIGHBOURS_FILE, NeighbourVote
 from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
@@ -45,6 +47,12 @@ class ShippedHead:
     meta: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ShippedComplaint:
+    head: ComplaintHead
+    meta: dict[str, Any]
+
+
 def pretrained_dir() -> Path:
     return Path(str(resources.files("nlp") / "pretrained"))
 
@@ -59,7 +67,7 @@ def probe_vector(encoder: Encoder) -> list[float]:
 
 def write_shipped(
     directory: Path,
-    head: LinearHead,
+    head: LinearHead | ComplaintHead,
     meta: dict[str, Any],
     encoder: Encoder,
     *,
@@ -73,7 +81,7 @@ def write_shipped(
     full = {
         **meta,
         "encoder": encoder.name,
-        "dimension": int(head.weights.shape[1]),
+        "dimension": head.dimension,
         "labels": head.labels,
         "head_sha256": file_sha256(head_path),
         "probe": {"text": PROBE_TEXT, "vector": probe_vector(encoder)},
@@ -84,19 +92,25 @@ def write_shipped(
 
 def shipped_sentiment(encoder: Encoder, directory: Path | None = None) -> ShippedHead | None:
     """The shipped head if it fits ``encoder``; None (with a log line saying why) if not."""
-    return shipped_head(encoder, directory, (HEAD_FILE, META_FILE))
+    found = shipped_head(encoder, directory, (HEAD_FILE, META_FILE), LinearHead.load)
+    return ShippedHead(*found) if found else None
 
 
-def shipped_complaint(encoder: Encoder, directory: Path | None = None) -> ShippedHead | None:
+def shipped_complaint(encoder: Encoder, directory: Path | None = None) -> ShippedComplaint | None:
     """The shipped complaint head (:mod:`nlp.complaint_build`) if it fits ``encoder``."""
-    return shipped_head(encoder, directory, (COMPLAINT_HEAD_FILE, COMPLAINT_META_FILE))
+    files = (COMPLAINT_HEAD_FILE, COMPLAINT_META_FILE)
+    found = shipped_head(encoder, directory, files, ComplaintHead.load)
+    return ShippedComplaint(*found) if found else None
+
+
+H = TypeVar("H", LinearHead, ComplaintHead)
 
 
 def shipped_head(
-    encoder: Encoder, directory: Path | None, files: tuple[str, str]
-) -> ShippedHead | None:
-    """A head shipped as ``files`` (head, metadata) if it fits ``encoder``; None (with a
-    log line saying why) if not."""
+    encoder: Encoder, directory: Path | None, files: tuple[str, str], load: Callable[[Path], H]
+) -> tuple[H, dict[str, Any]] | None:
+    """A head shipped as ``files`` (head, metadata), read by ``load``, if it fits
+    ``encoder``; None (with a log line saying why) if not."""
     directory = directory or pretrained_dir()
     head_path, meta_path = directory / files[0], directory / files[1]
     if not head_path.is_file() or not meta_path.is_file():
@@ -113,14 +127,14 @@ def shipped_head(
     if file_sha256(head_path) != meta.get("head_sha256"):
         log.warning("nlu.pretrained.skip reason=checksum file=%s", head_path)
         return None
-    head = LinearHead.load(head_path)
-    if head.weights.shape[1] != encoder.dimension:
+    head = load(head_path)
+    if head.dimension != encoder.dimension:
         log.warning("nlu.pretrained.skip reason=dimension")
         return None
     if not _probe_matches(encoder, meta):
         log.warning("nlu.pretrained.skip reason=probe")
         return None
-    return ShippedHead(head, meta)
+    return head, meta
 
 
 # -- the intent model ---------------------------------------------------------------------
