@@ -34,8 +34,6 @@ NGRAMS: dict[str, Any] = {
     "lowercase": False,
     "sublinear_tf": True,
 }
-
-
 MIN_DF = 2  # an n-gram in fewer training messages is left out
 
 
@@ -74,13 +72,10 @@ class ComplaintHead:
         return int(self.head.weights.shape[1]) - len(self.vectorizer.vocabulary_)
 
     def logits(self, vectors: Vectors, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        embedded = np.asarray(vectors, dtype=np.float64)
-        dim = embedded.shape[1]
-        weights = self.head.weights
+        weights, dim = self.head.weights, self.dimension
         ngrams = self.vectorizer.transform(texts)
-        return np.asarray(
-            embedded @ weights[:, :dim].T + ngrams @ weights[:, dim:].T + self.head.bias
-        )
+        embedded = np.asarray(vectors, dtype=np.float64) @ weights[:, :dim].T
+        return np.asarray(embedded + ngrams @ weights[:, dim:].T + self.head.bias)
 
     def predict_proba(self, vectors: Vectors, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         return softmax(self.logits(vectors, texts) / self.head.temperature)
