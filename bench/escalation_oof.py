@@ -4,8 +4,8 @@ Both conversation dev splits are nearly saturated (the bot escalates almost ever
 there that needs a person), so they cannot show which rules still miss. The written chat
 messages (``nlp/data/chat_messages.csv``, labelled by the evaluation set's rules) can, read
 out of fold: in ``--folds`` stratified folds, the intent model (head, out-of-scope detector,
-neighbour vote) and the complaint head are trained on careloop's own intent examples plus
-the other folds, and the held-out fold goes through the NLU and :func:`decide`. The
+neighbour and n-gram votes) and the complaint head are trained on careloop's own intent
+examples plus the other folds, and the held-out fold goes through the NLU and :func:`decide`. The
 shipped sentiment head is used as it is. Baseline in the same run: the policy without the
 tone cues (the models alone).
 
@@ -58,9 +58,13 @@ def out_of_fold(folds: int, seed: int = 0) -> tuple[list[ChatMessage], list[Unde
             oos_label=OOS_LABEL,
             detector=True,
             oos_weight=NLUConfig.intent_oos_weight,
+            texts=[e.text for e in own] + [messages[i].text for i in train],
         )
         intent = IntentClassifier(
-            trained.head, detector=trained.detector, neighbours=trained.neighbours
+            trained.head,
+            detector=trained.detector,
+            neighbours=trained.neighbours,
+            ngrams=trained.ngrams,
         )
         rows = [i for i in train if complaint_build.learns_from(messages[i])]
         complaint, _ = complaint_build.fit(

@@ -17,6 +17,7 @@ from nlp.base import (
 )
 from nlp.head import LinearHead, combine
 from nlp.neighbours import NeighbourVote
+from nlp.ngrams import NgramVote
 from nlp.oos import OutOfScopeDetector
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
@@ -30,8 +31,9 @@ class IntentClassifier:
     threshold: a message it rejects gets the fallback, as a low confidence did before; the
     shop's own ``out_of_scope`` intent, when the head predicts it and the detector accepts,
     keeps its answer. With ``neighbours`` (:mod:`nlp.neighbours`) the intent is read from
-    the head's probabilities mixed with a vote of the nearest training examples; the
-    detector still reads the head's own.
+    the head's probabilities mixed with a vote of the nearest training examples, and with
+    ``ngrams`` (:mod:`nlp.ngrams`) then with a vote read from the message's character
+    n-grams (when ``predict`` is given the texts); the detector still reads the head's own.
     ``encoder`` is set for a fine-tuned model (its own encoder); otherwise the head reads the
     shared embeddings.
     """
@@ -44,6 +46,7 @@ class IntentClassifier:
     ensemble_weight: float = 1.0
     detector: OutOfScopeDetector | None = None
     neighbours: NeighbourVote | None = None
+    ngrams: NgramVote | None = None
     # the vote's examples that are the detector's reference, when they are (see predict)
     shared_reference: npt.NDArray[np.bool_] | None = field(init=False, default=None, repr=False)
 
@@ -60,7 +63,10 @@ class IntentClassifier:
         return probs
 
     def predict(
-        self, vectors: Vectors, base_vectors: Vectors | None = None
+        self,
+        vectors: Vectors,
+        base_vectors: Vectors | None = None,
+        texts: Sequence[str] | None = None,
     ) -> list[IntentPrediction]:
         probs = self.probabilities(vectors, base_vectors)
         # The vote and the detector both need each message's similarity to the training
@@ -81,6 +87,8 @@ class IntentClassifier:
             rejected = probs.max(axis=1) < self.threshold
         if self.neighbours is not None:
             probs = self.neighbours.mix(probs, vectors, sims)
+        if self.ngrams is not None and texts is not None:
+            probs = self.ngrams.mix(probs, texts)
         out: list[IntentPrediction] = []
         for k, row in enumerate(probs):
             order = np.argsort(-row)[: self.top_k]

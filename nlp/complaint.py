@@ -7,8 +7,7 @@ logistic regression over both reads both. On the written chat messages out of fo
 AUC 0.913 with the embedding alone and 0.961 with both; on the two conversation dev splits
 0.971 / 0.964 and 0.997 / 0.996 (bench/results/2026-12-05-complaint-ngrams.md).
 
-The n-grams are scikit-learn's ``TfidfVectorizer`` (characters within words, 1 to 4 long,
-sublinear term frequency, case kept); its vocabulary and idf weights ship in the same
+The n-grams are those of :mod:`nlp.ngrams`; their vocabulary and idf weights ship in the same
 ``.npz`` file as the regression's weights, as plain arrays (no pickle).
 """
 
@@ -17,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,19 +24,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from nlp.base import Vectors
 from nlp.head import LinearHead, softmax
+from nlp.ngrams import fitted_char_ngrams, load_char_ngrams, ngram_arrays
 
 COMPLAINT, OTHER = "complaint", "other"
-NGRAMS: dict[str, Any] = {
-    "analyzer": "char_wb",
-    "ngram_range": (1, 4),
-    "lowercase": False,
-    "sublinear_tf": True,
-}
-MIN_DF = 2  # an n-gram in fewer training messages is left out
-
-
-def _vectorizer(vocabulary: Sequence[str] | None = None) -> TfidfVectorizer:
-    return TfidfVectorizer(**NGRAMS, min_df=MIN_DF, vocabulary=vocabulary, dtype=np.float64)
 
 
 @dataclass
@@ -52,15 +40,9 @@ class ComplaintHead:
     def fit(
         cls, vectors: Vectors, texts: Sequence[str], labels: list[str], *, c: float, seed: int = 0
     ) -> ComplaintHead:
-        vectorizer = _vectorizer()
-        ngrams = vectorizer.fit_transform(texts)
-        # the n-grams in a fixed (sorted) column order, so the same rows give the same file
-        order = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+        vectorizer, ngrams = fitted_char_ngrams(texts)
         features = sparse.hstack([sparse.csr_matrix(vectors), ngrams]).tocsr()
-        head = LinearHead.fit(features, labels, c=c, seed=seed)
-        fitted = _vectorizer(order)
-        fitted.idf_ = vectorizer.idf_
-        return cls(head, fitted)
+        return cls(LinearHead.fit(features, labels, c=c, seed=seed), vectorizer)
 
     @property
     def labels(self) -> list[str]:
@@ -89,21 +71,15 @@ class ComplaintHead:
         return self.head.calibrate_logits(self.logits(vectors, texts), labels)
 
     def save(self, path: Path) -> None:
-        vocabulary = self.vectorizer.vocabulary_
         np.savez_compressed(
             path,
             weights=self.head.weights,
             bias=self.head.bias,
             temperature=np.array([self.head.temperature]),
             labels=np.array(self.head.labels, dtype=np.str_),
-            ngrams=np.array(sorted(vocabulary, key=vocabulary.__getitem__), dtype=np.str_),
-            idf=self.vectorizer.idf_,
+            **ngram_arrays(self.vectorizer),
         )
 
     @classmethod
     def load(cls, path: Path) -> ComplaintHead:
-        head = LinearHead.load(path)
-        with np.load(path, allow_pickle=False) as data:
-            vectorizer = _vectorizer([str(x) for x in data["ngrams"]])
-            vectorizer.idf_ = data["idf"].astype(np.float64)
-        return cls(head, vectorizer)
+        return cls(LinearHead.load(path), load_char_ngrams(path))

@@ -30,8 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nlp.base import Encoder, Vectors
-from nlp.complaint import COMPLAINT, MIN_DF, NGRAMS, OTHER, ComplaintHead
+from nlp.complaint import COMPLAINT, OTHER, ComplaintHead
 from nlp.dataset import ChatMessage, Example, chat_messages, data_hash
+from nlp.ngrams import MIN_DF, NGRAMS
 from nlp.pretrained import COMPLAINT_HEAD_FILE, COMPLAINT_META_FILE, pretrained_dir, write_shipped
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
 from nlp.head import LinearHead
 from nlp.neighbours import NeighbourVote
+from nlp.ngrams import NgramVote
 from nlp.oos import OutOfScopeDetector, msp_distance
 from nlp.training import (
     DEFAULT_THRESHOLD,
@@ -71,6 +72,7 @@ def evaluate(
     train_started = time.perf_counter()
     detector: OutOfScopeDetector | None = None
     vote: NeighbourVote | None = None  # the bot's intent: the head mixed with this vote
+    ngrams: NgramVote | None = None  # ... and then with this one
     method = "msp"
     if mode == "fast":
         started = time.perf_counter()
@@ -86,12 +88,15 @@ def evaluate(
                 oos_label=oos_label,
                 oos_is_intent=False,
                 detector=True,
+                texts=[ex.text for ex in train],
             )
             head, detector, vote = trained.head, trained.detector, trained.neighbours
+            ngrams = trained.ngrams
         else:
             in_scope = [i for i, ex in enumerate(train) if ex.label != oos_label]
             head = LinearHead.fit(all_train_vecs[in_scope], train_labels, c=c)
             vote = NeighbourVote.fit(all_train_vecs[in_scope], train_labels, head.labels)
+            ngrams = NgramVote.fit(train_texts, train_labels, head.labels)
         if oos_label is not None and threshold is None and detector is None:
             tuned_t = _tune_on_train(all_train_vecs, train, oos_label, c=c)
             if tuned_t is not None:
@@ -122,7 +127,10 @@ def evaluate(
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     if mode == "fast":
         probs = head.predict_proba(test_vecs)
-        best = (vote.mix(probs, test_vecs) if vote is not None else probs).argmax(axis=1)
+        mixed = vote.mix(probs, test_vecs) if vote is not None else probs
+        if ngrams is not None:
+            mixed = ngrams.mix(mixed, [ex.text for ex in test])
+        best = mixed.argmax(axis=1)
     else:
         probs = classifier.probabilities(test_vecs, base_vecs)
         best = probs.argmax(axis=1)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from nlp.base import Vectors
 
@@ -53,7 +54,9 @@ class LinearHead:
     def dimension(self) -> int:
         return int(self.weights.shape[1])
 
-    def logits(self, vectors: Vectors) -> npt.NDArray[np.float64]:
+    def logits(self, vectors: Vectors | sparse.spmatrix) -> npt.NDArray[np.float64]:
+        if sparse.issparse(vectors):  # character n-grams (nlp/ngrams.py)
+            return np.asarray(vectors @ self.weights.T) + self.bias
         return np.asarray(vectors, dtype=np.float64) @ self.weights.T + self.bias
 
     def predict_proba(self, vectors: Vectors) -> Probabilities:

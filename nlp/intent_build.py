@@ -37,7 +37,13 @@ def build(directory: Path, oos_weight: float) -> dict[str, object]:
         "build_seconds": round(time.perf_counter() - started, 1),
     }
     return write_shipped_intent(
-        directory, trained.head, trained.detector, meta, encoder, trained.neighbours
+        directory,
+        trained.head,
+        trained.detector,
+        meta,
+        encoder,
+        trained.neighbours,
+        trained.ngrams,
     )
 
 

@@ -110,7 +110,7 @@ class NLU:
             shared = self.encoder.encode(texts)
         intent_vectors = intent.encoder.encode(texts) if intent.encoder else shared
         assert intent_vectors is not None
-        intents = intent.predict(intent_vectors, shared if intent.encoder else None)
+        intents = intent.predict(intent_vectors, shared if intent.encoder else None, texts)
         known = set(intent.head.labels)
         for n, text in enumerate(texts):  # "Tschüss!", "Dziękuję": small talk, any language
             if (label := small_talk(text)) is not None and label in known:
@@ -197,6 +197,7 @@ def install_shipped_intent(encoder: Encoder, config: NLUConfig) -> Artifact | No
         meta,
         detector=shipped.detector,
         neighbours=shipped.neighbours,
+        ngrams=shipped.ngrams,
     )
     log.info("nlu.pretrained.installed task=intent version=%s", artifact.version)
     return artifact
@@ -276,6 +277,7 @@ def train_task(
             },
             detector=trained.detector,
             neighbours=trained.neighbours,
+            ngrams=trained.ngrams,
         )
     else:
         artifact = _train_finetuned(encoder, config, task, examples, meta)
@@ -361,6 +363,7 @@ def load_nlu(encoder: Encoder, config: NLUConfig) -> NLU:
         # max-softmax rule instead
         detector=intent_artifact.oos_detector() if config.intent_threshold is None else None,
         neighbours=intent_artifact.neighbours(),
+        ngrams=intent_artifact.ngrams(),
     )
     sentiment: SentimentClassifier | TextSentimentModel
     if config.sentiment_model:

@@ -29,6 +29,7 @@ from nlp.base import Encoder
 from nlp.complaint import ComplaintHead
 from nlp.head import LinearHead
 from nlp.neighbours import NEIGHBOURS_FILE, NeighbourVote
+from nlp.ngrams import NGRAMS_FILE, NgramVote
 from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ class ShippedIntent:
     detector: OutOfScopeDetector | None
     meta: dict[str, Any]
     neighbours: NeighbourVote | None = None
+    ngrams: NgramVote | None = None
 
 
 def write_shipped_intent(
@@ -165,9 +167,10 @@ def write_shipped_intent(
     meta: dict[str, Any],
     encoder: Encoder,
     neighbours: NeighbourVote | None = None,
+    ngrams: NgramVote | None = None,
 ) -> dict[str, Any]:
-    """Save the intent head, its detector, its neighbour vote and their metadata into
-    ``directory``."""
+    """Save the intent head, its detector, its neighbour and n-gram votes and their
+    metadata into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     head.save(directory / "head.npz")
     files = {"head.npz": file_sha256(directory / "head.npz")}
@@ -177,6 +180,9 @@ def write_shipped_intent(
     if neighbours is not None:
         neighbours.save(directory / NEIGHBOURS_FILE)
         files[NEIGHBOURS_FILE] = file_sha256(directory / NEIGHBOURS_FILE)
+    if ngrams is not None:
+        ngrams.save(directory / NGRAMS_FILE)
+        files[NGRAMS_FILE] = file_sha256(directory / NGRAMS_FILE)
     full = {
         **meta,
         "encoder": encoder.name,
@@ -234,4 +240,6 @@ def shipped_intent(
     detector = OutOfScopeDetector.load(detector_path) if detector_path.is_file() else None
     neighbours_path = directory / NEIGHBOURS_FILE
     neighbours = NeighbourVote.load(neighbours_path) if neighbours_path.is_file() else None
-    return ShippedIntent(head, detector, meta, neighbours)
+    ngrams_path = directory / NGRAMS_FILE
+    ngrams = NgramVote.load(ngrams_path) if ngrams_path.is_file() else None
+    return ShippedIntent(head, detector, meta, neighbours, ngrams)

@@ -13,6 +13,7 @@ from typing import Any
 
 from nlp.head import LinearHead
 from nlp.neighbours import NEIGHBOURS_FILE, NeighbourVote
+from nlp.ngrams import NGRAMS_FILE, NgramVote
 from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
 
 TASKS = ("intent", "sentiment")
@@ -39,6 +40,11 @@ class Artifact:
         path = self.path / DETECTOR_FILE
         return OutOfScopeDetector.load(path) if path.is_file() else None
 
+    def ngrams(self) -> NgramVote | None:
+        """The version's character n-gram vote (``ngrams.npz``), if it has one."""
+        path = self.path / NGRAMS_FILE
+        return NgramVote.load(path) if path.is_file() else None
+
     def neighbours(self) -> NeighbourVote | None:
         """The version's nearest-neighbour vote (``neighbours.npz``), if it has one."""
         path = self.path / NEIGHBOURS_FILE
@@ -62,12 +68,14 @@ def save_artifact(
     extra_heads: dict[str, LinearHead] | None = None,
     detector: OutOfScopeDetector | None = None,
     neighbours: NeighbourVote | None = None,
+    ngrams: NgramVote | None = None,
 ) -> Artifact:
     """Write a new version of ``task``'s model and (by default) make it the active one.
 
     ``encoder_dir`` (a fine-tuned encoder) is moved into the version as ``encoder/``;
     ``detector`` (the out-of-scope detector) is saved as ``oos_detector.npz``, ``neighbours``
-    (the intent's nearest-neighbour vote) as ``neighbours.npz``.
+    (the intent's nearest-neighbour vote) as ``neighbours.npz``, ``ngrams`` (its character
+    n-gram vote) as ``ngrams.npz``.
     """
     _check_task(task)
     now = dt.datetime.now(dt.UTC)
@@ -81,6 +89,8 @@ def save_artifact(
         detector.save(path / DETECTOR_FILE)
     if neighbours is not None:
         neighbours.save(path / NEIGHBOURS_FILE)
+    if ngrams is not None:
+        ngrams.save(path / NGRAMS_FILE)
     if encoder_dir is not None:
         shutil.move(str(encoder_dir), str(path / ENCODER_DIR))
     full_meta = {

@@ -14,6 +14,7 @@ from nlp.base import OOS_LABEL, Encoder, Vectors
 from nlp.dataset import Example, data_hash
 from nlp.head import LinearHead, softmax
 from nlp.neighbours import NeighbourVote
+from nlp.ngrams import NgramVote
 from nlp.oos import OutOfScopeDetector, fit_detector, out_of_fold
 
 DEFAULT_THRESHOLD = 0.45
@@ -28,6 +29,7 @@ class TrainedHead:
     metrics: dict[str, Any] = field(default_factory=dict)
     detector: OutOfScopeDetector | None = None
     neighbours: NeighbourVote | None = None  # the intent model's vote (nlp/neighbours.py)
+    ngrams: NgramVote | None = None  # its character n-gram vote (nlp/ngrams.py)
 
 
 def train_head(
@@ -62,6 +64,7 @@ def train_head(
         oos_is_intent=True,
         detector=detector,
         oos_weight=oos_weight,
+        texts=texts,
     )
     trained.metrics["encode_ms_per_message"] = 1000 * encode_s / max(1, len(texts))
     trained.metrics["train_seconds"] = time.perf_counter() - started
@@ -80,8 +83,10 @@ def train_head_on_vectors(
     oos_is_intent: bool = True,
     detector: bool = False,
     oos_weight: float = 0.5,
+    texts: Sequence[str] | None = None,
 ) -> TrainedHead:
-    """:func:`train_head` on given embeddings. ``oos_is_intent=False`` leaves the
+    """:func:`train_head` on given embeddings (of ``texts``: the intent model then also gets
+    a character n-gram vote). ``oos_is_intent=False`` leaves the
     ``oos_label`` rows out of the head (``nlu evaluate --oos-label``): they only tune the
     detector's threshold."""
     started = time.perf_counter()
@@ -120,12 +125,16 @@ def train_head_on_vectors(
             }
     metrics["temperature"] = head.temperature
     metrics["train_seconds"] = time.perf_counter() - started
-    neighbours = None
+    neighbours = ngrams = None
     if detector:  # the intent model: its examples vote too
         neighbours = NeighbourVote.fit(
             vectors[head_rows], [labels[i] for i in head_rows], head.labels
         )
-    return TrainedHead(head, "", len(labels), metrics, found, neighbours)
+        if texts is not None:
+            ngrams = NgramVote.fit(
+                [texts[i] for i in head_rows], [labels[i] for i in head_rows], head.labels
+            )
+    return TrainedHead(head, "", len(labels), metrics, found, neighbours, ngrams)
 
 
 def holdout_metrics(

@@ -3,6 +3,7 @@ fresh start instead of training."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 import nlp.pipeline
 from nlp.dataset import bundled_examples, data_hash
 from nlp.encoder import SentenceEncoder
-from nlp.pipeline import NLUConfig, load_nlu
+from nlp.pipeline import NLU, NLUConfig, load_nlu
 from nlp.pretrained import INTENT_DIR, INTENT_META, pretrained_dir, shipped_intent
 
 
@@ -49,3 +50,36 @@ def test_a_model_that_does_not_fit_is_not_used(encoder: SentenceEncoder) -> None
     assert shipped_intent(encoder, data_sha256=data, oos_weight=NLUConfig.intent_oos_weight)
     assert shipped_intent(encoder, data_sha256="other data", oos_weight=0.15) is None
     assert shipped_intent(encoder, data_sha256=data, oos_weight=0.5) is None
+
+
+def test_the_intent_model_reads_how_a_message_is_written_too(nlu: NLU) -> None:
+    """The character n-gram vote (nlp/ngrams.py): a German change of address that the
+    English encoder alone reads as an order status question."""
+    text = "Neue Adresse bitte: PLZ 10115 statt 10117"
+    assert nlu.understand(text).intent.label == "change_address"
+    assert nlu.intent.ngrams is not None
+    without = replace(nlu.intent, ngrams=None)
+    assert without.predict(nlu.encoder.encode([text]))[0].label != "change_address"
+
+
+def test_a_trained_intent_model_keeps_its_ngram_vote(
+    tmp_path: Path, encoder: SentenceEncoder
+) -> None:
+    examples = tmp_path / "intents.yml"
+    examples.write_text(
+        "intents:\n"
+        "  greet: [hello, hi there, good morning, hey]\n"
+        "  order_status: [where is my parcel, order status please, has my order shipped,"
+        " track my package]\n"
+        "  opt_out: [unsubscribe me, stop sending emails, no more newsletters, remove me]\n"
+    )
+    config = NLUConfig(model_dir=tmp_path / "models", intent_data=examples)
+    trained = load_nlu(encoder, config)
+    assert trained.intent.ngrams is not None
+    again = load_nlu(encoder, config)  # from the model store, no training
+    assert again.intent.ngrams is not None
+    texts = ["stop sending me emails please"]
+    assert (
+        again.intent.ngrams.probabilities(texts).tolist()
+        == trained.intent.ngrams.probabilities(texts).tolist()
+    )

@@ -1,0 +1,116 @@
+"""Character n-grams: how a message is written, next to what its sentence embedding says it
+is about.
+
+A sentence embedding places "pw reset pls", "passwort vergessen" and "reset my password"
+by meaning as far as the English encoder knows the words; character n-grams read the words
+themselves: shop terms, misspellings, other languages, "!!!", capitals. Two models use them:
+the complaint head (:mod:`nlp.complaint`, one regression over both) and the intent model's
+n-gram vote (:class:`NgramVote`), mixed into the head's probabilities like the
+nearest-neighbour vote (:mod:`nlp.neighbours`).
+
+The n-grams are scikit-learn's ``TfidfVectorizer``: characters within words, 1 to 4 long,
+case kept, sublinear term frequency, n-grams in at least two training messages. The
+vocabulary (in column order) and the idf weights are stored as plain arrays next to the
+weights, so nothing is pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from nlp.head import LinearHead
+
+NGRAMS_FILE = "ngrams.npz"
+NGRAMS: dict[str, Any] = {
+    "analyzer": "char_wb",
+    "ngram_range": (1, 4),
+    "lowercase": False,
+    "sublinear_tf": True,
+}
+MIN_DF = 2  # an n-gram in fewer training messages is left out
+
+
+def char_ngrams(vocabulary: Sequence[str] | None = None) -> TfidfVectorizer:
+    """The vectorizer, unfitted, or for a stored ``vocabulary`` (then set ``idf_``)."""
+    return TfidfVectorizer(**NGRAMS, min_df=MIN_DF, vocabulary=vocabulary, dtype=np.float64)
+
+
+def fitted_char_ngrams(texts: Sequence[str]) -> tuple[TfidfVectorizer, Any]:
+    """A vectorizer learnt on ``texts`` with its vocabulary in a fixed (sorted) column order,
+    so the same rows give the same file, and the ``texts``' tf-idf matrix."""
+    learnt = char_ngrams()
+    matrix = learnt.fit_transform(texts)
+    order = sorted(learnt.vocabulary_, key=learnt.vocabulary_.__getitem__)
+    fitted = char_ngrams(order)
+    fitted.idf_ = learnt.idf_
+    return fitted, matrix
+
+
+def ngram_arrays(vectorizer: TfidfVectorizer) -> dict[str, Any]:
+    vocabulary: Mapping[str, int] = vectorizer.vocabulary_
+    return {
+        "ngrams": np.array(sorted(vocabulary, key=vocabulary.__getitem__), dtype=np.str_),
+        "idf": np.asarray(vectorizer.idf_, dtype=np.float64),
+    }
+
+
+def load_char_ngrams(path: Path) -> TfidfVectorizer:
+    with np.load(path, allow_pickle=False) as data:
+        vectorizer = char_ngrams([str(x) for x in data["ngrams"]])
+        vectorizer.idf_ = data["idf"].astype(np.float64)
+    return vectorizer
+
+
+@dataclass
+class NgramVote:
+    """The intent read from a message's character n-grams alone (a logistic regression
+    over them), mixed into the intent head's probabilities:
+
+        p = (1 - weight) * p + weight * p_ngrams
+    """
+
+    head: LinearHead  # over the n-grams' tf-idf, in the intent head's column order
+    vectorizer: TfidfVectorizer
+    weight: float = 0.5
+
+    @classmethod
+    def fit(
+        cls, texts: Sequence[str], labels: list[str], columns: list[str], *, c: float = 10.0
+    ) -> NgramVote:
+        """The vote learnt from ``texts`` labelled ``labels``, its columns in the order of
+        ``columns`` (the intent head's labels)."""
+        vectorizer, matrix = fitted_char_ngrams(texts)
+        head = LinearHead.fit(matrix, labels, c=c)
+        order = [head.labels.index(label) for label in columns]
+        head = LinearHead(list(columns), head.weights[order], head.bias[order])
+        return cls(head, vectorizer)
+
+    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        return self.head.predict_proba(self.vectorizer.transform(texts))
+
+    def mix(self, probs: npt.NDArray[np.float64], texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        return (1.0 - self.weight) * probs + self.weight * self.probabilities(texts)
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            weights=self.head.weights,
+            bias=self.head.bias,
+            temperature=np.array([self.head.temperature]),
+            labels=np.array(self.head.labels, dtype=np.str_),
+            weight=np.array([self.weight]),
+            **ngram_arrays(self.vectorizer),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> NgramVote:
+        with np.load(path, allow_pickle=False) as data:
+            weight = float(data["weight"][0])
+        return cls(LinearHead.load(path), load_char_ngrams(path), weight)
