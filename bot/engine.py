@@ -310,8 +310,13 @@ class Engine:
         faq_first = awaiting in (None, "order", "proof") and not (
             entities_of(entities, ORDER) or entities_of(entities, EMAIL)
         )
-        if answering and faq_first and _ASKS_WHAT_THE_BOT_DOES.fullmatch(message.text):
-            context = self.replier.context(session, customer)  # ("help" read as thanks)
+        # "help", "Help me please" (read as thanks, or as a request for a person): the help
+        # text says what the bot does and how to reach a person
+        helped = answering or (
+            decision.reason is EscalationReason.human_request and not understanding.tone.wants_human
+        )
+        if helped and faq_first and _ASKS_WHAT_THE_BOT_DOES.fullmatch(message.text):
+            context = self.replier.context(session, customer)
             return Decision(Action.answer, "help"), self.replier.render(context, "help")
         if answering and faq_first:
             faq = self._faq(session, customer, message, understanding)

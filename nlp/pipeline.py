@@ -31,7 +31,13 @@ from nlp.complaint import ComplaintHead
 from nlp.dataset import Example, bundled_data_path, bundled_examples, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
-from nlp.pretrained import ShippedHead, shipped_complaint, shipped_intent, shipped_sentiment
+from nlp.pretrained import (
+    ShippedHead,
+    shipped_complaint,
+    shipped_intent,
+    shipped_intent_build,
+    shipped_sentiment,
+)
 from nlp.smalltalk import small_talk
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
 from nlp.tone import read_tone
@@ -153,10 +159,13 @@ class NLU:
 
 
 def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:
-    """The active model for ``task``; if none exists, the shipped sentiment head (no
-    training, see :mod:`nlp.pretrained`) or one trained from the configured data."""
+    """The active model for ``task``; if none exists, the shipped model (no training, see
+    :mod:`nlp.pretrained`) or one trained from the configured data. A shipped model of an
+    earlier release gives way to this release's; a model the shop trained is kept."""
     artifact = load_active(config.model_dir, task)
     if artifact is not None and artifact.meta.get("encoder") == encoder.name:
+        if task == "intent" and _older_shipped_intent(artifact, config):
+            return install_shipped_intent(encoder, config) or artifact
         if task != "sentiment":
             return artifact
         if config.sentiment_data is not None:  # the shop's own data replaces the shipped head
@@ -174,6 +183,16 @@ def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:
     return train_task(encoder, config, task)
 
 
+def _older_shipped_intent(artifact: Artifact, config: NLUConfig) -> bool:
+    """The active intent model is a shipped one of an earlier release (the shop did not
+    train it), so the shipped model of this release replaces it."""
+    return (
+        bool(artifact.meta.get("shipped"))
+        and config.intent_data is None
+        and artifact.meta.get("shipped_build") != shipped_intent_build()
+    )
+
+
 def install_shipped_intent(encoder: Encoder, config: NLUConfig) -> Artifact | None:
     """Activate the shipped intent model (:mod:`nlp.pretrained`) when it was built from the
     bundled examples and settings in use; None when it does not fit (then training runs)."""
@@ -187,6 +206,7 @@ def install_shipped_intent(encoder: Encoder, config: NLUConfig) -> Artifact | No
         "data_path": str(bundled_data_path("intent")),
         "data_sha256": data,
         "shipped": True,
+        "shipped_build": shipped_intent_build(),
         "n_examples": shipped.meta.get("n_examples"),
         "metrics": shipped.meta.get("metrics", {}),
     }

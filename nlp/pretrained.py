@@ -204,6 +204,16 @@ def _probe_matches(encoder: Encoder, meta: dict[str, Any]) -> bool:
     return cosine >= PROBE_MIN_COSINE
 
 
+def shipped_intent_build(directory: Path | None = None) -> str | None:
+    """Which build of the shipped intent model this release carries: a fingerprint of its
+    files' checksums (None when it has none)."""
+    meta_path = (directory or pretrained_dir() / INTENT_DIR) / INTENT_META
+    if not meta_path.is_file():
+        return None
+    files = json.loads(meta_path.read_text(encoding="utf-8")).get("files_sha256") or {}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
 def shipped_intent(
     encoder: Encoder,
     *,

@@ -13,6 +13,7 @@ from nlp.dataset import bundled_examples, data_hash
 from nlp.encoder import SentenceEncoder
 from nlp.pipeline import NLU, NLUConfig, load_nlu
 from nlp.pretrained import INTENT_DIR, INTENT_META, pretrained_dir, shipped_intent
+from nlp.store import load_active, save_artifact
 
 
 def test_the_shipped_intent_model_is_built_from_the_bundled_examples() -> None:
@@ -83,3 +84,20 @@ def test_a_trained_intent_model_keeps_its_ngram_vote(
         again.intent.ngrams.probabilities(texts).tolist()
         == trained.intent.ngrams.probabilities(texts).tolist()
     )
+
+
+def test_an_upgrade_replaces_the_shipped_intent_model_of_an_earlier_release(
+    tmp_path: Path, encoder: SentenceEncoder
+) -> None:
+    config = NLUConfig(model_dir=tmp_path)
+    first = load_nlu(encoder, config)
+    assert first.intent.ngrams is not None
+    # what an earlier release installed: its shipped model, before the n-gram vote
+    earlier = load_active(tmp_path, "intent")
+    assert earlier is not None
+    meta = {k: v for k, v in earlier.meta.items() if k not in ("shipped_build", "version")}
+    save_artifact(tmp_path, "intent", earlier.head, meta, detector=earlier.oos_detector())
+    assert load_nlu(encoder, config).intent.ngrams is not None  # replaced by this release's
+    # a model the shop trained itself stays
+    save_artifact(tmp_path, "intent", earlier.head, {**meta, "shipped": False})
+    assert load_nlu(encoder, config).intent.ngrams is None
