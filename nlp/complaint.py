@@ -54,10 +54,11 @@ class ComplaintHead:
         return int(self.head.weights.shape[1]) - len(self.vectorizer.vocabulary_)
 
     def logits(self, vectors: Vectors, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        weights, dim = self.head.weights, self.dimension
-        ngrams = self.vectorizer.transform(texts)
-        embedded = np.asarray(vectors, dtype=np.float64) @ weights[:, :dim].T
-        return np.asarray(embedded + ngrams @ weights[:, dim:].T + self.head.bias)
+        dim = self.dimension
+        columns = self.head.columns  # (see LinearHead.columns)
+        embedded = np.asarray(vectors, dtype=np.float64) @ columns[:dim]
+        ngrams = self.vectorizer.transform(texts) @ columns[dim:]
+        return np.asarray(embedded + ngrams + self.head.bias)
 
     def predict_proba(self, vectors: Vectors, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         return softmax(self.logits(vectors, texts) / self.head.temperature)
