@@ -72,14 +72,7 @@ class ComplaintHead:
         return self.head.calibrate_logits(self.logits(vectors, texts), labels)
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(
-            path,
-            weights=self.head.weights,
-            bias=self.head.bias,
-            temperature=np.array([self.head.temperature]),
-            labels=np.array(self.head.labels, dtype=np.str_),
-            **ngram_arrays(self.vectorizer),
-        )
+        np.savez_compressed(path, **self.head.arrays(), **ngram_arrays(self.vectorizer))
 
     @classmethod
     def load(cls, path: Path) -> ComplaintHead:

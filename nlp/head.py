@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -87,14 +88,17 @@ class LinearHead:
         self.temperature = best_t
         return best_t
 
+    def arrays(self) -> dict[str, Any]:
+        """The head as the plain arrays :meth:`save` writes and :meth:`load` reads."""
+        return {
+            "weights": self.weights,
+            "bias": self.bias,
+            "temperature": np.array([self.temperature]),
+            "labels": np.array(self.labels, dtype=np.str_),
+        }
+
     def save(self, path: Path) -> None:
-        np.savez(
-            path,
-            weights=self.weights,
-            bias=self.bias,
-            temperature=np.array([self.temperature]),
-            labels=np.array(self.labels, dtype=np.str_),
-        )
+        np.savez(path, **self.arrays())
 
     @classmethod
     def load(cls, path: Path) -> LinearHead:

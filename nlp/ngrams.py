@@ -99,15 +99,8 @@ class NgramVote:
         return (1.0 - self.weight) * probs + self.weight * self.probabilities(texts)
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(
-            path,
-            weights=self.head.weights,
-            bias=self.head.bias,
-            temperature=np.array([self.head.temperature]),
-            labels=np.array(self.head.labels, dtype=np.str_),
-            weight=np.array([self.weight]),
-            **ngram_arrays(self.vectorizer),
-        )
+        arrays = {**self.head.arrays(), "weight": np.array([self.weight])}
+        np.savez_compressed(path, **arrays, **ngram_arrays(self.vectorizer))
 
     @classmethod
     def load(cls, path: Path) -> NgramVote:
