@@ -33,6 +33,7 @@ from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
 from nlp.pretrained import (
     ShippedHead,
+    intent_build,
     shipped_complaint,
     shipped_intent,
     shipped_intent_build,
@@ -206,7 +207,7 @@ def install_shipped_intent(encoder: Encoder, config: NLUConfig) -> Artifact | No
         "data_path": str(bundled_data_path("intent")),
         "data_sha256": data,
         "shipped": True,
-        "shipped_build": shipped_intent_build(),
+        "shipped_build": intent_build(shipped.meta),
         "n_examples": shipped.meta.get("n_examples"),
         "metrics": shipped.meta.get("metrics", {}),
     }

@@ -204,14 +204,19 @@ def _probe_matches(encoder: Encoder, meta: dict[str, Any]) -> bool:
     return cosine >= PROBE_MIN_COSINE
 
 
+def intent_build(meta: dict[str, Any]) -> str:
+    """Which build of a shipped intent model ``meta`` describes: a fingerprint of its
+    files' checksums."""
+    files = meta.get("files_sha256") or {}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
 def shipped_intent_build(directory: Path | None = None) -> str | None:
-    """Which build of the shipped intent model this release carries: a fingerprint of its
-    files' checksums (None when it has none)."""
+    """Which build of the shipped intent model this release carries (None: it has none)."""
     meta_path = (directory or pretrained_dir() / INTENT_DIR) / INTENT_META
     if not meta_path.is_file():
         return None
-    files = json.loads(meta_path.read_text(encoding="utf-8")).get("files_sha256") or {}
-    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    return intent_build(json.loads(meta_path.read_text(encoding="utf-8")))
 
 
 def shipped_intent(
