@@ -23,7 +23,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -467,6 +467,29 @@ def test_sqlite_writers_queue_instead_of_failing(tmp_path: Path) -> None:
     engine.dispose()
     assert errors == []
     assert counts == list(range(160)), "one writer at a time: each saw every earlier row"
+
+
+def test_sqlite_keeps_its_connections_for_the_next_request(tmp_path: Path) -> None:
+    """32 threads at a time, again and again: the connections opened for the first wave
+    serve every later one (each new SQLite connection costs its PRAGMAs)."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'pool.db'}", pool_size=4, max_overflow=28)
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda connection, _record: opened.append(connection))
+    barrier = threading.Barrier(32)
+
+    def reader() -> None:
+        for _ in range(5):
+            with engine.connect() as conn:
+                barrier.wait(timeout=30)  # all 32 hold a connection at once
+                conn.execute(text("SELECT 1")).scalar_one()
+
+    threads = [threading.Thread(target=reader) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.dispose()
+    assert len(opened) == 32
 
 
 def test_a_writer_that_waits_too_long_fails_cleanly() -> None:
