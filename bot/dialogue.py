@@ -8,7 +8,8 @@ O0001234? my email is …") or, after the bot asked for it, by the customer's ne
 whatever its intent reads.
 
 The state lives in ``conversations.dialogue`` (JSON), so it survives restarts and serves any
-number of processes. It expires after ``timeout``; "never mind" drops it; after
+number of processes. It expires after ``timeout``; "never mind" drops it, as does a goodbye or a thanks that
+fills nothing; after
 ``max_tries`` replies that fill nothing the bot offers a person, and a "yes" to that offer
 fetches one. A postal address is no order number; for a change of address it is the new
 address, whenever it comes. When a request is done, the conversation keeps the order it
@@ -65,6 +66,8 @@ LOOSE_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope", "greet", "thanks", "
 ORDER_TALK_INTENTS = LOOSE_INTENTS | {"opening_hours_contact"}
 NEVER_MIND_INTENT = "cancel_request"
 _SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "feedback_praise"})
+# "ok bye", "thanks, I'll look for it": the customer ends a request that is still asking.
+_CLOSING = frozenset({"thanks", "goodbye"})
 _NEVER_MIND = re.compile(
     r"(?i)\b(never\s?mind|forget (it|about it|that)|doesn'?t matter|no need|not needed|"
     r"stop asking)\b"
@@ -229,8 +232,12 @@ class Dialogue:
         elif not self._fill(state, text, named, emails, intent):
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
-            elif state.soft or (intent not in LOOSE_INTENTS and intent != state.task):
-                self._end(conversation, state, now)  # the customer moved on
+            elif (
+                state.soft
+                or intent in _CLOSING
+                or (intent not in LOOSE_INTENTS and intent != state.task)
+            ):
+                self._end(conversation, state, now)  # the customer moved on, or said goodbye
                 return None
             else:  # no answer, or the same request again ("I just want to know where it is")
                 state.tries += 1

@@ -453,6 +453,17 @@ def test_never_mind_drops_the_request(client: TestClient, session: Session) -> N
     assert reveals_nothing(bodies)
 
 
+@pytest.mark.parametrize("closing", ["ok bye", "thanks, I'll have a look for it"])
+def test_a_goodbye_or_thanks_ends_the_request_still_asking(
+    client: TestClient, session: Session, closing: str
+) -> None:
+    bodies = chat(client, "leaving", "where is my order", closing)
+    assert "order number" not in said(bodies[1:])
+    assert session.scalars(select(Conversation)).one().dialogue in (None, {})
+    (reply,) = bodies[1]["replies"]
+    assert reply["text"]  # the ordinary goodbye or "you're welcome"
+
+
 def test_replies_that_fill_nothing_end_in_an_offer_of_a_person(client: TestClient) -> None:
     bodies = chat(client, "lost", "where is my order", "hmm", "dunno", "what")
     assert "talk to a person" in said(bodies[-1:]).lower()
