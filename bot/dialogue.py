@@ -8,14 +8,13 @@ O0001234? my email is …") or, after the bot asked for it, by the customer's ne
 whatever its intent reads.
 
 The state lives in ``conversations.dialogue`` (JSON), so it survives restarts and serves any
-number of processes. It expires after ``timeout``; "never mind" drops it, as does a goodbye or a thanks that
-fills nothing; after
-``max_tries`` replies that fill nothing the bot offers a person, and a "yes" to that offer
-fetches one. A postal address is no order number; for a change of address it is the new
-address, whenever it comes. When a request is done, the conversation keeps the order it
-was about (its *focus*, for ``timeout`` too): a follow-up without an order number ("and
-when does it arrive?", "can I still cancel it?") is about that order; "where is my order?"
-still asks about the latest one.
+number of processes. It expires after ``timeout``; "never mind" drops it, as does a goodbye
+or a thanks that fills nothing; after ``max_tries`` replies that fill nothing the bot offers
+a person, and a "yes" to that offer fetches one. A postal address is no order number; for
+a change of address it is the new address, whenever it comes. When a request is done, the
+conversation keeps the order it was about (its *focus*, for ``timeout`` too): a follow-up
+without an order number ("and when does it arrive?", "can I still cancel it?") is about
+that order; "where is my order?" still asks about the latest one.
 
 Order details (status, carrier, tracking, address) are shown only to someone known to own
 the order: a chat linked to the customer (Telegram deep link, or a signed web login) or a
