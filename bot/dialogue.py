@@ -4,8 +4,8 @@ Five requests need an order: order status, a delivery problem, cancel order, cha
 and return/refund. Their slots are the order number, a proof of ownership (the email the
 order was placed with, or its delivery postcode), the new address, the reason for a return
 and what went wrong with a delivery. A slot can be filled by the first message ("status of
-O0001234? my email is …") or, after the bot asked for it, by the customer's next message,
-whatever its intent reads.
+O0001234? my email is …", "the parcel for O0001234 never arrived") or, after the bot asked
+for it, by the customer's next message, whatever its intent reads.
 
 The state lives in ``conversations.dialogue`` (JSON), so it survives restarts and serves any
 number of processes. It expires after ``timeout``; "never mind" drops it, as does a goodbye
@@ -114,6 +114,28 @@ _ADDRESS = re.compile(
 )
 _ADDRESS_WORD = re.compile(r"(?i)\b(address|adresse|anschrift|indirizzo|direcci[oó]n)\b")
 _POSTCODE_TOWN = re.compile(r"\b\d{4,5}\s+[^\W\d_]{3,}")
+# What went wrong with a delivery, said in the message that asks about it ("the parcel for
+# O0001234 never arrived", "my jacket arrived with a hole in the sleeve").
+_PROBLEM = re.compile(
+    r"(?i)(\b(never|not|nothing)|n'?t)\s+(\w+\s+){0,2}?(arrived?|came|come|received?|got|"
+    r"delivered|turned up|showed up|work(s|ed|ing)?)\b(?!\s+yet)"
+    r"|\b(missing|damaged|broken|broke|crack(s|ed)?|smashed|shattered|crushed|dent(s|ed)?|"
+    r"chipped|bent|torn|ripped|"
+    r"holes?|stain(s|ed)?|wet|soaked|leak(ed|ing|s)?|(was|were|been) opened|stolen|lost|faulty|"
+    r"defective|incomplete|empty|scratch(es|ed)?|wrong (item|size|colou?r|product|one|thing|"
+    r"parcel|model|order)|instead of|only (got|received|came)|(got|received) nothing)\b"
+)
+_HYPOTHETICAL = re.compile(r"(?i)\b(if|what happens|in case|what do i do)\b")
+# Why an item goes back, said with the request ("I'd like to return O0001234 because it's
+# too small", "return my shoes, they don't fit").
+_RETURN_REASON = re.compile(
+    r"(?i)\b(because|since|cause|cos|coz|bc)\s+\S"
+    r"|\btoo\s+(small|big|large|tight|loose|short|long|wide|narrow|heavy|dark|light)\b"
+    r"|\b(do(es)?n'?t|do(es)? not|didn'?t|did not)\s+(fit|like|want|need|match|work)\b"
+    r"|\b(damaged|broken|faulty|defective|wrong (size|colou?r|item|model)|not as (described|"
+    r"pictured|shown|advertised)|changed my mind|poor quality|bad quality|arrived late)\b"
+)
+_BECAUSE = re.compile(r"(?i)\b(because|since|cause|cos|coz|bc)\s+(?=\S)")
 CANCELLABLE = frozenset({OrderStatus.placed, OrderStatus.paid})
 RETURNABLE = frozenset({OrderStatus.shipped, OrderStatus.delivered})
 
@@ -228,6 +250,8 @@ class Dialogue:
             state = State(task=task, focus=focus)
             if task == REFUND_RETURN and _ASKS_FOR_REFUND.search(text):
                 state.extra["refund_status"] = True  # a question, not a new return
+            else:  # "… because it's too small", "the parcel never arrived": not asked again
+                state.reason = _stated_reason(task, text)
         elif not self._fill(state, text, named, emails, intent):
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
@@ -670,6 +694,19 @@ def _address_spans(text: str) -> list[tuple[int, int]]:
     if spans or _ADDRESS_WORD.search(text):
         spans += [m.span() for m in _POSTCODE_TOWN.finditer(text)]
     return spans
+
+
+def _stated_reason(task: str, text: str) -> str | None:
+    """What went wrong with a delivery, or why an item goes back, when the message that
+    asks for it says so: the customer's words (after "because" where they give one)."""
+    pattern = {DELIVERY_PROBLEM: _PROBLEM, REFUND_RETURN: _RETURN_REASON}.get(task)
+    if pattern is None or not pattern.search(text) or _HYPOTHETICAL.search(text):
+        return None  # ("what happens if my parcel is lost?" asks in general)
+    said = " ".join(text.split())
+    because = _BECAUSE.search(said) if task == REFUND_RETURN else None
+    if because is not None and len(said) - because.end() >= 4:
+        said = said[because.end() :]
+    return said[:300]
 
 
 def _without_orders(text: str, entities: list[Entity]) -> str:

@@ -645,7 +645,7 @@ def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
     bodies = chat(
         client,
         "wrong-item",
-        "I received the wrong item",
+        "I have a problem with my parcel",
         "O0001234 anna.schmidt@example.de",
         "I ordered a blue lamp and got a red one",
     )
@@ -655,10 +655,31 @@ def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
     note = private_note(session)
     assert note == "Delivery problem with order O0001234: I ordered a blue lamp and got a red one"
     # Small talk after the question is no problem report: the question is dropped.
-    polite = chat(client, "thanks-only", "my parcel is damaged", "O0001234 anna.schmidt@example.de")
+    polite = chat(
+        client, "thanks-only", "issue with my package", "O0001234 anna.schmidt@example.de"
+    )
     assert "what went wrong" in said(polite[1:])
     thanks = chat(client, "thanks-only", "thanks")
     assert thanks[0]["conversation"]["status"] == "bot"
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    ("first", "noted"),
+    [
+        ("the parcel for O0001234 never arrived", "the parcel for O0001234 never arrived"),
+        ("my lamp arrived with a crack in the shade", "my lamp arrived with a crack in the shade"),
+        ("I'd like to return O0001234 because it's too small", "it's too small"),
+    ],
+)
+def test_what_went_wrong_said_with_the_request_is_not_asked_again(
+    client: TestClient, session: Session, first: str, noted: str
+) -> None:
+    bodies = chat(client, "said-" + str(len(first)), first, "O0001234 anna.schmidt@example.de")
+    replies = said(bodies[1:])
+    assert "what went wrong" not in replies.lower() and "reason" not in replies.lower()
+    assert noted in replies
+    assert noted in private_note(session)
 
 
 @pytest.mark.usefixtures("shop")
