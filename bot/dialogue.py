@@ -357,6 +357,9 @@ class Dialogue:
                 if emails and state.email is None:
                     state.email = emails[0]
                     return True
+                if state.reason is None and (reason := _stated_reason(state.task, text)):
+                    state.reason, state.soft = reason, False  # ("they're too small")
+                    return True
                 return new_address  # (kept by step as the new address)
             case "proof":
                 if named and named[0] != state.order:

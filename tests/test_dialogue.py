@@ -683,6 +683,24 @@ def test_what_went_wrong_said_with_the_request_is_not_asked_again(
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_reason_given_before_the_order_number_is_kept(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(
+        client,
+        "reason-first",
+        "I want to return my shoes",
+        "they're too small",
+        "O0001234",
+        "anna.schmidt@example.de",
+    )
+    assert "order number" in said(bodies[1:2])
+    assert "reason" not in said(bodies[2:]).lower()
+    assert "they're too small" in said(bodies[3:])
+    assert "they're too small" in private_note(session)
+
+
+@pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize(
     "asked", ["did my refund go through? O0001234", "has the refund for O0001234 gone through yet?"]
 )
