@@ -42,7 +42,7 @@ from crm.customers import service as customers
 from crm.models import ChannelIdentity, Conversation, Customer, Order, OrderStatus
 from crm.orders import service as orders
 from nlp.base import FALLBACK_INTENT, Understanding, plain_text
-from nlp.entities import EMAIL, ORDER, Entity, EntityExtractor, entities_of
+from nlp.entities import DATE, EMAIL, MONEY, ORDER, PHONE, Entity, EntityExtractor, entities_of
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,10 @@ _RETURN_REASON = re.compile(
     r"pictured|shown|advertised)|changed my mind|poor quality|bad quality|arrived late)\b"
 )
 _BECAUSE = re.compile(r"(?i)\b(because|since|cause|cos|coz|bc)\s+(?=\S)")
+# What a postcode given as the proof looks like: two digits or more ("80331", "31-042",
+# "1012 AB"), or a digit beside a letter ("SW1A 1AA"); a lone "3" ("3 weeks") is none.
+_MAY_BE_POSTCODE = re.compile(r"(?i)\d[\s-]?\d|[^\W\d_]\d|\d(?!(st|nd|rd|th)\b)[^\W\d_]")
+_NO_POSTCODE = frozenset({ORDER, DATE, MONEY, PHONE})
 CANCELLABLE = frozenset({OrderStatus.placed, OrderStatus.paid})
 RETURNABLE = frozenset({OrderStatus.shipped, OrderStatus.delivered})
 
@@ -409,8 +413,8 @@ class Dialogue:
             if found is not None and found.customer_id == customer.id:
                 order = found
             else:
-                proof_text = _without_orders(text, entities)
-                if state.email is None and not re.search(r"\d", proof_text):
+                proof_text = _proof_text(text, entities)
+                if state.email is None and not _MAY_BE_POSTCODE.search(proof_text):
                     state.awaiting, state.soft = "proof", False
                     return self._ask(session, conversation, customer, state, now)
                 verdict = self._verify(
@@ -712,11 +716,12 @@ def _stated_reason(task: str, text: str) -> str | None:
     return said[:300]
 
 
-def _without_orders(text: str, entities: list[Entity]) -> str:
-    """The text with the named order numbers blanked (so "55821" is no postcode proof),
-    in the form the entities were found in (full-width digits as ASCII ones)."""
+def _proof_text(text: str, entities: list[Entity]) -> str:
+    """The text with the named order numbers, dates, amounts and phone numbers blanked (so
+    "55821" is no postcode proof, nor is "3 weeks ago"), in the form the entities were
+    found in (full-width digits as ASCII ones)."""
     text = plain_text(text)
     for entity in sorted(entities, key=lambda e: e.start, reverse=True):
-        if entity.type == ORDER and text[entity.start : entity.end] == entity.text:
+        if entity.type in _NO_POSTCODE and text[entity.start : entity.end] == entity.text:
             text = text[: entity.start] + " " + text[entity.end :]
     return text

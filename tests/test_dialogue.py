@@ -230,6 +230,24 @@ def test_before_the_proof_no_reply_says_the_orders_status(
 
 
 @pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "first",
+    [
+        "I ordered a lamp 3 weeks ago and still nothing. Order O0001234",
+        "3rd time asking, where is O0001234?",
+        "O0001234 was 49,90 €, when does it arrive?",
+    ],
+)
+def test_numbers_that_are_no_postcode_ask_for_the_proof(
+    client: TestClient, session: Session, first: str
+) -> None:
+    bodies = chat(client, "no-postcode-" + str(len(first)), first)
+    text = said(bodies)
+    assert "couldn't match" not in text and "email address" in text
+    assert session.scalars(select(VerificationAttempt)).all() == []
+
+
+@pytest.mark.usefixtures("shop")
 def test_a_wrong_pair_does_not_say_which_half_was_wrong(client: TestClient) -> None:
     replies = [
         said(chat(client, visitor, "where is my order", pair)[-1:])
