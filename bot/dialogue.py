@@ -206,12 +206,14 @@ class Dialogue:
         understanding: Understanding,
         entities: list[Entity],
         earlier_emails: Sequence[str] = (),
+        slot_only: bool = False,
     ) -> Turn | None:
         """Handle one customer message as part of an order request; None when it is none.
 
         ``earlier_emails`` are the emails the customer gave earlier in this conversation
         (newest first): "paul@example.de" and then "O0010021, did my refund go through?"
-        is an order number with its email."""
+        is an order number with its email. With ``slot_only`` (a complaint over a request
+        in progress) the message counts only where it fills what the request waits for."""
         now = self.replier.clock()
         offered = (conversation.dialogue or {}).get("offer") == "human"
         if offered:  # the bot offered a person last time: this message answers it
@@ -244,6 +246,9 @@ class Dialogue:
             entities = [*entities, *self._bare_orders(text, entities)]
         named = entities_of(entities, ORDER)
         emails = entities_of(entities, EMAIL)
+        filled = state is not None and self._fill(state, text, named, emails, intent)
+        if slot_only and not filled:
+            return None
 
         if state is None:
             task = intent if intent in TASKS else None
@@ -256,7 +261,7 @@ class Dialogue:
                 state.extra["refund_status"] = True  # a question, not a new return
             else:  # "… because it's too small", "the parcel never arrived": not asked again
                 state.reason = _stated_reason(task, text)
-        elif not self._fill(state, text, named, emails, intent):
+        elif not filled:
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
             elif (

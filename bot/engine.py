@@ -258,9 +258,17 @@ class Engine:
     ) -> tuple[Decision, list[Reply]]:
         customer = session.get_one(Customer, conversation.customer_id)
 
-        def step(reading: Understanding) -> Turn | None:
+        def step(reading: Understanding, *, slot_only: bool = False) -> Turn | None:
             return self._step(
-                session, conversation, identity, customer, message, reading, entities, history
+                session,
+                conversation,
+                identity,
+                customer,
+                message,
+                reading,
+                entities,
+                history,
+                slot_only=slot_only,
             )
 
         if (
@@ -323,24 +331,26 @@ class Engine:
             if faq is not None:
                 return faq
         # A request in progress reads the reply first: "it doesn't fit" answers "why do you
-        # return it?" and is no complaint. A request for a person, an opt-out or a strongly
-        # negative message still wins.
+        # return it?" and is no complaint. A complaint that answers nothing it asked ("this
+        # is unacceptable, I want a refund now" while it waits for the order number), a
+        # request for a person, an opt-out or a strongly negative message still wins.
+        deferred = awaiting is not None and decision.reason in DEFERRABLE
         dialogue_may_take_it = (
             answering
             or decision.reason is EscalationReason.repeated_fallback
-            or (awaiting is not None and decision.reason in DEFERRABLE)
+            or deferred
             # (a return's reason reads negative by nature)
             or (decision.reason is EscalationReason.negative_sentiment and awaiting == "reason")
         )
         if dialogue_may_take_it:
-            turn = step(understanding)
+            turn = step(understanding, slot_only=deferred and not answering)
             if turn is not None:
                 return turn.decision, turn.replies
             if answering and not faq_first:
                 faq = self._faq(session, customer, message, understanding)
                 if faq is not None:
                     return faq
-        else:
+        if not answering:
             conversation.dialogue = None  # an escalation or an opt-out ends any request
         context = self.replier.context(session, customer)
         replies = self.replier.render(context, decision.response)
@@ -442,10 +452,13 @@ class Engine:
         understanding: Understanding,
         entities: list[Entity],
         history: Sequence[conversations.EarlierInbound],
+        *,
+        slot_only: bool = False,
     ) -> Turn | None:
         """The order dialogue's turn on this message (:mod:`bot.dialogue`), noted on it."""
         turn = self.dialogue.step(
             session,
+            slot_only=slot_only,
             conversation=conversation,
             identity=identity,
             customer=customer,

@@ -492,6 +492,17 @@ def test_a_bare_what_while_asked_for_an_order_number_is_not_a_complaint(nlu: NLU
     assert nlu.understand("what").intent.label != "complaint"
 
 
+def test_a_complaint_that_answers_nothing_asked_is_handed_over(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(
+        client, "fed-up", "where is my order", "this is unacceptable, I want a refund now"
+    )
+    assert bodies[-1]["conversation"]["status"] == "waiting"
+    assert bodies[-1]["conversation"]["escalation_reason"] == "complaint"
+    assert session.scalars(select(Conversation)).one().dialogue in (None, {})
+
+
 @pytest.mark.usefixtures("shop")
 def test_cancel_a_paid_order_after_confirmation(client: TestClient, session: Session) -> None:
     bodies = chat(client, "ben-anon", "I want to cancel order 55821", "ben@example.com")
