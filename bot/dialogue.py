@@ -106,7 +106,7 @@ _NO_NUMBER = re.compile(
 _STREET = r"stra(ss|ß)e|str\.?|weg|gasse|platz|allee|damm"
 _ADDRESS = re.compile(
     rf"(?i)\b[^\W\d_][\w'.-]*?({_STREET})\s*\d+[a-z]?\b"
-    rf"|\b({_STREET})\s+\d+[a-z]?\b"
+    rf"|\b((?-i:[^\W\d_a-z][\w'.-]*)\s+){{0,2}}({_STREET})\s+\d+[a-z]?\b"  # (Berliner Allee 5)
     r"|\b\d+[a-z]?,?\s+([^\W\d_][\w'-]*\s+){1,3}(street|st|road|rd|avenue|ave|lane|ln|drive|"
     r"dr|close|court|crescent|terrace|boulevard|blvd)\b"
     r"|\b(rue|via|viale|calle|avenida|ulica|ul\.)\s+[^\W\d_][^\d,;]{1,40}?\d+"

@@ -582,8 +582,18 @@ def test_a_new_address_before_the_order_number_is_kept(
         "I used the wrong address! Order 55821, postcode 80331. "
         "The right one is Leopoldstr. 7, 80802 München",
     )
+    # A street name in two words ("Berliner Allee") is kept whole.
+    chat(
+        client,
+        "ben-two-words",
+        "please change the address of order 55821 (postcode 80331) to Berliner Allee 5, "
+        "60316 Frankfurt",
+    )
     notes = session.scalars(select(Message.text).where(Message.is_private_note.is_(True))).all()
     assert "New delivery address requested for order 55821: Leopoldstr. 7, 80802 München" in notes
+    assert (
+        "New delivery address requested for order 55821: Berliner Allee 5, 60316 Frankfurt" in notes
+    )
 
 
 @pytest.mark.usefixtures("shop")
