@@ -275,12 +275,7 @@ class Dialogue:
                 state.tries += 1
                 if state.tries >= self.config.max_tries:
                     self._end(conversation, state, now)
-                    # (a "yes" next takes the offer of a person)
-                    conversation.dialogue = {
-                        **(conversation.dialogue or {}),
-                        "offer": "human",
-                        "updated_at": now.isoformat(),
-                    }
+                    self.offer_person(conversation)
                     context = self.replier.context(session, customer, order=False)
                     log.info("bot.dialogue.gave_up conversation=%s", conversation.id)
                     return Turn(
@@ -679,6 +674,14 @@ class Dialogue:
             conversation.dialogue = None
             return None
         return state
+
+    def offer_person(self, conversation: Conversation) -> None:
+        """Note that the bot offered a person: a "yes" as the next message takes the offer."""
+        conversation.dialogue = {
+            **(conversation.dialogue or {}),
+            "offer": "human",
+            "updated_at": self.replier.clock().isoformat(),
+        }
 
     def _recent(self, data: dict[str, Any], now: dt.datetime) -> bool:
         """Whether the stored dialogue was updated within ``timeout``."""

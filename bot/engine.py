@@ -65,6 +65,9 @@ DEFERRABLE = frozenset(
         EscalationReason.at_risk_customer,
     }
 )
+# Answers that may come twice in a row ("thanks", then "thanks again"); any other answer
+# the previous message got is not given again (a person is offered).
+_SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", "feedback_praise", "help"})
 # "help", "what can you do?": the web chat's /help (the intent model reads "help" as thanks)
 _ASKS_WHAT_THE_BOT_DOES = re.compile(
     r"(?i)\W*(help( me)?( please| pls)?|menu|options|what can (you|u) do( for me)?|"
@@ -353,6 +356,13 @@ class Engine:
         if not answering:
             conversation.dialogue = None  # an escalation or an opt-out ends any request
         context = self.replier.context(session, customer)
+        if self._said_just_before(decision, history):
+            # "my discount code doesn't work", then "it says invalid": the same answer
+            # twice in a row helps no one; a person is offered instead ("yes" takes it).
+            self.dialogue.offer_person(conversation)
+            return Decision(Action.answer, "repeat_offer_human"), self.replier.render(
+                context, "repeat_offer_human"
+            )
         replies = self.replier.render(context, decision.response)
         if decision.action is Action.opt_out or decision.opt_out:
             customers.opt_out(session, customer_id=customer.id)
@@ -377,6 +387,15 @@ class Engine:
                 if turn is not None:
                     replies += turn.replies
         return decision, replies
+
+    @staticmethod
+    def _said_just_before(
+        decision: Decision, history: Sequence[conversations.EarlierInbound]
+    ) -> bool:
+        """Whether this general answer is the one the customer's previous message got."""
+        if decision.action is not Action.answer or decision.response in _SAID_AGAIN_FREELY:
+            return False
+        return bool(history) and _understood_as(history[0]) == decision.response
 
     def _unsure_person(self, understanding: Understanding, entities: list[Entity]) -> bool:
         """A request for a person that only the intent model reads, unsure, into a message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -265,3 +266,21 @@ def test_keyboard_mashing_and_chat_noise_reach_no_agent(client: TestClient) -> N
     for i, text in enumerate(("never ordering again", "fix it NOW", "useless")):
         body = client.post(URL, json={"session_id": f"short-{i}", "text": text}).json()
         assert body["conversation"]["escalation_reason"] == "complaint", text
+
+
+def test_the_same_answer_twice_in_a_row_becomes_an_offer_of_a_person(client: TestClient) -> None:
+    """ "my discount code doesn't work", then "it says invalid": the vouchers text once,
+    then an offer of a person, and a "yes" takes it. Thanks twice is thanked twice."""
+
+    def send(visitor: str, text: str) -> dict[str, Any]:
+        return client.post(URL, json={"session_id": visitor, "text": text}).json()
+
+    first = send("voucher", "my discount code doesn't work")
+    again = send("voucher", "it says invalid")
+    assert "checkout" in first["replies"][0]["text"]
+    assert "person" in again["replies"][0]["text"] and "checkout" not in again["replies"][0]["text"]
+    assert again["conversation"]["status"] == "bot"
+    taken = send("voucher", "yes")
+    assert taken["conversation"]["escalation_reason"] == "human_request"
+    thanked = [send("grateful", text)["replies"][0]["text"] for text in ("thanks!", "thanks again")]
+    assert "person" not in " ".join(thanked)
