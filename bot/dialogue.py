@@ -100,6 +100,9 @@ _ASKS_FOR_REFUND = re.compile(
 _NO_NUMBER = re.compile(
     r"(?i)\b(don'?t|do not|didn'?t|did not|can'?t|cannot|can not|couldn'?t|no)\b"
     r"[^.?!]{0,30}?\b(order\s*(number|no\b|id\b|#)|number|confirmation)"
+    # ("I don't know it", "no idea", "can't find it", "I lost it": the number asked for)
+    r"|\b(don'?t|dont|do not|can'?t|cannot)\s+(know|have|remember|find|see)\s+(it|that)\b"
+    r"|\bno idea\b|\b(lost|deleted)\s+(it|the (e-?mail|mail|confirmation))\b"
 )
 # A postal address ("Hauptstr. 12, 80331 München", "12 Baker Street", "via Roma 5"): its
 # numbers are no order numbers, and given for a change of address it is the new address.

@@ -597,14 +597,15 @@ def test_a_new_address_before_the_order_number_is_kept(
 
 
 @pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize("missing", ["I don't have the order number", "I don't know it", "no idea"])
 def test_no_order_number_hears_where_to_find_it_and_the_request_goes_on(
-    client: TestClient,
+    client: TestClient, missing: str
 ) -> None:
     bodies = chat(
         client,
-        "anon-no-number",
+        "anon-no-number-" + str(len(missing)),
         "where is my order",
-        "I don't have the order number",
+        missing,
         "anna.schmidt@example.de",
         "O0001234",
     )
