@@ -353,6 +353,22 @@ def test_in_the_queue_other_requests_wait_for_the_person(client: TestClient) -> 
 
 
 @pytest.mark.usefixtures("shop")
+def test_never_mind_in_the_queue_with_an_order_question_starts_the_lookup(
+    client: TestClient,
+) -> None:
+    bodies = chat(
+        client,
+        "withdrawn",
+        "I want to speak to a human",
+        "actually never mind, where is O0001234",
+        "anna.schmidt@example.de",
+    )
+    assert bodies[1]["conversation"]["status"] == "bot", bodies[1]["intent"]
+    assert "withdrawn" in said(bodies[1:2]) and "email address" in said(bodies[1:2])
+    assert "JJD0001234" in said(bodies[2:])
+
+
+@pytest.mark.usefixtures("shop")
 def test_failed_proofs_in_the_queue_keep_the_queue_place(
     client: TestClient, session: Session
 ) -> None:
