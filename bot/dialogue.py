@@ -64,6 +64,8 @@ LOOSE_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope", "greet", "thanks", "
 # email is …" reads like contact details to the intent model).
 ORDER_TALK_INTENTS = LOOSE_INTENTS | {"opening_hours_contact"}
 NEVER_MIND_INTENT = "cancel_request"
+# Below this, the intent model's "never mind" drops no request: only the words do.
+SURE_NEVER_MIND = 0.5
 _SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "feedback_praise"})
 # "ok bye", "thanks, I'll look for it": the customer ends a request that is still asking.
 _CLOSING = frozenset({"thanks", "goodbye"})
@@ -232,6 +234,8 @@ class Dialogue:
         if state is not None:
             state.focus = focus
         intent = understanding.intent.label
+        if intent == NEVER_MIND_INTENT and understanding.intent.confidence < SURE_NEVER_MIND:
+            intent = FALLBACK_INTENT  # ("still not here", read as never mind at 0.22)
         if state is not None and (intent == NEVER_MIND_INTENT or _NEVER_MIND.search(text)):
             conversation.dialogue = None
             context = self.replier.context(session, customer, order=False)

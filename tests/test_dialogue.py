@@ -478,6 +478,13 @@ def test_a_known_customer_naming_someone_elses_order_must_prove_it(
     assert "email" in said(bodies)
 
 
+def test_a_reply_read_unsure_as_never_mind_keeps_the_request(client: TestClient) -> None:
+    bodies = chat(client, "impatient", "my parcel is late", "still not here")
+    assert bodies[1]["intent"]["label"] == "cancel_request"
+    assert bodies[1]["intent"]["confidence"] < 0.5
+    assert "order number" in said(bodies[1:]) and "dropped" not in said(bodies[1:])
+
+
 def test_never_mind_drops_the_request(client: TestClient, session: Session) -> None:
     bodies = chat(client, "changed-mind", "where is my order", "never mind", "O0001234")
     assert "dropped" in said(bodies[1:2])
