@@ -544,6 +544,9 @@ class Dialogue:
             case "cancel_order":
                 if order.status not in CANCELLABLE:
                     keys = [f"cancel_{order.status.value}"]
+                    if order.status is OrderStatus.delivered:  # "Shall I start a return?"
+                        state = State(task=REFUND_RETURN, awaiting="confirm", soft=True, order=ref)
+                        state.extra["offered"], done = True, False
                 elif state.awaiting == "confirm" and "confirmed" in state.extra:
                     if state.extra["confirmed"]:
                         reason = EscalationReason.order_request
@@ -574,6 +577,8 @@ class Dialogue:
             case _:  # refund_return
                 if order.status not in RETURNABLE:
                     keys = [f"return_{order.status.value}"]
+                elif state.extra.get("offered") and not state.extra.get("confirmed"):
+                    keys = ["return_not_started"]  # ("no" to "shall I start a return?")
                 elif state.extra.get("refund_status") and not state.reason:
                     keys = ["refund_not_received"]  # ("did my refund go through?")
                 elif state.reason:

@@ -546,6 +546,24 @@ def test_a_shipped_order_cannot_be_cancelled(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_delivered_order_cannot_be_cancelled_and_a_return_is_offered(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(
+        client, "anna-late", "cancel my order O0001111 anna.schmidt@example.de", "yes please"
+    )
+    assert "Shall I start a return?" in said(bodies[:1])
+    assert "reason for returning" in said(bodies[1:])
+    declined = chat(client, "anna-keeps", "cancel O0001111 anna.schmidt@example.de", "no thanks")
+    assert "no return for order O0001111" in said(declined[1:])
+    moved_on = chat(
+        client, "anna-asks", "cancel O0001111 anna.schmidt@example.de", "what are your hours?"
+    )
+    assert "return" not in said(moved_on[1:]).lower()
+    assert moved_on[-1]["conversation"]["status"] == "bot"
+
+
+@pytest.mark.usefixtures("shop")
 def test_change_the_address_of_an_unshipped_order(client: TestClient, session: Session) -> None:
     bodies = chat(
         client,
