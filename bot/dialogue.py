@@ -643,6 +643,7 @@ class Dialogue:
         context = self.replier.context(session, customer, order=shown)
         context |= {"retry": retry, "ref": state.order, "focused": focused}
         context["new_address"] = state.address
+        context["trouble"] = state.task == DELIVERY_PROBLEM  # (not "happy to check that")
         self._save(conversation, state, now)
         return Turn(Decision(Action.answer, keys[-1]), self.replier.render(context, *keys))
 

@@ -545,6 +545,12 @@ def test_a_shipped_order_cannot_be_cancelled(client: TestClient) -> None:
     assert bodies[-1]["conversation"]["status"] == "bot"
 
 
+def test_a_delivery_problem_is_asked_for_its_order_with_sympathy(client: TestClient) -> None:
+    bodies = chat(client, "damaged", "I received a damaged item, what should I do?")
+    assert "sorry" in said(bodies).lower() and "happy" not in said(bodies).lower()
+    assert "order number" in said(bodies)
+
+
 @pytest.mark.usefixtures("shop")
 def test_a_delivered_order_cannot_be_cancelled_and_a_return_is_offered(
     client: TestClient, session: Session
