@@ -465,6 +465,9 @@ class Engine:
             return None
         if intent in DIRECT_TASKS | ORDER_TALK_INTENTS:
             return understanding
+        if only_data(understanding.text, entities):  # ("O0010700 ida@example.com")
+            fallback = IntentPrediction(FALLBACK_INTENT, understanding.intent.confidence)
+            return replace(understanding, intent=fallback)
         ranking = understanding.intent.ranking
         if intent == COMPLAINT_INTENT and len(ranking) > 1 and ranking[1][0] in DIRECT_TASKS:
             label, confidence = ranking[1]

@@ -299,6 +299,21 @@ def test_an_unhappy_customer_in_the_queue_still_gets_the_order_lookup(
     )
 
 
+def test_an_order_and_its_email_sent_in_the_queue_are_looked_up(
+    client: TestClient, session: Session
+) -> None:
+    ida = make_customer(session, first_name="Ida", email="ida.mueller106@example.com")
+    make_order(session, ida, external_id="O0010700", tracking_number="JJD0010700")
+    session.commit()
+    first = chat(client, "angry-no-number", "wheres my stuff 😡 ordered last week")
+    assert first[0]["conversation"]["status"] == "waiting"
+    # (read as an account question, 0.29: order numbers and emails look like contact data)
+    data = chat(client, "angry-no-number", "O0010700 ida.mueller106@example.com")
+    assert data[0]["intent"]["label"] not in ("order_status", "nlu_fallback")
+    assert "JJD0010700" in said(data)
+    assert data[0]["conversation"]["status"] == "waiting"  # a person still answers
+
+
 class ReadsAsComplaint:
     """The real NLU, except that given texts read as a complaint over a runner-up intent
     (as the shipped model read "Good evening, could you tell me something about order
