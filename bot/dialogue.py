@@ -122,7 +122,8 @@ _POSTCODE_TOWN = re.compile(r"\b\d{4,5}\s+[^\W\d_]{3,}")
 # What went wrong with a delivery, said in the message that asks about it ("the parcel for
 # O0001234 never arrived", "my jacket arrived with a hole in the sleeve").
 _PROBLEM = re.compile(
-    r"(?i)(\b(never|not|nothing)|n'?t)\s+(\w+\s+){0,2}?(arrived?|came|come|received?|got|"
+    r"(?i)\b(never|not|nothing|(did|does|do|has|have|had|was|were|is|ca|wo)n'?t)\s+"
+    r"(\w+\s+){0,2}?(arrived?|came|come|received?|got|"
     r"delivered|turned up|showed up|work(s|ed|ing)?)\b(?!\s+yet)"
     r"|\b(missing|damaged|broken|broke|crack(s|ed)?|smashed|shattered|crushed|dent(s|ed)?|"
     r"chipped|bent|torn|ripped|"
