@@ -278,11 +278,12 @@ def create_db_engine(
             kwargs["poolclass"] = StaticPool
         else:
             Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
-            # Every connection is kept: SQLAlchemy's default pool for a SQLite file keeps 5
-            # and lets 10 more wait, so 32 concurrent chat messages reopened connections
-            # (five PRAGMAs each) and queued for them. Measured with bench.chat_throughput
-            # (SQLite, 32 visitors, same machine, alternating runs): the server's CPU per
-            # message 20.5 -> 19.5 ms (fresh visitors), 18.6 -> 17.2 ms (conversations).
+            # Every connection is kept: SQLAlchemy's default pool for a SQLite file keeps 5,
+            # opens 10 more at peaks and closes those as they come back, so 32 concurrent
+            # chat messages reopened connections (five PRAGMAs each) and queued for one.
+            # Measured with bench.chat_throughput (SQLite, 32 visitors, same machine,
+            # alternating runs): the server's CPU per message 20.5 -> 19.5 ms (fresh
+            # visitors), 18.6 -> 17.2 ms (conversations).
             kwargs |= {"pool_size": pool_size + max_overflow, "max_overflow": 0}
     else:
         kwargs |= {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": max_overflow}
