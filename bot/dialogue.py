@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.policy.escalation import Action, Decision, EscalationReason
+from bot.policy.escalation import Action, Decision, EscalationReason, PolicyConfig
 from bot.replying import Replier
 from bot.responses import Reply
 from crm.customers import service as customers
@@ -64,8 +64,6 @@ LOOSE_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope", "greet", "thanks", "
 # email is …" reads like contact details to the intent model).
 ORDER_TALK_INTENTS = LOOSE_INTENTS | {"opening_hours_contact"}
 NEVER_MIND_INTENT = "cancel_request"
-# Below this, the intent model's "never mind" drops no request: only the words do.
-SURE_NEVER_MIND = 0.5
 _SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "feedback_praise"})
 # "ok bye", "thanks, I'll look for it": the customer ends a request that is still asking.
 _CLOSING = frozenset({"thanks", "goodbye"})
@@ -134,14 +132,15 @@ _PROBLEM = re.compile(
 _HYPOTHETICAL = re.compile(r"(?i)\b(if|what happens|in case|what do i do)\b")
 # Why an item goes back, said with the request ("I'd like to return O0001234 because it's
 # too small", "return my shoes, they don't fit").
+_BECAUSE_WORDS = r"because|since|cause|cos|coz|bc"
 _RETURN_REASON = re.compile(
-    r"(?i)\b(because|since|cause|cos|coz|bc)\s+\S"
+    rf"(?i)\b({_BECAUSE_WORDS})\s+\S"
     r"|\btoo\s+(small|big|large|tight|loose|short|long|wide|narrow|heavy|dark|light)\b"
     r"|\b(do(es)?n'?t|do(es)? not|didn'?t|did not)\s+(fit|like|want|need|match|work)\b"
     r"|\b(damaged|broken|faulty|defective|wrong (size|colou?r|item|model)|not as (described|"
     r"pictured|shown|advertised)|changed my mind|poor quality|bad quality|arrived late)\b"
 )
-_BECAUSE = re.compile(r"(?i)\b(because|since|cause|cos|coz|bc)\s+(?=\S)")
+_BECAUSE = re.compile(rf"(?i)\b({_BECAUSE_WORDS})\s+(?=\S)")
 # What a postcode given as the proof looks like: two digits or more ("80331", "31-042",
 # "1012 AB"), or a digit beside a letter ("SW1A 1AA"); a lone "3" ("3 weeks") is none.
 _MAY_BE_POSTCODE = re.compile(r"(?i)\d[\s-]?\d|[^\W\d_]\d|\d(?!(st|nd|rd|th)\b)[^\W\d_]")
@@ -157,6 +156,9 @@ class DialogueConfig:
     max_failures_per_conversation: int = 3
     max_failures_per_visitor: int = 5
     failure_window: dt.timedelta = dt.timedelta(hours=24)
+    # an intent read below this is unsure (the policy's line): an unsure "never mind" drops
+    # no request, only the words do
+    unsure: float = PolicyConfig.unsure_intent
 
 
 @dataclass
@@ -235,7 +237,7 @@ class Dialogue:
         if state is not None:
             state.focus = focus
         intent = understanding.intent.label
-        if intent == NEVER_MIND_INTENT and understanding.intent.confidence < SURE_NEVER_MIND:
+        if intent == NEVER_MIND_INTENT and understanding.intent.confidence < self.config.unsure:
             intent = FALLBACK_INTENT  # ("still not here", read as never mind at 0.22)
         if state is not None and (intent == NEVER_MIND_INTENT or _NEVER_MIND.search(text)):
             conversation.dialogue = None

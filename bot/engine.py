@@ -114,7 +114,7 @@ class Engine:
         self.replier = Replier(responses, hours=hours, office=Office.of(self.settings), clock=clock)
         self.surveys = SurveyAnswers(self.settings, self.replier, clock, self.channels)
         self.dialogue = Dialogue(
-            self.replier, self.extractor, dialogue or dialogue_config(self.settings)
+            self.replier, self.extractor, dialogue or dialogue_config(self.settings, self.policy)
         )
         self.faq = FaqMatcher(nlu.encoder.encode, self.settings.faq_min_similarity)
 
@@ -292,8 +292,7 @@ class Engine:
             replies = self.replier.render(context, "escalation_cancelled")
             if entities_of(entities, ORDER) and _ASKS_ABOUT_ORDER.search(message.text):
                 # "actually never mind, where is O0004000": the lookup starts now
-                lookup = IntentPrediction(ORDER_STATUS, understanding.intent.confidence)
-                turn = step(replace(understanding, intent=lookup))
+                turn = step(_read_as(understanding, ORDER_STATUS))
                 replies += turn.replies if turn is not None else []
             return Decision(Action.answer, "escalation_cancelled"), replies
         if conversation.status is ConversationStatus.waiting:
@@ -311,10 +310,7 @@ class Engine:
         if only_data(message.text, entities) or self._unsure_person(understanding, entities):
             # "O0001234 anna@example.com": the intent model reads noise into bare order
             # numbers and emails; such a message says nothing but the data it carries.
-            understanding = replace(
-                understanding,
-                intent=IntentPrediction(FALLBACK_INTENT, understanding.intent.confidence),
-            )
+            understanding = _read_as(understanding, FALLBACK_INTENT)
         decision = decide(
             understanding,
             previous_intents=_Later(lambda: [_understood_as(m) for m in history]),
@@ -466,8 +462,7 @@ class Engine:
         if intent in DIRECT_TASKS | ORDER_TALK_INTENTS:
             return understanding
         if only_data(understanding.text, entities):  # ("O0010700 ida@example.com")
-            fallback = IntentPrediction(FALLBACK_INTENT, understanding.intent.confidence)
-            return replace(understanding, intent=fallback)
+            return _read_as(understanding, FALLBACK_INTENT)
         ranking = understanding.intent.ranking
         if intent == COMPLAINT_INTENT and len(ranking) > 1 and ranking[1][0] in DIRECT_TASKS:
             label, confidence = ranking[1]
@@ -552,12 +547,13 @@ class Engine:
                 )
 
 
-def dialogue_config(settings: Settings) -> DialogueConfig:
+def dialogue_config(settings: Settings, policy: PolicyConfig) -> DialogueConfig:
     return DialogueConfig(
         timeout=dt.timedelta(minutes=settings.dialogue_timeout_minutes),
         max_tries=settings.dialogue_max_tries,
         max_failures_per_conversation=settings.verify_max_failures_per_conversation,
         max_failures_per_visitor=settings.verify_max_failures_per_visitor,
+        unsure=policy.unsure_intent,
     )
 
 
@@ -583,6 +579,11 @@ def only_data(text: str, entities: Sequence[Entity]) -> bool:
     words = [w.lower() for w in _WORDS.findall(rest)]
     has_data = bool(entities) or any(c.isdigit() for c in rest)
     return has_data and all(w in _FILLER for w in words)
+
+
+def _read_as(understanding: Understanding, intent: str) -> Understanding:
+    """The message read as ``intent`` (with the intent model's confidence)."""
+    return replace(understanding, intent=IntentPrediction(intent, understanding.intent.confidence))
 
 
 def _understood_as(message: conversations.EarlierInbound) -> str | None:
