@@ -136,6 +136,9 @@ _BECAUSE_WORDS = r"because|since|cause|cos|coz|bc"
 _RETURN_REASON = re.compile(
     rf"(?i)\b({_BECAUSE_WORDS})\s+\S"
     r"|\btoo\s+(small|big|large|tight|loose|short|long|wide|narrow|heavy|dark|light)\b"
+    # ("exchange it for a bigger size", "swap them for another colour")
+    r"|\b(exchange|swap|change)\b[^.?!]{0,30}?\b(bigger|smaller|larger|other|different|"
+    r"another)\s+(size|colou?r|model|one)\b"
     r"|\b(do(es)?n'?t|do(es)? not|didn'?t|did not)\s+(fit|like|want|need|match|work)\b"
     r"|\b(damaged|broken|faulty|defective|wrong (size|colou?r|item|model)|not as (described|"
     r"pictured|shown|advertised)|changed my mind|poor quality|bad quality|arrived late)\b"
@@ -284,15 +287,12 @@ class Dialogue:
             else:  # no answer, or the same request again ("I just want to know where it is")
                 state.tries += 1
                 if state.tries >= self.config.max_tries:
-                    self._end(conversation, state, now)
-                    self.offer_person(conversation)
-                    context = self.replier.context(session, customer, order=False)
                     log.info("bot.dialogue.gave_up conversation=%s", conversation.id)
-                    return Turn(
-                        Decision(Action.answer, "dialogue_offer_human"),
-                        self.replier.render(context, "dialogue_offer_human"),
-                    )
+                    return self._give_up(session, conversation, customer, state, now)
                 if state.awaiting == "order" and _NO_NUMBER.search(text):
+                    if state.extra.get("no_number"):  # (said twice: a person can find it)
+                        return self._give_up(session, conversation, customer, state, now)
+                    state.extra["no_number"] = True
                     self._save(conversation, state, now)  # (where to find it; still asked)
                     context = self.replier.context(session, customer, order=False)
                     return Turn(
@@ -630,6 +630,10 @@ class Dialogue:
             keys = ["ask_order_proof"]
         else:
             first = state.awaiting is None
+            if not first and state.extra.get("no_number"):
+                # "I don't have the order number", then "my email is …": the bot cannot
+                # look an order up by an email alone; a person can find it
+                return self._give_up(session, conversation, customer, state, now)
             state.awaiting = "order"
             if state.task in DIRECT_TASKS or not first:
                 keys = ["ask_order_number" if state.email else "ask_order_and_proof"]
@@ -649,6 +653,22 @@ class Dialogue:
         context["trouble"] = state.task == DELIVERY_PROBLEM  # (not "happy to check that")
         self._save(conversation, state, now)
         return Turn(Decision(Action.answer, keys[-1]), self.replier.render(context, *keys))
+
+    def _give_up(
+        self,
+        session: Session,
+        conversation: Conversation,
+        customer: Customer,
+        state: State,
+        now: dt.datetime,
+    ) -> Turn:
+        """End the request and offer a person ("yes" takes the offer): the customer cannot
+        give what it needs (tried too often, or has no order number)."""
+        key = "no_number_offer_human" if state.extra.get("no_number") else "dialogue_offer_human"
+        self._end(conversation, state, now)
+        self.offer_person(conversation)
+        context = self.replier.context(session, customer, order=False)
+        return Turn(Decision(Action.answer, key), self.replier.render(context, key))
 
     def _hand_over(
         self,

@@ -677,6 +677,19 @@ def test_no_order_number_hears_where_to_find_it_and_the_request_goes_on(
 
 
 @pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize("then", ["my email is anna.schmidt@example.de", "I really don't have it"])
+def test_without_an_order_number_a_person_is_offered(client: TestClient, then: str) -> None:
+    """An email alone proves no order: a customer who has no order number is offered a
+    person instead of being asked for it again."""
+    visitor = "no-number-" + str(len(then))
+    bodies = chat(client, visitor, "where is my stuff", "i dont have the order number", then)
+    assert "talk to a person" in said(bodies[2:]).lower() and reveals_nothing(bodies)
+    taken = chat(client, visitor, "yes please")[0]
+    assert taken["conversation"]["status"] == "waiting"
+    assert taken["conversation"]["escalation_reason"] == "human_request"
+
+
+@pytest.mark.usefixtures("shop")
 def test_an_order_and_email_read_unsure_as_a_request_for_a_person_are_looked_up(
     client: TestClient,
 ) -> None:
@@ -772,6 +785,10 @@ def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
         ("the parcel for O0001234 never arrived", "the parcel for O0001234 never arrived"),
         ("my lamp arrived with a crack in the shade", "my lamp arrived with a crack in the shade"),
         ("I'd like to return O0001234 because it's too small", "it's too small"),
+        (
+            "I'd like to exchange O0001234 for a bigger size",
+            "I'd like to exchange O0001234 for a bigger size",
+        ),
     ],
 )
 def test_what_went_wrong_said_with_the_request_is_not_asked_again(
