@@ -43,6 +43,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "reason": "doesn't fit",
     "new_address": "Lindenweg 5, 10117 Berlin",
     "trouble": True,
+    "late": True,
     "opted_out": True,
     "wait": "10 minutes",
     "reopens": "tomorrow at 09:00",

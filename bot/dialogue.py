@@ -527,7 +527,7 @@ class Dialogue:
         context = self.replier.context(session, customer, order=order)
         context["reason"] = state.reason
         ref = orders.order_ref(order)
-        done = True
+        done, late = True, False
         reason: EscalationReason | None = None
 
         def note(text: str, request: str) -> None:  # (for the agents, with the order)
@@ -536,6 +536,9 @@ class Dialogue:
         match state.task:
             case "order_status":
                 keys = ["order_status_detail"]
+                if _late(order, now):  # (a person is offered: "yes" takes the offer)
+                    context["late"], late = True, True
+                    keys.append("order_late")
             case "delivery_problem":
                 if state.reason:  # what went wrong: a person sorts it out, as a complaint
                     reason = EscalationReason.complaint
@@ -595,6 +598,8 @@ class Dialogue:
             self._end(conversation, state, now)
         else:
             self._save(conversation, state, now)
+        if late:
+            self.offer_person(conversation)
         replies = self.replier.render(context, *keys)
         if reason is not None:
             self.replier.enqueue(session, conversation, customer, reason, 0.0)
@@ -745,6 +750,16 @@ def _address_spans(text: str) -> list[tuple[int, int]]:
     if spans or _ADDRESS_WORD.search(text):
         spans += [m.span() for m in _POSTCODE_TOWN.finditer(text)]
     return spans
+
+
+def _late(order: Order, now: dt.datetime) -> bool:
+    """Whether an order on its way should have arrived by now (its expected delivery day
+    has passed)."""
+    return (
+        order.status in (*CANCELLABLE, OrderStatus.shipped)
+        and order.estimated_delivery is not None
+        and order.estimated_delivery < now.date()
+    )
 
 
 def _stated_reason(task: str, text: str) -> str | None:

@@ -676,6 +676,21 @@ def test_no_order_number_hears_where_to_find_it_and_the_request_goes_on(
     assert "JJD0001234" in said(bodies[3:])
 
 
+def test_a_late_order_is_said_to_be_late_and_a_person_offered(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    bodies = chat(client, "on-time", "where is my order? O0001234 anna.schmidt@example.de")
+    assert "JJD0001234" in said(bodies) and "later than" not in said(bodies)
+    shop["latest"].estimated_delivery = dt.date.today() - dt.timedelta(days=2)
+    session.commit()
+    visitor = "late-order"
+    bodies = chat(client, visitor, "the tracking hasn't moved, O0001234 anna.schmidt@example.de")
+    assert "JJD0001234" in said(bodies) and "later than we expected" in said(bodies)
+    taken = chat(client, visitor, "yes")[0]
+    assert taken["conversation"]["status"] == "waiting"
+    assert taken["conversation"]["escalation_reason"] == "human_request"
+
+
 @pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize("then", ["my email is anna.schmidt@example.de", "I really don't have it"])
 def test_without_an_order_number_a_person_is_offered(client: TestClient, then: str) -> None:
