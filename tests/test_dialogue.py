@@ -747,6 +747,11 @@ def test_the_shops_frequent_questions_are_answered_without_stopping_a_request(
     faq = chat(client, "faq-visitor", "do you deliver to the UK?", "whats the delivery fee")
     assert "We deliver to Germany, Austria" in said(faq[:1])
     assert "costs €4.90" in said(faq[1:])
+    # A change to an order (no intent of its own: read unsure as a cancellation or a
+    # return) gets the shop's answer, not the cancellation's.
+    changed = chat(client, "faq-change", "can I change the size of my order before it ships?")
+    assert "can't be changed once it's placed" in said(changed)
+    assert "Shall I" not in said(changed)
     # "where is my order?" is no frequent question: it asks for the order, and a frequent
     # question in between leaves that request waiting for its order number.
     bodies = chat(
