@@ -33,7 +33,7 @@ from bot.faq import FaqMatcher
 from bot.inbound import Command, InboundMessage, Outcome
 from bot.policy.escalation import Action, Decision, EscalationReason, PolicyConfig, decide
 from bot.replying import Replier, signals
-from bot.responses import Reply, ResponseBook
+from bot.responses import FAQ_PREFIX, Reply, ResponseBook
 from bot.surveys import SurveyAnswers
 from careloop.config import Settings
 from crm.conversations import service as conversations
@@ -52,6 +52,7 @@ from crm.surveys import service as surveys
 from nlp.base import FALLBACK_INTENT, IntentPrediction, Understanding
 from nlp.entities import DEFAULT_ORDER_PATTERNS, EMAIL, ORDER, Entity, EntityExtractor, entities_of
 from nlp.pipeline import NLU
+from nlp.tone import WORD
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,6 +70,21 @@ DEFERRABLE = frozenset(
 # Answers that may come twice in a row ("thanks", then "thanks again"); any other answer
 # the previous message got is not given again (a person is offered).
 _SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", "feedback_praise", "help"})
+# "and to the UK?", "what about sundays?": a follow-up on the previous answer, of at most
+# this many words
+_FOLLOW_UP = re.compile(r"(?i)\W*(and|what about|how about|what of|same (for|with)|also)\b")
+_FOLLOW_UP_WORDS = 6
+# The general answers a follow-up may get again (besides the frequent questions)
+_FOLLOWABLE = frozenset(
+    {
+        "opening_hours_contact",
+        "payment_problem",
+        "loyalty_points",
+        "product_question",
+        "discount_offer",
+        "account_login",
+    }
+)
 # "actually never mind, where is O0001234": withdrawn in so many words, whatever the intent
 # model reads (here a lookup, 0.45, over never mind, 0.43)
 _STARTS_NEVER_MIND = re.compile(r"(?i)\W*((actually|ok(ay)?|oh|ah|sorry)\W+)?never\s?mind\b")
@@ -311,6 +327,14 @@ class Engine:
             # "O0001234 anna@example.com": the intent model reads noise into bare order
             # numbers and emails; such a message says nothing but the data it carries.
             understanding = _read_as(understanding, FALLBACK_INTENT)
+        followed = self._follows_up(conversation, understanding, entities, history)
+        if followed is not None and followed.startswith(FAQ_PREFIX):
+            # "do you ship to Austria?", then "and to the UK?": the same entry answers it
+            message.payload = {**(message.payload or {}), "faq": followed}
+            context = self.replier.context(session, customer)
+            return Decision(Action.answer, followed), self.replier.render(context, followed)
+        if followed is not None:  # ("when are you open?", then "and on sundays?")
+            understanding = _read_as(understanding, followed)
         decision = decide(
             understanding,
             previous_intents=_Later(lambda: [_understood_as(m) for m in history]),
@@ -362,7 +386,7 @@ class Engine:
         if not answering:
             conversation.dialogue = None  # an escalation or an opt-out ends any request
         context = self.replier.context(session, customer)
-        if self._said_just_before(decision, history):
+        if followed is None and self._said_just_before(decision, history):
             # "my discount code doesn't work", then "it says invalid": the same answer
             # twice in a row helps no one; a person is offered instead ("yes" takes it).
             self.dialogue.offer_person(conversation)
@@ -402,6 +426,35 @@ class Engine:
         if decision.action is not Action.answer or decision.response in _SAID_AGAIN_FREELY:
             return False
         return bool(history) and _understood_as(history[0]) == decision.response
+
+    def _follows_up(
+        self,
+        conversation: Conversation,
+        understanding: Understanding,
+        entities: list[Entity],
+        history: Sequence[conversations.EarlierInbound],
+    ) -> str | None:
+        """The answer key ("faq.0", "opening_hours_contact") of the previous message that
+        this one follows up on, or None: a few words that start like a follow-up ("and to
+        the UK?", "what about Sundays?"), which the intent model is unsure of, after a
+        general answer or a frequent question, with no request in progress. The previous
+        answer covers the follow-up ("We deliver to Germany, Austria, … not outside
+        Europe"), so it is given again rather than a "not sure" or an offer of a person."""
+        if (
+            not _FOLLOW_UP.match(understanding.text)
+            or len(WORD.findall(understanding.text)) > _FOLLOW_UP_WORDS
+            or understanding.intent.confidence >= self.policy.unsure_intent
+            or understanding.tone.cues
+            or entities_of(entities, ORDER)
+            or entities_of(entities, EMAIL)
+            or self.dialogue.in_progress(conversation)
+            or not history
+        ):
+            return None
+        previous = _understood_as(history[0])
+        if previous is None or not (previous.startswith(FAQ_PREFIX) or previous in _FOLLOWABLE):
+            return None
+        return previous
 
     def _unsure_person(self, understanding: Understanding, entities: list[Entity]) -> bool:
         """A request for a person that only the intent model reads, unsure, into a message

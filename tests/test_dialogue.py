@@ -773,6 +773,18 @@ def test_the_shops_frequent_questions_are_answered_without_stopping_a_request(
     assert angry[0]["conversation"]["status"] == "waiting"
 
 
+def test_a_follow_up_on_an_answer_gets_that_answer_again(client: TestClient) -> None:
+    """ "and to the UK?" says too little for the intent model (not sure, 0.46); the previous
+    answer covers it, and is not taken for the same question asked twice."""
+    faq = chat(client, "follow-faq", "do you ship to austria?", "and to the UK?")
+    assert "We don't ship outside Europe" in said(faq[1:])
+    hours = chat(client, "follow-hours", "when are you open?", "and on sundays?")
+    assert "Saturday 10:00" in said(hours[1:]) and "person" not in said(hours[1:])
+    # A follow-up the intent model reads with confidence is a new question.
+    order = chat(client, "follow-new", "what are your opening hours", "and where is my order?")
+    assert "order number" in said(order[1:]) and "Saturday" not in said(order[1:])
+
+
 @pytest.mark.usefixtures("shop")
 def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
     client: TestClient, session: Session
