@@ -123,6 +123,10 @@ _PROBLEM = re.compile(
     r"(?i)\b(never|not|nothing|(did|does|do|has|have|had|was|were|is|ca|wo)n'?t)\s+"
     r"(\w+\s+){0,2}?(arrived?|came|come|received?|got|"
     r"delivered|turned up|showed up|work(s|ed|ing)?)\b(?!\s+yet)"
+    # ("it says delivered but I don't have it")
+    r"|\b(says|said|shows|showing|marked( as)?)\s+(it('s| was| is)\s+)?delivered\s+but\b"
+    r"|\b((do|does|did|have|has)n'?t|do not|did not|never)\s+(have|got|get|see|seen)\s+"
+    r"(it|them|anything|a thing|the (parcel|package|order))\b(?!\s+yet)"
     r"|\b(missing|damaged|broken|broke|crack(s|ed)?|smashed|shattered|crushed|dent(s|ed)?|"
     r"chipped|bent|torn|ripped|"
     r"holes?|stain(s|ed)?|wet|soaked|leak(ed|ing|s)?|(was|were|been) opened|stolen|lost|faulty|"

@@ -816,6 +816,10 @@ def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
     [
         ("the parcel for O0001234 never arrived", "the parcel for O0001234 never arrived"),
         ("my lamp arrived with a crack in the shade", "my lamp arrived with a crack in the shade"),
+        (
+            "my package O0001234 says delivered but I don't have it",
+            "my package O0001234 says delivered but I don't have it",
+        ),
         ("I'd like to return O0001234 because it's too small", "it's too small"),
         (
             "I'd like to exchange O0001234 for a bigger size",
