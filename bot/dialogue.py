@@ -154,6 +154,7 @@ _MAY_BE_POSTCODE = re.compile(r"(?i)\d[\s-]?\d|[^\W\d_]\d|\d(?!(st|nd|rd|th)\b)[
 _NO_POSTCODE = frozenset({ORDER, DATE, MONEY, PHONE})
 CANCELLABLE = frozenset({OrderStatus.placed, OrderStatus.paid})
 RETURNABLE = frozenset({OrderStatus.shipped, OrderStatus.delivered})
+_REFUNDED = frozenset({OrderStatus.returned, OrderStatus.cancelled})
 
 
 @dataclass(frozen=True)
@@ -531,7 +532,7 @@ class Dialogue:
         context = self.replier.context(session, customer, order=order)
         context["reason"] = state.reason
         ref = orders.order_ref(order)
-        done, late = True, False
+        done, offer = True, False  # (offer: a person is offered after the answer)
         reason: EscalationReason | None = None
 
         def note(text: str, request: str) -> None:  # (for the agents, with the order)
@@ -540,8 +541,8 @@ class Dialogue:
         match state.task:
             case "order_status":
                 keys = ["order_status_detail"]
-                if _late(order, now):  # (a person is offered: "yes" takes the offer)
-                    context["late"], late = True, True
+                if _late(order, now):
+                    context["late"], offer = True, True
                     keys.append("order_late")
             case "delivery_problem":
                 if state.reason:  # what went wrong: a person sorts it out, as a complaint
@@ -587,6 +588,9 @@ class Dialogue:
             case _:  # refund_return
                 if order.status not in RETURNABLE:
                     keys = [f"return_{order.status.value}"]
+                    if state.extra.get("refund_status") and order.status in _REFUNDED:
+                        offer = True  # ("did my refund go through?": if it's late, a person)
+                        keys.append("refund_check_offer")
                 elif state.extra.get("offered") and not state.extra.get("confirmed"):
                     keys = ["return_not_started"]  # ("no" to "shall I start a return?")
                 elif state.extra.get("refund_status") and not state.reason:
@@ -602,7 +606,7 @@ class Dialogue:
             self._end(conversation, state, now)
         else:
             self._save(conversation, state, now)
-        if late:
+        if offer:  # ("yes" takes the offer)
             self.offer_person(conversation)
         replies = self.replier.render(context, *keys)
         if reason is not None:

@@ -866,6 +866,23 @@ def test_a_question_about_a_refund_is_no_new_return(client: TestClient, asked: s
     assert "reason for returning" not in said(bodies)
 
 
+def test_a_question_about_the_refund_of_a_returned_order_offers_a_person(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    shop["old"].status = OrderStatus.returned
+    session.commit()
+    visitor = "refund-returned"
+    bodies = chat(
+        client, visitor, "did my refund for O0001111 go through?", "anna.schmidt@example.de"
+    )
+    assert "already returned" in said(bodies[-1:]) and "check on your refund" in said(bodies[-1:])
+    taken = chat(client, visitor, "yes")[0]
+    assert taken["conversation"]["escalation_reason"] == "human_request"
+    # A new return of it hears that it is returned, with no offer.
+    again = chat(client, "return-returned", "I'd like to return O0001111 anna.schmidt@example.de")
+    assert "already returned" in said(again) and "check on your refund" not in said(again)
+
+
 @pytest.mark.usefixtures("shop")
 def test_return_asks_for_the_reason(client: TestClient, session: Session) -> None:
     bodies = chat(
