@@ -283,6 +283,18 @@ class Dialogue:
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
             elif (
+                intent not in LOOSE_INTENTS | _CLOSING
+                and intent != state.task
+                and not state.soft
+                and state.awaiting in ("address", "confirm")
+            ):
+                # A question on the side ("wait, when are you open?") is answered, and the
+                # request waits one more message for the address or the yes it asked for
+                # (soft: a reply that fills nothing then drops it).
+                state.soft = True
+                self._save(conversation, state, now)
+                return None
+            elif (
                 state.soft
                 or intent in _CLOSING
                 or (intent not in LOOSE_INTENTS and intent != state.task)
@@ -317,7 +329,7 @@ class Dialogue:
         if (
             state.task == CHANGE_ADDRESS
             and state.address is None
-            and (spans := _address_spans(text))
+            and (spans := _address_spans(text, entities))
         ):  # ("… I used the wrong address! The right one is Leopoldstr. 5, 80802 München")
             found = text[min(a for a, _ in spans) : max(b for _, b in spans)]
             state.address, state.soft = " ".join(found.split())[:300], False
@@ -378,6 +390,8 @@ class Dialogue:
                     return True
                 if state.reason is None and (reason := _stated_reason(state.task, text)):
                     state.reason, state.soft = reason, False  # ("they're too small")
+                    if suggested:  # (the answer to "is it about order O…?" is about it)
+                        state.order = str(suggested)
                     return True
                 return new_address  # (kept by step as the new address)
             case "proof":
@@ -751,13 +765,16 @@ class Dialogue:
         conversation.dialogue = asdict(state)
 
 
-def _address_spans(text: str) -> list[tuple[int, int]]:
+def _address_spans(text: str, entities: Sequence[Entity] = ()) -> list[tuple[int, int]]:
     """Where ``text`` holds a postal address: its street and house number, and beside
-    them (or after the word "address") a postcode with its town ("80331 München")."""
+    them (or after the word "address") a postcode with its town ("80331 München"); none
+    overlaps an order number or an email of ``entities`` ("… address for order 55821
+    ben@example.com" names no town "55821 ben")."""
     spans = [m.span() for m in _ADDRESS.finditer(text)]
     if spans or _ADDRESS_WORD.search(text):
         spans += [m.span() for m in _POSTCODE_TOWN.finditer(text)]
-    return spans
+    taken = [(e.start, e.end) for e in entities if e.type in (ORDER, EMAIL)]
+    return [(a, b) for a, b in spans if not any(a < end and start < b for start, end in taken)]
 
 
 def _late(order: Order, now: dt.datetime) -> bool:

@@ -554,6 +554,49 @@ def test_cancel_a_paid_order_after_confirmation(client: TestClient, session: Ses
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_reason_given_for_the_order_suggested_returns_that_order(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(
+        client,
+        "reason-for-suggested",
+        "where is my order? O0001234 anna.schmidt@example.de",
+        "how do returns work?",
+        "they're too small",
+    )
+    assert "Is it about order O0001234" in said(bodies[1:2])
+    assert "order number" not in said(bodies[2:])
+    assert private_note(session) == "Return of order O0001234: they're too small"
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_question_on_the_side_keeps_the_request_for_one_more_message(
+    client: TestClient, session: Session
+) -> None:
+    moving = chat(
+        client,
+        "side-address",
+        "I want to change the delivery address for order 55821 ben@example.com",
+        "wait, when are you open?",
+        "Leopoldstr. 7, 80802 München",
+    )
+    assert "Saturday 10:00" in said(moving[1:2])
+    assert moving[-1]["conversation"]["escalation_reason"] == "order_request"
+    assert "Leopoldstr. 7, 80802 München" in private_note(session)
+    # Two messages that give nothing asked for drop it.
+    dropped = chat(
+        client,
+        "side-confirm",
+        "cancel order 55821 ben@example.com",
+        "when are you open?",
+        "thanks",
+        "yes",
+    )
+    assert "Shall I" in said(dropped[:1]) and "Saturday 10:00" in said(dropped[1:2])
+    assert all(b["conversation"]["status"] == "bot" for b in dropped)
+
+
+@pytest.mark.usefixtures("shop")
 def test_a_shipped_order_cannot_be_cancelled(client: TestClient) -> None:
     bodies = chat(client, "anna-anon", "cancel my order O0001234 anna.schmidt@example.de")
     assert "already shipped" in said(bodies)
@@ -709,10 +752,14 @@ def test_an_order_and_email_read_unsure_as_a_request_for_a_person_are_looked_up(
     client: TestClient,
 ) -> None:
     """The intent model reads this as a request for a person (0.35): order numbers and
-    emails look like contact details to it."""
+    emails look like contact details to it. Read again without them, it is a return."""
     body = chat(client, "returner", "I'd like to send back O0001234 anna.schmidt@example.de")[0]
     assert body["intent"]["label"] == "human_agent" and body["intent"]["confidence"] < 0.5
-    assert body["conversation"]["status"] == "bot" and "JJD0001234" in said([body])
+    assert body["conversation"]["status"] == "bot"
+    assert "O0001234" in said([body]) and "reason for returning" in said([body])
+    # Read without them, a status question ("O0001234 anna@…, where is it") stays one.
+    looked = chat(client, "looker", "anna.schmidt@example.de O0001234 where is it")[0]
+    assert "JJD0001234" in said([looked])
     asked = chat(
         client, "asker", "O0001234 anna.schmidt@example.de, please put me through to a person"
     )
