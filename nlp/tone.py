@@ -32,7 +32,13 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"(take|taking) (you|this) to court|small claims|sue you|suing|court|"
         r"consumer (protection|rights|advice|centre|center)|ombudsman|trading standards|"
         r"\bbbb\b|better business bureau|verbraucherzentrale|police|fraud report|"
-        r"(rechts)?anwalt|avocat|abogado|avvocato|advocaat|dgccrf",
+        r"(rechts)?anwalt|avocat|abogado|avvocato|advocaat|dgccrf|"
+        # lawyers, courts and consumer bodies in more of a European shop's languages
+        r"avukat\w*|advogad[oa]|advokat|prawnik\w*|rechtliche schritte|juristische schritte|"
+        r"poursuites|azioni legali|vie legali|acciones legales|juridische stappen|"
+        r"kroki prawne|rzecznik praw konsument\w*|tüketici (hakem heyeti|mahkemesi)|"
+        r"livro de reclama(ç|c)(õ|o)es|portal da queixa|consumentenbond|konsumentverket|"
+        r"denuncia(r|ré)?",
     ),
     (
         "public",
@@ -40,7 +46,12 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"(post|write|share|tweet|put)(ing|ed)? (it |this |about (it|this|you) )?(on|all over) "
         r"(social media|twitter|x|facebook|instagram|tiktok|reddit|google)|"
         r"tell (everyone|all my friends)|go public|the (press|media|newspaper)|"
-        r"warn (other|everyone)|(i am|i'?m|is|am) a journalist",
+        r"warn (other|everyone)|(i am|i'?m|is|am) a journalist|"
+        r"(schlechte|negative) bewertung|bewertung (schreiben|abgeben|hinterlassen)|"
+        r"(avis|commentaire) n(é|e)gatif|mauvais avis|(reseña|opinión) negativa|mala reseña|"
+        r"recensione negativa|(scriver(ò|o)|lascer(ò|o)) una recensione|"
+        r"slechte (recensie|review|beoordeling)|negatywn\w* (opini\w*|recenzj\w*)|"
+        r"kötü yorum|avalia(ç|c)(ã|a)o negativa|reclame aqui|dålig recension",
     ),
     (
         "leave",
@@ -204,6 +215,22 @@ _IMPATIENCE = re.compile(
     r"c'est une blague|ras le bol|j'en ai marre|mir reicht'?s|"
     r"(zweite|dritte|vierte) (nachricht|mail|e-mail|mal)|(escrito|llamado) (dos|tres|cuatro|\d+) "
     r"veces|"
+    # asking again, outrage and "thieves" in more of a European shop's languages (they
+    # count like "third time" and "scam" above: backed by a negative reading or another cue)
+    r"zum (zweiten|dritten|vierten) mal|(deuxi(è|e)me|troisi(è|e)me|quatri(è|e)me) "
+    r"(fois|mail|e-mail|message)|(seconda|terza|quarta) (volta|mail|e-mail|richiesta)|"
+    r"(tercera|terceira|cuarta) vez|(segundo|tercer) (correo|mensaje)|"
+    r"(tweede|derde|vierde) (keer|mail|e-mail|bericht)|"
+    r"(drugi|trzeci|czwarty) raz|(üçüncü|dördüncü) (kez|defa|kere)|(tredje|fjärde) gången|"
+    r"derni(è|e)re fois que je (demande|(é|e)cris)|"
+    r"inakzeptabel|unversch(ä|ae)mt\w*|frechheit|zumutung|skandal(ö|oe)s|"
+    r"inacceptable|scandaleu(x|se)|honteu(x|se)|inaceptable|vergonzos[oa]|indignante|"
+    r"inaccettabile|vergognos[oa]|scandalos[oa]|onacceptabel|schandalig|een schande|"
+    r"niedopuszczaln\w*|skandaliczn\w*|(ż|z)enada|rezalet|kabul edilemez|inaceit(á|a)vel|"
+    r"vergonhos[oa]|uma vergonha|oacceptabelt|skandal(ö|o)st|"
+    r"betr(ü|ue)g(er\w*)?|abzocke|arnaque|escroc\w*|estafa(dores)?|ladrones|truffa(tori)?|"
+    r"ladri|oplicht(ing|ers)|oszu(st\w*|ści)|złodzie\w*|dolandırıcı\w*|ladr(õ|o)es|"
+    r"bedr(ä|a)g(eri|are)|tjuvar|"
     r"(if|unless)\b[^.?!\n]{0,40}\b(not|no|\w+n'?t)\b[^.?!\n]{0,30}\b(by|before|until) "
     r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|"
     r"next week))\b"

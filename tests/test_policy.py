@@ -406,6 +406,22 @@ def test_ultimatums_swearing_and_threats_in_the_customers_languages_are_read() -
         assert not read_tone(calm).impatience, calm
 
 
+def test_asking_again_outrage_and_threats_in_the_customers_languages_are_read() -> None:
+    for text in (
+        "Das ist eine Frechheit!",
+        "C'est la troisième fois que j'écris",
+        "Terza mail, nessuna risposta",
+        "Es inaceptable",
+        "Jullie zijn oplichters",
+        "Tredje gången jag skriver",
+    ):
+        assert read_tone(text).impatience, text
+    assert read_tone("Vou falar com o meu advogado").threat == "legal"
+    assert read_tone("Ik ga een slechte review schrijven").threat == "public"
+    for calm in ("Het bedrag klopt niet?", "Ich habe zum ersten Mal bestellt", "Merci beaucoup"):
+        assert not read_tone(calm).cues, calm
+
+
 def test_dissatisfaction_said_in_the_customers_languages_is_a_complaint() -> None:
     for text in (
         "Jestem bardzo niezadowolona. The jacket looks nothing like the photos.",
