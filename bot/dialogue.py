@@ -110,6 +110,9 @@ _STREET = r"stra(ss|ß)e|str\.?|weg|gasse|platz|allee|damm"
 _ADDRESS = re.compile(
     rf"(?i)\b[^\W\d_][\w'.-]*?({_STREET})\s*\d+[a-z]?\b"
     rf"|\b((?-i:[^\W\d_a-z][\w'.-]*)\s+){{0,2}}({_STREET})\s+\d+[a-z]?\b"  # (Berliner Allee 5)
+    # a street named without its kind, before a postcode and town ("Zeil 10, 60313 Frankfurt")
+    r"|\b(?!(order|bestellung|auftrag|commande|pedido|ordine)\b)"
+    r"((?-i:[^\W\d_a-z][\w'.-]*)\s+){1,3}\d+[a-z]?,\s*\d{4,5}\s+[^\W\d_]{3,}"
     r"|\b\d+[a-z]?,?\s+([^\W\d_][\w'-]*\s+){1,3}(street|st|road|rd|avenue|ave|lane|ln|drive|"
     r"dr|close|court|crescent|terrace|boulevard|blvd)\b"
     r"|\b(rue|via|viale|calle|avenida|ulica|ul\.)\s+[^\W\d_][^\d,;]{1,40}?\d+"
@@ -443,6 +446,9 @@ class Dialogue:
                 order = found
             else:
                 proof_text = _proof_text(text, entities)
+                if state.task == CHANGE_ADDRESS:  # (the new address's postcode is no proof)
+                    for start, end in sorted(_address_spans(proof_text), reverse=True):
+                        proof_text = proof_text[:start] + " " + proof_text[end:]
                 if state.email is None and not _MAY_BE_POSTCODE.search(proof_text):
                     state.awaiting, state.soft = "proof", False
                     return self._ask(session, conversation, customer, state, now)

@@ -328,7 +328,11 @@ class Engine:
             # A person has this conversation: the bot stays quiet.
             return Decision(Action.silent), []
         understanding = self._read_without_data(understanding, entities)
-        if only_data(message.text, entities) or self._unsure_person(understanding, entities):
+        if (
+            only_data(message.text, entities)
+            or self._unsure_person(understanding, entities)
+            or self._says_nothing(understanding)
+        ):
             # "O0001234 anna@example.com": the intent model reads noise into bare order
             # numbers and emails; such a message says nothing but the data it carries.
             understanding = _read_as(understanding, FALLBACK_INTENT)
@@ -487,6 +491,15 @@ class Engine:
             return understanding
         log.info("bot.intent.read_without_data intent=%s", intent.label)
         return replace(understanding, intent=intent)
+
+    def _says_nothing(self, understanding: Understanding) -> bool:
+        """Punctuation alone ("?", "...") that the intent model is unsure of and that carries
+        no tone cue ("?" was read as thanks at 0.18: "You're welcome!")."""
+        return (
+            not any(c.isalnum() for c in understanding.text)
+            and understanding.intent.confidence < self.policy.unsure_intent
+            and not understanding.tone.cues
+        )
 
     def _unsure_person(self, understanding: Understanding, entities: list[Entity]) -> bool:
         """A request for a person that only the intent model reads, unsure, into a message

@@ -569,6 +569,31 @@ def test_a_reason_given_for_the_order_suggested_returns_that_order(
     assert private_note(session) == "Return of order O0001234: they're too small"
 
 
+def test_a_new_address_with_its_postcode_is_no_proof_of_the_order(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    """Anna's order goes to 10115; the new address's postcode is not tried as the proof
+    (a failed proof counts towards the hand-over and forgets the order number)."""
+    shop["latest"].status = OrderStatus.paid
+    session.commit()
+    bodies = chat(
+        client,
+        "new-address-no-proof",
+        "please change the address of O0001234 to Zeil 10, 60313 Frankfurt",
+        "anna.schmidt@example.de",
+    )
+    assert "couldn't match" not in said(bodies) and "email address" in said(bodies[:1])
+    assert "New delivery address requested for order O0001234: Zeil 10, 60313 Frankfurt" in (
+        private_note(session)
+    )
+    assert session.scalars(select(VerificationAttempt.succeeded)).all() == [True]
+
+
+def test_punctuation_alone_is_not_understood(client: TestClient) -> None:
+    body = chat(client, "just-a-question-mark", "?")[0]
+    assert "not sure I understood" in said([body])
+
+
 @pytest.mark.usefixtures("shop")
 def test_a_question_on_the_side_keeps_the_request_for_one_more_message(
     client: TestClient, session: Session
