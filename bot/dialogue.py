@@ -340,9 +340,12 @@ class Dialogue:
             state.order = named[0]
         if state.email is None and emails:
             state.email = emails[0]
+        refused = set(state.extra.get("refused_emails", []))
         if state.email is None and state.order is not None:
-            refused = set(state.extra.get("refused_emails", []))
             state.email = next((e for e in earlier_emails if e not in refused), None)
+        elif state.email is None and state.task in DIRECT_TASKS and state.awaiting is None:
+            # ("hi, I'm Ben, ben@example.com", then "where's my order?"): only the number
+            state.extra["email_given"] = any(e not in refused for e in earlier_emails)
         return self._resolve(session, conversation, identity, customer, state, text, entities, now)
 
     def _bare_orders(self, text: str, entities: list[Entity]) -> list[Entity]:
@@ -670,6 +673,8 @@ class Dialogue:
             state.awaiting = "order"
             if state.task in DIRECT_TASKS or not first:
                 keys = ["ask_order_number" if state.email else "ask_order_and_proof"]
+                if state.extra.get("email_given") and not state.email:
+                    keys = ["ask_order_number"]
             else:
                 # "How do returns work?": the general answer, and an offer to look at an order.
                 state.soft = True
@@ -682,6 +687,7 @@ class Dialogue:
                 keys = [state.task, "ask_which_order" if shown else "offer_order_lookup"]
         context = self.replier.context(session, customer, order=shown)
         context |= {"retry": retry, "ref": state.order, "focused": focused}
+        context["email_given"] = bool(state.extra.get("email_given"))
         context["new_address"] = state.address
         context["trouble"] = state.task == DELIVERY_PROBLEM  # (not "happy to check that")
         self._save(conversation, state, now)

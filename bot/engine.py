@@ -75,6 +75,9 @@ _SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", "feedback_praise",
 # this many words
 _FOLLOW_UP = re.compile(r"(?i)\W*(and|what about|how about|what of|same (for|with)|also)\b")
 _FOLLOW_UP_WORDS = 6
+# What a second reading without the order numbers and emails may find: an order request,
+# or a greeting ("hi, I'm Ben, ben@example.com": not sure, 0.27)
+_READ_WITHOUT_DATA = TASKS | {"greet"}
 # Readings a second reading without the order numbers and emails never replaces: a
 # complaint or an opt-out, even an unsure one, stays what the policy reads it as
 _NOT_READ_AGAIN = frozenset({"complaint", "opt_out"})
@@ -468,11 +471,11 @@ class Engine:
     def _read_without_data(
         self, understanding: Understanding, entities: list[Entity]
     ) -> Understanding:
-        """The message read as an order request when, with its order numbers and emails
-        left out, the intent model reads one surely where it was unsure of the whole ("I
-        want to return O0010700 ida@example.com": not sure, 0.48; "I want to return":
-        a return). Order numbers and emails look like noise or contact details to it.
-        Costs a second reading, only for an unsure message that names an order or email."""
+        """The message read as an order request (or a greeting) when, with its order
+        numbers and emails left out, the intent model reads one surely where it was unsure
+        of the whole ("I want to return O0010700 ida@example.com": not sure, 0.48; "I want
+        to return": a return). Order numbers and emails look like noise or contact details
+        to it. Costs a second reading, only for an unsure message naming an order or email."""
         data = [e for e in entities if e.type in (ORDER, EMAIL)]
         if (
             not data
@@ -487,7 +490,7 @@ class Engine:
         if len(WORD.findall(text)) < 2:
             return understanding
         intent = self.nlu.understand(text).intent
-        if intent.label not in TASKS or intent.confidence < self.policy.unsure_intent:
+        if intent.label not in _READ_WITHOUT_DATA or intent.confidence < self.policy.unsure_intent:
             return understanding
         log.info("bot.intent.read_without_data intent=%s", intent.label)
         return replace(understanding, intent=intent)

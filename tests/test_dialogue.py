@@ -589,6 +589,18 @@ def test_a_new_address_with_its_postcode_is_no_proof_of_the_order(
     assert session.scalars(select(VerificationAttempt.succeeded)).all() == [True]
 
 
+@pytest.mark.usefixtures("shop")
+def test_an_email_given_with_a_greeting_is_used_for_the_order_asked_later(
+    client: TestClient,
+) -> None:
+    visitor = "hi-with-email"
+    bodies = chat(client, visitor, "hi, I'm Anna, anna.schmidt@example.de", "where is my order?")
+    assert "not sure" not in said(bodies[:1]) and "Hi" in said(bodies[:1])
+    assert "email address you gave me" in said(bodies[1:]) and reveals_nothing(bodies)
+    found = chat(client, visitor, "O0001234")
+    assert "JJD0001234" in said(found)
+
+
 def test_punctuation_alone_is_not_understood(client: TestClient) -> None:
     body = chat(client, "just-a-question-mark", "?")[0]
     assert "not sure I understood" in said([body])
