@@ -836,6 +836,9 @@ def test_the_shops_frequent_questions_are_answered_without_stopping_a_request(
     changed = chat(client, "faq-change", "can I change the size of my order before it ships?")
     assert "can't be changed once it's placed" in said(changed)
     assert "Shall I" not in said(changed)
+    # A frequent question about a named order is matched with "my order" in its place.
+    invoice = chat(client, "faq-invoice", "I need an invoice for O0001234")
+    assert "Orders → Invoice" in said(invoice)
     resend = chat(client, "faq-resend", "can you resend my order confirmation email?")
     assert "spam folder" in said(resend)
     # "where is my order?" is no frequent question: it asks for the order, and a frequent
