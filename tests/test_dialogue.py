@@ -601,6 +601,13 @@ def test_an_email_given_with_a_greeting_is_used_for_the_order_asked_later(
     assert "JJD0001234" in said(found)
 
 
+def test_an_answer_that_points_to_a_person_offers_one_in_a_tap(client: TestClient) -> None:
+    answer = chat(client, "charged-twice", "I was charged twice for my order")[0]
+    assert "Talk to a person" in answer["replies"][0]["quick_replies"]
+    tapped = chat(client, "charged-twice", "Talk to a person")[0]
+    assert tapped["conversation"]["escalation_reason"] == "human_request"
+
+
 def test_punctuation_alone_is_not_understood(client: TestClient) -> None:
     body = chat(client, "just-a-question-mark", "?")[0]
     assert "not sure I understood" in said([body])
