@@ -275,6 +275,12 @@ class Dialogue:
             task = intent if intent in TASKS else None
             if task is None and named and intent in ORDER_TALK_INTENTS:
                 task = ORDER_STATUS
+            if (
+                task == ORDER_STATUS
+                and understanding.intent.confidence < self.config.unsure
+                and _stated_reason(DELIVERY_PROBLEM, text)
+            ):  # ("I ordered 2 items but only got 1, order O0004000": status at 0.28)
+                task = DELIVERY_PROBLEM
             if task is None:
                 return None
             state = State(task=task, focus=focus)

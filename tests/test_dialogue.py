@@ -913,6 +913,10 @@ def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
         ("the parcel for O0001234 never arrived", "the parcel for O0001234 never arrived"),
         ("my lamp arrived with a crack in the shade", "my lamp arrived with a crack in the shade"),
         (
+            "Hello, I ordered 2 items but only got 1, order O0001234",
+            "Hello, I ordered 2 items but only got 1, order O0001234",
+        ),
+        (
             "my package O0001234 says delivered but I don't have it",
             "my package O0001234 says delivered but I don't have it",
         ),
