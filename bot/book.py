@@ -44,6 +44,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "new_address": "Lindenweg 5, 10117 Berlin",
     "trouble": True,
     "late": True,
+    "general": False,
     "opted_out": True,
     "wait": "10 minutes",
     "reopens": "tomorrow at 09:00",

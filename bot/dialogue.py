@@ -137,6 +137,11 @@ _PROBLEM = re.compile(
     r"parcel|model|order)|instead of|only (got|received|came)|(got|received) nothing)\b"
 )
 _HYPOTHETICAL = re.compile(r"(?i)\b(if|what happens|in case|what do i do)\b")
+# A delivery problem asked about in general ("what happens if my parcel gets lost?"), not
+# reported ("I got a damaged item, what do I do?")
+_IN_GENERAL = re.compile(
+    r"(?i)\b(what happens|what if|in case|if (my|a|the|an) (parcel|package|order|item|delivery))\b"
+)
 # Why an item goes back, said with the request ("I'd like to return O0001234 because it's
 # too small", "return my shoes, they don't fit").
 _BECAUSE_WORDS = r"because|since|cause|cos|coz|bc"
@@ -288,6 +293,10 @@ class Dialogue:
                 state.extra["refund_status"] = True  # a question, not a new return
             else:  # "… because it's too small", "the parcel never arrived": not asked again
                 state.reason = _stated_reason(task, text)
+            if task == DELIVERY_PROBLEM and not named and _IN_GENERAL.search(text):
+                # "what happens if my parcel gets lost?": asked in general, no apology, and a
+                # reply that gives no order drops the offer to look at one (soft)
+                state.extra["general"], state.soft = True, True
         elif not filled:
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
@@ -695,7 +704,9 @@ class Dialogue:
         context |= {"retry": retry, "ref": state.order, "focused": focused}
         context["email_given"] = bool(state.extra.get("email_given"))
         context["new_address"] = state.address
-        context["trouble"] = state.task == DELIVERY_PROBLEM  # (not "happy to check that")
+        general = bool(state.extra.get("general"))
+        context["general"] = general
+        context["trouble"] = state.task == DELIVERY_PROBLEM and not general  # (an apology)
         self._save(conversation, state, now)
         return Turn(Decision(Action.answer, keys[-1]), self.replier.render(context, *keys))
 

@@ -882,6 +882,15 @@ def test_a_follow_up_on_an_answer_gets_that_answer_again(client: TestClient) -> 
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_delivery_problem_asked_in_general_gets_no_apology(client: TestClient) -> None:
+    bodies = chat(client, "what-if-lost", "what happens if my parcel gets lost?", "ok thanks")
+    assert "replacement or refund" in said(bodies[:1]) and "sorry" not in said(bodies[:1])
+    assert "order number" not in said(bodies[1:])  # (the offer to look is dropped)
+    reported = chat(client, "lost-for-real", "I got a damaged item, what do I do?")
+    assert "sorry" in said(reported).lower()
+
+
+@pytest.mark.usefixtures("shop")
 def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
     client: TestClient, session: Session
 ) -> None:
