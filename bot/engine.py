@@ -163,6 +163,8 @@ class Engine:
         )
         found = [] if inbound.command else self.extractor.extract(inbound.text)
         entities = [e.as_dict() for e in found]
+        # (what the bot acts on; the message keeps the models' own reading)
+        reading = understanding and self._read_without_data(understanding, found)
         identity, conversation = conversations.find_visitor(
             session, channel=inbound.channel, external_id=inbound.user_id
         )
@@ -238,12 +240,12 @@ class Engine:
                 )
             )
         )
-        if understanding is None:
+        if reading is None:
             assert inbound.command is not None
             decision, texts = self._command(session, conversation, inbound, linked=linked)
         else:
             decision, texts = self._decide(
-                session, conversation, identity, message, understanding, found, history
+                session, conversation, identity, message, reading, found, history
             )
         replies = self.replier.send(
             session, conversation, message, texts, channel=self.channels.get(inbound.channel)
@@ -330,7 +332,6 @@ class Engine:
         if conversation.status in HUMAN_HAS_IT:
             # A person has this conversation: the bot stays quiet.
             return Decision(Action.silent), []
-        understanding = self._read_without_data(understanding, entities)
         if (
             only_data(message.text, entities)
             or self._unsure_person(understanding, entities)
@@ -475,7 +476,8 @@ class Engine:
         numbers and emails left out, the intent model reads one surely where it was unsure
         of the whole ("I want to return O0010700 ida@example.com": not sure, 0.48; "I want
         to return": a return). Order numbers and emails look like noise or contact details
-        to it. Costs a second reading, only for an unsure message naming an order or email."""
+        to it. Costs a second reading, only for an unsure message naming an order or email,
+        before the database transaction (as the first reading)."""
         data = [e for e in entities if e.type in (ORDER, EMAIL)]
         if (
             not data
@@ -539,7 +541,9 @@ class Engine:
         """The answer of the frequent question nearest to the message, if near enough
         (noted on the message: it was understood, whatever its intent read). A message
         naming an order or an email is matched once more with "my order" and "my email" in
-        their place ("I need an invoice for O0004000": 0.737, "… for my order": 0.897)."""
+        their place ("I need an invoice for O0004000": 0.737, "… for my order": 0.897): a
+        second encoding inside the transaction, only for a message naming an order or an
+        email that no order request takes and that met no question as it is."""
         found = self.faq.match(self.responses.faq, understanding.text, understanding.vector)
         if found is None and (general := _data_named(understanding.text, entities)) is not None:
             found = self.faq.match(self.responses.faq, general, None)
