@@ -42,7 +42,17 @@ from crm.customers import service as customers
 from crm.models import ChannelIdentity, Conversation, Customer, Order, OrderStatus
 from crm.orders import service as orders
 from nlp.base import FALLBACK_INTENT, Understanding, plain_text
-from nlp.entities import DATE, EMAIL, MONEY, ORDER, PHONE, Entity, EntityExtractor, entities_of
+from nlp.entities import (
+    DATE,
+    EMAIL,
+    MONEY,
+    ORDER,
+    PHONE,
+    Entity,
+    EntityExtractor,
+    entities_of,
+    replace_entities,
+)
 
 log = logging.getLogger(__name__)
 
@@ -687,9 +697,9 @@ class Dialogue:
                 return self._give_up(session, conversation, customer, state, now)
             state.awaiting = "order"
             if state.task in DIRECT_TASKS or not first:
-                keys = ["ask_order_number" if state.email else "ask_order_and_proof"]
-                if state.extra.get("email_given") and not state.email:
-                    keys = ["ask_order_number"]
+                # (an email given now or earlier in the chat: only the number is asked for)
+                given = state.email or state.extra.get("email_given")
+                keys = ["ask_order_number" if given else "ask_order_and_proof"]
             else:
                 # "How do returns work?": the general answer, and an offer to look at an order.
                 state.soft = True
@@ -833,8 +843,4 @@ def _proof_text(text: str, entities: list[Entity]) -> str:
     """The text with the named order numbers, dates, amounts and phone numbers blanked (so
     "55821" is no postcode proof, nor is "3 weeks ago"), in the form the entities were
     found in (full-width digits as ASCII ones)."""
-    text = plain_text(text)
-    for entity in sorted(entities, key=lambda e: e.start, reverse=True):
-        if entity.type in _NO_POSTCODE and text[entity.start : entity.end] == entity.text:
-            text = text[: entity.start] + " " + text[entity.end :]
-    return text
+    return replace_entities(plain_text(text), entities, dict.fromkeys(_NO_POSTCODE, " "))

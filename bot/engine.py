@@ -51,7 +51,15 @@ from crm.models import (
 )
 from crm.surveys import service as surveys
 from nlp.base import FALLBACK_INTENT, IntentPrediction, Understanding
-from nlp.entities import DEFAULT_ORDER_PATTERNS, EMAIL, ORDER, Entity, EntityExtractor, entities_of
+from nlp.entities import (
+    DEFAULT_ORDER_PATTERNS,
+    EMAIL,
+    ORDER,
+    Entity,
+    EntityExtractor,
+    entities_of,
+    replace_entities,
+)
 from nlp.pipeline import NLU
 from nlp.tone import WORD
 
@@ -485,10 +493,7 @@ class Engine:
             or understanding.intent.label in _NOT_READ_AGAIN
         ):
             return understanding
-        text = understanding.text
-        for entity in sorted(data, key=lambda e: e.start, reverse=True):
-            if text[entity.start : entity.end] == entity.text:
-                text = text[: entity.start] + " " + text[entity.end :]
+        text = replace_entities(understanding.text, data)
         if len(WORD.findall(text)) < 2:
             return understanding
         intent = self.nlu.understand(text).intent
@@ -686,10 +691,7 @@ _WORDS = re.compile(r"[^\W\d_]{2,}")
 def only_data(text: str, entities: Sequence[Entity]) -> bool:
     """Whether the message is just entities and filler words ("order O0001234, my email is
     anna@example.com", "postcode 10115")."""
-    rest = text
-    for entity in sorted(entities, key=lambda e: e.start, reverse=True):
-        if rest[entity.start : entity.end] == entity.text:
-            rest = rest[: entity.start] + " " + rest[entity.end :]
+    rest = replace_entities(text, entities)
     words = [w.lower() for w in _WORDS.findall(rest)]
     has_data = bool(entities) or any(c.isdigit() for c in rest)
     return has_data and all(w in _FILLER for w in words)
@@ -698,12 +700,8 @@ def only_data(text: str, entities: Sequence[Entity]) -> bool:
 def _data_named(text: str, entities: Sequence[Entity]) -> str | None:
     """``text`` with its order numbers and emails put as "my order" and "my email", or
     None when it names none."""
-    named = False
-    for entity in sorted(entities, key=lambda e: e.start, reverse=True):
-        if entity.type in (ORDER, EMAIL) and text[entity.start : entity.end] == entity.text:
-            said = "my order" if entity.type == ORDER else "my email"
-            text, named = text[: entity.start] + said + text[entity.end :], True
-    return text if named else None
+    named = replace_entities(text, entities, {ORDER: "my order", EMAIL: "my email"})
+    return named if named != text else None
 
 
 def _read_as(understanding: Understanding, intent: str) -> Understanding:

@@ -23,7 +23,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -304,6 +304,19 @@ def _date_value(kind: str, m: re.Match[str], today: dt.date) -> str | bool | Non
         days = n * (7 if groups["unit"].lower().startswith("week") else 1)
         return (today - dt.timedelta(days=days)).isoformat()
     return None  # "last week": a date, but not one day
+
+
+def replace_entities(
+    text: str, entities: Sequence[Entity], said: Mapping[str, str] | None = None
+) -> str:
+    """``text`` with each entity put as ``said[entity.type]`` (every entity as a space when
+    ``said`` is None; an entity of a type not in ``said`` stays). An entity whose span in
+    ``text`` no longer shows its text (found in another form of it) stays too."""
+    for entity in sorted(entities, key=lambda e: e.start, reverse=True):
+        word = " " if said is None else said.get(entity.type)
+        if word is not None and text[entity.start : entity.end] == entity.text:
+            text = text[: entity.start] + word + text[entity.end :]
+    return text
 
 
 def entities_of(entities: Sequence[Entity], kind: str) -> list[str]:
