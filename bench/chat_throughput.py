@@ -7,10 +7,11 @@ database, the scheduler off) takes web-chat messages from an asyncio + httpx cli
 loopback at each concurrency level: every message from a fresh visitor asking a routine
 question, and a variant where each visitor sends a 10-message conversation. Reported per
 level: messages per second, p50/p99 latency, errors, the ratio of the rate to the raw
-batched encode rate measured in the same run, and the server's CPU time per message (all
-its processes, from ``/proc``; Linux only, else absent). On a shared machine the rate
-swings with the other work, while the CPU time a message costs the server moves far less:
-compare changes by it too.
+batched encode rate measured in the same run, and the CPU time per message of the server
+(all its processes, from ``/proc``; Linux only, else absent) and of the load client (this
+process; on a machine with few cores the client takes its share of them). On a shared
+machine the rate swings with the other work, while the CPU time a message costs the server
+moves far less: compare changes by it too.
 
     .venv/bin/python -m bench.chat_throughput [--database sqlite|postgresql] [--workers N]
         [--levels 1,8,32,128] [--seconds 15] [--admin-url URL]
@@ -234,12 +235,16 @@ def main() -> None:
         for level in [int(x) for x in args.levels.split(",")]:
             for name, turns in (("fresh_visitor", 1), ("conversation_10", 10)):
                 cpu_before = server_cpu_seconds(proc.pid)
+                client_before = time.process_time()
                 row = asyncio.run(load(base, level, args.seconds, turns))
+                client_cpu = time.process_time() - client_before
                 cpu_after = server_cpu_seconds(proc.pid)
                 if cpu_before is not None and cpu_after is not None and row["messages"]:
                     row["server_cpu_ms_per_msg"] = round(
                         1000 * (cpu_after - cpu_before) / row["messages"], 2
                     )
+                if row["messages"]:
+                    row["client_cpu_ms_per_msg"] = round(1000 * client_cpu / row["messages"], 2)
                 row["ratio_to_raw_batched_encode"] = round(
                     row["msg_per_s"] / raw["batched_msg_per_s"], 3
                 )
