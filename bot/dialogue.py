@@ -405,10 +405,18 @@ class Dialogue:
         """Fill what the bot asked for from this message; whether it filled anything."""
         match state.awaiting:
             case "order":
+                # After a wrong pair, the half sent again goes with the other half of that
+                # pair ("sorry, typo: anna@…" after "O0001234" and a mistyped email).
+                unmatched = state.extra.pop("unmatched", None) or {}
                 if named:
                     state.order = named[0]
                     if emails:
                         state.email = emails[0]
+                    elif unmatched.get("email") and named[0] != unmatched.get("order"):
+                        state.email = unmatched["email"]
+                    return True
+                if emails and unmatched.get("order") and emails[0] != unmatched.get("email"):
+                    state.order, state.email = unmatched["order"], emails[0]
                     return True
                 suggested = state.extra.get("suggested")
                 # "yes" to "is it about order O…?", or the new address right away
@@ -550,6 +558,7 @@ class Dialogue:
                     *state.extra.get("refused_emails", []),
                     state.email,
                 ]
+            state.extra["unmatched"] = {"order": ref, "email": state.email}
             state.order = state.email = None
             state.awaiting, state.soft = "order", False
             self._save(conversation, state, now)

@@ -261,6 +261,35 @@ def test_a_wrong_pair_does_not_say_which_half_was_wrong(client: TestClient) -> N
     assert "couldn't match" in replies[0]
 
 
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "turns",
+    [
+        # the email mistyped, then sent again alone: it goes with the order number tried
+        ("where is O0001234", "anna.schmit@example.de", "sorry typo: anna.schmidt@example.de"),
+        # the order number mistyped, then sent again alone: it goes with the email tried
+        ("where is O0001243? anna.schmidt@example.de", "oops, I meant O0001234"),
+    ],
+)
+def test_the_half_corrected_after_a_wrong_pair_goes_with_the_other_half(
+    client: TestClient, session: Session, turns: tuple[str, ...]
+) -> None:
+    bodies = chat(client, "corrected", *turns)
+    assert "couldn't match" in said(bodies[-2:-1]) and reveals_nothing(bodies[:-1])
+    assert "JJD0001234" in said(bodies[-1:])
+    attempts = session.scalars(select(VerificationAttempt.succeeded)).all()
+    assert sorted(attempts) == [False, True]  # (the corrected pair counts as a try)
+
+
+@pytest.mark.usefixtures("shop")
+def test_the_same_half_sent_again_after_a_wrong_pair_is_not_tried_again(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(client, "same-half", "where is O0001234", "anna.schmit@example.de", "O0001234")
+    assert "email" in said(bodies[-1:]) and reveals_nothing(bodies)
+    assert len(session.scalars(select(VerificationAttempt)).all()) == 1
+
+
 def test_failed_proofs_hand_over_to_a_person(client: TestClient, session: Session) -> None:
     bodies = chat(
         client,
