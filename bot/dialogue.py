@@ -20,7 +20,7 @@ Order details (status, carrier, tracking, address) are shown only to someone kno
 the order: a chat linked to the customer (Telegram deep link, or a signed web login) or a
 visitor who names the order number with its email or postcode. A wrong pair reveals
 nothing and does not say which half was wrong; an unknown order number or email gets the
-same reply. Failed proofs are limited per conversation and per visitor, then the bot hands
+same reply. A corrected half sent alone next goes with the other half of the wrong pair. Failed proofs are limited per conversation and per visitor, then the bot hands
 over. A successful proof links an anonymous chat to the CRM customer.
 """
 
