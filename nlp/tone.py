@@ -107,6 +107,7 @@ _HUMAN = re.compile(
     r"is there (a |any )?(human|real person|person|anyone real)|"
     r"(someone|somebody|anyone|a person) (from your (team|company|shop|store) |real )?"
     r"(i could |i can |to )?(speak|talk|chat) (to|with))"
+    r"s?(?!\w)"  # (whole words: "get a rep", never "get a replacement")
 )
 # The same request in the languages of a European shop's customers (German, French, Dutch,
 # Polish, Italian, Spanish, Turkish): the encoder reads English, so these would otherwise

@@ -395,6 +395,10 @@ def test_ultimatums_swearing_and_threats_in_the_customers_languages_are_read() -
     assert read_tone("Kann mich bitte jemand von euch anrufen?").wants_human
     assert read_tone("transfer me").wants_human
     assert not read_tone("transfer me 5 euros back please").wants_human
+    # whole words only: a replacement is no rep, a personalised gift no person
+    assert read_tone("can I get a rep?").wants_human
+    assert not read_tone("it arrived scratched, can I get a replacement?").wants_human
+    assert not read_tone("I need a personalised engraving on it").wants_human
     for text in (
         "I've unsubscribed e.fischer@example.com FOUR times and I still get your emails",
         "Two emails from k.larsen@example.com, zero answers.",
