@@ -20,8 +20,9 @@ Order details (status, carrier, tracking, address) are shown only to someone kno
 the order: a chat linked to the customer (Telegram deep link, or a signed web login) or a
 visitor who names the order number with its email or postcode. A wrong pair reveals
 nothing and does not say which half was wrong; an unknown order number or email gets the
-same reply. A corrected half sent alone next goes with the other half of the wrong pair. Failed proofs are limited per conversation and per visitor, then the bot hands
-over. A successful proof links an anonymous chat to the CRM customer.
+same reply. A corrected half sent alone next goes with the other half of the wrong pair.
+Failed proofs are limited per conversation and per visitor, then the bot hands over. A
+successful proof links an anonymous chat to the CRM customer.
 """
 
 from __future__ import annotations
@@ -170,6 +171,12 @@ _BECAUSE = re.compile(rf"(?i)\b({_BECAUSE_WORDS})\s+(?=\S)")
 # "1012 AB"), or a digit beside a letter ("SW1A 1AA"); a lone "3" ("3 weeks") is none.
 _MAY_BE_POSTCODE = re.compile(r"(?i)\d[\s-]?\d|[^\W\d_]\d|\d(?!(st|nd|rd|th)\b)[^\W\d_]")
 _NO_POSTCODE = frozenset({ORDER, DATE, MONEY, PHONE})
+# A number given as a postcode ("postcode 1012 AB", "CAP 00184", "kod pocztowy 31-042") is
+# no order number, even where the bot asked for one.
+_NAMED_POSTCODE = re.compile(
+    r"(?i)\b(post\s?code|postal code|zip(\s?code)?|plz|postleitzahl|cap|code postal|"
+    r"c[oó]digo postal|kod pocztowy|postnummer|posta kodu)\b[\s:.#-]*\w[\w -]{1,8}"
+)
 CANCELLABLE = frozenset({OrderStatus.placed, OrderStatus.paid})
 RETURNABLE = frozenset({OrderStatus.shipped, OrderStatus.delivered})
 _REFUNDED = frozenset({OrderStatus.returned, OrderStatus.cancelled})
@@ -379,6 +386,7 @@ class Dialogue:
         number, an amount or a date: "call me on +49 151 23456789" holds no order number."""
         others = [(e.start, e.end) for e in entities if e.type != ORDER]
         others += _address_spans(plain_text(text))
+        others += [m.span() for m in _NAMED_POSTCODE.finditer(plain_text(text))]
         return [
             e
             for e in self.extractor.extract(text, expect=ORDER)

@@ -4,10 +4,11 @@ Order numbers follow the shop's own id shapes: a list of regular expressions, ea
 capture group for the id (``CARELOOP_ORDER_ID_PATTERNS`` replaces the defaults). The defaults
 read the shapes careloop's imports and demo data use: a letter ``O`` and digits
 (``O0001234``), ``#12345``, and an id after a keyword (``order 55821``, ``order no. 55821``,
-``Order-Nr. 55821``, ``Bestellung 55821``) or a bare number after "where is" / "status of"
-(``where is 57790``). Phones are found by ``phonenumbers``' matcher
-(valid numbers only, in the shop's default region); emails, amounts and dates by plain
-patterns. Spans never overlap: an earlier kind wins (email, order, phone, money, date).
+``Order-Nr. 55821``, ``Bestellung 55821``, ``commande 55821``, ``zamówienie 55821``) or a
+bare number after "where is" / "status of" (``where is 57790``). Phones are found by
+``phonenumbers``' matcher (valid numbers only, in the shop's default region); emails,
+amounts and dates by plain patterns. Spans never overlap: an earlier kind wins (email,
+order, phone, money, date).
 
 Positions refer to the text without invisible characters (zero-width spaces, soft hyphens)
 and, when it has non-ASCII characters, in Unicode NFKC form (full-width letters and digits
@@ -39,7 +40,11 @@ ENTITY_TYPES = (ORDER, EMAIL, PHONE, MONEY, DATE)
 
 DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # an id after a keyword: "order 55821", "order no. 55821", "Order-Nr. O-5582", "order #123"
-    r"(?i:\b(?:order|bestellung|bestellnummer|auftrag)(?:[\s-]*(?:no|nr|number|num|id|nummer))?"
+    # (and the word for an order in the customers' languages: "Bestellung 55821", "commande
+    # n° 55821", "pedido 55821", "l'ordine 55821", "bestelling 55821", "zamówienie 55821")
+    r"(?i:\b(?:order|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
+    r"bestelnummer|ordernummer|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning)"
+    r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro))?"
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)((?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
     # "#12345"
     r"#\s?(\d{3,12})\b",

@@ -120,6 +120,24 @@ def test_a_visitor_who_proves_the_order_sees_it(client: TestClient, turns: tuple
 
 
 @pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "first", ["Waar blijft bestelling 55821?", "czy zamówienie 55821 zostało wysłane?"]
+)
+def test_an_order_named_in_the_customers_language_is_found(client: TestClient, first: str) -> None:
+    bodies = chat(client, "order-word", first, "postcode 80331")
+    assert reveals_nothing(bodies[:1]) and "55821" in said(bodies[1:]) and "paid" in said(bodies)
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize("postcode", ["postcode 10115", "PLZ 10115", "CAP 00184"])
+def test_a_postcode_is_no_order_number_even_when_one_was_asked_for(
+    client: TestClient, postcode: str
+) -> None:
+    bodies = chat(client, "postcode-first", "where is my order", postcode)
+    assert "order number" in said(bodies[1:]) and "for order" not in said(bodies[1:])
+
+
+@pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize("named", ["#0001234", "order 0001234", "00001234"])
 def test_an_order_id_without_its_letter_is_found(client: TestClient, named: str) -> None:
     """The shop's ids are O0001234: customers leave the letter out or type a zero."""

@@ -29,6 +29,13 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("status of 61288 pls", [("order", "61288", "61288")]),
         ("order no. A-7781", [("order", "A-7781", "A-7781")]),
         ("ｏｒｄｅｒ Ｏ０００１２３４", [("order", "O0001234", "O0001234")]),
+        # the word for an order in the customers' languages
+        ("czy zamówienie 61288 zostało dostarczone?", [("order", "61288", "61288")]),
+        ("Waar blijft bestelling 57790?", [("order", "57790", "57790")]),
+        ("cambiare l'indirizzo per l'ordine 44102", [("order", "44102", "44102")]),
+        ("où est ma commande n° 55821 ?", [("order", "55821", "55821")]),
+        ("mi pedido 55821 no llegó", [("order", "55821", "55821")]),
+        ("siparişim 55821 nerede", [("order", "55821", "55821")]),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
         (
             "mail: Anna.Schmidt+shop@Example.DE.",
@@ -61,6 +68,8 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "order yesterday",
         "where is 10 Downing Street",
         "where is 4.99 from",  # an amount
+        "la commande depuis 10 jours",
+        "ordine di 3 articoli",
     ],
 )
 def test_numbers_that_are_not_order_numbers(text: str) -> None:
