@@ -843,6 +843,12 @@ def _late(order: Order, now: dt.datetime) -> bool:
     )
 
 
+def names_a_problem(text: str) -> bool:
+    """Whether the message says something went wrong with a delivery ("never arrived", "the
+    box is soaked", "wrong size")."""
+    return _PROBLEM.search(text) is not None
+
+
 def _stated_reason(task: str, text: str) -> str | None:
     """What went wrong with a delivery, or why an item goes back, when the message that
     asks for it says so: the customer's words (after "because" where they give one)."""

@@ -29,6 +29,7 @@ from bot.dialogue import (
     Dialogue,
     DialogueConfig,
     Turn,
+    names_a_problem,
 )
 from bot.faq import FaqMatcher
 from bot.inbound import Command, InboundMessage, Outcome
@@ -68,6 +69,10 @@ T = TypeVar("T")
 CANCEL_INTENT = "cancel_request"  # "never mind": withdraw a request for a human
 COMPLAINT_INTENT = "complaint"
 HUMAN_AGENT_INTENT = "human_agent"
+PRAISE_INTENT = "feedback_praise"
+# An unsure topical reading below this, of a message reading at least this positive, with
+# praise next, is praise (Engine._unsure_praise)
+PRAISE_OVER, PRAISE_SENTIMENT = 0.6, 0.25
 HUMAN_HAS_IT = (ConversationStatus.waiting, ConversationStatus.assigned)
 DEFERRABLE = frozenset(
     {
@@ -78,7 +83,7 @@ DEFERRABLE = frozenset(
 )
 # Answers that may come twice in a row ("thanks", then "thanks again"); any other answer
 # the previous message got is not given again (a person is offered).
-_SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", "feedback_praise", "help"})
+_SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", PRAISE_INTENT, "help"})
 # "and to the UK?", "what about sundays?": a follow-up on the previous answer, of at most
 # this many words
 _FOLLOW_UP = re.compile(r"(?i)\W*(and|what about|how about|what of|same (for|with)|also)\b")
@@ -348,6 +353,8 @@ class Engine:
             # "O0001234 anna@example.com": the intent model reads noise into bare order
             # numbers and emails; such a message says nothing but the data it carries.
             understanding = _read_as(understanding, FALLBACK_INTENT)
+        elif self._unsure_praise(understanding):
+            understanding = _read_as(understanding, PRAISE_INTENT)
         followed = self._follows_up(conversation, understanding, entities, history)
         if followed is not None and followed.startswith(FAQ_PREFIX):
             # "do you ship to Austria?", then "and to the UK?": the same entry answers it
@@ -509,6 +516,26 @@ class Engine:
             not any(c.isalnum() for c in understanding.text)
             and understanding.intent.confidence < self.policy.unsure_intent
             and not understanding.tone.cues
+        )
+
+    def _unsure_praise(self, understanding: Understanding) -> bool:
+        """Praise that the intent model reads, unsure, as its topic, with praise next: "The
+        courier was so friendly, please pass it on!" (a delivery problem at 0.42, praise
+        0.29: "I'm sorry about that"), "your returns are so easy" (returns at 0.51). The
+        message reads positive and asks nothing, names no problem and has no tone cue (the
+        sarcasm of "Fantastic, the 'premium' packaging was a plastic bag" has one). On the
+        three conversation dev splits it changes three readings, all praise; on the 3,080
+        BANKING77 test questions none."""
+        ranking = understanding.intent.ranking
+        return (
+            len(ranking) >= 2
+            and ranking[1][0] == PRAISE_INTENT
+            and ranking[0][0] not in (PRAISE_INTENT, COMPLAINT_INTENT)
+            and ranking[0][1] < PRAISE_OVER
+            and understanding.sentiment.score >= PRAISE_SENTIMENT
+            and "?" not in understanding.text
+            and not understanding.tone.cues
+            and not names_a_problem(understanding.text)
         )
 
     def _unsure_person(self, understanding: Understanding, entities: list[Entity]) -> bool:

@@ -938,6 +938,26 @@ def test_a_delivery_problem_asked_in_general_gets_no_apology(client: TestClient)
 
 
 @pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "praise",
+    [
+        "The courier was so friendly, please pass it on!",
+        "your returns are so easy, much better than other shops 👍",
+    ],
+)
+def test_praise_read_unsure_as_its_topic_is_thanked(client: TestClient, praise: str) -> None:
+    bodies = chat(client, "praise", praise)
+    assert "great to hear" in said(bodies) and "sorry" not in said(bodies).lower()
+    assert "order number" not in said(bodies) and bodies[0]["conversation"]["status"] == "bot"
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_problem_said_kindly_is_still_a_problem(client: TestClient) -> None:
+    bodies = chat(client, "kind-problem", "The courier was friendly but my parcel is missing")
+    assert "great to hear" not in said(bodies) and "order number" in said(bodies)
+
+
+@pytest.mark.usefixtures("shop")
 def test_what_went_wrong_with_a_delivery_goes_to_a_person_with_the_order(
     client: TestClient, session: Session
 ) -> None:
