@@ -92,6 +92,9 @@ _MY_ORDER = re.compile(
     r"(?i)\b(my|the)\s+(latest|last|newest|most recent|new|current|other)\s+"
     r"(order|parcel|package|delivery|shipment)|\bmy\s+(order|parcel|package|delivery|shipment)"
 )
+# "ok how do I reset it?" after the offer of a person asks something else; "yes please" and
+# "yes, can I talk to someone?" take it.
+_THEN_ASKS = re.compile(r"(?i)\W*(how|what|where|when|why|which|is|are|does|do|did)\b")
 _NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")
 # "Can I still cancel it?", "I'd like to return this": a change to the order just discussed.
 _ABOUT_IT = re.compile(
@@ -260,7 +263,7 @@ class Dialogue:
         if offered:  # the bot offered a person last time: this message answers it
             data = {k: v for k, v in (conversation.dialogue or {}).items() if k != "offer"}
             conversation.dialogue = data if "focus" in data else None
-            if _YES.search(text) and self._recent(data, now):
+            if _takes_offer(text) and self._recent(data, now):
                 return self._hand_over(
                     session, conversation, customer, "human_agent", EscalationReason.human_request
                 )
@@ -841,6 +844,12 @@ def _late(order: Order, now: dt.datetime) -> bool:
         and order.estimated_delivery is not None
         and order.estimated_delivery < now.date()
     )
+
+
+def _takes_offer(text: str) -> bool:
+    """Whether the message says yes to the offer of a person, asking nothing else."""
+    yes = _YES.search(text)
+    return yes is not None and not _THEN_ASKS.match(text, yes.end())
 
 
 def names_a_problem(text: str) -> bool:

@@ -418,6 +418,11 @@ class Engine:
             # "my discount code doesn't work", then "it says invalid": the same answer
             # twice in a row helps no one; a person is offered instead ("yes" takes it).
             self.dialogue.offer_person(conversation)
+            if len(history) > 1 and _understood_as(history[1]) == decision.response:
+                # A third time ("ok how do I reset it", not a yes): the answer once more,
+                # with the offer, rather than "I can only repeat" twice.
+                again = self.replier.render(context, decision.response)
+                return decision, again + self.replier.render(context, "offer_human")
             return Decision(Action.answer, "repeat_offer_human"), self.replier.render(
                 context, "repeat_offer_human"
             )

@@ -284,3 +284,20 @@ def test_the_same_answer_twice_in_a_row_becomes_an_offer_of_a_person(client: Tes
     assert taken["conversation"]["escalation_reason"] == "human_request"
     thanked = [send("grateful", text)["replies"][0]["text"] for text in ("thanks!", "thanks again")]
     assert "person" not in " ".join(thanked)
+
+
+def test_a_question_after_the_offer_of_a_person_is_no_yes(client: TestClient) -> None:
+    """ "ok how do I reset it" after the offer asks again: the answer once more, with the
+    offer, and no hand-over; "yes" then takes it."""
+
+    def send(text: str) -> dict[str, Any]:
+        return client.post(URL, json={"session_id": "login", "text": text}).json()
+
+    send("I can't log in to my account")
+    offered = send("it says password wrong but I'm sure it's right")
+    assert "person" in offered["replies"][0]["text"]
+    asked = send("ok how do I reset it")
+    assert asked["conversation"]["status"] == "bot"
+    texts = [r["text"] for r in asked["replies"]]
+    assert "Forgot password" in texts[0] and "person" in texts[-1]
+    assert send("yes")["conversation"]["escalation_reason"] == "human_request"
