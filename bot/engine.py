@@ -345,8 +345,9 @@ class Engine:
         if conversation.status in HUMAN_HAS_IT:
             # A person has this conversation: the bot stays quiet.
             return Decision(Action.silent), []
+        data_only = only_data(message.text, entities)
         if (
-            only_data(message.text, entities)
+            data_only
             or self._unsure_person(understanding, entities)
             or self._says_nothing(understanding)
         ):
@@ -413,6 +414,11 @@ class Engine:
                     return faq
         if not answering:
             conversation.dialogue = None  # an escalation or an opt-out ends any request
+        if data_only and decision.action is Action.rephrase:
+            # "anna@example.com" alone, with no request to take it: not "could you rephrase
+            # that?" but what it is about (the email is used when an order request follows)
+            decision = Decision(Action.answer, "data_only")
+            message.payload = {**(message.payload or {}), "understood": "data_only"}
         context = self.replier.context(session, customer)
         if followed is None and self._said_just_before(decision, history):
             # "my discount code doesn't work", then "it says invalid": the same answer
@@ -742,10 +748,11 @@ def _read_as(understanding: Understanding, intent: str) -> Understanding:
 
 
 def _understood_as(message: conversations.EarlierInbound) -> str | None:
-    """The intent the bot acted on: a message the dialogue took (an order number, an email)
-    or a frequent question answered counts as understood even when the intent model said
-    "not sure"."""
-    taken = (message.payload or {}).get("dialogue") or (message.payload or {}).get("faq")
+    """The intent the bot acted on: a message the dialogue took (an order number, an email),
+    a frequent question answered or data alone ("anna@example.com") counts as understood
+    even when the intent model said "not sure"."""
+    payload = message.payload or {}
+    taken = payload.get("dialogue") or payload.get("faq") or payload.get("understood")
     return str(taken) if taken else message.intent
 
 

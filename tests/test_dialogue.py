@@ -938,6 +938,16 @@ def test_a_delivery_problem_asked_in_general_gets_no_apology(client: TestClient)
 
 
 @pytest.mark.usefixtures("shop")
+def test_data_alone_is_asked_what_it_is_about(client: TestClient) -> None:
+    bodies = chat(client, "email-alone", "anna.schmidt@example.de", "where is my order")
+    assert "What can I help you with" in said(bodies[:1]) and "rephrase" not in said(bodies)
+    assert "order number" in said(bodies[1:]) and reveals_nothing(bodies)
+    # data alone counts as understood: one "not sure" next is no second in a row
+    noise = chat(client, "phone-alone", "+49 151 23456789", "lol")
+    assert noise[-1]["conversation"]["status"] == "bot" and "rephrase" in said(noise[1:])
+
+
+@pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize(
     "praise",
     [
