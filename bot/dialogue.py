@@ -169,6 +169,9 @@ _RETURN_REASON = re.compile(
     r"|\b(damaged|broken|faulty|defective|wrong (size|colou?r|item|model)|not as (described|"
     r"pictured|shown|advertised)|changed my mind|poor quality|bad quality|arrived late)\b"
 )
+# An exchange asked for ("swap them for a bigger size", "umtauschen"): the return's answer
+# says how to get the other size, not only where the refund goes.
+_EXCHANGE = re.compile(r"(?i)\b(exchang\w*|swap\w*|umtausch\w*|[ée]change\w*|cambi(o|ar))\b")
 _BECAUSE = re.compile(rf"(?i)\b({_BECAUSE_WORDS})\s+(?=\S)")
 # What a postcode given as the proof looks like: two digits or more ("80331", "31-042",
 # "1012 AB"), or a digit beside a letter ("SW1A 1AA"); a lone "3" ("3 weeks") is none.
@@ -665,6 +668,7 @@ class Dialogue:
                     keys = ["refund_not_received"]  # ("did my refund go through?")
                 elif state.reason:
                     note(f"Return of order {ref}: {state.reason}", "refund_return")
+                    context["exchange"] = _EXCHANGE.search(state.reason) is not None
                     keys = ["return_registered"]
                 else:
                     state.awaiting, state.soft, state.order = "reason", False, ref

@@ -1024,6 +1024,15 @@ def test_what_went_wrong_said_with_the_request_is_not_asked_again(
 
 
 @pytest.mark.usefixtures("shop")
+def test_an_exchange_hears_how_to_get_the_other_size(client: TestClient) -> None:
+    proof = "O0001234 anna.schmidt@example.de"
+    swap = chat(client, "swap", "I'd like to exchange O0001234 for a bigger size", proof)
+    assert "order it again" in said(swap[1:]) and "noted the return" in said(swap[1:])
+    plain = chat(client, "plain-return", "I'd like to return O0001234 because it's too small")
+    assert "order it again" not in said(plain)
+
+
+@pytest.mark.usefixtures("shop")
 def test_a_reason_given_before_the_order_number_is_kept(
     client: TestClient, session: Session
 ) -> None:
