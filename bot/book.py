@@ -45,6 +45,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "trouble": True,
     "late": True,
     "general": False,
+    "exchange": False,
     "opted_out": True,
     "wait": "10 minutes",
     "reopens": "tomorrow at 09:00",
