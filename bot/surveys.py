@@ -85,6 +85,7 @@ class SurveyAnswers:
         customer_id = identity.customer_id
         survey: SurveyResponse | None = None
         value: str | None = None
+        said_why: str | None = None
         if button is not None:
             survey = session.get(SurveyResponse, button[0])
             if survey is None or survey.customer_id != customer_id:
@@ -97,9 +98,11 @@ class SurveyAnswers:
             asked = surveys.open_survey(
                 session, customer_id=customer_id, channel=identity.channel, now=now
             )
-            score = surveys.parse_score(inbound.text)
+            parsed = surveys.parse_answer(inbound.text)
+            score, reason = parsed if parsed is not None else (None, None)
             if asked is not None and score is not None and surveys.in_scale(asked.kind, score):
                 survey, value = asked, str(score)
+                said_why = reason  # ("9 - quick and friendly": the "why?" said with it)
             else:
                 if is_new_request(inbound.text, understanding):
                     return None
@@ -110,7 +113,9 @@ class SurveyAnswers:
                     return None
         else:
             return None
-        keys, extra = self._record(session, identity, survey, inbound, value, understanding, now)
+        keys, extra = self._record(
+            session, identity, survey, inbound, value, understanding, now, said_why
+        )
         outcome = self._outcome(
             session, identity, survey, inbound, understanding, entities, keys, extra
         )
@@ -131,17 +136,21 @@ class SurveyAnswers:
         value: str | None,
         understanding: Understanding | None,
         now: dt.datetime,
+        said_why: str | None = None,
     ) -> tuple[list[str], list[Reply]]:
-        """Store the score or the comment; the reply keys and any extra reply."""
+        """Store the score or the comment (``said_why``: the reason typed with the score);
+        the reply keys and any extra reply."""
+        comment = inbound.text
         if value is not None and value != surveys.SKIP:
             status = surveys.record_score(session, survey, int(value), self.settings, now=now)
-            if status is surveys.AnswerStatus.recorded:
+            if status is not surveys.AnswerStatus.recorded:
+                duplicate = status is surveys.AnswerStatus.duplicate
+                return ["survey_duplicate" if duplicate else "survey_closed"], []
+            if said_why is None:
                 skip = Button("Skip", f"{surveys.BUTTON_PREFIX}{survey.id}:{surveys.SKIP}")
                 return [], [Reply(self.settings.survey_comment_question, (skip,))]
-            return [
-                "survey_duplicate" if status is surveys.AnswerStatus.duplicate else "survey_closed"
-            ], []
-        # The free-text "why?" (or its Skip button).
+            comment, value = said_why, None  # (no "why?" to ask: it was said)
+        # The free-text "why?" (or its Skip button, or the reason typed with the score).
         if survey.status is not SurveyStatus.answered or (
             survey.comment_open_until is None or survey.comment_open_until <= now
         ):
@@ -151,7 +160,7 @@ class SurveyAnswers:
         sentiment = understanding.sentiment if understanding else None
         status = surveys.record_comment(
             survey,
-            None if value == surveys.SKIP else inbound.text,
+            None if value == surveys.SKIP else comment,
             sentiment_score=sentiment.score if sentiment else None,
         )
         keys = [

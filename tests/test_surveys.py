@@ -165,6 +165,22 @@ def test_typed_answer_is_recorded_once_and_a_repeat_is_declined(
     assert [m.text for m in answers][-3:] == ["4/5", "5", "Skip"]
 
 
+def test_a_score_typed_with_its_reason_needs_no_why(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    sid = "survey-typed-why"
+    customer = bot_conversation_resolved(client, session, sid)
+    surveys.dispatch(session, settings)
+    typed = chat(client, sid, "2/5 - nobody answered my email for a week, really disappointing")
+    texts = [r["text"] for r in typed["replies"]]
+    assert COMMENT_QUESTION not in texts and any("get in touch" in t for t in texts), texts
+    survey = survey_of(session, customer.id)
+    assert survey.score == 2 and survey.comment == (
+        "nobody answered my email for a week, really disappointing"
+    )
+    assert survey.comment_open_until is None and survey.follow_up_conversation_id is not None
+
+
 def test_a_number_in_a_live_conversation_is_not_taken_for_a_score(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
@@ -353,9 +369,19 @@ def test_score_parsing() -> None:
         9,
         5,
         10,
-        None,
+        4,
         None,
     ]
+    # scores as customers type them, with the reason said after them
+    assert surveys.parse_answer("4 out of 5") == (4, None)
+    assert surveys.parse_answer("⭐️⭐️⭐️⭐️") == (4, None)
+    assert surveys.parse_answer("I'd give it a 9") == (9, None)
+    assert surveys.parse_answer("ten!") == (10, None)
+    assert surveys.parse_answer("9 - quick and friendly") == (9, "quick and friendly")
+    assert surveys.parse_answer("2/5 nobody answered my email") == (2, "nobody answered my email")
+    # numbers that are no score
+    for text in ("4 items were missing", "3 weeks late", "4.5", "order 4 never came", "100"):
+        assert surveys.parse_answer(text) is None, text
     assert surveys.parse_button("survey:12:5") == (12, "5")
     assert surveys.parse_button("survey:12:skip") == (12, "skip")
     assert surveys.parse_button("survey:x:5") is None and surveys.parse_button("say:hi") is None

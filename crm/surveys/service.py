@@ -382,7 +382,21 @@ def dispatch(
 
 # -- answering -------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"\s*(\d{1,2})\s*(?:/\s*(?:5|7|10))?\s*[.!]?\s*")
+_NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+# A typed score at the start of the message, as customers write one: "4", "9/10", "4 out of
+# 5", "5 stars", "I'd give it a 9", "rating: 8", "⭐⭐⭐⭐", "ten!"; then, after a separator,
+# perhaps the reason ("9 - quick and friendly", "2/5 nobody answered my email").
+_SCORE = re.compile(
+    r"(?i)\s*(?P<said>(?:i(?:'d| would)? (?:give|rate) (?:it|you|this|that)?\s*(?:an? )?)|"
+    r"(?:rating|score|note|bewertung)\s*[:=]?\s*)?"
+    rf"(?:(?P<n>\d{{1,2}})|(?P<w>{'|'.join(_NUMBER_WORDS)})\b|(?P<stars>(?:[⭐★]\ufe0f?\s*){{1,10}}))"
+    r"(?P<scale>\s*(?:/|out of|of|von|sur|su)\s*(?:5|7|10)\b)?"
+    r"(?P<unit>\s*(?:stars?|sterne|points?|punkte)\b)?"
+    r"(?:\s*$|\s*[.!,;:)\-–—]+(?![\d.,])\s*|(?P<space>\s+(?=[^\W\d_])))"
+)
 
 
 def parse_button(data: str) -> tuple[int, str] | None:
@@ -395,10 +409,30 @@ def parse_button(data: str) -> tuple[int, str] | None:
     return int(survey_id), value
 
 
+def parse_answer(text: str) -> tuple[int, str | None] | None:
+    """A typed survey answer: the score and the reason said with it (None when none), or
+    None when the message does not start with a score. "4", "9/10", "4 out of 5",
+    "5 stars", "⭐⭐⭐⭐", "I'd give it a 9", "10! super fast" (→ 10, "super fast"); a number
+    inside a sentence ("order 4 never came") or before a digit ("4.5") is none."""
+    match = _SCORE.match(text)
+    if match is None or (  # ("4 items were missing", "3 weeks late": no score)
+        match["space"] and not (match["said"] or match["stars"] or match["scale"] or match["unit"])
+    ):
+        return None
+    if match["n"] is not None:
+        score = int(match["n"])
+    elif match["w"] is not None:
+        score = _NUMBER_WORDS[match["w"].lower()]
+    else:
+        score = sum(1 for c in match["stars"] if c in "⭐★")
+    rest = text[match.end() :].strip()
+    return score, (rest if len(rest) >= 2 and any(c.isalpha() for c in rest) else None)
+
+
 def parse_score(text: str) -> int | None:
-    """A typed answer such as ``4``, ``4/5`` or ``9.``; anything else is not a score."""
-    match = _NUMBER.fullmatch(text)
-    return int(match.group(1)) if match else None
+    """The score of a typed answer that is only a score ("4", "9/10", "5 stars")."""
+    parsed = parse_answer(text)
+    return parsed[0] if parsed is not None and parsed[1] is None else None
 
 
 def get(session: Session, survey_id: int) -> SurveyResponse:
