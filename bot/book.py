@@ -34,6 +34,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
         "items": 2,
         "carrier": "DHL",
         "tracking_number": "00340434161234567890",
+        "tracking_url": "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode=00340434161234567890",
         "estimated_delivery": "2026-12-06",
         "address": "Hauptstraße 1, 10115 Berlin",
     },

@@ -147,7 +147,13 @@ class Engine:
             self.settings.order_id_patterns or DEFAULT_ORDER_PATTERNS,
             region=self.settings.import_default_region,
         )
-        self.replier = Replier(responses, hours=hours, office=Office.of(self.settings), clock=clock)
+        self.replier = Replier(
+            responses,
+            hours=hours,
+            office=Office.of(self.settings),
+            clock=clock,
+            tracking_urls=self.settings.tracking_urls,
+        )
         self.surveys = SurveyAnswers(self.settings, self.replier, clock, self.channels)
         self.dialogue = Dialogue(
             self.replier, self.extractor, dialogue or dialogue_config(self.settings, self.policy)

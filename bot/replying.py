@@ -4,8 +4,9 @@ outbox, and hand-overs to the agents' queue."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -20,9 +21,21 @@ from crm.models import Conversation, Customer, Direction, Message, Order, Sender
 from crm.orders import service as orders
 
 
-def order_context(order: Order) -> dict[str, Any]:
+def tracking_url(order: Order, urls: Mapping[str, str]) -> str | None:
+    """The carrier's tracking page for the order (``urls``: templates by carrier name, any
+    case, with ``{number}``), or None without a known carrier and a tracking number."""
+    if not order.carrier or not order.tracking_number:
+        return None
+    by_name = {name.casefold(): url for name, url in urls.items()}
+    template = by_name.get(order.carrier.strip().casefold())
+    number = quote(order.tracking_number.strip(), safe="")
+    return template.replace("{number}", number) if template else None
+
+
+def order_context(order: Order, urls: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What a reply may show of an order (only ever for its verified owner)."""
     return {
+        "tracking_url": tracking_url(order, urls or {}),
         "ref": orders.order_ref(order),
         "status": order.status.value,
         "date": order.ordered_at.date().isoformat(),
@@ -67,11 +80,13 @@ class Replier:
         hours: BusinessHours | None,
         office: Office,
         clock: Callable[[], dt.datetime],
+        tracking_urls: Mapping[str, str] | None = None,
     ) -> None:
         self.responses = responses
         self.hours = hours
         self.office = office
         self.clock = clock
+        self.tracking_urls = dict(tracking_urls or {})
 
     def context(
         self, session: Session, customer: Customer, *, order: Order | bool | None = True
@@ -79,6 +94,7 @@ class Replier:
         """The template context; ``order=True`` is the customer's latest order, read only
         when a reply rendered with this context shows an order (most don't)."""
         shown: object
+        urls = self.tracking_urls
         if order is True:
             customer_id = customer.id
 
@@ -87,11 +103,11 @@ class Replier:
                 # changes go out with the reply, in one UPDATE.)
                 with session.no_autoflush:
                     found = orders.latest_order(session, customer_id=customer_id)
-                return order_context(found) if found is not None else None
+                return order_context(found, urls) if found is not None else None
 
             shown = _Lazy(latest)
         else:
-            shown = order_context(order) if isinstance(order, Order) else None
+            shown = order_context(order, urls) if isinstance(order, Order) else None
         return {
             "customer": {"first_name": customer.first_name, "name": customer.display_name},
             "order": shown,

@@ -107,6 +107,18 @@ class Settings(BaseSettings):
     escalation_at_risk_negative: float = Field(default=-0.3, ge=-1.0, le=1.0)
     # Dialogue: requests about one order (bot/dialogue.py)
     order_id_patterns: list[str] = Field(default_factory=list)
+    # The carriers' tracking pages, by carrier name (case-insensitive) as the orders name it;
+    # {number} is the tracking number. An order with such a carrier shows its link.
+    tracking_urls: dict[str, str] = Field(
+        default_factory=lambda: {
+            "DHL": "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode={number}",
+            "DPD": "https://tracking.dpd.de/status/de_DE/parcel/{number}",
+            "GLS": "https://gls-group.com/DE/de/paketverfolgung?match={number}",
+            "Hermes": "https://www.myhermes.de/empfangen/sendungsverfolgung/sendungsinformation#{number}",
+            "UPS": "https://www.ups.com/track?tracknum={number}",
+            "FedEx": "https://www.fedex.com/fedextrack/?trknbr={number}",
+        }
+    )
     dialogue_timeout_minutes: int = Field(default=30, ge=1)
     dialogue_max_tries: int = Field(default=3, ge=1)
     # The response book's frequent questions (bot/faq.py): a message this similar to one of
@@ -220,6 +232,16 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "CARELOOP_TELEGRAM_WEBHOOK_SECRET must be set in webhook mode "
                     "(1-256 characters: A-Z, a-z, 0-9, _ and -)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_tracking_urls(self) -> Self:
+        for carrier, url in self.tracking_urls.items():
+            if not url.startswith("https://") or "{number}" not in url:
+                raise ValueError(
+                    f"CARELOOP_TRACKING_URLS: {carrier!r}: {url!r} must be an https:// address "
+                    "with {number} where the tracking number goes"
                 )
         return self
 

@@ -142,6 +142,43 @@ def test_customer_chats_in_the_browser(server: str, browser: object) -> None:
     assert len(browser.find_elements(By.CSS_SELECTOR, ".msg")) == 2
 
 
+def test_a_tracking_link_in_a_reply_is_a_link(
+    served: tuple[str, sessionmaker[Session]], browser: object
+) -> None:
+    """The carrier's tracking page in the order's status is a link that opens apart; what
+    the customer typed stays text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from crm.models import OrderStatus
+    from tests.factories import make_customer, make_order
+
+    assert isinstance(browser, WebDriver)
+    base, factory = served
+    with session_scope(factory) as session:
+        anna = make_customer(session, email="anna@example.com")
+        make_order(
+            session,
+            anna,
+            external_id="O0001234",
+            status=OrderStatus.shipped,
+            carrier="DHL",
+            tracking_number="JJD0001234",
+        )
+    browser.get(f"{base}/chat?session=tracking-visitor")
+    box = browser.find_element(By.ID, "chat-input")
+    box.send_keys("where is O0001234? anna@example.com https://example.com/mine")
+    browser.find_element(By.ID, "chat-send").click()
+    wait = WebDriverWait(browser, 20)
+    link = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".msg-bot .bubble a")))
+    assert link.get_attribute("href").endswith("piececode=JJD0001234")
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+    assert "Track it here" in browser.find_element(By.CSS_SELECTOR, ".msg-bot .bubble").text
+    assert not browser.find_elements(By.CSS_SELECTOR, ".msg-customer .bubble a")
+
+
 def test_quick_reply_buttons_in_the_browser(server: str, browser: object) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -135,6 +135,22 @@ def test_a_postcode_is_no_order_number_even_when_one_was_asked_for(
 ) -> None:
     bodies = chat(client, "postcode-first", "where is my order", postcode)
     assert "order number" in said(bodies[1:]) and "for order" not in said(bodies[1:])
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_shipped_order_shows_its_carriers_tracking_page(client: TestClient) -> None:
+    shipped = chat(client, "tracked", "where is O0001234? anna.schmidt@example.de")
+    assert "Track it here: https://www.dhl.de/" in said(shipped)
+    assert said(shipped).endswith("verfolgen.html?piececode=JJD0001234")
+    delivered = chat(client, "delivered", "where is O0001111? anna.schmidt@example.de")
+    assert "delivered" in said(delivered) and "Track it here" not in said(delivered)
+
+
+def test_tracking_pages_must_be_https_with_the_number() -> None:
+    with pytest.raises(ValidationError, match="CARELOOP_TRACKING_URLS"):
+        Settings(tracking_urls={"DHL": "http://dhl.example/track?n={number}"})
+    with pytest.raises(ValidationError, match="CARELOOP_TRACKING_URLS"):
+        Settings(tracking_urls={"DHL": "https://dhl.example/track"})
 
 
 @pytest.mark.usefixtures("shop")

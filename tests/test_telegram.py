@@ -189,6 +189,8 @@ def test_buttons_are_sent_answered_removed_and_acted_on(
     assert greeting.reply_markup is not None
     labels = [row[0]["text"] for row in greeting.reply_markup["inline_keyboard"]]
     assert "Where is my order?" in labels
+    sends = [params for method, params in fake.calls if method == "sendMessage"]
+    assert all('"is_disabled": true' in str(p.get("link_preview_options")) for p in sends)
 
     press = fake.button_update(504, "say:Where is my order?", message_id=greeting.message_id)
     assert post_update(app_client, press).status_code == 200

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.telegram.limiter import RateLimiter
@@ -47,6 +47,7 @@ from crm.db import session_scope
 from crm.models import Channel
 
 log = logging.getLogger(__name__)
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 T = TypeVar("T")
 
 
@@ -288,7 +289,10 @@ class TelegramSender:
                     if at_most_once:
                         await self._db(partial(outbox.start_attempt, message_id=item.message_id))
                     sent = await self.bot.send_message(
-                        chat_id=item.recipient, text=item.text, reply_markup=keyboard(item.payload)
+                        chat_id=item.recipient,
+                        text=item.text,
+                        reply_markup=keyboard(item.payload),
+                        link_preview_options=_NO_PREVIEW,  # (a tracking page, no card)
                     )
             except RetryAfter as exc:
                 seconds = retry_seconds(exc)

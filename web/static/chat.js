@@ -19,6 +19,24 @@
   const seen = new Set();
   let lastId = 0;
 
+  // The https:// addresses in a reply of the bot or an agent (a carrier's tracking page) as
+  // links; the rest stays plain text.
+  const LINK = /https:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]]/g;
+  function withLinks(el, text) {
+    let last = 0;
+    for (const match of text.matchAll(LINK)) {
+      el.appendChild(document.createTextNode(text.slice(last, match.index)));
+      const a = document.createElement("a");
+      a.href = match[0];
+      a.textContent = match[0];
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      el.appendChild(a);
+      last = match.index + match[0].length;
+    }
+    el.appendChild(document.createTextNode(text.slice(last)));
+  }
+
   function render(msg) {
     if (seen.has(msg.id)) return;
     seen.add(msg.id);
@@ -34,7 +52,8 @@
     }
     const bubble = document.createElement("div");
     bubble.className = "bubble";
-    bubble.textContent = msg.text;
+    if (msg.sender === "customer") bubble.textContent = msg.text;
+    else withLinks(bubble, msg.text);
     row.appendChild(bubble);
     log.querySelectorAll(".quick-replies").forEach((el) => el.remove());
     if (msg.quick_replies && msg.quick_replies.length) row.appendChild(quickReplyBar(msg.quick_replies));
