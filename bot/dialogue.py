@@ -92,9 +92,13 @@ _MY_ORDER = re.compile(
     r"(?i)\b(my|the)\s+(latest|last|newest|most recent|new|current|other)\s+"
     r"(order|parcel|package|delivery|shipment)|\bmy\s+(order|parcel|package|delivery|shipment)"
 )
-# "ok how do I reset it?" after the offer of a person asks something else; "yes please" and
-# "yes, can I talk to someone?" take it.
-_THEN_ASKS = re.compile(r"(?i)\W*(how|what|where|when|why|which|is|are|does|do|did)\b")
+# "ok how do I reset it?", "ok, do I need the receipt?" after the offer of a person ask
+# something else; "yes please", "ok do it", "sure, what happens now?" and "yes, can I talk
+# to someone?" take it.
+_THEN_ASKS = re.compile(
+    r"(?i)\W*((how|what(?!\s+(happens|now|next)\b)|where|when|why|which)\b|"
+    r"(is|are|do|does|did)\s+(i|you|we|they|he|she|there|my|the)\b)"
+)
 _NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")
 # "Can I still cancel it?", "I'd like to return this": a change to the order just discussed.
 _ABOUT_IT = re.compile(

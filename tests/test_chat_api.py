@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -301,3 +302,14 @@ def test_a_question_after_the_offer_of_a_person_is_no_yes(client: TestClient) ->
     texts = [r["text"] for r in asked["replies"]]
     assert "Forgot password" in texts[0] and "person" in texts[-1]
     assert send("yes")["conversation"]["escalation_reason"] == "human_request"
+
+
+@pytest.mark.parametrize("answer", ["ok do it", "sure, what happens now?", "yes please"])
+def test_a_yes_to_the_offer_of_a_person_may_say_more(client: TestClient, answer: str) -> None:
+    def send(text: str) -> dict[str, Any]:
+        visitor = "offer-" + "-".join(answer.strip("?").replace(",", "").split())
+        return client.post(URL, json={"session_id": visitor, "text": text}).json()
+
+    send("my discount code doesn't work")
+    assert "person" in send("it says invalid")["replies"][0]["text"]
+    assert send(answer)["conversation"]["escalation_reason"] == "human_request"
