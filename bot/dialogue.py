@@ -501,8 +501,10 @@ class Dialogue:
             else:
                 proof_text = _proof_text(text, entities)
                 if state.task == CHANGE_ADDRESS:  # (the new address's postcode is no proof)
-                    for start, end in sorted(_address_spans(proof_text), reverse=True):
-                        proof_text = proof_text[:start] + " " + proof_text[end:]
+                    # (blanked in place: the spans overlap, "Zeil 10, 60313 Frankfurt" and
+                    # its "60313 Frankfurt", and cutting them out shifted the text after)
+                    for start, end in _address_spans(proof_text):
+                        proof_text = proof_text[:start] + " " * (end - start) + proof_text[end:]
                 if state.email is None and not _MAY_BE_POSTCODE.search(proof_text):
                     state.awaiting, state.soft = "proof", False
                     return self._ask(session, conversation, customer, state, now)

@@ -652,6 +652,24 @@ def test_a_new_address_with_its_postcode_is_no_proof_of_the_order(
     assert session.scalars(select(VerificationAttempt.succeeded)).all() == [True]
 
 
+def test_the_proof_postcode_beside_the_new_address_proves_the_order(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    """ "… to Zeil 10, 60313 Frankfurt, postcode 10115": the new address is no proof, and
+    the postcode after it (the order's) is."""
+    shop["latest"].status = OrderStatus.paid
+    session.commit()
+    chat(
+        client,
+        "new-address-and-proof",
+        "please change the address of O0001234 to Zeil 10, 60313 Frankfurt, postcode 10115",
+    )
+    assert "New delivery address requested for order O0001234: Zeil 10, 60313 Frankfurt" in (
+        private_note(session)
+    )
+    assert session.scalars(select(VerificationAttempt.succeeded)).all() == [True]
+
+
 @pytest.mark.usefixtures("shop")
 def test_an_email_given_with_a_greeting_is_used_for_the_order_asked_later(
     client: TestClient,
