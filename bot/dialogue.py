@@ -394,9 +394,10 @@ class Dialogue:
         """The bare ids in ``text`` ("66190", "#66190") read as order numbers, except where
         ``entities`` (the extractor's reading without expecting an order) has a phone
         number, an amount or a date: "call me on +49 151 23456789" holds no order number."""
+        plain = plain_text(text)
         others = [(e.start, e.end) for e in entities if e.type != ORDER]
-        others += _address_spans(plain_text(text))
-        others += [m.span() for m in _NAMED_POSTCODE.finditer(plain_text(text))]
+        others += _address_spans(plain)
+        others += [m.span() for m in _NAMED_POSTCODE.finditer(plain)]
         return [
             e
             for e in self.extractor.extract(text, expect=ORDER)

@@ -364,12 +364,12 @@ def test_csat_trend_and_average_feed_the_customer(session: Session, settings: Se
 
 
 def test_score_parsing() -> None:
-    assert [surveys.parse_score(t) for t in ("4", " 9/10 ", "5.", "10!", "4 stars", "x")] == [
-        4,
-        9,
-        5,
-        10,
-        4,
+    assert [surveys.parse_answer(t) for t in ("4", " 9/10 ", "5.", "10!", "4 stars", "x")] == [
+        (4, None),
+        (9, None),
+        (5, None),
+        (10, None),
+        (4, None),
         None,
     ]
     # scores as customers type them, with the reason said after them

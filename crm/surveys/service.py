@@ -429,12 +429,6 @@ def parse_answer(text: str) -> tuple[int, str | None] | None:
     return score, (rest if len(rest) >= 2 and any(c.isalpha() for c in rest) else None)
 
 
-def parse_score(text: str) -> int | None:
-    """The score of a typed answer that is only a score ("4", "9/10", "5 stars")."""
-    parsed = parse_answer(text)
-    return parsed[0] if parsed is not None and parsed[1] is None else None
-
-
 def get(session: Session, survey_id: int) -> SurveyResponse:
     survey = session.get(SurveyResponse, survey_id)
     if survey is None:
