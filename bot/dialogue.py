@@ -257,14 +257,17 @@ class Dialogue:
         understanding: Understanding,
         entities: list[Entity],
         earlier_emails: Sequence[str] = (),
+        earlier_texts: Sequence[str] = (),
         slot_only: bool = False,
     ) -> Turn | None:
         """Handle one customer message as part of an order request; None when it is none.
 
         ``earlier_emails`` are the emails the customer gave earlier in this conversation
         (newest first): "paul@example.de" and then "O0010021, did my refund go through?"
-        is an order number with its email. With ``slot_only`` (a complaint over a request
-        in progress) the message counts only where it fills what the request waits for."""
+        is an order number with its email; ``earlier_texts`` their earlier messages (newest
+        first), where a postcode may have been named before the order number. With
+        ``slot_only`` (a complaint over a request in progress) the message counts only where
+        it fills what the request waits for."""
         now = self.replier.clock()
         offered = (conversation.dialogue or {}).get("offer") == "human"
         if offered:  # the bot offered a person last time: this message answers it
@@ -293,8 +296,13 @@ class Dialogue:
         if not entities_of(entities, ORDER) and (
             awaiting_order
             # "66190 / paul@example.de - shipped yet?": a bare number beside the email is
-            # the order number (the proof is right there), as after "what's the number?"
-            or (entities_of(entities, EMAIL) and (state is None or state.awaiting is None))
+            # the order number (the proof is right there), as after "what's the number?";
+            # so is one in an order request after the email ("my email is …", then "has
+            # 40331 shipped?")
+            or (
+                (entities_of(entities, EMAIL) or (intent in TASKS and earlier_emails))
+                and (state is None or state.awaiting is None)
+            )
         ):
             entities = [*entities, *self._bare_orders(text, entities)]
         named = entities_of(entities, ORDER)
@@ -388,7 +396,9 @@ class Dialogue:
         elif state.email is None and state.task in DIRECT_TASKS and state.awaiting is None:
             # ("hi, I'm Ben, ben@example.com", then "where's my order?"): only the number
             state.extra["email_given"] = any(e not in refused for e in earlier_emails)
-        return self._resolve(session, conversation, identity, customer, state, text, entities, now)
+        return self._resolve(
+            session, conversation, identity, customer, state, text, entities, now, earlier_texts
+        )
 
     def _bare_orders(self, text: str, entities: list[Entity]) -> list[Entity]:
         """The bare ids in ``text`` ("66190", "#66190") read as order numbers, except where
@@ -493,6 +503,7 @@ class Dialogue:
         text: str,
         entities: list[Entity],
         now: dt.datetime,
+        earlier_texts: Sequence[str] = (),
     ) -> Turn:
         order: Order | None = None
         if state.order is not None:
@@ -507,8 +518,11 @@ class Dialogue:
                     for start, end in _address_spans(proof_text):
                         proof_text = proof_text[:start] + " " * (end - start) + proof_text[end:]
                 if state.email is None and not _MAY_BE_POSTCODE.search(proof_text):
-                    state.awaiting, state.soft = "proof", False
-                    return self._ask(session, conversation, customer, state, now)
+                    earlier = _earlier_postcode(state, earlier_texts)
+                    if earlier is None:
+                        state.awaiting, state.soft = "proof", False
+                        return self._ask(session, conversation, customer, state, now)
+                    proof_text = earlier
                 verdict = self._verify(
                     session, conversation, identity, customer, state, found, proof_text, now
                 )
@@ -845,6 +859,19 @@ def _address_spans(text: str, entities: Sequence[Entity] = ()) -> list[tuple[int
         spans += [m.span() for m in _POSTCODE_TOWN.finditer(text)]
     taken = [(e.start, e.end) for e in entities if e.type in (ORDER, EMAIL)]
     return [(a, b) for a, b in spans if not any(a < end and start < b for start, end in taken)]
+
+
+def _earlier_postcode(state: State, texts: Sequence[str]) -> str | None:
+    """A postcode named in an earlier message ("my postcode is 04109", then "where's order
+    O0008001?"), as the proof for the order named now; tried once per request, so a
+    postcode that did not match is not tried again with the next order number."""
+    if state.extra.get("earlier_postcode_tried"):
+        return None
+    for text in texts:
+        if named := _NAMED_POSTCODE.search(plain_text(text)):
+            state.extra["earlier_postcode_tried"] = True
+            return named.group(0)
+    return None
 
 
 def _late(order: Order, now: dt.datetime) -> bool:

@@ -663,6 +663,7 @@ class Engine:
                     if e.get("type") == EMAIL and e.get("value")
                 ]
             ),
+            earlier_texts=_Later(lambda: [m.text for m in history]),
         )
         if turn is not None:
             message.payload = {**(message.payload or {}), "dialogue": turn.decision.response}

@@ -1213,3 +1213,32 @@ def test_an_email_given_earlier_counts_but_a_refused_one_is_not_tried_again(
         select(VerificationAttempt).where(VerificationAttempt.channel_identity_id == identity.id)
     ).all()
     assert len(attempts) == 1
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_bare_number_in_an_order_request_after_the_email_is_the_order_number(
+    client: TestClient,
+) -> None:
+    bodies = chat(client, "email-then-number", "my email is ben@example.com", "has 55821 shipped?")
+    assert "55821" in said(bodies[-1:])
+    assert "order number" not in said(bodies[-1:]).casefold()  # not asked for it again
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_postcode_named_before_the_order_number_is_its_proof_once(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(client, "postcode-first", "my postcode is 10115", "where's order O0001111?")
+    assert "JJD0001111" in said(bodies[-1:])  # the older order, as named
+    wrong = chat(client, "wrong-postcode-first", "my postcode is 99999", "where's O0001111?")
+    assert reveals_nothing(wrong)
+    again = chat(client, "wrong-postcode-first", "O0001111")
+    assert reveals_nothing(again)
+    assert "postcode" in said(again)  # asked for the proof: the refused one is not tried again
+    identity = session.scalars(
+        select(ChannelIdentity).where(ChannelIdentity.external_id == "wrong-postcode-first")
+    ).one()
+    attempts = session.scalars(
+        select(VerificationAttempt).where(VerificationAttempt.channel_identity_id == identity.id)
+    ).all()
+    assert len(attempts) == 1

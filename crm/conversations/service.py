@@ -376,13 +376,14 @@ class EarlierInbound:
     sentiment_score: float | None
     payload: dict[str, Any] | None
     entities: list[dict[str, Any]] | None
+    text: str
 
 
 def recent_inbound(
     session: Session, *, conversation_id: int, limit: int, before_id: int | None = None
 ) -> list[EarlierInbound]:
     """The conversation's last ``limit`` customer messages (before ``before_id``), newest
-    first: their intent, sentiment score, payload and entities, not whole messages. Reads
+    first: their intent, sentiment score, payload, entities and text, not whole messages. Reads
     without flushing first: what the caller changed meanwhile (the conversation's last
     message time) is written with its next flush, in one UPDATE with the reply's."""
     query = _recent_inbound_query(limit, before=before_id is not None)
@@ -397,9 +398,9 @@ def recent_inbound(
 @functools.cache
 def _recent_inbound_query(
     limit: int, *, before: bool
-) -> Select[str | None, float | None, Any, Any]:
+) -> Select[str | None, float | None, Any, Any, str]:
     query = select(
-        Message.intent, Message.sentiment_score, Message.payload, Message.entities
+        Message.intent, Message.sentiment_score, Message.payload, Message.entities, Message.text
     ).where(
         Message.conversation_id == bindparam("conversation_id"),
         Message.direction == Direction.inbound,
