@@ -38,7 +38,7 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"poursuites|azioni legali|vie legali|acciones legales|juridische stappen|"
         r"kroki prawne|rzecznik praw konsument\w*|tüketici (hakem heyeti|mahkemesi)|"
         r"livro de reclama(ç|c)(õ|o)es|portal da queixa|consumentenbond|konsumentverket|"
-        r"denuncia(r|ré)?",
+        r"denuncia(r|ré)?|uokik|facua|altroconsumo|deco proteste|test[- ]achats|que choisir",
     ),
     (
         "public",
@@ -87,7 +87,20 @@ _DISSATISFIED_ELSEWHERE = re.compile(
     r"ik ben (erg |zeer |echt |heel )?(teleurgesteld|ontevreden|boos|kwaad)|"
     r"jestem (bardzo |naprawdę |strasznie )?(niezadowolon[yaei]|rozczarowan[yaei]|zł[yaei]|"
     r"wściekł[yaei])|"
-    r"(çok )?kötü bir deneyim|(hiç )?memnun değilim|hayal kırıklığı"
+    r"(çok )?kötü bir deneyim|(hiç )?memnun değilim|hayal kırıklığı|"
+    # a complaint lodged in so many words ("hiermit beschwere ich mich offiziell", "je vais
+    # porter plainte", "złożę skargę"), like "I wish to make a formal complaint"
+    r"beschwere (ich )?mich|(offizielle|formelle|förmliche) beschwerde|"
+    r"beschwerde (einreichen|einlegen|erheben)|lege (ich )?(hiermit )?beschwerde ein|"
+    r"(porter|porte|déposer|dépose|faire) (une )?(plainte|réclamation)|"
+    r"(plainte|réclamation) (officielle|formelle)|"
+    r"(presentar|presento|poner|pondré|voy a poner|interponer) (una )?(queja|reclamación)|"
+    r"(queja|reclamación) formal|hoja de reclamaciones|"
+    r"(presentare|presenterò|fare|farò|sporgere) (un )?reclamo|reclamo (formale|ufficiale)|"
+    r"(formele|officiële) klacht|klacht (indienen|in te dienen)|dien (ik )?(hierbij )?een klacht|"
+    r"(złożę|złożyć|składam|złożyłem|złożyłam) skarg(ę|e)|oficjaln\w* skarg\w*|"
+    r"şikayet(çiyim| edeceğim| ediyorum)|resmi şikayet|"
+    r"(fazer|vou fazer|apresentar|apresento) (uma )?(reclama(ç|c)(ã|a)o|queixa)|queixa formal"
     r")(?!\w)"
 )
 _HUMAN = re.compile(
@@ -168,6 +181,10 @@ _TROUBLE = re.compile(
     r"(didn'?t|doesn'?t|won'?t) apply|except|someone else'?s|old (one|address|flat)|"
     r"same queue|scratched|stuck|leaks?|lets in|shut|only works)\b"
 )
+_POLITE_ASK = re.compile(
+    r"(?i)\b((could|can|would|will) (you|someone|somebody|u)|please|pls|let me know|"
+    r"any (idea|update|news|chance)|is (it|there)|do you|how (do|can|long)|when (will|can|do))\b"
+)
 _THANKS_FOR_NOTHING = re.compile(
     r"(?i)\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
     r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? (really|for)"
@@ -232,6 +249,13 @@ _IMPATIENCE = re.compile(
     r"betr(ü|ue)g(er\w*)?|abzocke|arnaque|escroc\w*|estafa(dores)?|ladrones|truffa(tori)?|"
     r"ladri|oplicht(ing|ers)|oszu(st\w*|ści)|złodzie\w*|dolandırıcı\w*|ladr(õ|o)es|"
     r"bedr(ä|a)g(eri|are)|tjuvar|"
+    # "a scandal", and nobody answering, as "outrageous" and "nobody answers" above
+    r"skandal|scandale|esc(á|a)ndalo|scandalo|schandaal|"
+    r"niemand (antwortet|meldet sich|reagiert|geht ran|ruft zur(ü|ue)ck)|"
+    r"personne ne (me )?(r(é|e)pond|rappelle)|nadie (me )?(responde|contesta)|"
+    r"nessuno (mi )?(risponde|richiama)|niemand (reageert|antwoordt|neemt op)|"
+    r"nikt (mi )?nie (odpowiada|odbiera|oddzwania)|kimse (cevap vermiyor|açmıyor)|"
+    r"ningu(é|e)m (me )?(responde|atende)|"
     r"(if|unless)\b[^.?!\n]{0,40}\b(not|no|\w+n'?t)\b[^.?!\n]{0,30}\b(by|before|until) "
     r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|"
     r"next week))\b"
@@ -365,6 +389,17 @@ class Tone:
         return {"cues": list(self.cues)} if self.cues else {}
 
 
+def _signs_off(text: str, opener: re.Match[str]) -> bool:
+    """Whether a sarcasm opener is thanks after a polite question: "… could you let me know
+    if it has left the warehouse? Thanks a lot!" signs off ("great, third time my parcel is
+    lost, thanks a lot" and "Still nothing? Thanks a lot." still read as sarcasm)."""
+    said = opener.group(0)
+    if not (said.startswith("?") and said.lstrip("? ").casefold().startswith("thank")):
+        return False
+    question = re.split(r"[.!?\n]", text[: opener.start()])[-1]
+    return _POLITE_ASK.search(question) is not None
+
+
 def read_tone(text: str) -> Tone:
     """The cues in ``text`` (never fails: odd input just has no cues)."""
     text = unicodedata.normalize("NFKC", text)[:4000]
@@ -376,7 +411,7 @@ def read_tone(text: str) -> Tone:
     if formal:
         cues.append("formal_complaint")
     sarcasm = bool(_THANKS_FOR_NOTHING.search(text)) or (
-        bool(_SARCASM_OPENERS.search(text))
+        any(not _signs_off(text, m) for m in _SARCASM_OPENERS.finditer(text))
         and (bool(_TROUBLE.search(text)) or bool(_SCARE_QUOTES.search(text)))
     )
     if sarcasm:
