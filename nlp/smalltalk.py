@@ -32,6 +32,10 @@ _PHRASES: dict[str, tuple[str, ...]] = {
         "à bientôt", "bonne journée", "tot ziens", "doei", "do widzenia", "na razie",
         "arrivederci", "buona giornata", "adiós", "adios", "hasta luego", "güle güle",
         "hoşça kal", "görüşürüz",
+        # "that's all": the request is done
+        "das war's", "das wär's", "das wäre alles", "das ist alles", "c'est tout",
+        "ce sera tout", "eso es todo", "es todo", "dat was het", "dat is alles",
+        "to wszystko", "è tutto", "hepsi bu", "bu kadar",
     ),
 }  # fmt: skip
 _LABEL_OF = {
@@ -39,8 +43,9 @@ _LABEL_OF = {
     for label, phrases in _PHRASES.items()
     for phrase in phrases
 }
-# Parts of a message: split at punctuation, emoji and symbols ("Danke, tschüss! 👋").
-_SEPARATORS = re.compile(r"[^\w\s]+")
+# Parts of a message: split at punctuation, emoji and symbols ("Danke, tschüss! 👋"), not
+# at an apostrophe inside a word ("das war's", "c'est tout").
+_SEPARATORS = re.compile(r"(?:[^\w\s']|'(?!\w)|(?<!\w)')+")
 
 
 def small_talk(text: str) -> str | None:
@@ -48,7 +53,7 @@ def small_talk(text: str) -> str | None:
     counts: "Danke, tschüss!" is a goodbye); None otherwise."""
     if len(text) > 80:
         return None
-    normal = unicodedata.normalize("NFC", text).casefold()
+    normal = unicodedata.normalize("NFC", text).casefold().replace("’", "'")
     parts = [" ".join(p.split()) for p in _SEPARATORS.split(normal)]
     parts = [p for p in parts if p]
     if not parts or not all(p in _LABEL_OF for p in parts):

@@ -17,7 +17,11 @@ from nlp.smalltalk import small_talk
         ("merci beaucoup", "thanks"),
         ("GRÜSS GOTT", "greet"),
         ("Merhaba", "greet"),
+        ("Das war's, tschüss", "goodbye"),  # ("that's all", apostrophe and all)
+        ("Das war’s!", "goodbye"),
+        ("to wszystko", "goodbye"),
         ("hallo, where is my order?", None),  # more than small talk: the model decides
+        ("c'est tout ce que j'ai reçu?", None),
         ("merci pour rien", None),
         ("", None),
     ],
