@@ -439,3 +439,32 @@ def test_dissatisfaction_said_in_the_customers_languages_is_a_complaint() -> Non
         assert read_tone(text).complaint, text
     for text in ("Ich bin sehr zufrieden", "Je suis très contente", "Sono molto contento"):
         assert not read_tone(text).complaint, text
+
+
+def test_a_complaint_lodged_a_scandal_and_nobody_answering_in_the_customers_languages() -> None:
+    for text in (
+        "Sehr geehrte Damen und Herren, hiermit beschwere ich mich offiziell über Ihren Service.",
+        "Je vais déposer une réclamation.",
+        "Quiero poner una queja formal.",
+        "Złożę skargę.",
+        "Ik wil een formele klacht indienen.",
+    ):
+        assert read_tone(text).complaint, text
+    for text in ("To jest skandal!", "Das ist ein Skandal", "Nikt nie odbiera telefonu."):
+        assert read_tone(text).impatience, text
+    assert read_tone("Złożę skargę do UOKiK.").threat == "legal"
+    for calm in ("Wo kann ich mich beschweren?", "Kann ich die Reklamation online machen?"):
+        assert not read_tone(calm).cues, calm
+
+
+def test_thanks_after_a_polite_question_signs_off_and_is_no_sarcasm() -> None:
+    polite = (
+        "The tracking still says 'label created', which seems a bit odd? Could you let me "
+        "know if it has left the warehouse? Thanks a lot!"
+    )
+    assert not read_tone(polite).sarcasm
+    for text in (
+        "great, third time my parcel is lost, thanks a lot",
+        "Still nothing? Thanks a lot.",
+    ):
+        assert read_tone(text).sarcasm, text
