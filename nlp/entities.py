@@ -4,8 +4,9 @@ Order numbers follow the shop's own id shapes: a list of regular expressions, ea
 capture group for the id (``CARELOOP_ORDER_ID_PATTERNS`` replaces the defaults). The defaults
 read the shapes careloop's imports and demo data use: a letter ``O`` and digits
 (``O0001234``), ``#12345``, and an id after a keyword (``order 55821``, ``order no. 55821``,
-``Order-Nr. 55821``, ``Bestellung 55821``, ``commande 55821``, ``zamówienie 55821``) or a
-bare number after "where is" / "status of" (``where is 57790``). Phones are found by
+``Order-Nr. 55821``, ``Bestellung 55821``, ``commande 55821``, ``zamówienie 55821``,
+``заказ 58841``, ``注文#62018``) or a bare number after "where is" / "status of" / "any
+update on" (``where is 57790``). Phones are found by
 ``phonenumbers``' matcher (valid numbers only, in the shop's default region); emails,
 amounts and dates by plain patterns. Spans never overlap: an earlier kind wins (email,
 order, phone, money, date).
@@ -46,12 +47,18 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"bestelnummer|ordernummer|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning)"
     r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro))?"
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)((?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
-    # "#12345"
-    r"#\s?(\d{3,12})\b",
-    # a bare number right after "where is" / "status of": "where is 57790?"
-    r"(?i:\b(?:where\s+is|where'?s|status(?:\s+(?:of|for))?)\s+)(\d{5,10})\b(?![.,]\d)",
-    # the shop's own "O" + digits ids as imported: O0001234
-    r"\b([Oo]\d{5,12})\b",
+    # the word for an order in scripts without spaces or capitals of the Latin kind
+    # ("где мой заказ 58841", "ההזמנה 63377", "注文#62018はいつ届きますか", "订单号 12345",
+    # "رقم الطلب 12345"): Japanese and Chinese run on without a space, so no word boundary
+    r"(?i:(?:заказ\w{0,2}|ה?הזמנה|注文(?:番号)?|订单(?:号)?|(?:ال)?طلب(?:ية)?)"
+    r"(?:\s*(?:№|no\.?|nr\.?|номер|מספר|رقم))?[\s:#№-]*)(\d{3,12})(?!\d)",
+    # "#12345" (also before a letter of a script without spaces: "#62018はいつ")
+    r"#\s?(\d{3,12})(?![\dA-Za-z])",
+    # a bare number right after "where is" / "status of" / "any update on": "where is 57790?"
+    r"(?i:\b(?:where\s+is|where'?s|status(?:\s+(?:of|for))?|(?:updates?|news)\s+(?:on|about|"
+    r"for))\s+)(\d{5,10})\b(?![.,]\d)",
+    # the shop's own "O" + digits ids as imported: O0001234 (also in "注文O0001234は")
+    r"(?<![\dA-Za-z])([Oo]\d{5,12})(?![\dA-Za-z])",
 )
 
 _EMAIL = re.compile(

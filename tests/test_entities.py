@@ -37,6 +37,13 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("mi pedido 55821 no llegó", [("order", "55821", "55821")]),
         ("siparişim 55821 nerede", [("order", "55821", "55821")]),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
+        # and in scripts other than the Latin one, Japanese and Chinese without spaces
+        ("Здравствуйте, где мой заказ 58841?", [("order", "58841", "58841")]),
+        ("Заказ № 12345", [("order", "12345", "12345")]),
+        ("אני רוצה לבטל את ההזמנה 63377\u200f", [("order", "63377", "63377")]),
+        ("注文＃６２０１８はいつ届きますか？", [("order", "62018", "62018")]),
+        ("注文番号O0001234はどこ", [("order", "O0001234", "O0001234")]),
+        ("any update on 63390?", [("order", "63390", "63390")]),
         (
             "mail: Anna.Schmidt+shop@Example.DE.",
             [("email", "Anna.Schmidt+shop@Example.DE", "anna.schmidt+shop@example.de")],
@@ -70,6 +77,9 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "where is 4.99 from",  # an amount
         "la commande depuis 10 jours",
         "ordine di 3 articoli",
+        "#12345abc",
+        "заказ на 2 штуки",
+        "any update on the 2 items?",
     ],
 )
 def test_numbers_that_are_not_order_numbers(text: str) -> None:
