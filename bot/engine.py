@@ -73,6 +73,10 @@ PRAISE_INTENT = "feedback_praise"
 # An unsure topical reading below this, of a message reading at least this positive, with
 # praise next, is praise (Engine._unsure_praise)
 PRAISE_OVER, PRAISE_SENTIMENT = 0.6, 0.25
+# A question of at most this many words, later in a chat, that the intent model reads
+# unsure as a complaint while the complaint head gives it less than this, asks about the
+# answer (Engine._short_question_read_as_complaint)
+SHORT_QUESTION_WORDS, COMPLAINT_HEAD_DOUBTS = 8, 0.1
 HUMAN_HAS_IT = (ConversationStatus.waiting, ConversationStatus.assigned)
 DEFERRABLE = frozenset(
     {
@@ -362,6 +366,8 @@ class Engine:
             understanding = _read_as(understanding, FALLBACK_INTENT)
         elif self._unsure_praise(understanding):
             understanding = _read_as(understanding, PRAISE_INTENT)
+        elif self._short_question_read_as_complaint(understanding, history):
+            understanding = _read_as(understanding, FALLBACK_INTENT)
         followed = self._follows_up(conversation, understanding, entities, history)
         if followed is not None and followed.startswith(FAQ_PREFIX):
             # "do you ship to Austria?", then "and to the UK?": the same entry answers it
@@ -533,6 +539,30 @@ class Engine:
             not any(c.isalnum() for c in understanding.text)
             and understanding.intent.confidence < self.policy.unsure_intent
             and not understanding.tone.cues
+        )
+
+    def _short_question_read_as_complaint(
+        self, understanding: Understanding, history: Sequence[conversations.EarlierInbound]
+    ) -> bool:
+        """A short question later in a chat that the intent model reads, unsure, as a
+        complaint and the complaint head does not ("ok and how long does that take?" after
+        the refund's answer: complaint 0.27, the head 0.01; "what does that mean?", "what if
+        it's lost?"): the customer asks about the answer, and is not handed over with an
+        apology. It is read as "not sure", so a second one reaches a person. A first message
+        never is (the written chat messages' subtle complaints, "Does anyone at your company
+        actually read the emails …?", are first messages), nor one with a tone cue or a
+        strongly negative reading."""
+        complaint = understanding.complaint
+        return (
+            understanding.intent.label == COMPLAINT_INTENT
+            and understanding.intent.confidence < self.policy.unsure_intent
+            and complaint is not None
+            and complaint < COMPLAINT_HEAD_DOUBTS
+            and "?" in understanding.text
+            and len(WORD.findall(understanding.text)) <= SHORT_QUESTION_WORDS
+            and not understanding.tone.cues
+            and understanding.sentiment.score > self.policy.strong_negative
+            and len(history) > 0
         )
 
     def _unsure_praise(self, understanding: Understanding) -> bool:

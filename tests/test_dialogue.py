@@ -962,6 +962,17 @@ def test_a_follow_up_on_an_answer_gets_that_answer_again(client: TestClient) -> 
     assert "order number" in said(order[1:]) and "Saturday" not in said(order[1:])
 
 
+def test_a_short_question_about_the_answer_is_no_complaint(client: TestClient) -> None:
+    """ "how long does that take?" reads as a complaint, unsure (0.29), and the complaint
+    head gives it 0.01: later in a chat it asks about the answer."""
+    bodies = chat(client, "how-long", "how do returns work?", "ok and how long does that take?")
+    assert bodies[-1]["conversation"]["status"] == "bot"
+    assert "sorry about this" not in said(bodies[1:])
+    # one shouted still reaches a person
+    angry = chat(client, "how-long-angry", "how do returns work?", "and how long does THAT take??")
+    assert angry[-1]["conversation"]["status"] == "waiting"
+
+
 @pytest.mark.usefixtures("shop")
 def test_a_delivery_problem_asked_in_general_gets_no_apology(client: TestClient) -> None:
     bodies = chat(client, "what-if-lost", "what happens if my parcel gets lost?", "ok thanks")
