@@ -96,7 +96,7 @@ _MY_ORDER = re.compile(
 # something else; "yes please", "ok do it", "sure, what happens now?" and "yes, can I talk
 # to someone?" take it.
 _THEN_ASKS = re.compile(
-    r"(?i)\W*((how|what(?!\s+(happens|now|next)\b)|where|when|why|which)\b|"
+    r"(?i)\W*((and|so|but|then)\s+)?((how|what(?!\s+(happens|now|next)\b)|where|when|why|which)\b|"
     r"(is|are|do|does|did)\s+(i|you|we|they|he|she|there|my|the)\b)"
 )
 _NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")

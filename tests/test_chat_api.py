@@ -313,3 +313,18 @@ def test_a_yes_to_the_offer_of_a_person_may_say_more(client: TestClient, answer:
     send("my discount code doesn't work")
     assert "person" in send("it says invalid")["replies"][0]["text"]
     assert send(answer)["conversation"]["escalation_reason"] == "human_request"
+
+
+@pytest.mark.parametrize(
+    "question", ["ok and how long does that take?", "ok so where do I enter it?"]
+)
+def test_a_question_after_a_yes_word_is_no_yes_to_the_offer(
+    client: TestClient, question: str
+) -> None:
+    def send(text: str) -> dict[str, Any]:
+        visitor = "asks-" + "-".join(question.strip("?").split())
+        return client.post(URL, json={"session_id": visitor, "text": text}).json()
+
+    send("my discount code doesn't work")
+    assert "person" in send("it says invalid")["replies"][0]["text"]
+    assert send(question)["conversation"]["status"] == "bot"
