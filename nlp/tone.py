@@ -151,7 +151,13 @@ _HUMAN_ELSEWHERE = re.compile(
     r"hablar con (un |una )?(agente|persona|humano|asesor|operador|alguien)|ll(á|a)menme|"
     # tr
     r"(müşteri )?temsilci(si|siyle|yle|ye)?( ile)? (görüşmek|konuşmak|bağla\w*)|"
-    r"insanla (görüşmek|konuşmak)|beni arayın"
+    r"insanla (görüşmek|konuşmak)|beni arayın|"
+    # pt
+    r"falar com (uma |um |o |a )?(pessoa|atendente|humano|agente|operador\w*|algu[eé]m)|"
+    r"liguem[- ]me|me liguem|"
+    # sv
+    r"(prata|tala) med (en )?(människa|person|handläggare|någon)|kan någon ringa( upp)? mig|"
+    r"ring(a)? upp mig"
     r")(?!\w)"
 )
 # "forget about the callback", "no need for an agent": a request for a person withdrawn.
@@ -168,7 +174,8 @@ _SARCASM_OPENERS = re.compile(
     r"delighted|thrilled|so glad|truly grateful|such a (thoughtful|nice|lovely) touch|"
     r"(i'?m |i am )?(absolutely |just )?loving( the| how)?|thanks (so{2,}|ever so) much|"
     r"thank you (so{2,}|ever so) much|pleasantly surprised|genius|how convenient|"
-    r"very (generous|exclusive|festive|convenient|thoughtful)|fun times|not to be dramatic)\b"
+    r"very (generous|exclusive|festive|convenient|thoughtful|efficient|professional)|fun times|"
+    r"not to be dramatic|impeccable|nice touch|lovely touch)\b"
     r"|[🙃👏]"
 )
 _TROUBLE = re.compile(
@@ -179,7 +186,8 @@ _TROUBLE = re.compile(
     r"plastic bag|ruined|instead|shr[au]nk|expired|vanished|disappeared|cracked|crack|"
     r"pieces|fell apart|falls apart|see[- ]through|logged me out|incorrect|can'?t find|"
     r"(didn'?t|doesn'?t|won'?t) apply|except|someone else'?s|old (one|address|flat)|"
-    r"same queue|scratched|stuck|leaks?|lets in|shut|only works)\b"
+    r"same queue|scratched|stuck|leaks?|lets in|shut|only works|smashed|shattered|bounced|"
+    r"soaked|dented|crushed|torn|ripped|locked)\b"
 )
 _POLITE_ASK = re.compile(
     r"(?i)\b((could|can|would|will) (you|someone|somebody|u)|please|pls|let me know|"
@@ -187,7 +195,10 @@ _POLITE_ASK = re.compile(
 )
 _THANKS_FOR_NOTHING = re.compile(
     r"(?i)\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
-    r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? (really|for)"
+    r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? (really|for)|"
+    # the same in the languages of a European shop's customers
+    r"(danke|merci|gracias|grazie|bedankt|dzięki|dziękuję|obrigad[oa]|tack|teşekkürler) "
+    r"(für|pour|por|per|voor|za|för) (nichts|rien|nada|niente|nulla|niets|nic|ingenting)"
 )
 _ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
 # Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
@@ -204,8 +215,10 @@ _IMPATIENCE = re.compile(
     r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?|"
     r"(asked|written|emailed|called|messaged|phoned|told you|complained)( you| about it)? "
     r"(two|three|four|five|six|several|many|multiple|\d+) times|"
+    r"yeter artık|j'en ai assez|estoy (hart[oa]|cansad[oa])|sono stuf[oa]|ik ben het zat|"
+    r"ik heb er genoeg van|mam (tego )?dość|chega!|nu räcker det|jetzt reicht'?s|"
     r"(two|three|four|five|several|multiple|\d+) (e-?mails|messages|calls|chats|tickets)"
-    r"( from \S+)?(,| and| but)* (still )?(no|zero|not a single|nobody|no one)\b|"
+    r"( from \S+)?(,| and| but)* (still )?(no|zero|0|not a single|nobody|no one)\b|"
     r"done waiting|last chance|final warning|"
     # contact repeated or ignored: "wrote to you twice", "my last two emails", "third chat"
     r"(wrote|written|emailed|e-?mailed|messaged|asked|called|rang|phoned|chased|contacted|"
@@ -287,7 +300,13 @@ _HAZARD = re.compile(
     r"mou?ld\b[^.?!]{0,60}\b(asthma|health|baby|babies|allerg\w*|sick|ill)|"
     r"(asthma|health|baby|babies)\b[^.?!]{0,60}\bmou?ld|"
     r"funken|angeschmort|(lebens)?gef(ä|ae)hrlich|dangereu(x|se)|br(û|u)l(é|e)|fondu|"
-    r"peligros[oa]|pericolos[oa])\b"
+    r"peligros[oa]|pericolos[oa]|perigos[oa]|niebezpieczn\w*|tehlikeli|farlig|gevaarlijk|"
+    r"derriti\w*|derretid[oa]|se quem\w*|quemad[oa]|bruciat[oa]|geschmolzen|gesmolten|"
+    r"stopion\w*|eridi|kıvılcım|vonken|iskr\w*|"
+    r"(s'est|se ha|si è|hat sich|heeft zich|skaleczył\w*|skar sig) (coupée?|cortado|cortada|"
+    r"tagliat[oa]|geschnitten|gesneden|w rękę|i handen)|"
+    r"(elim|parmağım) yand[ıi]|verbrannt|verbrand|poparzy\w*|"
+    r"(dans la|en la|in (den|de)|na|in) (bouche|boca|mund|mond|bocca)\b)\b"
 )
 # Fraud, an account or card used by someone else, phishing, harassment and personal data
 # shown to the wrong person: "orders in my account history I didn't make", "my password
@@ -334,7 +353,17 @@ _MISUSE = re.compile(
     r"link to (her|his|their|someone else'?s|another customer'?s) account|"
     r"full card number|all 16 digits|"
     r"(his|her|their) (full )?(name,? (and )?)?(date of birth|iban|bank details|card number)|"
-    r"(visible|exposed|everyone|all) in (the )?cc)\b"
+    r"(visible|exposed|everyone|all) in (the )?cc|"
+    # charges and orders not made, someone in the account, in the customers' languages
+    r"(nie|nicht) (bestellt|autorisiert|getätigt|gemacht)|nie zamawiał\w*|"
+    r"n'ai (jamais|pas) (commandé|passé|fait|autorisé)|no (he|hice|había) (hecho|pedido|"
+    r"autorizado)|non ho mai (fatto|ordinato|autorizzato)|(niks|niets|nooit) besteld|"
+    r"que eu não fiz|não reconheço|no reconozco|ne reconnais pas|erkenne (ich )?nicht|"
+    r"(die|dat) ik niet herken|nie rozpoznaję|tanımıyorum|känner inte igen|"
+    r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon)\b[^.?!]{0,50}"
+    r"\b(usou|usado|utilisé|entrato|entrado|eingeloggt|zugegriffen|ingelogd|włamał\w*|"
+    r"zalogował\w*|connecté|accedido|acessou|loggat in)|"
+    r"gehackt|piraté|hackead[oa]|hackerat[oa]|zhakowan\w*)\b"
 )
 # Demands with a deadline and the end of patience, in more words than the impatience
 # pattern's: "I'll give you one more day", "otherwise I'll take further steps", "my

@@ -468,3 +468,29 @@ def test_thanks_after_a_polite_question_signs_off_and_is_no_sarcasm() -> None:
         "Still nothing? Thanks a lot.",
     ):
         assert read_tone(text).sarcasm, text
+
+
+def test_more_of_the_customers_languages_are_read() -> None:
+    assert read_tone("Gracias por nada 🙃").sarcasm
+    assert read_tone("Danke für nichts.").sarcasm
+    for text in ("Quero falar com uma pessoa, por favor", "kan någon ringa mig?"):
+        assert read_tone(text).wants_human, text
+    for text in (
+        "se derritió el enchufe, casi se me quema la casa",
+        "kablodan kıvılcım çıktı, elim yandı",
+        "ma fille s'est coupée en ouvrant le carton",
+        "Chi è entrato nel mio account?",
+        "twee afschrijvingen die ik niet herken, ik heb niks besteld",
+        "Mein Konto wurde gehackt",
+    ):
+        assert read_tone(text).serious, text
+    for text in ("Yeter artık!", "3 emails, 0 replies.", "J'en ai assez."):
+        assert read_tone(text).impatience, text
+    assert read_tone("The present arrived smashed. Lovely.").sarcasm
+    for calm in (
+        "Kann jemand mein Konto löschen?",
+        "Wer hat Zugriff auf mein Konto?",
+        "Gracias por todo",
+        "Falar com vocês é sempre fácil, obrigado",
+    ):
+        assert not read_tone(calm).cues, calm
