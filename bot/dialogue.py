@@ -99,6 +99,12 @@ _THEN_ASKS = re.compile(
     r"(?i)\W*((and|so|but|then)\s+)?((how|what(?!\s+(happens|now|next)\b)|where|when|why|which)\b|"
     r"(is|are|do|does|did)\s+(i|you|we|they|he|she|there|my|the)\b)"
 )
+# "ok thx", "ok, bye", "okay no need" after the offer of a person close the chat instead
+_THEN_CLOSES = re.compile(
+    r"(?i)\W*(thx|thanks|thank you|thank u|ty|tysm|cheers|ta|bye|goodbye|cya|see (you|ya)|"
+    r"all good|never ?mind|nvm|no need|i'?m (good|fine)|that'?s (all|fine|ok(ay)?)|"
+    r"got it|understood|cool|danke|merci|gracias|grazie|dzięki|bedankt|tschüss)\b"
+)
 _NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")
 # "Can I still cancel it?", "I'd like to return this": a change to the order just discussed.
 _ABOUT_IT = re.compile(
@@ -885,9 +891,12 @@ def _late(order: Order, now: dt.datetime) -> bool:
 
 
 def _takes_offer(text: str) -> bool:
-    """Whether the message says yes to the offer of a person, asking nothing else."""
+    """Whether the message says yes to the offer of a person, asking nothing else; "ok thx"
+    and "ok bye" acknowledge and close ("yes thanks", "sure thanks" take it)."""
     yes = _YES.search(text)
-    return yes is not None and not _THEN_ASKS.match(text, yes.end())
+    if yes is None or _THEN_ASKS.match(text, yes.end()):
+        return False
+    return not (yes.group(1).casefold().startswith("ok") and _THEN_CLOSES.match(text, yes.end()))
 
 
 def names_a_problem(text: str) -> bool:

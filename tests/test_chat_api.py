@@ -328,3 +328,19 @@ def test_a_question_after_a_yes_word_is_no_yes_to_the_offer(
     send("my discount code doesn't work")
     assert "person" in send("it says invalid")["replies"][0]["text"]
     assert send(question)["conversation"]["status"] == "bot"
+
+
+@pytest.mark.parametrize(
+    ("answer", "taken"), [("ok thx", False), ("ok, bye", False), ("yes thanks", True)]
+)
+def test_ok_thanks_after_the_offer_of_a_person_closes_and_yes_thanks_takes_it(
+    client: TestClient, answer: str, taken: bool
+) -> None:
+    def send(text: str) -> dict[str, Any]:
+        visitor = "closes-" + "-".join(answer.replace(",", "").split())
+        return client.post(URL, json={"session_id": visitor, "text": text}).json()
+
+    send("my discount code doesn't work")
+    assert "person" in send("it says invalid")["replies"][0]["text"]
+    reason = send(answer)["conversation"]["escalation_reason"]
+    assert (reason == "human_request") is taken
