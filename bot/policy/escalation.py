@@ -17,7 +17,8 @@ negative", so calm routine questions never add up), the message itself negative;
 an unhappy high-value or high-churn-risk customer; K "not sure" answers in a row (an
 out-of-scope answer just before counts as not understood). A few words the intent model is
 unsure of, with no cue and no negative reading ("lol", "test"), are read as "not sure", not
-as a complaint. The cues are nlp.tone's.
+as a complaint; so is an unsure complaint reading that the complaint head all but rules out
+("how much is delivery to austria"). The cues are nlp.tone's.
 
 Priority (higher = served first) is documented in the README:
 ``base(reason) + 40 * max(0, -sentiment_score) + tier bonus + churn bonus``; the inbox adds
@@ -114,6 +115,12 @@ class PolicyConfig:
     few_words: int = 3
     unsure_intent: float = 0.5
     few_words_negative: float = -0.5
+    # The complaint intent read below ``unsure_intent``, with no tone cue, that the complaint
+    # head all but rules out (below this) is the intent model guessing ("how much is
+    # delivery to austria", complaint 0.39, the head 0.03): "not sure" (the shop's frequent
+    # questions may answer it) unless the message reads at least this negative.
+    complaint_head_rules_out: float = 0.05
+    ruled_out_negative: float = -0.5
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,15 @@ def decide(
     if says_too_little(understanding, config):
         learned = None  # (the complaint head reads 0.98 into "omg")
         intent = FALLBACK_INTENT if intent == "complaint" else intent
+    elif (
+        intent == "complaint"
+        and understanding.intent.confidence < config.unsure_intent
+        and learned is not None
+        and learned < config.complaint_head_rules_out
+        and score > config.ruled_out_negative
+        and not tone.cues
+    ):
+        intent = FALLBACK_INTENT
     said = intent == "complaint" and score < config.complaint_max_sentiment
     if said and learned is not None and learned < config.intent_complaint_backing:
         said = score <= config.intent_complaint_negative  # the head doubts it
