@@ -355,9 +355,11 @@ _MISUSE = re.compile(
     r"(his|her|their) (full )?(name,? (and )?)?(date of birth|iban|bank details|card number)|"
     r"(visible|exposed|everyone|all) in (the )?cc|"
     # charges and orders not made, someone in the account, in the customers' languages
-    r"(nie|nicht) (bestellt|autorisiert|getätigt|gemacht)|nie zamawiał\w*|"
-    r"n'ai (jamais|pas) (commandé|passé|fait|autorisé)|no (he|hice|había) (hecho|pedido|"
-    r"autorizado)|non ho mai (fatto|ordinato|autorizzato)|(niks|niets|nooit) besteld|"
+    # ("never ordered", "not authorised": "ich habe das nicht bestellt" is a wrong item)
+    r"nie (bestellt|autorisiert|getätigt)|nicht (autorisiert|getätigt)|nie zamawiał\w*|"
+    r"n'ai jamais (commandé|autorisé)|n'ai pas (autorisé|effectué)|"
+    r"no (he|hice|había) (hecho|autorizado)|nunca (he )?(pedido|autorizado)|"
+    r"non ho mai (fatto|ordinato|autorizzato)|(niks|niets|nooit) besteld|"
     r"que eu não fiz|não reconheço|no reconozco|ne reconnais pas|erkenne (ich )?nicht|"
     r"(die|dat) ik niet herken|nie rozpoznaję|tanımıyorum|känner inte igen|"
     r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon)\b[^.?!]{0,50}"

@@ -490,6 +490,9 @@ def test_more_of_the_customers_languages_are_read() -> None:
     for calm in (
         "Kann jemand mein Konto löschen?",
         "Wer hat Zugriff auf mein Konto?",
+        "Ich habe die Rücksendung noch nicht gemacht",
+        "Ich habe das nicht bestellt, da ist wohl etwas vertauscht worden",
+        "je n'ai pas commandé ça",
         "Gracias por todo",
         "Falar com vocês é sempre fácil, obrigado",
     ):
