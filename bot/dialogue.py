@@ -870,9 +870,10 @@ def _address_spans(text: str, entities: Sequence[Entity] = ()) -> list[tuple[int
 def _earlier_postcode(state: State, texts: Sequence[str]) -> str | None:
     """A postcode named in an earlier message ("my postcode is 04109", then "where's order
     O0008001?"), as the proof for the order named now; tried once per request, so a
-    postcode that did not match is not tried again with the next order number."""
-    if state.extra.get("earlier_postcode_tried"):
-        return None
+    postcode that did not match is not tried again with the next order number. Not for a
+    change of address."""
+    if state.extra.get("earlier_postcode_tried") or state.task == CHANGE_ADDRESS:
+        return None  # (for a change of address, a postcode named may be the new one)
     for text in texts:
         if named := _NAMED_POSTCODE.search(plain_text(text)):
             state.extra["earlier_postcode_tried"] = True

@@ -1246,6 +1246,17 @@ def test_a_postcode_named_before_the_order_number_is_its_proof_once(
     again = chat(client, "wrong-postcode-first", "O0001111")
     assert reveals_nothing(again)
     assert "postcode" in said(again)  # asked for the proof: the refused one is not tried again
+    # for a change of address, a postcode named earlier may be the new one: not tried
+    moving = chat(
+        client, "new-postcode-first", "my new postcode is 99999", "change address O0001111"
+    )
+    assert reveals_nothing(moving) and "postcode" in said(moving[-1:])
+    mover = session.scalars(
+        select(ChannelIdentity).where(ChannelIdentity.external_id == "new-postcode-first")
+    ).one()
+    assert not session.scalars(
+        select(VerificationAttempt).where(VerificationAttempt.channel_identity_id == mover.id)
+    ).all()  # (no attempt spent on it)
     identity = session.scalars(
         select(ChannelIdentity).where(ChannelIdentity.external_id == "wrong-postcode-first")
     ).one()
