@@ -94,6 +94,20 @@ def private_note(session: Session) -> str:
     return session.scalars(select(Message).where(Message.is_private_note.is_(True))).one().text
 
 
+def attempts(session: Session, visitor: str) -> int:
+    """How many order checks the visitor's chat has spent."""
+    identity = session.scalars(
+        select(ChannelIdentity).where(ChannelIdentity.external_id == visitor)
+    ).one()
+    return len(
+        session.scalars(
+            select(VerificationAttempt).where(
+                VerificationAttempt.channel_identity_id == identity.id
+            )
+        ).all()
+    )
+
+
 def reveals_nothing(bodies: list[dict[str, Any]]) -> bool:
     text = said(bodies)
     return not any(secret in text for secret in SECRET_DETAILS)
@@ -1219,13 +1233,7 @@ def test_an_email_given_earlier_counts_but_a_refused_one_is_not_tried_again(
     again = chat(client, "wrong-early", "O0001234")
     assert reveals_nothing(again)
     assert "email" in said(again)  # asked for the proof, not another silent attempt
-    identity = session.scalars(
-        select(ChannelIdentity).where(ChannelIdentity.external_id == "wrong-early")
-    ).one()
-    attempts = session.scalars(
-        select(VerificationAttempt).where(VerificationAttempt.channel_identity_id == identity.id)
-    ).all()
-    assert len(attempts) == 1
+    assert attempts(session, "wrong-early") == 1
 
 
 @pytest.mark.usefixtures("shop")
@@ -1253,16 +1261,5 @@ def test_a_postcode_named_before_the_order_number_is_its_proof_once(
         client, "new-postcode-first", "my new postcode is 99999", "change address O0001111"
     )
     assert reveals_nothing(moving) and "postcode" in said(moving[-1:])
-    mover = session.scalars(
-        select(ChannelIdentity).where(ChannelIdentity.external_id == "new-postcode-first")
-    ).one()
-    assert not session.scalars(
-        select(VerificationAttempt).where(VerificationAttempt.channel_identity_id == mover.id)
-    ).all()  # (no attempt spent on it)
-    identity = session.scalars(
-        select(ChannelIdentity).where(ChannelIdentity.external_id == "wrong-postcode-first")
-    ).one()
-    attempts = session.scalars(
-        select(VerificationAttempt).where(VerificationAttempt.channel_identity_id == identity.id)
-    ).all()
-    assert len(attempts) == 1
+    assert attempts(session, "new-postcode-first") == 0  # (no attempt spent on it)
+    assert attempts(session, "wrong-postcode-first") == 1
