@@ -502,8 +502,7 @@ def test_more_of_the_customers_languages_are_read() -> None:
 def test_a_complaint_the_complaint_head_rules_out_is_not_sure() -> None:
     # (the shipped models' readings: a shipping question read as a complaint, unsure)
     case = unsure("how much is delivery to austria", "complaint", 0.39, -0.09, 0.03)
-    d = decide(case, previous_intents=[], previous_scores=[], config=CONFIG)
-    assert d == Decision(Action.rephrase, response=FALLBACK_INTENT)
+    assert decided(case) == Decision(Action.rephrase, response=FALLBACK_INTENT)
     # a surer reading, a negative one, a tone cue or a head less sure still escalate
     for case in (
         unsure("how much is delivery to austria", "complaint", 0.55, -0.09, 0.03),
@@ -511,5 +510,4 @@ def test_a_complaint_the_complaint_head_rules_out_is_not_sure() -> None:
         unsure("how much is delivery to austria?!?!", "complaint", 0.39, -0.09, 0.03),
         unsure("how much is delivery to austria", "complaint", 0.39, -0.09, 0.2),
     ):
-        d = decide(case, previous_intents=[], previous_scores=[], config=CONFIG)
-        assert d.action is Action.escalate, case
+        assert decided(case).action is Action.escalate, case
