@@ -51,7 +51,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # ("где мой заказ 58841", "ההזמנה 63377", "注文#62018はいつ届きますか", "订单号 12345",
     # "رقم الطلب 12345"): Japanese and Chinese run on without a space, so no word boundary
     r"(?i:(?:заказ\w{0,2}|ה?הזמנה|注文(?:番号)?|订单(?:号)?|(?:ال)?طلب(?:ية)?)"
-    r"(?:\s*(?:№|no\.?|nr\.?|номер|מספר|رقم))?[\s:#№-]*)(\d{3,12})(?!\d)",
+    # ("№" reaches the patterns as "No": the text is read in NFKC form)
+    r"(?:\s*(?:no\.?|nr\.?|номер|מספר|رقم))?[\s:#-]*)(\d{3,12})(?!\d)",
     # "#12345" (also before a letter of a script without spaces: "#62018はいつ")
     r"#\s?(\d{3,12})(?![\dA-Za-z])",
     # a bare number right after "where is" / "status of" / "any update on": "where is 57790?"
