@@ -31,7 +31,12 @@ def test_dev_and_test_splits_share_no_text() -> None:
     assert not texts("messages_dev.csv") & texts("messages_test.csv")
     # the later dev splits were written apart from the others: only short
     # everyday phrases ("thx") may occur in the test split too
-    for dev in ("messages_dev2.csv", "messages_dev3.csv", "messages_dev4.csv"):
+    for dev in (
+        "messages_dev2.csv",
+        "messages_dev3.csv",
+        "messages_dev4.csv",
+        "messages_dev5.csv",
+    ):
         shared = texts(dev) & texts("messages_test.csv")
         assert not {t for t in shared if len(t.split()) >= 4}, dev
 
@@ -58,6 +63,7 @@ def test_the_dev_dialogues_share_no_longer_turn_with_the_test_dialogues() -> Non
         "dialogues_dev2.yml",
         "dialogues_dev3.yml",
         "dialogues_dev4.yml",
+        "dialogues_dev5.yml",
     ):
         assert not {t for t in turns(dev) & test if len(t.split()) >= 5}, dev
 
