@@ -39,7 +39,7 @@ from nlp.pretrained import (
     shipped_intent_build,
     shipped_sentiment,
 )
-from nlp.smalltalk import small_talk
+from nlp.smalltalk import PRAISE, praise, small_talk
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
 from nlp.tone import read_tone
 from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
@@ -119,8 +119,10 @@ class NLU:
         assert intent_vectors is not None
         intents = intent.predict(intent_vectors, shared if intent.encoder else None, texts)
         known = set(intent.head.labels)
-        for n, text in enumerate(texts):  # "Tschüss!", "Dziękuję": small talk, any language
-            if (label := small_talk(text)) is not None and label in known:
+        tones = [read_tone(t) for t in texts]
+        for n, text in enumerate(texts):  # "Tschüss!", "Dziękuję", "mycket nöjd!": any language
+            label = small_talk(text) or (PRAISE if praise(text) and not tones[n].cues else None)
+            if label is not None and label in known:
                 intents[n] = IntentPrediction(label, 1.0, [(label, 1.0)])
         sentiments: list[SentimentPrediction]
         if isinstance(sentiment, TextSentimentModel):
@@ -134,8 +136,10 @@ class NLU:
             complaints = [float(p) for p in self.complaint.probability(shared, texts)]
         rows = [None] * len(texts) if shared is None else list(shared)
         return [
-            Understanding(text=t, intent=i, sentiment=s, tone=read_tone(t), complaint=c, vector=v)
-            for t, i, s, c, v in zip(texts, intents, sentiments, complaints, rows, strict=True)
+            Understanding(text=t, intent=i, sentiment=s, tone=o, complaint=c, vector=v)
+            for t, i, s, o, c, v in zip(
+                texts, intents, sentiments, tones, complaints, rows, strict=True
+            )
         ]
 
     def reload(self, config: NLUConfig) -> None:
