@@ -70,7 +70,9 @@ _FORMAL = re.compile(
     r"escalate (this|my complaint)|complaint (against|about) (you|your)|"
     r"express(ing)? my (disappointment|"
     r"dissatisfaction|frustration)|i (expect|demand|want) (compensation|an apology)|"
-    r"not good enough)"
+    r"not good enough|"
+    r"(that'?s|this is|it'?s) (really |just |simply |absolutely |totally |so )?not (ok|okay)"
+    r"(?! (to|if|for)\b))"
 )
 # Dissatisfaction said in so many words in the languages of a European shop's customers
 # (German, French, Spanish, Italian, Dutch, Polish, Turkish): the encoder reads English, so
@@ -116,7 +118,7 @@ _HUMAN = re.compile(
     r"(contact|call|email|ring|get back to) me|(contact|call|email) me back|"
     r"(human|real person|live agent|live person|live chat|real human)( please| pls| now)?\b|"
     r"(call|ring|phone) me( back)?|(can|could) (someone|somebody|you) (call|ring|phone)|"
-    r"callback|call back|not (a |another )?(bot|robot|machine)|stop (the )?bot|"
+    r"callback|call back|not (a |another |the )?(bot|robot|machine)|stop (the )?bot|"
     r"is there (a |any )?(human|real person|person|anyone real)|"
     r"(someone|somebody|anyone|a person) (from your (team|company|shop|store) |real )?"
     r"(i could |i can |to )?(speak|talk|chat) (to|with))"
@@ -157,8 +159,15 @@ _HUMAN_ELSEWHERE = re.compile(
     r"liguem[- ]me|me liguem|"
     # sv
     r"(prata|tala) med (en )?(människa|person|handläggare|någon)|kan någon ringa( upp)? mig|"
-    r"ring(a)? upp mig"
+    r"ring(a)? upp mig|"
+    # cs, ru, he, ar
+    r"mluvit s (operátorem|operátorkou|člověkem|někým|pracovníkem)|"
+    r"оператор\w*|(живы\w*|реальны\w*) человек\w*|(поговорить|говорить) с человеком|"
+    r"נציג\w*|(לדבר|לשוחח) עם (בן אדם|אדם אמיתי)|"
+    r"(التحدث|أتحدث|اتحدث|أكلم|اكلم|التكلم) (مع|إلى) (موظف|شخص|إنسان|ممثل)"
     r")(?!\w)"
+    # ja, zh (no spaces between words)
+    r"|オペレーター|担当者(と|に|の方)|人と話|人工客服|真人客服|转人工"
 )
 # "forget about the callback", "no need for an agent": a request for a person withdrawn.
 _WITHDRAWN = re.compile(
@@ -200,6 +209,8 @@ _THANKS_FOR_NOTHING = re.compile(
     r"(danke|merci|gracias|grazie|bedankt|dzięki|dziękuję|obrigad[oa]|tack|teşekkürler) "
     r"(für|pour|por|per|voor|za|för) (nichts|rien|nada|niente|nulla|niets|nic|ingenting)"
 )
+# "thanks SO much for the 'fast shipping'": thanks stressed in capitals, anywhere.
+_STRESSED_THANKS = re.compile(r"(?i:thanks|thank you) SO much")
 _ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
 # Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
 _SCARE_QUOTES = re.compile(r"(?i)(your|the|so-called|new) [\"“'‘][^\"”'’]{2,40}[\"”'’]")
@@ -274,6 +285,9 @@ _IMPATIENCE = re.compile(
     r"next week))\b"
 )
 _ALONE_NOW = re.compile(r"(?i)[.!?]\s+(right )?(now|today|immediately)\s*[.!]+")
+# A deadline stressed in capitals ("Refund it TODAY please"), not in a question ("DHL says
+# it arrives TODAY?").
+_CAPS_DEADLINE = re.compile(r"\b(TODAY|NOW|IMMEDIATELY|TONIGHT)\b(?![^.!?\n]*\?)")
 # What a bot must not handle alone, in two kinds; either makes a message ``serious``.
 # Danger to people: fire, sparks, melting, injuries, choking, a device too hot to hold, a
 # battery puffed up, a rash or an allergic reaction, mould where a baby or an asthmatic
@@ -442,7 +456,11 @@ def read_tone(text: str) -> Tone:
     if formal:
         cues.append("formal_complaint")
     sarcasm = bool(_THANKS_FOR_NOTHING.search(text)) or (
-        any(not _signs_off(text, m) for m in _SARCASM_OPENERS.finditer(text))
+        any(
+            not _signs_off(text, m)
+            for p in (_SARCASM_OPENERS, _STRESSED_THANKS)
+            for m in p.finditer(text)
+        )
         and (bool(_TROUBLE.search(text)) or bool(_SCARE_QUOTES.search(text)))
     )
     if sarcasm:
@@ -469,6 +487,8 @@ def read_tone(text: str) -> Tone:
     impatient = {m.group(0).casefold() for p in (_IMPATIENCE, _DEMANDS) for m in p.finditer(text)}
     if _ALONE_NOW.search(text):
         impatient.add("now.")  # ("Take me off your list. Now.")
+    if not shouting:  # (in a shouted message every word is in capitals)
+        impatient.update(m.group(0).casefold() for m in _CAPS_DEADLINE.finditer(text))
     impatience = bool(impatient)
     if impatience:
         cues.append("impatience")

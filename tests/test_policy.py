@@ -499,6 +499,32 @@ def test_more_of_the_customers_languages_are_read() -> None:
         assert not read_tone(calm).cues, calm
 
 
+def test_requests_for_a_person_deadlines_in_capitals_and_thanks_for_quoted_praise() -> None:
+    for text in (
+        "Мне нужен оператор, please",
+        "please, not the bot",
+        "‏אני רוצה לדבר עם נציג שירות",
+        "Chci mluvit s operátorem",
+        "أريد التحدث مع موظف",
+        "オペレーターと話したいです",
+    ):
+        assert read_tone(text).wants_human, text
+    for text in ("Refund it TODAY please.", "I want an answer NOW"):
+        assert read_tone(text).impatience, text
+    assert read_tone("charged for a cancelled order, that's really not ok").formal_complaint
+    quoted = "Kind regards and thanks SO much for the 'fast shipping' — only took 19 days."
+    assert read_tone(quoted).sarcasm
+    for calm in (
+        "Can you refund it today please?",
+        "is it ok to send it back after 30 days?",
+        "Thank you SO much for your help!",
+        "DHL says it arrives TODAY?",
+        "please send it ASAP",
+    ):
+        tone = read_tone(calm)
+        assert not (tone.impatience or tone.sarcasm or tone.formal_complaint), calm
+
+
 def test_a_complaint_the_complaint_head_rules_out_is_not_sure() -> None:
     # (the shipped models' readings: a shipping question read as a complaint, unsure)
     case = unsure("how much is delivery to austria", "complaint", 0.39, -0.09, 0.03)
