@@ -647,6 +647,8 @@ class Dialogue:
                     reason = EscalationReason.complaint
                     note(f"Delivery problem with order {ref}: {state.reason}", "delivery_problem")
                     keys = ["delivery_problem_noted"]
+                elif state.extra.get("general"):  # ("and what if it doesn't come?")
+                    keys = ["delivery_problem_general"]
                 else:  # (small talk next drops the question: soft)
                     state.awaiting, state.soft, state.order = "problem", True, ref
                     done, keys = False, ["delivery_problem_order"]

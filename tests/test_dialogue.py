@@ -999,6 +999,19 @@ def test_a_delivery_problem_asked_in_general_gets_no_apology(client: TestClient)
 
 
 @pytest.mark.usefixtures("shop")
+def test_what_if_it_never_comes_after_the_order_is_shown_gets_the_lost_parcel_answer(
+    client: TestClient,
+) -> None:
+    proven = chat(client, "what-if-shown", "where is O0001234?", "anna.schmidt@example.de")
+    assert "JJD0001234" in said(proven[-1:])
+    for question in ("and what if it doesn't come?", "what if it gets lost"):
+        answer = said(chat(client, "what-if-shown", question))
+        assert "replacement or refund" in answer, question
+    fresh = said(chat(client, "what-if-fresh", "what if it never arrives?"))
+    assert "replacement or refund" in fresh and "sorry" not in fresh.lower()
+
+
+@pytest.mark.usefixtures("shop")
 def test_data_alone_is_asked_what_it_is_about(client: TestClient) -> None:
     bodies = chat(client, "email-alone", "anna.schmidt@example.de", "where is my order")
     assert "What can I help you with" in said(bodies[:1]) and "rephrase" not in said(bodies)
