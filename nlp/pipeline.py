@@ -31,6 +31,7 @@ from nlp.complaint import ComplaintHead
 from nlp.dataset import Example, bundled_data_path, bundled_examples, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
+from nlp.languages import order_request
 from nlp.pretrained import (
     ShippedHead,
     intent_build,
@@ -41,10 +42,13 @@ from nlp.pretrained import (
 )
 from nlp.smalltalk import PRAISE, praise, small_talk
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
-from nlp.tone import read_tone
+from nlp.tone import Tone, read_tone
 from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
 
 log = logging.getLogger(__name__)
+# An intent reading below this gives way to an order request said in the customers'
+# languages (nlp/languages.py): the escalation policy's "unsure" line
+UNSURE = 0.5
 
 
 @dataclass
@@ -120,8 +124,8 @@ class NLU:
         intents = intent.predict(intent_vectors, shared if intent.encoder else None, texts)
         known = set(intent.head.labels)
         tones = [read_tone(t) for t in texts]
-        for n, text in enumerate(texts):  # "Tschüss!", "Dziękuję", "mycket nöjd!": any language
-            label = small_talk(text) or (PRAISE if praise(text) and not tones[n].cues else None)
+        for n, text in enumerate(texts):
+            label = _said_in_other_words(text, tones[n], intents[n])
             if label is not None and label in known:
                 intents[n] = IntentPrediction(label, 1.0, [(label, 1.0)])
         sentiments: list[SentimentPrediction]
@@ -161,6 +165,19 @@ class NLU:
     def close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
+
+
+def _said_in_other_words(text: str, tone: Tone, reading: IntentPrediction) -> str | None:
+    """Small talk ("Tschüss!", "Dziękuję"), praise ("mycket nöjd!") or, where the intent
+    model is unsure, an order request ("Annulez ma commande") said in the customers'
+    languages, which the English encoder misreads."""
+    if (label := small_talk(text)) is not None:
+        return label
+    if praise(text) and not tone.cues:
+        return PRAISE
+    if reading.confidence >= UNSURE or tone.wants_human or tone.complaint:
+        return None  # (a complaint or a request for a person is read as one)
+    return order_request(text)
 
 
 def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:

@@ -1,0 +1,45 @@
+"""Order requests said in the customers' languages are read as those requests."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nlp.languages import order_request
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        (
+            "Annulez ma commande s'il vous plaît, je l'ai passée deux fois par erreur.",
+            "cancel_order",
+        ),
+        ("Zrušte prosím moji objednávku 63877, děkuji.", "cancel_order"),
+        ("Ich möchte meine Bestellung stornieren", "cancel_order"),
+        (
+            "Je voudrais retourner un article de ma commande n° 62018, c'est possible ?",
+            "refund_return",
+        ),
+        ("Wie kann ich die Jacke zurückschicken?", "refund_return"),
+        ("Ich muss die Lieferadresse ändern", "change_address"),
+        ("Gdzie jest moje zamówienie?", "order_status"),
+        ("Waar blijft mijn pakket?", "order_status"),
+        ("Siparişim nerede?", "order_status"),
+        ("stornieren oder zurückschicken, was ist besser?", None),  # two requests
+        ("where is my order?", None),  # English: the model reads it
+        ("Wo ist euer Laden?", None),  # no order
+        ("", None),
+    ],
+)
+def test_order_requests_in_the_customers_languages(text: str, intent: str | None) -> None:
+    assert order_request(text) == intent
+
+
+def test_a_cancellation_in_french_is_asked_about_as_one(client: TestClient) -> None:
+    res = client.post(
+        "/api/v1/chat/messages",
+        json={"session_id": "annuler", "text": "Bonjour, je voudrais annuler ma commande"},
+    )
+    assert res.status_code == 200
+    assert res.json()["intent"]["label"] == "cancel_order"
