@@ -84,7 +84,9 @@ _NEVER_MIND = re.compile(
 )
 _YES = re.compile(
     r"(?i)^\W*(yes|yeah|yep|yup|sure|ok(ay)?|please( do)?|ja|do it|go ahead|"
-    r"correct|confirm(ed)?|y)\b"
+    r"correct|confirm(ed)?|y|"
+    # in the customers' languages
+    r"oui|d'accord|sí|si|sì|claro|certo|tak|evet|ano|sim|jawohl|genau|klar|graag)(?!\w)"
 )
 # "Where is my order?" asks about the customer's current order, not the one just discussed
 # ("and when does it arrive?" does).
@@ -105,7 +107,9 @@ _THEN_CLOSES = re.compile(
     r"all good|never ?mind|nvm|no need|i'?m (good|fine)|that'?s (all|fine|ok(ay)?)|"
     r"got it|understood|cool|danke|merci|gracias|grazie|dzięki|bedankt|tschüss)\b"
 )
-_NO = re.compile(r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n)\b")
+_NO = re.compile(
+    r"(?i)^\W*(no|nope|nah|don'?t|do not|keep it|nein|n|non|nee|nie|hayır|ne|nej|não|nao)(?!\w)"
+)
 # "Can I still cancel it?", "I'd like to return this": a change to the order just discussed.
 _ABOUT_IT = re.compile(
     r"(?i)\b(cancel|return|send|change|refund|exchange|redirect)\b(\s+[\w']+){0,3}?\s+"

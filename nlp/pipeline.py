@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 # An intent reading below this gives way to an order request said in the customers'
 # languages (nlp/languages.py): the escalation policy's "unsure" line
 UNSURE = 0.5
+# A message naming an order reads as a status question to it, also when it asks in another
+# language for one of these changes
+STATUS, CHANGES = "order_status", frozenset({"cancel_order", "refund_return", "change_address"})
 
 
 @dataclass
@@ -168,16 +171,20 @@ class NLU:
 
 
 def _said_in_other_words(text: str, tone: Tone, reading: IntentPrediction) -> str | None:
-    """Small talk ("Tschüss!", "Dziękuję"), praise ("mycket nöjd!") or, where the intent
-    model is unsure, an order request ("Annulez ma commande") said in the customers'
-    languages, which the English encoder misreads."""
+    """Small talk ("Tschüss!", "Dziękuję"), praise ("mycket nöjd!") or an order request
+    ("Annulez ma commande") said in the customers' languages, which the English encoder
+    misreads. An order request counts where the intent model is unsure, or reads a status
+    question where a change is asked for."""
     if (label := small_talk(text)) is not None:
         return label
     if praise(text) and not tone.cues:
         return PRAISE
-    if reading.confidence >= UNSURE or tone.wants_human or tone.complaint:
+    if tone.wants_human or tone.complaint:
         return None  # (a complaint or a request for a person is read as one)
-    return order_request(text)
+    request = order_request(text)
+    if reading.confidence < UNSURE or (reading.label == STATUS and request in CHANGES):
+        return request  # ("Je voudrais annuler ma commande 55821": a status at 0.53)
+    return None
 
 
 def ensure_artifact(encoder: Encoder, config: NLUConfig, task: str) -> Artifact:

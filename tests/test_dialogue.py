@@ -633,6 +633,29 @@ def test_cancel_a_paid_order_after_confirmation(client: TestClient, session: Ses
 
 
 @pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    ("first", "answer", "asked"),
+    [
+        ("Je voudrais annuler ma commande 55821", "oui", True),
+        ("Bestellung 55821 stornieren bitte", "Ja, bitte", True),
+        ("Quiero cancelar el pedido 55821", "sí", True),
+        ("Je voudrais annuler ma commande 55821", "non, merci", False),
+        ("chcę anulować zamówienie 55821", "nie", False),
+    ],
+)
+def test_a_yes_or_no_in_the_customers_language_answers_the_cancellation(
+    client: TestClient, session: Session, first: str, answer: str, asked: bool
+) -> None:
+    bodies = chat(client, "ben-lang", first, "ben@example.com")
+    assert "can still be cancelled" in said(bodies[-1:])
+    done = chat(client, "ben-lang", answer)
+    assert "yes or a no" not in said(done)
+    assert (done[0]["conversation"]["status"] == "waiting") is asked
+    if asked:
+        assert "Cancellation requested for order 55821" in private_note(session)
+
+
+@pytest.mark.usefixtures("shop")
 def test_a_reason_given_for_the_order_suggested_returns_that_order(
     client: TestClient, session: Session
 ) -> None:
