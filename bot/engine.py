@@ -71,6 +71,13 @@ CANCEL_INTENT = "cancel_request"  # "never mind": withdraw a request for a human
 COMPLAINT_INTENT = "complaint"
 HUMAN_AGENT_INTENT = "human_agent"
 PRAISE_INTENT = "feedback_praise"
+# A follow-up on a frequent question's answer that is at least this near to another frequent
+# question asks that one: "and how long does it take?" after "do you ship to Switzerland?"
+# is 0.52 near to "How long does delivery take?", "and how much is it?" 0.40 to "How much
+# does shipping cost?"; "and to the UK?" is nearest (0.49) to the countries' own question.
+# Below the frequent questions' own line (``faq_min_similarity``, 0.75): a follow-up says
+# little, and it only chooses among the frequent questions.
+FOLLOW_UP_FAQ_SIMILARITY = 0.35
 # An unsure topical reading below this, of a message reading at least this positive, with
 # praise next, is praise (Engine._unsure_praise)
 PRAISE_OVER, PRAISE_SENTIMENT = 0.6, 0.25
@@ -381,7 +388,15 @@ class Engine:
             understanding = _read_as(understanding, FALLBACK_INTENT)
         followed = self._follows_up(conversation, understanding, entities, history)
         if followed is not None and followed.startswith(FAQ_PREFIX):
-            # "do you ship to Austria?", then "and to the UK?": the same entry answers it
+            # "do you ship to Austria?", then "and to the UK?": the same entry answers it,
+            # or the one the follow-up names ("and how long does it take?")
+            named = self.faq.match(
+                self.responses.faq,
+                understanding.text,
+                understanding.vector,
+                at_least=FOLLOW_UP_FAQ_SIMILARITY,
+            )
+            followed = followed if named is None else named.key
             message.payload = {**(message.payload or {}), "faq": followed}
             context = self.replier.context(session, customer)
             return Decision(Action.answer, followed), self.replier.render(context, followed)

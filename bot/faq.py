@@ -52,10 +52,16 @@ class FaqMatcher:
             self._owners, self._vectors, self._entries = owners, _unit(vectors), entries
 
     def match(
-        self, entries: tuple[FaqEntry, ...], text: str, vector: npt.NDArray[np.float32] | None
+        self,
+        entries: tuple[FaqEntry, ...],
+        text: str,
+        vector: npt.NDArray[np.float32] | None,
+        *,
+        at_least: float | None = None,
     ) -> FaqMatch | None:
         """The entry whose question is nearest to the message (``vector``: its embedding
-        by the same encoder, computed here when None), if near enough."""
+        by the same encoder, computed here when None), if near enough (``min_similarity``,
+        or ``at_least``)."""
         if not entries:
             return None
         self.prepare(entries)
@@ -65,7 +71,7 @@ class FaqMatcher:
             vector = np.asarray(self.encode([text]), np.float32)[0]
         similarities = vectors @ _unit(np.asarray(vector, np.float32).reshape(1, -1))[0]
         best = int(np.argmax(similarities))
-        if similarities[best] < self.min_similarity:
+        if similarities[best] < (self.min_similarity if at_least is None else at_least):
             return None
         key, question = owners[best]
         return FaqMatch(key, question, float(similarities[best]))

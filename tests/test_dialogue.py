@@ -1001,6 +1001,19 @@ def test_a_follow_up_on_an_answer_gets_that_answer_again(client: TestClient) -> 
     assert "order number" in said(order[1:]) and "Saturday" not in said(order[1:])
 
 
+def test_a_follow_up_naming_another_frequent_question_gets_that_answer(
+    client: TestClient,
+) -> None:
+    """ "and how long does it take?" after "do you ship to Switzerland?" asks the delivery
+    time's question, not the countries' again."""
+    bodies = chat(
+        client, "follow-time", "do you ship to Switzerland?", "and how long does it take?"
+    )
+    assert "working days" in said(bodies[1:]) and "outside Europe" not in said(bodies[1:])
+    cost = chat(client, "follow-cost", "do you ship to Switzerland?", "and how much is it?")
+    assert "€9.90" in said(cost[1:]) and "outside Europe" not in said(cost[1:])
+
+
 def test_a_short_question_about_the_answer_is_no_complaint(client: TestClient) -> None:
     """ "how long does that take?" reads as a complaint, unsure (0.29), and the complaint
     head gives it 0.01: later in a chat it asks about the answer."""
