@@ -263,7 +263,13 @@ _IMPATIENCE = re.compile(
     r"(fois|mail|e-mail|message)|(seconda|terza|quarta) (volta|mail|e-mail|richiesta)|"
     r"(tercera|terceira|cuarta) vez|(segundo|tercer) (correo|mensaje)|"
     r"(tweede|derde|vierde) (keer|mail|e-mail|bericht)|"
-    r"(drugi|trzeci|czwarty) raz|(üçüncü|dördüncü) (kez|defa|kere)|(tredje|fjärde) gången|"
+    r"(drugi|trzeci|czwarty) raz|po raz (drugi|trzeci|czwarty|kolejny)|"
+    r"(üçüncü|dördüncü) (kez|defa|kere)|(tredje|fjärde) gången|"
+    r"(schon|bereits) (zweimal|dreimal|viermal|mehrmals|mehrfach|x-mal|\d+ ?mal) "
+    r"(geschrieben|angerufen|nachgefragt|gefragt|gemailt)|"
+    r"(écrit|appelé|relancé|demandé) (deux|trois|quatre|plusieurs) fois|"
+    r"(scritto|chiamato) (due|tre|quattro|più) volte|(gemaild|gebeld|geschreven) (twee|drie|"
+    r"vier|meerdere) keer|(twee|drie|vier|meerdere) keer (gemaild|gebeld|geschreven)|"
     r"derni(è|e)re fois que je (demande|(é|e)cris)|"
     r"inakzeptabel|unversch(ä|ae)mt\w*|frechheit|zumutung|skandal(ö|oe)s|"
     r"inacceptable|scandaleu(x|se)|honteu(x|se)|inaceptable|vergonzos[oa]|indignante|"
@@ -287,7 +293,10 @@ _IMPATIENCE = re.compile(
 _ALONE_NOW = re.compile(r"(?i)[.!?]\s+(right )?(now|today|immediately)\s*[.!]+")
 # A deadline stressed in capitals ("Refund it TODAY please"), not in a question ("DHL says
 # it arrives TODAY?").
-_CAPS_DEADLINE = re.compile(r"\b(TODAY|NOW|IMMEDIATELY|TONIGHT)\b(?![^.!?\n]*\?)")
+_CAPS_DEADLINE = re.compile(
+    r"\b(TODAY|NOW|IMMEDIATELY|TONIGHT|JETZT|SOFORT|HEUTE|MAINTENANT|AHORA|ADESSO|SUBITO|"
+    r"TERAZ|HEMEN|AGORA|IHNED)\b(?![^.!?\n]*\?)"
+)
 # What a bot must not handle alone, in two kinds; either makes a message ``serious``.
 # Danger to people: fire, sparks, melting, injuries, choking, a device too hot to hold, a
 # battery puffed up, a rash or an allergic reaction, mould where a baby or an asthmatic

@@ -525,6 +525,26 @@ def test_requests_for_a_person_deadlines_in_capitals_and_thanks_for_quoted_prais
         assert not (tone.impatience or tone.sarcasm or tone.formal_complaint), calm
 
 
+def test_asking_again_and_now_in_capitals_in_the_customers_languages_is_impatience() -> None:
+    for text in (
+        "Zum dritten Mal: Wo bleibt meine Rückerstattung?",
+        "ich habe schon zweimal geschrieben",
+        "Ich will JETZT wissen, wo das Paket ist!",
+        "c'est la troisième fois que je vous écris",
+        "ya os he escrito tres veces",
+        "voor de derde keer: waar is mijn pakket?",
+        "piszę po raz trzeci",
+        "Odpowiedzcie TERAZ",
+    ):
+        assert read_tone(text).impatience, text
+    for calm in (
+        "Kann ich zweimal bestellen?",
+        "Jetzt habe ich noch eine Frage",
+        "Wann kommt das Paket? Ich bin JETZT zu Hause?",
+    ):
+        assert not read_tone(calm).impatience, calm
+
+
 def test_a_complaint_the_complaint_head_rules_out_is_not_sure() -> None:
     # (the shipped models' readings: a shipping question read as a complaint, unsure)
     case = unsure("how much is delivery to austria", "complaint", 0.39, -0.09, 0.03)
