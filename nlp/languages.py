@@ -2,10 +2,11 @@
 
 The bundled encoder reads English: "Annulez ma commande s'il vous plaît" read as out of
 scope, "Zrušte prosím moji objednávku 63877" as an order status and "Je voudrais annuler ma
-commande" as an order status at 0.26, so the bot asked for the wrong thing. A message the
-intent model is unsure of that asks for exactly one order request in so many words (cancel,
-return, change the address, where is it) is that request; the pipeline reads it so next to
-small talk (nlp/smalltalk.py). English is left to the model.
+commande" as an order status at 0.26, so the bot asked for the wrong thing. This module
+finds the one order request a message asks for in so many words (cancel, return, change the
+address, where is it); the pipeline (nlp/pipeline.py) reads the message as that request where
+the intent model is unsure, next to small talk (nlp/smalltalk.py). English is left to the
+model.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import unicodedata
 
 # An order in the customers' languages (de, fr, es, it, pl, nl, tr, cs, sv, pt)
 _ORDER = (
-    r"(bestellung|paket|lieferung|commande|colis|pedido|paquete|ordine|pacco|zamówieni\w*|"
+    r"(bestellung|lieferung|commande|colis|pedido|paquete|ordine|pacco|zamówieni\w*|"
     r"paczk\w*|bestelling|pakket|sipariş\w*|kargo\w*|objednávk\w*|zásilk\w*|beställning\w*|"
     r"paket\w*|encomenda|pacote)"
 )
@@ -33,7 +34,7 @@ _REQUESTS: dict[str, re.Pattern[str]] = {
     ),
     "change_address": re.compile(
         r"\b((adresse|lieferadresse|anschrift) (ändern|korrigieren)|"
-        r"(falsche|neue) (lieferadresse|adresse)|(changer|modifier|corriger) (l'|mon |mon )?"
+        r"(falsche|neue) (lieferadresse|adresse)|(changer|modifier|corriger) (l'|mon )?"
         r"adresse|(cambiar|corregir) (la |mi )?dirección|(cambiare|correggere) (l'|il )?indirizzo|"
         r"(zmieni\w*|popraw\w*) adres\w*|zmiana adresu|adres (wijzigen|aanpassen)|"
         r"adres\w* değiştir\w*|změnit adresu|ändra adress\w*|alterar (o |a )?(endereço|morada))"

@@ -4,7 +4,7 @@ The bundled encoder reads English: "Tschüss!" or "Dziękuję" alone embeds clos
 the intent head knows, and on the conversation dev split "Tschüss!" read as a complaint
 and escalated. A message that is nothing but such words (and punctuation or emoji) is
 small talk whatever the model reads; anything longer is left to the model. Praise said in
-so many words ("Très satisfaite de ma commande, bravo !", "mycket nöjd!") is praise, with
+so many words ("Très satisfaite de ma commande !", "mycket nöjd!") is praise, with
 no "but" and no "not": on the fifth dev split the models read both as complaints.
 """
 
@@ -67,7 +67,7 @@ _SEPARATORS = re.compile(r"(?:[^\w\s']|'(?!\w)|(?<!\w)')+|\s(?:und|and|et|y|e|en
 # nothing ("Danke für nichts" is sarcasm).
 _THANKS_FOR = re.compile(
     r"(?P<thanks>.+?) (?:für|for|pour|por|per|voor|za|för|için|pro|pela|pelo) "
-    r"(?!.*\b(?:nichts|nothing|rien|nada|niente|nulla|niets|nic|ingenting|nic)\b)"
+    r"(?!.*\b(?:nichts|nothing|rien|nada|niente|nulla|niets|nic|ingenting)\b)"
     r"\w+(?: \w+){0,3}"
 )
 _PRAISE = re.compile(
@@ -80,7 +80,7 @@ _PRAISE = re.compile(
 # A "but" or a "not" in any of these languages: the praise is not the point.
 _BUT_OR_NOT = re.compile(
     r"\b(aber|nicht|kein\w*|mais|pas|ne|n'|pero|no|non|però|maar|niet|geen|ale|nie|"
-    r"ama|değil|men|inte|mas|não|ale|ani|but|not)\b|\?"
+    r"ama|değil|men|inte|mas|não|ani|but|not)\b|\?"
 )
 
 
