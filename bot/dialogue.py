@@ -293,8 +293,13 @@ class Dialogue:
         if state is not None:
             state.focus = focus
         intent = understanding.intent.label
-        if intent == NEVER_MIND_INTENT and understanding.intent.confidence < self.config.unsure:
-            intent = FALLBACK_INTENT  # ("still not here", read as never mind at 0.22)
+        if intent == NEVER_MIND_INTENT and (
+            understanding.intent.confidence < self.config.unsure
+            or (state is not None and state.awaiting == "reason" and not _NEVER_MIND.search(text))
+        ):
+            # ("still not here", read as never mind at 0.22; "changed my mind", at 0.60,
+            # answers "what's the reason for returning it?")
+            intent = FALLBACK_INTENT
         if state is not None and (intent == NEVER_MIND_INTENT or _NEVER_MIND.search(text)):
             conversation.dialogue = None
             context = self.replier.context(session, customer, order=False)
@@ -361,7 +366,8 @@ class Dialogue:
                 state.soft
                 or intent in _CLOSING
                 or (intent not in LOOSE_INTENTS and intent != state.task)
-            ):
+            ) and not (state.awaiting == "order" and _NO_NUMBER.search(text)):
+                # ("I don't know the number", read as opening hours at 0.31, is no new topic)
                 self._end(conversation, state, now)  # the customer moved on, or said goodbye
                 return None
             else:  # no answer, or the same request again ("I just want to know where it is")

@@ -1048,6 +1048,28 @@ def test_what_if_it_never_comes_after_the_order_is_shown_gets_the_lost_parcel_an
 
 
 @pytest.mark.usefixtures("shop")
+def test_changed_my_mind_is_the_return_reason_the_bot_offered(client: TestClient) -> None:
+    bodies = chat(
+        client,
+        "changed-mind",
+        "how do I return something?",
+        "O0001111 anna.schmidt@example.de",
+        "changed my mind",
+    )
+    assert "reason for returning" in said(bodies[-2:-1])
+    assert "noted the return of order O0001111 (changed my mind)" in said(bodies[-1:])
+
+
+@pytest.mark.usefixtures("shop")
+def test_not_knowing_the_number_says_where_to_find_it_whatever_the_model_reads(
+    client: TestClient,
+) -> None:
+    # ("I don't know the number": opening hours at 0.31)
+    bodies = chat(client, "no-number-2", "where is my order", "I don't know the number")
+    assert "order confirmation email" in said(bodies[-1:])
+
+
+@pytest.mark.usefixtures("shop")
 def test_data_alone_is_asked_what_it_is_about(client: TestClient) -> None:
     bodies = chat(client, "email-alone", "anna.schmidt@example.de", "where is my order")
     assert "What can I help you with" in said(bodies[:1]) and "rephrase" not in said(bodies)
