@@ -348,6 +348,8 @@ class Dialogue:
                 # reply that gives no order drops the offer to look at one (soft)
                 state.extra["general"], state.soft = True, True
         elif not filled:
+            # ("I don't know the number": no new topic, whatever the intent model reads)
+            no_number = state.awaiting == "order" and _NO_NUMBER.search(text) is not None
             if intent in SWITCH_TASKS and intent != state.task:
                 state = State(task=intent, order=state.order, email=state.email, focus=state.focus)
             elif (
@@ -366,8 +368,7 @@ class Dialogue:
                 state.soft
                 or intent in _CLOSING
                 or (intent not in LOOSE_INTENTS and intent != state.task)
-            ) and not (state.awaiting == "order" and _NO_NUMBER.search(text)):
-                # ("I don't know the number", read as opening hours at 0.31, is no new topic)
+            ) and not no_number:  # ("I don't know the number": opening hours at 0.31)
                 self._end(conversation, state, now)  # the customer moved on, or said goodbye
                 return None
             else:  # no answer, or the same request again ("I just want to know where it is")
@@ -375,7 +376,7 @@ class Dialogue:
                 if state.tries >= self.config.max_tries:
                     log.info("bot.dialogue.gave_up conversation=%s", conversation.id)
                     return self._give_up(session, conversation, customer, state, now)
-                if state.awaiting == "order" and _NO_NUMBER.search(text):
+                if no_number:
                     if state.extra.get("no_number"):  # (said twice: a person can find it)
                         return self._give_up(session, conversation, customer, state, now)
                     state.extra["no_number"] = True
