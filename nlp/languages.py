@@ -20,19 +20,28 @@ _ORDER = (
     r"paczk\w*|bestelling|pakket|sipariş\w*|kargo\w*|objednávk\w*|zásilk\w*|beställning\w*|"
     r"paket\w*|encomenda|pacote)"
 )
+# The requests it finds, as the intent model's labels; all but the status are changes to
+# the order
+CANCEL, RETURN, NEW_ADDRESS, STATUS = (
+    "cancel_order",
+    "refund_return",
+    "change_address",
+    "order_status",
+)
+CHANGES = frozenset({CANCEL, RETURN, NEW_ADDRESS})
 _REQUESTS: dict[str, re.Pattern[str]] = {
-    "cancel_order": re.compile(
+    CANCEL: re.compile(
         r"\b(stornier\w*|storno|annuler|annulez|annulation|cancelar|cancele|cancelen|"
         r"cancelación|annullare|annullate|annulla|anulowa\w*|anuluj\w*|annuleren|annuleer|"
         r"iptal|zrušit|zrušte|zrušení|avbryt|avboka|avbeställ\w*|cancelamento)(?!\w)"
     ),
-    "refund_return": re.compile(
+    RETURN: re.compile(
         r"\b(zurückschicken|zurücksenden|zurückgeben|rücksendung|retourner|renvoyer|"
         r"remboursement|devolver|devolución|devolucion|devolução|reembolso|restituire|reso|"
         r"rimborso|zwrot\w*|zwróci\w*|odesła\w*|retourneren|retour\w*|terugsturen|iade|"
         r"vrátit|vrácení|returnera|returnering|rückerstattung|erstattung)(?!\w)"
     ),
-    "change_address": re.compile(
+    NEW_ADDRESS: re.compile(
         r"\b((adresse|lieferadresse|anschrift) (ändern|korrigieren)|"
         r"(falsche|neue) (lieferadresse|adresse)|(changer|modifier|corriger) (l'|mon )?"
         r"adresse|(cambiar|corregir) (la |mi )?dirección|(cambiare|correggere) (l'|il )?indirizzo|"
@@ -40,7 +49,7 @@ _REQUESTS: dict[str, re.Pattern[str]] = {
         r"adres\w* değiştir\w*|změnit adresu|ändra adress\w*|alterar (o |a )?(endereço|morada))"
         r"(?!\w)"
     ),
-    "order_status": re.compile(
+    STATUS: re.compile(
         rf"\b(wo (ist|bleibt)|wann (kommt|kommen)|où (est|en est)|dónde está|dov'è|"
         rf"gdzie jest|kiedy (dotrze|przyjdzie)|waar (is|blijft)|nerede|kde je|var är|"
         rf"onde está|quand (arrive|va arriver))\b[^.?!]{{0,40}}\b{_ORDER}"

@@ -27,11 +27,11 @@ from nlp.base import (
 )
 from nlp.batcher import MicroBatcher
 from nlp.classifiers import IntentClassifier, SentimentClassifier, TextSentimentModel
-from nlp.complaint import ComplaintHead
+from nlp.complaint import COMPLAINT, ComplaintHead
 from nlp.dataset import Example, bundled_data_path, bundled_examples, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
-from nlp.languages import order_request
+from nlp.languages import CHANGES, STATUS, order_request
 from nlp.pretrained import (
     ShippedHead,
     intent_build,
@@ -49,16 +49,13 @@ log = logging.getLogger(__name__)
 # An intent reading below this gives way to an order request said in the customers'
 # languages (nlp/languages.py): the escalation policy's "unsure" line
 UNSURE = 0.5
-# A message naming an order reads as a status question to it, also when it asks in another
-# language for one of these changes
-STATUS, CHANGES = "order_status", frozenset({"cancel_order", "refund_return", "change_address"})
 # An unsure complaint reading gives way to an order request in another language only in a
 # message with no "!": "Kan ik mn bestelling nog annuleren? …" and "¿Cuánto tiempo tengo
 # para devolver un producto? …" (complaints at 0.4 or less) ask for a change; a Turkish
 # message waiting three weeks for the money of a return ("iade"), "my patience is gone!",
 # is upset. On the written chat messages out of fold, replacing every unsure complaint
 # reading saved 3 false escalations and lost 2 right ones; with this line it loses none.
-HUMAN, COMPLAINT = "human_agent", "complaint"
+HUMAN = "human_agent"
 
 
 @dataclass
@@ -192,7 +189,9 @@ def _said_in_other_words(text: str, tone: Tone, reading: IntentPrediction) -> st
         return None  # (an exclaimed complaint stays one, even read unsure)
     request = order_request(text)
     if reading.confidence < UNSURE or (reading.label == STATUS and request in CHANGES):
-        return request  # ("Je voudrais annuler ma commande 55821": a status at 0.53)
+        # (a message naming an order reads as a status question to the model, also when it
+        # asks for a change: "Je voudrais annuler ma commande 55821", a status at 0.53)
+        return request
     return None
 
 
