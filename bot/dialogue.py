@@ -132,6 +132,17 @@ _NO_NUMBER = re.compile(
     r"|\b(don'?t|dont|do not|can'?t|cannot)\s+(know|have|remember|find|see)\s+(it|that)\b"
     r"|\bno idea\b|\b(lost|deleted)\s+(it|the (e-?mail|mail|confirmation))\b"
 )
+# "new address is Hauptstraße 5, 01069 Dresden", "il motivo: la taglia è sbagliata": the
+# words that introduce the address or the reason asked for are not part of it
+_ADDRESS_LEAD = re.compile(
+    r"(?i)^\W*((my|the|our|meine|ma|mi|il|mijn|mój)\s+)?(new|neue|nouvelle|nueva|nuovo|nieuwe|"
+    r"nowy)?\s*(delivery\s+|shipping\s+)?(address|(liefer)?adresse|anschrift|direcci[oó]n|"
+    r"indirizzo|adres)\s*(is\b|ist\b|est\b|es\b|è|:|-)*\s*"
+)
+_REASON_LEAD = re.compile(
+    r"(?i)^\W*((the|my|il|der|le|el|de)\s+)?(reason|motivo|grund|raison|reden|pow[oó]d)\s*"
+    r"(is\b|ist\b|est\b|es\b|è|:|-)*\s*"
+)
 # A postal address ("Hauptstr. 12, 80331 München", "12 Baker Street", "via Roma 5"): its
 # numbers are no order numbers, and given for a change of address it is the new address.
 _STREET = r"stra(ss|ß)e|str\.?|weg|gasse|platz|allee|damm"
@@ -487,13 +498,13 @@ class Dialogue:
                     return True
                 return bool(re.search(r"\d", text)) or bool(named)  # a postcode, perhaps
             case "address":
-                cleaned = " ".join(text.split())
+                cleaned = _without_lead(_ADDRESS_LEAD, " ".join(text.split()))
                 if len(cleaned) >= 6 and re.search(r"\d", cleaned):
                     state.address = cleaned[:300]
                     return True
                 return False
             case "reason" | "problem":
-                cleaned = " ".join(text.split())
+                cleaned = _without_lead(_REASON_LEAD, " ".join(text.split()))
                 if len(cleaned) >= 2 and (state.awaiting == "reason" or intent not in _SMALL_TALK):
                     state.reason = cleaned[:300]
                     return True
@@ -917,6 +928,13 @@ def names_a_problem(text: str) -> bool:
     """Whether the message says something went wrong with a delivery ("never arrived", "the
     box is soaked", "wrong size")."""
     return _PROBLEM.search(text) is not None
+
+
+def _without_lead(lead: re.Pattern[str], text: str) -> str:
+    """``text`` without the words that introduce it ("new address is ..."), unless they are
+    all there is."""
+    rest = lead.sub("", text, count=1)
+    return rest if len(rest) >= 2 else text
 
 
 def _stated_reason(task: str, text: str) -> str | None:

@@ -70,6 +70,7 @@ T = TypeVar("T")
 CANCEL_INTENT = "cancel_request"  # "never mind": withdraw a request for a human
 COMPLAINT_INTENT = "complaint"
 HUMAN_AGENT_INTENT = "human_agent"
+OPT_OUT_INTENT = "opt_out"
 PRAISE_INTENT = "feedback_praise"
 # A follow-up on a frequent question's answer that is at least this near to another frequent
 # question asks that one: "and how long does it take?" after "do you ship to Switzerland?"
@@ -105,7 +106,7 @@ _FOLLOW_UP_WORDS = 6
 _READ_WITHOUT_DATA = TASKS | {"greet"}
 # Readings a second reading without the order numbers and emails never replaces: a
 # complaint or an opt-out, even an unsure one, stays what the policy reads it as
-_NOT_READ_AGAIN = frozenset({"complaint", "opt_out"})
+_NOT_READ_AGAIN = frozenset({"complaint", OPT_OUT_INTENT})
 # The general answers a follow-up may get again (besides the frequent questions)
 _FOLLOWABLE = frozenset(
     {
@@ -375,6 +376,7 @@ class Engine:
         if (
             data_only
             or self._unsure_person(understanding, entities)
+            or self._unsure_opt_out(conversation, understanding, entities)
             or self._says_nothing(understanding)
         ):
             # "O0001234 anna@example.com": the intent model reads noise into bare order
@@ -634,6 +636,21 @@ class Engine:
             understanding.intent.label == HUMAN_AGENT_INTENT
             and understanding.intent.confidence < self.policy.unsure_intent
             and not understanding.tone.wants_human
+            and bool(entities_of(entities, ORDER) or entities_of(entities, EMAIL))
+        )
+
+    def _unsure_opt_out(
+        self, conversation: Conversation, understanding: Understanding, entities: list[Entity]
+    ) -> bool:
+        """The email or order number the bot asked for, sent in a sentence that the intent
+        model reads, unsure, as an opt-out ("la mia email è giulia@example.it", 0.30): it
+        reads the word email into it. Such a message answers the question and withdraws no
+        consent. A sure opt-out ("unsubscribe anna@example.com", 0.97) stays one."""
+        return (
+            understanding.intent.label == OPT_OUT_INTENT
+            and understanding.intent.confidence < self.policy.unsure_intent
+            and not understanding.tone.cues
+            and self.dialogue.awaiting(conversation) in ("order", "proof")
             and bool(entities_of(entities, ORDER) or entities_of(entities, EMAIL))
         )
 

@@ -58,6 +58,11 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # a bare number right after "where is" / "status of" / "any update on": "where is 57790?"
     r"(?i:\b(?:where\s+is|where'?s|status(?:\s+(?:of|for))?|(?:updates?|news)\s+(?:on|about|"
     r"for))\s+)(\d{5,10})\b(?![.,]\d)",
+    # ... or right after an order request: "cancel 55821", "return for 55821", "can I change
+    # the delivery address for 71120?"
+    r"(?i:\b(?:(?:cancel|return|refund|track)(?:\s+(?:for|of|on))?|address\s+(?:for|of|on))\s+)"
+    r"(\d{5,10})\b"
+    r"(?![.,]\d)",
     # the shop's own "O" + digits ids as imported: O0001234 (also in "注文O0001234は")
     r"(?<![\dA-Za-z])([Oo]\d{5,12})(?![\dA-Za-z])",
 )

@@ -37,6 +37,7 @@ from tests.factories import make_customer, make_order, make_web_identity
 
 URL = "/api/v1/chat/messages"
 SECRET_DETAILS = ("JJD0001", "DHL", "Invalidenstr")
+OPTED_OUT = "you won't receive any more offers"
 
 
 @pytest.fixture
@@ -431,6 +432,65 @@ def test_a_complaint_read_over_an_order_question_still_gets_the_order_lookup(
     other = chat(client, "cancelling", cancel, "anna.schmidt@example.de")
     assert other[0]["conversation"]["escalation_reason"] == "complaint"
     assert "email" not in said(other[:1]) and other[1]["replies"] == []
+
+
+class ReadsAs:
+    """The real NLU, except that given texts read as the given intent and confidence."""
+
+    def __init__(self, nlu: NLU, readings: dict[str, tuple[str, float]]) -> None:
+        self.nlu = nlu
+        self.readings = readings
+
+    def understand(self, text: str) -> Understanding:
+        understanding = self.nlu.understand(text)
+        if text not in self.readings:
+            return understanding
+        label, confidence = self.readings[text]
+        return replace(understanding, intent=IntentPrediction(label, confidence))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.nlu, name)
+
+
+def test_the_email_asked_for_is_used_though_read_as_an_unsure_opt_out(
+    client: TestClient,
+    bot: BotEngine,
+    session: Session,
+    shop: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shipped model read "la mia email è giulia@example.it" as an opt-out at 0.30, and
+    the bot withdrew the customer's marketing consent instead of looking the order up."""
+    proof = "la mia email è anna.schmidt@example.de"
+    unsubscribe = "unsubscribe anna.schmidt@example.de"
+    reading = ReadsAs(bot.nlu, {proof: ("opt_out", 0.30), unsubscribe: ("opt_out", 0.97)})
+    monkeypatch.setattr(bot, "nlu", reading)
+    anna = shop["anna"]
+    anna.marketing_consent = True
+    session.commit()
+    bodies = chat(client, "giulia", "Vorrei restituire l'ordine O0001234", proof)
+    assert "O0001234" in said(bodies[1:]) and "reason" in said(bodies[1:])
+    assert OPTED_OUT not in said(bodies)
+    session.refresh(anna)
+    assert anna.marketing_consent and anna.opted_out_at is None
+    # the reason keeps the customer's words, not the ones that introduce them
+    reason = chat(client, "giulia", "il motivo: la taglia è sbagliata")
+    assert "(la taglia è sbagliata)" in said(reason)
+    # a sure opt-out, even while an email is asked for, withdraws the consent
+    assert OPTED_OUT in said(chat(client, "sure", "where is O0001111?", unsubscribe)[1:])
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_new_address_is_kept_without_the_words_that_introduce_it(client: TestClient) -> None:
+    bodies = chat(
+        client,
+        "moving",
+        "can I change the delivery address for 55821?",
+        "ben@example.com",
+        "new address is Hauptstraße 5, 01069 Dresden",
+    )
+    assert "Hauptstraße 5, 01069 Dresden" in said(bodies[2:])
+    assert "new address is" not in said(bodies[2:])
 
 
 @pytest.mark.usefixtures("shop")

@@ -27,6 +27,9 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("my order number is 77812", [("order", "77812", "77812")]),
         ("where is 57790?", [("order", "57790", "57790")]),
         ("status of 61288 pls", [("order", "61288", "61288")]),
+        ("can I change the delivery address for 71120?", [("order", "71120", "71120")]),
+        ("cancel 55821 please", [("order", "55821", "55821")]),
+        ("refund for 55821", [("order", "55821", "55821")]),
         ("order no. A-7781", [("order", "A-7781", "A-7781")]),
         ("ｏｒｄｅｒ Ｏ０００１２３４", [("order", "O0001234", "O0001234")]),
         # the word for an order in the customers' languages
@@ -80,6 +83,8 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "#12345abc",
         "заказ на 2 штуки",
         "any update on the 2 items?",
+        "new address 10115 Berlin",  # a postcode, not an order to change the address of
+        "return address 10115?",
     ],
 )
 def test_numbers_that_are_not_order_numbers(text: str) -> None:
