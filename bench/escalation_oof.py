@@ -28,7 +28,7 @@ from bot.policy.escalation import Action, PolicyConfig, decide
 from nlp import complaint_build
 from nlp.base import OOS_LABEL, Understanding
 from nlp.classifiers import IntentClassifier, SentimentClassifier
-from nlp.dataset import ChatMessage, bundled_data_path, chat_messages, load_examples
+from nlp.dataset import ChatMessage, chat_messages, own_examples
 from nlp.encoder import SentenceEncoder
 from nlp.pipeline import NLU, NLUConfig
 from nlp.pretrained import shipped_sentiment
@@ -45,7 +45,7 @@ def out_of_fold(folds: int, seed: int = 0) -> tuple[list[ChatMessage], list[Unde
     if shipped is None:
         raise SystemExit("no shipped sentiment head fits this encoder")
     sentiment = SentimentClassifier(shipped.head)
-    own = load_examples(bundled_data_path("intent"))
+    own = own_examples("intent")
     messages = chat_messages()
     own_vectors = encoder.encode([e.text for e in own])
     vectors = encoder.encode([m.text for m in messages])

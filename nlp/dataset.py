@@ -49,10 +49,19 @@ def chat_messages() -> list[ChatMessage]:
         ]
 
 
-def bundled_examples(task: str) -> list[Example]:
-    """The examples careloop trains ``task`` on by default: the task's file, and for
-    intents the written chat messages after it."""
+def own_examples(task: str) -> list[Example]:
+    """The examples written for ``task`` as such: the task's file, and for intents also
+    the same intents in ten other languages (``intents_languages.yml``)."""
     examples = load_examples(bundled_data_path(task))
+    if task == "intent":
+        examples += load_examples(bundled_data_path(task).with_name("intents_languages.yml"))
+    return examples
+
+
+def bundled_examples(task: str) -> list[Example]:
+    """The examples careloop trains ``task`` on by default: its own examples, and for
+    intents the written chat messages after them."""
+    examples = own_examples(task)
     if task == "intent":
         examples += [Example(m.text, m.intent) for m in chat_messages()]
     return examples

@@ -17,6 +17,7 @@ from nlp.dataset import (
     bundled_examples,
     chat_messages,
     load_examples,
+    own_examples,
 )
 from nlp.encoder import SentenceEncoder, resolve_encoder_path
 from nlp.head import LinearHead
@@ -43,7 +44,7 @@ def test_bundled_data_covers_the_domain() -> None:
 
 def test_the_written_chat_messages_use_the_bots_labels_and_add_to_its_intents() -> None:
     messages = chat_messages()
-    own = load_examples(bundled_data_path("intent"))
+    own = own_examples("intent")
     assert len(messages) >= 800
     assert {m.intent for m in messages} == {ex.label for ex in own}
     assert {m.sentiment for m in messages} == {"negative", "neutral", "positive"}
