@@ -71,8 +71,8 @@ _THANKS_FOR = re.compile(
     r"\w+(?: \w+){0,3}"
 )
 _PRAISE = re.compile(
-    r"\b(begeistert|(sehr |total |super |voll )?zufrieden|"
-    r"(très |vraiment |trop )?(satisfaite?|ravie?)|"
+    r"\b(begeistert|(sehr |total |super |voll )?zufrieden|(großes |ein )?lob (an|für)|"
+    r"(très |vraiment |trop )?(satisfaite?|ravie?|contente?)|"
     r"(muy )?(satisfech[oa]|encantad[oa])|(molto )?soddisfatt[oa]|bravissim[io]|"
     r"(zeer |heel |erg )?tevreden|(bardzo )?zadowolon[yaei]|polecam|(çok )?memnun(um| kaldım)?|"
     r"(muito )?satisfeit[oa]|adorei|(mycket )?nöjd|(velmi )?spokojen[áýé]?)(?!\w)"

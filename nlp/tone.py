@@ -42,7 +42,7 @@ _THREATS: tuple[tuple[str, str], ...] = (
     ),
     (
         "public",
-        r"(bad|negative|1[- ]star|one[- ]star|terrible|honest) reviews?|trustpilot|"
+        r"(bad|negative|1[- ]star|one[- ]star|terrible|honest) reviews?|trustpilot|şikayetvar|"
         r"(post|write|share|tweet|put)(ing|ed)? (it |this |about (it|this|you) )?(on|all over) "
         r"(social media|twitter|x|facebook|instagram|tiktok|reddit|google)|"
         r"tell (everyone|all my friends)|go public|the (press|media|newspaper)|"
@@ -118,6 +118,7 @@ _HUMAN = re.compile(
     r"(contact|call|email|ring|get back to) me|(contact|call|email) me back|"
     r"(human|real person|live agent|live person|live chat|real human)( please| pls| now)?\b|"
     r"(call|ring|phone) me( back)?|(can|could) (someone|somebody|you) (call|ring|phone)|"
+    r"(phone )?call from (your|a|one of your) (staff|team|agent|colleague|person|human)|"
     r"callback|call back|not (a |another |the )?(bot|robot|machine)|stop (the )?bot|"
     r"is there (a |any )?(human|real person|person|anyone real)|"
     r"(someone|somebody|anyone|a person) (from your (team|company|shop|store) |real )?"
@@ -139,10 +140,12 @@ _HUMAN_ELSEWHERE = re.compile(
     # fr
     r"parler (à|a|avec) (un |une |le |la )?(humain|personne|conseill(er|ère)|agent|"
     r"op(é|e)rat(eur|rice)|service client|vraie personne|quelqu'un|quelqu’un)|"
-    r"pas (un |de |à un |a un )?(robot|bot)|rappelez[- ]moi|"
+    r"pas (un |de |à un |a un )?(robot|bot)|rappelez[- ]moi|me faire rappeler|"
     # nl
     r"(iemand|een medewerker|medewerker|een mens|een persoon)( van (de |jullie )?"
     r"klantenservice)? (spreken|bellen)|geen (bot|robot)|bel(t)? me (terug|op)|"
+    r"met (een |iemand |een echte )?(mens|medewerker|persoon) (praten|spreken)|"
+    r"iemand aan de lijn|"
     # pl
     r"(rozmawia(ć|c)|porozmawia(ć|c)) z (konsultantem|konsultantk(ą|a)|cz(ł|l)owiekiem|"
     r"pracownikiem|osob(ą|a)|kim(ś|s))|z konsultantem|oddzwo(ń|n)cie|"
@@ -151,14 +154,17 @@ _HUMAN_ELSEWHERE = re.compile(
     r"parlare con qualcuno|richiamatemi|"
     # es
     r"hablar con (un |una )?(agente|persona|humano|asesor|operador|alguien)|ll(á|a)menme|"
+    r"atender (un |una )?(persona|agente|humano|asesor)|persona (real|de verdad)|"
     # tr
     r"(müşteri )?temsilci(si|siyle|yle|ye)?( ile)? (görüşmek|konuşmak|bağla\w*)|"
-    r"insanla (görüşmek|konuşmak)|beni arayın|"
+    r"insanla (görüşmek|konuşmak)|beni arayın|biri(si)? (beni )?arayabilir mi|"
+    r"botla (konuşmak|görüşmek) istemiyorum|"
     # pt
     r"falar com (uma |um |o |a )?(pessoa|atendente|humano|agente|operador\w*|algu[eé]m)|"
     r"liguem[- ]me|me liguem|"
     # sv
-    r"(prata|tala) med (en )?(människa|person|handläggare|någon)|kan någon ringa( upp)? mig|"
+    r"(prata|tala) med (en )?(riktig |verklig )?(människa|person|handläggare|någon)|"
+    r"kan någon ringa( upp)? mig|"
     r"ring(a)? upp mig|"
     # cs, ru, he, ar
     r"mluvit s (operátorem|operátorkou|člověkem|někým|pracovníkem)|"
@@ -269,7 +275,8 @@ _IMPATIENCE = re.compile(
     r"(geschrieben|angerufen|nachgefragt|gefragt|gemailt)|"
     r"(écrit|appelé|relancé|demandé) (deux|trois|quatre|plusieurs) fois|"
     r"(scritto|chiamato) (due|tre|quattro|più) volte|(gemaild|gebeld|geschreven) (twee|drie|"
-    r"vier|meerdere) keer|(twee|drie|vier|meerdere) keer (gemaild|gebeld|geschreven)|"
+    r"vier|meerdere) keer|(twee|drie|vier|meerdere) keer (gemaild|gebeld|geschreven|afgemeld)|"
+    r"sabrım (kalmadı|taştı|tükendi)|prutswerk|"
     r"derni(è|e)re fois que je (demande|(é|e)cris)|"
     r"inakzeptabel|unversch(ä|ae)mt\w*|frechheit|zumutung|skandal(ö|oe)s|"
     r"inacceptable|scandaleu(x|se)|honteu(x|se)|inaceptable|vergonzos[oa]|indignante|"
@@ -325,7 +332,8 @@ _HAZARD = re.compile(
     r"funken|angeschmort|(lebens)?gef(ä|ae)hrlich|dangereu(x|se)|br(û|u)l(é|e)|fondu|"
     r"peligros[oa]|pericolos[oa]|perigos[oa]|niebezpieczn\w*|tehlikeli|farlig|gevaarlijk|"
     r"derriti\w*|derretid[oa]|se quem\w*|quemad[oa]|bruciat[oa]|geschmolzen|gesmolten|"
-    r"stopion\w*|eridi|kıvılcım|vonken|iskr\w*|"
+    r"stopion\w*|eridi|kıvılcım|vonken|iskr\w*|scintill\w*|fa(í|i)sca\w*|chispa\w*|"
+    r"(é|e)tincelle\w*|"
     r"(s'est|se ha|si è|hat sich|heeft zich|skaleczył\w*|skar sig) (coupée?|cortado|cortada|"
     r"tagliat[oa]|geschnitten|gesneden|w rękę|i handen)|"
     r"(elim|parmağım) yand[ıi]|verbrannt|verbrand|poparzy\w*|"
@@ -388,7 +396,11 @@ _MISUSE = re.compile(
     r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon)\b[^.?!]{0,50}"
     r"\b(usou|usado|utilisé|entrato|entrado|eingeloggt|zugegriffen|ingelogd|włamał\w*|"
     r"zalogował\w*|connecté|accedido|acessou|loggat in)|"
-    r"gehackt|piraté|hackead[oa]|hackerat[oa]|zhakowan\w*)\b"
+    r"gehackt|piraté|hackead[oa]|hackerat[oa]|zhakowan\w*|"
+    r"ben yapmadım|yapmadı(ğ|g)ım( \w+){0,3} (ödeme|sipariş|işlem)|"
+    r"(biri(si)? )?hesabıma (biri(si)? )?girmiş|"
+    r"(documento|fattura|dati|nome)( \w+){0,3} di un altro cliente|"
+    r"dan\w* (zupełnie )?obcej osoby)\b"
 )
 # Demands with a deadline and the end of patience, in more words than the impatience
 # pattern's: "I'll give you one more day", "otherwise I'll take further steps", "my

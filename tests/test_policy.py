@@ -525,6 +525,72 @@ def test_requests_for_a_person_deadlines_in_capitals_and_thanks_for_quoted_prais
         assert not (tone.impatience or tone.sarcasm or tone.formal_complaint), calm
 
 
+def test_a_request_for_a_person_the_intent_model_only_guesses_is_not_sure() -> None:
+    """Read below ``unsure_person`` with nothing in the words: "not sure", whose answer says
+    how to reach a person; read surely, or asked for in so many words, it is escalated."""
+
+    def person(text: str, confidence: float) -> Decision:
+        understanding = replace(
+            toned(text, "human_agent"), intent=IntentPrediction("human_agent", confidence)
+        )
+        return decide(understanding, previous_intents=[], previous_scores=[], config=CONFIG)
+
+    assert person("wer hat gestern das Spiel gewonnen?", 0.17).action is Action.rephrase
+    assert person("Which number can I call about an order?", 0.6).reason is (
+        EscalationReason.human_request
+    )
+    for text in (
+        "¿Me puede atender una persona real?",
+        "Kan jag få prata med en riktig människa?",
+        "Sorry maar ik wil echt met een mens praten",
+        "Kan ik iemand aan de lijn krijgen?",
+        "Beni biri arayabilir mi? Botla konuşmak istemiyorum",
+        "I'd appreciate a quick phone call from your staff about my order",
+    ):
+        assert person(text, 0.2).reason is EscalationReason.human_request, text
+    assert not read_tone("we got a call from your courier").wants_human
+
+
+def test_misuse_danger_patience_and_public_reviews_in_more_of_the_customers_languages() -> None:
+    for text in (
+        "hesabıma biri girmiş, e-posta adresim değiştirilmiş, ben yapmadım!",
+        "Kartımdan benim yapmadığım 2 tane ödeme çekilmiş",
+        "dentro c'era il documento di un altro cliente con nome e indirizzo",
+        "w paczce była faktura z danymi zupełnie obcej osoby",
+        "Il bollitore fa scintille",
+    ):
+        assert read_tone(text).serious, text
+    for text in ("artık sabrım kalmadı!", "Wat een prutswerk.", "Al drie keer afgemeld!!"):
+        assert read_tone(text).impatience, text
+    assert read_tone("Paket açılmış geldi. Şikayetvar'a yazıyorum").complaint
+    assert read_tone("Pouvez-vous me faire rappeler par quelqu'un ?").wants_human
+    for calm in (
+        "henüz ödeme yapmadım, kapıda ödeme var mı?",
+        "un altro cliente ha lo stesso problema?",
+    ):
+        assert not read_tone(calm).serious, calm
+
+
+def test_a_complaint_the_intent_model_only_guesses_and_the_head_doubts_is_not_sure() -> None:
+    def complaint(text: str, confidence: float, head: float, score: float) -> Decision:
+        understanding = replace(
+            toned(text, "complaint", score),
+            intent=IntentPrediction("complaint", confidence),
+            complaint=head,
+        )
+        return decide(understanding, previous_intents=[], previous_scores=[], config=CONFIG)
+
+    login = "je n'arrive pas à me connecter avec Google"
+    assert complaint(login, 0.13, 0.08, -0.37).action is Action.rephrase
+    assert complaint(login, 0.35, 0.08, -0.37).reason is EscalationReason.complaint
+    assert complaint(login, 0.13, 0.5, -0.37).reason is EscalationReason.complaint
+    # strongly negative, or a cue in the words ("!!!"), still reaches a person
+    assert complaint(login, 0.13, 0.08, -0.9).action is Action.escalate
+    assert complaint("je n'arrive pas à me connecter!!!", 0.13, 0.08, -0.37).action is (
+        Action.escalate
+    )
+
+
 def test_asking_again_and_now_in_capitals_in_the_customers_languages_is_impatience() -> None:
     for text in (
         "Zum dritten Mal: Wo bleibt meine Rückerstattung?",

@@ -54,6 +54,8 @@ def test_a_goodbye_in_german_is_answered_as_one_not_escalated(client: TestClient
         "Snabb leverans och fin kvalitet, mycket nöjd!",
         "Super schnelle Lieferung, bin total begeistert!",
         "Bardzo zadowolona z zakupów, polecam",
+        "bravo pour la qualité, très contente de mon manteau",
+        "Großes Lob an Ihr Team, die Reklamation ging super schnell!",
     ],
 )
 def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
@@ -66,6 +68,7 @@ def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
         "Jestem bardzo niezadowolona",
         "Ich war zufrieden, aber jetzt ist die Jacke kaputt",
         "Je ne suis pas satisfaite",
+        "pas content du tout",
         "Sind Sie mit dem Versand zufrieden?",
         "Very happy with the order",  # (English: the models read it)
         "",
