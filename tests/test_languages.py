@@ -1,4 +1,4 @@
-"""Order requests said in the customers' languages are read as those requests."""
+"""Order and account requests said in the customers' languages are read as those requests."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ from nlp.languages import order_request
         ("Gdzie jest moje zamówienie?", "order_status"),
         ("Waar blijft mijn pakket?", "order_status"),
         ("Siparişim nerede?", "order_status"),
+        ("Mein Konto ist gesperrt, was kann ich tun?", "account_login"),
+        ("Mon compte est bloqué après trop de tentatives", "account_login"),
+        ("No puedo iniciar sesión", "account_login"),
+        ("Şifremi unuttum", "account_login"),
+        ("Wie kann ich mich für den Newsletter anmelden?", None),
         ("stornieren oder zurückschicken, was ist besser?", None),  # two requests
         ("where is my order?", None),  # English: the model reads it
         ("Wo ist euer Laden?", None),  # no order
