@@ -145,7 +145,7 @@ _HUMAN_ELSEWHERE = re.compile(
     r"(iemand|een medewerker|medewerker|een mens|een persoon)( van (de |jullie )?"
     r"klantenservice)? (spreken|bellen)|geen (bot|robot)|bel(t)? me (terug|op)|"
     r"met (een |iemand |een echte )?(mens|medewerker|persoon) (praten|spreken)|"
-    r"iemand aan de lijn|"
+    r"iemand( van (de |jullie )?klantenservice)? aan de lijn|"
     # pl
     r"(rozmawia(ć|c)|porozmawia(ć|c)) z (konsultantem|konsultantk(ą|a)|cz(ł|l)owiekiem|"
     r"pracownikiem|osob(ą|a)|kim(ś|s))|z konsultantem|oddzwo(ń|n)cie|"
@@ -418,6 +418,11 @@ _DEMANDS = re.compile(
     r"end of my patience|lost (my|all) patience|(hours?|minutes) on hold|on hold for|"
     r"been (typing|waiting|sitting|writing)( \w+){0,3} for (\d+|two|three|four|five|ten|"
     r"twenty|thirty|forty) (minutes|hours|days)|(today|now) or never|"
+    # (waiting for an answer for days, in the customers' languages)
+    r"väntat (\d+|två|tre|fyra) (dagar|veckor) på svar|warte (schon )?seit (\d+|zwei|drei|"
+    r"vier) (tagen|wochen) auf (eine |ihre )?antwort|j'attends (une réponse )?depuis "
+    r"(\d+|deux|trois|quatre) (jours|semaines)|llevo (\d+|dos|tres|cuatro) (días|semanas) "
+    r"esperando|"
     r"(expect|want|demand) every (single )?cent|fix (it|this|that) (now|today|immediately|"
     r"asap)|answer me)\b"
 )

@@ -543,7 +543,7 @@ def test_a_request_for_a_person_the_intent_model_only_guesses_is_not_sure() -> N
         "¿Me puede atender una persona real?",
         "Kan jag få prata med en riktig människa?",
         "Sorry maar ik wil echt met een mens praten",
-        "Kan ik iemand aan de lijn krijgen?",
+        "Kan ik iemand van jullie klantenservice aan de lijn krijgen?",
         "Beni biri arayabilir mi? Botla konuşmak istemiyorum",
         "I'd appreciate a quick phone call from your staff about my order",
     ):
@@ -560,7 +560,13 @@ def test_misuse_danger_patience_and_public_reviews_in_more_of_the_customers_lang
         "Il bollitore fa scintille",
     ):
         assert read_tone(text).serious, text
-    for text in ("artık sabrım kalmadı!", "Wat een prutswerk.", "Al drie keer afgemeld!!"):
+    for text in (
+        "artık sabrım kalmadı!",
+        "Wat een prutswerk.",
+        "Al drie keer afgemeld!!",
+        "jag har väntat 3 dagar på svar",
+        "Ich warte seit zwei Wochen auf eine Antwort",
+    ):
         assert read_tone(text).impatience, text
     assert read_tone("Paket açılmış geldi. Şikayetvar'a yazıyorum").complaint
     assert read_tone("Pouvez-vous me faire rappeler par quelqu'un ?").wants_human
