@@ -122,15 +122,16 @@ class PolicyConfig:
     complaint_head_rules_out: float = 0.05
     ruled_out_negative: float = -0.5
     # A request for a person that only the intent model reads, below this, with no cue in
-    # the words, is the intent model guessing ("wer hat gestern das Spiel gewonnen?", 0.17;
-    # "Konto gesperrt", 0.14; "Which number can I call with questions about an order?",
-    # 0.38): "not sure", whose answer says how to reach a person. The requests for a person
-    # on the six dev splits that carry no cue are read at 0.6 or more.
+    # the words, is the intent model guessing ("Konto gesperrt", 0.14; "Which number can I
+    # call with questions about an order?", 0.38): "not sure", whose answer says how to
+    # reach a person. The requests for a person on the six dev splits that carry no cue are
+    # read at 0.6 or more.
     unsure_person: float = 0.4
     # The complaint intent read below this, which the complaint head doubts (below
-    # ``intent_complaint_backing``) and nothing in the words backs, is a guess too ("je
-    # n'arrive pas à me connecter avec Google", 0.13, -0.37; "¿Cuál es el sentido de la
-    # vida? 😄", 0.17): the five such messages on the six dev splits need no person.
+    # ``intent_complaint_backing``) and nothing in the words backs, is a guess too ("¿Cuál es
+    # el sentido de la vida? 😄", 0.17, sentiment -0.39; "Ho ricevuto un prodotto
+    # danneggiato, posso avere una sostituzione?", 0.18): the five such messages on the six
+    # dev splits need no person.
     guessed_complaint: float = 0.3
 
 
