@@ -1117,6 +1117,21 @@ def test_what_if_it_never_comes_after_the_order_is_shown_gets_the_lost_parcel_an
     assert "replacement or refund" in fresh and "sorry" not in fresh.lower()
 
 
+def test_a_question_for_the_phone_number_gets_the_number(
+    client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read as a request for a person (0.43 by an earlier model) or unsure, the question
+    for the number is answered with it; asked for a call in so many words, a person takes
+    it."""
+    question = "Which number can I call with questions about an order?"
+    monkeypatch.setattr(bot, "nlu", ReadsAs(bot.nlu, {question: ("human_agent", 0.43)}))
+    bodies = chat(client, "number", question)
+    assert "call +49 30 1234567" in said(bodies)
+    assert bodies[0]["conversation"]["status"] == "bot"
+    called = chat(client, "call-me", "what's your phone number? please call me back")
+    assert called[0]["conversation"]["escalation_reason"] == "human_request"
+
+
 @pytest.mark.usefixtures("shop")
 def test_changed_my_mind_is_the_return_reason_the_bot_offered(client: TestClient) -> None:
     bodies = chat(
