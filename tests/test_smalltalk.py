@@ -56,6 +56,7 @@ def test_a_goodbye_in_german_is_answered_as_one_not_escalated(client: TestClient
         "Bardzo zadowolona z zakupów, polecam",
         "bravo pour la qualité, très contente de mon manteau",
         "Großes Lob an Ihr Team, die Reklamation ging super schnell!",
+        "Riktigt bra kundservice, tack!",
     ],
 )
 def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
