@@ -75,7 +75,8 @@ _PRAISE = re.compile(
     r"(très |vraiment |trop )?(satisfaite?|ravie?|contente?)|"
     r"(muy )?(satisfech[oa]|encantad[oa])|(molto )?soddisfatt[oa]|bravissim[io]|"
     r"(zeer |heel |erg )?tevreden|(bardzo )?zadowolon[yaei]|polecam|(çok )?memnun(um| kaldım)?|"
-    r"(muito )?satisfeit[oa]|adorei|(mycket )?nöjd|(riktigt |väldigt |jätte)bra (kund)?service|(velmi )?spokojen[áýé]?)(?!\w)"
+    r"(muito )?satisfeit[oa]|adorei|(mycket )?nöjd|(riktigt |väldigt |jätte)bra (kund)?service|"
+    r"(velmi )?spokojen[áýé]?)(?!\w)"
 )
 # A "but" or a "not" in any of these languages: the praise is not the point.
 _BUT_OR_NOT = re.compile(
