@@ -392,26 +392,44 @@ def test_an_order_and_its_email_sent_in_the_queue_are_looked_up(
     assert data[0]["conversation"]["status"] == "waiting"  # a person still answers
 
 
-class ReadsAsComplaint:
+class ReadsAs:
+    """The real NLU, except that given texts get the given intent reading (and, with
+    ``complaint``, that complaint-head probability)."""
+
+    def __init__(
+        self,
+        nlu: NLU,
+        readings: dict[str, IntentPrediction],
+        *,
+        complaint: float | None = None,
+    ) -> None:
+        self.nlu = nlu
+        self.readings = readings
+        self.complaint = complaint
+
+    def understand(self, text: str) -> Understanding:
+        understanding = self.nlu.understand(text)
+        if text not in self.readings:
+            return understanding
+        understanding = replace(understanding, intent=self.readings[text])
+        if self.complaint is not None:
+            understanding = replace(understanding, complaint=self.complaint)
+        return understanding
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.nlu, name)
+
+
+def reads_as_complaint(nlu: NLU, runner_up: dict[str, str]) -> ReadsAs:
     """The real NLU, except that given texts read as a complaint over a runner-up intent
     (as the shipped model read "Good evening, could you tell me something about order
     O0003002?": complaint 0.43, order_status 0.39), and the complaint head does not rule it
     out (0.6; one that did would make it "not sure", see test_policy)."""
-
-    def __init__(self, nlu: NLU, runner_up: dict[str, str]) -> None:
-        self.nlu = nlu
-        self.runner_up = runner_up
-
-    def understand(self, text: str) -> Understanding:
-        understanding = self.nlu.understand(text)
-        if text not in self.runner_up:
-            return understanding
-        ranking = [("complaint", 0.43), (self.runner_up[text], 0.39)]
-        complaint = IntentPrediction("complaint", 0.43, ranking)
-        return replace(understanding, intent=complaint, complaint=0.6)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.nlu, name)
+    readings = {
+        text: IntentPrediction("complaint", 0.43, [("complaint", 0.43), (second, 0.39)])
+        for text, second in runner_up.items()
+    }
+    return ReadsAs(nlu, readings, complaint=0.6)
 
 
 @pytest.mark.usefixtures("shop")
@@ -420,7 +438,7 @@ def test_a_complaint_read_over_an_order_question_still_gets_the_order_lookup(
 ) -> None:
     question = "Good evening, could you tell me something about order O0001111?"
     cancel = "Good evening, I would like to cancel order O0001234"
-    reading = ReadsAsComplaint(bot.nlu, {question: "order_status", cancel: "cancel_order"})
+    reading = reads_as_complaint(bot.nlu, {question: "order_status", cancel: "cancel_order"})
     monkeypatch.setattr(bot, "nlu", reading)
     first = chat(client, "polite", question)
     assert first[0]["conversation"]["escalation_reason"] == "complaint"
@@ -434,24 +452,6 @@ def test_a_complaint_read_over_an_order_question_still_gets_the_order_lookup(
     assert "email" not in said(other[:1]) and other[1]["replies"] == []
 
 
-class ReadsAs:
-    """The real NLU, except that given texts read as the given intent and confidence."""
-
-    def __init__(self, nlu: NLU, readings: dict[str, tuple[str, float]]) -> None:
-        self.nlu = nlu
-        self.readings = readings
-
-    def understand(self, text: str) -> Understanding:
-        understanding = self.nlu.understand(text)
-        if text not in self.readings:
-            return understanding
-        label, confidence = self.readings[text]
-        return replace(understanding, intent=IntentPrediction(label, confidence))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.nlu, name)
-
-
 def test_the_email_asked_for_is_used_though_read_as_an_unsure_opt_out(
     client: TestClient,
     bot: BotEngine,
@@ -463,7 +463,10 @@ def test_the_email_asked_for_is_used_though_read_as_an_unsure_opt_out(
     the bot withdrew the customer's marketing consent instead of looking the order up."""
     proof = "la mia email è anna.schmidt@example.de"
     unsubscribe = "unsubscribe anna.schmidt@example.de"
-    reading = ReadsAs(bot.nlu, {proof: ("opt_out", 0.30), unsubscribe: ("opt_out", 0.97)})
+    reading = ReadsAs(
+        bot.nlu,
+        {proof: IntentPrediction("opt_out", 0.30), unsubscribe: IntentPrediction("opt_out", 0.97)},
+    )
     monkeypatch.setattr(bot, "nlu", reading)
     anna = shop["anna"]
     anna.marketing_consent = True
@@ -636,7 +639,7 @@ def test_a_reply_read_unsure_as_never_mind_keeps_the_request(
     client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An earlier model read "still not here" as never mind, unsure (below 0.5)."""
-    unsure = ReadsAs(bot.nlu, {"still not here": ("cancel_request", 0.42)})
+    unsure = ReadsAs(bot.nlu, {"still not here": IntentPrediction("cancel_request", 0.42)})
     monkeypatch.setattr(bot, "nlu", unsure)
     bodies = chat(client, "impatient", "my parcel is late", "still not here")
     assert bodies[1]["intent"]["label"] == "cancel_request"
@@ -1055,7 +1058,9 @@ def test_an_answered_frequent_question_counts_as_understood_whatever_its_intent(
     question still got its answer: a "not sure" after it is the first in a row, not the
     second, and no person is called in."""
     monkeypatch.setattr(
-        bot, "nlu", ReadsAs(bot.nlu, {"do you ship to austria?": ("out_of_scope", 0.18)})
+        bot,
+        "nlu",
+        ReadsAs(bot.nlu, {"do you ship to austria?": IntentPrediction("out_of_scope", 0.18)}),
     )
     understood = chat(client, "faq-then-hmm", "do you ship to austria?", "hmm")
     assert understood[0]["intent"]["label"] == "out_of_scope"
@@ -1128,7 +1133,9 @@ def test_a_question_for_the_phone_number_gets_the_number(
     for the number is answered with it; asked for a call in so many words, a person takes
     it."""
     question = "Which number can I call with questions about an order?"
-    monkeypatch.setattr(bot, "nlu", ReadsAs(bot.nlu, {question: ("human_agent", 0.43)}))
+    monkeypatch.setattr(
+        bot, "nlu", ReadsAs(bot.nlu, {question: IntentPrediction("human_agent", 0.43)})
+    )
     bodies = chat(client, "number", question)
     assert "call +49 30 1234567" in said(bodies)
     assert bodies[0]["conversation"]["status"] == "bot"
