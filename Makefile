@@ -70,7 +70,7 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
 
 ## make models: rebuild the intent model (nlp/pretrained/intent/) and the complaint head
-## (nlp/pretrained/complaint.*) shipped with careloop, after editing nlp/data/intents.yml or
+## (nlp/pretrained/complaint.*) shipped with careloop, after editing nlp/data/intents.yml, intents_languages.yml or
 ## nlp/data/chat_messages.csv (a test says when the intent model is out of date). With
 ## SENTIMENT_CORPORA=DIR also the shipped sentiment head (nlp/pretrained/sentiment.*; docs/sentiment.md
 ## says how to lay out DIR: the SemEval-2017 tweets and the Bitext customer-support requests),
