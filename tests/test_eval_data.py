@@ -37,6 +37,7 @@ def test_dev_and_test_splits_share_no_text() -> None:
         "messages_dev4.csv",
         "messages_dev5.csv",
         "messages_dev6.csv",
+        "messages_dev7.csv",
     ):
         shared = texts(dev) & texts("messages_test.csv")
         assert not {t for t in shared if len(t.split()) >= 4}, dev
@@ -66,6 +67,7 @@ def test_the_dev_dialogues_share_no_longer_turn_with_the_test_dialogues() -> Non
         "dialogues_dev4.yml",
         "dialogues_dev5.yml",
         "dialogues_dev6.yml",
+        "dialogues_dev7.yml",
     ):
         assert not {t for t in turns(dev) & test if len(t.split()) >= 5}, dev
 
