@@ -45,7 +45,7 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # n° 55821", "pedido 55821", "l'ordine 55821", "bestelling 55821", "zamówienie 55821")
     r"(?i:\b(?:order|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
     r"bestelnummer|ordernummer|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning)"
-    r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro))?"
+    r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|n(?=\.)))?"
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)((?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
     # the word for an order in scripts without spaces or capitals of the Latin kind
     # ("где мой заказ 58841", "ההזמנה 63377", "注文#62018はいつ届きますか", "订单号 12345",
@@ -59,10 +59,14 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"(?i:\b(?:where\s+is|where'?s|status(?:\s+(?:of|for))?|(?:updates?|news)\s+(?:on|about|"
     r"for))\s+)(\d{5,10})\b(?![.,]\d)",
     # ... or right after an order request: "cancel 55821", "return for 55821", "can I change
-    # the delivery address for 71120?"
-    r"(?i:\b(?:(?:cancel|return|refund|track)(?:\s+(?:for|of|on))?|address\s+(?:for|of|on))\s+)"
+    # the delivery address for 71120?", "charged twice for 55821", "the invoice for 55821"
+    r"(?i:\b(?:(?:cancel|return|refund|track)(?:\s+(?:for|of|on))?|(?:address|charged?|"
+    r"payment|paid|billed|invoice|receipt)(?:\s+(?:twice|double|two times))?\s+(?:for|of|on))\s+)"
     r"(\d{5,10})\b"
     r"(?![.,]\d)",
+    # ... or right before its delivery: "when 68790 is arriving", "has 40331 shipped yet?"
+    r"(?i:\b(?:when|whether|if|has|have)\s+(?:will\s+|does\s+|is\s+)?)(\d{5,10})\b"
+    r"(?=\s+(?:is\s+|will\s+|gets?\s+|be\s+)?(?:arriv|ship|deliver|com(?:e|ing)\b|here\b))",
     # the shop's own "O" + digits ids as imported: O0001234 (also in "注文O0001234は")
     r"(?<![\dA-Za-z])([Oo]\d{5,12})(?![\dA-Za-z])",
 )

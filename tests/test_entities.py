@@ -30,6 +30,9 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("can I change the delivery address for 71120?", [("order", "71120", "71120")]),
         ("cancel 55821 please", [("order", "55821", "55821")]),
         ("refund for 55821", [("order", "55821", "55821")]),
+        ("I was charged twice for 55821", [("order", "55821", "55821")]),
+        ("when 68790 is arriving?", [("order", "68790", "68790")]),
+        ("has 40331 shipped yet?", [("order", "40331", "40331")]),
         ("order no. A-7781", [("order", "A-7781", "A-7781")]),
         ("ｏｒｄｅｒ Ｏ０００１２３４", [("order", "O0001234", "O0001234")]),
         # the word for an order in the customers' languages
@@ -37,6 +40,7 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("Waar blijft bestelling 57790?", [("order", "57790", "57790")]),
         ("cambiare l'indirizzo per l'ordine 44102", [("order", "44102", "44102")]),
         ("où est ma commande n° 55821 ?", [("order", "55821", "55821")]),
+        ("Vorrei annullare l'ordine n. 61077", [("order", "61077", "61077")]),
         ("mi pedido 55821 no llegó", [("order", "55821", "55821")]),
         ("siparişim 55821 nerede", [("order", "55821", "55821")]),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
@@ -85,6 +89,9 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "any update on the 2 items?",
         "new address 10115 Berlin",  # a postcode, not an order to change the address of
         "return address 10115?",
+        "when 10115 comes up",  # no delivery of it
+        "if 20000 people come",
+        "order now 12345",
     ],
 )
 def test_numbers_that_are_not_order_numbers(text: str) -> None:
