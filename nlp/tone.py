@@ -23,7 +23,11 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"(my )?(bank|card|credit card|paypal|visa|mastercard|amex)|"
         r"(call|contact|tell|report (you |this )?to) my (bank|credit card)|"
         r"(reverse|block|cancel) the (payment|charge|transaction)|paypal (dispute|claim)|"
-        r"open(ing)? a (dispute|claim)",
+        r"open(ing)? a (dispute|claim)|"
+        # in the customers' languages ("vou abrir uma disputa no banco", "contracargo")
+        r"(abrir|abrirei|abro) (uma |una )?disputa|disputa (no|com o|con el|en el|con la) banco|"
+        r"contracargo|lastschrift zur(ü|ue)ck(geben|buchen|gehen lassen)|"
+        r"(faire|fais|ferai) opposition|terugboeking|storno via (de|mijn) bank",
     ),
     (
         "legal",
@@ -120,7 +124,9 @@ _HUMAN = re.compile(
     r"(call|ring|phone) me( back)?|(can|could) (someone|somebody|you) (call|ring|phone)|"
     r"(phone )?call from (your|a|one of your) (staff|team|agent|colleague|person|human)|"
     r"callback|call back|not (a |another |the )?(bot|robot|machine)|stop (the )?bot|"
-    r"is there (a |any )?(human|real person|person|anyone real)|"
+    r"is there (a |any )?(human|real person|person|anyone real)|bots all the way down|"
+    r"(is|are) (anyone|anybody|someone|somebody|any humans?) (actually|even|really) "
+    r"(working|there|reading|alive)|"
     r"(someone|somebody|anyone|a person) (from your (team|company|shop|store) |real )?"
     r"(i could |i can |to )?(speak|talk|chat) (to|with))"
     r"s?(?!\w)"  # (whole words: "get a rep", never "get a replacement")
@@ -166,6 +172,9 @@ _HUMAN_ELSEWHERE = re.compile(
     r"(prata|tala) med (en )?(riktig |verklig )?(människa|person|handläggare|någon)|"
     r"kan någon ringa( upp)? mig|"
     r"ring(a)? upp mig|"
+    # da, no
+    r"(tale|snakke) med (en )?(rigtig |ekte )?(medarbejder|person|menneske|medarbeider)|"
+    r"(medarbejder|medarbeider|nogen|noen) (ringe|kontakte) mig|ring(e)? mig op|"
     # cs, ru, he, ar
     r"mluvit s (operátorem|operátorkou|člověkem|někým|pracovníkem)|"
     r"оператор\w*|(живы\w*|реальны\w*) человек\w*|(поговорить|говорить) с человеком|"
@@ -395,8 +404,12 @@ _MISUSE = re.compile(
     r"(die|dat) ik niet herken|nie rozpoznaję|tanımıyorum|känner inte igen|"
     r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon)\b[^.?!]{0,50}"
     r"\b(usou|usado|utilisé|entrato|entrado|eingeloggt|zugegriffen|ingelogd|włamał\w*|"
+    r"benutzt|verwendet|gebruikt|usato|utilizzato|utilizó|użył\w*|använt|brugt|"
     r"zalogował\w*|connecté|accedido|acessou|loggat in)|"
     r"gehackt|piraté|hackead[oa]|hackerat[oa]|zhakowan\w*|"
+    r"(das|es) war (ich )?nicht ich|ce n'(é|e)tait pas moi|no fui yo|non (sono stat[oa]|ero) io|"
+    r"dat was ik niet|to nie (ja|by(ł|l)(am|em) ja)|não fui eu|det var (inte|ikke) (jag|mig)|"
+    r"(abbuchung|lastschrift)\w*[^.?!]{0,40}\b(nicht kenne|unbekannt)|"
     r"ben yapmadım|yapmadı(ğ|g)ım( \w+){0,3} (ödeme|sipariş|işlem)|"
     r"(biri(si)? )?hesabıma (biri(si)? )?girmiş|"
     r"(documento|fattura|dati|nome)( \w+){0,3} di un altro cliente|"

@@ -546,9 +546,12 @@ def test_a_request_for_a_person_the_intent_model_only_guesses_is_not_sure() -> N
         "Kan ik iemand van jullie klantenservice aan de lijn krijgen?",
         "Beni biri arayabilir mi? Botla konuşmak istemiyorum",
         "I'd appreciate a quick phone call from your staff about my order",
+        "Kan en medarbejder ringe mig op?",
+        "Is anyone actually working there or is it bots all the way down?",
     ):
         assert person(text, 0.2).reason is EscalationReason.human_request, text
     assert not read_tone("we got a call from your courier").wants_human
+    assert not read_tone("is anyone there?").wants_human  # (a hello, not yet a request)
 
 
 def test_misuse_danger_patience_and_public_reviews_in_more_of_the_customers_languages() -> None:
@@ -558,8 +561,15 @@ def test_misuse_danger_patience_and_public_reviews_in_more_of_the_customers_lang
         "dentro c'era il documento di un altro cliente con nome e indirizzo",
         "w paczce była faktura z danymi zupełnie obcej osoby",
         "Il bollitore fa scintille",
+        "Drei Abbuchungen, die ich nicht kenne. Jemand hat meine Karte benutzt",
+        "mitt lösenord har ändrats, men det var inte jag",
     ):
         assert read_tone(text).serious, text
+    for text in (
+        "Vou abrir uma disputa no banco.",
+        "je fais opposition auprès de ma banque",
+    ):
+        assert read_tone(text).threat == "chargeback", text
     for text in (
         "artık sabrım kalmadı!",
         "Wat een prutswerk.",
