@@ -1,9 +1,11 @@
 """Dialogue state: requests about one order, the slots they need, and what the bot asked for.
 
-Five requests need an order: order status, a delivery problem, cancel order, change address
-and return/refund. Their slots are the order number, a proof of ownership (the email the
-order was placed with, or its delivery postcode), the new address, the reason for a return
-and what went wrong with a delivery. A slot can be filled by the first message ("status of
+Six requests need an order: order status, a delivery problem, cancel order, change address,
+return/refund, and a payment problem with a named order ("I was charged twice for
+O0001234": the order's amount and status, and a person offered to check the charge).
+Their slots are the order number, a proof of ownership (the email the order was placed
+with, or its delivery postcode), the new address, the reason for a return and what went
+wrong with a delivery. A slot can be filled by the first message ("status of
 O0001234? my email is …", "the parcel for O0001234 never arrived") or, after the bot asked
 for it, by the customer's next message, whatever its intent reads.
 
@@ -62,10 +64,16 @@ DELIVERY_PROBLEM = "delivery_problem"
 CANCEL_ORDER = "cancel_order"
 CHANGE_ADDRESS = "change_address"
 REFUND_RETURN = "refund_return"
-TASKS = frozenset({ORDER_STATUS, DELIVERY_PROBLEM, CANCEL_ORDER, CHANGE_ADDRESS, REFUND_RETURN})
+# A payment question is a request about an order only where it names one ("charged twice for
+# O0001234"); "do you take PayPal?" gets the general answer, with no offer to look one up.
+PAYMENT_PROBLEM = "payment_problem"
+TASKS = frozenset(
+    {ORDER_STATUS, DELIVERY_PROBLEM, CANCEL_ORDER, CHANGE_ADDRESS, REFUND_RETURN, PAYMENT_PROBLEM}
+)
 # A reply naming an order often reads as "order status": only the other requests may take
-# over one in progress ("cancel O0001234" after "where is my order?").
-SWITCH_TASKS = TASKS - {ORDER_STATUS}
+# over one in progress ("cancel O0001234" after "where is my order?"), a payment question
+# only where it names the order.
+SWITCH_TASKS = TASKS - {ORDER_STATUS, PAYMENT_PROBLEM}
 # Requests that ask about one order right away; the others may be general questions ("how do
 # returns work?"), so for those the bot answers in general and offers to look at an order.
 DIRECT_TASKS = frozenset({ORDER_STATUS, DELIVERY_PROBLEM})
@@ -347,7 +355,7 @@ class Dialogue:
                 and _stated_reason(DELIVERY_PROBLEM, text)
             ):  # ("I ordered 2 items but only got 1, order O0004000": status at 0.28)
                 task = DELIVERY_PROBLEM
-            if task is None:
+            if task is None or (task == PAYMENT_PROBLEM and not named):
                 return None
             state = State(task=task, focus=focus)
             if task == REFUND_RETURN and _ASKS_FOR_REFUND.search(text):
@@ -401,7 +409,7 @@ class Dialogue:
         else:
             state.tries = 0
             if (
-                intent in SWITCH_TASKS
+                intent in SWITCH_TASKS | {PAYMENT_PROBLEM}
                 and intent != state.task
                 and state.awaiting in ("order", "proof")
                 and named  # (a bare proof, "postal code 31-042", asks for nothing new)
@@ -707,6 +715,8 @@ class Dialogue:
                 else:
                     state.awaiting, state.soft, state.order = "address", False, ref
                     done, keys = False, ["ask_new_address"]
+            case "payment_problem":  # (a person checks a charge with the payment provider)
+                offer, keys = True, ["payment_order"]
             case _:  # refund_return
                 if order.status not in RETURNABLE:
                     keys = [f"return_{order.status.value}"]

@@ -25,6 +25,7 @@ from bot.dialogue import (
     DIRECT_TASKS,
     ORDER_STATUS,
     ORDER_TALK_INTENTS,
+    PAYMENT_PROBLEM,
     SWITCH_TASKS,
     TASKS,
     Dialogue,
@@ -430,6 +431,11 @@ class Engine:
         awaiting = self.dialogue.awaiting(conversation)  # (None: no request in progress)
         faq_first = awaiting in (None, "order", "proof") and not (
             entities_of(entities, ORDER) or entities_of(entities, EMAIL)
+        )
+        # ("I need an invoice for O0001234", a payment question: the shop's answer, before
+        # the look at the order that a charge on it gets)
+        faq_first = faq_first or (
+            awaiting is None and understanding.intent.label == PAYMENT_PROBLEM
         )
         # "help", "Help me please" (read as thanks, or as a request for a person): the help
         # text says what the bot does and how to reach a person

@@ -1430,3 +1430,37 @@ def test_a_postcode_named_before_the_order_number_is_its_proof_once(
     assert reveals_nothing(moving) and "postcode" in said(moving[-1:])
     assert attempts(session, "new-postcode-first") == 0  # (no attempt spent on it)
     assert attempts(session, "wrong-postcode-first") == 1
+
+
+def test_a_charge_on_a_named_order_shows_that_order_to_its_owner_and_offers_a_person(
+    client: TestClient,
+    bot: BotEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    shop: dict[str, Any],
+) -> None:
+    """ "I was charged twice for order O0001234", then the email: the general payment answer
+    came first, and the email then got "what can I help you with?" with the order lost."""
+    charged = "I was charged twice for order O0001111"
+    general = "Do you take PayPal?"
+    reading = ReadsAs(
+        bot.nlu,
+        {
+            charged: IntentPrediction("payment_problem", 0.9),
+            general: IntentPrediction("payment_problem", 0.9),
+        },
+    )
+    monkeypatch.setattr(bot, "nlu", reading)
+    bodies = chat(client, "double", charged)
+    assert reveals_nothing(bodies) and "O0001111" in said(bodies)
+    shown = chat(client, "double", "anna.schmidt@example.de")
+    assert "O0001111" in said(shown) and "delivered" in said(shown)
+    assert "O0001234" not in said(shown)  # the order named, not her latest
+    assert shown[0]["linked"] is True
+    taken = chat(client, "double", "yes please")[0]
+    assert taken["conversation"]["escalation_reason"] == "human_request"
+    # Someone else's email shows nothing of the order.
+    assert reveals_nothing(chat(client, "other", charged, "ben@example.com"))
+    # A payment question that names no order gets the general answer and no offer to look
+    # one up.
+    asked = said(chat(client, "paypal", general))
+    assert "PayPal" in asked and "order number" not in asked
