@@ -141,6 +141,15 @@ _ASKS_FOR_THE_NUMBER = re.compile(
     r"(your|the) (phone|telephone|hotline|customer service|service) number\b|"
     r"\bnumber (to|i can|i could) (call|ring|dial)\b"
 )
+# "I have a problem with my order", "Problem mit meiner Bestellung": something went wrong
+# with an order, said before what (the intent model read the first as a cancellation, 0.24,
+# and the order, once proven, heard that it can no longer be cancelled)
+_PROBLEM_WITH_AN_ORDER = re.compile(
+    r"(?i)\b(problem|issue|trouble|something('s| is)? wrong)\s+(with|about|regarding)\s+"
+    r"(my|an|the|this|our)\s+(order|parcel|package|delivery|purchase)\b|"
+    r"\b(problem|probl[eè]me|problema|probleem)\s+(mit|avec|con|met)\s+(meiner|der|ma|la|mi|"
+    r"il mio|mijn|de)\s+(bestellung|lieferung|commande|livraison|pedido|ordine|bestelling)\b"
+)
 # "help", "what can you do?": the web chat's /help (the intent model reads "help" as thanks)
 _ASKS_WHAT_THE_BOT_DOES = re.compile(
     r"(?i)\W*(help( me)?( please| pls)?|menu|options|what can (you|u) do( for me)?|"
@@ -398,6 +407,8 @@ class Engine:
             understanding = _read_as(understanding, DELIVERY_PROBLEM)
         elif self._asks_for_the_number(understanding):
             understanding = _read_as(understanding, CONTACT_INTENT)
+        elif self._unsure_problem_with_an_order(understanding):
+            understanding = _read_as(understanding, DELIVERY_PROBLEM)
         elif self._short_question_read_as_complaint(understanding, history):
             understanding = _read_as(understanding, FALLBACK_INTENT)
         followed = self._follows_up(conversation, understanding, entities, history)
@@ -637,6 +648,19 @@ class Engine:
                 intent.label in (HUMAN_AGENT_INTENT, FALLBACK_INTENT)
                 or intent.confidence < self.policy.unsure_intent
             )
+        )
+
+    def _unsure_problem_with_an_order(self, understanding: Understanding) -> bool:
+        """A problem with an order, said before what it is, that the intent model reads
+        unsure and as no complaint nor a request for a person, with no tone cue ("I have a
+        problem with my order": a cancellation at 0.24): the delivery problem's questions
+        (which order, then what went wrong), not a cancellation's or a return's answer."""
+        intent = understanding.intent
+        return (
+            _PROBLEM_WITH_AN_ORDER.search(understanding.text) is not None
+            and intent.confidence < self.policy.unsure_intent
+            and intent.label not in (COMPLAINT_INTENT, HUMAN_AGENT_INTENT)
+            and not understanding.tone.cues
         )
 
     def _unsure_praise(self, understanding: Understanding) -> bool:

@@ -61,7 +61,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # ... or right after an order request: "cancel 55821", "return for 55821", "can I change
     # the delivery address for 71120?", "charged twice for 55821", "the invoice for 55821"
     r"(?i:\b(?:(?:cancel|return|refund|track)(?:\s+(?:for|of|on))?|(?:address|charged?|"
-    r"payment|paid|billed|invoice|receipt)(?:\s+(?:twice|double|two times))?\s+(?:for|of|on))\s+)"
+    r"payment|paid|billed|invoice|receipt)(?:\s+(?:twice|double|two times|(?:€|\$|£)?\d{1,4}"
+    r"(?:[.,]\d{2})?\s?(?:€|eur|euros?|\$|£)?))?\s+(?:for|of|on))\s+)"
     r"(\d{5,10})\b"
     r"(?![.,]\d)",
     # ... or right before its delivery: "when 68790 is arriving", "has 40331 shipped yet?"

@@ -1464,3 +1464,25 @@ def test_a_charge_on_a_named_order_shows_that_order_to_its_owner_and_offers_a_pe
     # one up.
     asked = said(chat(client, "paypal", general))
     assert "PayPal" in asked and "order number" not in asked
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_problem_with_an_order_said_before_what_asks_what_went_wrong(
+    client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "I have a problem with my order", read unsure as a cancellation (0.24): the customer
+    heard how cancelling works and, once the order was proven, that it could no longer be
+    cancelled, which nobody had asked."""
+    problem = "I have a problem with my order"
+    monkeypatch.setattr(
+        bot, "nlu", ReadsAs(bot.nlu, {problem: IntentPrediction("cancel_order", 0.24)})
+    )
+    bodies = chat(client, "trouble", problem, "O0001234", "anna.schmidt@example.de")
+    assert "cancel" not in said(bodies).lower()
+    assert "order number" in said(bodies[:1]) and "what went wrong" in said(bodies[2:])
+    noted = chat(client, "trouble", "it arrived broken")[0]
+    assert noted["conversation"]["escalation_reason"] == "complaint"
+    # read surely as a cancellation, it stays one
+    sure = ReadsAs(bot.nlu, {problem: IntentPrediction("cancel_order", 0.9)})
+    monkeypatch.setattr(bot, "nlu", sure)
+    assert "cancel" in said(chat(client, "sure-cancel", problem)).lower()

@@ -31,6 +31,7 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("cancel 55821 please", [("order", "55821", "55821")]),
         ("refund for 55821", [("order", "55821", "55821")]),
         ("I was charged twice for 55821", [("order", "55821", "55821")]),
+        ("why was I charged 34 for 55821?", [("order", "55821", "55821")]),
         ("when 68790 is arriving?", [("order", "68790", "68790")]),
         ("has 40331 shipped yet?", [("order", "40331", "40331")]),
         ("order no. A-7781", [("order", "A-7781", "A-7781")]),
