@@ -236,7 +236,9 @@ _IMPATIENCE = re.compile(
     r"(how many|so many) times|(still|yet) no (answer|reply|response|refund|money)|"
     r"nobody (ever )?(answers|replies|responds|helps|cares|calls back)|no one (answers|replies)|"
     r"fed up|sick (and tired )?of|had enough|wtf|ffs|ridiculous|pathetic|disgusting|"
-    r"unacceptable|outrageous|shameful|a joke|scam|useless|incompetent|"
+    r"unacceptable|outrageous|shameful|scam|useless|incompetent|"
+    # ("this is a joke", not "tell me a joke")
+    r"(?<!tell me )(?<!tell us )(?<!hear )(?<!know )(?<!tell )a joke|"
     r"who is going to pay|i am done|i'?m done with|immediately|unbelievable|"
     r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?|"
     r"(asked|written|emailed|called|messaged|phoned|told you|complained)( you| about it)? "

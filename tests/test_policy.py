@@ -552,6 +552,9 @@ def test_a_request_for_a_person_the_intent_model_only_guesses_is_not_sure() -> N
         assert person(text, 0.2).reason is EscalationReason.human_request, text
     assert not read_tone("we got a call from your courier").wants_human
     assert not read_tone("is anyone there?").wants_human  # (a hello, not yet a request)
+    for calm in ("tell me a joke", "can you tell me a joke?"):  # ("this is a joke" is one)
+        assert not read_tone(calm).cues, calm
+    assert read_tone("your service is a joke").impatience
 
 
 def test_misuse_danger_patience_and_public_reviews_in_more_of_the_customers_languages() -> None:
