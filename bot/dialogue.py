@@ -210,6 +210,7 @@ _BECAUSE = re.compile(rf"(?i)\b({_BECAUSE_WORDS})\s+(?=\S)")
 # "1012 AB"), or a digit beside a letter ("SW1A 1AA"); a lone "3" ("3 weeks") is none.
 _MAY_BE_POSTCODE = re.compile(r"(?i)\d[\s-]?\d|[^\W\d_]\d|\d(?!(st|nd|rd|th)\b)[^\W\d_]")
 _NO_POSTCODE = frozenset({ORDER, DATE, MONEY, PHONE})
+_POSTCODE_DIGITS = re.compile(r"\d{4,5}")
 # A number given as a postcode ("postcode 1012 AB", "CAP 00184", "kod pocztowy 31-042") is
 # no order number, even where the bot asked for one.
 _NAMED_POSTCODE = re.compile(
@@ -547,7 +548,16 @@ class Dialogue:
             if found is not None and found.customer_id == customer.id:
                 order = found
             else:
-                proof_text = _proof_text(text, entities)
+                # ("55821 10115": a second bare number that is no order is the postcode)
+                postcodes = [
+                    e
+                    for e in entities
+                    if e.type == ORDER
+                    and e.value != state.order
+                    and _POSTCODE_DIGITS.fullmatch(str(e.value))
+                    and orders.find_order(session, ref=str(e.value)) is None
+                ]
+                proof_text = _proof_text(text, [e for e in entities if e not in postcodes])
                 if state.task == CHANGE_ADDRESS:  # (the new address's postcode is no proof)
                     # (blanked in place: the spans overlap, "Zeil 10, 60313 Frankfurt" and
                     # its "60313 Frankfurt", and cutting them out shifted the text after)

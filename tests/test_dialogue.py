@@ -153,6 +153,18 @@ def test_a_postcode_is_no_order_number_even_when_one_was_asked_for(
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_bare_postcode_beside_the_bare_order_number_is_the_proof(client: TestClient) -> None:
+    """ "55821 10115" was read as two order numbers, and the bot asked for the proof it had
+    just been given (twice, as the customer said "yes" next)."""
+    bodies = chat(client, "bare-pair", "where is my order", "55821 80331")
+    assert "55821" in said(bodies[1:]) and "paid" in said(bodies[1:])
+    # a second number that is an order, or the wrong postcode, proves nothing
+    for second in ("O0001234", "80335"):
+        wrong = chat(client, f"bare-{second}", "where is my order", f"55821 {second}")
+        assert "paid" not in said(wrong[1:]) and reveals_nothing(wrong), second
+
+
+@pytest.mark.usefixtures("shop")
 def test_a_shipped_order_shows_its_carriers_tracking_page(client: TestClient) -> None:
     shipped = chat(client, "tracked", "where is O0001234? anna.schmidt@example.de")
     assert "Track it here: https://www.dhl.de/" in said(shipped)
