@@ -103,6 +103,11 @@ _SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", PRAISE_INTENT, "he
 # this many words
 _FOLLOW_UP = re.compile(r"(?i)\W*(and|what about|how about|what of|same (for|with)|also)\b")
 _FOLLOW_UP_WORDS = 6
+# A follow-up that asks something of its own after its opener ("and how long does it
+# take?"), not only a place or a day ("and to the UK?", "what about Sundays?")
+_ASKS_SOMETHING = re.compile(
+    r"(?i)\b(how|what|when|where|which|why|who|can|could|do|does|is|are|will|would)\b"
+)
 # What a second reading without the order numbers and emails may find: an order request,
 # or a greeting ("hi, I'm Ben, ben@example.com": not sure, 0.27)
 _READ_WITHOUT_DATA = TASKS | {"greet"}
@@ -414,12 +419,18 @@ class Engine:
         followed = self._follows_up(conversation, understanding, entities, history)
         if followed is not None and followed.startswith(FAQ_PREFIX):
             # "do you ship to Austria?", then "and to the UK?": the same entry answers it,
-            # or the one the follow-up names ("and how long does it take?")
-            named = self.faq.match(
-                self.responses.faq,
-                understanding.text,
-                understanding.vector,
-                at_least=FOLLOW_UP_FAQ_SIMILARITY,
+            # or the one a follow-up that asks something names ("and how long does it
+            # take?"); "and to Switzerland?" after the shipping costs asks for those (it is
+            # nearer to "Do you ship to Switzerland?", 0.64, than to their 0.54)
+            named = (
+                self.faq.match(
+                    self.responses.faq,
+                    understanding.text,
+                    understanding.vector,
+                    at_least=FOLLOW_UP_FAQ_SIMILARITY,
+                )
+                if _ASKS_SOMETHING.search(_FOLLOW_UP.sub("", understanding.text, count=1))
+                else None
             )
             followed = followed if named is None else named.key
             message.payload = {**(message.payload or {}), "faq": followed}

@@ -1103,6 +1103,11 @@ def test_a_follow_up_naming_another_frequent_question_gets_that_answer(
     assert "working days" in said(bodies[1:]) and "outside Europe" not in said(bodies[1:])
     cost = chat(client, "follow-cost", "do you ship to Switzerland?", "and how much is it?")
     assert "€9.90" in said(cost[1:]) and "outside Europe" not in said(cost[1:])
+    # a follow-up naming only a country asks the previous question again: "and to
+    # Switzerland?" is nearer to "Do you ship to Switzerland?" than to the costs'
+    # questions, and got the countries after the shipping costs
+    again = chat(client, "follow-same", "How much is shipping to Austria?", "and to Switzerland?")
+    assert "€9.90" in said(again[1:]) and "outside Europe" not in said(again[1:])
 
 
 def test_a_short_question_about_the_answer_is_no_complaint(client: TestClient) -> None:
