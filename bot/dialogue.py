@@ -736,7 +736,8 @@ class Dialogue:
                 elif state.extra.get("offered") and not state.extra.get("confirmed"):
                     keys = ["return_not_started"]  # ("no" to "shall I start a return?")
                 elif state.extra.get("refund_status") and not state.reason:
-                    keys = ["refund_not_received"]  # ("did my refund go through?")
+                    # ("did my refund go through?"; "yes, I sent it back" takes the offer)
+                    keys, offer = ["refund_not_received"], True
                 elif state.reason:
                     note(f"Return of order {ref}: {state.reason}", "refund_return")
                     context["exchange"] = _EXCHANGE.search(state.reason) is not None

@@ -1304,6 +1304,9 @@ def test_a_question_about_a_refund_is_no_new_return(client: TestClient, asked: s
     bodies = chat(client, visitor, asked, "anna.schmidt@example.de")
     assert "no return of it has been booked" in said(bodies[-1:])
     assert "reason for returning" not in said(bodies)
+    # "shall I ask a colleague to trace it?": a yes fetches one (it got "not sure")
+    taken = chat(client, visitor, "yes")[0]
+    assert taken["conversation"]["escalation_reason"] == "human_request"
 
 
 def test_a_question_about_the_refund_of_a_returned_order_offers_a_person(
