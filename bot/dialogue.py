@@ -210,6 +210,7 @@ _BECAUSE = re.compile(rf"(?i)\b({_BECAUSE_WORDS})\s+(?=\S)")
 # "1012 AB"), or a digit beside a letter ("SW1A 1AA"); a lone "3" ("3 weeks") is none.
 _MAY_BE_POSTCODE = re.compile(r"(?i)\d[\s-]?\d|[^\W\d_]\d|\d(?!(st|nd|rd|th)\b)[^\W\d_]")
 _NO_POSTCODE = frozenset({ORDER, DATE, MONEY, PHONE})
+_SHORT_YES_WORDS = 4
 _POSTCODE_DIGITS = re.compile(r"\d{4,5}")
 # A number given as a postcode ("postcode 1012 AB", "CAP 00184", "kod pocztowy 31-042") is
 # no order number, even where the bot asked for one.
@@ -299,11 +300,14 @@ class Dialogue:
         ``slot_only`` (a complaint over a request in progress) the message counts only where
         it fills what the request waits for."""
         now = self.replier.clock()
-        offered = (conversation.dialogue or {}).get("offer") == "human"
-        if offered:  # the bot offered a person last time: this message answers it
+        offer = (conversation.dialogue or {}).get("offer")
+        if offer in ("human", "hint"):  # the bot offered a person last time: this answers it
             data = {k: v for k, v in (conversation.dialogue or {}).items() if k != "offer"}
             conversation.dialogue = data if "focus" in data else None
-            if _takes_offer(text) and self._recent(data, now):
+            # (an answer's hint, "… type 'agent'", is taken by a short yes only: "ok, other
+            # thing: my order hasn't arrived" goes on)
+            short = len(text.split()) <= _SHORT_YES_WORDS and not entities
+            if _takes_offer(text) and self._recent(data, now) and (offer == "human" or short):
                 return self._hand_over(
                     session, conversation, customer, "human_agent", EscalationReason.human_request
                 )
@@ -873,11 +877,12 @@ class Dialogue:
             return None
         return state
 
-    def offer_person(self, conversation: Conversation) -> None:
-        """Note that the bot offered a person: a "yes" as the next message takes the offer."""
+    def offer_person(self, conversation: Conversation, *, hint: bool = False) -> None:
+        """Note that the bot offered a person: a "yes" as the next message takes the offer
+        (after a ``hint``, a general answer's "… type 'agent'", only a short yes)."""
         conversation.dialogue = {
             **(conversation.dialogue or {}),
-            "offer": "human",
+            "offer": "hint" if hint else "human",
             "updated_at": self.replier.clock().isoformat(),
         }
 

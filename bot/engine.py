@@ -64,7 +64,7 @@ from nlp.entities import (
     replace_entities,
 )
 from nlp.pipeline import NLU
-from nlp.tone import WORD
+from nlp.tone import WORD, read_tone
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -512,6 +512,14 @@ class Engine:
                 context, "repeat_offer_human"
             )
         replies = self.replier.render(context, decision.response)
+        if (
+            decision.action is Action.answer
+            and decision.response not in _SAID_AGAIN_FREELY  # (a greeting's "yes" asks nothing)
+            and _offers_a_person(replies)
+        ):
+            # "my account is locked": the answer ends "… type 'agent'" with a button for a
+            # person, and "ok please help" next got "You're welcome!"; a yes takes it now
+            self.dialogue.offer_person(conversation, hint=True)
         if decision.action is Action.opt_out or decision.opt_out:
             customers.opt_out(session, customer_id=customer.id)
         if decision.action is Action.escalate and decision.reason is not None:
@@ -915,6 +923,11 @@ def _understood_as(message: conversations.EarlierInbound) -> str | None:
     payload = message.payload or {}
     taken = payload.get("dialogue") or payload.get("faq") or payload.get("understood")
     return str(taken) if taken else message.intent
+
+
+def _offers_a_person(replies: Sequence[Reply]) -> bool:
+    """Whether an answer comes with a button that asks for a person ("Talk to a person")."""
+    return any(read_tone(b.text).wants_human for r in replies for b in r.buttons)
 
 
 class _Later(Sequence[T]):

@@ -1506,3 +1506,24 @@ def test_a_problem_with_an_order_said_before_what_asks_what_went_wrong(
     sure = ReadsAs(bot.nlu, {problem: IntentPrediction("cancel_order", 0.9)})
     monkeypatch.setattr(bot, "nlu", sure)
     assert "cancel" in said(chat(client, "sure-cancel", problem)).lower()
+
+
+def test_a_yes_to_an_answer_that_offers_a_person_fetches_one(
+    client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "my account is locked" gets the login answer, which ends "type 'agent' …" with a
+    button for a person; "ok please help" next got "You're welcome!"."""
+    locked = "my account is locked"
+    monkeypatch.setattr(
+        bot, "nlu", ReadsAs(bot.nlu, {locked: IntentPrediction("account_login", 0.99)})
+    )
+    taken = chat(client, "locked", locked, "ok please help")[-1]
+    assert taken["conversation"]["escalation_reason"] == "human_request"
+    closed = chat(client, "locked-bye", locked, "ok thanks bye")[-1]
+    assert closed["conversation"]["status"] == "bot"
+    # only a short yes takes such a hint: a new request after "ok" goes on
+    other = chat(client, "locked-other", locked, "ok, other thing: where is O0001234?")[-1]
+    assert other["conversation"]["status"] == "bot" and "O0001234" in said([other])
+    # a greeting's button asks nothing: "yes" after it is no request for a person
+    greeted = chat(client, "greeted", "hi", "yes")[-1]
+    assert greeted["conversation"]["status"] == "bot"
