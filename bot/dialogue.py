@@ -210,7 +210,9 @@ _BECAUSE = re.compile(rf"(?i)\b({_BECAUSE_WORDS})\s+(?=\S)")
 # "1012 AB"), or a digit beside a letter ("SW1A 1AA"); a lone "3" ("3 weeks") is none.
 _MAY_BE_POSTCODE = re.compile(r"(?i)\d[\s-]?\d|[^\W\d_]\d|\d(?!(st|nd|rd|th)\b)[^\W\d_]")
 _NO_POSTCODE = frozenset({ORDER, DATE, MONEY, PHONE})
+# A yes that takes an answer's hint of a person ("ok please help"): at most this many words
 _SHORT_YES_WORDS = 4
+# A bare number beside the order number that may be its postcode ("55821 10115")
 _POSTCODE_DIGITS = re.compile(r"\d{4,5}")
 # A number given as a postcode ("postcode 1012 AB", "CAP 00184", "kod pocztowy 31-042") is
 # no order number, even where the bot asked for one.
