@@ -44,8 +44,10 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # (and the word for an order in the customers' languages: "Bestellung 55821", "commande
     # n° 55821", "pedido 55821", "l'ordine 55821", "bestelling 55821", "zamówienie 55821")
     r"(?i:\b(?:order|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
-    r"bestelnummer|ordernummer|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning)"
-    r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|n(?=\.)))?"
+    r"bestelnummer|ordernummer|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning|"
+    # (Danish and Norwegian "ordrenummer 44102", Czech "objednávku číslo 44102")
+    r"ordre(?:nummer|nr)?|objedn[aá]v(?:k[aeuy]|ce))"
+    r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|n(?=\.)))?"
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)((?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
     # the word for an order in scripts without spaces or capitals of the Latin kind
     # ("где мой заказ 58841", "ההזמנה 63377", "注文#62018はいつ届きますか", "订单号 12345",

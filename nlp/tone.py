@@ -27,7 +27,8 @@ _THREATS: tuple[tuple[str, str], ...] = (
         # in the customers' languages ("vou abrir uma disputa no banco", "contracargo")
         r"(abrir|abrirei|abro) (uma |una )?disputa|disputa (no|com o|con el|en el|con la) banco|"
         r"contracargo|lastschrift zur(ü|ue)ck(geben|buchen|gehen lassen)|"
-        r"(faire|fais|ferai) opposition|terugboeking|storno via (de|mijn) bank",
+        r"(faire|fais|ferai) opposition|terugboeking|storno via (de|mijn) bank|"
+        r"geld (über|ueber|via|per|bei) paypal zur(ü|ue)ck|paypal[- ]?k(ä|ae)uferschutz",
     ),
     (
         "legal",
@@ -55,14 +56,23 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"(avis|commentaire) n(é|e)gatif|mauvais avis|(reseña|opinión) negativa|mala reseña|"
         r"recensione negativa|(scriver(ò|o)|lascer(ò|o)) una recensione|"
         r"slechte (recensie|review|beoordeling)|negatywn\w* (opini\w*|recenzj\w*)|"
-        r"kötü yorum|avalia(ç|c)(ã|a)o negativa|reclame aqui|dålig recension",
+        r"kötü yorum|avalia(ç|c)(ã|a)o negativa|reclame aqui|dålig recension|"
+        r"erz(ä|ae)hle (das |es )?(auch )?(allen|jedem)",
     ),
     (
         "leave",
         r"never (order|buy|shop)(ing)? (from|with|here) (you|again)|never again|"
         r"(last|final) (time|order) (i|I) (order|buy|shop)|take my (business|money) elsewhere|"
         r"switch(ing)? to (another|a different|your competitor)|lost (a|me as a) customer|"
-        r"(i'?m|i am|i'?ll|i will|i'?m going to) clos(e|ing) my account|^closing my account",
+        r"(i'?m|i am|i'?ll|i will|i'?m going to) clos(e|ing) my account|^closing my account|"
+        # ("ich bestelle hier nie wieder", "plus jamais chez vous", "mai più da voi")
+        r"(bestelle|kaufe)( \w+){0,3} nie (wieder|mehr)|nie (wieder|mehr) bei (euch|ihnen)|"
+        r"plus jamais (chez vous|commander|acheter)|je ne (commanderai|rach(è|e)terai) plus|"
+        r"nunca m(á|a)s (compro|pido|comprar(é|e)|vuelvo)|no vuelvo a comprar|"
+        r"mai pi(ù|u) (da voi|ordin\w*|compr\w*)|non (ordiner(ò|o)|comprer(ò|o)) pi(ù|u)|"
+        r"nooit meer (bij jullie|bestellen|kopen)|bestel (hier )?nooit meer|"
+        r"nigdy wi(ę|e)cej (nie )?(zamówię|kupię|u was)|nunca mais (compro|volto)|"
+        r"(beställer|handlar) aldrig (mer|igen)",
     ),
 )
 _THREAT_PATTERNS = tuple((name, re.compile(rf"(?i)\b(?:{p})\b")) for name, p in _THREATS)
@@ -88,8 +98,11 @@ _DISSATISFIED_ELSEWHERE = re.compile(
     r"wütend)|"
     r"je suis (très |vraiment |tellement |trop )?(déçue?|mécontente?|furieuse?|en colère)|"
     r"estoy (muy |realmente |tan )?(decepcionad[oa]|enfadad[oa]|molest[oa]|indignad[oa]|"
-    r"insatisfech[oa])|"
-    r"sono (molto |davvero |proprio )?(delus[oa]|arrabbiat[oa]|insoddisfatt[oa]|indignat[oa])|"
+    r"insatisfech[oa]|furios[oa])|"
+    r"estou (muito |realmente |t(ã|a)o )?(decepcionad[oa]|irritad[oa]|insatisfeit[oa]|"
+    r"furios[oa]|revoltad[oa])|"
+    r"sono (molto |davvero |proprio )?(delus[oa]|arrabbiat[oa]|insoddisfatt[oa]|indignat[oa]|"
+    r"furios[oa])|"
     r"ik ben (erg |zeer |echt |heel )?(teleurgesteld|ontevreden|boos|kwaad)|"
     r"jestem (bardzo |naprawdę |strasznie )?(niezadowolon[yaei]|rozczarowan[yaei]|zł[yaei]|"
     r"wściekł[yaei])|"
@@ -176,7 +189,7 @@ _HUMAN_ELSEWHERE = re.compile(
     r"(tale|snakke) med (en )?(rigtig |ekte )?(medarbejder|person|menneske|medarbeider)|"
     r"(medarbejder|medarbeider|nogen|noen) (ringe|kontakte) mig|ring(e)? mig op|"
     # cs, ru, he, ar
-    r"mluvit s (operátorem|operátorkou|člověkem|někým|pracovníkem)|"
+    r"mluvit s (živým |skutečným )?(operátorem|operátorkou|člověkem|někým|pracovníkem)|"
     r"оператор\w*|(живы\w*|реальны\w*) человек\w*|(поговорить|говорить) с человеком|"
     r"נציג\w*|(לדבר|לשוחח) עם (בן אדם|אדם אמיתי)|"
     r"(التحدث|أتحدث|اتحدث|أكلم|اكلم|التكلم) (مع|إلى) (موظف|شخص|إنسان|ممثل)"
@@ -228,7 +241,7 @@ _THANKS_FOR_NOTHING = re.compile(
 _STRESSED_THANKS = re.compile(r"(?i:thanks|thank you) SO much")
 _ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
 # Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
-_SCARE_QUOTES = re.compile(r"(?i)(your|the|so-called|new) [\"“'‘][^\"”'’]{2,40}[\"”'’]")
+_SCARE_QUOTES = re.compile(r"(?i)(your|the|so-called|new|for) [\"“'‘][^\"”'’]{2,40}[\"”'’]")
 # Impatience and serious trouble: the customer is at the end of their patience, or the
 # problem is one a bot must not handle alone (fraud, a hacked account, danger).
 _IMPATIENCE = re.compile(
@@ -294,7 +307,10 @@ _IMPATIENCE = re.compile(
     r"inaccettabile|vergognos[oa]|scandalos[oa]|onacceptabel|schandalig|een schande|"
     r"niedopuszczaln\w*|skandaliczn\w*|(ż|z)enada|rezalet|kabul edilemez|inaceit(á|a)vel|"
     r"vergonhos[oa]|uma vergonha|oacceptabelt|skandal(ö|o)st|"
-    r"betr(ü|ue)g(er\w*)?|abzocke|arnaque|escroc\w*|estafa(dores)?|ladrones|truffa(tori)?|"
+    r"betr(ü|ue)g(er\w*)?|(ist|wäre|nenne ich) (doch |ja |einfach |reiner |glatter )?betrug|"
+    r"wenn (das |es |sie |ihr )?bis (montag|dienstag|mittwoch|donnerstag|freitag|samstag|"
+    r"sonntag|morgen|ende der woche)( \w+){0,3} (nichts|nicht|kein\w*)|"
+    r"abzocke|arnaque|escroc\w*|estafa(dores)?|ladrones|truffa(tori)?|"
     r"ladri|oplicht(ing|ers)|oszu(st\w*|ści)|złodzie\w*|dolandırıcı\w*|ladr(õ|o)es|"
     r"bedr(ä|a)g(eri|are)|tjuvar|"
     # "a scandal", and nobody answering, as "outrageous" and "nobody answers" above
@@ -348,6 +364,7 @@ _HAZARD = re.compile(
     r"(s'est|se ha|si è|hat sich|heeft zich|skaleczył\w*|skar sig) (coupée?|cortado|cortada|"
     r"tagliat[oa]|geschnitten|gesneden|w rękę|i handen)|"
     r"(elim|parmağım) yand[ıi]|verbrannt|verbrand|poparzy\w*|"
+    r"(hat|habe|hab) (sich|mich)( \w+){0,4} (geschnitten|verletzt)|"
     r"(dans la|en la|in (den|de)|na|in) (bouche|boca|mund|mond|bocca)\b)\b"
 )
 # Fraud, an account or card used by someone else, phishing, harassment and personal data
@@ -399,6 +416,9 @@ _MISUSE = re.compile(
     # charges and orders not made, someone in the account, in the customers' languages
     # ("never ordered", "not authorised": "ich habe das nicht bestellt" is a wrong item)
     r"nie (bestellt|autorisiert|getätigt)|nicht (autorisiert|getätigt)|nie zamawiał\w*|"
+    r"die ich (nie|nicht|gar nicht) (gemacht|aufgegeben|veranlasst)|"
+    r"obwohl ich (gar |doch |überhaupt )?nichts bestellt|"
+    r"(jemand|some(one|body)) (hat|has) (mein|my) (passwort|password)|"
     r"n'ai jamais (commandé|autorisé)|n'ai pas (autorisé|effectué)|"
     r"no (he|hice|había) (hecho|autorizado)|nunca (he )?(pedido|autorizado)|"
     r"non ho mai (fatto|ordinato|autorizzato)|(niks|niets|nooit) besteld|"

@@ -44,6 +44,8 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("Vorrei annullare l'ordine n. 61077", [("order", "61077", "61077")]),
         ("mi pedido 55821 no llegó", [("order", "55821", "55821")]),
         ("siparişim 55821 nerede", [("order", "55821", "55821")]),
+        ("hvornår kommer min pakke? Ordrenummer 44102", [("order", "44102", "44102")]),
+        ("Chtěl bych zrušit objednávku číslo 44102.", [("order", "44102", "44102")]),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
         # and in scripts other than the Latin one, Japanese and Chinese without spaces
         ("Здравствуйте, где мой заказ 58841?", [("order", "58841", "58841")]),

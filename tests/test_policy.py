@@ -590,6 +590,33 @@ def test_misuse_danger_patience_and_public_reviews_in_more_of_the_customers_lang
         assert not read_tone(calm).serious, calm
 
 
+def test_threats_fraud_injuries_and_leaving_said_in_german_italian_czech_and_more() -> None:
+    cases = {
+        "Wenn bis Freitag nichts kommt, hole ich mir mein Geld über PayPal zurück.": "threat",
+        "Das ist eine Frechheit. Ich bestelle hier nie wieder.": "threat",
+        "Servicio pésimo. No vuelvo a comprar aquí.": "threat",
+        "Sono furioso, voglio una risposta oggi.": "formal_complaint",
+        "In meinem Konto sind Bestellungen, die ich nie gemacht habe!": "serious",
+        "Jemand hat mein Passwort": "serious",
+        "meine Frau hat sich an der Hand geschnitten": "serious",
+        "249 € abgebucht, obwohl ich gar nichts bestellt habe": "serious",
+        "Das ist Betrug!": "impatience",
+        "Můžu mluvit s živým člověkem?": "wants_human",
+        "Wow, ten days for 'next day delivery'. Truly impressive work. 👏": "sarcasm",
+    }
+    for text, cue in cases.items():
+        tone = read_tone(text)
+        assert tone.threat is not None if cue == "threat" else getattr(tone, cue), text
+    for calm in (
+        "Der Rechnungsbetrag betrug 49,90 €, stimmt das?",
+        "Ich habe noch nichts bestellt, wie funktioniert das?",
+        "Kann ich bis Freitag noch bestellen?",
+        "Hat sich der Preis geändert?",
+        "Thanks for 'express' shipping, it came the next day!",
+    ):
+        assert not read_tone(calm).cues, calm
+
+
 def test_a_complaint_the_intent_model_only_guesses_and_the_head_doubts_is_not_sure() -> None:
     def complaint(text: str, confidence: float, head: float, score: float) -> Decision:
         understanding = replace(
