@@ -42,7 +42,14 @@ from bot.policy.escalation import Action, Decision, EscalationReason, PolicyConf
 from bot.replying import Replier
 from bot.responses import Reply
 from crm.customers import service as customers
-from crm.models import ChannelIdentity, Conversation, Customer, Order, OrderStatus
+from crm.models import (
+    ChannelIdentity,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Order,
+    OrderStatus,
+)
 from crm.orders import service as orders
 from nlp.base import FALLBACK_INTENT, Understanding, plain_text
 from nlp.entities import (
@@ -83,6 +90,8 @@ LOOSE_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope", "greet", "thanks", "
 # email is …" reads like contact details to the intent model).
 ORDER_TALK_INTENTS = LOOSE_INTENTS | {"opening_hours_contact"}
 NEVER_MIND_INTENT = "cancel_request"
+# A conversation a person has or will take: an order shown meanwhile offers no person.
+_WITH_A_PERSON = frozenset({ConversationStatus.waiting, ConversationStatus.assigned})
 _SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "feedback_praise"})
 # "ok bye", "thanks, I'll look for it": the customer ends a request that is still asking.
 _CLOSING = frozenset({"thanks", "goodbye"})
@@ -459,6 +468,14 @@ class Dialogue:
             and not any(e.start < end and start < e.end for start, end in others)
         ]
 
+    def await_proof(self, conversation: Conversation, ref: str) -> None:
+        """Keep the order a general answer's question named: the email or postcode sent
+        next shows it, and a message that gives neither drops it (soft)."""
+        now = self.replier.clock()
+        focus = self._focus(conversation, now)
+        state = State(task=ORDER_STATUS, awaiting="proof", soft=True, order=ref, focus=focus)
+        self._save(conversation, state, now)
+
     def in_progress(self, conversation: Conversation) -> bool:
         """Whether a request is in progress (the bot waits for a slot or a confirmation)."""
         return self.awaiting(conversation) is not None
@@ -675,6 +692,8 @@ class Dialogue:
         """Carry on with the request for a verified order."""
         context = self.replier.context(session, customer, order=order)
         context["reason"] = state.reason
+        # (waiting for a person already: the answers offer none, a colleague is coming)
+        context["queued"] = conversation.status in _WITH_A_PERSON
         ref = orders.order_ref(order)
         done, offer = True, False  # (offer: a person is offered after the answer)
         reason: EscalationReason | None = None
@@ -756,7 +775,7 @@ class Dialogue:
             self._end(conversation, state, now)
         else:
             self._save(conversation, state, now)
-        if offer:  # ("yes" takes the offer)
+        if offer and not context["queued"]:  # ("yes" takes the offer)
             self.offer_person(conversation)
         replies = self.replier.render(context, *keys)
         if reason is not None:

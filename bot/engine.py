@@ -469,7 +469,7 @@ class Engine:
             context = self.replier.context(session, customer)
             return Decision(Action.answer, "help"), self.replier.render(context, "help")
         if answering and faq_first:
-            faq = self._faq(session, customer, message, understanding, entities)
+            faq = self._faq(session, conversation, customer, message, understanding, entities)
             if faq is not None:
                 return faq
         # A request in progress reads the reply first: "it doesn't fit" answers "why do you
@@ -489,7 +489,7 @@ class Engine:
             if turn is not None:
                 return turn.decision, turn.replies
             if answering and not faq_first:
-                faq = self._faq(session, customer, message, understanding, entities)
+                faq = self._faq(session, conversation, customer, message, understanding, entities)
                 if faq is not None:
                     return faq
         if not answering:
@@ -745,6 +745,7 @@ class Engine:
     def _faq(
         self,
         session: Session,
+        conversation: Conversation,
         customer: Customer,
         message: Message,
         understanding: Understanding,
@@ -755,13 +756,19 @@ class Engine:
         naming an order or an email is matched once more with "my order" and "my email" in
         their place ("I need an invoice for O0004000": 0.737, "… for my order": 0.897): a
         second encoding inside the transaction, only for a message naming an order or an
-        email that no order request takes and that met no question as it is."""
+        email that no order request takes and that met no question as it is.
+
+        An order it names is kept for the proof that may follow ("Can I get an invoice for
+        order O0001187?", then the email: that order is shown, not forgotten)."""
         found = self.faq.match(self.responses.faq, understanding.text, understanding.vector)
         if found is None and (general := _data_named(understanding.text, entities)) is not None:
             found = self.faq.match(self.responses.faq, general, None)
         if found is None:
             return None
         log.info("bot.faq.answered key=%s similarity=%.3f", found.key, found.similarity)
+        named = entities_of(entities, ORDER)
+        if named and not self.dialogue.in_progress(conversation):
+            self.dialogue.await_proof(conversation, named[0])
         message.payload = {**(message.payload or {}), "faq": found.key}
         context = self.replier.context(session, customer)
         return Decision(Action.answer, found.key), self.replier.render(context, found.key)

@@ -977,6 +977,24 @@ def test_a_late_order_is_said_to_be_late_and_a_person_offered(
     assert taken["conversation"]["escalation_reason"] == "human_request"
 
 
+def test_a_late_order_shown_while_waiting_for_a_person_offers_none(
+    client: TestClient, session: Session, shop: dict[str, Any]
+) -> None:
+    """The customer already waits for a colleague: the late order is shown without asking
+    whether they would like one."""
+    shop["latest"].estimated_delivery = dt.date.today() - dt.timedelta(days=2)
+    session.commit()
+    visitor = "late-and-queued"
+    bodies = chat(client, visitor, "where is O0001234?? third time asking!!!")
+    assert bodies[0]["conversation"]["status"] == "waiting" and reveals_nothing(bodies)
+    shown = chat(client, visitor, "anna.schmidt@example.de")
+    assert "JJD0001234" in said(shown) and "later than we expected" in said(shown)
+    assert "would you like" not in said(shown).lower()
+    assert "colleague who takes your conversation" in said(shown)
+    after = chat(client, visitor, "yes")
+    assert after[0]["conversation"]["status"] == "waiting" and not said(after)
+
+
 @pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize("then", ["my email is anna.schmidt@example.de", "I really don't have it"])
 def test_without_an_order_number_a_person_is_offered(client: TestClient, then: str) -> None:
@@ -1044,7 +1062,13 @@ def test_the_shops_frequent_questions_are_answered_without_stopping_a_request(
     assert "Shall I" not in said(changed)
     # A frequent question about a named order is matched with "my order" in its place.
     invoice = chat(client, "faq-invoice", "I need an invoice for O0001234")
-    assert "Orders → Invoice" in said(invoice)
+    assert "Orders → Invoice" in said(invoice) and reveals_nothing(invoice)
+    # The order it named is kept: the email sent next shows it (it got "what can I help
+    # you with? … send me its order number as well"); another's email shows nothing.
+    proven = chat(client, "faq-invoice", "anna.schmidt@example.de")
+    assert "JJD0001234" in said(proven)
+    wrong = chat(client, "faq-invoice-2", "I need an invoice for O0001234", "ben@example.com")
+    assert reveals_nothing(wrong)
     resend = chat(client, "faq-resend", "can you resend my order confirmation email?")
     assert "spam folder" in said(resend)
     # "where is my order?" is no frequent question: it asks for the order, and a frequent
@@ -1078,6 +1102,18 @@ def test_an_answered_frequent_question_counts_as_understood_whatever_its_intent(
     assert understood[0]["intent"]["label"] == "out_of_scope"
     assert "We deliver to Germany, Austria" in said(understood[:1])
     assert understood[-1]["conversation"]["status"] == "bot"
+
+
+def test_the_shops_frequent_questions_answer_the_ways_customers_ask(client: TestClient) -> None:
+    """ "Do you ship to Norway?" was read as a status question (0.20) and asked for an order
+    number; "what is your return address?" got the opening hours (0.49)."""
+    norway = chat(client, "faq-norway", "Do you ship to Norway?")
+    assert "We don't ship outside Europe" in said(norway) and "order number" not in said(norway)
+    back = chat(client, "faq-return-address", "what is your return address?")
+    assert "return label" in said(back) and "Saturday" not in said(back)
+    # how returns work is still the returns answer, not the address
+    how = chat(client, "faq-how-returns", "how do I return an item?")
+    assert "within 30 days" in said(how)
 
 
 def test_a_follow_up_on_an_answer_gets_that_answer_again(client: TestClient) -> None:
