@@ -221,6 +221,8 @@ _MAY_BE_POSTCODE = re.compile(r"(?i)\d[\s-]?\d|[^\W\d_]\d|\d(?!(st|nd|rd|th)\b)[
 _NO_POSTCODE = frozenset({ORDER, DATE, MONEY, PHONE})
 # A yes that takes an answer's hint of a person ("ok please help"): at most this many words
 _SHORT_YES_WORDS = 4
+# "ok", "alright.": an answer acknowledged, no yes to the person its hint offers
+_ACKNOWLEDGED = re.compile(r"(?i)\W*(ok(ay)?|k|alright|all right|right|i see)\W*")
 # A bare number beside the order number that may be its postcode ("55821 10115")
 _POSTCODE_DIGITS = re.compile(r"\d{4,5}")
 # A number given as a postcode ("postcode 1012 AB", "CAP 00184", "kod pocztowy 31-042") is
@@ -316,8 +318,12 @@ class Dialogue:
             data = {k: v for k, v in (conversation.dialogue or {}).items() if k != "offer"}
             conversation.dialogue = data if "focus" in data else None
             # (an answer's hint, "… type 'agent'", is taken by a short yes only: "ok, other
-            # thing: my order hasn't arrived" goes on)
-            short = len(text.split()) <= _SHORT_YES_WORDS and not entities
+            # thing: my order hasn't arrived" goes on, and a bare "ok" acknowledges it)
+            short = (
+                len(text.split()) <= _SHORT_YES_WORDS
+                and not entities
+                and not _ACKNOWLEDGED.fullmatch(text)
+            )
             if _takes_offer(text) and self._recent(data, now) and (offer == "human" or short):
                 return self._hand_over(
                     session, conversation, customer, "human_agent", EscalationReason.human_request

@@ -75,6 +75,15 @@ HUMAN_AGENT_INTENT = "human_agent"
 CONTACT_INTENT = "opening_hours_contact"
 OPT_OUT_INTENT = "opt_out"
 PRAISE_INTENT = "feedback_praise"
+PRODUCT_INTENT = "product_question"
+# An item that broke or stopped working in use ("the zipper broke after two weeks", "the
+# kettle stopped working"): a product question whose answer starts with "Good question!"
+# and points to the product page. It gets the warranty's answer instead.
+_FAULT = re.compile(
+    r"(?i)\b(stopped (working|charging|heating)|(won'?t|doesn'?t|does not|will not) (turn|"
+    r"switch) on|fell apart|falls apart|came (apart|off|loose)|peel(s|ed|ing)( off)?|"
+    r"worn through)\b"
+)
 # A follow-up on a frequent question's answer that is at least this near to another frequent
 # question asks that one: "and how long does it take?" after "do you ship to Switzerland?"
 # is 0.52 near to "How long does delivery take?", "and how much is it?" 0.40 to "How much
@@ -512,6 +521,10 @@ class Engine:
             return Decision(Action.answer, "repeat_offer_human"), self.replier.render(
                 context, "repeat_offer_human"
             )
+        if decision.response == PRODUCT_INTENT and (
+            names_a_problem(understanding.text) or _FAULT.search(understanding.text)
+        ):
+            context["fault"] = True  # (the warranty's answer, not "Good question!")
         replies = self.replier.render(context, decision.response)
         if (
             decision.action is Action.answer

@@ -1544,6 +1544,35 @@ def test_a_problem_with_an_order_said_before_what_asks_what_went_wrong(
     assert "cancel" in said(chat(client, "sure-cancel", problem)).lower()
 
 
+def test_an_item_that_broke_in_use_gets_the_warranty_not_good_question(
+    client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "the zipper on my jacket broke after two weeks" (a product question) got "Good
+    question! Sizes in stock, materials, care and warranty are on each product page"."""
+    broke = "the zipper on my jacket broke after two weeks"
+    stopped = "my kettle stopped working"
+    monkeypatch.setattr(
+        bot,
+        "nlu",
+        ReadsAs(
+            bot.nlu,
+            {
+                broke: IntentPrediction("product_question", 0.9),
+                stopped: IntentPrediction("product_question", 0.76),
+                "is the sweater available in size M?": IntentPrediction("product_question", 0.9),
+            },
+        ),
+    )
+    bodies = chat(client, "zipper", broke)
+    assert "two-year warranty" in said(bodies) and "Good question" not in said(bodies)
+    assert bodies[0]["conversation"]["status"] == "bot"
+    taken = chat(client, "zipper", "yes please")[-1]
+    assert taken["conversation"]["escalation_reason"] == "human_request"
+    assert "two-year warranty" in said(chat(client, "kettle", stopped))
+    asked = chat(client, "sweater", "is the sweater available in size M?")
+    assert "Good question" in said(asked) and "warranty:" not in said(asked)
+
+
 def test_a_yes_to_an_answer_that_offers_a_person_fetches_one(
     client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1557,6 +1586,9 @@ def test_a_yes_to_an_answer_that_offers_a_person_fetches_one(
     assert taken["conversation"]["escalation_reason"] == "human_request"
     closed = chat(client, "locked-bye", locked, "ok thanks bye")[-1]
     assert closed["conversation"]["status"] == "bot"
+    # a bare "ok" acknowledges the answer; it says yes to nothing
+    noted = chat(client, "locked-ok", locked, "ok")[-1]
+    assert noted["conversation"]["status"] == "bot"
     # only a short yes takes such a hint: a new request after "ok" goes on
     other = chat(client, "locked-other", locked, "ok, other thing: where is O0001234?")[-1]
     assert other["conversation"]["status"] == "bot" and "O0001234" in said([other])
