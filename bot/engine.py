@@ -173,6 +173,9 @@ _ASKS_WHAT_THE_BOT_DOES = re.compile(
 # An unhappy customer handed over with an order lookup still gets the lookup meanwhile; one
 # who asked for a person, or reports fraud or danger, gets the person only.
 LOOKUP_WHILE_QUEUED = DEFERRABLE | {EscalationReason.negative_sentiment}
+# The requests the bot still takes while the customer waits for a person: looking up an
+# order's delivery or its charge (a cancellation, a change or a return waits for the person)
+QUEUED_TASKS = DIRECT_TASKS | {PAYMENT_PROBLEM}
 
 
 class Engine:
@@ -397,7 +400,7 @@ class Engine:
         if conversation.status is ConversationStatus.waiting:
             # In the queue: the bot still answers an order lookup the customer proves (no
             # one need wait for a person to read out a tracking number); the rest waits.
-            reading = self._lookup_while_queued(conversation, understanding, entities)
+            reading = self._lookup_while_queued(conversation, understanding, entities, history)
             if reading is not None:
                 turn = step(reading)
                 if turn is not None:
@@ -546,7 +549,7 @@ class Engine:
                 context,
             )
             reading = (
-                self._lookup_while_queued(conversation, understanding, entities)
+                self._lookup_while_queued(conversation, understanding, entities, history)
                 if decision.reason in LOOKUP_WHILE_QUEUED
                 else None
             )
@@ -787,7 +790,11 @@ class Engine:
         return Decision(Action.answer, found.key), self.replier.render(context, found.key)
 
     def _lookup_while_queued(
-        self, conversation: Conversation, understanding: Understanding, entities: list[Entity]
+        self,
+        conversation: Conversation,
+        understanding: Understanding,
+        entities: list[Entity],
+        history: Sequence[conversations.EarlierInbound],
     ) -> Understanding | None:
         """How the dialogue reads this message while the conversation waits for a person,
         or None where it may not take it. It may take an order lookup (status, delivery) in
@@ -798,14 +805,20 @@ class Engine:
         A complaint that names an order, where the intent model's next reading is a lookup
         ("Good evening, could you tell me something about order O0003002?" read as a
         complaint over ``order_status``), is read as that lookup: the person still takes
-        the complaint, and the order is shown once the customer proves it is theirs."""
+        the complaint, and the order is shown once the customer proves it is theirs.
+
+        A charge is looked at too: "I was charged twice" (escalated), then "O0001234
+        anna@example.de" shows what that order came to, not its delivery."""
         intent = understanding.intent.label
         if self.dialogue.in_progress(conversation):
             task = (conversation.dialogue or {}).get("task")
-            return understanding if task in DIRECT_TASKS and intent not in SWITCH_TASKS else None
+            return understanding if task in QUEUED_TASKS and intent not in SWITCH_TASKS else None
         if not entities_of(entities, ORDER):
             return None
-        if intent in DIRECT_TASKS | ORDER_TALK_INTENTS:
+        loose = intent in ORDER_TALK_INTENTS or only_data(understanding.text, entities)
+        if loose and any(m.intent == PAYMENT_PROBLEM for m in history[:2]):
+            return _read_as(understanding, PAYMENT_PROBLEM)
+        if intent in QUEUED_TASKS | ORDER_TALK_INTENTS:
             return understanding
         if only_data(understanding.text, entities):  # ("O0010700 ida@example.com")
             return _read_as(understanding, FALLBACK_INTENT)

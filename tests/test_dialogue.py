@@ -996,6 +996,23 @@ def test_a_late_order_shown_while_waiting_for_a_person_offers_none(
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_charge_looked_up_while_waiting_for_a_person_shows_what_the_order_came_to(
+    client: TestClient,
+) -> None:
+    """ "I was charged twice" reaches a person; the order and email sent while waiting got
+    the delivery's details ("… look into it with DHL"), not what the order came to."""
+    visitor = "charged-queued"
+    first = chat(client, visitor, "I was charged twice, this is ridiculous!!!")
+    assert first[0]["conversation"]["status"] == "waiting"
+    shown = chat(client, visitor, "O0001234 anna.schmidt@example.de")
+    assert "came to 49.90 EUR" in said(shown) and "payment provider" in said(shown)
+    assert "JJD0001234" not in said(shown) and "would you like" not in said(shown).lower()
+    named = chat(client, "charged-named", "I was charged twice for O0001234, ridiculous!!!")
+    assert named[0]["conversation"]["status"] == "waiting" and reveals_nothing(named)
+    assert "came to 49.90 EUR" in said(chat(client, "charged-named", "10115"))
+
+
+@pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize("then", ["my email is anna.schmidt@example.de", "I really don't have it"])
 def test_without_an_order_number_a_person_is_offered(client: TestClient, then: str) -> None:
     """An email alone proves no order: a customer who has no order number is offered a
