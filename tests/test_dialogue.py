@@ -1104,6 +1104,36 @@ def test_the_shops_frequent_questions_are_answered_without_stopping_a_request(
     assert angry[0]["conversation"]["status"] == "waiting"
 
 
+@pytest.mark.usefixtures("shop")
+def test_a_topic_barely_read_is_not_sure_and_two_in_a_row_reach_a_person(
+    client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Liefert ihr auch nach Österreich?" was read as the opening hours at 0.15 and got
+    them; "¿Cuánto cuesta el envío?" was asked for an order number at 0.13."""
+    austria = "Liefert ihr auch nach Österreich?"
+    again = "Liefert ihr nach Österreich, ja oder nein?"
+    named = "Was ist mit O0001234 anna.schmidt@example.de?"
+    monkeypatch.setattr(
+        bot,
+        "nlu",
+        ReadsAs(
+            bot.nlu,
+            {
+                austria: IntentPrediction("opening_hours_contact", 0.15),
+                again: IntentPrediction("change_address", 0.14),
+                named: IntentPrediction("opening_hours_contact", 0.15),
+            },
+        ),
+    )
+    first = chat(client, "barely", austria)
+    assert "not sure" in said(first) and "Saturday" not in said(first)
+    assert first[0]["conversation"]["status"] == "bot"
+    second = chat(client, "barely", again)[0]
+    assert second["conversation"]["escalation_reason"] == "repeated_fallback"
+    # a message naming an order and its email is still looked up
+    assert "JJD0001234" in said(chat(client, "barely-named", named))
+
+
 def test_an_answered_frequent_question_counts_as_understood_whatever_its_intent(
     client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
