@@ -1161,6 +1161,8 @@ def test_the_shops_frequent_questions_answer_the_ways_customers_ask(client: Test
     # how returns work is still the returns answer, not the address
     how = chat(client, "faq-how-returns", "how do I return an item?")
     assert "within 30 days" in said(how)
+    gift = chat(client, "faq-gift-card", "I have a gift card, how do I use it?")
+    assert "'Voucher' field" in said(gift) and "Current offers" not in said(gift)
 
 
 def test_a_follow_up_on_an_answer_gets_that_answer_again(client: TestClient) -> None:
