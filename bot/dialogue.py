@@ -142,6 +142,11 @@ _ASKS_FOR_REFUND = re.compile(
 )
 # "I don't have the order number", "can't find my order no.": asked for the number, the
 # customer says where it is missing, and hears where to find it.
+# "where can I find my order number?", "what's my order number?": a question where it is
+_WHERE_IS_THE_NUMBER = re.compile(
+    r"(?i)\b(where|how)\b[^.?!\n]{0,30}?\border\s*(number|no\b|nr\b|id\b)"
+    r"|\bwhat('?s| is) (my|the) order\s*(number|no\b|nr\b|id\b)"
+)
 _NO_NUMBER = re.compile(
     r"(?i)\b(don'?t|do not|didn'?t|did not|can'?t|cannot|can not|couldn'?t|no)\b"
     r"[^.?!]{0,30}?\b(order\s*(number|no\b|id\b|#)|number|confirmation)"
@@ -371,6 +376,16 @@ class Dialogue:
             task = intent if intent in TASKS else None
             if task is None and named and intent in ORDER_TALK_INTENTS:
                 task = ORDER_STATUS
+            if not named and _WHERE_IS_THE_NUMBER.search(text):
+                # ("where can I find my order number?" was asked to send its order number):
+                # where it is, and the lookup waits for it (soft: anything else drops it)
+                state = State(task=task or ORDER_STATUS, awaiting="order", soft=True, focus=focus)
+                self._save(conversation, state, now)
+                context = self.replier.context(session, customer, order=False)
+                return Turn(
+                    Decision(Action.answer, "where_order_number"),
+                    self.replier.render(context, "where_order_number"),
+                )
             if (
                 task == ORDER_STATUS
                 and understanding.intent.confidence < self.config.unsure

@@ -115,6 +115,12 @@ _SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", PRAISE_INTENT, "he
 # this many words
 _FOLLOW_UP = re.compile(r"(?i)\W*(and|what about|how about|what of|same (for|with)|also)\b")
 _FOLLOW_UP_WORDS = 6
+# "what can I do?" after an answer (the warranty's: read out of scope, 0.43, "I'm afraid I
+# can't help with that"): the bot has said what it knows, and offers a person
+_WHAT_NOW = re.compile(
+    r"(?i)\W*((so|ok|okay|and|but) )?(what (can|should|do) i do( now| then| about (it|that))?|"
+    r"what now|now what)\W*"
+)
 # A follow-up that asks something of its own after its opener ("and how long does it
 # take?"), not only a place or a day ("and to the UK?", "what about Sundays?")
 _ASKS_SOMETHING = re.compile(
@@ -433,6 +439,11 @@ class Engine:
             self._barely_read(understanding, entities)
         ):
             understanding = _read_as(understanding, FALLBACK_INTENT)
+        if self._asks_what_now(conversation, understanding, entities, history):
+            self.dialogue.offer_person(conversation)  # ("yes" takes it)
+            context = self.replier.context(session, customer)
+            message.payload = {**(message.payload or {}), "understood": "what_now"}
+            return Decision(Action.answer, "what_now"), self.replier.render(context, "what_now")
         followed = self._follows_up(conversation, understanding, entities, history)
         if followed is not None and followed.startswith(FAQ_PREFIX):
             # "do you ship to Austria?", then "and to the UK?": the same entry answers it,
@@ -606,6 +617,27 @@ class Engine:
         if previous is None or not (previous.startswith(FAQ_PREFIX) or previous in _FOLLOWABLE):
             return None
         return previous
+
+    def _asks_what_now(
+        self,
+        conversation: Conversation,
+        understanding: Understanding,
+        entities: list[Entity],
+        history: Sequence[conversations.EarlierInbound],
+    ) -> bool:
+        """ "what can I do?", "so what now?" right after a general answer or a frequent
+        question, with no request in progress and no tone cue: the answer has said what the
+        bot knows, so a person is offered."""
+        if (
+            not history
+            or _WHAT_NOW.fullmatch(understanding.text) is None
+            or understanding.tone.cues
+            or entities
+            or self.dialogue.in_progress(conversation)
+        ):
+            return False
+        previous = _understood_as(history[0])
+        return previous is not None and (previous.startswith(FAQ_PREFIX) or previous in _FOLLOWABLE)
 
     def _read_without_data(
         self, understanding: Understanding, entities: list[Entity]

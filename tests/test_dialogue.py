@@ -1013,6 +1013,23 @@ def test_a_charge_looked_up_while_waiting_for_a_person_shows_what_the_order_came
 
 
 @pytest.mark.usefixtures("shop")
+def test_where_to_find_the_order_number_is_answered_and_the_number_then_looked_up(
+    client: TestClient,
+) -> None:
+    """ "Where can I find my order number?" (a status question, 0.72) was asked to send its
+    order number."""
+    bodies = chat(client, "where-number", "Where can I find my order number?")
+    assert "order confirmation email" in said(bodies) and reveals_nothing(bodies)
+    shown = chat(client, "where-number", "O0001234 anna.schmidt@example.de")
+    assert "JJD0001234" in said(shown)
+    # "where is my order" still asks for it, and a question after the answer drops it
+    asked = chat(client, "where-order", "where is my order")
+    assert "order confirmation email" not in said(asked) and "order number" in said(asked)
+    moved = chat(client, "where-number-2", "what's my order number?", "do you ship to austria?")
+    assert "We deliver to Germany, Austria" in said(moved[1:])
+
+
+@pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize("then", ["my email is anna.schmidt@example.de", "I really don't have it"])
 def test_without_an_order_number_a_person_is_offered(client: TestClient, then: str) -> None:
     """An email alone proves no order: a customer who has no order number is offered a
@@ -1618,6 +1635,11 @@ def test_an_item_that_broke_in_use_gets_the_warranty_not_good_question(
     taken = chat(client, "zipper", "yes please")[-1]
     assert taken["conversation"]["escalation_reason"] == "human_request"
     assert "two-year warranty" in said(chat(client, "kettle", stopped))
+    # "what can I do?" next (read out of scope: "I'm afraid I can't help with that") is
+    # offered a person, and "yes" takes the offer
+    asked = chat(client, "kettle", "what can I do?")
+    assert "shall I ask one to help?" in said(asked) and "can't help" not in said(asked)
+    assert chat(client, "kettle", "yes")[0]["conversation"]["status"] == "waiting"
     asked = chat(client, "sweater", "is the sweater available in size M?")
     assert "Good question" in said(asked) and "warranty:" not in said(asked)
 
