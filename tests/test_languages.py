@@ -30,6 +30,17 @@ from nlp.languages import order_request
         ("Mon compte est bloqué après trop de tentatives", "account_login"),
         ("No puedo iniciar sesión", "account_login"),
         ("Şifremi unuttum", "account_login"),
+        ("Jak se odhlásím z odběru novinek?", "opt_out"),
+        ("Denme de baja del boletín, por favor.", "opt_out"),
+        ("Bitte keine Werbung mehr per Post", "opt_out"),
+        ("Hvad er jeres åbningstider i julen?", "opening_hours_contact"),
+        ("Seid ihr am 24.12. erreichbar?", "opening_hours_contact"),
+        ("Wie viele Punkte bekomme ich pro Euro?", "loyalty_points"),
+        ("Kan jeg få en faktura tilsendt på mail?", "payment_problem"),
+        ("Kann ich mit Klarna bezahlen?", "payment_problem"),
+        ("Hur skapar jag ett konto hos er?", "account_login"),
+        ("Welche Daten habt ihr über mich gespeichert?", "account_login"),
+        ("Ich bekomme den Newsletter nicht mehr", None),  # no opt-out
         ("Wie kann ich mich für den Newsletter anmelden?", None),
         ("stornieren oder zurückschicken, was ist besser?", None),  # two requests
         ("where is my order?", None),  # English: the model reads it
