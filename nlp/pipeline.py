@@ -31,7 +31,7 @@ from nlp.complaint import COMPLAINT, ComplaintHead
 from nlp.dataset import Example, bundled_data_path, bundled_examples, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
-from nlp.languages import CHANGES, STATUS, order_request
+from nlp.languages import CHANGES, DELIVERY, STATUS, order_request
 from nlp.pretrained import (
     ShippedHead,
     intent_build,
@@ -188,6 +188,8 @@ def _said_in_other_words(text: str, tone: Tone, reading: IntentPrediction) -> st
     if reading.label == COMPLAINT and "!" in text:
         return None  # (an exclaimed complaint stays one, even read unsure)
     request = order_request(text)
+    if request == DELIVERY and (reading.label == COMPLAINT or tone.cues):
+        return None  # (a delivery gone wrong, said angrily, may be the complaint it reads)
     if reading.confidence < UNSURE or (reading.label == STATUS and request in CHANGES):
         # (a message naming an order reads as a status question to the model, also when it
         # asks for a change: "Je voudrais annuler ma commande 55821", a status at 0.53)

@@ -40,6 +40,11 @@ from nlp.languages import order_request
         ("Kann ich mit Klarna bezahlen?", "payment_problem"),
         ("Hur skapar jag ett konto hos er?", "account_login"),
         ("Welche Daten habt ihr über mich gespeichert?", "account_login"),
+        ("Paczka przyszła uszkodzona, pudełko całe mokre.", "delivery_problem"),
+        ("Laut DHL zugestellt, es ist aber nicht da.", "delivery_problem"),
+        ("Mijn pakket ligt al een week bij de douane, wat moet ik doen?", "delivery_problem"),
+        # a change asked for beside what went wrong is the change
+        ("Kan jag avbryta min order? Beställde fel storlek", "cancel_order"),
         ("Ich bekomme den Newsletter nicht mehr", None),  # no opt-out
         ("Wie kann ich mich für den Newsletter anmelden?", None),
         ("stornieren oder zurückschicken, was ist besser?", None),  # two requests
