@@ -63,6 +63,7 @@ from nlp.entities import (
     entities_of,
     replace_entities,
 )
+from nlp.languages import delivery_went_wrong
 
 log = logging.getLogger(__name__)
 
@@ -1009,7 +1010,10 @@ def _stated_reason(task: str, text: str) -> str | None:
     """What went wrong with a delivery, or why an item goes back, when the message that
     asks for it says so: the customer's words (after "because" where they give one)."""
     pattern = {DELIVERY_PROBLEM: _PROBLEM, REFUND_RETURN: _RETURN_REASON}.get(task)
-    if pattern is None or not pattern.search(text) or _HYPOTHETICAL.search(text):
+    said_so = pattern is not None and pattern.search(text) is not None
+    if task == DELIVERY_PROBLEM and not said_so:
+        said_so = delivery_went_wrong(text)  # ("Mein Paket kam beschädigt an")
+    if not said_so or _HYPOTHETICAL.search(text):
         return None  # ("what happens if my parcel is lost?" asks in general)
     said = " ".join(text.split())
     because = _BECAUSE.search(said) if task == REFUND_RETURN else None

@@ -165,3 +165,11 @@ def order_request(text: str) -> str | None:
         # ("Kan jag avbryta min order? Beställde fel storlek": the request is the change)
         found.remove(DELIVERY)
     return found[0] if len(found) == 1 else None
+
+
+def delivery_went_wrong(text: str) -> bool:
+    """Whether ``text`` says, in one of the customers' languages, that a delivery went wrong
+    ("Mein Paket kam beschädigt an"): what the customer would be asked for otherwise."""
+    return (
+        _REQUESTS[DELIVERY].search(unicodedata.normalize("NFC", text[:1000]).casefold()) is not None
+    )

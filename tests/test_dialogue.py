@@ -1013,6 +1013,18 @@ def test_a_charge_looked_up_while_waiting_for_a_person_shows_what_the_order_came
 
 
 @pytest.mark.usefixtures("shop")
+def test_a_delivery_gone_wrong_said_in_german_is_passed_on_without_asking_what_went_wrong(
+    client: TestClient,
+) -> None:
+    """ "Mein Paket kam beschädigt an" says what went wrong; once the order is proven it
+    goes to a person with the order, not "Tell me what went wrong"."""
+    bodies = chat(client, "beschaedigt", "Mein Paket kam beschädigt an", "O0001234", "10115")
+    assert bodies[0]["intent"]["label"] == "delivery_problem"
+    assert bodies[-1]["conversation"]["status"] == "waiting"
+    assert "Tell me what went wrong" not in said(bodies)
+
+
+@pytest.mark.usefixtures("shop")
 def test_where_to_find_the_order_number_is_answered_and_the_number_then_looked_up(
     client: TestClient,
 ) -> None:
