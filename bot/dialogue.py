@@ -141,13 +141,13 @@ _ASKS_FOR_REFUND = re.compile(
     r"processed|status|yet|take)\b|\bget (my|the) money\b|\b(returned|sent (\w+ )?back)\b"
     r"[^.?!]{0,40}\b(ago|last week|yesterday|already)\b"
 )
-# "I don't have the order number", "can't find my order no.": asked for the number, the
-# customer says where it is missing, and hears where to find it.
 # "where can I find my order number?", "what's my order number?": a question where it is
 _WHERE_IS_THE_NUMBER = re.compile(
     r"(?i)\b(where|how)\b[^.?!\n]{0,30}?\border\s*(number|no\b|nr\b|id\b)"
     r"|\bwhat('?s| is) (my|the) order\s*(number|no\b|nr\b|id\b)"
 )
+# "I don't have the order number", "can't find my order no.": asked for the number, the
+# customer says where it is missing, and hears where to find it.
 _NO_NUMBER = re.compile(
     r"(?i)\b(don'?t|do not|didn'?t|did not|can'?t|cannot|can not|couldn'?t|no)\b"
     r"[^.?!]{0,30}?\b(order\s*(number|no\b|id\b|#)|number|confirmation)"

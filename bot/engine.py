@@ -666,7 +666,7 @@ class Engine:
 
     def _barely_read(self, understanding: Understanding, entities: list[Entity]) -> bool:
         """A topic the intent model reads at less than ``BARELY_READ``: on the eight
-        conversation dev splits 9 of 32 such readings were right ("Liefert ihr auch nach
+        conversation dev splits 7 of 20 such readings were right ("Liefert ihr auch nach
         Österreich?" got the opening hours at 0.15, "¿Cuánto cuesta el envío?" was asked
         for an order number at 0.13), so "not sure" is the better answer; two in a row
         reach a person. A complaint or a request for a person keeps its own checks, and a

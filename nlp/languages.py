@@ -106,7 +106,9 @@ _REQUESTS: dict[str, re.Pattern[str]] = {
         r"mai arrivat[oa]|nooit (aangekomen|ontvangen)|nie (dotarł\w*|doszł\w*)|"
         r"kom aldrig|zugestellt[^.?!]{0,30}\b(nicht da|nie angekommen|nicht angekommen)|"
         r"vací[oa]|vide|vuot[oa]|leeg|pust[aey]|boş|vazi[oa]|prázdn\w*|"
-        r"zoll|douane|aduana|dogana|urzędzie celnym|gümrük\w*|alfândega|tullen)(?!\w)"
+        # (customs; not "Zoll" alone, which is also an inch: "ein 27-Zoll-Monitor")
+        r"(beim|im|vom|am) zoll|zollamt|zollgebühr\w*|douane|aduana|dogana|urzędzie celnym|"
+        r"gümrük\w*|alfândega|tullen)(?!\w)"
     ),
     OPT_OUT: re.compile(
         rf"(?s)^(?=.*\b{_MARKETING}(?!\w))(?=.*\b{_STOPPING}(?!\w))",

@@ -45,6 +45,8 @@ from nlp.languages import order_request
         ("Mijn pakket ligt al een week bij de douane, wat moet ik doen?", "delivery_problem"),
         # a change asked for beside what went wrong is the change
         ("Kan jag avbryta min order? Beställde fel storlek", "cancel_order"),
+        ("Das Paket liegt seit einer Woche beim Zoll", "delivery_problem"),
+        ("Ist der Monitor 27 Zoll?", None),  # (an inch, not customs)
         ("Ich bekomme den Newsletter nicht mehr", None),  # no opt-out
         ("Wie kann ich mich für den Newsletter anmelden?", None),
         ("stornieren oder zurückschicken, was ist besser?", None),  # two requests
