@@ -1192,6 +1192,16 @@ def test_the_shops_frequent_questions_answer_the_ways_customers_ask(client: Test
     assert "within 30 days" in said(how)
     gift = chat(client, "faq-gift-card", "I have a gift card, how do I use it?")
     assert "'Voucher' field" in said(gift) and "Current offers" not in said(gift)
+    # shipping questions read as status questions were asked for an order number
+    for n, (question, answer) in enumerate(
+        [
+            ("is express shipping available?", "next working day"),
+            ("do you deliver on saturdays?", "Monday to Saturday"),
+            ("what's the minimum order value?", "no minimum order value"),
+        ]
+    ):
+        got = chat(client, f"faq-shipping-{n}", question)
+        assert answer in said(got) and "order number" not in said(got), question
 
 
 def test_a_follow_up_on_an_answer_gets_that_answer_again(client: TestClient) -> None:
