@@ -43,9 +43,9 @@ from bot.replying import Replier
 from bot.responses import Reply
 from crm.customers import service as customers
 from crm.models import (
+    WITH_A_PERSON,
     ChannelIdentity,
     Conversation,
-    ConversationStatus,
     Customer,
     Order,
     OrderStatus,
@@ -91,8 +91,6 @@ LOOSE_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope", "greet", "thanks", "
 # email is …" reads like contact details to the intent model).
 ORDER_TALK_INTENTS = LOOSE_INTENTS | {"opening_hours_contact"}
 NEVER_MIND_INTENT = "cancel_request"
-# A conversation a person has or will take: an order shown meanwhile offers no person.
-_WITH_A_PERSON = frozenset({ConversationStatus.waiting, ConversationStatus.assigned})
 _SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "feedback_praise"})
 # "ok bye", "thanks, I'll look for it": the customer ends a request that is still asking.
 _CLOSING = frozenset({"thanks", "goodbye"})
@@ -715,7 +713,7 @@ class Dialogue:
         context = self.replier.context(session, customer, order=order)
         context["reason"] = state.reason
         # (waiting for a person already: the answers offer none, a colleague is coming)
-        context["queued"] = conversation.status in _WITH_A_PERSON
+        context["queued"] = conversation.status in WITH_A_PERSON
         ref = orders.order_ref(order)
         done, offer = True, False  # (offer: a person is offered after the answer)
         reason: EscalationReason | None = None

@@ -47,6 +47,7 @@ from crm.customers import service as customers
 from crm.db import utcnow
 from crm.hours import BusinessHours
 from crm.models import (
+    WITH_A_PERSON,
     ChannelIdentity,
     Conversation,
     ConversationStatus,
@@ -100,7 +101,6 @@ PRAISE_OVER, PRAISE_SENTIMENT = 0.6, 0.25
 # unsure as a complaint while the complaint head gives it less than this, asks about the
 # answer (Engine._short_question_read_as_complaint)
 SHORT_QUESTION_WORDS, COMPLAINT_HEAD_DOUBTS = 8, 0.1
-HUMAN_HAS_IT = (ConversationStatus.waiting, ConversationStatus.assigned)
 DEFERRABLE = frozenset(
     {
         EscalationReason.complaint,
@@ -414,7 +414,7 @@ class Engine:
                 if turn is not None:
                     return turn.decision, turn.replies
             return Decision(Action.silent), self._queue_reminder(session, conversation, customer)
-        if conversation.status in HUMAN_HAS_IT:
+        if conversation.status in WITH_A_PERSON:
             # A person has this conversation: the bot stays quiet.
             return Decision(Action.silent), []
         data_only = only_data(message.text, entities)
@@ -925,7 +925,7 @@ class Engine:
         """Commands bypass the NLU: each has one fixed, predictable action."""
         customer = session.get_one(Customer, conversation.customer_id)
         context = self.replier.context(session, customer)
-        human_has_it = conversation.status in HUMAN_HAS_IT
+        human_has_it = conversation.status in WITH_A_PERSON
         render = self.replier.render
         match inbound.command:
             case Command.start:

@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from careloop.config import Settings
 from crm.models import (
+    WITH_A_PERSON,
     ContactBlock,
     Conversation,
-    ConversationStatus,
     SurveyKind,
     SurveyResponse,
     SurveyStatus,
@@ -62,9 +62,7 @@ def flagged(
     )
     found["do_not_contact"] = ids(blocks, ContactBlock.customer_id)
     if settings.campaign_block_open_escalation:
-        open_human = select(Conversation.customer_id).where(
-            Conversation.status.in_((ConversationStatus.waiting, ConversationStatus.assigned))
-        )
+        open_human = select(Conversation.customer_id).where(Conversation.status.in_(WITH_A_PERSON))
         found["open_escalation"] = ids(open_human, Conversation.customer_id)
     rules = (
         (

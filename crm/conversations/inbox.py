@@ -21,6 +21,7 @@ from crm.conversations import routing, sla
 from crm.conversations.service import add_message, effective_priority, escalate
 from crm.db import utcnow
 from crm.models import (
+    WITH_A_PERSON,
     Conversation,
     ConversationStatus,
     Customer,
@@ -77,11 +78,10 @@ def queue(
     if sort not in SORTS:
         raise ValidationFailed(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
     now = now or utcnow()
-    open_human = (ConversationStatus.waiting, ConversationStatus.assigned)
     where = {
-        "queue": Conversation.status.in_(open_human),
+        "queue": Conversation.status.in_(WITH_A_PERSON),
         "mine": and_(
-            Conversation.status.in_(open_human), Conversation.assigned_agent_id == agent.id
+            Conversation.status.in_(WITH_A_PERSON), Conversation.assigned_agent_id == agent.id
         ),
         "unassigned": and_(
             Conversation.status == ConversationStatus.waiting,
@@ -118,7 +118,7 @@ def queue(
     out = []
     for conversation, customer, score in rows:
         waiting = None
-        if conversation.escalated_at is not None and conversation.status in open_human:
+        if conversation.escalated_at is not None and conversation.status in WITH_A_PERSON:
             waiting = int((now - conversation.escalated_at).total_seconds())
         out.append(
             QueueRow(
@@ -531,7 +531,7 @@ def other_open(session: Session, customer_ids: Collection[int]) -> dict[int, lis
         select(Conversation.customer_id, Conversation.id)
         .where(
             Conversation.customer_id.in_(list(customer_ids)),
-            Conversation.status.in_((ConversationStatus.waiting, ConversationStatus.assigned)),
+            Conversation.status.in_(WITH_A_PERSON),
         )
         .order_by(Conversation.id)
     )

@@ -28,8 +28,8 @@ from careloop.errors import ValidationFailed
 from crm.db import as_utc, utcnow
 from crm.hours import BusinessHours, HoursError
 from crm.models import (
+    WITH_A_PERSON,
     Conversation,
-    ConversationStatus,
     Notification,
     Role,
     SlaPolicy,
@@ -217,10 +217,9 @@ def check(session: Session, *, now: dt.datetime | None = None) -> dict[str, int]
     """The SLA job: move open conversations whose warn or due time has passed to
     ``at_risk`` / ``breached``, notify, and mark a passed first-response target missed."""
     now = now or utcnow()
-    open_human = (ConversationStatus.waiting, ConversationStatus.assigned)
     rows = session.scalars(
         select(Conversation).where(
-            Conversation.status.in_(open_human),
+            Conversation.status.in_(WITH_A_PERSON),
             Conversation.sla_state.in_([SlaState.on_track.value, SlaState.at_risk.value]),
             or_(
                 Conversation.resolution_warn_at <= now,

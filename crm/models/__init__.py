@@ -15,6 +15,7 @@ from crm.models.campaign import (
 from crm.models.content import CannedResponse, ResponseBookVersion
 from crm.models.conversation import (
     OPEN_STATUSES,
+    WITH_A_PERSON,
     Conversation,
     ConversationStatus,
     DeliveryStatus,
@@ -39,6 +40,7 @@ from crm.models.user import ApiToken, LoginFailure, Role, User, UserSession
 __all__ = [
     "OPEN_STATUSES",
     "SCALES",
+    "WITH_A_PERSON",
     "ApiToken",
     "AuditEntry",
     "BlockReason",

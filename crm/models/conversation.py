@@ -59,6 +59,8 @@ class DeliveryStatus(StrEnum):
 
 CHANNEL_MESSAGE_ID_LENGTH = 128  # the channel's id of a message, e.g. "<chat id>:<message id>"
 OPEN_STATUSES = (ConversationStatus.bot, ConversationStatus.waiting, ConversationStatus.assigned)
+# Escalated and still open: in the agents' queue, or with an agent
+WITH_A_PERSON = (ConversationStatus.waiting, ConversationStatus.assigned)
 
 
 class Conversation(IdMixin, TimestampMixin, Base):
