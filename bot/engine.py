@@ -613,10 +613,7 @@ class Engine:
             or not history
         ):
             return None
-        previous = _understood_as(history[0])
-        if previous is None or not (previous.startswith(FAQ_PREFIX) or previous in _FOLLOWABLE):
-            return None
-        return previous
+        return _general_answer(history[0])
 
     def _asks_what_now(
         self,
@@ -636,8 +633,7 @@ class Engine:
             or self.dialogue.in_progress(conversation)
         ):
             return False
-        previous = _understood_as(history[0])
-        return previous is not None and (previous.startswith(FAQ_PREFIX) or previous in _FOLLOWABLE)
+        return _general_answer(history[0]) is not None
 
     def _read_without_data(
         self, understanding: Understanding, entities: list[Entity]
@@ -869,12 +865,13 @@ class Engine:
             return understanding if task in QUEUED_TASKS and intent not in SWITCH_TASKS else None
         if not entities_of(entities, ORDER):
             return None
-        loose = intent in ORDER_TALK_INTENTS or only_data(understanding.text, entities)
+        data_only = only_data(understanding.text, entities)
+        loose = intent in ORDER_TALK_INTENTS or data_only
         if loose and any(m.intent == PAYMENT_PROBLEM for m in history[:2]):
             return _read_as(understanding, PAYMENT_PROBLEM)
         if intent in QUEUED_TASKS | ORDER_TALK_INTENTS:
             return understanding
-        if only_data(understanding.text, entities):  # ("O0010700 ida@example.com")
+        if data_only:  # ("O0010700 ida@example.com")
             return _read_as(understanding, FALLBACK_INTENT)
         ranking = understanding.intent.ranking
         if intent == COMPLAINT_INTENT and len(ranking) > 1 and ranking[1][0] in DIRECT_TASKS:
@@ -1011,6 +1008,15 @@ def _understood_as(message: conversations.EarlierInbound) -> str | None:
     payload = message.payload or {}
     taken = payload.get("dialogue") or payload.get("faq") or payload.get("understood")
     return str(taken) if taken else message.intent
+
+
+def _general_answer(message: conversations.EarlierInbound) -> str | None:
+    """The key of the frequent question or the general answer (opening hours, payments, …)
+    the message got, or None where it got something else (an order request, small talk)."""
+    previous = _understood_as(message)
+    if previous is None or not (previous.startswith(FAQ_PREFIX) or previous in _FOLLOWABLE):
+        return None
+    return previous
 
 
 def _offers_a_person(replies: Sequence[Reply]) -> bool:

@@ -161,7 +161,7 @@ def order_request(text: str) -> str | None:
     """The one order or account request ``text`` asks for in one of the customers'
     languages, or None (none, or more than one: "stornieren oder zurückschicken?" is left
     to the model)."""
-    normal = unicodedata.normalize("NFC", text[:1000]).casefold()
+    normal = _normal(text)
     found = [intent for intent, pattern in _REQUESTS.items() if pattern.search(normal)]
     if len(found) > 1 and DELIVERY in found:
         # ("Kan jag avbryta min order? Beställde fel storlek": the request is the change)
@@ -172,6 +172,9 @@ def order_request(text: str) -> str | None:
 def delivery_went_wrong(text: str) -> bool:
     """Whether ``text`` says, in one of the customers' languages, that a delivery went wrong
     ("Mein Paket kam beschädigt an"): what the customer would be asked for otherwise."""
-    return (
-        _REQUESTS[DELIVERY].search(unicodedata.normalize("NFC", text[:1000]).casefold()) is not None
-    )
+    return _REQUESTS[DELIVERY].search(_normal(text)) is not None
+
+
+def _normal(text: str) -> str:
+    """The text as the patterns read it: composed, case-folded, its first 1,000 characters."""
+    return unicodedata.normalize("NFC", text[:1000]).casefold()
