@@ -71,6 +71,8 @@ class Understanding:
     complaint: float | None = None
     # the message's embedding by the NLU's encoder, where it computed one (not stored)
     vector: Any = field(default=None, compare=False, repr=False)
+    # the language it is written in (nlp/language_id.py), None when it says too little
+    language: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -81,6 +83,8 @@ class Understanding:
             out["complaint"] = round(self.complaint, 4)
         if self.tone.cues:
             out["tone"] = self.tone.as_dict()
+        if self.language is not None:
+            out["language"] = self.language
         return out
 
 

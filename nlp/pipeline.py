@@ -31,6 +31,8 @@ from nlp.complaint import COMPLAINT, ComplaintHead
 from nlp.dataset import Example, bundled_data_path, bundled_examples, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
+from nlp.language_id import language_of
+from nlp.language_id import load as load_language_id
 from nlp.languages import CHANGES, DELIVERY, STATUS, order_request
 from nlp.pretrained import (
     ShippedHead,
@@ -147,7 +149,15 @@ class NLU:
             complaints = [float(p) for p in self.complaint.probability(shared, texts)]
         rows = [None] * len(texts) if shared is None else list(shared)
         return [
-            Understanding(text=t, intent=i, sentiment=s, tone=o, complaint=c, vector=v)
+            Understanding(
+                text=t,
+                intent=i,
+                sentiment=s,
+                tone=o,
+                complaint=c,
+                vector=v,
+                language=language_of(t),
+            )
             for t, i, s, o, c, v in zip(
                 texts, intents, sentiments, tones, complaints, rows, strict=True
             )
@@ -439,4 +449,5 @@ def load_nlu(encoder: Encoder, config: NLUConfig) -> NLU:
         complaint=complaint.head if (complaint := shipped_complaint(encoder)) else None,
     )
     nlu.marker = active_marker(config.model_dir)
+    load_language_id()
     return nlu
