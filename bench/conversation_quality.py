@@ -6,6 +6,10 @@ messages (``messages_dev.csv`` for tuning, ``messages_test.csv`` frozen) and the
 dialogues over a small shop (``dialogues_dev.yml`` / ``dialogues_test.yml``, ``shop.yml``).
 Every message is the first message of a fresh visitor; a dialogue is one visitor's turns.
 
+Replies in the customer's language: of the messages written in a language the response
+book has (nlp/language_id.py reads both), how many were answered in it, and how many other
+messages were answered in a language other than English.
+
 Baselines in the same run, on the same messages: escalation by the models alone (intent and
 sentiment, without the tone cues of nlp/tone.py), and the intent head's own top label.
 Message texts (the misses, the lowest routine scores) are printed only with
@@ -42,6 +46,7 @@ from crm.db import create_db_engine, create_session_factory
 from crm.models import Customer, Order, OrderStatus
 from migrations.runner import upgrade
 from nlp.base import FALLBACK_INTENT, OOS_LABEL, Understanding
+from nlp.language_id import language_of
 from nlp.tone import Tone
 from web.app import create_app
 
@@ -140,6 +145,9 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
     sentiments: list[tuple[str, str]] = []  # (labelled, read)
     entity_hits = entity_expected = entity_found = 0
     misses: list[dict[str, Any]] = []
+    answered_in = set(bot.responses.translations)
+    in_their_language = [0, 0]  # replies in the language of a message written in one of those
+    english_answered_otherwise = 0  # an English (or unclear) message answered in another
     for i, row in enumerate(rows):
         res = client.post(URL, json={"session_id": f"q-{i}", "text": row["text"]})
         body = res.json()
@@ -147,6 +155,13 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
             misses.append({"id": row["id"], "error": res.status_code})
             continue
         escalated = body["conversation"]["status"] in ("waiting", "assigned")
+        written_in = language_of(row["text"])
+        replied_in = language_of(" ".join(r["text"] for r in body["replies"]))
+        if written_in in answered_in:
+            in_their_language[0] += replied_in == written_in
+            in_their_language[1] += 1
+        elif replied_in not in (None, "en") and body["replies"]:
+            english_answered_otherwise += 1
         understanding = bot.nlu.understand(row["text"])
         base = models_only(understanding, bot)
         truth = row["escalate"]
@@ -209,6 +224,8 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
         "routine_questions": len(routine_scores),
         "routine_below_minus_0_5": sum(1 for s, _ in routine_scores if s < -0.5),
         "routine_lowest": [{"score": round(s, 3), "text": t[:80]} for s, t in low],
+        "replies_in_the_customers_language": f"{in_their_language[0]}/{in_their_language[1]}",
+        "other_messages_not_answered_in_english": english_answered_otherwise,
         "entities_order_email": {
             "precision": round(entity_hits / entity_found, 4) if entity_found else None,
             "recall": round(entity_hits / entity_expected, 4) if entity_expected else None,

@@ -347,7 +347,7 @@ class Dialogue:
             intent = FALLBACK_INTENT
         if state is not None and (intent == NEVER_MIND_INTENT or _NEVER_MIND.search(text)):
             conversation.dialogue = None
-            context = self.replier.context(session, customer, order=False)
+            context = self.replier.context(session, customer, conversation, order=False)
             return Turn(
                 Decision(Action.answer, "dialogue_dropped"),
                 self.replier.render(context, "dialogue_dropped"),
@@ -380,7 +380,7 @@ class Dialogue:
                 # where it is, and the lookup waits for it (soft: anything else drops it)
                 state = State(task=task or ORDER_STATUS, awaiting="order", soft=True, focus=focus)
                 self._save(conversation, state, now)
-                context = self.replier.context(session, customer, order=False)
+                context = self.replier.context(session, customer, conversation, order=False)
                 return Turn(
                     Decision(Action.answer, "where_order_number"),
                     self.replier.render(context, "where_order_number"),
@@ -436,7 +436,7 @@ class Dialogue:
                         return self._give_up(session, conversation, customer, state, now)
                     state.extra["no_number"] = True
                     self._save(conversation, state, now)  # (where to find it; still asked)
-                    context = self.replier.context(session, customer, order=False)
+                    context = self.replier.context(session, customer, conversation, order=False)
                     return Turn(
                         Decision(Action.answer, "no_order_number"),
                         self.replier.render(context, "no_order_number"),
@@ -686,7 +686,7 @@ class Dialogue:
             state.order = state.email = None
             state.awaiting, state.soft = "order", False
             self._save(conversation, state, now)
-            context = self.replier.context(session, customer, order=False)
+            context = self.replier.context(session, customer, conversation, order=False)
             return Turn(
                 Decision(Action.answer, "order_not_matched"),
                 self.replier.render(context, "order_not_matched"),
@@ -710,7 +710,7 @@ class Dialogue:
         now: dt.datetime,
     ) -> Turn:
         """Carry on with the request for a verified order."""
-        context = self.replier.context(session, customer, order=order)
+        context = self.replier.context(session, customer, conversation, order=order)
         context["reason"] = state.reason
         # (waiting for a person already: the answers offer none, a colleague is coming)
         context["queued"] = conversation.status in WITH_A_PERSON
@@ -851,7 +851,7 @@ class Dialogue:
                 if shown is not None:
                     state.extra["suggested"] = orders.order_ref(shown)
                 keys = [state.task, "ask_which_order" if shown else "offer_order_lookup"]
-        context = self.replier.context(session, customer, order=shown)
+        context = self.replier.context(session, customer, conversation, order=shown)
         context |= {"retry": retry, "ref": state.order, "focused": focused}
         context["email_given"] = bool(state.extra.get("email_given"))
         context["new_address"] = state.address
@@ -874,7 +874,7 @@ class Dialogue:
         key = "no_number_offer_human" if state.extra.get("no_number") else "dialogue_offer_human"
         self._end(conversation, state, now)
         self.offer_person(conversation)
-        context = self.replier.context(session, customer, order=False)
+        context = self.replier.context(session, customer, conversation, order=False)
         return Turn(Decision(Action.answer, key), self.replier.render(context, key))
 
     def _hand_over(
@@ -888,7 +888,7 @@ class Dialogue:
         """To a person, saying ``key`` first: after too many failed proofs, or when the
         customer says yes to the offer of a person."""
         conversation.dialogue = None
-        context = self.replier.context(session, customer, order=False)
+        context = self.replier.context(session, customer, conversation, order=False)
         replies = self.replier.render(context, key)
         replies += self.replier.escalate(session, conversation, customer, reason, 0.0, context)
         log.info("bot.dialogue.handed_over conversation=%s reason=%s", conversation.id, reason)

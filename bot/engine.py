@@ -65,6 +65,7 @@ from nlp.entities import (
     entities_of,
     replace_entities,
 )
+from nlp.language_id import language_of_locale
 from nlp.pipeline import NLU
 from nlp.tone import WORD, read_tone
 
@@ -314,6 +315,11 @@ class Engine:
             )
             assert existing is not None
             return self._duplicate(session, existing)
+        language = understanding.language if understanding is not None else None
+        if language is None and conversation.language is None:
+            language = language_of_locale(inbound.locale)  # until their words say
+        if language not in (None, conversation.language):
+            conversation.language = language  # (answers follow it)
         # Read only when the decision needs it (a negative or "not sure" message, an order
         # request missing its email): most messages are answered without this query.
         history: Sequence[conversations.EarlierInbound] = (
@@ -398,7 +404,7 @@ class Engine:
             conversation.status = ConversationStatus.bot
             conversation.priority = 0
             log.info("bot.escalation.cancelled conversation=%s", conversation.id)
-            context = self.replier.context(session, customer)
+            context = self.replier.context(session, customer, conversation)
             replies = self.replier.render(context, "escalation_cancelled")
             if entities_of(entities, ORDER) and _ASKS_ABOUT_ORDER.search(message.text):
                 # "actually never mind, where is O0004000": the lookup starts now
@@ -441,7 +447,7 @@ class Engine:
             understanding = _read_as(understanding, FALLBACK_INTENT)
         if self._asks_what_now(conversation, understanding, entities, history):
             self.dialogue.offer_person(conversation)  # ("yes" takes it)
-            context = self.replier.context(session, customer)
+            context = self.replier.context(session, customer, conversation)
             message.payload = {**(message.payload or {}), "understood": "what_now"}
             return Decision(Action.answer, "what_now"), self.replier.render(context, "what_now")
         followed = self._follows_up(conversation, understanding, entities, history)
@@ -462,7 +468,7 @@ class Engine:
             )
             followed = followed if named is None else named.key
             message.payload = {**(message.payload or {}), "faq": followed}
-            context = self.replier.context(session, customer)
+            context = self.replier.context(session, customer, conversation)
             return Decision(Action.answer, followed), self.replier.render(context, followed)
         if followed is not None:  # ("when are you open?", then "and on sundays?")
             understanding = _read_as(understanding, followed)
@@ -493,7 +499,7 @@ class Engine:
             decision.reason is EscalationReason.human_request and not understanding.tone.wants_human
         )
         if helped and faq_first and _ASKS_WHAT_THE_BOT_DOES.fullmatch(message.text):
-            context = self.replier.context(session, customer)
+            context = self.replier.context(session, customer, conversation)
             return Decision(Action.answer, "help"), self.replier.render(context, "help")
         if answering and faq_first:
             faq = self._faq(session, conversation, customer, message, understanding, entities)
@@ -530,7 +536,7 @@ class Engine:
             # (a reading set aside as "not sure": the next "not sure" in a row reaches a
             # person, as after the intent model's own)
             message.payload = {**(message.payload or {}), "understood": FALLBACK_INTENT}
-        context = self.replier.context(session, customer)
+        context = self.replier.context(session, customer, conversation)
         if followed is None and self._said_just_before(decision, history):
             # "my discount code doesn't work", then "it says invalid": the same answer
             # twice in a row helps no one; a person is offered instead ("yes" takes it).
@@ -806,7 +812,9 @@ class Engine:
         every = dt.timedelta(minutes=self.settings.queue_reminder_minutes)
         if last is not None and self.clock() - last < every:
             return []
-        return self.replier.when_answered(session, self.replier.context(session, customer))
+        return self.replier.when_answered(
+            session, self.replier.context(session, customer, conversation)
+        )
 
     def _faq(
         self,
@@ -836,7 +844,7 @@ class Engine:
         if named and not self.dialogue.in_progress(conversation):
             self.dialogue.await_proof(conversation, named[0])
         message.payload = {**(message.payload or {}), "faq": found.key}
-        context = self.replier.context(session, customer)
+        context = self.replier.context(session, customer, conversation)
         return Decision(Action.answer, found.key), self.replier.render(context, found.key)
 
     def _lookup_while_queued(
@@ -921,7 +929,7 @@ class Engine:
     ) -> tuple[Decision, list[Reply]]:
         """Commands bypass the NLU: each has one fixed, predictable action."""
         customer = session.get_one(Customer, conversation.customer_id)
-        context = self.replier.context(session, customer)
+        context = self.replier.context(session, customer, conversation)
         human_has_it = conversation.status in WITH_A_PERSON
         render = self.replier.render
         match inbound.command:

@@ -35,6 +35,9 @@ class InboundMessage:
     argument: str | None = None  # e.g. the /start deep-link payload
     link_customer_id: int | None = None  # a verified deep link or signed web login
     button: str | None = None  # the data of a pressed button (``survey:12:5``), if any
+    # the language of the customer's app or browser ("de-DE"), where the channel says it:
+    # answers start in it until the customer's own words name a language
+    locale: str | None = None
 
 
 @dataclass

@@ -19,6 +19,7 @@ from crm.conversations.routing import Office
 from crm.hours import BusinessHours
 from crm.models import Conversation, Customer, Direction, Message, Order, Sender
 from crm.orders import service as orders
+from nlp.language_id import language_of_locale
 
 
 def tracking_url(order: Order, urls: Mapping[str, str]) -> str | None:
@@ -89,10 +90,16 @@ class Replier:
         self.tracking_urls = dict(tracking_urls or {})
 
     def context(
-        self, session: Session, customer: Customer, *, order: Order | bool | None = True
+        self,
+        session: Session,
+        customer: Customer,
+        conversation: Conversation | None = None,
+        *,
+        order: Order | bool | None = True,
     ) -> dict[str, Any]:
         """The template context; ``order=True`` is the customer's latest order, read only
-        when a reply rendered with this context shows an order (most don't)."""
+        when a reply rendered with this context shows an order (most don't). Replies are in
+        the language of the ``conversation``, or else the customer's locale (``lang``)."""
         shown: object
         urls = self.tracking_urls
         if order is True:
@@ -113,6 +120,7 @@ class Replier:
             "order": shown,
             "wait": None,
             "opted_out": customer.opted_out_at is not None,
+            "lang": (conversation and conversation.language) or language_of_locale(customer.locale),
         }
 
     def render(self, context: dict[str, Any], *keys: str | None) -> list[Reply]:

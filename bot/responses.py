@@ -13,6 +13,8 @@ import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from nlp.language_id import DETECTED
+
 log = logging.getLogger(__name__)
 _env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
@@ -57,6 +59,27 @@ class FaqEntry:
     questions: tuple[str, ...]
 
 
+class _Words(dict[str, str]):
+    """A translation's words for values the program fills in (an order's status); a value
+    it lacks reads as itself."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The book in one more language: answers by key (any it lacks stay in the book's
+    own language), the shop's texts (its hours) and the words for order statuses."""
+
+    variants: dict[str, list[Variant]]
+    shop: dict[str, Any]
+    words: _Words
+
+
+_UNTRANSLATED = Translation({}, {}, _Words())
+
+
 FAQ_PREFIX = "faq."
 
 
@@ -84,9 +107,67 @@ def _button(item: Any, where: str) -> Button:
     return button
 
 
-def _faq(items: Any, path: str) -> list[tuple[FaqEntry, str]]:
-    """The book's ``faq:`` list: each item ``questions`` (a list of texts) and ``answer``
-    (a template like any response), keyed ``faq.1``, ``faq.2``, ... in the file's order."""
+def _variants(items: Any, where: str) -> list[Variant]:
+    """One answer's variants: each a ``text`` with optional ``requires`` and ``buttons``."""
+    if not isinstance(items, list) or not items:
+        raise ResponsesError(f"{where} must be a non-empty list")
+    parsed = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise ResponsesError(f"{where}[{i}] needs a 'text'")
+        raw_buttons = item.get("buttons") or []
+        if not isinstance(raw_buttons, list):
+            raise ResponsesError(f"{where}[{i}]: 'buttons' must be a list")
+        requires = item.get("requires") or []
+        if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+            raise ResponsesError(f"{where}[{i}]: 'requires' must be a list of names")
+        buttons = tuple(_button(b, f"{where}[{i}]") for b in raw_buttons)
+        parsed.append(Variant(item["text"], frozenset(requires), buttons))
+    return parsed
+
+
+def _language(code: Any, where: str) -> str:
+    if code not in DETECTED:
+        raise ResponsesError(
+            f"{where}: careloop cannot tell when a customer writes in {code!r}; it reads "
+            f"{', '.join(DETECTED)}"
+        )
+    return str(code)
+
+
+def _translations(doc: Any, path: str, answers: set[str]) -> dict[str, Translation]:
+    """The book's ``translations:``: per language code, ``responses`` (answers by key, as
+    above), ``shop`` (texts of the shop that change with the language, e.g. ``hours``) and
+    ``words`` (how an order's status reads: ``{{ words[order.status] }}``)."""
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ResponsesError(f"{path}: 'translations' must be a mapping of languages")
+    out = {}
+    for code, block in doc.items():
+        where = f"{path}: translations.{code}"
+        language = _language(code, where)
+        if not isinstance(block, dict):
+            raise ResponsesError(f"{where} must be a mapping")
+        responses, shop, words = (block.get(k) or {} for k in ("responses", "shop", "words"))
+        if not all(isinstance(x, dict) for x in (responses, shop, words)):
+            raise ResponsesError(f"{where}: 'responses', 'shop' and 'words' must be mappings")
+        if not all(isinstance(v, str) for v in words.values()):
+            raise ResponsesError(f"{where}.words: every word must be a text")
+        unknown = sorted(str(k) for k in responses if str(k) not in answers)
+        if unknown:
+            raise ResponsesError(f"{where}: no answer {', '.join(unknown)} in 'responses'")
+        variants = {
+            str(k): _variants(items, f"{where}.responses.{k}") for k, items in responses.items()
+        }
+        out[language] = Translation(variants, dict(shop), _Words(words))
+    return out
+
+
+def _faq(items: Any, path: str) -> list[tuple[FaqEntry, str, dict[str, str]]]:
+    """The book's ``faq:`` list: each item ``questions`` (a list of texts), ``answer``
+    (a template like any response) and optional ``translations`` (the answer by language
+    code), keyed ``faq.1``, ``faq.2``, ... in the file's order."""
     if items is None:
         return []
     if not isinstance(items, list):
@@ -102,8 +183,14 @@ def _faq(items: Any, path: str) -> list[tuple[FaqEntry, str]]:
         answer = item.get("answer")
         if not isinstance(answer, str) or not answer.strip():
             raise ResponsesError(f"{where} needs an 'answer' text")
+        translated = item.get("translations") or {}
+        if not isinstance(translated, dict) or not all(
+            isinstance(t, str) and t.strip() for t in translated.values()
+        ):
+            raise ResponsesError(f"{where}: 'translations' maps language codes to answers")
+        answers = {_language(code, where): text for code, text in translated.items()}
         key = f"{FAQ_PREFIX}{i + 1}"
-        entries.append((FaqEntry(key, tuple(q.strip() for q in questions)), answer))
+        entries.append((FaqEntry(key, tuple(q.strip() for q in questions)), answer, answers))
     return entries
 
 
@@ -117,14 +204,21 @@ class ResponseBook:
         *,
         version: int = 0,
         faq: tuple[FaqEntry, ...] = (),
+        translations: dict[str, Translation] | None = None,
     ) -> None:
         self._variants = variants
         self.shop = shop
         self.faq = faq  # the shop's frequent questions (bot/faq.py matches messages to them)
         self.version = version  # the stored version it came from (0: a file)
+        self.translations = translations or {}
         self._compiled = {
-            (key, i): _env.from_string(v.text)
+            ("", key, i): _env.from_string(v.text)
             for key, vs in variants.items()
+            for i, v in enumerate(vs)
+        } | {
+            (code, key, i): _env.from_string(v.text)
+            for code, translation in self.translations.items()
+            for key, vs in translation.variants.items()
             for i, v in enumerate(vs)
         }
 
@@ -150,37 +244,24 @@ class ResponseBook:
             raise ResponsesError(f"{path}: expected a 'responses:' mapping")
         if not isinstance(doc.get("shop") or {}, dict):
             raise ResponsesError(f"{path}: 'shop' must be a mapping")
-        variants: dict[str, list[Variant]] = {}
-        for key, items in doc["responses"].items():
-            if not isinstance(items, list) or not items:
-                raise ResponsesError(f"{path}: responses.{key} must be a non-empty list")
-            parsed = []
-            for i, item in enumerate(items):
-                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                    raise ResponsesError(f"{path}: responses.{key}[{i}] needs a 'text'")
-                where = f"{path}: responses.{key}[{i}]"
-                raw_buttons = item.get("buttons") or []
-                if not isinstance(raw_buttons, list):
-                    raise ResponsesError(f"{where}: 'buttons' must be a list")
-                requires = item.get("requires") or []
-                if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-                    raise ResponsesError(f"{where}: 'requires' must be a list of names")
-                parsed.append(
-                    Variant(
-                        item["text"],
-                        frozenset(requires),
-                        tuple(_button(b, where) for b in raw_buttons),
-                    )
-                )
-            variants[str(key)] = parsed
+        variants = {
+            str(key): _variants(items, f"{path}: responses.{key}")
+            for key, items in doc["responses"].items()
+        }
+        translations = _translations(doc.get("translations"), path, set(variants))
         faq = _faq(doc.get("faq"), path)
-        variants |= {entry.key: [Variant(answer, frozenset())] for entry, answer in faq}
+        for entry, answer, answers in faq:
+            variants[entry.key] = [Variant(answer, frozenset())]
+            for code, text in answers.items():
+                translation = translations.setdefault(code, Translation({}, {}, _Words()))
+                translation.variants[entry.key] = [Variant(text, frozenset())]
         try:
             return cls(
                 variants,
                 dict(doc.get("shop") or {}),
                 version=version,
-                faq=tuple(entry for entry, _ in faq),
+                faq=tuple(entry for entry, _, _ in faq),
+                translations=translations,
             )
         except TemplateError as exc:
             raise ResponsesError(f"{path}: invalid template: {exc}") from exc
@@ -195,17 +276,30 @@ class ResponseBook:
     def variants(self, key: str) -> list[Variant]:
         return list(self._variants.get(key, []))
 
-    def render_variant(self, key: str, index: int, context: dict[str, Any]) -> str:
-        """One variant rendered with ``context`` whatever its ``requires`` (for previews);
-        raises ``TemplateError`` when it cannot be rendered."""
-        return self._compiled[(key, index)].render({"shop": self.shop, **context}).strip()
+    def render_variant(
+        self, key: str, index: int, context: dict[str, Any], language: str = ""
+    ) -> str:
+        """One variant (of the translation into ``language``, if given) rendered with
+        ``context`` whatever its ``requires`` (for previews); raises ``TemplateError`` when
+        it cannot be rendered."""
+        template = self._compiled[(language, key, index)]
+        return template.render(self._globals(language) | context).strip()
+
+    def _globals(self, language: str) -> dict[str, Any]:
+        translation = self.translations.get(language)
+        if translation is None:
+            return {"shop": self.shop, "words": _Words()}
+        return {"shop": self.shop | translation.shop, "words": translation.words}
 
     def uses(self, key: str, name: str) -> bool:
-        """Whether any variant of ``key`` requires or reads ``name`` (e.g. ``order``)."""
+        """Whether any variant of ``key``, in any language, requires or reads ``name``
+        (e.g. ``order``)."""
         pattern = re.compile(rf"\b{re.escape(name)}\b")
-        return any(
-            name in v.requires or pattern.search(v.text) for v in self._variants.get(key, [])
-        )
+        variants = [
+            *self._variants.get(key, []),
+            *(v for t in self.translations.values() for v in t.variants.get(key, [])),
+        ]
+        return any(name in v.requires or pattern.search(v.text) for v in variants)
 
     def render(self, key: str, context: dict[str, Any]) -> str | None:
         """The text for ``key`` given ``context`` (missing keys of ``requires`` skip a variant)."""
@@ -213,14 +307,29 @@ class ResponseBook:
         return reply.text if reply else None
 
     def reply(self, key: str, context: dict[str, Any]) -> Reply | None:
-        """The first usable variant of ``key`` rendered with ``context``, with its buttons."""
-        for i, variant in enumerate(self._variants.get(key, [])):
-            if not all(context.get(req) for req in variant.requires):
-                continue
-            try:
-                text = self._compiled[(key, i)].render({"shop": self.shop, **context}).strip()
-            except TemplateError as exc:  # e.g. a variant reads `order` without requiring it
-                log.warning("bot.responses.render_failed key=%s variant=%d error=%s", key, i, exc)
-                continue
-            return Reply(text, variant.buttons) if text else None
+        """The first usable variant of ``key`` rendered with ``context``, with its buttons:
+        in the language ``context["lang"]`` where the book has it translated, otherwise in
+        the book's own."""
+        language = context.get("lang") or ""
+        translated = self.translations.get(language, _UNTRANSLATED).variants.get(key)
+        tries = [(language, translated)] if translated else []
+        for code, variants in [*tries, ("", self._variants.get(key, []))]:
+            scope = self._globals(code) | context
+            # (a ``shop`` in the context, e.g. the name a setting gives, goes over the book's)
+            scope["shop"] = self._globals(code)["shop"] | context.get("shop", {})
+            for i, variant in enumerate(variants):
+                if not all(context.get(req) for req in variant.requires):
+                    continue
+                try:
+                    text = self._compiled[(code, key, i)].render(scope).strip()
+                except TemplateError as exc:  # e.g. a variant reads `order` without requiring it
+                    log.warning(
+                        "bot.responses.render_failed key=%s language=%s variant=%d error=%s",
+                        key,
+                        code or "-",
+                        i,
+                        exc,
+                    )
+                    continue
+                return Reply(text, variant.buttons) if text else None
         return None

@@ -213,7 +213,7 @@ class SurveyAnswers:
             payload={"survey_id": survey.id} if survey is not None else None,
         )
         customer = session.get_one(Customer, conversation.customer_id)
-        context = self.replier.context(session, customer)
+        context = self.replier.context(session, customer, conversation)
         texts = [*self.replier.render(context, *keys), *extra]
         replies = self.replier.send(
             session, conversation, message, texts, channel=self.channels.get(inbound.channel)

@@ -83,12 +83,22 @@ class FakeTelegram:
             self._loop.call_soon_threadsafe(self._new_update.set)
         return update
 
-    def text_update(self, chat_id: int, text: str, *, first_name: str = "Ann") -> dict[str, Any]:
-        """An update with a private text message (not queued; see :meth:`push`)."""
+    def text_update(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        first_name: str = "Ann",
+        language_code: str | None = None,
+    ) -> dict[str, Any]:
+        """An update with a private text message (not queued; see :meth:`push`); the user's
+        ``language_code`` is their Telegram app's language."""
         with self._lock:
             update_id = next(self._update_ids)
             message_id = next(self._ids)
-        user = {"id": chat_id, "is_bot": False, "first_name": first_name}
+        user: dict[str, Any] = {"id": chat_id, "is_bot": False, "first_name": first_name}
+        if language_code is not None:
+            user["language_code"] = language_code
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time()),

@@ -227,6 +227,24 @@ def test_agent_command_escalates(
     assert "already in the queue" in fake.sent_to(505)[2].text
 
 
+def test_the_telegram_apps_language_answers_until_the_customers_words_name_one(
+    app_client: TestClient, fake: FakeTelegram, live_session_factory: sessionmaker[Session]
+) -> None:
+    post_update(app_client, fake.text_update(509, "/start", language_code="es"))
+    fake.wait_for(lambda: len(fake.sent_to(509)) >= 1)
+    assert fake.sent_to(509)[0].text.startswith("¡Hola, Ann!")
+    post_update(
+        app_client,
+        fake.text_update(
+            509, "Hello, can you tell me how long delivery takes?", language_code="es"
+        ),
+    )
+    fake.wait_for(lambda: len(fake.sent_to(509)) >= 2)
+    assert "working days" in fake.sent_to(509)[1].text
+    with session_scope(live_session_factory) as session:
+        assert session.scalars(select(Conversation)).one().language == "en"
+
+
 def test_stop_then_start_keeps_marketing_off_until_the_customer_consents(
     app_client: TestClient, fake: FakeTelegram, live_session_factory: sessionmaker[Session]
 ) -> None:

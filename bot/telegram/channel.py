@@ -242,6 +242,7 @@ class TelegramChannel:
             message_id=f"{chat.id}:{message.message_id}",
             username=user.username if user else None,
             first_name=user.first_name if user else chat.first_name,
+            locale=user.language_code if user else None,
         )
         if not text:
             inbound = replace(inbound, command=Command.unsupported)
@@ -273,6 +274,7 @@ class TelegramChannel:
             message_id=f"cb:{query.id}",
             username=query.from_user.username,
             first_name=query.from_user.first_name,
+            locale=query.from_user.language_code,
         )
         kind, _, value = data.partition(":")
         if kind == "say" and value:

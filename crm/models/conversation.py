@@ -119,6 +119,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
     # The bot's dialogue state: the request in progress, its slots and what the bot asked
     # for (bot.dialogue); None when the bot waits for nothing.
     dialogue: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The language the customer writes in (ISO 639-1, nlp/language_id.py), which the bot
+    # answers in where the response book has it; None until a message says enough.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     customer: Mapped[Customer] = relationship()
     channel_identity: Mapped[ChannelIdentity | None] = relationship()

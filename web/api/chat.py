@@ -27,6 +27,7 @@ from crm.customers.links import parse_web_login_token
 from crm.models import Channel, ChannelIdentity, Message, Sender
 from crm.models.conversation import CHANNEL_MESSAGE_ID_LENGTH
 from crm.surveys.service import BUTTON_PREFIX as SURVEY_BUTTON_PREFIX
+from nlp.language_id import language_of_locale
 from web.api.schemas import (
     SESSION_ID_PATTERN,
     ButtonOut,
@@ -34,6 +35,7 @@ from web.api.schemas import (
     ChatReplyOut,
     ConversationOut,
     EntityOut,
+    Locale,
     MessageListOut,
     MessageOut,
     WelcomeOut,
@@ -95,6 +97,7 @@ def post_message(
             first_name=body.first_name,
             button=body.button,
             link_customer_id=_logged_in_customer(session, settings, body.customer_token),
+            locale=body.locale,
         ),
     )
     session.commit()
@@ -148,13 +151,21 @@ def _logged_in_customer(session: Session, settings: Settings, token: str | None)
 
 
 @router.get("/welcome", response_model=WelcomeOut)
-def welcome(bot: BotDep, settings: SettingsDep) -> WelcomeOut:
-    """The shop's name and the greeting the chat opens with (the response book's ``greet``);
-    nothing is stored until the visitor writes."""
+def welcome(
+    bot: BotDep,
+    settings: SettingsDep,
+    locale: Annotated[
+        Locale | None, Query(description="The visitor's browser language, e.g. `de-DE`.")
+    ] = None,
+) -> WelcomeOut:
+    """The shop's name and the greeting the chat opens with (the response book's ``greet``,
+    in the browser's language where the book has it); nothing is stored until the visitor
+    writes."""
     book = bot.responses
     name = shop_name(settings, book)
     visitor = {"first_name": "", "name": ""}  # nobody known yet
-    reply = book.reply("greet", {"shop": {**book.shop, "name": name}, "customer": visitor})
+    context = {"shop": {"name": name}, "customer": visitor, "lang": language_of_locale(locale)}
+    reply = book.reply("greet", context)
     buttons = reply.buttons if reply else ()
     return WelcomeOut(
         shop_name=name,

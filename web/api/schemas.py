@@ -11,6 +11,11 @@ SESSION_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 SessionId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=SESSION_ID_PATTERN)]
 
 
+Locale = Annotated[
+    str, StringConstraints(max_length=35, pattern=r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$")
+]
+
+
 class ChatMessageIn(BaseModel):
     """A web-chat visitor's message."""
 
@@ -38,6 +43,11 @@ class ChatMessageIn(BaseModel):
         description="For a customer logged in on the shop's own site: a token the shop signs "
         "(`<customer external id>.<expiry>.<HMAC>`, see the README) that links this chat to "
         "the CRM customer, so the bot may show their orders.",
+    )
+    locale: Locale | None = Field(
+        default=None,
+        description="The visitor's browser language (BCP 47, e.g. `de-DE`): the bot answers "
+        "in it until the visitor's own words name a language.",
     )
 
 

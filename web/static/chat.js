@@ -81,6 +81,10 @@
     errorBox.hidden = !text;
   }
 
+  // The browser's language: the bot answers in it until the visitor's words name one.
+  const browserLocale = /^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$/.test(navigator.language || "")
+    ? navigator.language : null;
+
   async function send(text, button) {
     const messageId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now());
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -88,7 +92,7 @@
         const res = await fetch("/api/v1/chat/messages", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ session_id: sessionId, text: text, message_id: messageId, button: button || null, customer_token: customerToken }),
+          body: JSON.stringify({ session_id: sessionId, text: text, message_id: messageId, button: button || null, customer_token: customerToken, locale: browserLocale }),
         });
         const body = await res.json();
         if (res.ok) {
@@ -135,7 +139,7 @@
   // A new chat opens with the shop's greeting (shown here only; nothing is stored until the
   // visitor writes), so it never starts as an empty box.
   function greet() {
-    return fetch("/api/v1/chat/welcome")
+    return fetch("/api/v1/chat/welcome" + (browserLocale ? "?locale=" + encodeURIComponent(browserLocale) : ""))
       .then((r) => r.json())
       .then(function (w) {
         if (log.querySelector(".msg")) return;
