@@ -18,10 +18,11 @@ from bot.book import SAMPLE_CONTEXT
 from bot.responses import ResponseBook, ResponsesError
 from careloop.config import Settings
 from crm.customers.links import web_login_token
-from crm.models import Conversation, OrderStatus
+from crm.models import Conversation, OrderStatus, User
 from nlp.language_id import language_of
 from nlp.tone import read_tone
 from tests.factories import make_customer, make_order
+from tests.test_inbox import login
 
 URL = "/api/v1/chat/messages"
 
@@ -283,3 +284,13 @@ def test_the_browsers_language_answers_until_the_visitors_words_name_one(
         assert english["greeting"].startswith("Hi!")
     refused = client.get("/api/v1/chat/welcome", params={"locale": "<script>"})
     assert refused.status_code == 422
+
+
+def test_agents_see_the_language_the_customer_writes_in(
+    client: TestClient, staff: dict[str, User]
+) -> None:
+    handed = chat(client, "inbox-lang", "Ich möchte bitte mit einem Menschen sprechen, danke")
+    assert handed["conversation"]["status"] == "waiting"
+    login(client, staff["agent"])
+    body = client.get(f"/api/v1/inbox/conversations/{handed['conversation']['id']}").json()
+    assert body["conversation"]["language"] == "de"

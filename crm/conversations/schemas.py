@@ -86,6 +86,11 @@ class InboxConversation(ReadModel):
     status: str
     priority: int
     reason: str | None
+    language: str | None = Field(
+        default=None,
+        description="The language the customer writes in (ISO 639-1), which the bot answers "
+        "in; null until a message says enough.",
+    )
     assigned_agent_id: int | None
     escalated_at: Timestamp | None
     resolved_at: Timestamp | None

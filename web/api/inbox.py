@@ -112,6 +112,7 @@ def _conversation(c: Conversation, session: Session) -> InboxConversation:
         status=c.status.value,
         priority=c.priority,
         reason=c.escalation_reason,
+        language=c.language,
         assigned_agent_id=c.assigned_agent_id,
         escalated_at=c.escalated_at,
         resolved_at=c.resolved_at,

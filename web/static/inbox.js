@@ -38,6 +38,15 @@
 
   function showError(box, message) { box.textContent = message || ""; box.hidden = !message; }
 
+  // "German" for "de", in the agent's own language where the browser knows it.
+  function languageName(code) {
+    try {
+      return new Intl.DisplayNames([navigator.language || "en"], { type: "language" }).of(code) || code;
+    } catch (e) {
+      return code;
+    }
+  }
+
   function slaText(state, due) {
     if (!state) return "–";
     const when = due ? new Date(due) : null;
@@ -240,7 +249,8 @@
       try {
         const data = await api("GET", "/conversations/" + id);
         const c = data.conversation;
-        document.getElementById("conv-title").textContent = data.customer.name + " · " + c.channel;
+        document.getElementById("conv-title").textContent = data.customer.name + " · " + c.channel +
+          (c.language ? " · writes in " + languageName(c.language) : "");
         document.getElementById("conv-status").textContent = c.status + (c.reason ? " · " + c.reason.replace(/_/g, " ") : "") +
           (c.team ? " · team " + c.team.name : "") +
           (c.sla && c.sla.state && c.status !== "resolved" ? " · SLA " + slaText(c.sla.state, c.sla.first_response_hit === null ? c.sla.first_response_due_at : c.sla.resolution_due_at) : "") +
