@@ -294,3 +294,12 @@ def test_agents_see_the_language_the_customer_writes_in(
     login(client, staff["agent"])
     body = client.get(f"/api/v1/inbox/conversations/{handed['conversation']['id']}").json()
     assert body["conversation"]["language"] == "de"
+
+
+@pytest.mark.usefixtures("orders")
+def test_a_new_address_abroad_does_not_change_the_language(client: TestClient) -> None:
+    chat(client, "moving", "I'd like to change the delivery address for order O0002380")
+    asked = said(chat(client, "moving", "jonas.becker@example.de"))
+    assert "new delivery address" in asked
+    noted = said(chat(client, "moving", "Hauptstraße 14, 90402 Nürnberg"))
+    assert noted.startswith("Thanks! I've passed the new address")
