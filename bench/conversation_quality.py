@@ -102,9 +102,12 @@ def load_shop(session: Session, path: Path) -> None:
     session.commit()
 
 
-def revealed(shop: dict[str, Any], reply: str) -> set[str]:
+def revealed(
+    shop: dict[str, Any], reply: str, statuses: dict[str, set[str]] | None = None
+) -> set[str]:
     """The orders whose details one reply shows: its tracking number, or its number together
-    with its date, total, status word or address (an address alone may be shared)."""
+    with its date, total, status word (in English or, ``statuses``, in any language the
+    bot answers in) or address (an address alone may be shared)."""
     shown = set()
     for o in shop["orders"]:
         ref = str(o["external_id"])
@@ -119,7 +122,10 @@ def revealed(shop: dict[str, Any], reply: str) -> set[str]:
         ]
         if o.get("shipping_address"):
             marks.append(str(o["shipping_address"]))
-        if any(mark in reply for mark in marks) or re.search(rf"\b{o['status']}\b", reply):
+        words = {o["status"], *(statuses or {}).get(o["status"], ())}
+        if any(mark in reply for mark in marks) or any(
+            re.search(rf"\b{re.escape(word)}\b", reply) for word in words
+        ):
             shown.add(ref)
     return shown
 
@@ -235,8 +241,12 @@ def run_messages(client: TestClient, bot: Engine, rows: list[dict[str, Any]]) ->
 
 
 def run_dialogues(
-    client: TestClient, dialogues: list[dict[str, Any]], shop: dict[str, Any]
+    client: TestClient, dialogues: list[dict[str, Any]], shop: dict[str, Any], bot: Engine
 ) -> dict[str, Any]:
+    statuses: dict[str, set[str]] = {}
+    for translation in bot.responses.translations.values():
+        for status, word in translation.words.items():
+            statuses.setdefault(status, set()).add(word)
     found = leaks = expected_reveals = 0
     failures: list[dict[str, Any]] = []
     for i, d in enumerate(dialogues):
@@ -244,7 +254,7 @@ def run_dialogues(
         for turn in d["turns"]:
             body = client.post(URL, json={"session_id": f"dlg-{i}", "text": str(turn)}).json()
             replies += [r["text"] for r in body.get("replies", [])]
-        shown = set().union(*(revealed(shop, reply) for reply in replies))
+        shown = set().union(*(revealed(shop, reply, statuses) for reply in replies))
         want = d["expect"].get("reveals")
         want = str(want) if want is not None else None
         leaked = shown - ({want} if want else set())
@@ -319,7 +329,7 @@ def main() -> None:
     )
     with TestClient(app) as client:
         messages = run_messages(client, bot, rows) if rows else None
-        talks = run_dialogues(client, dialogues, shop) if dialogues else None
+        talks = run_dialogues(client, dialogues, shop, bot) if dialogues else None
     if not args.show_misses:
         if messages is not None:  # (no message text, so the test split's stay unread)
             messages.pop("misses")
