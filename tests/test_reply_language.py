@@ -121,7 +121,7 @@ def test_a_bad_translation_is_refused_with_where_it_is(change: tuple[str, str], 
 
 def test_the_shipped_book_answers_everything_in_each_language_it_has() -> None:
     book = ResponseBook.load()
-    assert set(book.translations) >= {"de", "fr", "es", "it", "nl", "pl"}
+    assert set(book.translations) >= {"de", "fr", "es", "it", "nl", "pl", "pt", "sv", "tr"}
     for code, translation in book.translations.items():
         assert set(translation.variants) == set(book.answers()), code
         for key, variants in translation.variants.items():
@@ -240,6 +240,35 @@ def test_a_customer_who_goes_on_in_english_gets_english_again(client: TestClient
     assert "working days" in again
 
 
+# What each translation tells a customer waiting for a person to say if they no longer need
+# help (the English "never mind")
+WITHDRAW = {
+    "de": "hat sich erledigt",
+    "fr": "laissez tomber",
+    "es": "ya no hace falta",
+    "it": "non importa",
+    "nl": "laat maar",
+    "pl": "nieważne",
+    "pt": "já não é preciso",
+    "sv": "strunt samma",
+    "tr": "boşver",
+}
+
+
+@pytest.mark.parametrize("language", sorted(WITHDRAW))
+def test_the_words_a_translation_offers_for_never_mind_withdraw_the_request(
+    client: TestClient, language: str
+) -> None:
+    translation = ResponseBook.load().translations[language]
+    phrase = WITHDRAW[language]
+    assert phrase in translation.variants["escalated"][0].text
+    person = translation.variants["greet"][0].buttons[2].text  # "Talk to a person"
+    handed = chat(client, f"withdraw-{language}", person)
+    assert handed["conversation"]["status"] == "waiting"
+    withdrawn = chat(client, f"withdraw-{language}", phrase)
+    assert withdrawn["conversation"]["status"] == "bot", said(withdrawn)
+
+
 @pytest.mark.usefixtures("orders")
 def test_translated_buttons_say_what_the_english_ones_say(client: TestClient) -> None:
     dutch = ResponseBook.load().translations["nl"]
@@ -279,7 +308,7 @@ def test_the_browsers_language_answers_until_the_visitors_words_name_one(
         and "Où est ma commande ?" in (welcome["quick_replies"])
     )
     # a language the book has no translation for, or none: the book's own
-    for params in ({"locale": "pt-BR"}, {}):
+    for params in ({"locale": "da-DK"}, {}):
         english = client.get("/api/v1/chat/welcome", params=params).json()
         assert english["greeting"].startswith("Hi!")
     refused = client.get("/api/v1/chat/welcome", params={"locale": "<script>"})
