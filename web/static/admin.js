@@ -417,9 +417,9 @@
     document.getElementById("book-publish-btn").addEventListener("click", async function () {
       try {
         const v = await api("POST", "/admin/response-book", { source: source.value, comment: document.getElementById("book-comment").value });
-        done("Version " + v.version + " published; the bot answers with it now.");
         document.getElementById("book-comment").value = "";
-        await load();
+        await load();  // (the notice once the page shows the new version, as act() does)
+        done("Version " + v.version + " published; the bot answers with it now.");
       } catch (e) { fail(e); }
     });
     document.getElementById("book-reload-btn").addEventListener("click", function () {
