@@ -316,7 +316,7 @@ class Engine:
             assert existing is not None
             return self._duplicate(session, existing)
         language = understanding.language if understanding is not None else None
-        if self.dialogue.awaiting(conversation) == "address":
+        if language is not None and self.dialogue.awaiting(conversation) == "address":
             language = None  # ("Hauptstraße 14, 90402 Nürnberg" says nothing of the customer)
         if language is None and conversation.language is None:
             language = language_of_locale(inbound.locale)  # until their words say

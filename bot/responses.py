@@ -225,6 +225,7 @@ class ResponseBook:
         for source in self._sources.values():
             _env.parse(source)  # (a syntax error refuses the book; compiled when first used)
         self._compiled: dict[tuple[str, str, int], Template] = {}
+        self._uses: dict[tuple[str, str], bool] = {}  # (key, name) -> uses(key, name)
 
     def _template(self, language: str, key: str, index: int) -> Template:
         """The compiled template of a variant: compiled on first use, as most of a book's
@@ -298,23 +299,29 @@ class ResponseBook:
         ``context`` whatever its ``requires`` (for previews); raises ``TemplateError`` when
         it cannot be rendered."""
         template = self._template(language, key, index)
-        return template.render(self._globals(language) | context).strip()
+        return template.render(self._scope(language, context)).strip()
 
-    def _globals(self, language: str) -> dict[str, Any]:
-        translation = self.translations.get(language)
-        if translation is None:
-            return {"shop": self.shop, "words": _Words()}
-        return {"shop": self.shop | translation.shop, "words": translation.words}
+    def _scope(self, language: str, context: dict[str, Any]) -> dict[str, Any]:
+        """The context a template of ``language`` renders with; a ``shop`` in the context
+        (e.g. the name a setting gives) goes over the book's."""
+        translation = self.translations.get(language, _UNTRANSLATED)
+        # (``self.shop`` read now: the factory sets its name from the settings after load)
+        shop = self.shop | translation.shop | context.get("shop", {})
+        return {"words": translation.words} | context | {"shop": shop}
 
     def uses(self, key: str, name: str) -> bool:
         """Whether any variant of ``key``, in any language, requires or reads ``name``
         (e.g. ``order``)."""
-        pattern = re.compile(rf"\b{re.escape(name)}\b")
-        variants = [
-            *self._variants.get(key, []),
-            *(v for t in self.translations.values() for v in t.variants.get(key, [])),
-        ]
-        return any(name in v.requires or pattern.search(v.text) for v in variants)
+        found = self._uses.get((key, name))
+        if found is None:  # (asked for every reply that may show an order: once per key)
+            pattern = re.compile(rf"\b{re.escape(name)}\b")
+            variants = [
+                *self._variants.get(key, []),
+                *(v for t in self.translations.values() for v in t.variants.get(key, [])),
+            ]
+            found = any(name in v.requires or pattern.search(v.text) for v in variants)
+            self._uses[(key, name)] = found
+        return found
 
     def render(self, key: str, context: dict[str, Any]) -> str | None:
         """The text for ``key`` given ``context`` (missing keys of ``requires`` skip a variant)."""
@@ -329,9 +336,7 @@ class ResponseBook:
         translated = self.translations.get(language, _UNTRANSLATED).variants.get(key)
         tries = [(language, translated)] if translated else []
         for code, variants in [*tries, ("", self._variants.get(key, []))]:
-            scope = self._globals(code) | context
-            # (a ``shop`` in the context, e.g. the name a setting gives, goes over the book's)
-            scope["shop"] = self._globals(code)["shop"] | context.get("shop", {})
+            scope = self._scope(code, context)
             for i, variant in enumerate(variants):
                 if not all(context.get(req) for req in variant.requires):
                     continue
