@@ -31,6 +31,7 @@ from crm.models import (
     SurveyStatus,
 )
 from crm.surveys import service as surveys
+from crm.surveys.wording import wording
 from nlp.base import Understanding
 
 log = logging.getLogger(__name__)
@@ -147,8 +148,13 @@ class SurveyAnswers:
                 duplicate = status is surveys.AnswerStatus.duplicate
                 return ["survey_duplicate" if duplicate else "survey_closed"], []
             if said_why is None:
-                skip = Button("Skip", f"{surveys.BUTTON_PREFIX}{survey.id}:{surveys.SKIP}")
-                return [], [Reply(self.settings.survey_comment_question, (skip,))]
+                language = self._language(session, survey)
+                skip = Button(
+                    wording("skip", self.settings, language),
+                    f"{surveys.BUTTON_PREFIX}{survey.id}:{surveys.SKIP}",
+                )
+                question = wording("comment", self.settings, language)
+                return [], [Reply(question, (skip,))]
             comment, value = said_why, None  # (no "why?" to ask: it was said)
         # The free-text "why?" (or its Skip button, or the reason typed with the score).
         if survey.status is not SurveyStatus.answered or (
@@ -174,6 +180,15 @@ class SurveyAnswers:
             keys.append("survey_follow_up")
         return keys, []
 
+    @staticmethod
+    def _language(session: Session, survey: SurveyResponse) -> str | None:
+        conversation = (
+            session.get(Conversation, survey.conversation_id)
+            if survey.conversation_id is not None
+            else None
+        )
+        return surveys.language(session, survey.customer_id, conversation)
+
     def _outcome(
         self,
         session: Session,
@@ -197,7 +212,7 @@ class SurveyAnswers:
         if inbound.button is not None:
             pressed = surveys.parse_button(inbound.button)
             label = (
-                "Skip"
+                wording("skip", self.settings, conversation.language)
                 if pressed and pressed[1] == surveys.SKIP
                 else (pressed[1] if pressed else label)
             )

@@ -32,6 +32,7 @@ from crm.models import (
     SurveyStatus,
 )
 from crm.surveys import service as surveys
+from crm.surveys.wording import wording
 from crm.users.service import create_user, find_user_by_email
 
 DEMO_TAG = "demo"
@@ -540,7 +541,7 @@ def _demo_chat(
             comment_sentiment=0.8,
         )
     )
-    _reply(session, conversation, asked, surveys.question(SurveyKind.csat, settings))
+    _reply(session, conversation, asked, wording(SurveyKind.csat, settings, None))
     _say(session, conversation, rated, "5", None)
     _reply(session, conversation, rated, settings.survey_comment_question)
     _say(session, conversation, commented, comment, ("thanks", "positive", 0.8))

@@ -181,6 +181,69 @@ def test_a_score_typed_with_its_reason_needs_no_why(
     assert survey.comment_open_until is None and survey.follow_up_conversation_id is not None
 
 
+def test_a_customer_who_wrote_in_german_is_asked_and_thanked_in_german(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    sid = "survey-german"
+    chat(client, sid, "Hallo, wo ist meine Bestellung? Ich warte schon eine Weile darauf.")
+    conversations.resolve_idle_bot_conversations(
+        session, idle_for=dt.timedelta(0), now=utcnow() + dt.timedelta(seconds=1)
+    )
+    assert surveys.dispatch(session, settings).sent == 1
+    question = last_message(client, sid)
+    assert question["text"].startswith("Wie zufrieden sind Sie mit der Hilfe")
+    assert [b["text"] for b in question["buttons"]] == ["1", "2", "3", "4", "5"]
+
+    scored = chat(client, sid, "4", button=question["buttons"][3]["data"])
+    why = scored["replies"][-1]
+    assert why["text"].startswith("Vielen Dank! Was ist der wichtigste Grund")
+    assert [b["text"] for b in why["buttons"]] == ["Überspringen"]
+    skipped = chat(client, sid, "Überspringen", button=why["buttons"][0]["data"])
+    assert skipped["replies"][0]["text"] == "Kein Problem. Danke für Ihre Bewertung!"
+    survey = survey_of(session, customer_of(session, sid).id)
+    assert survey.score == 4 and survey.comment is None
+
+
+def test_a_reworded_question_is_asked_as_written_in_every_language(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    own = settings.model_copy(update={"survey_csat_question": "Did we sort it out? (1-5)"})
+    sid = "survey-own-words"
+    chat(client, sid, "Bonjour, où en est ma commande ? J'attends depuis longtemps.")
+    conversations.resolve_idle_bot_conversations(
+        session, idle_for=dt.timedelta(0), now=utcnow() + dt.timedelta(seconds=1)
+    )
+    assert surveys.dispatch(session, own).sent == 1
+    assert last_message(client, sid)["text"] == "Did we sort it out? (1-5)"
+
+
+def test_nps_is_asked_in_the_language_the_customer_last_wrote_in_else_their_locale(
+    session: Session, settings: Settings
+) -> None:
+    wrote, identity = web_customer(session, locale="en-GB")
+    make_conversation(session, wrote, identity, language="es")
+    french, _ = web_customer(session, locale="fr-BE")
+    unknown, _ = web_customer(session, locale="ja-JP")
+    for customer in (wrote, french, unknown):
+        make_survey(
+            session, customer, SurveyKind.nps, status=SurveyStatus.pending, due_at=utcnow(),
+            sent_at=None,
+        )  # fmt: skip
+    nps_only = settings.model_copy(update={"survey_csat_enabled": False, "survey_min_gap_days": 0})
+    assert surveys.dispatch(session, nps_only).sent == 3
+    asked = {
+        survey.customer_id: session.scalars(
+            select(Message.text).where(Message.conversation_id == survey.conversation_id)
+        ).one()
+        for survey in session.scalars(
+            select(SurveyResponse).where(SurveyResponse.kind == SurveyKind.nps)
+        )
+    }
+    assert asked[wrote.id].startswith("¿Qué probabilidad hay de que nos recomiende")
+    assert asked[french.id].startswith("Quelle est la probabilité que vous nous recommandiez")
+    assert asked[unknown.id] == settings.survey_nps_question
+
+
 def test_a_number_in_a_live_conversation_is_not_taken_for_a_score(
     client: TestClient, session: Session, settings: Settings
 ) -> None:

@@ -46,6 +46,7 @@ from crm.models import (
     SurveyResponse,
     SurveyStatus,
 )
+from crm.surveys import wording
 
 log = logging.getLogger(__name__)
 
@@ -233,12 +234,20 @@ def expire(session: Session, *, now: dt.datetime | None = None) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def question(kind: SurveyKind, settings: Settings) -> str:
-    return {
-        SurveyKind.csat: settings.survey_csat_question,
-        SurveyKind.nps: settings.survey_nps_question,
-        SurveyKind.ces: settings.survey_ces_question,
-    }[kind]
+def language(session: Session, customer_id: int, conversation: Conversation | None) -> str | None:
+    """The language to ask a customer in: the conversation's, else the one they last wrote
+    in, else their CRM locale's."""
+    if conversation is not None and conversation.language:
+        return conversation.language
+    latest = session.scalar(
+        select(Conversation.language)
+        .where(Conversation.customer_id == customer_id, Conversation.language.is_not(None))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if latest:
+        return latest
+    return wording.locale_language(session.get_one(Customer, customer_id).locale)
 
 
 def buttons(survey: SurveyResponse) -> list[dict[str, str]]:
@@ -317,18 +326,20 @@ def _ask(
     )
     if identity is None or not identity.reachable:
         return Skip.unreachable
+    asked_in = language(session, survey.customer_id, conversation)
     if conversation is None:
         # NPS has no conversation of its own: the question opens a closed one to hold it.
         conversation = closed_conversation(
             session, identity=identity, resolved_by=Sender.bot, at=now
         )
+        conversation.language = asked_in
         survey.conversation_id = conversation.id
     add_message(
         session,
         conversation=conversation,
         direction=Direction.outbound,
         sender=Sender.bot,
-        text=question(survey.kind, settings),
+        text=wording.wording(survey.kind, settings, asked_in),
         payload={
             "buttons": buttons(survey),
             "row_width": ROW_WIDTH[survey.kind],
