@@ -45,6 +45,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # n° 55821", "pedido 55821", "l'ordine 55821", "bestelling 55821", "zamówienie 55821")
     r"(?i:\b(?:order|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
     r"bestelnummer|ordernummer|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning|"
+    # (the abbreviations "Bestellnr. 55821", "Bestell-Nr.", "bestelnr", "Auftragsnr.")
+    r"bestell?(?=[\s-]*nr)|auftrags(?:nummer|nr)|"
     # (Danish and Norwegian "ordrenummer 44102", Czech "objednávku číslo 44102")
     r"ordre(?:nummer|nr)?|objedn[aá]v(?:k[aeuy]|ce))"
     r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|n(?=\.)))?"
@@ -55,6 +57,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"(?i:(?:заказ\w{0,2}|ה?הזמנה|注文(?:番号)?|订单(?:号)?|(?:ال)?طلب(?:ية)?)"
     # ("№" reaches the patterns as "No": the text is read in NFKC form)
     r"(?:\s*(?:no\.?|nr\.?|номер|מספר|رقم))?[\s:#-]*)(\d{3,12})(?!\d)",
+    # Turkish puts the number first: "60417 numaral\u0131 sipari\u015fim"
+    r"(?<![\dA-Za-z])(\d{5,10})(?=\s+(?i:numaral[ıi]\s+sipari[sş]))",
     # "#12345" (also before a letter of a script without spaces: "#62018はいつ")
     r"#\s?(\d{3,12})(?![\dA-Za-z])",
     # a bare number right after "where is" / "status of" / "any update on": "where is 57790?"

@@ -76,7 +76,16 @@ _PRAISE = re.compile(
     r"(muy )?(satisfech[oa]|encantad[oa])|(molto )?soddisfatt[oa]|bravissim[io]|"
     r"(zeer |heel |erg )?tevreden|(bardzo )?zadowolon[yaei]|polecam|(çok )?memnun(um| kaldım)?|"
     r"(muito )?satisfeit[oa]|adorei|(mycket )?nöjd|(riktigt |väldigt |jätte)bra (kund)?service|"
-    r"(velmi )?spokojen[áýé]?)(?!\w)"
+    r"(velmi )?spokojen[áýé]?|"
+    # the shop or its service praised, or a purchase to come ("Ottimo negozio, tornerò
+    # sicuramente", "Toller Service, das Paket war schon am nächsten Tag da!")
+    r"(toller|super|top|klasse|spitzen) ?service|(bestelle|kaufe|komme) (sehr )?gerne wieder|"
+    r"service (impeccable|au top|parfait)|je (vous )?recommande|"
+    r"me encant(ó|a)|(excelente|genial|estupend[oa]) (servicio|tienda|atención)|volveré a comprar|"
+    r"ottim[oa] (negozio|servizio|acquisto|esperienza)|torner(ò|o) (sicuramente|a comprare)|"
+    r"(top|super) (service|winkel)|aanrader|(świetn\w*|super) (obsług\w*|sklep)|"
+    r"(ótimo|excelente) (serviço|atendimento)|voltarei a comprar|"
+    r"(toppen|super)service)(?!\w)"
 )
 # A "but" or a "not" in any of these languages: the praise is not the point.
 _BUT_OR_NOT = re.compile(

@@ -111,6 +111,7 @@ _DISSATISFIED_ELSEWHERE = re.compile(
     # porter plainte", "złożę skargę"), like "I wish to make a formal complaint"
     r"beschwere (ich )?mich|(offizielle|formelle|förmliche) beschwerde|"
     r"beschwerde (einreichen|einlegen|erheben)|lege (ich )?(hiermit )?beschwerde ein|"
+    r"lege (ich )?(hiermit )?(förmlich|offiziell|formell) beschwerde|"
     r"(porter|porte|déposer|dépose|faire) (une )?(plainte|réclamation)|"
     r"(plainte|réclamation) (officielle|formelle)|"
     r"(presentar|presento|poner|pondré|voy a poner|interponer) (una )?(queja|reclamación)|"
@@ -173,9 +174,11 @@ _HUMAN_ELSEWHERE = re.compile(
     r"parlare con qualcuno|richiamatemi|"
     # es
     r"hablar con (un |una )?(agente|persona|humano|asesor|operador|alguien)|ll(á|a)menme|"
+    r"(me )?(puede|podr(í|i)a|pueden|podr(í|i)an) llamar( alguien)?|alguien (que )?me llame|"
     r"atender (un |una )?(persona|agente|humano|asesor)|persona (real|de verdad)|"
     # tr
     r"(müşteri )?temsilci(si|siyle|yle|ye)?( ile)? (görüşmek|konuşmak|bağla\w*)|"
+    r"yetkili(si|siyle|yle|ye|lerden biri(yle)?)?( biri(yle)?)?( ile)? (görüşmek|konuşmak)|"
     r"insanla (görüşmek|konuşmak)|beni arayın|biri(si)? (beni )?arayabilir mi|"
     r"botla (konuşmak|görüşmek) istemiyorum|"
     # pt
@@ -212,7 +215,11 @@ _SARCASM_OPENERS = re.compile(
     r"(i'?m |i am )?(absolutely |just )?loving( the| how)?|thanks (so{2,}|ever so) much|"
     r"thank you (so{2,}|ever so) much|pleasantly surprised|genius|how convenient|"
     r"very (generous|exclusive|festive|convenient|thoughtful|efficient|professional)|fun times|"
-    r"not to be dramatic|impeccable|nice touch|lovely touch)\b"
+    r"not to be dramatic|impeccable|nice touch|lovely touch|"
+    r"complimenti|bravissimi|félicitations|enhorabuena|gefeliciteerd|gratulacje|tebrikler|"
+    r"parabéns|grattis|super gemacht|(vraiment|davvero|muy|echt|naprawdę|"
+    r"realmente|verkligen) (efficaces?|efficienti|eficientes?|effici(ë|e)nt|efektywn\w*|"
+    r"effektiva?))\b"
     r"|[🙃👏]"
 )
 _TROUBLE = re.compile(
@@ -241,7 +248,13 @@ _THANKS_FOR_NOTHING = re.compile(
 _STRESSED_THANKS = re.compile(r"(?i:thanks|thank you) SO much")
 _ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
 # Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
-_SCARE_QUOTES = re.compile(r"(?i)(your|the|so-called|new|for) [\"“'‘][^\"”'’]{2,40}[\"”'’]")
+_SCARE_QUOTES = re.compile(
+    r"(?i)\b(your|the|so-called|new|for|"
+    # (the same before a noun in the customers' languages: "per una spedizione 'rapida'")
+    r"ihre?|eure?|eine?|sogenannte|votre|vos|une?|soi-disant|su|una?|vostr[oa]|cosiddett[oa]|"
+    r"uw|jullie|zogenaamde|een|wasz[aey]?|tak zwan\w*|sua|seu|er|ert|så kallade|sözde)"
+    r"( \w+)? [\"“'‘][^\"”'’]{2,40}[\"”'’]"
+)
 # Impatience and serious trouble: the customer is at the end of their patience, or the
 # problem is one a bot must not handle alone (fraud, a hacked account, danger).
 _IMPATIENCE = re.compile(
@@ -261,6 +274,9 @@ _IMPATIENCE = re.compile(
     r"(two|three|four|five|several|multiple|\d+) (e-?mails|messages|calls|chats|tickets)"
     r"( from \S+)?(,| and| but)* (still )?(no|zero|0|not a single|nobody|no one)\b|"
     r"done waiting|last chance|final warning|"
+    r"is it (really )?(too much|so hard|that hard|asking too much) to|"
+    r"(second|third|fourth|fifth|2nd|3rd|4th|5th)( \w+){1,3} in a row|"
+    r"(nobody|no one|no-one) (even )?(bothered|thought|cared|took the time) to|"
     # contact repeated or ignored: "wrote to you twice", "my last two emails", "third chat"
     r"(wrote|written|emailed|e-?mailed|messaged|asked|called|rang|phoned|chased|contacted|"
     r"unsubscribed)( to)?( you| your \w+| support| customer service| \S+@\S+)?"
@@ -318,7 +334,8 @@ _IMPATIENCE = re.compile(
     r"niemand (antwortet|meldet sich|reagiert|geht ran|ruft zur(ü|ue)ck)|"
     r"personne ne (me )?(r(é|e)pond|rappelle)|nadie (me )?(responde|contesta)|"
     r"nessuno (mi )?(risponde|richiama)|niemand (reageert|antwoordt|neemt op)|"
-    r"nikt (mi )?nie (odpowiada|odbiera|oddzwania)|kimse (cevap vermiyor|açmıyor)|"
+    r"nikt (mi )?nie (odpowiada|odbiera|oddzwania|odpisuje|odpisał)|"
+    r"kimse (cevap vermiyor|açmıyor)|niemand schreibt zur(ü|ue)ck|"
     r"ningu(é|e)m (me )?(responde|atende)|"
     r"(if|unless)\b[^.?!\n]{0,40}\b(not|no|\w+n'?t)\b[^.?!\n]{0,30}\b(by|before|until) "
     r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|"
@@ -383,6 +400,9 @@ _MISUSE = re.compile(
     r"didn'?t|did not) recogni[sz]e|"
     r"unknown (charge|payment|transaction|debit|purchase)|"
     r"never (ordered|bought|purchased) anything|never authori[sz]ed|"
+    r"(charge|charged|debit|debited|payment|transaction)\b[^?!]{0,80}\b(but )?(i|we) "
+    r"(haven'?t|have not|didn'?t|did not) (bought|buy|ordered|order|purchased|purchase) "
+    r"anything|"
     r"i did(n'?t| not) (place|authori[sz]e) (it|this|that|them|these|those|any)|"
     r"i did(n'?t| not) do (it|this|that)\b|"
     r"(i|we) (didn'?t|did not|never) (make|made|place|placed|request|requested|"
@@ -419,11 +439,13 @@ _MISUSE = re.compile(
     r"die ich (nie|nicht|gar nicht) (gemacht|aufgegeben|veranlasst)|"
     r"obwohl ich (gar |doch |überhaupt )?nichts bestellt|"
     r"(jemand|some(one|body)) (hat|has) (mein|my) (passwort|password)|"
-    r"n'ai jamais (commandé|autorisé)|n'ai pas (autorisé|effectué)|"
+    r"n'ai jamais (commandé|autorisé|passée?|effectuée?)|n'ai pas (autorisé|effectué)|"
     r"no (he|hice|había) (hecho|autorizado)|nunca (he )?(pedido|autorizado)|"
     r"non ho mai (fatto|ordinato|autorizzato)|(niks|niets|nooit) besteld|"
     r"que eu não fiz|não reconheço|no reconozco|ne reconnais pas|erkenne (ich )?nicht|"
-    r"(die|dat) ik niet herken|nie rozpoznaję|tanımıyorum|känner inte igen|"
+    r"(die|dat) ik niet herken|herken( \w+){1,3} (helemaal |echt )?niet|"
+    r"(met|via|op) mijn (account|kaart|creditcard|rekening)( \w+){0,2} besteld|"
+    r"nie rozpoznaję|tanımıyorum|känner inte igen|"
     r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon)\b[^.?!]{0,50}"
     r"\b(usou|usado|utilisé|entrato|entrado|eingeloggt|zugegriffen|ingelogd|włamał\w*|"
     r"benutzt|verwendet|gebruikt|usato|utilizzato|utilizó|użył\w*|använt|brugt|"

@@ -46,6 +46,13 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("siparişim 55821 nerede", [("order", "55821", "55821")]),
         ("hvornår kommer min pakke? Ordrenummer 44102", [("order", "44102", "44102")]),
         ("Chtěl bych zrušit objednávku číslo 44102.", [("order", "44102", "44102")]),
+        # and their abbreviations
+        ("die Lieferadresse für Bestellnr. 55821 ändern", [("order", "55821", "55821")]),
+        ("Bestell-Nr.: 55821", [("order", "55821", "55821")]),
+        ("bestelnr 55821 graag annuleren", [("order", "55821", "55821")]),
+        ("Auftragsnr. 55821", [("order", "55821", "55821")]),
+        ("60417 numaralı siparişim nerede?", [("order", "60417", "60417")]),
+        ("ich möchte bestellen, 12 Stück", []),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
         # and in scripts other than the Latin one, Japanese and Chinese without spaces
         ("Здравствуйте, где мой заказ 58841?", [("order", "58841", "58841")]),

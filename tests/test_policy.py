@@ -669,3 +669,29 @@ def test_a_complaint_the_complaint_head_rules_out_is_not_sure() -> None:
         unsure("how much is delivery to austria", "complaint", 0.39, -0.09, 0.2),
     ):
         assert decided(case).action is Action.escalate, case
+
+
+def test_charges_not_made_calls_back_quoted_promises_and_understatement_are_read() -> None:
+    cases = {
+        "There's a debit of 59,90 € from you but we haven't ordered anything": "serious",
+        "On m'a débité 80 € pour une commande que je n'ai jamais passée": "serious",
+        "Iemand heeft via mijn account besteld": "serious",
+        "Ik herken deze betaling echt niet": "serious",
+        "¿Me podría llamar alguien mañana?": "wants_human",
+        "Yetkili biriyle görüşmek istiyorum": "wants_human",
+        "Dwa tygodnie czekam i nikt nie odpisuje": "impatience",
+        "Hiermit lege ich offiziell Beschwerde gegen Ihre Rechnung ein.": "formal_complaint",
+        "Is it so hard to pack a glass properly?": "impatience",
+        "Second parcel in a row that arrived open.": "impatience",
+        "Nobody bothered to tell me the order was split.": "impatience",
+        "Bravissimi, dieci giorni per una consegna 'express'.": "sarcasm",
+        "Félicitations, votre livraison 'express' a pris deux semaines.": "sarcasm",
+    }
+    for text, cue in cases.items():
+        assert getattr(read_tone(text), cue), text
+    for calm in (
+        "I haven't ordered anything yet, how much is shipping to Austria?",
+        "Ik herken mijn bestelling aan het nummer, toch?",
+        "Gibt es für eine 'Express'-Lieferung einen Aufpreis?",
+    ):
+        assert not read_tone(calm).cues, calm

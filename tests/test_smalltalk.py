@@ -57,6 +57,9 @@ def test_a_goodbye_in_german_is_answered_as_one_not_escalated(client: TestClient
         "bravo pour la qualité, très contente de mon manteau",
         "Großes Lob an Ihr Team, die Reklamation ging super schnell!",
         "Riktigt bra kundservice, tack!",
+        "Ottima esperienza, tornerò a comprare",
+        "Top Service, bestelle gerne wieder!",
+        "¡Me encanta mi nueva lámpara!",
     ],
 )
 def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
@@ -72,6 +75,8 @@ def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
         "pas content du tout",
         "Sind Sie mit dem Versand zufrieden?",
         "Very happy with the order",  # (English: the models read it)
+        "Toller Service, das Paket ist immer noch nicht da",
+        "Super Service?",
         "",
     ],
 )
