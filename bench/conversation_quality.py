@@ -29,18 +29,22 @@ import json
 import re
 import tempfile
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
+from babel.dates import format_date
+from babel.numbers import format_currency
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from bot.engine import Engine
 from bot.factory import build_engine
 from bot.policy.escalation import Action, decide
+from bot.replying import ENGLISH_LOCALE
 from careloop.config import Settings
 from crm.db import create_db_engine, create_session_factory
 from crm.models import Customer, Order, OrderStatus
@@ -103,11 +107,15 @@ def load_shop(session: Session, path: Path) -> None:
 
 
 def revealed(
-    shop: dict[str, Any], reply: str, statuses: dict[str, set[str]] | None = None
+    shop: dict[str, Any],
+    reply: str,
+    statuses: dict[str, set[str]] | None = None,
+    locales: Sequence[str] = (ENGLISH_LOCALE,),
 ) -> set[str]:
     """The orders whose details one reply shows: its tracking number, or its number together
-    with its date, total, status word (in English or, ``statuses``, in any language the
-    bot answers in) or address (an address alone may be shared)."""
+    with its date, total (as written in ISO form or in any of ``locales``), status word (in
+    English or, ``statuses``, in any language the bot answers in) or address (an address
+    alone may be shared)."""
     shown = set()
     for o in shop["orders"]:
         ref = str(o["external_id"])
@@ -116,10 +124,14 @@ def revealed(
             continue
         if ref not in reply:
             continue
-        marks = [
-            str(dt.datetime.fromisoformat(str(o["ordered_at"])).date()),
-            f"{Decimal(str(o['total_amount'])):.2f} {o.get('currency', 'EUR')}",
-        ]
+        day = dt.datetime.fromisoformat(str(o["ordered_at"])).date()
+        total, currency = Decimal(str(o["total_amount"])), o.get("currency", "EUR")
+        marks = [str(day), f"{total:.2f} {currency}"]
+        for locale in locales:
+            marks += [
+                format_date(day, "medium", locale=locale),
+                format_currency(total, currency, locale=locale),
+            ]
         if o.get("shipping_address"):
             marks.append(str(o["shipping_address"]))
         words = {o["status"], *(statuses or {}).get(o["status"], ())}
@@ -247,6 +259,7 @@ def run_dialogues(
     for translation in bot.responses.translations.values():
         for status, word in translation.words.items():
             statuses.setdefault(status, set()).add(word)
+    locales = (ENGLISH_LOCALE, *bot.responses.translations)
     found = leaks = expected_reveals = 0
     failures: list[dict[str, Any]] = []
     for i, d in enumerate(dialogues):
@@ -254,7 +267,7 @@ def run_dialogues(
         for turn in d["turns"]:
             body = client.post(URL, json={"session_id": f"dlg-{i}", "text": str(turn)}).json()
             replies += [r["text"] for r in body.get("replies", [])]
-        shown = set().union(*(revealed(shop, reply, statuses) for reply in replies))
+        shown = set().union(*(revealed(shop, reply, statuses, locales) for reply in replies))
         want = d["expect"].get("reveals")
         want = str(want) if want is not None else None
         leaked = shown - ({want} if want else set())

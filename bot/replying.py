@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from babel.dates import format_date
+from babel.numbers import format_currency
 from sqlalchemy.orm import Session
 
 from bot.channels import Channel
@@ -33,20 +35,28 @@ def tracking_url(order: Order, urls: Mapping[str, str]) -> str | None:
     return template.replace("{number}", number) if template else None
 
 
-def order_context(order: Order, urls: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What a reply may show of an order (only ever for its verified owner)."""
+# English replies write dates and amounts as in Britain and Ireland ("2 Dec 2026",
+# "€34.00"): the shop sells across Europe.
+ENGLISH_LOCALE = "en_GB"
+
+
+def order_context(
+    order: Order, urls: Mapping[str, str] | None = None, locale: str = ENGLISH_LOCALE
+) -> dict[str, Any]:
+    """What a reply may show of an order (only ever for its verified owner), its date and
+    amount written as readers of ``locale`` (a language code, e.g. "de") write them: "02.12.2026",
+    "34,00 €"."""
+    delivery = order.estimated_delivery
     return {
         "tracking_url": tracking_url(order, urls or {}),
         "ref": orders.order_ref(order),
         "status": order.status.value,
-        "date": order.ordered_at.date().isoformat(),
-        "total": f"{order.total_amount} {order.currency}",
+        "date": format_date(order.ordered_at.date(), "medium", locale=locale),
+        "total": format_currency(order.total_amount, order.currency, locale=locale),
         "items": order.items_count,
         "carrier": order.carrier,
         "tracking_number": order.tracking_number,
-        "estimated_delivery": order.estimated_delivery.isoformat()
-        if order.estimated_delivery
-        else None,
+        "estimated_delivery": format_date(delivery, "medium", locale=locale) if delivery else None,
         "address": order.shipping_address,
     }
 
@@ -102,6 +112,10 @@ class Replier:
         the language of the ``conversation``, or else the customer's locale (``lang``)."""
         shown: object
         urls = self.tracking_urls
+        lang = (conversation and conversation.language) or language_of_locale(customer.locale)
+        # (dates and amounts as the reply's language writes them; English where the book
+        # answers in English)
+        locale = lang if lang in self.responses.translations else ENGLISH_LOCALE
         if order is True:
             customer_id = customer.id
 
@@ -110,17 +124,17 @@ class Replier:
                 # changes go out with the reply, in one UPDATE.)
                 with session.no_autoflush:
                     found = orders.latest_order(session, customer_id=customer_id)
-                return order_context(found, urls) if found is not None else None
+                return order_context(found, urls, locale) if found is not None else None
 
             shown = _Lazy(latest)
         else:
-            shown = order_context(order, urls) if isinstance(order, Order) else None
+            shown = order_context(order, urls, locale) if isinstance(order, Order) else None
         return {
             "customer": {"first_name": customer.first_name, "name": customer.display_name},
             "order": shown,
             "wait": None,
             "opted_out": customer.opted_out_at is not None,
-            "lang": (conversation and conversation.language) or language_of_locale(customer.locale),
+            "lang": lang,
         }
 
     def render(self, context: dict[str, Any], *keys: str | None) -> list[Reply]:

@@ -1012,7 +1012,7 @@ def test_a_charge_looked_up_while_waiting_for_a_person_shows_what_the_order_came
     first = chat(client, visitor, "I was charged twice, this is ridiculous!!!")
     assert first[0]["conversation"]["status"] == "waiting"
     shown = chat(client, visitor, "O0001234 anna.schmidt@example.de")
-    assert "came to 49.90 EUR" in said(shown) and "payment provider" in said(shown)
+    assert "came to €49.90" in said(shown) and "payment provider" in said(shown)
     assert "JJD0001234" not in said(shown) and "would you like" not in said(shown).lower()
     named = chat(client, "charged-named", "I was charged twice for O0001234, ridiculous!!!")
     assert named[0]["conversation"]["status"] == "waiting" and reveals_nothing(named)

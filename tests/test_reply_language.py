@@ -226,6 +226,13 @@ def test_a_cancellation_in_the_customers_language_from_first_message_to_done(
     # the email alone names no language: the conversation keeps its own
     offer = chat(client, visitor, "jonas.becker@example.de")
     assert confirms in said(offer) and "O0002380" in said(offer)
+    # the order's date and amount as the language writes them
+    written = {
+        "de": ("02.12.2026", "49,90"),
+        "es": ("2 dic 2026", "49,90"),
+        "pl": ("2 gru 2026", "49,90"),
+    }
+    assert all(part in said(offer) for part in written[language]), said(offer)
     yes, _no = buttons(offer)
     requested = said(chat(client, visitor, yes))  # the button, pressed, is understood
     assert requested.startswith(done) and "O0002380" in requested
