@@ -84,7 +84,9 @@ _FORMAL = re.compile(
     r"escalate (this|my complaint)|complaint (against|about) (you|your)|"
     r"express(ing)? my (disappointment|"
     r"dissatisfaction|frustration)|i (expect|demand|want) (compensation|an apology)|"
-    r"not good enough|"
+    r"not good enough|not impressed|not (happy|pleased|satisfied|amused) at all|"
+    r"expected (much |a lot |far )?(more|better) (from|of) (a shop|a company|a store|you|"
+    r"your (shop|company|store|brand))|"
     r"(that'?s|this is|it'?s) (really |just |simply |absolutely |totally |so )?not (ok|okay)"
     r"(?! (to|if|for)\b))"
 )
@@ -216,6 +218,8 @@ _SARCASM_OPENERS = re.compile(
     r"thank you (so{2,}|ever so) much|pleasantly surprised|genius|how convenient|"
     r"very (generous|exclusive|festive|convenient|thoughtful|efficient|professional)|fun times|"
     r"not to be dramatic|impeccable|nice touch|lovely touch|"
+    r"well,? (that'?s|this is) (just |simply )?(lovely|great|brilliant|perfect|fantastic|"
+    r"wonderful|marvell?ous)|"
     r"complimenti|bravissimi|félicitations|enhorabuena|gefeliciteerd|gratulacje|tebrikler|"
     r"parabéns|grattis|super gemacht|(vraiment|davvero|muy|echt|naprawdę|"
     r"realmente|verkligen) (efficaces?|efficienti|eficientes?|effici(ë|e)nt|efektywn\w*|"
@@ -241,6 +245,7 @@ _THANKS_FOR_NOTHING = re.compile(
     r"(?i)\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
     r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? (really|for)|"
     # the same in the languages of a European shop's customers
+    r"(so |very )?low on your (list|priorit\w+)|bottom of your (list|priorit\w+)|"
     r"(danke|merci|gracias|grazie|bedankt|dzięki|dziękuję|obrigad[oa]|tack|teşekkürler) "
     r"(für|pour|por|per|voor|za|för) (nichts|rien|nada|niente|nulla|niets|nic|ingenting)"
 )
@@ -249,7 +254,7 @@ _STRESSED_THANKS = re.compile(r"(?i:thanks|thank you) SO much")
 _ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
 # Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
 _SCARE_QUOTES = re.compile(
-    r"(?i)\b(your|the|so-called|new|for|"
+    r"(?i)\b(your|the|so-called|new|for|in|"
     # (the same before a noun in the customers' languages: "per una spedizione 'rapida'")
     r"ihre?|eure?|eine?|sogenannte|votre|vos|une?|soi-disant|su|una?|vostr[oa]|cosiddett[oa]|"
     r"uw|jullie|zogenaamde|een|wasz[aey]?|tak zwan\w*|sua|seu|er|ert|så kallade|sözde)"
@@ -269,7 +274,8 @@ _IMPATIENCE = re.compile(
     r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?|"
     r"(asked|written|emailed|called|messaged|phoned|told you|complained)( you| about it)? "
     r"(two|three|four|five|six|several|many|multiple|\d+) times|"
-    r"yeter artık|j'en ai assez|estoy (hart[oa]|cansad[oa])|sono stuf[oa]|ik ben het zat|"
+    r"yeter artık|artık yeter|j'en ai assez|estoy (hart[oa]|cansad[oa])|sono stuf[oa]|"
+    r"ik ben het zat|"
     r"ik heb er genoeg van|mam (tego )?dość|chega!|nu räcker det|jetzt reicht'?s|"
     r"(two|three|four|five|several|multiple|\d+) (e-?mails|messages|calls|chats|tickets)"
     r"( from \S+)?(,| and| but)* (still )?(no|zero|0|not a single|nobody|no one)\b|"
@@ -317,6 +323,14 @@ _IMPATIENCE = re.compile(
     r"(scritto|chiamato) (due|tre|quattro|più) volte|(gemaild|gebeld|geschreven) (twee|drie|"
     r"vier|meerdere) keer|(twee|drie|vier|meerdere) keer (gemaild|gebeld|geschreven|afgemeld)|"
     r"sabrım (kalmadı|taştı|tükendi)|prutswerk|"
+    r"(zweimal|dreimal|viermal|mehrmals|mehrfach|x-mal) (vertröstet|vertagt|hingehalten)|"
+    # still no money back or answer (Turkish "hala param...", "immer noch kein Geld")
+    r"hala (param|paramı|iadem|iade|cevap|yanıt)\w* (yatmadı|gelmedi|yok|alamadım)|"
+    r"immer noch (kein(e|en)? (geld|antwort|erstattung|rückerstattung)|nichts zur(ü|ue)ck)|"
+    r"toujours pas (de réponse|de remboursement|été remboursée?)|sigo sin (respuesta|"
+    r"reembolso|mi dinero)|ancora nessun (rimborso|riscontro)|nog steeds geen (geld|antwoord|"
+    r"terugbetaling)|nadal (brak|nie ma) (zwrotu|pieniędzy|odpowiedzi)|"
+    r"ainda sem (reembolso|resposta|dinheiro)|fortfarande inga pengar|"
     r"derni(è|e)re fois que je (demande|(é|e)cris)|"
     r"inakzeptabel|unversch(ä|ae)mt\w*|frechheit|zumutung|skandal(ö|oe)s|"
     r"inacceptable|scandaleu(x|se)|honteu(x|se)|inaceptable|vergonzos[oa]|indignante|"
@@ -340,6 +354,26 @@ _IMPATIENCE = re.compile(
     r"(if|unless)\b[^.?!\n]{0,40}\b(not|no|\w+n'?t)\b[^.?!\n]{0,30}\b(by|before|until) "
     r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|"
     r"next week))\b"
+)
+# A gift for a day that mattered, missed: a funeral, a wedding, a christening, and the
+# parcel never came or came too late. It counts as an impatience cue.
+_OCCASION = (
+    r"\b(funeral|wedding|christening|communion|memorial|beerdigung|trauerfeier|hochzeit|taufe|"
+    r"enterrement|obsèques|funérailles|mariage|baptême|boda|bautizo|comunión|entierro|"
+    r"funerale|matrimonio|battesimo|comunione|begrafenis|uitvaart|bruiloft|pogrzeb\w*|"
+    r"ślub\w*|chrzest\w*|cenaze\w*|düğün\w*|begravning\w*|bröllop\w*|enterro|casamento|"
+    r"batizado)\b"
+)
+_MISSED = (
+    r"(never (came|arrived|showed up|turned up)|(hasn'?t|has not|didn'?t|did not) (shown up|"
+    r"arrived|come|turned up)|(came|arrived|delivered) too late|nie angekommen|"
+    r"nicht (angekommen|gekommen)|zu spät|"
+    r"jamais (arrivée?|reçue?)|trop tard|nunca llegó|no (ha )?llegado|demasiado tarde|"
+    r"mai arrivat[oa]|troppo tardi|niet aangekomen|te laat|nie dotarł\w*|za późno|gelmedi|"
+    r"çok geç|kom aldrig|för sent|nunca chegou|tarde demais)"
+)
+_MISSED_OCCASION = re.compile(
+    rf"(?is){_OCCASION}.{{0,120}}?\b{_MISSED}|\b{_MISSED}\b.{{0,120}}?{_OCCASION}"
 )
 _ALONE_NOW = re.compile(r"(?i)[.!?]\s+(right )?(now|today|immediately)\s*[.!]+")
 # A deadline stressed in capitals ("Refund it TODAY please"), not in a question ("DHL says
@@ -368,7 +402,7 @@ _HAZARD = re.compile(
     r"burning |boiling )?hot|gets (so|too|really|very|extremely|burning|boiling) hot|"
     r"(so|too) hot (that|to|you|i|it)|hot to (the )?touch|puffed up|bulg(es|ing)|"
     r"swell(ed|ing)? up|hives|skin rash|health (risk|hazard)|unsafe|not safe|toxic|"
-    r"(fell|crashed|came) (down|off the wall)|"
+    r"(fell|crashed|came crashing) (down|off the wall)|came off the wall|"
     r"fell (on|off) (his|her|their|my|our) (back|head|face|bottom)|bruised|strangl\w*|"
     r"in (his|her|their) mouth|"
     r"mou?ld\b[^.?!]{0,60}\b(asthma|health|baby|babies|allerg\w*|sick|ill)|"
@@ -381,7 +415,10 @@ _HAZARD = re.compile(
     r"(s'est|se ha|si è|hat sich|heeft zich|skaleczył\w*|skar sig) (coupée?|cortado|cortada|"
     r"tagliat[oa]|geschnitten|gesneden|w rękę|i handen)|"
     r"(elim|parmağım) yand[ıi]|verbrannt|verbrand|poparzy\w*|"
-    r"(hat|habe|hab) (sich|mich)( \w+){0,4} (geschnitten|verletzt)|"
+    r"(hat|habe|hab) (sich|mich)( \w+){0,8} (geschnitten|verletzt)|"
+    r"mi sono (tagliat[oa]|ferit[oa]|bruciat[oa])|me he (cortado|quemado)|"
+    r"je me suis (coupée?|brûlée?|blessée?)|ik heb me (gesneden|gebrand)|"
+    r"(jag )?skar mig|kendimi kestim|(eu )?me cortei|cortei-me|"
     r"(dans la|en la|in (den|de)|na|in) (bouche|boca|mund|mond|bocca)\b)\b"
 )
 # Fraud, an account or card used by someone else, phishing, harassment and personal data
@@ -451,6 +488,8 @@ _MISUSE = re.compile(
     r"benutzt|verwendet|gebruikt|usato|utilizzato|utilizó|użył\w*|använt|brugt|"
     r"zalogował\w*|connecté|accedido|acessou|loggat in)|"
     r"gehackt|piraté|hackead[oa]|hackerat[oa]|zhakowan\w*|"
+    r"(die|dat) ik niet (heb )?aangevraagd|(die|dat) niet van mij (is|zijn)|"
+    r"die ich nicht angefordert|que je n'ai pas demandée?s?|"
     r"(das|es) war (ich )?nicht ich|ce n'(é|e)tait pas moi|no fui yo|non (sono stat[oa]|ero) io|"
     r"dat was ik niet|to nie (ja|by(ł|l)(am|em) ja)|não fui eu|det var (inte|ikke) (jag|mig)|"
     r"(abbuchung|lastschrift)\w*[^.?!]{0,40}\b(nicht kenne|unbekannt)|"
@@ -570,6 +609,8 @@ def read_tone(text: str) -> Tone:
     impatient = {m.group(0).casefold() for p in (_IMPATIENCE, _DEMANDS) for m in p.finditer(text)}
     if _ALONE_NOW.search(text):
         impatient.add("now.")  # ("Take me off your list. Now.")
+    if _MISSED_OCCASION.search(text):
+        impatient.add("missed occasion")
     if not shouting:  # (in a shouted message every word is in capitals)
         impatient.update(m.group(0).casefold() for m in _CAPS_DEADLINE.finditer(text))
     impatience = bool(impatient)

@@ -1016,7 +1016,7 @@ def test_a_charge_looked_up_while_waiting_for_a_person_shows_what_the_order_came
     assert "JJD0001234" not in said(shown) and "would you like" not in said(shown).lower()
     named = chat(client, "charged-named", "I was charged twice for O0001234, ridiculous!!!")
     assert named[0]["conversation"]["status"] == "waiting" and reveals_nothing(named)
-    assert "came to 49.90 EUR" in said(chat(client, "charged-named", "10115"))
+    assert "came to €49.90" in said(chat(client, "charged-named", "10115"))
 
 
 @pytest.mark.usefixtures("shop")
@@ -1210,6 +1210,23 @@ def test_the_shops_frequent_questions_answer_the_ways_customers_ask(client: Test
     ):
         got = chat(client, f"faq-shipping-{n}", question)
         assert answer in said(got) and "order number" not in said(got), question
+
+
+def test_a_message_in_the_shops_name_asking_for_card_details_gets_the_safety_answer(
+    client: TestClient,
+) -> None:
+    """ "Is that really you?" about an email asking for card details got the payment
+    answer; customers ask whether a message in the shop's name is real."""
+    for n, question in enumerate(
+        [
+            "Got an email from service@shop-verify-account.com asking me to confirm my card "
+            "details. Is that really you?",
+            "I got an SMS to pay a customs fee by link, is that you?",
+        ]
+    ):
+        got = said(chat(client, f"faq-phishing-{n}", question))
+        assert "We never ask for your password, your card details" in got, question
+        assert "help@shop.example" in got
 
 
 def test_a_follow_up_on_an_answer_gets_that_answer_again(client: TestClient) -> None:

@@ -695,3 +695,27 @@ def test_charges_not_made_calls_back_quoted_promises_and_understatement_are_read
         "Gibt es für eine 'Express'-Lieferung einen Aufpreis?",
     ):
         assert not read_tone(calm).cues, calm
+
+
+def test_more_understatement_sarcasm_injuries_and_missed_occasions_are_read() -> None:
+    cases = {
+        "Not impressed. Not impressed at all.": "formal_complaint",
+        "I expected more from a shop that charges these prices.": "formal_complaint",
+        "Glad to see my refund is so low on your list of priorities.": "sarcasm",
+        "Well, that's just great. The 'premium' towels shed everywhere.": "sarcasm",
+        "Mi sono tagliato con il bordo della lampada.": "serious",
+        "Meine Tochter hat sich beim Auspacken an der Scherbe in die Hand geschnitten.": "serious",
+        "Ik krijg reset-mails die ik niet heb aangevraagd.": "serious",
+        "Dreimal vertröstet, nichts passiert.": "impatience",
+        "İadem 2 hafta önce yapıldı, hala param yatmadı.": "impatience",
+        "The flowers for my father's funeral never arrived.": "impatience",
+        "Das Geschenk kam zu spät, die Hochzeit war gestern.": "impatience",
+    }
+    for text, cue in cases.items():
+        assert getattr(read_tone(text), cue), text
+    for calm in (
+        "Will it arrive before the wedding on Saturday?",
+        "Your driver waited while I came down the stairs, please thank him!",
+        "Is it too late to add a gift card for a wedding?",
+    ):
+        assert not read_tone(calm).cues, calm
