@@ -211,8 +211,9 @@ class SurveyAnswers:
         label = inbound.text
         if inbound.button is not None:
             pressed = surveys.parse_button(inbound.button)
+            language = self._language(session, survey) if survey is not None else None
             label = (
-                wording("skip", self.settings, conversation.language)
+                wording("skip", self.settings, language)
                 if pressed and pressed[1] == surveys.SKIP
                 else (pressed[1] if pressed else label)
             )
