@@ -25,7 +25,8 @@ import unicodedata
 # An order in the customers' languages (de, fr, es, it, pl, nl, tr, cs, sv, pt)
 _ORDER = (
     r"(bestellung|lieferung|commande|colis|pedido|paquete|ordine|pacco|zamówieni\w*|"
-    r"paczk\w*|bestelling|pakket|sipariş\w*|kargo\w*|objednávk\w*|zásilk\w*|beställning\w*|"
+    r"paczk\w*|bestelling|pakket|sipariş\w*|siparis\w*|kargo\w*|objednávk\w*|zásilk\w*|"
+    r"beställning\w*|"
     r"paket\w*|encomenda|pacote)"
 )
 # The requests it finds, as the intent model's labels; cancel, return and a new address are
@@ -89,6 +90,10 @@ _REQUESTS: dict[str, re.Pattern[str]] = {
         rf"gdzie jest|kiedy (dotrze|przyjdzie)|waar (is|blijft)|nerede|kde je|var är|"
         rf"onde está|quand (arrive|va arriver))\b[^.?!]{{0,40}}\b{_ORDER}"
         rf"|\b{_ORDER}\b[^.?!]{{0,40}}\b(nerede|gdzie|wo|où|dónde)\b"
+        # the status of an order ("siparişimin durumunu", "Status meiner Bestellung",
+        # "l'état de ma commande", "stato del mio ordine", "status zamówienia")
+        rf"|\b{_ORDER}\b[^.?!]{{0,20}}\b(durum\w*|status\w*|stan(ie)?)\b"
+        rf"|\b(status|stand|statut|état|estado|stato|stan|durum\w*)\b[^.?!]{{0,25}}\b{_ORDER}"
     ),
     # a delivery that went wrong: damaged, the wrong item, never there, empty, held in
     # customs ("Paczka przyszła uszkodzona", "Laut DHL zugestellt, aber nicht da")

@@ -97,7 +97,7 @@ _FORMAL = re.compile(
 _DISSATISFIED_ELSEWHERE = re.compile(
     r"(?i)\b("
     r"ich bin (so |sehr |wirklich |echt |total |mega )?(enttäuscht|unzufrieden|verärgert|sauer|"
-    r"wütend)|"
+    r"wütend|stinksauer|stocksauer)|"
     r"je suis (très |vraiment |tellement |trop )?(déçue?|mécontente?|furieuse?|en colère)|"
     r"estoy (muy |realmente |tan )?(decepcionad[oa]|enfadad[oa]|molest[oa]|indignad[oa]|"
     r"insatisfech[oa]|furios[oa])|"
@@ -136,6 +136,7 @@ _HUMAN = re.compile(
     r"(agent|human|person|representative|operator|someone)( please| pls|,? it'?s urgent)|"
     r"(someone|somebody|anyone) (from your team |from your company |there )?"
     r"(contact|call|email|ring|get back to) me|(contact|call|email) me back|"
+    r"(?<!are you a )(?<!are you an )(?<!r u a )(?<!am i talking to a )"
     r"(human|real person|live agent|live person|live chat|real human)( please| pls| now)?\b|"
     r"(call|ring|phone) me( back)?|(can|could) (someone|somebody|you) (call|ring|phone)|"
     r"(phone )?call from (your|a|one of your) (staff|team|agent|colleague|person|human)|"
@@ -156,18 +157,20 @@ _HUMAN_ELSEWHERE = re.compile(
     r"(mit )?(einem |einer |jemandem )?(menschen?|mitarbeiter(in)?|echten person|berater(in)?|"
     r"kundenberater(in)?|ansprechpartner(in)?|sachbearbeiter(in)?) (sprechen|reden|bitte)|"
     r"mensch bitte|kein(en)? (bot|roboter|chatbot)|r(ü|ue)ckruf|"
+    r"(ein|eine) (mensch|mitarbeiter(in)?)( \w+){0,3} meldet|"
     r"rufen sie mich( bitte)? (an|zur(ü|ue)ck)|"
     r"(kann|könnte|koennte) (mich )?(bitte )?jemand( von (euch|ihnen))? (mich )?(bitte )?"
     r"(anrufen|zur(ü|ue)ckrufen)|"
     # fr
-    r"parler (à|a|avec) (un |une |le |la )?(humain|personne|conseill(er|ère)|agent|"
+    r"(parler|échanger|discuter) (à|a|avec) (un |une |le |la )?(humain|personne|"
+    r"conseill(er|ère)|agent|"
     r"op(é|e)rat(eur|rice)|service client|vraie personne|quelqu'un|quelqu’un)|"
     r"pas (un |de |à un |a un )?(robot|bot)|rappelez[- ]moi|me faire rappeler|"
     # nl
     r"(iemand|een medewerker|medewerker|een mens|een persoon)( van (de |jullie )?"
     r"klantenservice)? (spreken|bellen)|geen (bot|robot)|bel(t)? me (terug|op)|"
     r"met (een |iemand |een echte )?(mens|medewerker|persoon) (praten|spreken)|"
-    r"iemand( van (de |jullie )?klantenservice)? aan de lijn|"
+    r"iemand( van (de |jullie )?klantenservice| van jullie)? aan de lijn|"
     # pl
     r"(rozmawia(ć|c)|porozmawia(ć|c)) z (konsultantem|konsultantk(ą|a)|cz(ł|l)owiekiem|"
     r"pracownikiem|osob(ą|a)|kim(ś|s))|z konsultantem|oddzwo(ń|n)cie|"
@@ -177,6 +180,8 @@ _HUMAN_ELSEWHERE = re.compile(
     # es
     r"hablar con (un |una )?(agente|persona|humano|asesor|operador|alguien)|ll(á|a)menme|"
     r"(me )?(puede|podr(í|i)a|pueden|podr(í|i)an) llamar( alguien)?|alguien (que )?me llame|"
+    r"(me )?(pasas|pasa|pasáis|pasan|pase|puedes pasar|puede pasar) con (alguien|un agente|"
+    r"una persona|un asesor|atención al cliente)|"
     r"atender (un |una )?(persona|agente|humano|asesor)|persona (real|de verdad)|"
     # tr
     r"(müşteri )?temsilci(si|siyle|yle|ye)?( ile)? (görüşmek|konuşmak|bağla\w*)|"
@@ -329,7 +334,8 @@ _IMPATIENCE = re.compile(
     r"immer noch (kein(e|en)? (geld|antwort|erstattung|rückerstattung)|nichts zur(ü|ue)ck)|"
     r"toujours pas (de réponse|de remboursement|été remboursée?)|sigo sin (respuesta|"
     r"reembolso|mi dinero)|ancora nessun (rimborso|riscontro)|nog steeds geen (geld|antwoord|"
-    r"terugbetaling)|nadal (brak|nie ma) (zwrotu|pieniędzy|odpowiedzi)|"
+    r"terugbetaling)|nadal (brak|nie ma|nie mam) (zwrotu|pieniędzy|odpowiedzi)|"
+    r"(to )?już przesada|ile jeszcze (mam|muszę) czekać|"
     r"ainda sem (reembolso|resposta|dinheiro)|fortfarande inga pengar|"
     r"derni(è|e)re fois que je (demande|(é|e)cris)|"
     r"inakzeptabel|unversch(ä|ae)mt\w*|frechheit|zumutung|skandal(ö|oe)s|"

@@ -26,6 +26,10 @@ from nlp.languages import order_request
         ("Gdzie jest moje zamówienie?", "order_status"),
         ("Waar blijft mijn pakket?", "order_status"),
         ("Siparişim nerede?", "order_status"),
+        # the status of an order, also typed without the Turkish letters
+        ("Merhaba, siparis durumunu ogrenmek istiyorum", "order_status"),
+        ("Wie ist der Status meiner Bestellung?", "order_status"),
+        ("vorrei sapere lo stato del mio ordine", "order_status"),
         ("Mein Konto ist gesperrt, was kann ich tun?", "account_login"),
         ("Mon compte est bloqué après trop de tentatives", "account_login"),
         ("No puedo iniciar sesión", "account_login"),

@@ -719,3 +719,18 @@ def test_more_understatement_sarcasm_injuries_and_missed_occasions_are_read() ->
         "Is it too late to add a gift card for a wedding?",
     ):
         assert not read_tone(calm).cues, calm
+
+
+def test_requests_for_a_person_in_everyday_words_and_a_question_about_the_bot() -> None:
+    for text in (
+        "est-il possible d'échanger avec un conseiller svp ?",
+        "Kan ik iemand van jullie aan de lijn krijgen?",
+        "hola, me pasas con alguien de atención al cliente?",
+        "Ich erwarte, dass sich ein Mensch bei mir meldet.",
+        "Are you a real person? I want a human please",
+    ):
+        assert read_tone(text).wants_human, text
+    for text in ("are you a real person or a bot? just curious", "am i talking to a real person"):
+        assert not read_tone(text).wants_human, text
+    for text in ("Ich bin wirklich stinksauer!", "Nadal nie mam pieniędzy. To już przesada."):
+        assert read_tone(text).cues, text
