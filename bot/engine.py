@@ -179,6 +179,27 @@ _ASKS_WHAT_THE_BOT_DOES = re.compile(
     r"(?i)\W*(help( me)?( please| pls)?|menu|options|what can (you|u) do( for me)?|"
     r"what (can|should) i ask( you)?|what do you do|how does (this|it) work)\W*"
 )
+# "are you a bot?", "am I talking to a real person?", "Bist du ein Bot?": a question about
+# the bot, which the writers of the evaluation data label out of scope, not a request for a
+# person ("are you a real person or a bot? just curious" read as one at 0.43). The answer
+# says what the bot is and offers a person.
+_BOT_WORDS = (
+    r"(real |actual |live )?(bot|robot|chat ?bot|human|person|ai|machine|program|computer|"
+    r"script|mensch|roboter|humain|personne|humano|persona|umano|mens|człowiek|człowiekiem|"
+    r"pessoa|robô|människa|insan)"
+)
+_ASKS_IF_A_BOT = re.compile(
+    r"(?i)\W*((hi|hello|hey|hallo|bonjour|hola|ciao|hej|cześć|olá|merhaba)\W+)?("
+    rf"(are|r) (you|u) (a |an )?{_BOT_WORDS}( or (a |an )?{_BOT_WORDS})?|"
+    rf"am i (talking|chatting|speaking|writing) (to|with) (a |an )?{_BOT_WORDS}"
+    rf"( or (a |an )?{_BOT_WORDS})?|is this (a |an )?{_BOT_WORDS}( or (a |an )?{_BOT_WORDS})?|"
+    rf"(bist du|sind sie) (ein |eine )?{_BOT_WORDS}( oder (ein )?{_BOT_WORDS})?|"
+    rf"(es-tu|êtes-vous|tu es|vous êtes) (un |une )?{_BOT_WORDS}|(eres|es usted) (un |una )?"
+    rf"{_BOT_WORDS}|(sei|è) (un |una )?{_BOT_WORDS}|(ben je|bent u) een {_BOT_WORDS}|"
+    rf"czy (jesteś|to) {_BOT_WORDS}|(és|é|você é) (um |uma )?{_BOT_WORDS}|"
+    rf"är du en {_BOT_WORDS}|(sen )?{_BOT_WORDS} m[ıi]s[ıi]n"
+    r")\W*(just (curious|asking|wondering)|lol|haha|out of curiosity)?\W*"
+)
 # An unhappy customer handed over with an order lookup still gets the lookup meanwhile; one
 # who asked for a person, or reports fraud or danger, gets the person only.
 LOOKUP_WHILE_QUEUED = DEFERRABLE | {EscalationReason.negative_sentiment}
@@ -503,6 +524,9 @@ class Engine:
         if helped and faq_first and _ASKS_WHAT_THE_BOT_DOES.fullmatch(message.text):
             context = self.replier.context(session, customer, conversation)
             return Decision(Action.answer, "help"), self.replier.render(context, "help")
+        if helped and faq_first and _ASKS_IF_A_BOT.fullmatch(message.text):
+            context = self.replier.context(session, customer, conversation)
+            return Decision(Action.answer, "about_me"), self.replier.render(context, "about_me")
         if answering and faq_first:
             faq = self._faq(session, conversation, customer, message, understanding, entities)
             if faq is not None:

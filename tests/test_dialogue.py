@@ -1212,6 +1212,33 @@ def test_the_shops_frequent_questions_answer_the_ways_customers_ask(client: Test
         assert answer in said(got) and "order number" not in said(got), question
 
 
+def test_asked_whether_it_is_a_bot_it_says_so_and_offers_a_person(client: TestClient) -> None:
+    """ "are you a real person or a bot? just curious" was handed to a person (the intent
+    model read a request for one at 0.43), and "are you a bot?" got "I'm afraid I can't help
+    with that"."""
+    for n, question in enumerate(
+        [
+            "are you a bot?",
+            "are you a real person or a bot? just curious",
+            "am I talking to a real person?",
+        ]
+    ):
+        answer = chat(client, f"about-me-{n}", question)
+        assert "a program, not a person" in said(answer), question
+        assert answer[-1]["conversation"]["status"] == "bot"
+        assert answer[-1]["replies"][-1]["quick_replies"] == ["Talk to a person"]
+    taken = chat(client, "about-me-0", "Talk to a person")
+    assert taken[-1]["conversation"]["status"] == "waiting"
+    german = chat(client, "about-me-de", "Bist du ein Bot oder ein Mensch?")
+    assert "ein Programm und kein Mensch" in said(german)
+    # asked with a request, the request is answered; with a request for a person, a person comes
+    assert "order number" in said(
+        chat(client, "about-me-order", "are you a bot? where is my order")
+    )
+    wants = chat(client, "about-me-human", "are you a bot? I need a real person")
+    assert wants[-1]["conversation"]["status"] == "waiting"
+
+
 def test_a_message_in_the_shops_name_asking_for_card_details_gets_the_safety_answer(
     client: TestClient,
 ) -> None:
