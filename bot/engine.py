@@ -200,6 +200,17 @@ _ASKS_IF_A_BOT = re.compile(
     rf"är du en {_BOT_WORDS}|(sen )?{_BOT_WORDS} m[ıi]s[ıi]n"
     r")\W*(just (curious|asking|wondering)|lol|haha|out of curiosity)?\W*"
 )
+
+
+def _about_the_bot(text: str) -> str | None:
+    """The answer a question about the bot itself gets: "help" for what it does ("what can
+    you do?"), "about_me" for whether it is a bot; None for any other message."""
+    for pattern, key in ((_ASKS_WHAT_THE_BOT_DOES, "help"), (_ASKS_IF_A_BOT, "about_me")):
+        if pattern.fullmatch(text):
+            return key
+    return None
+
+
 # An unhappy customer handed over with an order lookup still gets the lookup meanwhile; one
 # who asked for a person, or reports fraud or danger, gets the person only.
 LOOKUP_WHILE_QUEUED = DEFERRABLE | {EscalationReason.negative_sentiment}
@@ -521,12 +532,10 @@ class Engine:
         helped = answering or (
             decision.reason is EscalationReason.human_request and not understanding.tone.wants_human
         )
-        if helped and faq_first and _ASKS_WHAT_THE_BOT_DOES.fullmatch(message.text):
+        about = _about_the_bot(message.text) if helped and faq_first else None
+        if about is not None:
             context = self.replier.context(session, customer, conversation)
-            return Decision(Action.answer, "help"), self.replier.render(context, "help")
-        if helped and faq_first and _ASKS_IF_A_BOT.fullmatch(message.text):
-            context = self.replier.context(session, customer, conversation)
-            return Decision(Action.answer, "about_me"), self.replier.render(context, "about_me")
+            return Decision(Action.answer, about), self.replier.render(context, about)
         if answering and faq_first:
             faq = self._faq(session, conversation, customer, message, understanding, entities)
             if faq is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.policy.escalation import (
@@ -86,6 +87,15 @@ def test_priority_formula() -> None:
         CustomerSignals(rfm_segment="Champions", churn_risk="high"),
     )
     assert angry_vip == 30 + 20 + 15 + 15
+
+
+def assert_read(cues: dict[str, str], calm: Sequence[str] = ()) -> None:
+    """Each text of ``cues`` carries its cue ("threat": any threat), each ``calm`` none."""
+    for text, cue in cues.items():
+        tone = read_tone(text)
+        assert tone.threat is not None if cue == "threat" else getattr(tone, cue), text
+    for text in calm:
+        assert not read_tone(text).cues, text
 
 
 def toned(text: str, intent: str = "order_status", score: float = 0.0) -> Understanding:
@@ -604,17 +614,16 @@ def test_threats_fraud_injuries_and_leaving_said_in_german_italian_czech_and_mor
         "Můžu mluvit s živým člověkem?": "wants_human",
         "Wow, ten days for 'next day delivery'. Truly impressive work. 👏": "sarcasm",
     }
-    for text, cue in cases.items():
-        tone = read_tone(text)
-        assert tone.threat is not None if cue == "threat" else getattr(tone, cue), text
-    for calm in (
-        "Der Rechnungsbetrag betrug 49,90 €, stimmt das?",
-        "Ich habe noch nichts bestellt, wie funktioniert das?",
-        "Kann ich bis Freitag noch bestellen?",
-        "Hat sich der Preis geändert?",
-        "Thanks for 'express' shipping, it came the next day!",
-    ):
-        assert not read_tone(calm).cues, calm
+    assert_read(
+        cases,
+        [
+            "Der Rechnungsbetrag betrug 49,90 €, stimmt das?",
+            "Ich habe noch nichts bestellt, wie funktioniert das?",
+            "Kann ich bis Freitag noch bestellen?",
+            "Hat sich der Preis geändert?",
+            "Thanks for 'express' shipping, it came the next day!",
+        ],
+    )
 
 
 def test_a_complaint_the_intent_model_only_guesses_and_the_head_doubts_is_not_sure() -> None:
@@ -687,14 +696,14 @@ def test_charges_not_made_calls_back_quoted_promises_and_understatement_are_read
         "Bravissimi, dieci giorni per una consegna 'express'.": "sarcasm",
         "Félicitations, votre livraison 'express' a pris deux semaines.": "sarcasm",
     }
-    for text, cue in cases.items():
-        assert getattr(read_tone(text), cue), text
-    for calm in (
-        "I haven't ordered anything yet, how much is shipping to Austria?",
-        "Ik herken mijn bestelling aan het nummer, toch?",
-        "Gibt es für eine 'Express'-Lieferung einen Aufpreis?",
-    ):
-        assert not read_tone(calm).cues, calm
+    assert_read(
+        cases,
+        [
+            "I haven't ordered anything yet, how much is shipping to Austria?",
+            "Ik herken mijn bestelling aan het nummer, toch?",
+            "Gibt es für eine 'Express'-Lieferung einen Aufpreis?",
+        ],
+    )
 
 
 def test_more_understatement_sarcasm_injuries_and_missed_occasions_are_read() -> None:
@@ -711,14 +720,14 @@ def test_more_understatement_sarcasm_injuries_and_missed_occasions_are_read() ->
         "The flowers for my father's funeral never arrived.": "impatience",
         "Das Geschenk kam zu spät, die Hochzeit war gestern.": "impatience",
     }
-    for text, cue in cases.items():
-        assert getattr(read_tone(text), cue), text
-    for calm in (
-        "Will it arrive before the wedding on Saturday?",
-        "Your driver waited while I came down the stairs, please thank him!",
-        "Is it too late to add a gift card for a wedding?",
-    ):
-        assert not read_tone(calm).cues, calm
+    assert_read(
+        cases,
+        [
+            "Will it arrive before the wedding on Saturday?",
+            "Your driver waited while I came down the stairs, please thank him!",
+            "Is it too late to add a gift card for a wedding?",
+        ],
+    )
 
 
 def test_requests_for_a_person_in_everyday_words_and_a_question_about_the_bot() -> None:
