@@ -93,7 +93,15 @@ def user_row(driver: Any, email: str) -> Any:
 
 def signed_in_client(base: str, email: str) -> httpx.Client:
     """Another browser, for the agent: signed in through the same form."""
-    agent = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
+    # A fresh connection per request: the browser steps between two of this client's requests
+    # can outlast uvicorn's 5 s keep-alive, and a pooled connection the server closes at that
+    # moment fails the request ("Server disconnected without sending a response").
+    agent = httpx.Client(
+        base_url=base,
+        follow_redirects=False,
+        timeout=60,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
     page = agent.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
