@@ -42,6 +42,7 @@ def test_dev_and_test_splits_share_no_text() -> None:
         "messages_dev9.csv",
         "messages_dev10.csv",
         "messages_dev11.csv",
+        "messages_dev12.csv",
     ):
         shared = texts(dev) & texts("messages_test.csv")
         assert not {t for t in shared if len(t.split()) >= 4}, dev
@@ -76,6 +77,7 @@ def test_the_dev_dialogues_share_no_longer_turn_with_the_test_dialogues() -> Non
         "dialogues_dev9.yml",
         "dialogues_dev10.yml",
         "dialogues_dev11.yml",
+        "dialogues_dev12.yml",
     ):
         assert not {t for t in turns(dev) & test if len(t.split()) >= 5}, dev
 
