@@ -50,15 +50,18 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # (Danish and Norwegian "ordrenummer 44102", Czech "objednávku číslo 44102")
     r"ordre(?:nummer|nr)?|objedn[aá]v(?:k[aeuy]|ce))"
     r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|n(?=\.)))?"
-    r"\.?[\s:#-]*(?:(?:is|was)\s+)?)((?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
+    r"\.?[\s:#-]*(?:(?:is|was)\s+)?)"
+    # (the id, also typed with a space in its digits on a phone: "encomenda 66 190")
+    r"(\d{2,3}(?: \d{3})+(?![\d.,])(?!\s?(?i:€|eur|euro|\$|£|usd|gbp|chf|pln|sek|try))|"
+    r"(?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
     # the word for an order in scripts without spaces or capitals of the Latin kind
     # ("где мой заказ 58841", "ההזמנה 63377", "注文#62018はいつ届きますか", "订单号 12345",
     # "رقم الطلب 12345"): Japanese and Chinese run on without a space, so no word boundary
     r"(?i:(?:заказ\w{0,2}|ה?הזמנה|注文(?:番号)?|订单(?:号)?|(?:ال)?طلب(?:ية)?)"
     # ("№" reaches the patterns as "No": the text is read in NFKC form)
     r"(?:\s*(?:no\.?|nr\.?|номер|מספר|رقم))?[\s:#-]*)(\d{3,12})(?!\d)",
-    # Turkish puts the number first: "60417 numaral\u0131 sipari\u015fim"
-    r"(?<![\dA-Za-z])(\d{5,10})(?=\s+(?i:numaral[ıi]\s+sipari[sş]))",
+    # Turkish puts the number first: "60417 numaral\u0131 sipari\u015fim", "60417 nolu siparisim"
+    r"(?<![\dA-Za-z])(\d{5,10})(?=\s*(?i:(?:numaral[ıi]|no'?\.?lu)\s+sipari[sş]))",
     # "#12345" (also before a letter of a script without spaces: "#62018はいつ")
     r"#\s?(\d{3,12})(?![\dA-Za-z])",
     # a bare number right after "where is" / "status of" / "any update on": "where is 57790?"
@@ -66,7 +69,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"for))\s+)(\d{5,10})\b(?![.,]\d)",
     # ... or right after an order request: "cancel 55821", "return for 55821", "can I change
     # the delivery address for 71120?", "charged twice for 55821", "the invoice for 55821"
-    r"(?i:\b(?:(?:cancel|return|refund|track)(?:\s+(?:for|of|on))?|(?:address|charged?|"
+    r"(?i:\b(?:(?:cancel|return|refund|track|annuler|cancelar|annullare|annuleer|annuleren|"
+    r"anuluj|anulowa[cć]|stornier\w*)(?:\s+(?:for|of|on))?|(?:address|charged?|"
     r"payment|paid|billed|invoice|receipt)(?:\s+(?:twice|double|two times|(?:€|\$|£)?\d{1,4}"
     r"(?:[.,]\d{2})?\s?(?:€|eur|euros?|\$|£)?))?\s+(?:for|of|on))\s+)"
     r"(\d{5,10})\b"
@@ -74,7 +78,12 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # ... or right before its delivery: "when 68790 is arriving", "has 40331 shipped yet?"
     r"(?i:\b(?:when|whether|if|has|have)\s+(?:will\s+|does\s+|is\s+)?)(\d{5,10})\b"
     r"(?=\s+(?:is\s+|will\s+|gets?\s+|be\s+)?(?:arriv|ship|deliver|com(?:e|ing)\b|here\b))",
-    # the shop's own "O" + digits ids as imported: O0001234 (also in "注文O0001234は")
+    # ... or before the verb, as German has it: "kann ich 55821 noch stornieren?"
+    r"(?<![\w.,/@+-])(\d{5,10})(?![.,]?\d)(?=(?:\s+\w+){0,2}\s+(?i:stornier|zur(?:ü|ue)ck(?:geben|"
+    r"schicken|senden)|umtauschen))",
+    # the shop's own "O" + digits ids as imported: O0001234 (also in "注文O0001234は"), and
+    # typed with a space in its digits ("O0001 187")
+    r"(?<![\dA-Za-z])([Oo](?=(?:\d ?){5,12}(?![\dA-Za-z]))\d+ \d+)(?![\dA-Za-z])",
     r"(?<![\dA-Za-z])([Oo]\d{5,12})(?![\dA-Za-z])",
 )
 

@@ -15,6 +15,24 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+# Letters that carry their mark in the letter itself, so that Unicode does not split it off.
+_MARKED_LETTERS = str.maketrans("ıłŁøØđĐ", "illoOdD")
+
+
+def fold(text: str) -> str:
+    """``text`` without its accents: "müşteri" and "musteri", "ça suffit" and "ca suffit" read
+    the same. Customers typing on a phone often leave accents out, so the cues are matched
+    with them folded away, on both sides (each pattern is compiled from its folded source)."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_MARKED_LETTERS)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(fold(pattern))
+
+
 # What a customer threatens: money back through the bank, the law, the public, leaving.
 _THREATS: tuple[tuple[str, str], ...] = (
     (
@@ -43,7 +61,12 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"poursuites|azioni legali|vie legali|acciones legales|juridische stappen|"
         r"kroki prawne|rzecznik praw konsument\w*|tüketici (hakem heyeti|mahkemesi)|"
         r"livro de reclama(ç|c)(õ|o)es|portal da queixa|consumentenbond|konsumentverket|"
-        r"denuncia(r|ré)?|uokik|facua|altroconsumo|deco proteste|test[- ]achats|que choisir",
+        r"denuncia(r|ré)?|uokik|facua|altroconsumo|deco proteste|test[- ]achats|que choisir|"
+        # the data-protection authorities ("poi segnalo al garante privacy")
+        r"data protection (authority|regulator|commissioner)|information commissioner|"
+        r"garante (della |per la )?privacy|datenschutzbeh(ö|oe)rde|cnil|aepd|"
+        r"agencia (española )?de protección de datos|autoriteit persoonsgegevens|uodo|cnpd|"
+        r"kvkk|integritetsskyddsmyndigheten",
     ),
     (
         "public",
@@ -72,12 +95,19 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"mai pi(ù|u) (da voi|ordin\w*|compr\w*)|non (ordiner(ò|o)|comprer(ò|o)) pi(ù|u)|"
         r"nooit meer (bij jullie|bestellen|kopen)|bestel (hier )?nooit meer|"
         r"nigdy wi(ę|e)cej (nie )?(zamówię|kupię|u was)|nunca mais (compro|volto)|"
-        r"(beställer|handlar) aldrig (mer|igen)",
+        r"(beställer|handlar) aldrig (mer|igen)|"
+        # ("dit is echt de laatste keer dat ik hier bestel")
+        r"de laatste keer dat ik( hier| bij jullie)? (bestel|iets koop|koop)|"
+        r"das letzte mal,? dass ich( hier| bei euch| bei ihnen)? (bestelle|kaufe)|"
+        r"la derni(è|e)re fois que je (commande|ach(è|e)te)|"
+        r"la (ú|u)ltima vez que (compro|pido)|l'ultima volta che (ordino|compro)|"
+        r"ostatni raz (zamawiam|kupuj(ę|e))|a (ú|u)ltima vez que (compro|encomendo)|"
+        r"sista g(å|a)ngen jag (beställer|handlar)|son kez (sipariş|alışveriş)",
     ),
 )
-_THREAT_PATTERNS = tuple((name, re.compile(rf"(?i)\b(?:{p})\b")) for name, p in _THREATS)
+_THREAT_PATTERNS = tuple((name, _compile(rf"(?i)\b(?:{p})\b")) for name, p in _THREATS)
 
-_FORMAL = re.compile(
+_FORMAL = _compile(
     r"(?i)\b(formal(ly)? complain(t|ing)?|i (wish|want|would like) to (make a |lodge a |file a |"
     r"raise a )?complain(t)?|writing to complain|lodge a complaint|file a complaint|"
     r"i hereby|i demand|this is (completely |totally |utterly )?unacceptable|"
@@ -94,7 +124,7 @@ _FORMAL = re.compile(
 # (German, French, Spanish, Italian, Dutch, Polish, Turkish): the encoder reads English, so
 # "Jestem bardzo niezadowolona" reached the models as praise. It counts as a complaint said
 # formally.
-_DISSATISFIED_ELSEWHERE = re.compile(
+_DISSATISFIED_ELSEWHERE = _compile(
     r"(?i)\b("
     r"ich bin (so |sehr |wirklich |echt |total |mega )?(enttäuscht|unzufrieden|verärgert|sauer|"
     r"wütend|stinksauer|stocksauer)|"
@@ -109,6 +139,13 @@ _DISSATISFIED_ELSEWHERE = re.compile(
     r"jestem (bardzo |naprawdę |strasznie )?(niezadowolon[yaei]|rozczarowan[yaei]|zł[yaei]|"
     r"wściekł[yaei])|"
     r"(çok )?kötü bir deneyim|(hiç )?memnun değilim|hayal kırıklığı|"
+    # "you should be ashamed" ("ni borde skämmas", "schämt euch", "vergognatevi")
+    r"shame on you|(you|y'?all) should be ashamed|ashamed of yourselves|"
+    r"schämt euch|sollten sich schämen|solltet euch schämen|honte à vous|"
+    r"vous devriez avoir honte|deber(í|i)an (tener|darles|daros) vergüenza|vergognatevi|"
+    r"dovreste vergognarvi|schaam je|(zouden|moeten) (jullie )?(je|zich) (moeten )?schamen|"
+    r"wstydźcie się|powinniście się wstydzić|deviam ter vergonha|tenham vergonha|"
+    r"ni borde skämmas|skäms på er|utanın|utanmıyor musunuz|"
     # a complaint lodged in so many words ("hiermit beschwere ich mich offiziell", "je vais
     # porter plainte", "złożę skargę"), like "I wish to make a formal complaint"
     r"beschwere (ich )?mich|(offizielle|formelle|förmliche) beschwerde|"
@@ -125,7 +162,7 @@ _DISSATISFIED_ELSEWHERE = re.compile(
     r"(fazer|vou fazer|apresentar|apresento) (uma )?(reclama(ç|c)(ã|a)o|queixa)|queixa formal"
     r")(?!\w)"
 )
-_HUMAN = re.compile(
+_HUMAN = _compile(
     r"(?i)\b((talk|speak|chat)( to| with)? (a |an |to a |some(one|body) |)"
     r"(human|person|real person|agent|rep|representative|manager|supervisor|someone|somebody|"
     r"customer service|operator|employee|staff|colleague)|"
@@ -146,13 +183,14 @@ _HUMAN = re.compile(
     r"(is|are) (anyone|anybody|someone|somebody|any humans?) (actually|even|really) "
     r"(working|there|reading|alive)|"
     r"(someone|somebody|anyone|a person) (from your (team|company|shop|store) |real )?"
-    r"(i could |i can |to )?(speak|talk|chat) (to|with))"
+    r"(i could |i can |to )?(speak|talk|chat) (to|with)|"
+    r"who (do|can|should|could) i (talk|speak|chat) (to|with))"
     r"s?(?!\w)"  # (whole words: "get a rep", never "get a replacement")
 )
 # The same request in the languages of a European shop's customers (German, French, Dutch,
 # Polish, Italian, Spanish, Turkish): the encoder reads English, so these would otherwise
 # reach the bot as "not sure".
-_HUMAN_ELSEWHERE = re.compile(
+_HUMAN_ELSEWHERE = _compile(
     r"(?i)\b("
     # de
     r"(mit )?(einem |einer |jemandem )?(menschen?|mitarbeiter(in)?|echten person|berater(in)?|"
@@ -185,7 +223,8 @@ _HUMAN_ELSEWHERE = re.compile(
     r"una persona|un asesor|atención al cliente)|"
     r"atender (un |una )?(persona|agente|humano|asesor)|persona (real|de verdad)|"
     # tr
-    r"(müşteri )?temsilci(si|siyle|yle|ye)?( ile)? (görüşmek|konuşmak|bağla\w*)|"
+    r"(müşteri )?temsilci(si|siyle|yle|ye|sine|lerinizden biri(yle|ne)?)?( ile)? "
+    r"(görüşmek|konuşmak|bağla\w*)|"
     r"yetkili(si|siyle|yle|ye|lerden biri(yle)?)?( biri(yle)?)?( ile)? (görüşmek|konuşmak)|"
     r"insanla (görüşmek|konuşmak)|beni arayın|biri(si)? (beni )?arayabilir mi|"
     r"botla (konuşmak|görüşmek) istemiyorum|"
@@ -209,11 +248,11 @@ _HUMAN_ELSEWHERE = re.compile(
     r"|オペレーター|担当者(と|に|の方)|人と話|人工客服|真人客服|转人工"
 )
 # "forget about the callback", "no need for an agent": a request for a person withdrawn.
-_WITHDRAWN = re.compile(
+_WITHDRAWN = _compile(
     r"(?i)\b(forget( about)?|never ?mind|no need for|don'?t need|no longer need|cancel)"
     r"(\s+(the|a|an|my))?\s+(callback|call|agent|human|person|representative|request)"
 )
-_SARCASM_OPENERS = re.compile(
+_SARCASM_OPENERS = _compile(
     r"(?i)(^|[.!?]\s*)(oh\s+)?(great|wonderful|fantastic|brilliant|perfect|lovely|awesome|"
     r"amazing|excellent|superb|nice|cool|thanks a lot|thank you so much|thanks for nothing|"
     r"well done|good job|bravo|just great|how nice|yay|so helpful|very helpful|love it|"
@@ -232,7 +271,7 @@ _SARCASM_OPENERS = re.compile(
     r"effektiva?))\b"
     r"|[🙃👏]"
 )
-_TROUBLE = re.compile(
+_TROUBLE = _compile(
     r"(?i)\b(again|(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|still|yet another|"
     r"lost|broken|broke|damaged|missing|late|delayed|never (arrived|came|showed)|wrong|"
     r"nobody|no one|no-one|ignored|waiting|weeks?|months?|charged twice|double charged|"
@@ -243,11 +282,11 @@ _TROUBLE = re.compile(
     r"same queue|scratched|stuck|leaks?|lets in|shut|only works|smashed|shattered|bounced|"
     r"soaked|dented|crushed|torn|ripped|locked)\b"
 )
-_POLITE_ASK = re.compile(
+_POLITE_ASK = _compile(
     r"(?i)\b((could|can|would|will) (you|someone|somebody|u)|please|pls|let me know|"
     r"any (idea|update|news|chance)|is (it|there)|do you|how (do|can|long)|when (will|can|do))\b"
 )
-_THANKS_FOR_NOTHING = re.compile(
+_THANKS_FOR_NOTHING = _compile(
     r"(?i)\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
     r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? (really|for)|"
     # the same in the languages of a European shop's customers
@@ -256,10 +295,10 @@ _THANKS_FOR_NOTHING = re.compile(
     r"(für|pour|por|per|voor|za|för) (nichts|rien|nada|niente|nulla|niets|nic|ingenting)"
 )
 # "thanks SO much for the 'fast shipping'": thanks stressed in capitals, anywhere.
-_STRESSED_THANKS = re.compile(r"(?i:thanks|thank you) SO much")
+_STRESSED_THANKS = _compile(r"(?i:thanks|thank you) SO much")
 _ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
 # Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
-_SCARE_QUOTES = re.compile(
+_SCARE_QUOTES = _compile(
     r"(?i)\b(your|the|so-called|new|for|in|"
     # (the same before a noun in the customers' languages: "per una spedizione 'rapida'")
     r"ihre?|eure?|eine?|sogenannte|votre|vos|une?|soi-disant|su|una?|vostr[oa]|cosiddett[oa]|"
@@ -268,7 +307,7 @@ _SCARE_QUOTES = re.compile(
 )
 # Impatience and serious trouble: the customer is at the end of their patience, or the
 # problem is one a bot must not handle alone (fraud, a hacked account, danger).
-_IMPATIENCE = re.compile(
+_IMPATIENCE = _compile(
     r"(?i)\b((second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|"
     r"(how many|so many) times|(still|yet) no (answer|reply|response|refund|money)|"
     r"nobody (ever )?(answers|replies|responds|helps|cares|calls back)|no one (answers|replies)|"
@@ -344,7 +383,7 @@ _IMPATIENCE = re.compile(
     r"inaccettabile|vergognos[oa]|scandalos[oa]|onacceptabel|schandalig|een schande|"
     r"niedopuszczaln\w*|skandaliczn\w*|(ż|z)enada|rezalet|kabul edilemez|inaceit(á|a)vel|"
     r"vergonhos[oa]|uma vergonha|oacceptabelt|skandal(ö|o)st|"
-    r"betr(ü|ue)g(er\w*)?|(ist|wäre|nenne ich) (doch |ja |einfach |reiner |glatter )?betrug|"
+    r"betr(ü|ue)ger\w*|(ist|wäre|nenne ich) (doch |ja |einfach |reiner |glatter )?betrug|"
     r"wenn (das |es |sie |ihr )?bis (montag|dienstag|mittwoch|donnerstag|freitag|samstag|"
     r"sonntag|morgen|ende der woche)( \w+){0,3} (nichts|nicht|kein\w*)|"
     r"abzocke|arnaque|escroc\w*|estafa(dores)?|ladrones|truffa(tori)?|"
@@ -379,13 +418,13 @@ _MISSED = (
     r"mai arrivat[oa]|troppo tardi|niet aangekomen|te laat|nie dotarł\w*|za późno|gelmedi|"
     r"çok geç|kom aldrig|för sent|nunca chegou|tarde demais)"
 )
-_MISSED_OCCASION = re.compile(
+_MISSED_OCCASION = _compile(
     rf"(?is){_OCCASION}.{{0,120}}?\b{_MISSED}|\b{_MISSED}\b.{{0,120}}?{_OCCASION}"
 )
-_ALONE_NOW = re.compile(r"(?i)[.!?]\s+(right )?(now|today|immediately)\s*[.!]+")
+_ALONE_NOW = _compile(r"(?i)[.!?]\s+(right )?(now|today|immediately)\s*[.!]+")
 # A deadline stressed in capitals ("Refund it TODAY please"), not in a question ("DHL says
 # it arrives TODAY?").
-_CAPS_DEADLINE = re.compile(
+_CAPS_DEADLINE = _compile(
     r"\b(TODAY|NOW|IMMEDIATELY|TONIGHT|JETZT|SOFORT|HEUTE|MAINTENANT|AHORA|ADESSO|SUBITO|"
     r"TERAZ|HEMEN|AGORA|IHNED)\b(?![^.!?\n]*\?)"
 )
@@ -394,7 +433,7 @@ _CAPS_DEADLINE = re.compile(
 # battery puffed up, a rash or an allergic reaction, mould where a baby or an asthmatic
 # sleeps, something heavy that fell. "Do the fairy lights get hot?" and "mould spots on the
 # shower curtain, how do I clean it?" are questions, not incidents, and do not match.
-_HAZARD = re.compile(
+_HAZARD = _compile(
     r"(?i)\b(spark(s|ing|ed)?|short[- ]circuit|caught fire|overheat\w*|chok(e|ed|es|ing)|"
     r"(cut|burnt|burned|hurt|injured) (my|his|her|their|our) (hand|hands|finger|fingers|"
     r"foot|feet|arm|leg|face|mouth|eye)|"
@@ -433,7 +472,7 @@ _HAZARD = re.compile(
 # was reset, didn't request it", "the invoice shows my full card number", "the whole
 # mailing list visible in CC". "I never signed up for SMS" is an opt-out, "what is your
 # IBAN?" a payment question.
-_MISUSE = re.compile(
+_MISUSE = _compile(
     r"(?i)\b(fraud|fraudulent|hack(ed|er)|scammed|identity theft|unauthori[sz]ed|"
     r"(card|identity|account|password|details|data) (was |were |has been |got )?stolen|"
     r"stolen (card|credit card|identity|account|password|details|data)|"
@@ -449,6 +488,13 @@ _MISUSE = re.compile(
     r"anything|"
     r"i did(n'?t| not) (place|authori[sz]e) (it|this|that|them|these|those|any)|"
     r"i did(n'?t| not) do (it|this|that)\b|"
+    r"(charged?|billed|debited|paid|payment)\b[^?!]{0,60}\bfor (something|an order|a purchase|"
+    r"an item|items|stuff|things) (that )?(i|we) (never|didn'?t|did not|have never) "
+    r"(ordered|order|bought|buy|purchased|made|placed)|"
+    r"dat heb ik (helemaal )?niet gedaan|das (habe|hab) ich (gar )?nicht (gemacht|getan)|"
+    r"je n'ai (jamais|pas) fait (ça|ca|cela)|yo no (lo )?(he hecho|hice)|non l'ho fatto io|"
+    r"nie (zrobił(em|am)|robił(em|am)) tego|eu não (fiz|o fiz) isso|"
+    r"det har jag inte gjort|"
     r"(i|we) (didn'?t|did not|never) (make|made|place|placed|request|requested|"
     r"authori[sz]e|authori[sz]ed)( (it|this|that|them|these|those|any of (them|these)))?"
     r"(?=\s*([.,;!]|$))|"
@@ -508,7 +554,7 @@ _MISUSE = re.compile(
 # Demands with a deadline and the end of patience, in more words than the impatience
 # pattern's: "I'll give you one more day", "otherwise I'll take further steps", "my
 # patience is gone", "fix it NOW", "two hours on hold". They count as impatience cues.
-_DEMANDS = re.compile(
+_DEMANDS = _compile(
     r"(?i)\b(otherwise (i'?ll|i will|i'?m going to) (take|be taking) (further|legal|other) "
     r"(steps|action)|(or|otherwise) (i'?m|i am|i'?ll|i will) (disput\w*|report\w*|"
     r"going to (the|my) bank|order\w* (it |the same \w+ )?(from|at|elsewhere))|"
@@ -576,7 +622,7 @@ def _signs_off(text: str, opener: re.Match[str]) -> bool:
 
 def read_tone(text: str) -> Tone:
     """The cues in ``text`` (never fails: odd input just has no cues)."""
-    text = unicodedata.normalize("NFKC", text)[:4000]
+    text = fold(unicodedata.normalize("NFKC", text)[:4000])
     cues: list[str] = []
     threat = next((name for name, p in _THREAT_PATTERNS if p.search(text)), None)
     if threat:

@@ -52,6 +52,12 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("bestelnr 55821 graag annuleren", [("order", "55821", "55821")]),
         ("Auftragsnr. 55821", [("order", "55821", "55821")]),
         ("60417 numaralı siparişim nerede?", [("order", "60417", "60417")]),
+        ("merhaba 60417 nolu siparisim nerede", [("order", "60417", "60417")]),
+        # typed on a phone: a space in the digits, the verb after the number
+        ("onde esta a minha encomenda 66 190?", [("order", "66 190", "66190")]),
+        ("need the invoice for O0001 187 pls", [("order", "O0001 187", "O0001187")]),
+        ("kann ich 55821 noch stornieren?", [("order", "55821", "55821")]),
+        ("annuler 55821 svp", [("order", "55821", "55821")]),
         ("ich möchte bestellen, 12 Stück", []),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
         # and in scripts other than the Latin one, Japanese and Chinese without spaces
@@ -102,6 +108,8 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "when 10115 comes up",  # no delivery of it
         "if 20000 people come",
         "order now 12345",
+        "order 250 000 eur?",  # an amount
+        "ich habe 10115 Berlin als Adresse",
     ],
 )
 def test_numbers_that_are_not_order_numbers(text: str) -> None:

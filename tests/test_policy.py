@@ -743,3 +743,47 @@ def test_requests_for_a_person_in_everyday_words_and_a_question_about_the_bot() 
         assert not read_tone(text).wants_human, text
     for text in ("Ich bin wirklich stinksauer!", "Nadal nie mam pieniędzy. To już przesada."):
         assert read_tone(text).cues, text
+
+
+def test_cues_typed_without_their_accents_are_read_alike() -> None:
+    assert_read(
+        {
+            "müşteri temsilcisine bağlar mısınız lütfen": "wants_human",
+            "musteri temsilcisine baglar misiniz lutfen": "wants_human",
+            "kargo gumrukte bekliyor, artik sabrim tasti": "impatience",
+            "voy a poner una reclamacion oficial": "formal_complaint",
+        },
+        # (folding makes "Betrug" of nothing: a question whether a text is a scam stays calm)
+        ["Hab ne SMS bekommen, angeblich von euch. Echt oder Betrug?"],
+    )
+
+
+def test_shame_the_last_order_misuse_and_the_privacy_authority_in_more_words() -> None:
+    assert_read(
+        {
+            "ärligt talat, ni borde skämmas. tre veckor utan svar": "formal_complaint",
+            "Shame on you for calling yourselves sustainable.": "formal_complaint",
+            "servizio clienti inesistente. vergognatevi": "formal_complaint",
+            "dit is echt de laatste keer dat ik hier bestel": "threat",
+            "Das ist das letzte Mal, dass ich hier bestelle.": "threat",
+            "poi segnalo al garante privacy": "threat",
+            "or I'm reporting you to the data protection authority": "threat",
+            "mail dat mijn wachtwoord is gewijzigd maar dat heb ik niet gedaan": "serious",
+            "charged £59.99 for something i never ordered??": "serious",
+            "who do i talk to about this": "wants_human",
+        },
+        [
+            "La última vez que compré aquí llegó todo bien.",
+            "I received something I never ordered, can I send it back?",
+        ],
+    )
+
+
+def test_thanks_the_intent_model_is_sure_of_is_no_complaint_on_the_head_alone() -> None:
+    thanks = replace(toned("thx so much ur a lifesaver!!", "thanks", 0.17), complaint=0.94)
+    assert decided(thanks).action is not Action.escalate
+    # sarcastic thanks carry a cue, and a negative reading still counts
+    sarcastic = "thanks a lot, third time my parcel is lost"
+    assert decided(replace(toned(sarcastic, "thanks"), complaint=0.94)).action is Action.escalate
+    negative = replace(toned("thanks I guess", "thanks", -0.2), complaint=0.94)
+    assert decided(negative).action is Action.escalate

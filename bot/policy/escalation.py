@@ -42,6 +42,8 @@ _BARE_YES = re.compile(
     r"(?i)\W*((yes|yeah|yep|yup|sure|ok(ay)?|please|pls|plz|do it|go ahead)\W*)+"
 )
 
+_THANKS_OR_PRAISE = frozenset({"thanks", "feedback_praise"})
+
 
 class Action(StrEnum):
     answer = "answer"
@@ -215,10 +217,21 @@ def decide(
         return Decision(Action.escalate, "complaint", EscalationReason.complaint)
     if tone.serious:
         return Decision(Action.escalate, "urgent", EscalationReason.urgent)
+    # Thanks or praise that the intent model is sure of, with no cue in the words and no
+    # negative reading, is not a complaint on the complaint head's word alone ("thx so much
+    # ur a lifesaver!!", P = 0.94): sarcastic thanks carry a cue ("thanks a lot, third time
+    # my parcel is lost").
+    thanked = (
+        intent in _THANKS_OR_PRAISE
+        and understanding.intent.confidence >= config.unsure_intent
+        and not tone.cues
+        and score >= 0
+    )
     if (
         learned is not None
         and learned >= config.complaint_probability
         and score < config.complaint_max_sentiment
+        and not thanked
     ):
         return Decision(Action.escalate, "complaint", EscalationReason.complaint)
     # the end of patience ("third time I'm asking") or angry emoji escalate unless the
