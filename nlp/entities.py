@@ -6,7 +6,8 @@ read the shapes careloop's imports and demo data use: a letter ``O`` and digits
 (``O0001234``), ``#12345``, and an id after a keyword (``order 55821``, ``order no. 55821``,
 ``Order-Nr. 55821``, ``Bestellung 55821``, ``commande 55821``, ``zamówienie 55821``,
 ``заказ 58841``, ``注文#62018``) or a bare number after "where is" / "status of" / "any
-update on" (``where is 57790``). Phones are found by
+update on" (``where is 57790``), also typed with a space in its digits (``O0001 187``,
+``encomenda 66 190``). Phones are found by
 ``phonenumbers``' matcher (valid numbers only, in the shop's default region); emails,
 amounts and dates by plain patterns. Spans never overlap: an earlier kind wins (email,
 order, phone, money, date).
