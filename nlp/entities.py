@@ -54,7 +54,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)"
     # (the id, also typed with a space in its digits on a phone: "encomenda 66 190")
     r"(\d{2,3}(?: \d{3})+(?![\d.,])(?!\s?(?i:€|eur|euro|\$|£|usd|gbp|chf|pln|sek|try))|"
-    r"(?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
+    # (not a postcode written with a hyphen: "the postcode on the order is 31-042")
+    r"(?!\d{2,4}-\d{3}\b)(?=[A-Za-z-]{0,3}\d)[A-Za-z0-9][A-Za-z0-9-]{2,23}[A-Za-z0-9])\b",
     # the word for an order in scripts without spaces or capitals of the Latin kind
     # ("где мой заказ 58841", "ההזמנה 63377", "注文#62018はいつ届きますか", "订单号 12345",
     # "رقم الطلب 12345"): Japanese and Chinese run on without a space, so no word boundary
@@ -79,6 +80,10 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # ... or right before its delivery: "when 68790 is arriving", "has 40331 shipped yet?"
     r"(?i:\b(?:when|whether|if|has|have)\s+(?:will\s+|does\s+|is\s+)?)(\d{5,10})\b"
     r"(?=\s+(?:is\s+|will\s+|gets?\s+|be\s+)?(?:arriv|ship|deliver|com(?:e|ing)\b|here\b))",
+    # ... or after the word for a parcel: "komt mijn pakket 57790 nog voor kerst aan?" (a
+    # carrier's tracking number is longer: JJD…, 1Z…, 12 digits and more)
+    r"(?i:\b(?:parcel|package|pakket|paket|colis|paquete|pacco|paczk[aię]|pacote)\s+"
+    r"(?:(?:no|nr|number)\.?\s*|#\s*)?)(\d{5,8})\b(?![.,]\d)(?!\s+[A-ZÄÖÜ][a-zäöüß]{2,})",
     # ... or before the verb, as German has it: "kann ich 55821 noch stornieren?"
     r"(?<![\w.,/@+-])(\d{5,10})(?![.,]?\d)(?=(?:\s+\w+){0,2}\s+(?i:stornier|zur(?:ü|ue)ck(?:geben|"
     r"schicken|senden)|umtauschen))",

@@ -58,6 +58,7 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("need the invoice for O0001 187 pls", [("order", "O0001 187", "O0001187")]),
         ("kann ich 55821 noch stornieren?", [("order", "55821", "55821")]),
         ("annuler 55821 svp", [("order", "55821", "55821")]),
+        ("komt mijn pakket 57790 nog voor kerst aan?", [("order", "57790", "57790")]),
         ("ich möchte bestellen, 12 Stück", []),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
         # and in scripts other than the Latin one, Japanese and Chinese without spaces
@@ -110,6 +111,9 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "order now 12345",
         "order 250 000 eur?",  # an amount
         "ich habe 10115 Berlin als Adresse",
+        "the postcode on the order is 31-042",  # a postcode with a hyphen
+        "my parcel 10115 Berlin",
+        "parcel JJD0001234567",
     ],
 )
 def test_numbers_that_are_not_order_numbers(text: str) -> None:
