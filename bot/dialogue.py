@@ -711,7 +711,8 @@ class Dialogue:
     ) -> Turn:
         """Carry on with the request for a verified order."""
         context = self.replier.context(session, customer, conversation, order=order)
-        context["reason"] = state.reason
+        # (the customer's words, quoted mid-sentence: "…: it was the wrong size. Start it …")
+        context["reason"] = (state.reason or "").rstrip(" .!?…") or state.reason
         # (waiting for a person already: the answers offer none, a colleague is coming)
         context["queued"] = conversation.status in WITH_A_PERSON
         ref = orders.order_ref(order)

@@ -497,7 +497,7 @@ def test_the_email_asked_for_is_used_though_read_as_an_unsure_opt_out(
     assert anna.marketing_consent and anna.opted_out_at is None
     # the reason keeps the customer's words, not the ones that introduce them
     reason = chat(client, "giulia", "il motivo: la taglia è sbagliata")
-    assert "(la taglia è sbagliata)" in said(reason)
+    assert "): la taglia è sbagliata. Lo avvii" in said(reason)
     # a sure opt-out, even while an email is asked for, withdraws the consent
     assert OPTED_OUT in said(chat(client, "sure", "where is O0001111?", unsubscribe)[1:])
 
@@ -1346,7 +1346,23 @@ def test_changed_my_mind_is_the_return_reason_the_bot_offered(client: TestClient
         "changed my mind",
     )
     assert "reason for returning" in said(bodies[-2:-1])
-    assert "noted the return of order O0001111 (changed my mind)" in said(bodies[-1:])
+    # (the order shown by its date and total, so the customer sees which one goes back)
+    assert "noted the return of order O0001111 from 1 Oct 2026 (" in said(bodies[-1:])
+    assert "): changed my mind. Start it" in said(bodies[-1:])
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_return_with_its_reason_in_the_first_message_shows_the_order(
+    client: TestClient,
+) -> None:
+    bodies = chat(
+        client,
+        "return-reason-first",
+        "I need to return a gift from order O0001111, it was the wrong size.",
+        "anna.schmidt@example.de",
+    )
+    assert "noted the return of order O0001111 from 1 Oct 2026" in said(bodies[-1:])
+    assert "wrong size. Start it" in said(bodies[-1:]) and ".." not in said(bodies[-1:])
 
 
 @pytest.mark.usefixtures("shop")
