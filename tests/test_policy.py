@@ -787,3 +787,25 @@ def test_thanks_the_intent_model_is_sure_of_is_no_complaint_on_the_head_alone() 
     assert decided(replace(toned(sarcastic, "thanks"), complaint=0.94)).action is Action.escalate
     negative = replace(toned("thanks I guess", "thanks", -0.2), complaint=0.94)
     assert decided(negative).action is Action.escalate
+
+
+def test_a_joke_mails_unanswered_smoke_and_a_person_in_more_languages() -> None:
+    assert_read(
+        {
+            "¿Hay alguna persona con la que pueda hablar?": "wants_human",
+            "Kan iemand van jullie mij even bellen?": "wants_human",
+            "could someone from your sales team email me?": "wants_human",
+            "Jullie 'klantenservice' is een grap.": "impatience",
+            "Ça fait deux mails sans réponse.": "impatience",
+            "ya van tres correos sin respuesta": "impatience",
+            "Die Lichterkette hat angefangen zu qualmen.": "serious",
+            "jag har aldrig handlat hos er": "serious",
+            "Ganz ehrlich, so ein Chaos habe ich selten erlebt.": "formal_complaint",
+            "Ich werde meine Bank bitten, die Zahlung zurückzubuchen.": "threat",
+        },
+        [
+            "Können Sie mir die Zahlung zurückbuchen?",
+            "tell me a joke",
+            "I sent two emails with photos of the parcel.",
+        ],
+    )
