@@ -77,6 +77,7 @@ HUMAN_AGENT_INTENT = "human_agent"
 CONTACT_INTENT = "opening_hours_contact"
 OPT_OUT_INTENT = "opt_out"
 PRAISE_INTENT = "feedback_praise"
+THANKS_INTENT = "thanks"
 PRODUCT_INTENT = "product_question"
 # A topical reading below this is taken as "not sure" (Engine._barely_read)
 BARELY_READ = 0.2
@@ -475,8 +476,10 @@ class Engine:
             understanding = _read_as(understanding, CONTACT_INTENT)
         elif self._unsure_problem_with_an_order(understanding):
             understanding = _read_as(understanding, DELIVERY_PROBLEM)
-        elif self._short_question_read_as_complaint(understanding, history) or (
-            self._barely_read(understanding, entities)
+        elif (
+            self._short_question_read_as_complaint(understanding, history)
+            or self._question_read_as_thanks(understanding)
+            or self._barely_read(understanding, entities)
         ):
             understanding = _read_as(understanding, FALLBACK_INTENT)
         if self._asks_what_now(conversation, understanding, entities, history):
@@ -735,6 +738,18 @@ class Engine:
             _WHAT_IF_NEVER_COMES.search(understanding.text) is not None
             and intent.label != HUMAN_AGENT_INTENT
             and (intent.label != COMPLAINT_INTENT or intent.confidence < self.policy.unsure_intent)
+            and not understanding.tone.cues
+        )
+
+    def _question_read_as_thanks(self, understanding: Understanding) -> bool:
+        """A question after a thank-you that the intent model reads, unsure, as thanks or
+        praise ("thanks! how long does the change take?": praise at 0.22): the customer asks
+        something, and "Thank you, that's great to hear!" answers nothing. It is read as "not
+        sure", so the shop's frequent questions may answer it."""
+        return (
+            understanding.intent.label in (PRAISE_INTENT, THANKS_INTENT)
+            and understanding.intent.confidence < self.policy.unsure_intent
+            and "?" in understanding.text
             and not understanding.tone.cues
         )
 

@@ -1756,3 +1756,15 @@ def test_a_yes_to_an_answer_that_offers_a_person_fetches_one(
     # a greeting's button asks nothing: "yes" after it is no request for a person
     greeted = chat(client, "greeted", "hi", "yes")[-1]
     assert greeted["conversation"]["status"] == "bot"
+
+
+def test_a_question_after_a_thank_you_is_not_answered_as_praise(
+    client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "thanks! how long does the change take?"
+    reading = ReadsAs(bot.nlu, {question: IntentPrediction("feedback_praise", 0.22)})
+    monkeypatch.setattr(bot, "nlu", reading)
+    bodies = chat(client, "thanks-and-a-question", question)
+    assert "great to hear" not in said(bodies)
+    assert bodies[0]["conversation"]["status"] == "bot"
+    assert "rephrase" in said(bodies)  # ("not sure": the frequent questions had no answer)
