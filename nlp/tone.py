@@ -141,6 +141,13 @@ _DISSATISFIED_ELSEWHERE = _compile(
     r"jestem (bardzo |naprawdę |strasznie )?(niezadowolon[yaei]|rozczarowan[yaei]|zł[yaei]|"
     r"wściekł[yaei])|"
     r"(çok )?kötü bir deneyim|(hiç )?memnun değilim|hayal kırıklığı|"
+    r"p(é|e)ssimo (atendimento|servi(ç|c)o)|(atendimento|servi(ç|c)o) p(é|e)ssimo|"
+    r"p(é|e)sim[oa] (servicio|atención)|(servicio|atención) p(é|e)sim[oa]|"
+    r"pessimo servizio|servizio (clienti )?pessimo|service (client )?(nul|lamentable|déplorable)|"
+    r"(miserabler|katastrophaler|unterirdischer) (service|kundenservice)|"
+    r"(waardeloze|belabberde) (service|klantenservice)|"
+    r"(fatalna|beznadziejna|tragiczna) obsługa|(berbat|rezalet) (bir )?hizmet|"
+    r"(usel|värdelös) (service|kundtjänst)|"
     r"so ein(en)? (chaos|saftladen|murks|pfusch)|(so etwas|sowas|so ein \w+) (habe|hab) ich "
     r"(noch nie|selten|lange nicht) erlebt|"
     # "you should be ashamed" ("ni borde skämmas", "schämt euch", "vergognatevi")
@@ -176,13 +183,15 @@ _HUMAN = _compile(
     r"member of (staff|your team)|colleague)|"
     r"(agent|human|person|representative|operator|someone)( please| pls|,? it'?s urgent)|"
     r"(someone|somebody|anyone) (from your team |from your company |there )?"
-    r"(contact|call|email|ring|get back to) me|(contact|call|email) me back|"
+    r"(contact|call|email|ring|get back to) me|(?<!the time to )(contact|call|email) me back|"
     r"(someone|somebody|anyone) from your \w+ (team|department) (contact|call|email|ring|"
     r"get back to|reach out to) me|"
     r"(?<!are you a )(?<!are you an )(?<!r u a )(?<!am i talking to a )(?<!bot or a )"
     r"(?<!bot or an )"
     r"(human|real person|live agent|live person|live chat|real human)( please| pls| now)?\b|"
-    r"(call|ring|phone) me( back)?|(can|could) (someone|somebody|you) (call|ring|phone)|"
+    # (not thanks for a call: "taking the time to call me back")
+    r"(?<!the time to )(call|ring|phone) me( back)?|"
+    r"(can|could) (someone|somebody|you) (call|ring|phone)|"
     r"(phone )?call from (your|a|one of your) (staff|team|agent|colleague|person|human)|"
     r"callback|call back|not (a |another |the )?(bot|robot|machine)|stop (the )?bot|"
     r"is there (a |any )?(human|real person|person|anyone real)|bots all the way down|"
@@ -202,12 +211,19 @@ _HUMAN_ELSEWHERE = _compile(
     r"(mit )?(einem |einer |jemandem )?(menschen?|mitarbeiter(in)?|echten person|berater(in)?|"
     r"kundenberater(in)?|ansprechpartner(in)?|sachbearbeiter(in)?) (sprechen|reden|bitte)|"
     r"mensch bitte|kein(en)? (bot|roboter|chatbot)|r(ü|ue)ckruf|"
+    # (terse: "mens aub", "konsultant proszę", "humano por favor", "temsilci lütfen")
+    r"(een )?(mens|medewerker) (aub|a\.u\.b\.?|graag|alstublieft|alsjeblieft|please)|"
+    r"(un )?(humain|conseiller|agent) (svp|s'il vous pla(î|i)t|stp)|"
+    r"(humano|agente|persona|asesor) por favor|(operatore|persona) per favore|"
+    r"konsultant(a|ka)? (proszę|prosze|poproszę)|(człowiek|czlowiek) (proszę|prosze)|"
+    r"(atendente|humano|pessoa) por favor|(människa|handläggare) tack|"
+    r"(müşteri )?(temsilci(si)?|insan|yetkili) lütfen|"
     r"(ein|eine) (mensch|mitarbeiter(in)?)( \w+){0,3} meldet|"
     r"rufen sie mich( bitte)? (an|zur(ü|ue)ck)|"
     r"(kann|könnte|koennte) (mich )?(bitte )?jemand( von (euch|ihnen))? (mich )?(bitte )?"
     r"(anrufen|zur(ü|ue)ckrufen)|"
     # fr
-    r"(parler|échanger|discuter) (à|a|avec) (un |une |le |la )?(humain|personne|"
+    r"(parler|échanger|discuter) (à|a|avec) (un |une |le |la )?(être humain|humain|personne|"
     r"conseill(er|ère)|agent|"
     r"op(é|e)rat(eur|rice)|service client|vraie personne|quelqu'un|quelqu’un)|"
     r"pas (un |de |à un |a un )?(robot|bot)|rappelez[- ]moi|me faire rappeler|"
@@ -223,7 +239,8 @@ _HUMAN_ELSEWHERE = _compile(
     r"pracownikiem|osob(ą|a)|kim(ś|s))|z konsultantem|oddzwo(ń|n)cie|"
     # it
     r"parlare con (un |una |l')?(operatore|operatrice|persona|consulente|umano|assistenza)|"
-    r"parlare con qualcuno|richiamatemi|"
+    r"parlare con qualcuno|richiamatemi|farmi richiamare|(potete|potreste) richiamarmi|"
+    r"mi (potete|potreste) richiamare|"
     # es
     r"hablar con (un |una )?(agente|persona|humano|asesor|operador|alguien)|ll(á|a)menme|"
     r"(me )?(puede|podr(í|i)a|pueden|podr(í|i)an) llamar( alguien)?|alguien (que )?me llame|"
@@ -337,7 +354,9 @@ _IMPATIENCE = _compile(
     r"(två|tre|\d+) (mejl|mail|meddelanden) utan svar|"
     r"(iki|üç|\d+) (mail|e-posta|mesaj)( attım| gönderdim)?,? (hiç )?cevap "
     r"(yok|gelmedi|vermediniz)|"
-    r"who is going to pay|i am done|i'?m done with|immediately|unbelievable|"
+    r"who is going to pay|i am done|i'?m done with|unbelievable|"
+    # ("I want it immediately", not "the replacement arrived almost immediately")
+    r"(?<!almost )(?<!nearly )(?<!arrived )(?<!came )(?<!us )immediately|"
     r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?|"
     r"(asked|written|emailed|called|messaged|phoned|told you|complained)( you| about it)? "
     r"(two|three|four|five|six|several|many|multiple|\d+) times|"
@@ -545,6 +564,8 @@ _MISUSE = _compile(
     r"(invoice|receipt|delivery note) (for|of|addressed to|in the name of) (a different "
     r"person|someone else|another (person|customer))|"
     r"(addressed|sent) to (another|a different|some other) (customer|person|client)|"
+    r"(invoice|receipt|delivery note|paperwork)\b[^.?!]{0,30}\b(belongs|belonged|is addressed|"
+    r"was addressed) to (another|a different|some other) (customer|person|client)|"
     r"link to (her|his|their|someone else'?s|another customer'?s) account|"
     r"full card number|all 16 digits|"
     r"(his|her|their) (full )?(name,? (and )?)?(date of birth|iban|bank details|card number)|"
@@ -642,11 +663,12 @@ class Tone:
 
 
 def _signs_off(text: str, opener: re.Match[str]) -> bool:
-    """Whether a sarcasm opener is thanks after a polite question: "… could you let me know
-    if it has left the warehouse? Thanks a lot!" signs off ("great, third time my parcel is
+    """Whether a sarcasm opener is thanks after a polite question or request: "… could you
+    let me know if it has left the warehouse? Thanks a lot!" and "… please let me know and
+    I'll arrange a redirect myself. Thanks a lot!" sign off ("great, third time my parcel is
     lost, thanks a lot" and "Still nothing? Thanks a lot." still read as sarcasm)."""
     said = opener.group(0)
-    if not (said.startswith("?") and said.lstrip("? ").casefold().startswith("thank")):
+    if not (said[:1] in "?.!" and said.lstrip("?.! ").casefold().startswith("thank")):
         return False
     question = re.split(r"[.!?\n]", text[: opener.start()])[-1]
     return _POLITE_ASK.search(question) is not None

@@ -809,3 +809,30 @@ def test_a_joke_mails_unanswered_smoke_and_a_person_in_more_languages() -> None:
             "I sent two emails with photos of the parcel.",
         ],
     )
+
+
+def test_terse_requests_service_insults_and_someone_elses_invoice_are_read() -> None:
+    assert_read(
+        {
+            "mens aub": "wants_human",
+            "konsultant proszę": "wants_human",
+            "Je veux parler à un être humain, un vrai.": "wants_human",
+            "Potreste farmi richiamare da un collega?": "wants_human",
+            "péssimo atendimento": "formal_complaint",
+            "Servicio pésimo.": "formal_complaint",
+            "the invoice inside belongs to another customer": "serious",
+        },
+        [
+            # thanks for a call, a quick replacement and a sign-off after a polite request
+            "I really appreciate you taking the time to call me back.",
+            "The replacement arrived almost immediately, with a handwritten card.",
+            "It will go to my old flat. If it has shipped, please let me know and I'll arrange "
+            "a redirect myself. Thanks a lot!",
+        ],
+    )
+
+
+def test_shouting_with_an_angry_face_escalates_whatever_the_sentiment_reads() -> None:
+    furious = toned("VAR ÄR MIN BESTÄLLNING?!? 😡", score=0.54)
+    assert decided(furious).action is Action.escalate
+    assert decided(toned("where is my order? 😡", score=0.54)).action is not Action.escalate

@@ -247,10 +247,14 @@ def decide(
     upset = (
         (tone.impatience or tone.angry_emoji) and score < config.complaint_max_sentiment and backed
     )
+    # Shouting with an angry face ("VAR ÄR MIN BESTÄLLNING?!? 😡") is anger whatever the
+    # sentiment model reads into words it hardly knows (+0.54 for that Swedish).
+    furious = tone.shouting and tone.angry_emoji
     if (
         score <= config.strong_negative
         or (tone.shouting and score < config.complaint_max_sentiment)
         or upset
+        or furious
     ):
         return Decision(Action.escalate, "complaint", EscalationReason.negative_sentiment)
     if score <= config.negative:  # (earlier messages are read only for a negative one)
