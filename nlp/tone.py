@@ -116,7 +116,8 @@ _FORMAL = _compile(
     r"escalate (this|my complaint)|complaint (against|about) (you|your)|"
     r"express(ing)? my (disappointment|"
     r"dissatisfaction|frustration)|i (expect|demand|want) (compensation|an apology)|"
-    r"not good enough|not impressed|not (happy|pleased|satisfied|amused) at all|"
+    r"not good enough|not (exactly |really |very |that |too |overly |particularly )?impressed|"
+    r"not (happy|pleased|satisfied|amused) at all|"
     r"expected (much |a lot |far )?(more|better) (from|of) (a shop|a company|a store|you|"
     r"your (shop|company|store|brand))|"
     r"(that'?s|this is|it'?s) (really |just |simply |absolutely |totally |so )?not (ok|okay)"
@@ -262,7 +263,7 @@ _HUMAN_ELSEWHERE = _compile(
     r"kan någon ringa( upp)? mig|"
     r"ring(a)? upp mig|"
     # da, no
-    r"(tale|snakke) med (en )?(rigtig |ekte )?(medarbejder|person|menneske|medarbeider)|"
+    r"(tale|snakke) med (en |et )?(rigtig |ekte )?(medarbejder|person|menneske|medarbeider)|"
     r"(medarbejder|medarbeider|nogen|noen) (ringe|kontakte) mig|ring(e)? mig op|"
     # cs, ru, he, ar
     r"mluvit s (živým |skutečným )?(operátorem|operátorkou|člověkem|někým|pracovníkem)|"
@@ -351,6 +352,15 @@ _IMPATIENCE = _compile(
     r"(twee|drie|\d+) (mails|e-mails|berichten)( gestuurd)?( en)? (0|geen|nul) (antwoord|reactie)|"
     r"(dois|duas|três|\d+) (e-mails|emails|mensagens) sem resposta|"
     r"(dwa|dwie|trzy|\d+) (maile|e-maile|wiadomości) bez odpowiedzi|"
+    # ("ho scritto due email e zero risposte", "zwei Mails und keine Antwort")
+    r"(due|tre|diverse|\d+) (mail|email|e-mail|messaggi) e (zero|nessuna) rispost\w*|"
+    r"(dos|tres|varios|\d+) (correos|mails|emails|mensajes) y (cero|ninguna) respuesta|"
+    r"(deux|trois|plusieurs|\d+) (mails|e-mails|messages|courriels) et (z(é|e)ro|aucune) "
+    r"r(é|e)ponse|(zwei|drei|mehrere|\d+) (mails|e-mails|nachrichten) und (null|keine) "
+    r"antwort|(dwa|dwie|trzy|\d+) (maile|e-maile|wiadomości) i (zero|żadnej) odpowiedzi|"
+    r"(dois|duas|três|\d+) (e-mails|emails|mensagens) e (zero|nenhuma) resposta|"
+    r"(två|tre|\d+) (mejl|mail|meddelanden) och (noll|inget|inga) svar|"
+    r"(to|tre|\d+) (mails|e-mails|beskeder) og (nul|intet|ingen) svar|"
     r"(två|tre|\d+) (mejl|mail|meddelanden) utan svar|"
     r"(iki|üç|\d+) (mail|e-posta|mesaj)( attım| gönderdim)?,? (hiç )?cevap "
     r"(yok|gelmedi|vermediniz)|"
@@ -402,7 +412,7 @@ _IMPATIENCE = _compile(
     r"(tercera|terceira|cuarta) vez|(segundo|tercer) (correo|mensaje)|"
     r"(tweede|derde|vierde) (keer|mail|e-mail|bericht)|"
     r"(drugi|trzeci|czwarty) raz|po raz (drugi|trzeci|czwarty|kolejny)|"
-    r"(üçüncü|dördüncü) (kez|defa|kere)|(tredje|fjärde) gången|"
+    r"(üçüncü|dördüncü) (kez|defa|kere)|(tredje|fjärde) gången|(tredje|fjerde) gang\b|"
     r"(schon|bereits) (zweimal|dreimal|viermal|mehrmals|mehrfach|x-mal|\d+ ?mal) "
     r"(geschrieben|angerufen|nachgefragt|gefragt|gemailt)|"
     r"(écrit|appelé|relancé|demandé) (deux|trois|quatre|plusieurs) fois|"
@@ -495,7 +505,7 @@ _HAZARD = _compile(
     r"mou?ld\b[^.?!]{0,60}\b(asthma|health|baby|babies|allerg\w*|sick|ill)|"
     r"(asthma|health|baby|babies)\b[^.?!]{0,60}\bmou?ld|"
     r"funken|angeschmort|(lebens)?gef(ä|ae)hrlich|dangereu(x|se)|br(û|u)l(é|e)|fondu|"
-    r"peligros[oa]|pericolos[oa]|perigos[oa]|niebezpieczn\w*|tehlikeli|farlig|gevaarlijk|"
+    r"peligros[oa]|pericolos[oa]|perigos[oa]|niebezpieczn\w*|tehlikeli|farlig[te]?|gevaarlijk|"
     r"derriti\w*|derretid[oa]|se quem\w*|quemad[oa]|bruciat[oa]|geschmolzen|gesmolten|"
     r"stopion\w*|eridi|kıvılcım|vonken|iskr\w*|scintill\w*|fa(í|i)sca\w*|chispa\w*|"
     r"(é|e)tincelle\w*|"
@@ -510,7 +520,7 @@ _HAZARD = _compile(
     r"mi sono (tagliat[oa]|ferit[oa]|bruciat[oa])|me he (cortado|quemado)|"
     r"je me suis (coupée?|brûlée?|blessée?)|ik heb me (gesneden|gebrand)|"
     r"(jag )?skar mig|kendimi kestim|(eu )?me cortei|cortei-me|"
-    r"(dans la|en la|in (den|de)|na|in) (bouche|boca|mund|mond|bocca)\b)\b"
+    r"(dans la|en la|in (den|de)|na|in) (bouche|boca|mund|mond|bocca)|i (munden|munnen)\b)\b"
 )
 # Fraud, an account or card used by someone else, phishing, harassment and personal data
 # shown to the wrong person: "orders in my account history I didn't make", "my password
@@ -548,7 +558,8 @@ _MISUSE = _compile(
     r"(i|we) did(n'?t| not) (delete|change|reset|close) (it|them|that|my)|"
     r"(it|that|this) (wasn'?t|was not) me|(that'?s|that is|it'?s|it is) not me|"
     r"log-?in alert|sign-?in alert|"
-    r"(typed|entered|gave|put) (in )?(them|my (card|password|bank|login|pin)\w*)( details| in)?"
+    r"(typed|entered|gave|put) (in )?(them|my (card|password|bank|login|pin)\w*)"
+    r"( details| numbers?| data| in)?"
     r"( in| there)? before|(lock|block|freeze) my "
     r"(account|card)|blocked (the|my) card|(not|never) (trying|tried) to (log|sign) ?in|"
     r"knows my password|"
@@ -602,7 +613,19 @@ _MISUSE = _compile(
     r"ben yapmadım|yapmadı(ğ|g)ım( \w+){0,3} (ödeme|sipariş|işlem)|"
     r"(biri(si)? )?hesabıma (biri(si)? )?girmiş|"
     r"(documento|fattura|dati|nome)( \w+){0,3} di un altro cliente|"
-    r"dan\w* (zupełnie )?obcej osoby)\b"
+    r"dan\w* (zupełnie )?obcej osoby|"
+    # someone else's invoice or data, a privacy problem ("con su factura, su nombre y su
+    # dirección ... un problema de privacidad"); someone else's parcel alone is a wrong delivery
+    r"(factura|datos) de otra persona|(facture|donn(é|e)es) d'une autre personne|"
+    r"(fattura|dati) di un'altra persona|(rechnung|daten) (einer anderen person|eines "
+    r"anderen kunden)|(factuur|gegevens) van (iemand anders|een andere klant)|"
+    r"faktur\w* (innej|obcej) osoby|(fatura|dados) de outra pessoa|"
+    r"başka (birinin|bir müşterinin) faturası|någon annans faktura|"
+    r"en anden (persons|kundes) faktura|privacy (problem|issue|violation)|"
+    r"problema (grave )?de privacidad|violaci(ó|o)n de (la )?privacidad|"
+    r"atteinte (à|a) la vie priv(é|e)e|datenschutz(verletzung|versto(ß|ss)|panne)|"
+    r"violazione (della )?privacy|privacyschending|naruszenie prywatno(ś|s)ci|"
+    r"viola(ç|c)(ã|a)o de privacidade|gizlilik ihlali|integritetsbrott)\b"
 )
 # Demands with a deadline and the end of patience, in more words than the impatience
 # pattern's: "I'll give you one more day", "otherwise I'll take further steps", "my

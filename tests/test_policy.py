@@ -836,3 +836,32 @@ def test_shouting_with_an_angry_face_escalates_whatever_the_sentiment_reads() ->
     furious = toned("VAR ÄR MIN BESTÄLLNING?!? 😡", score=0.54)
     assert decided(furious).action is Action.escalate
     assert decided(toned("where is my order? 😡", score=0.54)).action is not Action.escalate
+
+
+def test_danish_requests_unanswered_mails_hazards_and_someone_elses_data_are_read() -> None:
+    assert_read(
+        {
+            "Jeg vil tale med et menneske, ikke en robot.": "wants_human",
+            "Det her er tredje gang jeg skriver.": "impatience",
+            "Ho scritto due email e zero risposte.": "impatience",
+            "Zwei Mails und keine Antwort.": "impatience",
+            "Min datter havde den i munden. Det er farligt!": "serious",
+            "not exactly impressed tbh": "formal_complaint",
+            "I already typed in my card number before I noticed the sender looked odd.": "serious",
+            "Me ha llegado un paquete con la factura de otra persona.": "serious",
+            "Esto es un problema de privacidad grave.": "serious",
+        },
+        [
+            # someone else's parcel alone is a wrong delivery, not a data leak
+            "recebi a encomenda de outra pessoa, o que faço?",
+            "Me ha llegado el pedido de otra persona.",
+            "I'm impressed, it arrived in two days.",
+        ],
+    )
+
+
+def test_shouting_at_the_end_of_patience_escalates_whatever_the_sentiment_reads() -> None:
+    ultimatum = "Wenn sie bis Freitag nicht da ist, storniere ich alles. Wo ist sie???"
+    assert decided(toned(ultimatum, score=0.33)).action is Action.escalate
+    calm = "Wenn sie bis Freitag nicht da ist, storniere ich alles. Wo ist sie?"
+    assert decided(toned(calm, score=0.33)).action is not Action.escalate
