@@ -84,6 +84,14 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # carrier's tracking number is longer: JJD…, 1Z…, 12 digits and more)
     r"(?i:\b(?:parcel|package|pakket|paket|colis|paquete|pacco|paczk[aię]|pacote)\s+"
     r"(?:(?:no|nr|number)\.?\s*|#\s*)?)(\d{5,8})\b(?![.,]\d)(?!\s+[A-ZÄÖÜ][a-zäöüß]{2,})",
+    # ... or after a few words that end in "is": "the order number he wrote down is 61902"
+    r"(?i:\border\s+(?:number|no\.?|nr\.?)\s+(?:[^\W\d_]+\s+){1,4}?(?:is|was)\s*:?\s*)"
+    r"(\d{5,10})\b(?![.,]\d)",
+    # ... or after an address change in the customers' languages: "byta adress på 72991 till
+    # Storgatan 5" (not a postcode before its town: "Adresse: 10115 Berlin")
+    r"(?i:\b(?:adress|adresse|adres|direcci[oó]n|indirizzo|endere[cç]o)\s+(?:p[aå]|f[uü]r|"
+    r"von|pour|de|du|para|del|per|dell'ordine|voor|van|dla|da|do)\s+)(\d{5,10})\b(?![.,]\d)"
+    r"(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
     # ... or before the verb, as German has it: "kann ich 55821 noch stornieren?"
     r"(?<![\w.,/@+-])(\d{5,10})(?![.,]?\d)(?=(?:\s+\w+){0,2}\s+(?i:stornier|zur(?:ü|ue)ck(?:geben|"
     r"schicken|senden)|umtauschen))",

@@ -59,6 +59,13 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("kann ich 55821 noch stornieren?", [("order", "55821", "55821")]),
         ("annuler 55821 svp", [("order", "55821", "55821")]),
         ("komt mijn pakket 57790 nog voor kerst aan?", [("order", "57790", "57790")]),
+        # a few words before the number, and a second order named for an address change
+        ("The order number he wrote down is 61902.", [("order", "61902", "61902")]),
+        (
+            "Kan ni avbryta order 72990? Och byta adress på 72991 till Storgatan 5?",
+            [("order", "72990", "72990"), ("order", "72991", "72991")],
+        ),
+        ("neue Adresse für 10115 Berlin", []),
         ("ich möchte bestellen, 12 Stück", []),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
         # and in scripts other than the Latin one, Japanese and Chinese without spaces
