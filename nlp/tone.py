@@ -558,6 +558,12 @@ _MISUSE = _compile(
     r"(i|we) did(n'?t| not) (delete|change|reset|close) (it|them|that|my)|"
     r"(it|that|this) (wasn'?t|was not) me|(that'?s|that is|it'?s|it is) not me|"
     r"log-?in alert|sign-?in alert|"
+    # card details typed into a phishing page ("ik heb mijn kaartgegevens al ingevuld")
+    r"(kaart|betaal|inlog)gegevens (al )?(ingevuld|ingevoerd|ingetypt)|"
+    r"(karten|zahlungs|bank|login)daten (schon |bereits )?(eingegeben|eingetippt)|"
+    r"(saisi|entré|rentré|tapé) mes (coordonnées|données) bancaires|"
+    r"(metido|introducido|puesto) (los datos de )?mi tarjeta|"
+    r"(inserito|messo) i dati della (mia )?carta|"
     r"(typed|entered|gave|put) (in )?(them|my (card|password|bank|login|pin)\w*)"
     r"( details| numbers?| data| in)?"
     r"( in| there)? before|(lock|block|freeze) my "

@@ -646,6 +646,30 @@ def test_a_complaint_the_intent_model_only_guesses_and_the_head_doubts_is_not_su
     )
 
 
+def test_a_calm_question_the_intent_model_only_guesses_is_a_complaint_is_not_sure() -> None:
+    def complaint(text: str, confidence: float, head: float, score: float) -> Decision:
+        understanding = replace(
+            toned(text, "complaint", score),
+            intent=IntentPrediction("complaint", confidence),
+            complaint=head,
+        )
+        return decide(understanding, previous_intents=[], previous_scores=[], config=CONFIG)
+
+    asked = "Jammer dat de levering zo lang duurt. Enig idee wanneer het komt?"
+    assert complaint(asked, 0.21, 0.6, -0.02) == Decision(Action.rephrase, response=FALLBACK_INTENT)
+    # a surer intent, a surer head, a negative reading, a cue or no question still escalate
+    for case in (
+        complaint(asked, 0.55, 0.6, -0.02),
+        complaint(asked, 0.21, 0.85, -0.02),
+        complaint(asked, 0.21, 0.6, -0.4),
+        complaint(
+            "Jammer dat de levering zo lang duurt. Enig idee wanneer het komt???", 0.21, 0.6, -0.02
+        ),
+        complaint("Jammer dat de levering zo lang duurt.", 0.21, 0.6, -0.02),
+    ):
+        assert case.action is Action.escalate, case
+
+
 def test_asking_again_and_now_in_capitals_in_the_customers_languages_is_impatience() -> None:
     for text in (
         "Zum dritten Mal: Wo bleibt meine Rückerstattung?",
@@ -848,6 +872,7 @@ def test_danish_requests_unanswered_mails_hazards_and_someone_elses_data_are_rea
             "Min datter havde den i munden. Det er farligt!": "serious",
             "not exactly impressed tbh": "formal_complaint",
             "I already typed in my card number before I noticed the sender looked odd.": "serious",
+            "Ik heb mijn kaartgegevens al ingevuld.": "serious",
             "Me ha llegado un paquete con la factura de otra persona.": "serious",
             "Esto es un problema de privacidad grave.": "serious",
         },
