@@ -68,7 +68,7 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"data protection (authority|regulator|commissioner)|information commissioner|"
         r"garante (della |per la )?privacy|datenschutzbeh(ö|oe)rde|cnil|aepd|"
         r"agencia (española )?de protección de datos|autoriteit persoonsgegevens|uodo|cnpd|"
-        r"kvkk|integritetsskyddsmyndigheten",
+        r"kvkk|integritetsskyddsmyndigheten|(u|na) čoi|česk(á|é|ou) obchodní inspekc\w*",
     ),
     (
         "public",
@@ -171,7 +171,8 @@ _DISSATISFIED_ELSEWHERE = _compile(
     r"(formele|officiële) klacht|klacht (indienen|in te dienen)|dien (ik )?(hierbij )?een klacht|"
     r"(złożę|złożyć|składam|złożyłem|złożyłam) skarg(ę|e)|oficjaln\w* skarg\w*|"
     r"şikayet(çiyim| edeceğim| ediyorum)|resmi şikayet|"
-    r"(fazer|vou fazer|apresentar|apresento) (uma )?(reclama(ç|c)(ã|a)o|queixa)|queixa formal"
+    r"(fazer|vou fazer|apresentar|apresento) (uma )?(reclama(ç|c)(ã|a)o|queixa)|queixa formal|"
+    r"(podám|podávám|podala jsem|podal jsem|podat) stížnost|stěžuji si"
     r")(?!\w)"
 )
 _HUMAN = _compile(
@@ -307,7 +308,16 @@ _TROUBLE = _compile(
     r"pieces|fell apart|falls apart|see[- ]through|logged me out|incorrect|can'?t find|"
     r"(didn'?t|doesn'?t|won'?t) apply|except|someone else'?s|old (one|address|flat)|"
     r"same queue|scratched|stuck|leaks?|lets in|shut|only works|smashed|shattered|bounced|"
-    r"soaked|dented|crushed|torn|ripped|locked)\b"
+    r"soaked|dented|crushed|torn|ripped|locked|"
+    # (the same trouble in the customers' languages: "Complimenti, davvero. Tre giorni di
+    # 'saldi' e il sito che non funziona")
+    r"funktioniert nicht|kaputt|schon wieder|immer noch|niemand|ne (marche|fonctionne) pas|"
+    r"cass(é|e)e?s?|toujours pas|personne|no funciona|rot[oa]s?|otra vez|todav(í|i)a no|nadie|"
+    r"non funziona|rott[oa]|di nuovo|ancora (niente|nessun\w*)|nessuno|werkt niet|kapot|"
+    r"alweer|nog steeds|niemand|nie dzia(ł|l)a|zepsut\w*|znowu|nadal|nikt|(ç|c)al(ı|i)şm(ı|i)yor|"
+    r"bozuk|yine|hala|kimse|n(ã|a)o funciona|quebrad[oa]|de novo|ainda n(ã|a)o|ningu(é|e)m|"
+    r"fungerar inte|trasig|igen|fortfarande|ingen svarar|virker ikke|i stykker|stadig|"
+    r"nefunguje|rozbit\w*|zase|nikdo)\b"
 )
 _POLITE_ASK = _compile(
     r"(?i)\b((could|can|would|will) (you|someone|somebody|u)|please|pls|let me know|"
@@ -433,7 +443,9 @@ _IMPATIENCE = _compile(
     r"inacceptable|scandaleu(x|se)|honteu(x|se)|inaceptable|vergonzos[oa]|indignante|"
     r"inaccettabile|vergognos[oa]|scandalos[oa]|onacceptabel|schandalig|een schande|"
     r"niedopuszczaln\w*|skandaliczn\w*|(ż|z)enada|rezalet|kabul edilemez|inaceit(á|a)vel|"
-    r"vergonhos[oa]|uma vergonha|oacceptabelt|skandal(ö|o)st|"
+    r"vergonhos[oa]|uma vergonha|oacceptabelt|skandal(ö|o)st|ostud\w*|"
+    r"nikdo (mi )?(neodpovídá|neodpověděl\w*|se neozval\w*)|mám (toho )?dost|"
+    r"(så )?træt af (jer|jeres|det her)|(så )?trött på er|lei av dere|elendig\w*|"
     r"betr(ü|ue)ger\w*|(ist|wäre|nenne ich) (doch |ja |einfach |reiner |glatter )?betrug|"
     r"wenn (das |es |sie |ihr )?bis (montag|dienstag|mittwoch|donnerstag|freitag|samstag|"
     r"sonntag|morgen|ende der woche)( \w+){0,3} (nichts|nicht|kein\w*)|"
@@ -606,10 +618,10 @@ _MISUSE = _compile(
     r"(die|dat) ik niet herken|herken( \w+){1,3} (helemaal |echt )?niet|"
     r"(met|via|op) mijn (account|kaart|creditcard|rekening)( \w+){0,2} besteld|"
     r"nie rozpoznaję|tanımıyorum|känner inte igen|"
-    r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon)\b[^.?!]{0,50}"
+    r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon|někdo)\b[^.?!]{0,50}"
     r"\b(usou|usado|utilisé|entrato|entrado|eingeloggt|zugegriffen|ingelogd|włamał\w*|"
     r"benutzt|verwendet|gebruikt|usato|utilizzato|utilizó|użył\w*|använt|brugt|"
-    r"zalogował\w*|connecté|accedido|acessou|loggat in)|"
+    r"zalogował\w*|connecté|accedido|acessou|loggat in|přihlásil\w*|použil\w*)|"
     r"gehackt|piraté|hackead[oa]|hackerat[oa]|zhakowan\w*|"
     r"(die|dat) ik niet (heb )?aangevraagd|(die|dat) niet van mij (is|zijn)|"
     r"die ich nicht angefordert|que je n'ai pas demandée?s?|"

@@ -890,3 +890,22 @@ def test_shouting_at_the_end_of_patience_escalates_whatever_the_sentiment_reads(
     assert decided(toned(ultimatum, score=0.33)).action is Action.escalate
     calm = "Wenn sie bis Freitag nicht da ist, storniere ich alles. Wo ist sie?"
     assert decided(toned(calm, score=0.33)).action is not Action.escalate
+
+
+def test_czech_danish_and_sarcasm_about_trouble_in_other_languages_are_read() -> None:
+    assert_read(
+        {
+            "To je naprostá ostuda.": "impatience",
+            "Na e-maily nikdo neodpovídá.": "impatience",
+            "Podám stížnost u ČOI.": "threat",
+            "Někdo se přihlásil do mého účtu a změnil doručovací adresu.": "serious",
+            "Jeg er så træt af jer.": "impatience",
+            "Complimenti, davvero. Tre giorni e il sito che non funziona.": "sarcasm",
+            "Bozuk ürün gönderdiniz. Harika hizmet 👏": "sarcasm",
+        },
+        [
+            "Complimenti, il pacco è arrivato in due giorni!",
+            "Některé zboží je vyprodané?",
+            "Vorrei andare coi bambini al negozio.",
+        ],
+    )
