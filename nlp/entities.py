@@ -50,7 +50,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"bestell?(?=[\s-]*nr)|auftrags(?:nummer|nr)|"
     # (Danish and Norwegian "ordrenummer 44102", Czech "objednávku číslo 44102")
     r"ordre(?:nummer|nr)?|objedn[aá]v(?:k[aeuy]|ce))"
-    r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|n(?=\.)))?"
+    r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|numara(?:m|s[ıi])?|"
+    r"n(?=\.)))?"
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)"
     # (the id, also typed with a space in its digits on a phone: "encomenda 66 190")
     r"(\d{2,3}(?: \d{3})+(?![\d.,])(?!\s?(?i:€|eur|euro|\$|£|usd|gbp|chf|pln|sek|try))|"
@@ -84,6 +85,12 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # carrier's tracking number is longer: JJD…, 1Z…, 12 digits and more)
     r"(?i:\b(?:parcel|package|pakket|paket|colis|paquete|pacco|paczk[aię]|pacote)\s+"
     r"(?:(?:no|nr|number)\.?\s*|#\s*)?)(\d{5,8})\b(?![.,]\d)(?!\s+[A-ZÄÖÜ][a-zäöüß]{2,})",
+    # ... or after the word for "number" opening a sentence of a message about an order:
+    # "Kann ich meine Bestellung vom Sonntag noch stornieren? Nummer 61934."
+    r"(?is:\b(?:order|bestellung|commande|pedido|ordine|bestelling|zam[oó]wieni[aeu]|"
+    r"sipari[sş]\w{0,4}|encomenda|best[aä]llning|ordre|objedn[aá]vk\w)\b.{0,80}?"
+    r"[.?!,;:]\s*(?:nummer|number|num[eé]ro|numer|numara(?:m|s[ıi])?|[čc][ií]slo)\s*:?\s*)"
+    r"(\d{5,10})\b(?![.,]\d)(?!\s?\d)",
     # ... or after a few words that end in "is": "the order number he wrote down is 61902"
     r"(?i:\border\s+(?:number|no\.?|nr\.?)\s+(?:[^\W\d_]+\s+){1,4}?(?:is|was)\s*:?\s*)"
     r"(\d{5,10})\b(?![.,]\d)",

@@ -66,6 +66,14 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
             [("order", "72990", "72990"), ("order", "72991", "72991")],
         ),
         ("neue Adresse für 10115 Berlin", []),
+        # "number" opening a sentence of a message about an order, Turkish "numaram"
+        (
+            "Kann ich meine Bestellung vom Sonntag noch stornieren? Nummer 61934.",
+            [("order", "61934", "61934")],
+        ),
+        ("Sipariş numaram 76628.", [("order", "76628", "76628")]),
+        ("where is my order? tracking number 123456789", []),
+        ("order status please, customer number 123456", []),
         ("ich möchte bestellen, 12 Stück", []),
         ("O000\u200b1234 it is", [("order", "O0001234", "O0001234")]),
         # and in scripts other than the Latin one, Japanese and Chinese without spaces
