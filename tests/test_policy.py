@@ -626,46 +626,41 @@ def test_threats_fraud_injuries_and_leaving_said_in_german_italian_czech_and_mor
     )
 
 
-def test_a_complaint_the_intent_model_only_guesses_and_the_head_doubts_is_not_sure() -> None:
-    def complaint(text: str, confidence: float, head: float, score: float) -> Decision:
-        understanding = replace(
-            toned(text, "complaint", score),
-            intent=IntentPrediction("complaint", confidence),
-            complaint=head,
-        )
-        return decide(understanding, previous_intents=[], previous_scores=[], config=CONFIG)
+def guessed(text: str, confidence: float, head: float, score: float) -> Decision:
+    """The decision on ``text`` read as a complaint with this confidence, complaint head
+    and sentiment."""
+    understanding = replace(
+        toned(text, "complaint", score),
+        intent=IntentPrediction("complaint", confidence),
+        complaint=head,
+    )
+    return decide(understanding, previous_intents=[], previous_scores=[], config=CONFIG)
 
+
+def test_a_complaint_the_intent_model_only_guesses_and_the_head_doubts_is_not_sure() -> None:
     login = "je n'arrive pas à me connecter avec Google"
-    assert complaint(login, 0.13, 0.08, -0.37).action is Action.rephrase
-    assert complaint(login, 0.35, 0.08, -0.37).reason is EscalationReason.complaint
-    assert complaint(login, 0.13, 0.5, -0.37).reason is EscalationReason.complaint
+    assert guessed(login, 0.13, 0.08, -0.37).action is Action.rephrase
+    assert guessed(login, 0.35, 0.08, -0.37).reason is EscalationReason.complaint
+    assert guessed(login, 0.13, 0.5, -0.37).reason is EscalationReason.complaint
     # strongly negative, or a cue in the words ("!!!"), still reaches a person
-    assert complaint(login, 0.13, 0.08, -0.9).action is Action.escalate
-    assert complaint("je n'arrive pas à me connecter!!!", 0.13, 0.08, -0.37).action is (
+    assert guessed(login, 0.13, 0.08, -0.9).action is Action.escalate
+    assert guessed("je n'arrive pas à me connecter!!!", 0.13, 0.08, -0.37).action is (
         Action.escalate
     )
 
 
 def test_a_calm_question_the_intent_model_only_guesses_is_a_complaint_is_not_sure() -> None:
-    def complaint(text: str, confidence: float, head: float, score: float) -> Decision:
-        understanding = replace(
-            toned(text, "complaint", score),
-            intent=IntentPrediction("complaint", confidence),
-            complaint=head,
-        )
-        return decide(understanding, previous_intents=[], previous_scores=[], config=CONFIG)
-
     asked = "Jammer dat de levering zo lang duurt. Enig idee wanneer het komt?"
-    assert complaint(asked, 0.21, 0.6, -0.02) == Decision(Action.rephrase, response=FALLBACK_INTENT)
+    assert guessed(asked, 0.21, 0.6, -0.02) == Decision(Action.rephrase, response=FALLBACK_INTENT)
     # a surer intent, a surer head, a negative reading, a cue or no question still escalate
     for case in (
-        complaint(asked, 0.55, 0.6, -0.02),
-        complaint(asked, 0.21, 0.85, -0.02),
-        complaint(asked, 0.21, 0.6, -0.4),
-        complaint(
+        guessed(asked, 0.55, 0.6, -0.02),
+        guessed(asked, 0.21, 0.85, -0.02),
+        guessed(asked, 0.21, 0.6, -0.4),
+        guessed(
             "Jammer dat de levering zo lang duurt. Enig idee wanneer het komt???", 0.21, 0.6, -0.02
         ),
-        complaint("Jammer dat de levering zo lang duurt.", 0.21, 0.6, -0.02),
+        guessed("Jammer dat de levering zo lang duurt.", 0.21, 0.6, -0.02),
     ):
         assert case.action is Action.escalate, case
 

@@ -203,31 +203,10 @@ def decide(
         intent = FALLBACK_INTENT if intent == "complaint" else intent
     elif (
         intent == "complaint"
-        and understanding.intent.confidence < config.unsure_intent
         and learned is not None
-        and learned < config.complaint_head_rules_out
-        and score > config.ruled_out_negative
-        and not tone.cues
-    ):
-        intent = FALLBACK_INTENT
-    elif (
-        intent == "complaint"
-        and understanding.intent.confidence < config.guessed_complaint
-        and learned is not None
-        and learned < config.intent_complaint_backing
-        and not tone.cues
+        and _only_guessed(understanding, learned, config)
     ):
         intent = FALLBACK_INTENT  # (a strongly negative message still escalates below)
-    elif (
-        intent == "complaint"
-        and understanding.intent.confidence < config.unsure_intent
-        and learned is not None
-        and learned < config.complaint_probability
-        and score > config.asked_negative
-        and not tone.cues
-        and "?" in understanding.text
-    ):
-        intent = FALLBACK_INTENT  # a question, calmly asked
     said = intent == "complaint" and score < config.complaint_max_sentiment
     if said and learned is not None and learned < config.intent_complaint_backing:
         said = score <= config.intent_complaint_negative  # the head doubts it
@@ -300,6 +279,26 @@ def decide(
             return Decision(Action.escalate, "human_agent", EscalationReason.repeated_fallback)
         return Decision(Action.rephrase, response=FALLBACK_INTENT)
     return Decision(Action.answer, response=intent)
+
+
+def _only_guessed(understanding: Understanding, learned: float, config: PolicyConfig) -> bool:
+    """Whether a complaint reading with no tone cue is the intent model guessing: unsure
+    (below ``unsure_intent``) while the complaint head all but rules it out, unless it reads
+    strongly negative; read below ``guessed_complaint`` while the head doubts it; or a
+    question, calmly asked, that the head does not call a complaint."""
+    confidence = understanding.intent.confidence
+    if understanding.tone.cues or confidence >= config.unsure_intent:
+        return False
+    score = understanding.sentiment.score
+    return (
+        (learned < config.complaint_head_rules_out and score > config.ruled_out_negative)
+        or (confidence < config.guessed_complaint and learned < config.intent_complaint_backing)
+        or (
+            learned < config.complaint_probability
+            and score > config.asked_negative
+            and "?" in understanding.text
+        )
+    )
 
 
 def priority(reason: EscalationReason, sentiment_score: float, signals: CustomerSignals) -> int:
