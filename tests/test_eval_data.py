@@ -47,6 +47,7 @@ def test_dev_and_test_splits_share_no_text() -> None:
         "messages_dev14.csv",
         "messages_dev15.csv",
         "messages_dev16.csv",
+        "messages_dev17.csv",
     ):
         shared = texts(dev) & texts("messages_test.csv")
         assert not {t for t in shared if len(t.split()) >= 4}, dev
@@ -86,6 +87,7 @@ def test_the_dev_dialogues_share_no_longer_turn_with_the_test_dialogues() -> Non
         "dialogues_dev14.yml",
         "dialogues_dev15.yml",
         "dialogues_dev16.yml",
+        "dialogues_dev17.yml",
     ):
         assert not {t for t in turns(dev) & test if len(t.split()) >= 5}, dev
 
