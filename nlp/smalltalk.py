@@ -85,7 +85,10 @@ _PRAISE = re.compile(
     r"ottim[oa] (negozio|servizio|acquisto|esperienza)|torner(ò|o) (sicuramente|a comprare)|"
     r"(top|super) (service|winkel)|aanrader|(świetn\w*|super) (obsług\w*|sklep)|"
     r"(ótimo|excelente) (serviço|atendimento)|voltarei a comprar|"
-    r"(toppen|super)service)(?!\w)"
+    r"(toppen|super)service|tummen upp|"
+    # Romanian and Greek ("Felicitări, cea mai rapidă livrare", "Πολύ ευχαριστημένος")
+    r"felicit(ă|a)ri|(foarte )?mul(ț|t|ţ)umit(ă|a)?|(πολύ )?ευχαριστημέν(ος|η|οι)|"
+    r"(εξαιρετική|τέλεια|άψογη) εξυπηρέτηση)(?!\w)"
 )
 # A "but" or a "not" in any of these languages: the praise is not the point.
 _BUT_OR_NOT = re.compile(

@@ -266,6 +266,9 @@ _HUMAN_ELSEWHERE = _compile(
     # da, no
     r"(tale|snakke) med (en |et )?(rigtig |ekte )?(medarbejder|person|menneske|medarbeider)|"
     r"(medarbejder|medarbeider|nogen|noen) (ringe|kontakte) mig|ring(e)? mig op|"
+    # el, ro
+    r"(να )?μιλήσω με (κάποιον|κάποια|άνθρωπο|υπάλληλο|εκπρόσωπο)|"
+    r"(s(ă|a) )?vorbesc cu (un |o )?(operator|om|consultant|angajat|cineva|persoan(ă|a))|"
     # cs, ru, he, ar
     r"mluvit s (živým |skutečným )?(operátorem|operátorkou|člověkem|někým|pracovníkem)|"
     r"оператор\w*|(живы\w*|реальны\w*) человек\w*|(поговорить|говорить) с человеком|"
@@ -325,7 +328,7 @@ _POLITE_ASK = _compile(
 )
 _THANKS_FOR_NOTHING = _compile(
     r"(?i)\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
-    r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? (really|for)|"
+    r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? really|"
     # the same in the languages of a European shop's customers
     r"(so |very )?low on your (list|priorit\w+)|bottom of your (list|priorit\w+)|"
     r"(danke|merci|gracias|grazie|bedankt|dzięki|dziękuję|obrigad[oa]|tack|teşekkürler) "
@@ -410,6 +413,8 @@ _IMPATIENCE = _compile(
     r"(i|we) (want|need|expect|demand) (an answer|a reply|a response|answers) "
     r"(today|now|immediately|asap|by tomorrow)|"
     r"(or|otherwise) (i'?m|i am|i'?ll|i will) (be )?(refus|cancel)\w*|"
+    r"(or|otherwise) (i|i'?ll|i will) (return|send back|cancel) (everything|it all|all of it|"
+    r"the whole order)|"
     # the same in the languages of a European shop's customers
     r"ya basta|warte nicht (mehr|l(ä|ae)nger)|(è|e') una vergogna|c'est (une honte|inadmissible)|"
     r"c'est une blague|ras le bol|j'en ai marre|mir reicht'?s|"
@@ -446,6 +451,8 @@ _IMPATIENCE = _compile(
     r"vergonhos[oa]|uma vergonha|oacceptabelt|skandal(ö|o)st|ostud\w*|"
     r"nikdo (mi )?(neodpovídá|neodpověděl\w*|se neozval\w*)|mám (toho )?dost|"
     r"(så )?træt af (jer|jeres|det her)|(så )?trött på er|lei av dere|elendig\w*|"
+    r"απαράδεκτ\w*|ντροπή σας|inacceptabil\w*|(e|este) o ru(ș|s|ş)ine|"
+    r"ru(ș|s|ş)ine s(ă|a) v(ă|a) fie|b(ă|a)taie de joc|"
     r"betr(ü|ue)ger\w*|(ist|wäre|nenne ich) (doch |ja |einfach |reiner |glatter )?betrug|"
     r"wenn (das |es |sie |ihr )?bis (montag|dienstag|mittwoch|donnerstag|freitag|samstag|"
     r"sonntag|morgen|ende der woche)( \w+){0,3} (nichts|nicht|kein\w*)|"
@@ -518,6 +525,7 @@ _HAZARD = _compile(
     r"(asthma|health|baby|babies)\b[^.?!]{0,60}\bmou?ld|"
     r"funken|angeschmort|(lebens)?gef(ä|ae)hrlich|dangereu(x|se)|br(û|u)l(é|e)|fondu|"
     r"peligros[oa]|pericolos[oa]|perigos[oa]|niebezpieczn\w*|tehlikeli|farlig[te]?|gevaarlijk|"
+    r"επικίνδυν\w*|πνιγ\w*|πνίγ\w*|periculos\w*|s-a (sufocat|(î|i)necat)|"
     r"derriti\w*|derretid[oa]|se quem\w*|quemad[oa]|bruciat[oa]|geschmolzen|gesmolten|"
     r"stopion\w*|eridi|kıvılcım|vonken|iskr\w*|scintill\w*|fa(í|i)sca\w*|chispa\w*|"
     r"(é|e)tincelle\w*|"
@@ -593,6 +601,8 @@ _MISUSE = _compile(
     r"(invoice|receipt|delivery note) (for|of|addressed to|in the name of) (a different "
     r"person|someone else|another (person|customer))|"
     r"(addressed|sent) to (another|a different|some other) (customer|person|client)|"
+    r"(invoice|address|name|data|details)( and (the )?(invoice|address|name|data|details))? of "
+    r"(another|a different|some other) (person|customer|client)|"
     r"(invoice|receipt|delivery note|paperwork)\b[^.?!]{0,30}\b(belongs|belonged|is addressed|"
     r"was addressed) to (another|a different|some other) (customer|person|client)|"
     r"link to (her|his|their|someone else'?s|another customer'?s) account|"

@@ -904,3 +904,19 @@ def test_czech_danish_and_sarcasm_about_trouble_in_other_languages_are_read() ->
             "Vorrei andare coi bambini al negozio.",
         ],
     )
+
+
+def test_greek_and_romanian_cues_and_thanks_a_lot_for_real_help() -> None:
+    assert_read(
+        {
+            "Θέλω να μιλήσω με κάποιον αμέσως.": "wants_human",
+            "Vreau să vorbesc cu un operator.": "wants_human",
+            "Απαράδεκτο! Ντροπή σας.": "impatience",
+            "Este o rușine.": "impatience",
+            "Ο γιος μου παραλίγο να πνιγεί με ένα! Είναι επικίνδυνο.": "serious",
+            "inside is the invoice and address of another person": "serious",
+            "I want the difference back or I return everything.": "impatience",
+            "Cheers a lot, really.": "sarcasm",
+        },
+        ["Thanks a lot for the fast help, very nice from you!"],
+    )

@@ -60,6 +60,9 @@ def test_a_goodbye_in_german_is_answered_as_one_not_escalated(client: TestClient
         "Ottima esperienza, tornerò a comprare",
         "Top Service, bestelle gerne wieder!",
         "¡Me encanta mi nueva lámpara!",
+        "Snabb leverans och fin kvalitet. Tummen upp! 👍",
+        "Felicitări, cea mai rapidă livrare pe care am avut-o vreodată!",
+        "Πολύ ευχαριστημένη από την παραγγελία!",
     ],
 )
 def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
