@@ -49,7 +49,9 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # (the abbreviations "Bestellnr. 55821", "Bestell-Nr.", "bestelnr", "Auftragsnr.")
     r"bestell?(?=[\s-]*nr)|auftrags(?:nummer|nr)|"
     # (Danish and Norwegian "ordrenummer 44102", Czech "objednávku číslo 44102")
-    r"ordre(?:nummer|nr)?|objedn[aá]v(?:k[aeuy]|ce))"
+    r"ordre(?:nummer|nr)?|objedn[aá]v(?:k[aeuy]|ce)|"
+    # (Romanian "comanda 73408", "comanda nr. 73408")
+    r"comand[aă](?:\s+mea)?)"
     r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|numara(?:m|s[ıi])?|"
     r"n(?=\.)))?"
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)"
@@ -60,7 +62,7 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # the word for an order in scripts without spaces or capitals of the Latin kind
     # ("где мой заказ 58841", "ההזמנה 63377", "注文#62018はいつ届きますか", "订单号 12345",
     # "رقم الطلب 12345"): Japanese and Chinese run on without a space, so no word boundary
-    r"(?i:(?:заказ\w{0,2}|ה?הזמנה|注文(?:番号)?|订单(?:号)?|(?:ال)?طلب(?:ية)?)"
+    r"(?i:(?:заказ\w{0,2}|ה?הזמנה|注文(?:番号)?|订单(?:号)?|(?:ال)?طلب(?:ية)?|παραγγελ[ίι]\w{0,2}(?:\s+μου)?)"
     # ("№" reaches the patterns as "No": the text is read in NFKC form)
     r"(?:\s*(?:no\.?|nr\.?|номер|מספר|رقم))?[\s:#-]*)(\d{3,12})(?!\d)",
     # Turkish puts the number first: "60417 numaral\u0131 sipari\u015fim", "60417 nolu siparisim"

@@ -72,6 +72,8 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
             [("order", "61934", "61934")],
         ),
         ("Sipariş numaram 76628.", [("order", "76628", "76628")]),
+        ("Comanda mea 73408 trebuia să ajungă pe 2 decembrie.", [("order", "73408", "73408")]),
+        ("Η παραγγελία μου 55821 δεν ήρθε", [("order", "55821", "55821")]),
         ("where is my order? tracking number 123456789", []),
         ("order status please, customer number 123456", []),
         ("ich möchte bestellen, 12 Stück", []),
