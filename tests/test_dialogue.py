@@ -441,13 +441,13 @@ class ReadsAs:
 def reads_as_complaint(nlu: NLU, runner_up: dict[str, str]) -> ReadsAs:
     """The real NLU, except that given texts read as a complaint over a runner-up intent
     (as the shipped model read "Good evening, could you tell me something about order
-    O0003002?": complaint 0.43, order_status 0.39), and the complaint head does not rule it
-    out (0.6; one that did would make it "not sure", see test_policy)."""
+    O0003002?": complaint 0.43, order_status 0.39), and the complaint head calls it one
+    (0.85; below 0.8 a calm question read so, unsure, is "not sure", see test_policy)."""
     readings = {
         text: IntentPrediction("complaint", 0.43, [("complaint", 0.43), (second, 0.39)])
         for text, second in runner_up.items()
     }
-    return ReadsAs(nlu, readings, complaint=0.6)
+    return ReadsAs(nlu, readings, complaint=0.85)
 
 
 @pytest.mark.usefixtures("shop")
