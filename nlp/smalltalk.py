@@ -93,7 +93,7 @@ _PRAISE = re.compile(
 # A "but" or a "not" in any of these languages: the praise is not the point.
 _BUT_OR_NOT = re.compile(
     r"\b(aber|nicht|kein\w*|mais|pas|ne|n'|pero|no|non|però|maar|niet|geen|ale|nie|"
-    r"ama|değil|men|inte|mas|não|ani|but|not)\b|\?"
+    r"ama|değil|men|inte|mas|não|ani|but|not|nu|dar|(î|i)ns(ă|a)|δεν|αλλά|όχι|μην)\b|\?"
 )
 
 

@@ -80,6 +80,9 @@ def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
         "Very happy with the order",  # (English: the models read it)
         "Toller Service, das Paket ist immer noch nicht da",
         "Super Service?",
+        "nu sunt mulțumit de livrare",
+        "Felicitări, dar coletul a venit rupt",
+        "Δεν είμαι ευχαριστημένη",
         "",
     ],
 )
