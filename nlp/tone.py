@@ -315,7 +315,7 @@ _TROUBLE = _compile(
     # (the same trouble in the customers' languages: "Complimenti, davvero. Tre giorni di
     # 'saldi' e il sito che non funziona")
     r"funktioniert nicht|kaputt|schon wieder|immer noch|niemand|ne (marche|fonctionne) pas|"
-    r"cass(é|e)e?s?|toujours pas|personne|no funciona|rot[oa]s?|otra vez|todav(í|i)a no|nadie|"
+    r"cass(é|e)e?s?|toujours pas|personne ne|no funciona|rot[oa]s?|otra vez|todav(í|i)a no|nadie|"
     r"non funziona|rott[oa]|di nuovo|ancora (niente|nessun\w*)|nessuno|werkt niet|kapot|"
     r"alweer|nog steeds|niemand|nie dzia(ł|l)a|zepsut\w*|znowu|nadal|nikt|(ç|c)al(ı|i)şm(ı|i)yor|"
     r"bozuk|yine|hala|kimse|n(ã|a)o funciona|quebrad[oa]|de novo|ainda n(ã|a)o|ningu(é|e)m|"

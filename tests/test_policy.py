@@ -900,6 +900,7 @@ def test_czech_danish_and_sarcasm_about_trouble_in_other_languages_are_read() ->
         },
         [
             "Complimenti, il pacco è arrivato in due giorni!",
+            "Félicitations à la personne qui a emballé mon colis, très soigné !",
             "Některé zboží je vyprodané?",
             "Vorrei andare coi bambini al negozio.",
         ],
