@@ -36,7 +36,14 @@ from bot.dialogue import (
 )
 from bot.faq import FaqMatcher
 from bot.inbound import Command, InboundMessage, Outcome
-from bot.policy.escalation import Action, Decision, EscalationReason, PolicyConfig, decide
+from bot.policy.escalation import (
+    THANKS_OR_PRAISE,
+    Action,
+    Decision,
+    EscalationReason,
+    PolicyConfig,
+    decide,
+)
 from bot.replying import Replier, signals
 from bot.responses import FAQ_PREFIX, Reply, ResponseBook
 from bot.surveys import SurveyAnswers
@@ -77,7 +84,6 @@ HUMAN_AGENT_INTENT = "human_agent"
 CONTACT_INTENT = "opening_hours_contact"
 OPT_OUT_INTENT = "opt_out"
 PRAISE_INTENT = "feedback_praise"
-THANKS_INTENT = "thanks"
 PRODUCT_INTENT = "product_question"
 # A topical reading below this is taken as "not sure" (Engine._barely_read)
 BARELY_READ = 0.2
@@ -747,7 +753,7 @@ class Engine:
         something, and "Thank you, that's great to hear!" answers nothing. It is read as "not
         sure", so the shop's frequent questions may answer it."""
         return (
-            understanding.intent.label in (PRAISE_INTENT, THANKS_INTENT)
+            understanding.intent.label in THANKS_OR_PRAISE
             and understanding.intent.confidence < self.policy.unsure_intent
             and "?" in understanding.text
             and not understanding.tone.cues
@@ -761,9 +767,11 @@ class Engine:
         the refund's answer: complaint 0.27, the head 0.01; "what does that mean?", "what if
         it's lost?"): the customer asks about the answer, and is not handed over with an
         apology. It is read as "not sure", so a second one reaches a person. A first message
-        never is (the written chat messages' subtle complaints, "Does anyone at your company
-        actually read the emails …?", are first messages), nor one with a tone cue or a
-        strongly negative reading."""
+        never is here (the written chat messages' subtle complaints, "Does anyone at your
+        company actually read the emails …?", are first messages), nor one with a tone cue or
+        a strongly negative reading. The policy reads any question so, first messages
+        included, in a narrower case: a reading above -0.3 and the complaint head below 0.8
+        (``_only_guessed`` in bot/policy/escalation.py; it costs that rhetorical question)."""
         complaint = understanding.complaint
         return (
             understanding.intent.label == COMPLAINT_INTENT

@@ -42,7 +42,7 @@ _BARE_YES = re.compile(
     r"(?i)\W*((yes|yeah|yep|yup|sure|ok(ay)?|please|pls|plz|do it|go ahead)\W*)+"
 )
 
-_THANKS_OR_PRAISE = frozenset({"thanks", "feedback_praise"})
+THANKS_OR_PRAISE = frozenset({"thanks", "feedback_praise"})
 
 
 class Action(StrEnum):
@@ -219,7 +219,7 @@ def decide(
     # ur a lifesaver!!", P = 0.94): sarcastic thanks carry a cue ("thanks a lot, third time
     # my parcel is lost").
     thanked = (
-        intent in _THANKS_OR_PRAISE
+        intent in THANKS_OR_PRAISE
         and understanding.intent.confidence >= config.unsure_intent
         and not tone.cues
         and score >= 0
