@@ -1,7 +1,8 @@
 """Chat throughput end to end: `careloop serve` processes under concurrent visitors.
 
-First, in this process, the bundled encoder's raw rates: one message at a time (p50), back
-to back and after 20 ms idle (as a lone visitor's message finds the server), and batches
+First, in this process, the bundled encoder's raw rates through sentence-transformers' own
+``encode`` (not careloop's wrapper): one message at a time (p50), back to back and after
+20 ms idle (as a lone visitor's message finds the server), and batches
 of 64 (messages per second). Then a real server (`careloop serve`, a scratch
 database, the scheduler off) takes web-chat messages from an asyncio + httpx client over
 loopback at each concurrency level: every message from a fresh visitor asking a routine
@@ -51,9 +52,24 @@ QUESTIONS = [
 
 
 def raw_encoder_rates(seconds: float = 6.0) -> dict[str, float]:
-    from nlp.encoder import SentenceEncoder
+    """The bundled encoder through sentence-transformers' own ``encode``, in this thread
+    (not careloop's wrapper)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
-    encoder = SentenceEncoder()
+    from nlp.encoder import default_encoder_path
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    model = SentenceTransformer(str(default_encoder_path()), device="cpu", local_files_only=True)
+
+    class Raw:
+        def encode(self, texts: list[str]) -> Any:
+            return model.encode(
+                texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+
+    encoder = Raw()
     encoder.encode(QUESTIONS)
     singles: list[float] = []
     for i in range(60):

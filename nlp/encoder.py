@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,21 @@ def resolve_encoder_path(name_or_path: str | None) -> Path:
 
 
 class SentenceEncoder:
-    """A sentence-transformers model on the CPU, safe to call from several threads."""
+    """A sentence-transformers model on the CPU, safe to call from several threads: every
+    call runs on the encoder's own thread, one at a time.
+
+    PyTorch keeps a team of OpenMP threads for each thread that runs a model with more than
+    one thread, and a live team slows every other thread's calls: one message encoded from
+    a request thread took 11.2-11.6 ms while another thread that had encoded once was alive,
+    8.9-10.3 ms with no such thread, and 9.0 ms handed to one encoder thread from the
+    request thread (2 cores, PyTorch's two threads, medians of 150 calls each; a server has
+    its start-up thread, the micro-batcher's and every request thread that encoded). One
+    thread for all calls keeps one team. End to end (``bench.chat_throughput``'s load, SQLite,
+    the same session, alternating with the previous commit): one visitor's p50 20.2-22.5 ms
+    against 21.9-24.1 ms in six pairs; 8 and 32 visitors unchanged (90-91 and 130-134
+    msg/s). The team's idle spinning costs a lone message's server about 9 ms more CPU time
+    on the otherwise idle core (35 against 26 ms); under load it is the same
+    (``bench/results/2026-12-07-encoder-thread.md``)."""
 
     def __init__(self, name_or_path: str | None = None, *, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -80,6 +95,7 @@ class SentenceEncoder:
         self.path = path
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self._runner: tuple[int, ThreadPoolExecutor] | None = None
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         get_dim = (
             getattr(self._model, "get_embedding_dimension", None)
@@ -92,18 +108,27 @@ class SentenceEncoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         plain = [plain_text(t) for t in texts]
-        with self._lock:
-            if _batch_threads:
-                import torch
+        return self._thread().submit(self._encode, plain).result()
 
-                torch.set_num_threads(_batch_threads if len(plain) > 1 else _own_threads)
-            vectors = self._model.encode(
-                plain,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+    def _thread(self) -> ThreadPoolExecutor:
+        """The encoder's thread (a new one in a forked child, where the parent's is gone)."""
+        with self._lock:
+            if self._runner is None or self._runner[0] != os.getpid():
+                self._runner = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="encoder"))
+            return self._runner[1]
+
+    def _encode(self, plain: list[str]) -> Vectors:
+        if _batch_threads:
+            import torch
+
+            torch.set_num_threads(_batch_threads if len(plain) > 1 else _own_threads)
+        vectors = self._model.encode(
+            plain,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype=np.float32)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -200,6 +204,29 @@ def test_artifacts_are_versioned_and_reloaded(tmp_path: Path, encoder: SentenceE
     nlu.reload(config)
     assert nlu.intent.head.labels == ["affirm", "deny"]
     assert nlu.understand("yes please").intent.ranking[0][0] == "affirm"
+
+
+def test_the_encoder_answers_callers_in_many_threads_and_in_a_forked_child(
+    encoder: SentenceEncoder,
+) -> None:
+    texts = ["where is my order", "hi there", "my parcel arrived broken", "thanks a lot!"] * 4
+    alone = encoder.encode(texts)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        each = list(pool.map(lambda t: encoder.encode([t])[0], texts))
+    np.testing.assert_allclose(np.stack(each), alone, atol=1e-5)
+    if not hasattr(os, "fork"):
+        return
+    child = os.fork()  # (a process forked after its parent encoded: the parent's thread is gone)
+    if child == 0:
+        os._exit(0 if np.allclose(encoder.encode(texts[:1]), alone[:1], atol=1e-5) else 1)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        pytest.fail("the forked child did not answer within 60 s")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
 
 
 def test_missing_encoder_path_is_a_clear_error() -> None:

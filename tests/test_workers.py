@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -129,24 +129,34 @@ def test_a_serving_app_caps_the_blas_threads_once_its_models_are_loaded(
 @pytest.mark.parametrize("batch_threads", [1, 0])
 def test_a_serving_app_encodes_batches_with_its_set_threads(
     batch_threads: int,
+    monkeypatch: pytest.MonkeyPatch,
     settings: Settings,
     bot: BotEngine,
     db_engine: Engine,
     live_session_factory: sessionmaker[Session],
 ) -> None:
     import torch
+    from sentence_transformers import SentenceTransformer
 
-    def threads_used() -> tuple[int, int]:
+    seen: list[int] = []  # PyTorch's threads where and when the model runs
+    model_encode = SentenceTransformer.encode
+
+    def spied(self: SentenceTransformer, *args: Any, **kwargs: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        return model_encode(self, *args, **kwargs)
+
+    def threads_used() -> list[int]:
+        seen.clear()
         bot.nlu.encoder.encode(["where is my order", "hi there"])
-        batch = torch.get_num_threads()
         bot.nlu.encoder.encode(["where is my order"])
-        return batch, torch.get_num_threads()
+        return list(seen)
 
+    monkeypatch.setattr(SentenceTransformer, "encode", spied)
     own = torch.get_num_threads()
     serving = settings.model_copy(update={"encoder_batch_threads": batch_threads})
     used = while_serving(serving, bot, db_engine, live_session_factory, threads_used)
     # a lone message keeps every thread; a batch under load leaves the cores to the requests
-    assert used == ((batch_threads or own), own)
+    assert used == [batch_threads or own, own]
 
 
 def test_a_serving_app_keeps_its_start_up_objects_out_of_full_collections(
