@@ -117,6 +117,9 @@ _FORMAL = _compile(
     r"express(ing)? my (disappointment|"
     r"dissatisfaction|frustration)|i (expect|demand|want) (compensation|an apology)|"
     r"not good enough|not (exactly |really |very |that |too |overly |particularly )?impressed|"
+    # a review's verdict: "1 star. would give 0 if i could", "zero stars"
+    r"(would|i'?d) give (it |you |this |them )?(0|zero|no|negative|minus \w+)( stars?)? if i could|"
+    r"(0|zero|negative) stars?|"
     r"not (happy|pleased|satisfied|amused) at all|"
     r"expected (much |a lot |far )?(more|better) (from|of) (a shop|a company|a store|you|"
     r"your (shop|company|store|brand))|"
@@ -266,6 +269,9 @@ _HUMAN_ELSEWHERE = _compile(
     # da, no
     r"(tale|snakke) med (en |et )?(rigtig |ekte )?(medarbejder|person|menneske|medarbeider)|"
     r"(medarbejder|medarbeider|nogen|noen) (ringe|kontakte) mig|ring(e)? mig op|"
+    # hu ("Élő ügyintézőt kérek, nem chatbotot.")
+    r"(élő )?ügyintéző\w*|(emberrel|ügyintézővel|munkatárssal|operátorral) (szeretnék|akarok|"
+    r"kell) beszélni|élő (ember|személy)\w*|"
     # el, ro
     r"(να )?μιλήσω με (κάποιον|κάποια|άνθρωπο|υπάλληλο|εκπρόσωπο)|"
     r"(s(ă|a) )?vorbesc cu (un |o )?(operator|om|consultant|angajat|cineva|persoan(ă|a))|"
@@ -373,7 +379,8 @@ _IMPATIENCE = _compile(
     r"(to|tre|\d+) (mails|e-mails|beskeder) og (nul|intet|ingen) svar|"
     r"(iki|üç|\d+) (mail|e-posta|mesaj)( attım| gönderdim)?,? (hiç )?cevap "
     r"(yok|gelmedi|vermediniz)|"
-    r"who is going to pay|i am done|i'?m done with|unbelievable|"
+    r"who is going to pay|i am done|(i'?m|i am) (so |totally |completely |absolutely )?done with|"
+    r"unbelievable|"
     # ("I want it immediately", not "the replacement arrived almost immediately")
     r"(?<!almost )(?<!nearly )(?<!arrived )(?<!came )(?<!us )immediately|"
     r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?|"
@@ -462,7 +469,11 @@ _IMPATIENCE = _compile(
     r"nessuno (mi )?(risponde|richiama)|niemand (reageert|antwoordt|neemt op)|"
     r"nikt (mi )?nie (odpowiada|odbiera|oddzwania|odpisuje|odpisał)|"
     r"kimse (cevap vermiyor|açmıyor)|niemand schreibt zur(ü|ue)ck|"
-    r"ningu(é|e)m (me )?(responde|atende)|"
+    r"ningu(é|e)m (me )?(responde|atende)|ingen (svarer|svarar)( meg| mig)?|"
+    r"senki (nem|sem) (válaszol|veszi fel|hív vissza|reagál)|"
+    r"felháborító|elfogadhatatlan|botrány\w*|szégyen\w*|csaló\w*|uakseptabelt|skandale|"
+    r"svindel\w*|(du |un )?foutage de gueule|on se fout de (moi|nous)|"
+    r"(deux|trois|quatre|plusieurs|\d+) relances|"
     r"(if|unless)\b[^.?!\n]{0,40}\b(not|no|\w+n'?t)\b[^.?!\n]{0,30}\b(by|before|until) "
     r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|"
     r"next week))\b"
@@ -492,7 +503,7 @@ _ALONE_NOW = _compile(r"(?i)[.!?]\s+(right )?(now|today|immediately)\s*[.!]+")
 # it arrives TODAY?").
 _CAPS_DEADLINE = _compile(
     r"\b(TODAY|NOW|IMMEDIATELY|TONIGHT|JETZT|SOFORT|HEUTE|MAINTENANT|AHORA|ADESSO|SUBITO|"
-    r"TERAZ|HEMEN|AGORA|IHNED)\b(?![^.!?\n]*\?)"
+    r"TERAZ|HEMEN|AGORA|IHNED|NÅ|NU|AZONNAL)\b(?![^.!?\n]*\?)"
 )
 # What a bot must not handle alone, in two kinds; either makes a message ``serious``.
 # Danger to people: fire, sparks, melting, injuries, choking, a device too hot to hold, a
@@ -624,10 +635,12 @@ _MISUSE = _compile(
     r"(die|dat) ik niet herken|herken( \w+){1,3} (helemaal |echt )?niet|"
     r"(met|via|op) mijn (account|kaart|creditcard|rekening)( \w+){0,2} besteld|"
     r"nie rozpoznaję|tanımıyorum|känner inte igen|"
-    r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon|někdo)\b[^.?!]{0,50}"
+    r"(jemand|quelqu'un|alguien|qualcuno|chi|iemand|ktoś|alguém|någon|někdo|noen|nogen|"
+    r"valaki)\b[^.?!]{0,50}"
     r"\b(usou|usado|utilisé|entrato|entrado|eingeloggt|zugegriffen|ingelogd|włamał\w*|"
     r"benutzt|verwendet|gebruikt|usato|utilizzato|utilizó|użył\w*|använt|brugt|"
-    r"zalogował\w*|connecté|accedido|acessou|loggat in|přihlásil\w*|použil\w*)|"
+    r"zalogował\w*|connecté|accedido|acessou|loggat in|přihlásil\w*|použil\w*|brukt|"
+    r"logget (inn|ind)|belépett|használta)|"
     r"gehackt|piraté|hackead[oa]|hackerat[oa]|zhakowan\w*|"
     r"(die|dat) ik niet (heb )?aangevraagd|(die|dat) niet van mij (is|zijn)|"
     r"die ich nicht angefordert|que je n'ai pas demandée?s?|"

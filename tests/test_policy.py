@@ -921,3 +921,26 @@ def test_greek_and_romanian_cues_and_thanks_a_lot_for_real_help() -> None:
         },
         ["Thanks a lot for the fast help, very nice from you!"],
     )
+
+
+def test_hungarian_and_norwegian_cues_reviews_and_so_done_with_this_are_read() -> None:
+    assert_read(
+        {
+            "Élő ügyintézőt kérek, nem chatbotot.": "wants_human",
+            "Ez felháborító! Három hete várok.": "impatience",
+            "Három hete várok és senki nem válaszol.": "impatience",
+            "pakken er borte og ingen svarer meg": "impatience",
+            "trenger hjelp NÅ": "impatience",
+            "noen har brukt kontoen min og bestilt for 3000 kr": "serious",
+            "c'est du foutage de gueule": "impatience",
+            "3 relances et toujours rien": "impatience",
+            "1 star. would give 0 if i could": "formal_complaint",
+            "im so done with this": "impatience",
+        },
+        [
+            "Milyen számon érhetem el az ügyfélszolgálatot?",
+            "kan dere sende den nå i dag?",
+            "Is it done with the two-day shipping?",
+            "The reviews gave it 5 stars, is it waterproof?",
+        ],
+    )
