@@ -50,8 +50,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"bestell?(?=[\s-]*nr)|auftrags(?:nummer|nr)|"
     # (Danish and Norwegian "ordrenummer 44102", Czech "objednávku číslo 44102")
     r"ordre(?:nummer|nr)?|objedn[aá]v(?:k[aeuy]|ce)|"
-    # (Romanian "comanda 73408", "comanda nr. 73408")
-    r"comand[aă](?:\s+mea)?)"
+    # (Romanian "comanda 73408", "comanda nr. 73408"; Hungarian "rendelésem száma 40331")
+    r"comand[aă](?:\s+mea)?|rendel[eé]s(?:em|sz[aá]m|e)?(?:\s+sz[aá]ma)?)"
     r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|numara(?:m|s[ıi])?|"
     r"n(?=\.)))?"
     r"\.?[\s:#-]*(?:(?:is|was)\s+)?)"
@@ -65,8 +65,10 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"(?i:(?:заказ\w{0,2}|ה?הזמנה|注文(?:番号)?|订单(?:号)?|(?:ال)?طلب(?:ية)?|παραγγελ[ίι]\w{0,2}(?:\s+μου)?)"
     # ("№" reaches the patterns as "No": the text is read in NFKC form)
     r"(?:\s*(?:no\.?|nr\.?|номер|מספר|رقم))?[\s:#-]*)(\d{3,12})(?!\d)",
-    # Turkish puts the number first: "60417 numaral\u0131 sipari\u015fim", "60417 nolu siparisim"
-    r"(?<![\dA-Za-z])(\d{5,10})(?=\s*(?i:(?:numaral[ıi]|no'?\.?lu)\s+sipari[sş]))",
+    # Turkish and Hungarian put the number first: "60417 numaral\u0131 sipari\u015fim", "60417
+    # nolu siparisim", "a 40331 sz\u00e1m\u00fa rendel\u00e9sem"
+    r"(?<![\dA-Za-z])(\d{5,10})(?=\s*(?i:(?:numaral[ıi]|no'?\.?lu)\s+sipari[sş]|"
+    r"sz[aá]m[uú]\s+rendel[eé]s))",
     # "#12345" (also before a letter of a script without spaces: "#62018はいつ")
     r"#\s?(\d{3,12})(?![\dA-Za-z])",
     # a bare number right after "where is" / "status of" / "any update on": "where is 57790?"
@@ -101,6 +103,11 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"(?i:\b(?:adress|adresse|adres|direcci[oó]n|indirizzo|endere[cç]o)\s+(?:p[aå]|f[uü]r|"
     r"von|pour|de|du|para|del|per|dell'ordine|voor|van|dla|da|do)\s+)(\d{5,10})\b(?![.,]\d)"
     r"(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
+    # ... or a second id joined to the first: "order 70114 and 70115", "Bestellung 55821 und
+    # 55822"
+    r"(?i:\b(?:orders?|bestellung(?:en)?|commandes?|pedidos?|ordini|ordine|bestellingen|"
+    r"bestelling|encomendas?)\s+(?:no\.?\s*|number\s*|nr\.?\s*|#\s*)?\d{5,10}\s*(?:,|and|&|or|"
+    r"und|oder|et|ou|y|o|e|en|of)\s*#?\s*)(\d{5,10})\b(?![.,]\d)",
     # ... or before the verb, as German has it: "kann ich 55821 noch stornieren?"
     r"(?<![\w.,/@+-])(\d{5,10})(?![.,]?\d)(?=(?:\s+\w+){0,2}\s+(?i:stornier|zur(?:ü|ue)ck(?:geben|"
     r"schicken|senden)|umtauschen))",
@@ -186,6 +193,44 @@ _DATE_PATTERNS = (
     ),
     ("week", re.compile(r"(?i)\b(?P<dir>last|next|this)\s+week\b")),
 )
+# Digits and emails as a phone's dictation writes them: "order number oh zero zero zero seven
+# zero four zero" (the shop's O0007040), "pedido siete uno uno dos cero", "paul dot schneider
+# at example dot de", "julia punto krause arroba example punto de". A run of five or more
+# spoken digits is an order id after the word for an order (or when the bot asked for one),
+# or anywhere when it starts with "oh", as the shop's own ids do.
+_SPOKEN_DIGITS = {
+    word: str(digit)
+    for digit, words in enumerate(
+        (
+            ("zero", "cero", "null", "zéro", "nul"),
+            ("one", "uno", "eins", "un", "um", "een"),
+            ("two", "dos", "zwei", "deux", "due", "dois", "twee"),
+            ("three", "tres", "drei", "trois", "tre", "três", "drie"),
+            ("four", "cuatro", "vier", "quatre", "quattro", "quatro"),
+            ("five", "cinco", "fünf", "cinq", "cinque", "vijf"),
+            ("six", "seis", "sechs", "sei", "zes"),
+            ("seven", "siete", "sieben", "sept", "sette", "sete", "zeven"),
+            ("eight", "ocho", "acht", "huit", "otto", "oito"),
+            ("nine", "nueve", "neun", "neuf", "nove", "negen"),
+        )
+    )
+    for word in words
+} | {"oh": "0"}
+_DIGIT_WORD = "|".join(sorted(_SPOKEN_DIGITS, key=len, reverse=True))
+_SPOKEN_ID = re.compile(
+    r"(?i)(?:\b(?P<word>order|bestellung|commande|pedido|ordine|bestelling|encomenda|"
+    r"zam[oó]wienie)(?:\s+(?:number|no|nr|nummer|num[eé]ro|numer))?\s+)?"
+    rf"\b(?P<id>(?:(?:{_DIGIT_WORD})\s+){{4,11}}(?:{_DIGIT_WORD}))\b"
+)
+_SPOKEN_DOT = r"\s+(?:dot|punto|punkt|point|ponto|kropka)\s+"
+_SPOKEN_EMAIL = re.compile(
+    rf"(?i)\b(?P<user>[a-z0-9]+(?:{_SPOKEN_DOT}[a-z0-9]+)*)\s+(?:at|arroba|ät|chez|chiocciola|"
+    rf"apenstaartje|małpa)\s+(?P<domain>[a-z0-9-]+(?:{_SPOKEN_DOT}[a-z0-9-]+)*{_SPOKEN_DOT}"
+    r"[a-z]{2,24})\b"
+)
+# (a user without a spoken dot only where the message talks of an email: not "looked at
+# example dot com")
+_EMAIL_WORD = re.compile(r"(?i)\b(?:e-?mail|mail|correo|courriel|adress?e?|address|login)")
 _NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _NUMBER_WORDS |= {"seven": 7, "ten": 10}
 _BARE_ID = re.compile(r"(?<![\w.,/@+-])#?([A-Za-z]{0,3}-?\d{4,12})(?![\w@]|[.,]\d)")
@@ -267,6 +312,17 @@ class EntityExtractor:
         if expect == ORDER:
             for m in _BARE_ID.finditer(text):
                 add(ORDER, m.start(1), m.end(1), normalise_order(m.group(1)))
+        for m in _SPOKEN_EMAIL.finditer(text):
+            user, domain = (re.split(_SPOKEN_DOT, m.group(g)) for g in ("user", "domain"))
+            if len(user) == 1 and not _EMAIL_WORD.search(text):
+                continue
+            add(EMAIL, m.start(), m.end(), normalise_email(f"{'.'.join(user)}@{'.'.join(domain)}"))
+        for m in _SPOKEN_ID.finditer(text):
+            words = m.group("id").lower().split()
+            lettered = words[0] == "oh" and len(words) >= 6
+            if lettered or m.group("word") or expect == ORDER:
+                digits = "".join(_SPOKEN_DIGITS[w] for w in words[lettered:])
+                add(ORDER, m.start("id"), m.end("id"), ("O" if lettered else "") + digits)
         for start, end, value in self._phones(text):
             add(PHONE, start, end, value)
         for pattern in (_MONEY, _BARE_MONEY):

@@ -123,6 +123,12 @@ def reveals_nothing(bodies: list[dict[str, Any]]) -> bool:
         ("where is my order", "my email is anna.schmidt@example.de", "O0001234"),
         ("status of O0001234? my email is anna.schmidt@example.de",),
         ("where is my order", "O0001234", "postcode 10115"),
+        # dictated on a phone
+        (
+            "whats the status of order oh zero zero zero one two three four",
+            "anna dot schmidt at example dot de",
+        ),
+        ("where is my order", "oh zero zero zero one two three four", "anna.schmidt@example.de"),
     ],
 )
 def test_a_visitor_who_proves_the_order_sees_it(client: TestClient, turns: tuple[str, ...]) -> None:

@@ -53,6 +53,8 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("Auftragsnr. 55821", [("order", "55821", "55821")]),
         ("60417 numaralı siparişim nerede?", [("order", "60417", "60417")]),
         ("merhaba 60417 nolu siparisim nerede", [("order", "60417", "60417")]),
+        ("Szia, a 40331 számú rendelésem hol tart?", [("order", "40331", "40331")]),
+        ("A rendelésem száma 40331, mikor jön?", [("order", "40331", "40331")]),
         # typed on a phone: a space in the digits, the verb after the number
         ("onde esta a minha encomenda 66 190?", [("order", "66 190", "66190")]),
         ("need the invoice for O0001 187 pls", [("order", "O0001 187", "O0001187")]),
@@ -100,6 +102,38 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("ordered last Tuesday", [("date", "last Tuesday", "2026-12-01")]),
         ("on 3 May", [("date", "3 May", "2026-05-03")]),
         ("2 weeks ago", [("date", "2 weeks ago", "2026-11-20")]),
+        # a second id joined to the first
+        (
+            "cancel one of them, order 70114 and 70115",
+            [("order", "70114", "70114"), ("order", "70115", "70115")],
+        ),
+        # dictated on a phone: spoken digits after the word for an order, the shop's "O" ids,
+        # and emails with the words for "dot" and "at"
+        (
+            "status of my order number oh zero zero zero seven zero four zero",
+            [("order", "oh zero zero zero seven zero four zero", "O0007040")],
+        ),
+        ("cancel order seven one one two zero pls", [("order", "seven one one two zero", "71120")]),
+        (
+            "reference oh zero zero one one zero zero five",
+            [("order", "oh zero zero one one zero zero five", "O0011005")],
+        ),
+        (
+            "el pedido siete uno uno dos cero, mi correo es julia punto krause arroba example "
+            "punto de",
+            [
+                ("order", "siete uno uno dos cero", "71120"),
+                ("email", "julia punto krause arroba example punto de", "julia.krause@example.de"),
+            ],
+        ),
+        (
+            "unsubscribe paul dot schneider at example dot de",
+            [("email", "paul dot schneider at example dot de", "paul.schneider@example.de")],
+        ),
+        (
+            "my email is anna at example dot com",
+            [("email", "anna at example dot com", "anna@example.com")],
+        ),
     ],
 )
 def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | None]]) -> None:
@@ -140,6 +174,16 @@ def test_numbers_that_are_not_order_numbers(text: str) -> None:
 def test_a_bare_number_is_an_order_number_when_one_was_asked_for() -> None:
     assert found("It's 55821") == []
     assert found("It's 55821", expect="order") == [("order", "55821", "55821")]
+    spoken = "five five eight two one"
+    assert found(spoken) == []
+    assert found(spoken, expect="order") == [("order", spoken, "55821")]
+
+
+@pytest.mark.parametrize(
+    "text", ["I looked at example dot com", "one two three four five six", "meet me at home dot"]
+)
+def test_spoken_words_that_are_no_order_number_or_email(text: str) -> None:
+    assert found(text) == []
 
 
 def test_shop_patterns_replace_the_defaults() -> None:
