@@ -107,7 +107,7 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # 55822"
     r"(?i:\b(?:orders?|bestellung(?:en)?|commandes?|pedidos?|ordini|ordine|bestellingen|"
     r"bestelling|encomendas?)\s+(?:no\.?\s*|number\s*|nr\.?\s*|#\s*)?\d{5,10}\s*(?:,|and|&|or|"
-    r"und|oder|et|ou|y|o|e|en|of)\s*#?\s*)(\d{5,10})\b(?![.,]\d)",
+    r"und|oder|et|ou|y|o|e|en|of)\s*#?\s*)(\d{5,10})\b(?![.,]\d)(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
     # ... or before the verb, as German has it: "kann ich 55821 noch stornieren?"
     r"(?<![\w.,/@+-])(\d{5,10})(?![.,]?\d)(?=(?:\s+\w+){0,2}\s+(?i:stornier|zur(?:ü|ue)ck(?:geben|"
     r"schicken|senden)|umtauschen))",

@@ -102,7 +102,8 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("ordered last Tuesday", [("date", "last Tuesday", "2026-12-01")]),
         ("on 3 May", [("date", "3 May", "2026-05-03")]),
         ("2 weeks ago", [("date", "2 weeks ago", "2026-11-20")]),
-        # a second id joined to the first
+        # a second id joined to the first, not a postcode after it
+        ("Bestellung 55821, 10115 Berlin", [("order", "55821", "55821")]),
         (
             "cancel one of them, order 70114 and 70115",
             [("order", "70114", "70114"), ("order", "70115", "70115")],
