@@ -63,18 +63,16 @@ def raw_encoder_rates(seconds: float = 6.0) -> dict[str, float]:
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     model = SentenceTransformer(str(default_encoder_path()), device="cpu", local_files_only=True)
 
-    class Raw:
-        def encode(self, texts: list[str]) -> Any:
-            return model.encode(
-                texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
+    def encode(texts: list[str]) -> Any:
+        return model.encode(
+            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
-    encoder = Raw()
-    encoder.encode(QUESTIONS)
+    encode(QUESTIONS)
     singles: list[float] = []
     for i in range(60):
         started = time.perf_counter()
-        encoder.encode([QUESTIONS[i % len(QUESTIONS)]])
+        encode([QUESTIONS[i % len(QUESTIONS)]])
         singles.append(1000 * (time.perf_counter() - started))
     # One message after 20 ms idle, as a lone visitor's message finds a server: on the
     # 2-core machine 10.4-11.6 ms against 7.5-8 ms back to back (threads and caches cool).
@@ -82,12 +80,12 @@ def raw_encoder_rates(seconds: float = 6.0) -> dict[str, float]:
     for i in range(60):
         time.sleep(0.02)
         started = time.perf_counter()
-        encoder.encode([QUESTIONS[i % len(QUESTIONS)]])
+        encode([QUESTIONS[i % len(QUESTIONS)]])
         paced.append(1000 * (time.perf_counter() - started))
     batch = [QUESTIONS[i % len(QUESTIONS)] + f" {i}" for i in range(64)]
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        encoder.encode(batch)
+        encode(batch)
         done += len(batch)
     return {
         "single_p50_ms": round(statistics.median(singles), 2),
