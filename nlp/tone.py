@@ -53,7 +53,9 @@ _THREATS: tuple[tuple[str, str], ...] = (
     (
         "legal",
         r"lawyers?|solicitors?|attorneys?|legal (action|steps|department)|"
-        r"report (it|you|this|them)|(false|misleading) advertis(ing|ement)|"
+        # ("I'll report it", not "accept it and report it?" to the carrier)
+        r"report (you|them)|(i'?ll|i will|i'?m going to|going to|gonna|i shall|or i|and i) "
+        r"(be )?report(ing)? (it|this)|(false|misleading) advertis(ing|ement)|"
         r"(take|taking) (you|this) to court|small claims|sue you|suing|court|"
         r"consumer (protection|rights|advice|centre|center)|ombudsman|trading standards|"
         r"\bbbb\b|better business bureau|verbraucherzentrale|police|fraud report|"
@@ -61,14 +63,16 @@ _THREATS: tuple[tuple[str, str], ...] = (
         # lawyers, courts and consumer bodies in more of a European shop's languages
         r"avukat\w*|advogad[oa]|advokat|prawnik\w*|rechtliche schritte|juristische schritte|"
         r"poursuites|azioni legali|vie legali|acciones legales|juridische stappen|"
-        r"kroki prawne|rzecznik praw konsument\w*|tüketici (hakem heyeti|mahkemesi)|"
+        r"kroki prawne|rzecznik\w* (praw )?konsument\w*|tüketici (hakem heyeti|mahkemesi)|"
         r"livro de reclama(ç|c)(õ|o)es|portal da queixa|consumentenbond|konsumentverket|"
         r"denuncia(r|ré)?|uokik|facua|altroconsumo|deco proteste|test[- ]achats|que choisir|"
         # the data-protection authorities ("poi segnalo al garante privacy")
         r"data protection (authority|regulator|commissioner)|information commissioner|"
         r"garante (della |per la )?privacy|datenschutzbeh(ö|oe)rde|cnil|aepd|"
         r"agencia (española )?de protección de datos|autoriteit persoonsgegevens|uodo|cnpd|"
-        r"kvkk|integritetsskyddsmyndigheten|(u|na) čoi|česk(á|é|ou) obchodní inspekc\w*",
+        r"kvkk|integritetsskyddsmyndigheten|(u|na) čoi|česk(á|é|ou) obchodní inspekc\w*|"
+        r"obchodn\w* inšpekci\w*|(allmänna )?reklamationsnämnden|kuluttajaneuvon\w*|"
+        r"kuluttajariitalautakun\w*",
     ),
     (
         "public",
@@ -76,6 +80,16 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"(post|write|share|tweet|put)(ing|ed)? (it |this |about (it|this|you) )?(on|all over) "
         r"(social media|twitter|x|facebook|instagram|tiktok|reddit|google)|"
         r"tell (everyone|all my friends)|go public|the (press|media|newspaper)|"
+        # ("might post my experience under your next photo", "I won't be recommending you")
+        r"(post|share|put)(ing|ed)? (my experience|my story|this|it|everything|the (photos?|"
+        r"pictures?|video))\b[^.?!]{0,40}\b(followers|instagram|facebook|tiktok|twitter|reddit|"
+        r"social media|youtube|your (next )?(photo|post|page))|"
+        r"(won'?t|will not|wouldn'?t|would not|can'?t|cannot|no longer|never) (be )?"
+        r"recommend(ing)? (you|your (shop|store|company|service)|this (shop|store))|"
+        r"tell (my|all my|everyone|everybody)( \w+){0,2} (not to|to avoid|to stay away)|"
+        r"(nicht|nie) (mehr )?weiter(zu)?empfehlen|ne vous recommanderai (pas|plus|jamais)|"
+        r"no (os|les) recomendar(é|e)|non vi consiglier(ò|o)|nie polec(am|ę)|não recomendo|"
+        r"en suosittele|neodporúčam|nedoporučuji|"
         r"warn (other|everyone)|(i am|i'?m|is|am) a journalist|"
         r"(schlechte|negative) bewertung|bewertung (schreiben|abgeben|hinterlassen)|"
         r"(avis|commentaire) n(é|e)gatif|mauvais avis|(reseña|opinión) negativa|mala reseña|"
@@ -99,8 +113,8 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"nigdy wi(ę|e)cej (nie )?(zamówię|kupię|u was)|nunca mais (compro|volto)|"
         r"(beställer|handlar) aldrig (mer|igen)|"
         # ("dit is echt de laatste keer dat ik hier bestel")
-        r"de laatste keer dat ik( hier| bij jullie)? (bestel|iets koop|koop)|"
-        r"das letzte mal,? dass ich( hier| bei euch| bei ihnen)? (bestelle|kaufe)|"
+        r"de laatste keer dat ik( hier| bij jullie)? (iets )?(bestel|koop)|"
+        r"das letzte mal,? dass ich( hier| bei euch| bei ihnen)? (etwas |was )?(bestelle|kaufe)|"
         r"la derni(è|e)re fois que je (commande|ach(è|e)te)|"
         r"la (ú|u)ltima vez que (compro|pido)|l'ultima volta che (ordino|compro)|"
         r"ostatni raz (zamawiam|kupuj(ę|e))|a (ú|u)ltima vez que (compro|encomendo)|"
@@ -204,7 +218,13 @@ _HUMAN = _compile(
     r"(working|there|reading|alive)|"
     r"(someone|somebody|anyone|a person) (from your (team|company|shop|store) |real )?"
     r"(i could |i can |to )?(speak|talk|chat) (to|with)|"
-    r"who (do|can|should|could) i (talk|speak|chat) (to|with))"
+    r"who (do|can|should|could) i (talk|speak|chat) (to|with)|"
+    # ("could someone give me a ring?", "I need someone who can actually make decisions",
+    # "Can I just email a person instead?")
+    r"(give|gimme) me a (ring|call|bell|buzz)|"
+    r"(need|want) (someone|somebody|a person|a human|a real person) (who|that) (can|could|"
+    r"is able|has)|(email|e-mail|write to|message|call|phone|ring|reach) (a |an )?(real |actual |"
+    r"live )?(person|human( being)?))"
     r"s?(?!\w)"  # (whole words: "get a rep", never "get a replacement")
 )
 # The same request in the languages of a European shop's customers (German, French, Dutch,
@@ -216,6 +236,8 @@ _HUMAN_ELSEWHERE = _compile(
     r"(mit )?(einem |einer |jemandem )?(menschen?|mitarbeiter(in)?|echten person|berater(in)?|"
     r"kundenberater(in)?|ansprechpartner(in)?|sachbearbeiter(in)?) (sprechen|reden|bitte)|"
     r"mensch bitte|kein(en)? (bot|roboter|chatbot)|r(ü|ue)ckruf|"
+    r"gibt es (bei (ihnen|euch) )?(auch |noch |überhaupt |da )?(echte |richtige )?menschen|"
+    r"(lieber |gern(e)? )?persönlich (besprechen|klären)|"
     # (terse: "mens aub", "konsultant proszę", "humano por favor", "temsilci lütfen")
     r"(een )?(mens|medewerker) (aub|a\.u\.b\.?|graag|alstublieft|alsjeblieft|please)|"
     r"(un )?(humain|conseiller|agent) (svp|s'il vous pla(î|i)t|stp)|"
@@ -275,6 +297,12 @@ _HUMAN_ELSEWHERE = _compile(
     # el, ro
     r"(να )?μιλήσω με (κάποιον|κάποια|άνθρωπο|υπάλληλο|εκπρόσωπο)|"
     r"(s(ă|a) )?vorbesc cu (un |o )?(operator|om|consultant|angajat|cineva|persoan(ă|a))|"
+    # fi, sk ("Olisiko mahdollista puhua jonkun ihmisen kanssa?")
+    r"(puhua|keskustella|jutella|saada)\b.{0,20}\b(ihmisen|asiakaspalvelijan|henkilön|"
+    r"työntekijän) kanssa|oike(a|an|alle) ihmi\w*|soittakaa (minulle|mulle)|"
+    r"(hovoriť|porozprávať sa|rozprávať sa) s (živým |skutočným |reálnym )?(človekom|"
+    r"operátorom|operátorkou|pracovníkom|niekým)|zavolajte mi|živ(ý|ého|ým) (človek|"
+    r"operátor)\w*|"
     # cs, ru, he, ar
     r"mluvit s (živým |skutečným )?(operátorem|operátorkou|člověkem|někým|pracovníkem)|"
     r"оператор\w*|(живы\w*|реальны\w*) человек\w*|(поговорить|говорить) с человеком|"
@@ -302,6 +330,7 @@ _SARCASM_OPENERS = _compile(
     r"not to be dramatic|impeccable|nice touch|lovely touch|"
     r"well,? (that'?s|this is) (just |simply )?(lovely|great|brilliant|perfect|fantastic|"
     r"wonderful|marvell?ous)|"
+    r"na (super|toll|prima|klasse|großartig|wunderbar|bravo)|ganz toll|"
     r"complimenti|bravissimi|félicitations|enhorabuena|gefeliciteerd|gratulacje|tebrikler|"
     r"parabéns|grattis|super gemacht|(vraiment|davvero|muy|echt|naprawdę|"
     r"realmente|verkligen) (efficaces?|efficienti|eficientes?|effici(ë|e)nt|efektywn\w*|"
@@ -320,7 +349,8 @@ _TROUBLE = _compile(
     r"soaked|dented|crushed|torn|ripped|locked|"
     # (the same trouble in the customers' languages: "Complimenti, davvero. Tre giorni di
     # 'saldi' e il sito che non funziona")
-    r"funktioniert nicht|kaputt|schon wieder|immer noch|niemand|ne (marche|fonctionne) pas|"
+    r"funktioniert nicht|kaputt|schon wieder|wieder (mal|nicht|kein\w*|ein(e|en|er|em)?)|"
+    r"immer noch|niemand|ne (marche|fonctionne) pas|"
     r"cass(é|e)e?s?|toujours pas|personne ne|no funciona|rot[oa]s?|otra vez|todav(í|i)a no|nadie|"
     r"non funziona|rott[oa]|di nuovo|ancora (niente|nessun\w*)|nessuno|werkt niet|kapot|"
     r"alweer|nog steeds|niemand|nie dzia(ł|l)a|zepsut\w*|znowu|nadal|nikt|(ç|c)al(ı|i)şm(ı|i)yor|"
@@ -333,7 +363,8 @@ _POLITE_ASK = _compile(
     r"any (idea|update|news|chance)|is (it|there)|do you|how (do|can|long)|when (will|can|do))\b"
 )
 _THANKS_FOR_NOTHING = _compile(
-    r"(?i)\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
+    r"(?i)\b(cool,? cool,? cool|great,? great,? great)\b|"  # ("I pay full price. Cool cool cool.")
+    r"\b(thanks|thank you) (a lot |so much )?for (nothing|wasting|ruining|the (lost|broken|"
     r"damaged|wrong|late))|(cheers|thanks) (a lot|loads),? really|"
     # the same in the languages of a European shop's customers
     r"(so |very )?low on your (list|priorit\w+)|bottom of your (list|priorit\w+)|"
@@ -357,7 +388,9 @@ _IMPATIENCE = _compile(
     r"(?i)\b((second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|"
     r"(how many|so many) times|(still|yet) no (answer|reply|response|refund|money)|"
     r"nobody (ever )?(answers|replies|responds|helps|cares|calls back)|no one (answers|replies)|"
-    r"fed up|sick (and tired )?of|had enough|wtf|ffs|ridiculous|pathetic|disgusting|"
+    # ("fed up", not "a bit fed up with the login loop, is it a known issue?")
+    r"(?<!a bit )(?<!a little )(?<!a tad )fed up|sick (and tired )?of|had enough|wtf|ffs|"
+    r"ridiculous|pathetic|disgusting|"
     r"unacceptable|outrageous|shameful|scam|useless|incompetent|"
     # ("this is a joke", not "tell me a joke")
     r"(?<!tell me )(?<!tell us )(?<!hear )(?<!know )(?<!tell )a joke|"
@@ -365,17 +398,21 @@ _IMPATIENCE = _compile(
     r"(è|e) una barzelletta|to (jakiś )?żart|(é|e) uma piada|är ett skämt|şaka gibi|"
     # ("ça fait deux mails sans réponse", "ho scritto due email e zero risposte", "2 mails
     # gestuurd en 0 antwoord")
-    r"(deux|trois|plusieurs|\d+) (mails|e-mails|messages|courriels) (sans|et (z(é|e)ro|aucune)) "
-    r"r(é|e)ponse|"
-    r"(dos|tres|varios|\d+) (correos|mails|emails|mensajes) (sin|y (cero|ninguna)) respuesta|"
-    r"(zwei|drei|mehrere|\d+) (mails|e-mails|nachrichten) (ohne antwort|unbeantwortet|"
-    r"und (null|keine) antwort)|"
-    r"(due|tre|diverse|\d+) (mail|email|e-mail|messaggi) (senza risposta|"
-    r"e (zero|nessuna) rispost\w*)|"
-    r"(twee|drie|\d+) (mails|e-mails|berichten)( gestuurd)?( en)? (0|geen|nul) (antwoord|reactie)|"
-    r"(dois|duas|três|\d+) (e-mails|emails|mensagens) (sem|e (zero|nenhuma)) resposta|"
-    r"(dwa|dwie|trzy|\d+) (maile|e-maile|wiadomości) (bez|i (zero|żadnej)) odpowiedzi|"
-    r"(två|tre|\d+) (mejl|mail|meddelanden) (utan|och (noll|inget|inga)) svar|"
+    # ("tres correos, cero respuestas")
+    r"(deux|trois|quatre|plusieurs|\d+) (mails|e-mails|messages|courriels),? (sans|(et )?(z(é|e)ro|"
+    r"aucune)) r(é|e)ponses?|"
+    r"(dos|tres|cuatro|varios|\d+) (correos|mails|emails|mensajes),? (sin|(y )?(cero|ninguna)) "
+    r"respuestas?|"
+    r"(zwei|drei|vier|mehrere|\d+) (mails|e-mails|nachrichten),? (ohne antwort|unbeantwortet|"
+    r"(und )?(null|keine) antwort(en)?)|"
+    r"(due|tre|quattro|diverse|\d+) (mail|email|e-mail|messaggi),? (senza risposta|"
+    r"(e )?(zero|nessuna) rispost\w*)|"
+    r"(twee|drie|vier|\d+) (mails|e-mails|berichten)( gestuurd)?,?( en)? (0|geen|nul) "
+    r"(antwoord|reactie)s?|"
+    r"(dois|duas|três|quatro|\d+) (e-mails|emails|mensagens),? (sem|(e )?(zero|nenhuma)) "
+    r"respostas?|"
+    r"(dwa|dwie|trzy|cztery|\d+) (maile|e-maile|wiadomości),? (bez|(i )?(zero|żadnej)) odpowiedzi|"
+    r"(två|tre|fyra|\d+) (mejl|mail|meddelanden),? (utan|(och )?(noll|inget|inga)) svar|"
     r"(to|tre|\d+) (mails|e-mails|beskeder) og (nul|intet|ingen) svar|"
     r"(iki|üç|\d+) (mail|e-posta|mesaj)( attım| gönderdim)?,? (hiç )?cevap "
     r"(yok|gelmedi|vermediniz)|"
@@ -405,7 +442,21 @@ _IMPATIENCE = _compile(
     r"(my |the )?(last|previous) (two|three|four|\d+|several|few) (messages|e-?mails|mails|"
     r"chats|calls)|(ignored|ignoring) (my|me|all my)|"
     r"no(body| one) (has )?(answered|replied|responded|picks up|picked up|got back)|"
-    r"(run|ran) out of patience|waited long enough|why the hell|(so|really|very) angry|"
+    r"(run|ran) out of patience|waited long enough|"
+    # asking again in other words, and answers that never come: "my fourth attempt at asking",
+    # "I've got quite good at talking to myself", "emails just disappear here", "whether my
+    # order still exists"
+    r"(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) (attempt|try) (at|to) (ask|asking|reach|"
+    r"reaching|contact|contacting|get an answer|getting an answer)|"
+    r"(talking|talk|writing|speaking|chatting) to (myself|a wall|a brick wall|the void)|"
+    r"(don'?t|do not|no need to) (worry about|bother) (replying|answering|responding|"
+    r"getting back)|"
+    r"(e-?mails|messages|mails|tickets|complaints|requests)( seem to| just| simply| all| always)* "
+    r"(disappear|vanish|go unanswered|get ignored|go nowhere)|"
+    r"(whether|if|does) (my|the) (order|parcel|package|refund|money) (still |even |actually )?"
+    r"exists?|mit der wand (reden|sprechen)|parler (à|a) un mur|hablar con la pared|"
+    r"parlare al muro|tegen een muur (praten|aan praten)|"
+    r"why the hell|(so|really|very) angry|"
     r"(the|your|this) (damn|bloody|fucking|effing) |"
     r"(been )?(trying|on (this|the) (chat|phone|line)|on hold) (for )?(an hour|hours|"
     r"(\d+|two|three|four|five|several) (minutes|hours|days))|"
@@ -519,7 +570,7 @@ _HAZARD = _compile(
     r"melt(ed|ing|s)?|swollen|"
     r"(nearly|almost) (hit|lost|cut|killed|fell|fall|fallen|burnt|burned|set fire|"
     r"electrocut\w*)|"
-    r"(smok(e|ing)|fire|burn(ed|t)?|explod\w*|electric shock|injur\w*|hurt|bleeding|"
+    r"(smok(e|ing)|fire|burn(ed|t)?(?! before)|explod\w*|electric shock|injur\w*|hurt|bleeding|"
     r"allergic reaction|poison\w*|dangerous|recall(ed)?)|"
     r"(got|getting|became|becomes|gone|goes|went) (so |too |really |very |extremely |"
     r"burning |boiling )?hot|gets (so|too|really|very|extremely|burning|boiling) hot|"

@@ -944,3 +944,40 @@ def test_hungarian_and_norwegian_cues_reviews_and_so_done_with_this_are_read() -
             "The reviews gave it 5 stars, is it waterproof?",
         ],
     )
+
+
+def test_what_customers_do_not_say_outright_is_read() -> None:
+    assert_read(
+        {
+            "Maybe I'll post my experience under your next photo for your followers.": "threat",
+            "I won't be recommending you to anyone after this.": "threat",
+            "fine, I'll tell my colleagues not to order here": "threat",
+            "Dit was de laatste keer dat ik hier iets bestel.": "threat",
+            "Zgłoszę to do rzecznika konsumentów.": "threat",
+            "Teen valituksen kuluttajaneuvontaan.": "threat",
+            "Obrátim sa na Slovenskú obchodnú inšpekciu.": "threat",
+            "Na toll. Wieder ein Code, der nicht geht.": "sarcasm",
+            "Delivery fee doubled overnight. Cool cool cool.": "sarcasm",
+            "Can someone give me a call tomorrow morning?": "wants_human",
+            "I need somebody who can actually approve a refund.": "wants_human",
+            "Could I write to a real person instead?": "wants_human",
+            "Gibt es bei euch überhaupt echte Menschen?": "wants_human",
+            "Haluaisin puhua oikean ihmisen kanssa.": "wants_human",
+            "Chcel by som hovoriť s operátorom.": "wants_human",
+            "This is my third attempt to reach anyone about my refund.": "impatience",
+            "Starting to feel like I'm talking to a wall here.": "impatience",
+            "Don't bother replying, I've stopped expecting it.": "impatience",
+            "My emails seem to just vanish over there.": "impatience",
+            "Does my parcel even exist at this point?": "impatience",
+            "Cuatro correos, cero respuestas.": "impatience",
+        },
+        [
+            "If the box arrives damaged, should I accept it and report it?",
+            "How do I report it if my address changes?",
+            "Got burned before by cheap wool, is this one itchy?",
+            "A bit fed up with the app logging me out, is that a known bug?",
+            "Can you recommend a jacket for hiking?",
+            "Wann gibt es die Größe 40 wieder?",
+            "Super schnelle Lieferung, gerne wieder!",
+        ],
+    )
