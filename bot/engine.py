@@ -918,10 +918,13 @@ class Engine:
         cancel, change or return (that waits for the person), nor "where is my order?" with
         no order named.
 
-        A complaint that names an order, where the intent model's next reading is a lookup
+        A complaint that names an order is read as a look at that order: the person still
+        takes the complaint, and the order is shown once the customer proves it is theirs
+        ("#40331 - it's been a while, I'm beginning to think it was a figment of my
+        imagination", then the email). Where the intent model's next reading is a lookup
         ("Good evening, could you tell me something about order O0003002?" read as a
-        complaint over ``order_status``), is read as that lookup: the person still takes
-        the complaint, and the order is shown once the customer proves it is theirs.
+        complaint over ``order_status``) it is that lookup; where it is a change to the order
+        (cancel, a new address, a return), that waits for the person.
 
         A charge is looked at too: "I was charged twice" (escalated), then "O0001234
         anna@example.de" shows what that order came to, not its delivery."""
@@ -940,10 +943,14 @@ class Engine:
         if data_only:  # ("O0010700 ida@example.com")
             return _read_as(understanding, FALLBACK_INTENT)
         ranking = understanding.intent.ranking
-        if intent == COMPLAINT_INTENT and len(ranking) > 1 and ranking[1][0] in DIRECT_TASKS:
-            label, confidence = ranking[1]
-            return replace(understanding, intent=IntentPrediction(label, confidence, ranking))
-        return None
+        if intent != COMPLAINT_INTENT:
+            return None
+        label, confidence = ranking[1] if len(ranking) > 1 else (ORDER_STATUS, 0.0)
+        if label in SWITCH_TASKS - DIRECT_TASKS:
+            return None  # (a change to the order: the person makes it)
+        if label not in DIRECT_TASKS:
+            label, confidence = ORDER_STATUS, understanding.intent.confidence
+        return replace(understanding, intent=IntentPrediction(label, confidence, ranking))
 
     def _step(
         self,

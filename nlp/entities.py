@@ -82,6 +82,13 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"(?:[.,]\d{2})?\s?(?:€|eur|euros?|\$|£)?))?\s+(?:for|of|on))\s+)"
     r"(\d{5,10})\b"
     r"(?![.,]\d)",
+    # ... or after the word for a return or a refund in the customers' languages: "die
+    # Rücksendung zu 48213", "mijn retour van 48213", "el reembolso del 52290" (not an amount)
+    r"(?i:\b(?:r(?:ü|ue)cksendung|retoure|retour(?:zending)?|devoluci[oó]n|reso|zwrot\w*|"
+    r"retur(?:en)?|devolu[cç][aã]o|remboursement|rimborso|reembolso|r(?:ü|ue)ckerstattung|"
+    r"erstattung|terugbetaling)(?:\s+(?:zu|von|f(?:ü|ue)r|der|van|voor|de|du|del|della|di|per|"
+    r"dla|do|av|f[oö]r|till|on|for|of))?\s+)(\d{5,10})\b(?![.,]\d)"
+    r"(?!\s?(?i:€|eur|euros?|\$|£|z[lł]|pln|kr|sek|chf))(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
     # ... or right before its delivery: "when 68790 is arriving", "has 40331 shipped yet?"
     r"(?i:\b(?:when|whether|if|has|have)\s+(?:will\s+|does\s+|is\s+)?)(\d{5,10})\b"
     r"(?=\s+(?:is\s+|will\s+|gets?\s+|be\s+)?(?:arriv|ship|deliver|com(?:e|ing)\b|here\b))",

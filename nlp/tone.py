@@ -739,6 +739,42 @@ _DEMANDS = _compile(
     r"(expect|want|demand) every (single )?cent|fix (it|this|that) (now|today|immediately|"
     r"asap)|answer me)\b"
 )
+# Doubts, or a complaint in the making, that what happened turned round: "honestly didn't
+# expect much, but the rug is gorgeous", "was fully ready to complain but the replacement
+# showed up so fast", "Ich wollte eigentlich meckern, aber …". The words of the doubt read as a
+# complaint to the models (the complaint head gave such praise 0.5-0.96); seven writers of the
+# dev splits wrote it, none as a complaint.
+_EXPECTED = (
+    r"(didn'?t|did not|never|wasn'?t) expect(ing)? (much|a lot|anything|it|that|this|so much)|"
+    r"(was|were|i'?d been|had been) (fully |totally |so |all |half |honestly )?(ready|about|"
+    r"going|prepared|set|this close) to (be (grumpy|annoyed|angry|mad|upset|furious|"
+    r"disappointed)|complain|moan|rant|write (an angry|a stern|a strongly)|send (an angry|"
+    r"a stern)|leave a bad|kick off|get angry|grumble)|"
+    r"(thought|feared|was afraid|was worried|was sure|expected)\b[^.!?]{0,60}\b(would|was going "
+    r"to) (get lost|be late|never|not (arrive|come|make it|fit)|take (ages|forever)|be a "
+    r"(nightmare|hassle|disaster|pain))|"
+    r"(had|have) (my |some |serious )?doubts|expected the worst|"
+    r"j'avais (des|mes|quelques) doutes|je m'attendais au pire|je ne m'attendais pas (à|a) |"
+    r"(wollte|wollten) (eigentlich |schon |gerade )?(meckern|mich beschweren|schimpfen)|"
+    r"hatte (meine |so meine |ehrlich gesagt )?zweifel|(hab|habe|hatte) (ehrlich gesagt )?"
+    r"(nicht (viel|so viel)|wenig) erwartet|nicht damit gerechnet|"
+    r"nie spodziewa(ł|l)(am|em|a|) si(ę|e)|mia(ł|l)(am|em) w(ą|a)tpliwo(ś|s)ci|"
+    r"no esperaba (mucho|nada|tanto)|ten(í|i)a (mis )?dudas|iba a (quejarme|reclamar)|"
+    r"non mi aspettavo (molto|granch(é|e)|niente|nulla)|avevo (dei |i miei |qualche )?dubbi\w*|"
+    r"stavo per lamentarmi|verwachtte (er )?(niet veel|weinig|niks|niets)|"
+    r"had (mijn |wat )?twijfels|wilde (eigenlijk )?klagen|"
+    r"n(ã|a)o esperava (muito|nada|tanto)|tinha (as minhas |algumas )?d(ú|u)vidas|"
+    r"f(ö|o)rv(ä|a)ntade mig inte (mycket|n(å|a)got)|hade (mina |vissa )?tvivel"
+)
+_BUT = r"(but|aber|mais|pero|ma|maar|mas|men|ale|yet|though|however|doch|jedoch|pourtant)"
+# ("didn't expect much, but it's even worse": a let-down, not won over)
+_LET_DOWN = _compile(
+    r"(?i)\b(worse|worst|new low|even less|let (me )?down|disappoint\w*|terrible|awful|horrible|"
+    r"rubbish|garbage|schlimmer|pire|peor|peggio|erger|gorzej|pior|s(ä|a)mre)\b"
+)
+_WON_OVER = _compile(
+    rf"(?is)\b({_EXPECTED})\b.{{0,80}}?\b{_BUT}\b|\b{_BUT}\b.{{0,40}}?\b({_EXPECTED})\b"
+)
 _LAUGHING_TROUBLE = frozenset("🤡")
 _REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
 # A word stressed in capitals ("and STILL nothing", "sent it TWICE"); four letters or more,
@@ -763,6 +799,9 @@ class Tone:
     cues: tuple[str, ...] = field(default=())
     impatience_cues: int = 0  # distinct impatience phrases ("3rd time" + "scam": two)
     emphasis: bool = False  # a word stressed in capitals in an otherwise calm message
+    # doubts that what happened turned round ("didn't expect much, but it's gorgeous"); no
+    # cue of trouble, so not among ``cues``
+    won_over: bool = False
 
     @property
     def complaint(self) -> bool:
@@ -849,4 +888,14 @@ def read_tone(text: str) -> Tone:
         tuple(cues),
         impatience_cues=len(impatient),
         emphasis=emphasis,
+        won_over=_won_over(text),
     )
+
+
+def _won_over(text: str) -> bool:
+    """Doubts turned round, with no trouble or let-down told after them."""
+    doubt = _WON_OVER.search(text)
+    if doubt is None:
+        return False
+    after = text[doubt.end() :]
+    return _TROUBLE.search(after) is None and _LET_DOWN.search(after) is None

@@ -476,6 +476,23 @@ def test_a_complaint_read_over_an_order_question_still_gets_the_order_lookup(
     assert "email" not in said(other[:1]) and other[1]["replies"] == []
 
 
+@pytest.mark.usefixtures("shop")
+def test_a_complaint_naming_an_order_gets_the_lookup_while_a_person_is_waited_for(
+    client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resigned irony about a named order ("it's been a while, I'm beginning to think it
+    was a figment of my imagination") goes to a person; the order is still shown once the
+    customer proves it is theirs, though the intent model's next reading is no lookup."""
+    irony = "Hi, O0001111 - beginning to think it was a figment of my imagination"
+    monkeypatch.setattr(bot, "nlu", reads_as_complaint(bot.nlu, {irony: "human_agent"}))
+    first = chat(client, "figment", irony)
+    assert first[0]["conversation"]["escalation_reason"] == "complaint"
+    assert "email" in said(first) and reveals_nothing(first)
+    proof = chat(client, "figment", "anna.schmidt@example.de")
+    assert "JJD0001111" in said(proof)
+    assert proof[0]["conversation"]["status"] == "waiting"  # a person still answers
+
+
 def test_the_email_asked_for_is_used_though_read_as_an_unsure_opt_out(
     client: TestClient,
     bot: BotEngine,

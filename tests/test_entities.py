@@ -55,6 +55,10 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("merhaba 60417 nolu siparisim nerede", [("order", "60417", "60417")]),
         ("Szia, a 40331 számú rendelésem hol tart?", [("order", "40331", "40331")]),
         ("A rendelésem száma 40331, mikor jön?", [("order", "40331", "40331")]),
+        # after the word for a return or a refund
+        ("die Ruecksendung zu 48213 ist schon lange her", [("order", "48213", "48213")]),
+        ("mijn retour van 48213?", [("order", "48213", "48213")]),
+        ("¿y el reembolso del 52290?", [("order", "52290", "52290")]),
         # typed on a phone: a space in the digits, the verb after the number
         ("onde esta a minha encomenda 66 190?", [("order", "66 190", "66190")]),
         ("need the invoice for O0001 187 pls", [("order", "O0001 187", "O0001187")]),
@@ -166,6 +170,8 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "the postcode on the order is 31-042",  # a postcode with a hyphen
         "my parcel 10115 Berlin",
         "parcel JJD0001234567",
+        "Rücksendung an 10115 Berlin",  # a postcode before its town
+        "Erstattung von 12000 EUR",  # an amount
     ],
 )
 def test_numbers_that_are_not_order_numbers(text: str) -> None:

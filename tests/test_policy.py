@@ -981,3 +981,39 @@ def test_what_customers_do_not_say_outright_is_read() -> None:
             "Super schnelle Lieferung, gerne wieder!",
         ],
     )
+
+
+def test_doubts_that_what_happened_turned_round_are_praise() -> None:
+    for text in [
+        "Honestly didn't expect much for the price, but the lamp is beautiful.",
+        "I was ready to complain but the new one came the next morning. Fair play.",
+        "Ich wollte schon meckern, aber das Paket kam doch noch pünktlich. Danke!",
+        "Nie spodziewałem się, ale dostawa była ekspresowa.",
+    ]:
+        # (read as a strongly negative complaint, as the models read such praise)
+        decision = decide(
+            toned(text, "complaint", -0.8),
+            previous_intents=[],
+            previous_scores=[],
+            config=CONFIG,
+        )
+        assert decision == Decision(Action.answer, response="feedback_praise"), text
+    asked = decide(
+        toned(
+            "Had my doubts, but the coat fits well. Do you have it in green?", "product_question"
+        ),
+        previous_intents=[],
+        previous_scores=[],
+        config=CONFIG,
+    )
+    assert asked == Decision(Action.answer, response="product_question")
+    for text in [
+        "I had my doubts but it is even worse than I feared.",
+        "Didn't expect much, but it broke after one day.",
+        "Had my doubts but this is a scam.",
+        "Was ready to be patient, but I want to talk to a person now.",
+    ]:
+        decision = decide(
+            toned(text, "complaint", -0.6), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert decision.action is Action.escalate, text

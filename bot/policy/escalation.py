@@ -43,6 +43,9 @@ _BARE_YES = re.compile(
 )
 
 THANKS_OR_PRAISE = frozenset({"thanks", "feedback_praise"})
+PRAISE = "feedback_praise"
+# readings that a message of praise gets from the words of a doubt it turned round
+_PROBLEM_READINGS = frozenset({"complaint", FALLBACK_INTENT, "out_of_scope", "delivery_problem"})
 
 
 class Action(StrEnum):
@@ -197,6 +200,13 @@ def decide(
         intent = FALLBACK_INTENT
     if intent == "human_agent" or tone.wants_human:
         return Decision(Action.escalate, "human_agent", EscalationReason.human_request)
+    # Doubts that what happened turned round ("didn't expect much, but the rug is gorgeous")
+    # are praise, whatever the models read into the words of the doubt (on the dev splits the
+    # complaint head gave it up to 0.96 and the sentiment model -0.81); a cue of trouble in
+    # the words still counts, and a question is still answered.
+    if tone.won_over and not tone.cues:
+        asked = "?" in understanding.text and intent not in _PROBLEM_READINGS
+        return Decision(Action.answer, response=intent if asked else PRAISE)
     learned = understanding.complaint
     if says_too_little(understanding, config):
         learned = None  # (the complaint head reads 0.98 into "omg")
