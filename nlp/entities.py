@@ -72,8 +72,14 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # "#12345" (also before a letter of a script without spaces: "#62018はいつ")
     r"#\s?(\d{3,12})(?![\dA-Za-z])",
     # a bare number right after "where is" / "status of" / "any update on": "where is 57790?"
+    # (also "wo bleibt eigentlich 60417?", "waar blijft 57790?", "où en est 55821 ?"; not a
+    # postcode before its town)
     r"(?i:\b(?:where\s+is|where'?s|status(?:\s+(?:of|for))?|(?:updates?|news)\s+(?:on|about|"
-    r"for))\s+)(\d{5,10})\b(?![.,]\d)",
+    r"for)|wo\s+(?:ist|bleibt)(?:\s+(?:eigentlich|denn|nun|jetzt))?|waar\s+(?:is|blijft)|"
+    r"o[uù]\s+(?:est|en\s+est)|d[oó]nde\s+est[aá]|dov'?\s?[eè]|gdzie\s+jest)\s+)(\d{5,10})\b"
+    r"(?![.,]\d)(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
+    # ... or between "where" and its verb: "asking where 55821 is"
+    r"(?i:\bwhere\s+)(\d{5,10})(?=\s+(?:is|was|went|has\s+got)\b)",
     # ... or right after an order request: "cancel 55821", "return for 55821", "can I change
     # the delivery address for 71120?", "charged twice for 55821", "the invoice for 55821"
     r"(?i:\b(?:(?:cancel|return|refund|track|annuler|cancelar|annullare|annuleer|annuleren|"

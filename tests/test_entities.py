@@ -58,6 +58,10 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         # after the word for a return or a refund
         ("die Ruecksendung zu 48213 ist schon lange her", [("order", "48213", "48213")]),
         ("mijn retour van 48213?", [("order", "48213", "48213")]),
+        # after "where is" in the customers' languages, or before its verb
+        ("Wo bleibt eigentlich 60417?", [("order", "60417", "60417")]),
+        ("waar blijft 57790 nou?", [("order", "57790", "57790")]),
+        ("fourth time asking where 55821 is", [("order", "55821", "55821")]),
         ("¿y el reembolso del 52290?", [("order", "52290", "52290")]),
         # typed on a phone: a space in the digits, the verb after the number
         ("onde esta a minha encomenda 66 190?", [("order", "66 190", "66190")]),
@@ -171,6 +175,7 @@ def test_finds_and_normalises(text: str, expected: list[tuple[str, str, str | No
         "my parcel 10115 Berlin",
         "parcel JJD0001234567",
         "Rücksendung an 10115 Berlin",  # a postcode before its town
+        "wo ist 10115 Berlin?",
         "Erstattung von 12000 EUR",  # an amount
     ],
 )
