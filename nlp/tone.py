@@ -3,9 +3,11 @@ angry emoji and requests for a person in their many phrasings.
 
 Sentence embeddings read *what* a message is about well and *how* it is said poorly: "WHERE
 IS MY ORDER??? ANSWER ME" embeds close to a calm "where is my order", and "great, third time
-my parcel is lost, thanks a lot" close to praise. These cues are plain patterns, cheap
-(a few microseconds a message), readable and easy to extend; the escalation policy combines
-them with the models' intent and sentiment (bot/policy/escalation.py).
+my parcel is lost, thanks a lot" close to praise. These cues are plain patterns, readable
+and easy to extend; the escalation policy combines them with the models' intent and sentiment
+(bot/policy/escalation.py). Reading all of them costs 0.7 ms for the median message of the
+dev splits (0.9 ms on average, 97 characters; one core of the 2-core development machine),
+against about 10 ms for the encoder.
 """
 
 from __future__ import annotations
