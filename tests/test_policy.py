@@ -956,6 +956,7 @@ def test_what_customers_do_not_say_outright_is_read() -> None:
             "Zgłoszę to do rzecznika konsumentów.": "threat",
             "Teen valituksen kuluttajaneuvontaan.": "threat",
             "Obrátim sa na Slovenskú obchodnú inšpekciu.": "threat",
+            "Jag anmäler er till Allmänna reklamationsnämnden.": "threat",
             "Na toll. Wieder ein Code, der nicht geht.": "sarcasm",
             "Delivery fee doubled overnight. Cool cool cool.": "sarcasm",
             "Can someone give me a call tomorrow morning?": "wants_human",
