@@ -945,11 +945,14 @@ class Engine:
         ranking = understanding.intent.ranking
         if intent != COMPLAINT_INTENT:
             return None
-        label, confidence = ranking[1] if len(ranking) > 1 else (ORDER_STATUS, 0.0)
-        if label in SWITCH_TASKS - DIRECT_TASKS:
+        runner_up = ranking[1] if len(ranking) > 1 else None
+        if runner_up is not None and runner_up[0] in SWITCH_TASKS - DIRECT_TASKS:
             return None  # (a change to the order: the person makes it)
-        if label not in DIRECT_TASKS:
-            label, confidence = ORDER_STATUS, understanding.intent.confidence
+        label, confidence = (
+            runner_up
+            if runner_up is not None and runner_up[0] in DIRECT_TASKS
+            else (ORDER_STATUS, understanding.intent.confidence)
+        )
         return replace(understanding, intent=IntentPrediction(label, confidence, ranking))
 
     def _step(

@@ -224,9 +224,11 @@ _HUMAN = _compile(
     # ("could someone give me a ring?", "I need someone who can actually make decisions",
     # "Can I just email a person instead?")
     r"(give|gimme) me a (ring|call|bell|buzz)|"
-    r"(need|want) (someone|somebody|a person|a human|a real person) (who|that) (can|could|"
-    r"is able|has)|(email|e-mail|write to|message|call|phone|ring|reach) (a |an )?(real |actual |"
-    r"live )?(person|human( being)?))"
+    # (not "do I need someone who can sign for it?")
+    r"(?<!do i )(?<!will i )(?<!does it )(need|want) (someone|somebody|a person|a human|"
+    r"a real person) (who|that) (can|could|is able|has)|"
+    r"(email|e-mail|write to|message|call|phone|ring|reach) (a |an )?(real |actual |live )?"
+    r"(person|human( being)?))"
     r"s?(?!\w)"  # (whole words: "get a rep", never "get a replacement")
 )
 # The same request in the languages of a European shop's customers (German, French, Dutch,

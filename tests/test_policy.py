@@ -978,6 +978,7 @@ def test_what_customers_do_not_say_outright_is_read() -> None:
             "Got burned before by cheap wool, is this one itchy?",
             "A bit fed up with the app logging me out, is that a known bug?",
             "Can you recommend a jacket for hiking?",
+            "Do I need someone who can sign for the parcel?",
             "Wann gibt es die Größe 40 wieder?",
             "Super schnelle Lieferung, gerne wieder!",
         ],
