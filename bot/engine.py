@@ -37,6 +37,7 @@ from bot.dialogue import (
 from bot.faq import FaqMatcher
 from bot.inbound import Command, InboundMessage, Outcome
 from bot.policy.escalation import (
+    PRAISE,
     THANKS_OR_PRAISE,
     Action,
     Decision,
@@ -83,7 +84,6 @@ COMPLAINT_INTENT = "complaint"
 HUMAN_AGENT_INTENT = "human_agent"
 CONTACT_INTENT = "opening_hours_contact"
 OPT_OUT_INTENT = "opt_out"
-PRAISE_INTENT = "feedback_praise"
 PRODUCT_INTENT = "product_question"
 # A topical reading below this is taken as "not sure" (Engine._barely_read)
 BARELY_READ = 0.2
@@ -118,7 +118,7 @@ DEFERRABLE = frozenset(
 )
 # Answers that may come twice in a row ("thanks", then "thanks again"); any other answer
 # the previous message got is not given again (a person is offered).
-_SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", PRAISE_INTENT, "help"})
+_SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", PRAISE, "help"})
 # "and to the UK?", "what about sundays?": a follow-up on the previous answer, of at most
 # this many words
 _FOLLOW_UP = re.compile(r"(?i)\W*(and|what about|how about|what of|same (for|with)|also)\b")
@@ -475,7 +475,7 @@ class Engine:
             # numbers and emails; such a message says nothing but the data it carries.
             understanding = _read_as(understanding, FALLBACK_INTENT)
         elif self._unsure_praise(understanding):
-            understanding = _read_as(understanding, PRAISE_INTENT)
+            understanding = _read_as(understanding, PRAISE)
         elif self._asks_what_if_it_never_comes(understanding):
             understanding = _read_as(understanding, DELIVERY_PROBLEM)
         elif self._asks_for_the_number(understanding):
@@ -824,8 +824,8 @@ class Engine:
         ranking = understanding.intent.ranking
         return (
             len(ranking) >= 2
-            and ranking[1][0] == PRAISE_INTENT
-            and ranking[0][0] not in (PRAISE_INTENT, COMPLAINT_INTENT)
+            and ranking[1][0] == PRAISE
+            and ranking[0][0] not in (PRAISE, COMPLAINT_INTENT)
             and ranking[0][1] < PRAISE_OVER
             and understanding.sentiment.score >= PRAISE_SENTIMENT
             and "?" not in understanding.text

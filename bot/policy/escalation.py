@@ -42,8 +42,8 @@ _BARE_YES = re.compile(
     r"(?i)\W*((yes|yeah|yep|yup|sure|ok(ay)?|please|pls|plz|do it|go ahead)\W*)+"
 )
 
-THANKS_OR_PRAISE = frozenset({"thanks", "feedback_praise"})
 PRAISE = "feedback_praise"
+THANKS_OR_PRAISE = frozenset({"thanks", PRAISE})
 # readings that a message of praise gets from the words of a doubt it turned round
 _PROBLEM_READINGS = frozenset({"complaint", FALLBACK_INTENT, "out_of_scope", "delivery_problem"})
 
