@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sklearn import config_context
+
 from nlp.base import (
     OOS_LABEL,
     Encoder,
@@ -119,6 +121,20 @@ class NLU:
         return self._batcher.submit(text)
 
     def understand_batch(self, texts: Sequence[str]) -> list[Understanding]:
+        """Several messages at once: one encoder pass, then the heads and the rules.
+
+        The heads run under scikit-learn's ``config_context(assume_finite=True,
+        skip_parameter_validation=True)``: their inputs are the encoder's vectors and the
+        message texts, never a caller's arrays, and the checks cost more than the work for
+        one message. Measured in one process (all-MiniLM-L6-v2's vectors of the chat
+        benchmark's questions, BLAS at one thread, medians of 300 calls, two rounds): the
+        intent reading 1.11-1.43 ms against 2.03-2.30 ms with the checks, the complaint
+        head 0.57-0.58 against 0.76-0.80 ms (the rest is the two n-gram transforms and the
+        neighbour vote). The setting is scikit-learn's own and thread-local."""
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            return self._understand_batch(texts)
+
+    def _understand_batch(self, texts: Sequence[str]) -> list[Understanding]:
         intent, sentiment = self._models
         shared: Vectors | None = None
         if (
