@@ -44,7 +44,7 @@ from nlp.pretrained import (
     shipped_intent_build,
     shipped_sentiment,
 )
-from nlp.smalltalk import PRAISE, praise, small_talk
+from nlp.smalltalk import PRAISE, small_talk
 from nlp.store import BASE_HEAD, Artifact, active_marker, load_active, save_artifact
 from nlp.tone import Tone, read_tone
 from nlp.training import DEFAULT_THRESHOLD, holdout_metrics, stratified_holdout, train_head
@@ -207,7 +207,7 @@ def _said_in_other_words(text: str, tone: Tone, reading: IntentPrediction) -> st
     question where a change is asked for."""
     if (label := small_talk(text)) is not None:
         return label
-    if praise(text) and not tone.cues:
+    if tone.praised and not tone.cues:
         return PRAISE
     if tone.wants_human or tone.complaint or reading.label == HUMAN:
         return None  # (a request for a person, or a complaint by its tone, stays one)

@@ -86,6 +86,12 @@ _PRAISE = re.compile(
     r"(top|super) (service|winkel)|aanrader|(świetn\w*|super) (obsług\w*|sklep)|"
     r"(ótimo|excelente) (serviço|atendimento)|voltarei a comprar|"
     r"(toppen|super)service|tummen upp|"
+    # thanks passed on and "keep it up" ("Please pass on my thanks", "Continuem assim!",
+    # "Complimenti al magazzino", "Chtěla bych pochválit vaši paní z linky")
+    r"pass on (my|our) thanks|pass (my|our) thanks on|shout-?out to|keep it up|"
+    r"keep up the (good|great) work|keep doing what you'?re doing|weiter so|"
+    r"continuez comme (ç|c)a|sigan? as(í|i)|continuate cos(ì|i)|ga zo door|continuem assim|"
+    r"complimenti (a|al|alla|allo|ai|agli|alle|per)|pochv(á|a)lit|"
     # Romanian and Greek ("Felicitări, cea mai rapidă livrare", "Πολύ ευχαριστημένος")
     r"felicit(ă|a)ri|(foarte )?mul(ț|t|ţ)umit(ă|a)?|(πολύ )?ευχαριστημέν(ος|η|οι)|"
     r"(εξαιρετική|τέλεια|άψογη) εξυπηρέτηση)(?!\w)"

@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from nlp.smalltalk import praise
+
 # Letters that carry their mark in the letter itself, so that Unicode does not split it off.
 _MARKED_LETTERS = str.maketrans("ıłŁøØđĐ", "illoOdD")
 
@@ -295,6 +297,9 @@ _HUMAN_ELSEWHERE = _compile(
     # da, no
     r"(tale|snakke) med (en |et )?(rigtig |ekte )?(medarbejder|person|menneske|medarbeider)|"
     r"(medarbejder|medarbeider|nogen|noen) (ringe|kontakte) mig|ring(e)? mig op|"
+    # ("Kan jeg blive stillet om til en medarbejder?")
+    r"(stillet|sat|satt) (om|over|igennem|gjennom) til (en |et )?(rigtig |ekte )?"
+    r"(medarbejder|medarbeider|person|menneske)|"
     # hu ("Élő ügyintézőt kérek, nem chatbotot.")
     r"(élő )?ügyintéző\w*|(emberrel|ügyintézővel|munkatárssal|operátorral) (szeretnék|akarok|"
     r"kell) beszélni|élő (ember|személy)\w*|"
@@ -308,7 +313,8 @@ _HUMAN_ELSEWHERE = _compile(
     r"operátorom|operátorkou|pracovníkom|niekým)|zavolajte mi|živ(ý|ého|ým) (človek|"
     r"operátor)\w*|"
     # cs, ru, he, ar
-    r"mluvit s (živým |skutečným )?(operátorem|operátorkou|člověkem|někým|pracovníkem)|"
+    r"mluvit s (živým |skutečným |nějakým |nějakou )?(operátorem|operátorkou|člověkem|někým|"
+    r"pracovníkem)|"
     r"оператор\w*|(живы\w*|реальны\w*) человек\w*|(поговорить|говорить) с человеком|"
     r"נציג\w*|(לדבר|לשוחח) עם (בן אדם|אדם אמיתי)|"
     r"(التحدث|أتحدث|اتحدث|أكلم|اكلم|التكلم) (مع|إلى) (موظف|شخص|إنسان|ممثل)"
@@ -335,6 +341,7 @@ _SARCASM_OPENERS = _compile(
     r"well,? (that'?s|this is) (just |simply )?(lovely|great|brilliant|perfect|fantastic|"
     r"wonderful|marvell?ous)|"
     r"na (super|toll|prima|klasse|großartig|wunderbar|bravo)|ganz toll|"
+    r"(fijn|leuk|mooi|top|geweldig|prachtig|knap) hoor|"
     r"complimenti|bravissimi|félicitations|enhorabuena|gefeliciteerd|gratulacje|tebrikler|"
     r"parabéns|grattis|super gemacht|(vraiment|davvero|muy|echt|naprawdę|"
     r"realmente|verkligen) (efficaces?|efficienti|eficientes?|effici(ë|e)nt|efektywn\w*|"
@@ -350,7 +357,7 @@ _TROUBLE = _compile(
     r"pieces|fell apart|falls apart|see[- ]through|logged me out|incorrect|can'?t find|"
     r"(didn'?t|doesn'?t|won'?t) apply|except|someone else'?s|old (one|address|flat)|"
     r"same queue|scratched|stuck|leaks?|lets in|shut|only works|smashed|shattered|bounced|"
-    r"soaked|dented|crushed|torn|ripped|locked|"
+    r"soaked|dented|crushed|torn|ripped|locked|cut off|hung up|hangs up|"
     # (the same trouble in the customers' languages: "Complimenti, davvero. Tre giorni di
     # 'saldi' e il sito che non funziona")
     r"funktioniert nicht|kaputt|schon wieder|wieder (mal|nicht|kein\w*|ein(e|en|er|em)?)|"
@@ -383,13 +390,16 @@ _SCARE_QUOTES = _compile(
     r"(?i)\b(your|the|so-called|new|for|in|"
     # (the same before a noun in the customers' languages: "per una spedizione 'rapida'")
     r"ihre?|eure?|eine?|sogenannte|votre|vos|une?|soi-disant|su|una?|vostr[oa]|cosiddett[oa]|"
+    r"die|dat|deze|diese[rsn]?|"
     r"uw|jullie|zogenaamde|een|wasz[aey]?|tak zwan\w*|sua|seu|er|ert|så kallade|sözde)"
     r"( \w+)? [\"“'‘][^\"”'’]{2,40}[\"”'’]"
 )
 # Impatience and serious trouble: the customer is at the end of their patience, or the
 # problem is one a bot must not handle alone (fraud, a hacked account, danger).
 _IMPATIENCE = _compile(
-    r"(?i)\b((second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|"
+    # ("third time I'm asking", not "the third time I order from you and never a problem")
+    r"(?i)\b((second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time(?! (that )?(i|we)('?ve|'?m| "
+    r"have| am)? (order|shop|buy|bought|purchas)\w*)|"
     r"(how many|so many) times|(still|yet) no (answer|reply|response|refund|money)|"
     r"nobody (ever )?(answers|replies|responds|helps|cares|calls back)|no one (answers|replies)|"
     # ("fed up", not "a bit fed up with the login loop, is it a known issue?")
@@ -483,7 +493,8 @@ _IMPATIENCE = _compile(
     # count like "third time" and "scam" above: backed by a negative reading or another cue)
     r"zum (zweiten|dritten|vierten) mal|(deuxi(è|e)me|troisi(è|e)me|quatri(è|e)me) "
     r"(fois|mail|e-mail|message)|(seconda|terza|quarta) (volta|mail|e-mail|richiesta)|"
-    r"(tercera|terceira|cuarta) vez|(segundo|tercer) (correo|mensaje)|"
+    r"(tercera|terceira|cuarta) vez(?! que (compr|encomend)\w*)|"
+    r"(segundo|tercer) (correo|mensaje)|"
     r"(tweede|derde|vierde) (keer|mail|e-mail|bericht)|"
     r"(drugi|trzeci|czwarty) raz|po raz (drugi|trzeci|czwarty|kolejny)|"
     r"(üçüncü|dördüncü) (kez|defa|kere)|(tredje|fjärde) gången|(tredje|fjerde) gang\b|"
@@ -714,6 +725,13 @@ _MISUSE = _compile(
     r"faktur\w* (innej|obcej) osoby|(fatura|dados) de outra pessoa|"
     r"başka (birinin|bir müşterinin) faturası|någon annans faktura|"
     r"en anden (persons|kundes) faktura|privacy (problem|issue|violation)|"
+    # ("en faktura med namn och adress till en person i Malmö")
+    r"faktura med (namn|navn|adress|adresse)( och | og )?(namn|navn|adress|adresse)? "
+    r"(till|på|for|för) (en )?(annan |anden |fremmed |främmande )?person|"
+    # Czech and Slovak: "tři platby …, které jsem neprovedla", "Nic jsem neobjednávala."
+    r"(které|kterou|který|kterých|ktoré|ktorú|ktorý|ktorých) (jsem|som) (ne(provedl|"
+    r"uskutečnil|autorizoval|vykonal|zadal)\w*)|nic (jsem|som) (si )?(neobjedn|nekoupil|"
+    r"nekúpil)\w*|"
     r"problema (grave )?de privacidad|violaci(ó|o)n de (la )?privacidad|"
     r"atteinte (à|a) la vie priv(é|e)e|datenschutz(verletzung|versto(ß|ss)|panne)|"
     r"violazione (della )?privacy|privacyschending|naruszenie prywatno(ś|s)ci|"
@@ -760,6 +778,8 @@ _EXPECTED = (
     r"(had|have) (my |some |serious )?doubts|expected the worst|"
     r"j'avais (des|mes|quelques) doutes|je m'attendais au pire|je ne m'attendais pas (à|a) |"
     r"(wollte|wollten) (eigentlich |schon |gerade )?(meckern|mich beschweren|schimpfen)|"
+    r"hatte (ich )?(eigentlich |ehrlich gesagt )?nicht mehr vor|"
+    r"(wasn'?t|was not|wasn'?t ever) (planning|going) to (order|shop|buy)\b[^.!?]{0,30}\bagain|"
     r"hatte (meine |so meine |ehrlich gesagt )?zweifel|(hab|habe|hatte) (ehrlich gesagt )?"
     r"(nicht (viel|so viel)|wenig) erwartet|nicht damit gerechnet|"
     r"nie spodziewa(ł|l)(am|em|a|) si(ę|e)|mia(ł|l)(am|em) w(ą|a)tpliwo(ś|s)ci|"
@@ -786,6 +806,8 @@ _REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
 _EMPHASIS = re.compile(r"\b[A-Z]{4,}\b")
 WORD = re.compile(r"[^\W\d_]+")  # a word: a run of letters (also read by the policy)
 _CODES = re.compile(r"\S+@\S+|\b\w*\d\w*\b|https?://\S+")
+# Words in quotes: the shop's own words, or a tracking page's, quoted back
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|„[^“”]*[“”]|«[^»]*»|(?<!\w)'[^']*'(?!\w)|‘[^’]*’")
 
 
 @dataclass(frozen=True, slots=True)
@@ -806,6 +828,10 @@ class Tone:
     # doubts that what happened turned round ("didn't expect much, but it's gorgeous"); no
     # cue of trouble, so not among ``cues``
     won_over: bool = False
+    # praise in so many words (nlp.smalltalk.praise: no "but", "not" or question) and no
+    # word of trouble ("lost", "broken", "kaputt"): "Please pass on my thanks", "Continuem
+    # assim!"; not among ``cues`` either
+    praised: bool = False
 
     @property
     def complaint(self) -> bool:
@@ -830,7 +856,8 @@ def _signs_off(text: str, opener: re.Match[str]) -> bool:
 
 def read_tone(text: str) -> Tone:
     """The cues in ``text`` (never fails: odd input just has no cues)."""
-    text = fold(unicodedata.normalize("NFKC", text)[:4000])
+    said = unicodedata.normalize("NFKC", text)[:4000]
+    text = fold(said)
     cues: list[str] = []
     threat = next((name for name, p in _THREAT_PATTERNS if p.search(text)), None)
     if threat:
@@ -851,12 +878,13 @@ def read_tone(text: str) -> Tone:
     words = WORD.findall(_CODES.sub(" ", text))  # "ANNA@EXAMPLE.DE", "O0001234" aside
     letters = "".join(words)
     capitals = sum(1 for c in letters if c.isupper())
-    shouting = (len(words) >= 2 and len(letters) >= 8 and capitals / len(letters) >= 0.7) or bool(
-        _REPEATED_MARKS.search(text)
-    )
+    in_capitals = len(words) >= 2 and len(letters) >= 8 and capitals / len(letters) >= 0.7
+    shouting = in_capitals or bool(_REPEATED_MARKS.search(text)) or _shouted_phrase(text)
     if shouting:
         cues.append("shouting")
-    emphasis = not shouting and _EMPHASIS.search(_CODES.sub(" ", text)) is not None
+    emphasis = (
+        not shouting and _EMPHASIS.search(_QUOTED.sub(" ", _CODES.sub(" ", text))) is not None
+    )
     if emphasis:
         cues.append("emphasis")
     angry = any(c in _ANGRY_EMOJI or c in _LAUGHING_TROUBLE for c in text)
@@ -872,7 +900,7 @@ def read_tone(text: str) -> Tone:
         impatient.add("now.")  # ("Take me off your list. Now.")
     if _MISSED_OCCASION.search(text):
         impatient.add("missed occasion")
-    if not shouting:  # (in a shouted message every word is in capitals)
+    if not in_capitals:  # (in a message in capitals every word is)
         impatient.update(m.group(0).casefold() for m in _CAPS_DEADLINE.finditer(text))
     impatience = bool(impatient)
     if impatience:
@@ -893,7 +921,24 @@ def read_tone(text: str) -> Tone:
         impatience_cues=len(impatient),
         emphasis=emphasis,
         won_over=_won_over(text),
+        praised=praise(said) and _TROUBLE.search(text) is None and _LET_DOWN.search(text) is None,
     )
+
+
+def _shouted_phrase(text: str) -> bool:
+    """Whether part of ``text`` is shouted: three words or more in a row in capitals, 12
+    letters or more ("WHERE IS MY PARCEL. Paid extra for next-day delivery on Monday."),
+    outside quotes (a shop's banner quoted, "'FREE RETURNS FOR 30 DAYS'", is no shouting)
+    and codes."""
+    run = letters = 0
+    for word in WORD.findall(_QUOTED.sub(" ", _CODES.sub(" ", text))):
+        if word.isupper():
+            run, letters = run + 1, letters + len(word)
+            if run >= 3 and letters >= 12:
+                return True
+        else:
+            run = letters = 0
+    return False
 
 
 def _won_over(text: str) -> bool:

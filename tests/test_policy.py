@@ -215,7 +215,7 @@ def test_two_impatience_cues_escalate_unless_the_message_reads_clearly_positive(
         toned(text, "loyalty_points", 0.05), previous_intents=[], previous_scores=[], config=CONFIG
     )
     assert d.action is Action.escalate
-    one = "3rd time I order here and the points arrive every time"
+    one = "2nd time asking: when do the points for my last order arrive?"
     assert read_tone(one).impatience_cues == 1
     d = decide(
         toned(one, "loyalty_points", 0.05), previous_intents=[], previous_scores=[], config=CONFIG
@@ -1014,6 +1014,60 @@ def test_doubts_that_what_happened_turned_round_are_praise() -> None:
         "Didn't expect much, but it broke after one day.",
         "Had my doubts but this is a scam.",
         "Was ready to be patient, but I want to talk to a person now.",
+    ]:
+        decision = decide(
+            toned(text, "complaint", -0.6), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert decision.action is Action.escalate, text
+
+
+def test_long_messages_with_several_things_at_once_are_read() -> None:
+    assert_read(
+        {
+            "WHERE IS MY PARCEL. Paid extra for next-day delivery on Monday.": "shouting",
+            "Fijn hoor, die 'snelle levering' op jullie homepage. Besteld op 2 november.": (
+                "sarcasm"
+            ),
+            "Kan jeg blive stillet om til en medarbejder? Det er lidt for kompliceret.": (
+                "wants_human"
+            ),
+            "Mohla bych mluvit s nějakým člověkem? Chatbot mi nabízí stejné odkazy.": (
+                "wants_human"
+            ),
+            "Mám tři platby, které jsem neprovedla. Nic jsem neobjednávala.": "serious",
+            "Jag fick en faktura med namn och adress till en person i Malmö.": "serious",
+            "Já é a terceira vez que peço o cancelamento. Cancelem já!": "impatience",
+            "Third time I'm asking, where is it?": "impatience",
+        },
+        [
+            # (a shop's banner quoted in capitals is no shouting, nor is buying again)
+            "The banner said 'FREE NEXT DAY DELIVERY', so when will it come?",
+            "Já é a terceira vez que compro convosco e nunca tive um único problema.",
+            "This is the third time I order from you, is there a loyalty discount?",
+        ],
+    )
+
+
+def test_praise_in_so_many_words_is_praise_whatever_the_models_read() -> None:
+    for text in [
+        "Your colleague sorted out my mess of an order without a single sigh. Please pass on "
+        "my thanks.",
+        "Já é a terceira vez que compro convosco e nunca tive um único problema. Continuem assim!",
+        "Complimenti al magazzino: ho ordinato alle 23 e alle 10 era già spedito.",
+        "Chtěla bych pochválit vaši paní z linky, byla moc milá.",
+        "Nach dem Ärger im Sommer hatte ich eigentlich nicht mehr vor, bei Ihnen zu bestellen. "
+        "Aber diesmal lief alles perfekt. Danke!",
+    ]:
+        # (read as a negative complaint, as the models read such praise)
+        decision = decide(
+            toned(text, "complaint", -0.6), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert decision == Decision(Action.answer, response="feedback_praise"), text
+    for text in [
+        "Ich war immer sehr zufrieden, jetzt kam das Paket kaputt an.",  # (trouble told)
+        "Keep it up, the third time my parcel is lost!",  # (a cue)
+        "really great service guys, 40 minutes on hold with your 'hotline'. keep it up",
+        "spent my weekend on hold just to get cut off. really great service guys, keep it up",
     ]:
         decision = decide(
             toned(text, "complaint", -0.6), previous_intents=[], previous_scores=[], config=CONFIG

@@ -201,10 +201,11 @@ def decide(
     if intent == "human_agent" or tone.wants_human:
         return Decision(Action.escalate, "human_agent", EscalationReason.human_request)
     # Doubts that what happened turned round ("didn't expect much, but the rug is gorgeous")
-    # are praise, whatever the models read into the words of the doubt (on the dev splits the
-    # complaint head gave it up to 0.96 and the sentiment model -0.81); a cue of trouble in
-    # the words still counts, and a question is still answered.
-    if tone.won_over and not tone.cues:
+    # and praise in so many words with no word of trouble ("Please pass on my thanks") are
+    # praise, whatever the models read into the words (on the dev splits the complaint head
+    # gave such praise up to 0.96 and the sentiment model -0.81); a cue of trouble in the
+    # words still counts, and a question is still answered.
+    if (tone.won_over or tone.praised) and not tone.cues:
         asked = "?" in understanding.text and intent not in _PROBLEM_READINGS
         return Decision(Action.answer, response=intent if asked else PRAISE)
     learned = understanding.complaint
