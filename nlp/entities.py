@@ -44,7 +44,7 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # an id after a keyword: "order 55821", "order no. 55821", "Order-Nr. O-5582", "order #123"
     # (and the word for an order in the customers' languages: "Bestellung 55821", "commande
     # n° 55821", "pedido 55821", "l'ordine 55821", "bestelling 55821", "zamówienie 55821")
-    r"(?i:\b(?:order|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
+    r"(?i:\b(?:orders?|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
     r"bestelnummer|ordernummer|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning|"
     # (the abbreviations "Bestellnr. 55821", "Bestell-Nr.", "bestelnr", "Auftragsnr.")
     r"bestell?(?=[\s-]*nr)|auftrags(?:nummer|nr)|"
@@ -54,7 +54,7 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"comand[aă](?:\s+mea)?|rendel[eé]s(?:em|sz[aá]m|e)?(?:\s+sz[aá]ma)?)"
     r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|numara(?:m|s[ıi])?|"
     r"n(?=\.)))?"
-    r"\.?[\s:#-]*(?:(?:is|was)\s+)?)"
+    r"\.?[\s:#-]*(?:(?:is|was|are|were)\s+)?)"
     # (the id, also typed with a space in its digits on a phone: "encomenda 66 190")
     r"(\d{2,3}(?: \d{3})+(?![\d.,])(?!\s?(?i:€|eur|euro|\$|£|usd|gbp|chf|pln|sek|try))|"
     # (not a postcode written with a hyphen: "the postcode on the order is 31-042")
@@ -104,9 +104,12 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"(?:(?:no|nr|number)\.?\s*|#\s*)?)(\d{5,8})\b(?![.,]\d)(?!\s+[A-ZÄÖÜ][a-zäöüß]{2,})",
     # ... or after the word for "number" opening a sentence of a message about an order:
     # "Kann ich meine Bestellung vom Sonntag noch stornieren? Nummer 61934."
+    # (also in Danish and Norwegian, further on: "Jeg har to bestillinger hos dere, … Når kan
+    # jeg regne med den siste? Nummeret er 73342.")
     r"(?is:\b(?:order|bestellung|commande|pedido|ordine|bestelling|zam[oó]wieni[aeu]|"
-    r"sipari[sş]\w{0,4}|encomenda|best[aä]llning|ordre|objedn[aá]vk\w)\b.{0,80}?"
-    r"[.?!,;:]\s*(?:nummer|number|num[eé]ro|numer|numara(?:m|s[ıi])?|[čc][ií]slo)\s*:?\s*)"
+    r"sipari[sş]\w{0,4}|encomenda|best[aä]llning|ordre|objedn[aá]vk\w|bestilling\w{0,3})\b"
+    r".{0,200}?[.?!,;:]\s*(?:nummer(?:et)?|number|num[eé]ro|numer|numara(?:m|s[ıi])?|"
+    r"[čc][ií]slo|numret)(?:\s+(?:er|är|is))?\s*:?\s*)"
     r"(\d{5,10})\b(?![.,]\d)(?!\s?\d)",
     # ... or after a few words that end in "is": "the order number he wrote down is 61902"
     r"(?i:\border\s+(?:number|no\.?|nr\.?)\s+(?:[^\W\d_]+\s+){1,4}?(?:is|was)\s*:?\s*)"
@@ -118,8 +121,11 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
     # ... or a second id joined to the first: "order 70114 and 70115", "Bestellung 55821 und
     # 55822"
+    # (and "The orders are 72964 and 72965", "cancel 73590 and 73591")
     r"(?i:\b(?:orders?|bestellung(?:en)?|commandes?|pedidos?|ordini|ordine|bestellingen|"
-    r"bestelling|encomendas?)\s+(?:no\.?\s*|number\s*|nr\.?\s*|#\s*)?\d{5,10}\s*(?:,|and|&|or|"
+    r"bestelling|encomendas?|cancel|stornier\w*|annuler|cancelar|annullare|annuleer|anuluj)"
+    r"\s+(?:(?:are|were|sind|waren|sont|son|sono|zijn)\s+)?"
+    r"(?:no\.?\s*|number\s*|nr\.?\s*|#\s*)?\d{5,10}\s*(?:,|and|&|or|"
     r"und|oder|et|ou|y|o|e|en|of)\s*#?\s*)(\d{5,10})\b(?![.,]\d)(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
     # ... or before the verb, as German has it: "kann ich 55821 noch stornieren?"
     r"(?<![\w.,/@+-])(\d{5,10})(?![.,]?\d)(?=(?:\s+\w+){0,2}\s+(?i:stornier|zur(?:ü|ue)ck(?:geben|"

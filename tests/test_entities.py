@@ -63,6 +63,20 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("waar blijft 57790 nou?", [("order", "57790", "57790")]),
         ("fourth time asking where 55821 is", [("order", "55821", "55821")]),
         ("¿y el reembolso del 52290?", [("order", "52290", "52290")]),
+        # several orders at once, and the number named a few sentences on
+        (
+            "Can you cancel one of them? The orders are 72964 and 72965.",
+            [("order", "72964", "72964"), ("order", "72965", "72965")],
+        ),
+        (
+            "Please cancel 73590 and 73591, I ordered twice.",
+            [("order", "73590", "73590"), ("order", "73591", "73591")],
+        ),
+        (
+            "Jeg har to bestillinger hos dere, én fra forrige måned som kom helt fint, og én fra "
+            "søndag som jeg venter på nå. Når kan jeg regne med den siste? Nummeret er 73342.",
+            [("order", "73342", "73342")],
+        ),
         # typed on a phone: a space in the digits, the verb after the number
         ("onde esta a minha encomenda 66 190?", [("order", "66 190", "66190")]),
         ("need the invoice for O0001 187 pls", [("order", "O0001 187", "O0001187")]),
