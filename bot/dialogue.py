@@ -227,6 +227,9 @@ _NO_POSTCODE = frozenset({ORDER, DATE, MONEY, PHONE})
 _SHORT_YES_WORDS = 4
 # "ok", "alright.": an answer acknowledged, no yes to the person its hint offers
 _ACKNOWLEDGED = re.compile(r"(?i)\W*(ok(ay)?|k|alright|all right|right|i see)\W*")
+# A code too long for a postcode (the longest, "SW1A 1AA" or "01310-100", have at most 8
+# letters and digits in a row): a carrier's tracking number, "ZX60417GLS0", "JJD0066190802"
+_LONG_CODE = re.compile(r"(?<![^\W_])(?=[^\W_]*\d)[^\W_]{9,}(?![^\W_])")
 # A bare number beside the order number that may be its postcode ("55821 10115")
 _POSTCODE_DIGITS = re.compile(r"\d{4,5}")
 # A number given as a postcode ("postcode 1012 AB", "CAP 00184", "kod pocztowy 31-042") is
@@ -526,6 +529,10 @@ class Dialogue:
                     return True
                 if emails and unmatched.get("order") and emails[0] != unmatched.get("email"):
                     state.order, state.email = unmatched["order"], emails[0]
+                    return True
+                if unmatched.get("order") and _NAMED_POSTCODE.search(text):
+                    # ("The office postcode is 50672": that order, with a postcode this time)
+                    state.order = unmatched["order"]
                     return True
                 suggested = state.extra.get("suggested")
                 # "yes" to "is it about order O…?", or the new address right away
@@ -1022,7 +1029,9 @@ def _stated_reason(task: str, text: str) -> str | None:
 
 
 def _proof_text(text: str, entities: list[Entity]) -> str:
-    """The text with the named order numbers, dates, amounts and phone numbers blanked (so
-    "55821" is no postcode proof, nor is "3 weeks ago"), in the form the entities were
-    found in (full-width digits as ASCII ones)."""
-    return replace_entities(plain_text(text), entities, dict.fromkeys(_NO_POSTCODE, " "))
+    """The text with the named order numbers, dates, amounts, phone numbers and tracking
+    codes blanked (so "55821" is no postcode proof, nor is "3 weeks ago" or a pasted
+    "ZX60417GLS0"), in the form the entities were found in (full-width digits as ASCII
+    ones)."""
+    blanked = replace_entities(plain_text(text), entities, dict.fromkeys(_NO_POSTCODE, " "))
+    return _LONG_CODE.sub(lambda m: " " * len(m.group(0)), blanked)

@@ -224,6 +224,8 @@ LOOKUP_WHILE_QUEUED = DEFERRABLE | {EscalationReason.negative_sentiment}
 # The requests the bot still takes while the customer waits for a person: looking up an
 # order's delivery or its charge (a cancellation, a change or a return waits for the person)
 QUEUED_TASKS = DIRECT_TASKS | {PAYMENT_PROBLEM}
+# Digits or an email: what an order number, an email or a postcode is written with
+_CARRIES_DATA = re.compile(r"\d|@")
 
 
 class Engine:
@@ -931,7 +933,20 @@ class Engine:
         intent = understanding.intent.label
         if self.dialogue.in_progress(conversation):
             task = (conversation.dialogue or {}).get("task")
-            return understanding if task in QUEUED_TASKS and intent not in SWITCH_TASKS else None
+            if task not in QUEUED_TASKS:
+                return None
+            if intent not in SWITCH_TASKS:
+                return understanding
+            # ("sorry, wrong number, it's 66190" after a wrong pair, read as a new address
+            # at 0.36): an unsure reading of a change is no change where the lookup waits for
+            # the order or its proof and the message carries digits or an email
+            return (
+                _read_as(understanding, task)
+                if understanding.intent.confidence < self.policy.unsure_intent
+                and self.dialogue.awaiting(conversation) in ("order", "proof")
+                and _CARRIES_DATA.search(understanding.text) is not None
+                else None
+            )
         if not entities_of(entities, ORDER):
             return None
         data_only = only_data(understanding.text, entities)

@@ -1791,3 +1791,45 @@ def test_a_question_after_a_thank_you_is_not_answered_as_praise(
     assert "great to hear" not in said(bodies)
     assert bodies[0]["conversation"]["status"] == "bot"
     assert "rephrase" in said(bodies)  # ("not sure": the frequent questions had no answer)
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_pasted_tracking_code_is_no_postcode_proof(client: TestClient, session: Session) -> None:
+    bodies = chat(
+        client,
+        "tracking-line",
+        "Pasting the tracking line: 'ZX00001234GLS0 - delivery not possible'. Order O0001234.",
+    )
+    assert "couldn't match" not in said(bodies) and reveals_nothing(bodies)
+    assert session.scalars(select(VerificationAttempt)).all() == []
+    shown = chat(client, "tracking-line", "The postcode is 10115")
+    assert "JJD0001234" in said(shown)
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_postcode_after_a_wrong_pair_goes_with_its_order_number(
+    client: TestClient, session: Session
+) -> None:
+    bodies = chat(client, "postcode-after", "where is O0001234? ben@example.com")
+    assert "couldn't match" in said(bodies) and reveals_nothing(bodies)
+    shown = chat(client, "postcode-after", "the delivery postcode is 10115")
+    assert "JJD0001234" in said(shown)
+    attempts = session.scalars(select(VerificationAttempt.succeeded)).all()
+    assert sorted(attempts) == [False, True]
+
+
+@pytest.mark.usefixtures("shop")
+def test_the_number_corrected_while_waiting_for_a_person_is_looked_up(
+    client: TestClient,
+) -> None:
+    first = chat(
+        client,
+        "corrected-queued",
+        "Second time asking, I wrote yesterday too. Order O0001243, anna.schmidt@example.de",
+    )
+    assert first[0]["conversation"]["status"] == "waiting" and reveals_nothing(first)
+    assert "couldn't match" in said(first)
+    # (read as a new address, unsure: it is the number the lookup waits for)
+    fixed = chat(client, "corrected-queued", "oops wrong number, O0001234")
+    assert "JJD0001234" in said(fixed)
+    assert fixed[0]["conversation"]["status"] == "waiting"  # a person still answers
