@@ -879,12 +879,11 @@ def read_tone(text: str) -> Tone:
     letters = "".join(words)
     capitals = sum(1 for c in letters if c.isupper())
     in_capitals = len(words) >= 2 and len(letters) >= 8 and capitals / len(letters) >= 0.7
-    shouting = in_capitals or bool(_REPEATED_MARKS.search(text)) or _shouted_phrase(text)
+    own_words = _QUOTED.sub(" ", _CODES.sub(" ", text))  # (not what the customer quotes)
+    shouting = in_capitals or bool(_REPEATED_MARKS.search(text)) or _shouted_phrase(own_words)
     if shouting:
         cues.append("shouting")
-    emphasis = (
-        not shouting and _EMPHASIS.search(_QUOTED.sub(" ", _CODES.sub(" ", text))) is not None
-    )
+    emphasis = not shouting and _EMPHASIS.search(own_words) is not None
     if emphasis:
         cues.append("emphasis")
     angry = any(c in _ANGRY_EMOJI or c in _LAUGHING_TROUBLE for c in text)
@@ -925,13 +924,13 @@ def read_tone(text: str) -> Tone:
     )
 
 
-def _shouted_phrase(text: str) -> bool:
-    """Whether part of ``text`` is shouted: three words or more in a row in capitals, 12
-    letters or more ("WHERE IS MY PARCEL. Paid extra for next-day delivery on Monday."),
-    outside quotes (a shop's banner quoted, "'FREE RETURNS FOR 30 DAYS'", is no shouting)
-    and codes."""
+def _shouted_phrase(own_words: str) -> bool:
+    """Whether part of the customer's own words (quotes and codes blanked: a shop's banner
+    quoted, "'FREE RETURNS FOR 30 DAYS'", is no shouting) is shouted: three words or more in
+    a row in capitals, 12 letters or more ("WHERE IS MY PARCEL. Paid extra for next-day
+    delivery on Monday.")."""
     run = letters = 0
-    for word in WORD.findall(_QUOTED.sub(" ", _CODES.sub(" ", text))):
+    for word in WORD.findall(own_words):
         if word.isupper():
             run, letters = run + 1, letters + len(word)
             if run >= 3 and letters >= 12:
