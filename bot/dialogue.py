@@ -64,6 +64,7 @@ from nlp.entities import (
     replace_entities,
 )
 from nlp.languages import delivery_went_wrong
+from nlp.smalltalk import GOODBYE, GREET, PRAISE, THANKS
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ LOOSE_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope", "greet", "thanks", "
 # email is …" reads like contact details to the intent model).
 ORDER_TALK_INTENTS = LOOSE_INTENTS | {"opening_hours_contact"}
 NEVER_MIND_INTENT = "cancel_request"
-_SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "feedback_praise"})
+_SMALL_TALK = frozenset({GREET, THANKS, GOODBYE, PRAISE})
 # "ok bye", "thanks, I'll look for it": the customer ends a request that is still asking.
 _CLOSING = frozenset({"thanks", "goodbye"})
 _NEVER_MIND = re.compile(

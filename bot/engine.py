@@ -37,7 +37,6 @@ from bot.dialogue import (
 from bot.faq import FaqMatcher
 from bot.inbound import Command, InboundMessage, Outcome
 from bot.policy.escalation import (
-    PRAISE,
     THANKS_OR_PRAISE,
     Action,
     Decision,
@@ -75,6 +74,7 @@ from nlp.entities import (
 )
 from nlp.language_id import language_of_locale
 from nlp.pipeline import NLU
+from nlp.smalltalk import GOODBYE, GREET, PRAISE, THANKS
 from nlp.tone import WORD, read_tone
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ DEFERRABLE = frozenset(
 )
 # Answers that may come twice in a row ("thanks", then "thanks again"); any other answer
 # the previous message got is not given again (a person is offered).
-_SAID_AGAIN_FREELY = frozenset({"greet", "thanks", "goodbye", PRAISE, "help"})
+_SAID_AGAIN_FREELY = frozenset({GREET, THANKS, GOODBYE, PRAISE, "help"})
 # "and to the UK?", "what about sundays?": a follow-up on the previous answer, of at most
 # this many words
 _FOLLOW_UP = re.compile(r"(?i)\W*(and|what about|how about|what of|same (for|with)|also)\b")

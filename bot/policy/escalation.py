@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nlp.base import FALLBACK_INTENT, Understanding
+from nlp.base import FALLBACK_INTENT, OOS_LABEL, Understanding
+from nlp.smalltalk import PRAISE, THANKS
 from nlp.tone import WORD
 
 # "yes please", "ok sure": a yes with nothing asked is no request for a person, though the
@@ -42,10 +43,9 @@ _BARE_YES = re.compile(
     r"(?i)\W*((yes|yeah|yep|yup|sure|ok(ay)?|please|pls|plz|do it|go ahead)\W*)+"
 )
 
-PRAISE = "feedback_praise"
-THANKS_OR_PRAISE = frozenset({"thanks", PRAISE})
+THANKS_OR_PRAISE = frozenset({THANKS, PRAISE})
 # readings that a message of praise gets from the words of a doubt it turned round
-_PROBLEM_READINGS = frozenset({"complaint", FALLBACK_INTENT, "out_of_scope", "delivery_problem"})
+_PROBLEM_READINGS = frozenset({"complaint", FALLBACK_INTENT, OOS_LABEL, "delivery_problem"})
 
 
 class Action(StrEnum):
