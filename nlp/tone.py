@@ -875,11 +875,12 @@ def read_tone(text: str) -> Tone:
     )
     if sarcasm:
         cues.append("sarcasm")
-    words = WORD.findall(_CODES.sub(" ", text))  # "ANNA@EXAMPLE.DE", "O0001234" aside
+    uncoded = _CODES.sub(" ", text)  # ("ANNA@EXAMPLE.DE", "O0001234" aside)
+    words = WORD.findall(uncoded)
     letters = "".join(words)
     capitals = sum(1 for c in letters if c.isupper())
     in_capitals = len(words) >= 2 and len(letters) >= 8 and capitals / len(letters) >= 0.7
-    own_words = _QUOTED.sub(" ", _CODES.sub(" ", text))  # (not what the customer quotes)
+    own_words = _QUOTED.sub(" ", uncoded)  # (not what the customer quotes)
     shouting = in_capitals or bool(_REPEATED_MARKS.search(text)) or _shouted_phrase(own_words)
     if shouting:
         cues.append("shouting")
@@ -920,7 +921,7 @@ def read_tone(text: str) -> Tone:
         impatience_cues=len(impatient),
         emphasis=emphasis,
         won_over=_won_over(text),
-        praised=praise(said) and _TROUBLE.search(text) is None and _LET_DOWN.search(text) is None,
+        praised=praise(said) and _untroubled(text),
     )
 
 
@@ -945,5 +946,9 @@ def _won_over(text: str) -> bool:
     doubt = _WON_OVER.search(text)
     if doubt is None:
         return False
-    after = text[doubt.end() :]
-    return _TROUBLE.search(after) is None and _LET_DOWN.search(after) is None
+    return _untroubled(text[doubt.end() :])
+
+
+def _untroubled(text: str) -> bool:
+    """Whether ``text`` tells of no trouble ("lost", "kaputt") and no let-down ("worse")."""
+    return _TROUBLE.search(text) is None and _LET_DOWN.search(text) is None
