@@ -105,11 +105,13 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # ... or after the word for "number" opening a sentence of a message about an order:
     # "Kann ich meine Bestellung vom Sonntag noch stornieren? Nummer 61934."
     # (also in Danish and Norwegian, further on: "Jeg har to bestillinger hos dere, … Når kan
-    # jeg regne med den siste? Nummeret er 73342.")
+    # jeg regne med den siste? Nummeret er 73342.", "un pedido que hizo mi hija, el número es
+    # el 71120")
     r"(?is:\b(?:order|bestellung|commande|pedido|ordine|bestelling|zam[oó]wieni[aeu]|"
     r"sipari[sş]\w{0,4}|encomenda|best[aä]llning|ordre|objedn[aá]vk\w|bestilling\w{0,3})\b"
-    r".{0,200}?[.?!,;:]\s*(?:nummer(?:et)?|number|num[eé]ro|numer|numara(?:m|s[ıi])?|"
-    r"[čc][ií]slo|numret)(?:\s+(?:er|är|is))?\s*:?\s*)"
+    r".{0,200}?[.?!,;:]\s*(?:(?:the|el|le|il|o|das|die|het|de)\s+)?(?:nummer(?:et)?|number|"
+    r"n[uú]m[eé]ro|numer|numara(?:m|s[ıi])?|[čc][ií]slo|numret)"
+    r"(?:\s+(?:er|är|is|es|est|è|é|ist)(?:\s+(?:el|le|il|o))?)?\s*:?\s*)"
     r"(\d{5,10})\b(?![.,]\d)(?!\s?\d)",
     # ... or after a few words that end in "is": "the order number he wrote down is 61902"
     r"(?i:\border\s+(?:number|no\.?|nr\.?)\s+(?:[^\W\d_]+\s+){1,4}?(?:is|was)\s*:?\s*)"

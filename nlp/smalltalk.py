@@ -86,6 +86,10 @@ _PRAISE = re.compile(
     r"(top|super) (service|winkel)|aanrader|(świetn\w*|super) (obsług\w*|sklep)|"
     r"(ótimo|excelente) (serviço|atendimento)|voltarei a comprar|"
     r"(toppen|super)service|tummen upp|"
+    # ("Tack för en fin service.", "Tak for god hjælp", "Well done whoever made you.")
+    r"(tack|tak|takk) (för|for) (en |et )?(fin|bra|god|snabb|hurtig|rask|utmärkt|fremragende|"
+    r"super|suveræn|fantastisk)t? (service|hjälp|hjælp|hjelp|betjening|bemötande)|"
+    r"well done,? (to )?(whoever|the (whole )?team|your team|everyone|all of you|guys)|"
     # thanks passed on and "keep it up" ("Please pass on my thanks", "Continuem assim!",
     # "Complimenti al magazzino", "Chtěla bych pochválit vaši paní z linky")
     r"pass on (my|our) thanks|pass (my|our) thanks on|shout-?out to|keep it up|"

@@ -210,7 +210,7 @@ _HUMAN = _compile(
     r"(someone|somebody|anyone) from your \w+ (team|department) (contact|call|email|ring|"
     r"get back to|reach out to) me|"
     r"(?<!are you a )(?<!are you an )(?<!r u a )(?<!am i talking to a )(?<!bot or a )"
-    r"(?<!bot or an )"
+    r"(?<!bot or an )(?<!goes to a )(?<!reaches a )"
     r"(human|real person|live agent|live person|live chat|real human)( please| pls| now)?\b|"
     # (not thanks for a call: "taking the time to call me back")
     r"(?<!the time to )(call|ring|phone) me( back)?|"
@@ -260,6 +260,8 @@ _HUMAN_ELSEWHERE = _compile(
     r"conseill(er|ère)|agent|"
     r"op(é|e)rat(eur|rice)|service client|vraie personne|quelqu'un|quelqu’un)|"
     r"pas (un |de |à un |a un )?(robot|bot)|rappelez[- ]moi|me faire rappeler|"
+    # ("Est-ce qu'une vraie personne peut m'appeler ?")
+    r"(peut|pourrait|pourra|pouvez|pourriez|peux|pourrais)(-vous|-tu| vous| tu)? m'appeler|"
     # nl
     r"(iemand|een medewerker|medewerker|een mens|een persoon)( van (de |jullie )?"
     r"klantenservice)? (spreken|bellen)|geen (bot|robot)|bel(t)? me (terug|op)|"
@@ -290,12 +292,18 @@ _HUMAN_ELSEWHERE = _compile(
     # pt
     r"falar com (uma |um |o |a )?(pessoa|atendente|humano|agente|operador\w*|algu[eé]m)|"
     r"liguem[- ]me|me liguem|"
+    # ("peço que me passe a um funcionário")
+    r"(me )?(passe|passem|passar|transfira|transfiram|transferir|encaminhe)(-me)? (a|para) "
+    r"(um |uma |o |a )?(funcion(á|a)ri[oa]|atendente|pessoa|humano|operador\w*|algu(é|e)m)|"
     # sv
     r"(prata|tala) med (en )?(riktig |verklig )?(människa|person|handläggare|någon)|"
     r"kan någon ringa( upp)? mig|"
     r"ring(a)? upp mig|"
     # da, no
-    r"(tale|snakke) med (en |et )?(rigtig |ekte )?(medarbejder|person|menneske|medarbeider)|"
+    r"(tale|snakke) med (en |et )?(rigtigt? |ekte )?(medarbejder|person|menneske|medarbeider)|"
+    # ("Finns det någon person jag kan prata med?", "nogen jeg kan tale med")
+    r"(någon|nogen|noen|en) (riktig |rigtig |ekte )?(person|människa|menneske|medarbejder|"
+    r"medarbeider|handläggare)? ?(jag|jeg) (kan|får|kunne) (prata|tala|tale|snakke) med|"
     r"(medarbejder|medarbeider|nogen|noen) (ringe|kontakte) mig|ring(e)? mig op|"
     # ("Kan jeg blive stillet om til en medarbejder?")
     r"(stillet|sat|satt) (om|over|igennem|gjennom) til (en |et )?(rigtig |ekte )?"
@@ -304,7 +312,8 @@ _HUMAN_ELSEWHERE = _compile(
     r"(élő )?ügyintéző\w*|(emberrel|ügyintézővel|munkatárssal|operátorral) (szeretnék|akarok|"
     r"kell) beszélni|élő (ember|személy)\w*|"
     # el, ro
-    r"(να )?μιλήσω με (κάποιον|κάποια|άνθρωπο|υπάλληλο|εκπρόσωπο)|"
+    r"(να )?μιλήσω με (έναν |ένα |μια |μία |τον |την )?(κάποιον|κάποια|άνθρωπο|υπάλληλο|"
+    r"εκπρόσωπο)|"
     r"(s(ă|a) )?vorbesc cu (un |o )?(operator|om|consultant|angajat|cineva|persoan(ă|a))|"
     # fi, sk ("Olisiko mahdollista puhua jonkun ihmisen kanssa?")
     r"(puhua|keskustella|jutella|saada)\b.{0,20}\b(ihmisen|asiakaspalvelijan|henkilön|"
@@ -352,7 +361,7 @@ _TROUBLE = _compile(
     r"(?i)\b(again|(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|still|yet another|"
     r"lost|broken|broke|damaged|missing|late|delayed|never (arrived|came|showed)|wrong|"
     r"nobody|no one|no-one|ignored|waiting|weeks?|months?|charged twice|double charged|"
-    r"not working|doesn'?t work|useless|nothing|ever|lose|losing|charge me|charged me|"
+    r"not working|doesn'?t work|useless|nothing|ever(?! so)|lose|losing|charge me|charged me|"
     r"plastic bag|ruined|instead|shr[au]nk|expired|vanished|disappeared|cracked|crack|"
     r"pieces|fell apart|falls apart|see[- ]through|logged me out|incorrect|can'?t find|"
     r"(didn'?t|doesn'?t|won'?t) apply|except|someone else'?s|old (one|address|flat)|"
@@ -387,10 +396,10 @@ _STRESSED_THANKS = _compile(r"(?i:thanks|thank you) SO much")
 _ANGRY_EMOJI = frozenset("😡🤬😠👿😤💢🖕💩🙄😒🤮😾👎")
 # Scare quotes around a shop's own promise ("premium" packaging, "delivery in 2 days").
 _SCARE_QUOTES = _compile(
-    r"(?i)\b(your|the|so-called|new|for|in|"
+    r"(?i)\b(your|the|so-called|new|for|in|my|our|"
     # (the same before a noun in the customers' languages: "per una spedizione 'rapida'")
     r"ihre?|eure?|eine?|sogenannte|votre|vos|une?|soi-disant|su|una?|vostr[oa]|cosiddett[oa]|"
-    r"die|dat|deze|diese[rsn]?|"
+    r"die|dat|deze|diese[rsn]?|got|gets|was|were|been|"
     r"uw|jullie|zogenaamde|een|wasz[aey]?|tak zwan\w*|sua|seu|er|ert|så kallade|sözde)"
     r"( \w+)? [\"“'‘][^\"”'’]{2,40}[\"”'’]"
 )
@@ -516,6 +525,7 @@ _IMPATIENCE = _compile(
     r"ainda sem (reembolso|resposta|dinheiro)|fortfarande inga pengar|"
     r"derni(è|e)re fois que je (demande|(é|e)cris)|"
     r"inakzeptabel|unversch(ä|ae)mt\w*|frechheit|zumutung|skandal(ö|oe)s|"
+    r"(finde|finden|fand) (es|das|ich es) (\w+ )?(unmöglich|unerhört)|"
     r"inacceptable|scandaleu(x|se)|honteu(x|se)|inaceptable|vergonzos[oa]|indignante|"
     r"inaccettabile|vergognos[oa]|scandalos[oa]|onacceptabel|schandalig|een schande|"
     r"niedopuszczaln\w*|skandaliczn\w*|(ż|z)enada|rezalet|kabul edilemez|inaceit(á|a)vel|"
@@ -630,7 +640,8 @@ _MISUSE = _compile(
     r"(charge|payment|purchase|transaction|debit)s?\b[^.?!]{0,60}\b(i|we) (don'?t|do not|"
     r"didn'?t|did not) recogni[sz]e|"
     r"unknown (charge|payment|transaction|debit|purchase)|"
-    r"never (ordered|bought|purchased) anything|never authori[sz]ed|"
+    r"(?<!had )(?<!'d )never (ordered|bought|purchased) anything(?! (on the internet|online|"
+    r"on the web|before))|never authori[sz]ed|"
     r"(charge|charged|debit|debited|payment|transaction)\b[^?!]{0,80}\b(but )?(i|we) "
     r"(haven'?t|have not|didn'?t|did not) (bought|buy|ordered|order|purchased|purchase) "
     r"anything|"
@@ -720,6 +731,10 @@ _MISUSE = _compile(
     # someone else's invoice or data, a privacy problem ("con su factura, su nombre y su
     # dirección ... un problema de privacidad"); someone else's parcel alone is a wrong delivery
     r"(factura|datos) de otra persona|(facture|donn(é|e)es) d'une autre personne|"
+    r"(facture|bon de livraison)( \w+){0,2} au nom d'(une autre personne|un autre client|une "
+    r"autre cliente|quelqu'un d'autre|un inconnu|une inconnue)|"
+    r"rechnung( \w+){0,2} auf den namen (einer anderen person|eines anderen kunden|einer "
+    r"anderen kundin|einer fremden person)|"
     r"(fattura|dati) di un'altra persona|(rechnung|daten) (einer anderen person|eines "
     r"anderen kunden)|(factuur|gegevens) van (iemand anders|een andere klant)|"
     r"faktur\w* (innej|obcej) osoby|(fatura|dados) de outra pessoa|"
@@ -759,7 +774,14 @@ _DEMANDS = _compile(
     r"(\d+|deux|trois|quatre) (jours|semaines)|llevo (\d+|dos|tres|cuatro) (días|semanas) "
     r"esperando|"
     r"(expect|want|demand) every (single )?cent|fix (it|this|that) (now|today|immediately|"
-    r"asap)|answer me)\b"
+    r"asap)|answer me|"
+    # an apology demanded ("Żądam zwrotu pieniędzy za to pakowanie i przeprosin.")
+    r"(i|we) (demand|expect|require)( \w+){0,6} (an )?apology|"
+    r"(erwarte|verlange|fordere)( \w+){0,6} (eine )?entschuldigung|"
+    r"(exige|exijo|exigimos|j'attends)( \w+){0,6} (des excuses|una disculpa|disculpas)|"
+    r"(pretendo|esigo|esigiamo)( \w+){0,6} (delle )?scuse|"
+    r"(eis|eist|verwacht)( \w+){0,6} excuses|(exijo|espero)( \w+){0,6} (um )?pedido de desculpas|"
+    r"(żądam|oczekuję|domagam się)( \w+){0,8} przeprosin)\b"
 )
 # Doubts, or a complaint in the making, that what happened turned round: "honestly didn't
 # expect much, but the rug is gorgeous", "was fully ready to complain but the replacement

@@ -77,6 +77,11 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
             "søndag som jeg venter på nå. Når kan jeg regne med den siste? Nummeret er 73342.",
             [("order", "73342", "73342")],
         ),
+        (
+            "Hola, le escribo por un pedido que hizo mi hija Julia para mí, el número es el "
+            "71120. Quiero anularlo.",
+            [("order", "71120", "71120")],
+        ),
         # typed on a phone: a space in the digits, the verb after the number
         ("onde esta a minha encomenda 66 190?", [("order", "66 190", "66190")]),
         ("need the invoice for O0001 187 pls", [("order", "O0001 187", "O0001187")]),

@@ -1073,3 +1073,45 @@ def test_praise_in_so_many_words_is_praise_whatever_the_models_read() -> None:
             toned(text, "complaint", -0.6), previous_intents=[], previous_scores=[], config=CONFIG
         )
         assert decision.action is Action.escalate, text
+
+
+def test_customers_not_used_to_chat_are_read() -> None:
+    assert_read(
+        {
+            # a person asked for, the way people new to chat ask
+            "Hej, kan jeg tale med et rigtigt menneske? Jeg forstår ikke regningen.": (
+                "wants_human"
+            ),
+            "Est-ce qu'une vraie personne peut m'appeler ? Mon numéro : 06 12 34 56 78.": (
+                "wants_human"
+            ),
+            "Boa tarde, isto é um robô? Se for, peço que me passe a um funcionário.": (
+                "wants_human"
+            ),
+            "Jag är 78 år. Finns det någon person jag kan prata med?": "wants_human",
+            "Θα ήθελα να μιλήσω με έναν υπάλληλο, παρακαλώ.": "wants_human",
+            # sarcastic thanks after a grievance, and an apology demanded
+            "My account got 'merged' with my daughter's and she saw her present. Thanks a lot.": (
+                "sarcasm"
+            ),
+            "Żądam zwrotu pieniędzy za to pakowanie i przeprosin.": "impatience",
+            "Ich finde es unmöglich, dass man bei Ihnen nur noch mit einem Computer schreiben "
+            "kann.": "impatience",
+            "J'ai reçu mon colis avec une facture au nom d'une autre personne.": "serious",
+        },
+        [
+            # (a real person named, not asked for; thanks "ever so much"; a first purchase)
+            "I don't know if this goes to a real person but if it does - thank you.",
+            "Thank you ever so much, you've been very helpful. I shall tell my daughter.",
+            "I had never bought anything on the internet before and you helped me so much.",
+        ],
+    )
+    for text in [
+        "Tack för en fin service. Paketet kom fram i tid och det låg inget pris i paketet.",
+        "Even a computer can be polite, it seems! Well done whoever made you.",
+    ]:
+        # (read as a negative complaint, as the models read such thanks)
+        decision = decide(
+            toned(text, "complaint", -0.4), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert decision == Decision(Action.answer, response="feedback_praise"), text
