@@ -1164,6 +1164,17 @@ def test_the_shops_frequent_questions_are_answered_without_stopping_a_request(
 
 
 @pytest.mark.usefixtures("shop")
+def test_an_order_named_in_a_general_question_is_kept_for_its_proof(client: TestClient) -> None:
+    # The voucher's general answer, and the order it named shown for the postcode sent next
+    # (it got "what can I help you with? … send me its order number as well").
+    asked = chat(client, "voucher", "Quick one: did my voucher get applied to O0001234?")
+    assert "Voucher" in said(asked) and reveals_nothing(asked)
+    assert "JJD0001234" in said(chat(client, "voucher", "postcode 10115"))
+    wrong = chat(client, "voucher-2", "did my voucher get applied to O0001234?", "postcode 80331")
+    assert reveals_nothing(wrong)
+
+
+@pytest.mark.usefixtures("shop")
 def test_a_topic_barely_read_is_not_sure_and_two_in_a_row_reach_a_person(
     client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
