@@ -199,7 +199,8 @@ _DISSATISFIED_ELSEWHERE = _compile(
 _HUMAN = _compile(
     r"(?i)\b((talk|speak|chat)( to| with)? (a |an |to a |some(one|body) |)"
     r"(human|person|real person|agent|rep|representative|manager|supervisor|someone|somebody|"
-    r"customer service|operator|employee|staff|colleague)|"
+    r"customer service|operator|employee|staff|colleague|member of (your |the )?(\w+ )?(team|"
+    r"staff|department))|"
     r"(connect|transfer|put) me (to|through|with)|(connect|transfer) me\s*([.!]|$)|"
     r"(get|give|want|need|prefer) (me )?(to talk to |to speak to |to speak with )?(a |an )?"
     r"(human|real person|person|agent|rep|representative|manager|supervisor|operator|"
@@ -218,6 +219,9 @@ _HUMAN = _compile(
     r"(phone )?call from (your|a|one of your) (staff|team|agent|colleague|person|human)|"
     r"callback|call back|not (a |another |the )?(bot|robot|machine)|stop (the )?bot|"
     r"is there (a |any )?(human|real person|person|anyone real)|bots all the way down|"
+    r"(is there|are there) (someone|somebody|anyone|anybody|a person|people)\b[^.?!]{0,40}"
+    r"\b(i|we) (can|could) (actually |just |directly )?(talk|speak|email|e-mail|write|call|"
+    r"phone|ring)|"
     r"(is|are) (anyone|anybody|someone|somebody|any humans?) (actually|even|really) "
     r"(working|there|reading|alive)|"
     r"(someone|somebody|anyone|a person) (from your (team|company|shop|store) |real )?"
@@ -273,7 +277,8 @@ _HUMAN_ELSEWHERE = _compile(
     r"(rozmawia(ć|c)|porozmawia(ć|c)) z (konsultantem|konsultantk(ą|a)|cz(ł|l)owiekiem|"
     r"pracownikiem|osob(ą|a)|kim(ś|s))|z konsultantem|oddzwo(ń|n)cie|"
     # it
-    r"parlare con (un |una |l')?(operatore|operatrice|persona|consulente|umano|assistenza)|"
+    r"parlare con (un |una |l')?(operatore|operatrice|persona|consulente|umano|assistenza|"
+    r"responsabile|superiore|supervisore)|"
     r"parlare con qualcuno|richiamatemi|farmi richiamare|(potete|potreste) richiamarmi|"
     r"mi (potete|potreste) richiamare|"
     # es
@@ -360,7 +365,7 @@ _SARCASM_OPENERS = _compile(
 _TROUBLE = _compile(
     r"(?i)\b(again|(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|still|yet another|"
     r"lost|broken|broke|damaged|missing|late|delayed|never (arrived|came|showed)|wrong|"
-    r"nobody|no one|no-one|ignored|waiting|weeks?|months?|charged twice|double charged|"
+    r"nobody|no one|no-one|ignored|waiting|(?<!my )(weeks?|months?)|charged twice|double charged|"
     r"not working|doesn'?t work|useless|nothing|ever(?! so)|lose|losing|charge me|charged me|"
     r"plastic bag|ruined|instead|shr[au]nk|expired|vanished|disappeared|cracked|crack|"
     r"pieces|fell apart|falls apart|see[- ]through|logged me out|incorrect|can'?t find|"
@@ -444,6 +449,10 @@ _IMPATIENCE = _compile(
     # ("I want it immediately", not "the replacement arrived almost immediately")
     r"(?<!almost )(?<!nearly )(?<!arrived )(?<!came )(?<!us )immediately|"
     r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?|"
+    r"ich (zahle|bezahle|werde) (doch |sicher |bestimmt )?(keine|keinen|nichts|nicht)\b"
+    r"[^.?!]{0,40}\b(zahlen|bezahlen|kosten|gebühr|€|euro)|ich zahle doch kein\w*|"
+    r"for the last time|zum letzten mal|pour la derni(è|e)re fois|por (ú|u)ltima vez|"
+    r"per l'ultima volta|voor de laatste keer|po raz ostatni|ostatni raz|"
     r"(asked|written|emailed|called|messaged|phoned|told you|complained)( you| about it)? "
     r"(two|three|four|five|six|several|many|multiple|\d+) times|"
     r"yeter artık|artık yeter|j'en ai assez|estoy (hart[oa]|cansad[oa])|sono stuf[oa]|"
@@ -827,7 +836,11 @@ _REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
 # so most shop acronyms (DHL, SMS, VAT) do not count. On its own it escalates nothing.
 _EMPHASIS = re.compile(r"\b[A-Z]{4,}\b")
 WORD = re.compile(r"[^\W\d_]+")  # a word: a run of letters (also read by the policy)
-_CODES = re.compile(r"\S+@\S+|\b\w*\d\w*\b|https?://\S+")
+_CODES = re.compile(
+    r"\S+@\S+|\b\w*\d\w*\b|https?://\S+|\b\w+\*\w+\b|"
+    # (a card statement's "CARELOOP*SHOP 0.89 EUR": a descriptor and a currency code)
+    r"\b(EUR|USD|GBP|CHF|PLN|SEK|NOK|DKK|CZK|HUF|RON|TRY)\b"
+)
 # Words in quotes: the shop's own words, or a tracking page's, quoted back
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|„[^“”]*[“”]|«[^»]*»|(?<!\w)'[^']*'(?!\w)|‘[^’]*’")
 

@@ -1115,3 +1115,34 @@ def test_customers_not_used_to_chat_are_read() -> None:
             toned(text, "complaint", -0.4), previous_intents=[], previous_scores=[], config=CONFIG
         )
         assert decision == Decision(Action.answer, response="feedback_praise"), text
+
+
+def test_money_matters_are_read() -> None:
+    assert_read(
+        {
+            "I would like to speak to a member of your finance team about the VAT.": (
+                "wants_human"
+            ),
+            "Is there anyone in your finance team I can actually email directly?": "wants_human",
+            "Basta, voglio parlare con un responsabile.": "wants_human",
+            "Ich zahle doch keine 5,95 € Rücksendekosten für einen Fehler, den ihr gemacht habt.": (
+                "impatience"
+            ),
+            "Zum letzten Mal: Wo bleibt meine Erstattung über 67,40 €?": "impatience",
+        },
+        [
+            # (a card statement's descriptor and currency code, and happy thanks)
+            "Hi, my bank statement shows CARELOOP*SHOP 0.89 EUR - what is it?",
+            "Amazing, thank you so much, you've saved my month 😭💛",
+        ],
+    )
+    for text in [
+        "Credit where it's due: I messaged about a double charge at 11pm and the money was "
+        "back by breakfast. Impressive.",
+        "Vill bara säga tack! Ni återbetalade mellanskillnaden när priset sänktes. Grymt.",
+    ]:
+        # (read as a negative complaint, as the models read such thanks)
+        decision = decide(
+            toned(text, "complaint", -0.5), previous_intents=[], previous_scores=[], config=CONFIG
+        )
+        assert decision == Decision(Action.answer, response="feedback_praise"), text
