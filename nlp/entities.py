@@ -45,7 +45,7 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # (and the word for an order in the customers' languages: "Bestellung 55821", "commande
     # n° 55821", "pedido 55821", "l'ordine 55821", "bestelling 55821", "zamówienie 55821")
     r"(?i:\b(?:orders?|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
-    r"bestelnummer|ordernummer|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning|"
+    r"bestelnummers?|ordernummers?|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning|"
     # (the abbreviations "Bestellnr. 55821", "Bestell-Nr.", "bestelnr", "Auftragsnr.")
     r"bestell?(?=[\s-]*nr)|auftrags(?:nummer|nr)|"
     # (Danish and Norwegian "ordrenummer 44102", Czech "objednávku číslo 44102")
@@ -113,6 +113,10 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"n[uú]m[eé]ro|numer|numara(?:m|s[ıi])?|[čc][ií]slo|numret)"
     r"(?:\s+(?:er|är|is|es|est|è|é|ist)(?:\s+(?:el|le|il|o))?)?\s*:?\s*)"
     r"(\d{5,10})\b(?![.,]\d)(?!\s?\d)",
+    # ... or "it's" and the number ending a message about an order: "Please cancel my order
+    # before it ships, I found it cheaper elsewhere. It's 71340."
+    r"(?is:\border\b.{0,200}?[.?!,;:]\s*(?:it'?s|it is|that'?s|that is)\s+#?)"
+    r"(\d{5,10})(?=\s*[.!]?\s*$)",
     # ... or after a few words that end in "is": "the order number he wrote down is 61902"
     r"(?i:\border\s+(?:number|no\.?|nr\.?)\s+(?:[^\W\d_]+\s+){1,4}?(?:is|was)\s*:?\s*)"
     r"(\d{5,10})\b(?![.,]\d)",
@@ -125,7 +129,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # 55822"
     # (and "The orders are 72964 and 72965", "cancel 73590 and 73591")
     r"(?i:\b(?:orders?|bestellung(?:en)?|commandes?|pedidos?|ordini|ordine|bestellingen|"
-    r"bestelling|encomendas?|cancel|stornier\w*|annuler|cancelar|annullare|annuleer|anuluj)"
+    r"bestelling|bestelnummers|ordernummers|order numbers|bestellnummern|encomendas?|cancel|"
+    r"stornier\w*|annuler|cancelar|annullare|annuleer|anuluj)"
     r"\s+(?:(?:are|were|sind|waren|sont|son|sono|zijn)\s+)?"
     r"(?:no\.?\s*|number\s*|nr\.?\s*|#\s*)?\d{5,10}\s*(?:,|and|&|or|"
     r"und|oder|et|ou|y|o|e|en|of)\s*#?\s*)(\d{5,10})\b(?![.,]\d)(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",

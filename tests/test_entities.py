@@ -82,6 +82,14 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
             "71120. Quiero anularlo.",
             [("order", "71120", "71120")],
         ),
+        (
+            "Please cancel my order before it ships, I found it cheaper elsewhere. It's 71340.",
+            [("order", "71340", "71340")],
+        ),
+        (
+            "Kan hij er één terugsturen? Bestelnummers 67120 en 67121.",
+            [("order", "67120", "67120"), ("order", "67121", "67121")],
+        ),
         # typed on a phone: a space in the digits, the verb after the number
         ("onde esta a minha encomenda 66 190?", [("order", "66 190", "66190")]),
         ("need the invoice for O0001 187 pls", [("order", "O0001 187", "O0001187")]),
