@@ -600,11 +600,11 @@ class Engine:
         ):
             context["fault"] = True  # (the warranty's answer, not "Good question!")
         replies = self.replier.render(context, decision.response)
-        named = entities_of(entities, ORDER)
-        if decision.action is Action.answer and named and awaiting is None:
+        orders_named = entities_of(entities, ORDER)
+        if decision.action is Action.answer and orders_named and awaiting is None:
             # "did my voucher get applied to #66190?": the general answer, and the order
             # kept for the email or postcode that may follow, as after a frequent question
-            self.dialogue.await_proof(conversation, named[0])
+            self.dialogue.await_proof(conversation, orders_named[0])
         if (
             decision.action is Action.answer
             and decision.response not in _SAID_AGAIN_FREELY  # (a greeting's "yes" asks nothing)
