@@ -92,6 +92,8 @@ _PRAISE = re.compile(
     r"well done,? (to )?(whoever|the (whole )?team|your team|everyone|all of you|guys)|"
     # ("Credit where it's due: …", "Vill bara säga tack!")
     r"credit where (it'?s|credit'?s|it is) due|(vill|ville) (bara )?(säga tack|tacka)|"
+    # ("the little handwritten note in the box made my day 🥹")
+    r"made my (day|week|month)|"
     # thanks passed on and "keep it up" ("Please pass on my thanks", "Continuem assim!",
     # "Complimenti al magazzino", "Chtěla bych pochválit vaši paní z linky")
     r"pass on (my|our) thanks|pass (my|our) thanks on|shout-?out to|keep it up|"

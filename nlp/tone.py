@@ -84,6 +84,8 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"(post|write|share|tweet|put)(ing|ed)? (it |this |about (it|this|you) )?(on|all over) "
         r"(social media|twitter|x|facebook|instagram|tiktok|reddit|google)|"
         r"tell (everyone|all my friends)|go public|the (press|media|newspaper)|"
+        r"(send|show|give|sending|showing) (it|this|the (video|footage|photos?)) to (the|a|my) "
+        r"(local )?(paper|newspaper|news|tv|press)|"
         # ("might post my experience under your next photo", "I won't be recommending you")
         r"(post|share|put)(ing|ed)? (my experience|my story|this|it|everything|the (photos?|"
         r"pictures?|video))\b[^.?!]{0,40}\b(followers|instagram|facebook|tiktok|twitter|reddit|"
@@ -208,6 +210,8 @@ _HUMAN = _compile(
     r"(agent|human|person|representative|operator|someone)( please| pls|,? it'?s urgent)|"
     r"(someone|somebody|anyone) (from your team |from your company |there )?"
     r"(contact|call|email|ring|get back to) me|(?<!the time to )(contact|call|email) me back|"
+    r"(a )?member of (your |the )?(\w+ ){0,3}(team|staff|department) (could|can|would|to|"
+    r"will) (contact|call|email|e-mail|ring|phone|get back to|reach out to) me|"
     r"(someone|somebody|anyone) from your \w+ (team|department) (contact|call|email|ring|"
     r"get back to|reach out to) me|"
     r"(?<!are you a )(?<!are you an )(?<!r u a )(?<!am i talking to a )(?<!bot or a )"
@@ -257,6 +261,8 @@ _HUMAN_ELSEWHERE = _compile(
     r"(müşteri )?(temsilci(si)?|insan|yetkili) lütfen|"
     r"(ein|eine) (mensch|mitarbeiter(in)?)( \w+){0,3} meldet|"
     r"rufen sie mich( bitte)? (an|zur(ü|ue)ck)|"
+    r"mit (einem|einer|jemandem) (kolleg\w*|mitarbeiter\w*|menschen|person|berater\w*|"
+    r"ansprechpartner\w*)( \w+){0,4} verbinden|verbinden sie mich|"
     r"(kann|könnte|koennte) (mich )?(bitte )?jemand( von (euch|ihnen))? (mich )?(bitte )?"
     r"(anrufen|zur(ü|ue)ckrufen)|"
     # fr
@@ -372,6 +378,8 @@ _TROUBLE = _compile(
     r"(didn'?t|doesn'?t|won'?t) apply|except|someone else'?s|old (one|address|flat)|"
     r"same queue|scratched|stuck|leaks?|lets in|shut|only works|smashed|shattered|bounced|"
     r"soaked|dented|crushed|torn|ripped|locked|cut off|hung up|hangs up|"
+    r"(days?|a week|weeks?) after (her|his|my|their|our|the) (birthday|wedding|party|trip|"
+    r"holiday|event)|"
     # (the same trouble in the customers' languages: "Complimenti, davvero. Tre giorni di
     # 'saldi' e il sito che non funziona")
     r"funktioniert nicht|kaputt|schon wieder|wieder (mal|nicht|kein\w*|ein(e|en|er|em)?)|"
@@ -540,6 +548,8 @@ _IMPATIENCE = _compile(
     r"niedopuszczaln\w*|skandaliczn\w*|(ż|z)enada|rezalet|kabul edilemez|inaceit(á|a)vel|"
     r"vergonhos[oa]|uma vergonha|oacceptabelt|skandal(ö|o)st|ostud\w*|"
     r"nikdo (mi )?(neodpovídá|neodpověděl\w*|se neozval\w*)|mám (toho )?dost|"
+    r"(děláte|dělají) (si )?(ze mě )?(srandu|legraci|blázny)|si ze mě děláte|"
+    r"(chci|chceme) (své |moje |naše )?peníze (zpátky|zpět),? (hned|ihned|okamžitě)|"
     r"(så )?træt af (jer|jeres|det her)|(så )?trött på er|lei av dere|elendig\w*|"
     r"απαράδεκτ\w*|ντροπή σας|inacceptabil\w*|(e|este) o ru(ș|s|ş)ine|uakseptabelt|"
     r"felháborító|elfogadhatatlan|botrány\w*|szégyen\w*|"
@@ -559,6 +569,8 @@ _IMPATIENCE = _compile(
     r"kimse (cevap vermiyor|açmıyor)|niemand schreibt zur(ü|ue)ck|"
     r"ningu(é|e)m (me )?(responde|atende)|ingen (svarer|svarar)( meg| mig)?|"
     r"senki (nem|sem) (válaszol|veszi fel|hív vissza|reagál)|"
+    r"(toinen|kolmas|neljäs|viides) (viesti|sähköposti|kerta|yhteydenotto)|"
+    r"(eikä|ei) kukaan (vastaa|vastannut|ole vastannut)|riittää jo|nyt riittää|"
     r"(if|unless)\b[^.?!\n]{0,40}\b(not|no|\w+n'?t)\b[^.?!\n]{0,30}\b(by|before|until) "
     r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the end of|"
     r"next week))\b"
@@ -686,7 +698,8 @@ _MISUSE = _compile(
     r"log in|signed in|ordered (stuff |things )?with|is using)|"
     r"some(one|body) (is |was )?(in|inside) my account|"
     r"(paid|ordered|bought|shopping)\b[^.?!]{0,40}\bwith my (saved |stored )?card|"
-    r"some(one|body) else'?s (invoice|name|address|data|details|personal)|"
+    r"some(one|body) else'?s (invoice|name|address|data|details|personal|delivery note|"
+    r"packing slip|receipt|paperwork)|"
     r"some(one|body)( else)?'?s (saved |credit |bank )?(card|account|details|data|personal|"
     r"password|iban)|"
     r"(another|other|a different|a stranger'?s) (person|woman|man|customer|lady|guy|client)'?s "
@@ -830,6 +843,19 @@ _LET_DOWN = _compile(
 _WON_OVER = _compile(
     rf"(?is)\b({_EXPECTED})\b.{{0,80}}?\b{_BUT}\b|\b{_BUT}\b.{{0,40}}?\b({_EXPECTED})\b"
 )
+# Calm said in so many words: "Not angry, just confused", "No stress at all, but the
+# tracking has said 'Delay' for three days", "I am not blaming anybody, but …", "Geen haast
+# hoor!" (a let-down said too, "Not angry, just disappointed", is no calm).
+_CALM_SAID = _compile(
+    r"(?i)\b(not angry|no stress|not (complaining|a complaint)|(i'?m |i am )?not blaming "
+    r"(anyone|anybody|you)|no rush|no hurry|not in a (rush|hurry)|in no (rush|hurry)|"
+    r"not urgent|nothing urgent|no pressure|just (curious|wondering|confused|puzzled)|"
+    r"nicht böse gemeint|kein vorwurf|keine eile|nicht dringend|pas de reproche|"
+    r"pas press(é|e)e?|rien d'urgent|sin prisa|no hay prisa|nessuna fretta|geen haast|"
+    r"sem pressa|ingen brådska|ingen stress|nem sürgős)\b"
+)
+# ("No rush, it's only been a month 🙂": the calm is the sarcasm)
+_ONLY_BEEN = _compile(r"(?i)\bonly (been|taken) (a |an |\w+ )?(weeks?|months?|years?|ages)\b")
 _LAUGHING_TROUBLE = frozenset("🤡")
 _REPEATED_MARKS = re.compile(r"[?!]{3,}|(\?\s*!|!\s*\?)")
 # A word stressed in capitals ("and STILL nothing", "sent it TWICE"); four letters or more,
@@ -867,6 +893,9 @@ class Tone:
     # word of trouble ("lost", "broken", "kaputt"): "Please pass on my thanks", "Continuem
     # assim!"; not among ``cues`` either
     praised: bool = False
+    # calm said in so many words ("not angry, just confused", "no rush") and no let-down
+    # ("not angry, just disappointed"); not among ``cues`` either
+    calm_said: bool = False
 
     @property
     def complaint(self) -> bool:
@@ -957,6 +986,9 @@ def read_tone(text: str) -> Tone:
         emphasis=emphasis,
         won_over=_won_over(text),
         praised=praise(said) and _untroubled(text),
+        calm_said=_CALM_SAID.search(text) is not None
+        and _LET_DOWN.search(text) is None
+        and _ONLY_BEEN.search(text) is None,
     )
 
 

@@ -1146,3 +1146,59 @@ def test_money_matters_are_read() -> None:
             toned(text, "complaint", -0.5), previous_intents=[], previous_scores=[], config=CONFIG
         )
         assert decision == Decision(Action.answer, response="feedback_praise"), text
+
+
+def test_delivery_drama_is_read() -> None:
+    assert_read(
+        {
+            "Können Sie mich bitte mit einem Kollegen aus dem Versand verbinden?": "wants_human",
+            "I would appreciate it if a member of your customer service team could contact me.": (
+                "wants_human"
+            ),
+            "Your courier threw my parcel over a 2m gate. Happy to send it to the local paper.": (
+                "threat"
+            ),
+            "Kolmas viesti tässä asiassa, eikä kukaan vastaa. Riittää jo.": "impatience",
+            "To si ze mě děláte srandu? Chci peníze zpátky, hned.": "impatience",
+            "my parcel came with someone else's delivery note inside, full name and address": (
+                "serious"
+            ),
+            "Thank you so much for delivering her birthday present three days after her "
+            "birthday.": "sarcasm",
+        },
+    )
+    decision = decide(
+        toned("the little handwritten note in the box made my day 🥹", "complaint", -0.3),
+        previous_intents=[],
+        previous_scores=[],
+        config=CONFIG,
+    )
+    assert decision == Decision(Action.answer, response="feedback_praise")
+
+
+def test_calm_said_in_so_many_words_is_not_handed_over_on_a_reading_alone() -> None:
+    calm = [
+        "Not angry, just confused: the driver's photo shows my parcel on a doormat that is "
+        "definitely not my doormat 😅",
+        "No stress at all, but the tracking has said 'Delay due to high volumes' for three days "
+        "now. Is it worth waiting?",
+        "I am not blaming anybody, but I would be grateful if you could advise what can be done.",
+        "ik heb nog geen verzendbevestiging gekregen voor bestelling 70018. Geen haast hoor!",
+    ]
+    for text in calm:
+        # (read strongly negative, an unsure complaint, and the complaint head sure of it)
+        understood = replace(
+            toned(text, "delivery_problem", -0.95),
+            complaint=0.98,
+            intent=IntentPrediction("complaint", 0.43),
+        )
+        decision = decide(understood, previous_intents=[], previous_scores=[], config=CONFIG)
+        assert decision.action is not Action.escalate, text
+    for text in [
+        "Not angry, just disappointed. Expected a lot better from you.",  # (a let-down)
+        "Still waiting on the refund. No rush, it's only been a month 🙂",  # (the sarcasm)
+        "No rush, but this is the third time I'm asking.",  # (a cue)
+    ]:
+        understood = replace(toned(text, "refund_return", -0.95), complaint=0.98)
+        decision = decide(understood, previous_intents=[], previous_scores=[], config=CONFIG)
+        assert decision.action is Action.escalate, text

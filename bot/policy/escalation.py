@@ -235,11 +235,17 @@ def decide(
         and not tone.cues
         and score >= 0
     )
+    # Calm said in so many words ("Not angry, just confused: the driver's photo shows my
+    # parcel on a doormat that is definitely not my doormat", read -0.95 and P = 0.98), with
+    # no cue in the words, is not handed over on the complaint head's or the sentiment's
+    # reading alone.
+    calm = tone.calm_said and not tone.cues
     if (
         learned is not None
         and learned >= config.complaint_probability
         and score < config.complaint_max_sentiment
         and not thanked
+        and not calm
     ):
         return Decision(Action.escalate, "complaint", EscalationReason.complaint)
     # the end of patience ("third time I'm asking") or angry emoji escalate unless the
@@ -261,7 +267,7 @@ def decide(
     # all 99 such messages of the dev splits and the written chat messages need a person.
     furious = tone.shouting and (tone.angry_emoji or tone.impatience)
     if (
-        score <= config.strong_negative
+        (score <= config.strong_negative and not calm)
         or (tone.shouting and score < config.complaint_max_sentiment)
         or upset
         or furious
@@ -294,15 +300,17 @@ def decide(
 
 def _only_guessed(understanding: Understanding, learned: float, config: PolicyConfig) -> bool:
     """Whether a complaint reading with no tone cue is the intent model guessing: unsure
-    (below ``unsure_intent``) while the complaint head all but rules it out, unless it reads
-    strongly negative; read below ``guessed_complaint`` while the head doubts it; or a
+    (below ``unsure_intent``) while the message says it is calm ("not angry, just
+    confused"), or the complaint head all but rules it out, unless it reads strongly
+    negative; read below ``guessed_complaint`` while the head doubts it; or a
     question, calmly asked, that the head does not call a complaint."""
     confidence = understanding.intent.confidence
     if understanding.tone.cues or confidence >= config.unsure_intent:
         return False
     score = understanding.sentiment.score
     return (
-        (learned < config.complaint_head_rules_out and score > config.ruled_out_negative)
+        understanding.tone.calm_said  # ("Not angry, just confused: …")
+        or (learned < config.complaint_head_rules_out and score > config.ruled_out_negative)
         or (confidence < config.guessed_complaint and learned < config.intent_complaint_backing)
         or (
             learned < config.complaint_probability
