@@ -50,6 +50,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"bestell?(?=[\s-]*nr)|auftrags(?:nummer|nr)|"
     # (Danish and Norwegian "ordrenummer 44102", Czech "objednávku číslo 44102")
     r"ordre(?:nummer|nr)?|objedn[aá]v(?:k[aeuy]|ce)|"
+    # (Finnish "Tilaus 63912", "tilausnumero 63912"; Czech "Obj. 64520")
+    r"tilaus(?:numero|nro)?|tilaukse(?:ni|si|n)|obj(?=\.\s*\d)|"
     # (Romanian "comanda 73408", "comanda nr. 73408"; Hungarian "rendelésem száma 40331")
     r"comand[aă](?:\s+mea)?|rendel[eé]s(?:em|sz[aá]m|e)?(?:\s+sz[aá]ma)?)"
     r"(?:[\s-]*(?:no|nr|number|num|id|nummer|n[°º]|num[eé]ro|[čc][ií]slo|numara(?:m|s[ıi])?|"
@@ -97,7 +99,8 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     r"(?!\s?(?i:€|eur|euros?|\$|£|z[lł]|pln|kr|sek|chf))(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
     # ... or right before its delivery: "when 68790 is arriving", "has 40331 shipped yet?"
     r"(?i:\b(?:when|whether|if|has|have)\s+(?:will\s+|does\s+|is\s+)?)(\d{5,10})\b"
-    r"(?=\s+(?:is\s+|will\s+|gets?\s+|be\s+)?(?:arriv|ship|deliver|com(?:e|ing)\b|here\b))",
+    r"(?=\s+(?:is\s+|will\s+|gets?\s+|be\s+|was\s+|were\s+|has\s+been\s+)?"
+    r"(?:arriv|ship|deliver|com(?:e|ing)\b|here\b))",
     # ... or after the word for a parcel: "komt mijn pakket 57790 nog voor kerst aan?" (a
     # carrier's tracking number is longer: JJD…, 1Z…, 12 digits and more)
     r"(?i:\b(?:parcel|package|pakket|paket|colis|paquete|pacco|paczk[aię]|pacote)\s+"
@@ -108,7 +111,9 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # jeg regne med den siste? Nummeret er 73342.", "un pedido que hizo mi hija, el número es
     # el 71120")
     r"(?is:\b(?:order|bestellung|commande|pedido|ordine|bestelling|zam[oó]wieni[aeu]|"
-    r"sipari[sş]\w{0,4}|encomenda|best[aä]llning|ordre|objedn[aá]vk\w|bestilling\w{0,3})\b"
+    r"sipari[sş]\w{0,4}|encomenda|best[aä]llning|ordre|objedn[aá]vk\w|bestilling\w{0,3}|"
+    # (and a parcel: "I would like to ask where is my parcel, the number is 62115")
+    r"parcel|package|paket|pakket|colis|paquete|pacco|bal[ií]k|paketti)\b"
     r".{0,200}?[.?!,;:]\s*(?:(?:the|el|le|il|o|das|die|het|de)\s+)?(?:nummer(?:et)?|number|"
     r"n[uú]m[eé]ro|numer|numara(?:m|s[ıi])?|[čc][ií]slo|numret)"
     r"(?:\s+(?:er|är|is|es|est|è|é|ist)(?:\s+(?:el|le|il|o))?)?\s*:?\s*)"

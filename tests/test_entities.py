@@ -90,6 +90,13 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
             "Kan hij er één terugsturen? Bestelnummers 67120 en 67121.",
             [("order", "67120", "67120"), ("order", "67121", "67121")],
         ),
+        ("Puuttuu yksi pipo. Tilaus 63912", [("order", "63912", "63912")]),
+        ("Jak postupovat? Obj. 64520", [("order", "64520", "64520")]),
+        ("can u check if 71455 was shipped to the right address?", [("order", "71455", "71455")]),
+        (
+            "I would like to ask where is my parcel, the number is 62115, I am waiting long time",
+            [("order", "62115", "62115")],
+        ),
         # typed on a phone: a space in the digits, the verb after the number
         ("onde esta a minha encomenda 66 190?", [("order", "66 190", "66190")]),
         ("need the invoice for O0001 187 pls", [("order", "O0001 187", "O0001187")]),
