@@ -600,11 +600,10 @@ class Engine:
         ):
             context["fault"] = True  # (the warranty's answer, not "Good question!")
         replies = self.replier.render(context, decision.response)
-        orders_named = entities_of(entities, ORDER)
-        if decision.action is Action.answer and orders_named and awaiting is None:
+        if decision.action is Action.answer:
             # "did my voucher get applied to #66190?": the general answer, and the order
             # kept for the email or postcode that may follow, as after a frequent question
-            self.dialogue.await_proof(conversation, orders_named[0])
+            self._keep_for_proof(conversation, entities)
         if (
             decision.action is Action.answer
             and decision.response not in _SAID_AGAIN_FREELY  # (a greeting's "yes" asks nothing)
@@ -905,12 +904,17 @@ class Engine:
         if found is None:
             return None
         log.info("bot.faq.answered key=%s similarity=%.3f", found.key, found.similarity)
-        named = entities_of(entities, ORDER)
-        if named and not self.dialogue.in_progress(conversation):
-            self.dialogue.await_proof(conversation, named[0])
+        self._keep_for_proof(conversation, entities)
         message.payload = {**(message.payload or {}), "faq": found.key}
         context = self.replier.context(session, customer, conversation)
         return Decision(Action.answer, found.key), self.replier.render(context, found.key)
+
+    def _keep_for_proof(self, conversation: Conversation, entities: list[Entity]) -> None:
+        """Keep the first order an answered message names for the email or postcode sent
+        next, unless a request is in progress."""
+        named = entities_of(entities, ORDER)
+        if named and not self.dialogue.in_progress(conversation):
+            self.dialogue.await_proof(conversation, named[0])
 
     def _lookup_while_queued(
         self,
