@@ -1006,6 +1006,14 @@ def names_a_problem(text: str) -> bool:
     return _PROBLEM.search(text) is not None
 
 
+def names_a_proof(text: str, entities: Sequence[Entity]) -> bool:
+    """Whether the message gives what proves an order is the customer's: an email, or a
+    postcode named as one ("PLZ 50672", "postcode 1012 AB")."""
+    return (
+        bool(entities_of(entities, EMAIL)) or _NAMED_POSTCODE.search(plain_text(text)) is not None
+    )
+
+
 def _without_lead(lead: re.Pattern[str], text: str) -> str:
     """``text`` without the words that introduce it ("new address is ..."), unless they are
     all there is."""

@@ -33,6 +33,7 @@ from bot.dialogue import (
     DialogueConfig,
     Turn,
     names_a_problem,
+    names_a_proof,
 )
 from bot.faq import FaqMatcher
 from bot.inbound import Command, InboundMessage, Outcome
@@ -218,11 +219,17 @@ def _about_the_bot(text: str) -> str | None:
     return None
 
 
-# An unhappy customer handed over with an order lookup still gets the lookup meanwhile; one
-# who asked for a person, or reports fraud or danger, gets the person only.
-LOOKUP_WHILE_QUEUED = DEFERRABLE | {EscalationReason.negative_sentiment}
+# An unhappy customer handed over with an order lookup still gets the lookup meanwhile, as
+# does one who reports danger or fraud about a named order ("the fan from O0012040 smells
+# burnt", then the email: the person takes it, and the order is shown); one who asked for a
+# person gets the person only.
+LOOKUP_WHILE_QUEUED = DEFERRABLE | {
+    EscalationReason.negative_sentiment,
+    EscalationReason.urgent,
+}
 # The requests the bot still takes while the customer waits for a person: looking up an
-# order's delivery or its charge (a cancellation, a change or a return waits for the person)
+# order's delivery or its charge. A cancellation, a change or a return waits for the person,
+# and its order is looked up meanwhile (shown once the customer proves it is theirs).
 QUEUED_TASKS = DIRECT_TASKS | {PAYMENT_PROBLEM}
 # Digits or an email: what an order number, an email or a postcode is written with
 _CARRIES_DATA = re.compile(r"\d|@")
@@ -925,17 +932,18 @@ class Engine:
     ) -> Understanding | None:
         """How the dialogue reads this message while the conversation waits for a person,
         or None where it may not take it. It may take an order lookup (status, delivery) in
-        progress, or one this message asks for by naming the order. Not a request to
-        cancel, change or return (that waits for the person), nor "where is my order?" with
-        no order named.
+        progress, or one this message asks for by naming the order. A request to cancel,
+        change or return a named order waits for the person and is read as a look at that
+        order meanwhile ("I had an allergic reaction to the cream from order 44102, I want
+        a refund", then the email: the order is shown, the person makes the refund). Not
+        "where is my order?" with no order named.
 
         A complaint that names an order is read as a look at that order: the person still
         takes the complaint, and the order is shown once the customer proves it is theirs
         ("#40331 - it's been a while, I'm beginning to think it was a figment of my
         imagination", then the email). Where the intent model's next reading is a lookup
         ("Good evening, could you tell me something about order O0003002?" read as a
-        complaint over ``order_status``) it is that lookup; where it is a change to the order
-        (cancel, a new address, a return), that waits for the person.
+        complaint over ``order_status``) it is that lookup.
 
         A charge is looked at too: "I was charged twice" (escalated), then "O0001234
         anna@example.de" shows what that order came to, not its delivery."""
@@ -948,10 +956,14 @@ class Engine:
                 return understanding
             # ("sorry, wrong number, it's 66190" after a wrong pair, read as a new address
             # at 0.36): an unsure reading of a change is no change where the lookup waits for
-            # the order or its proof and the message carries digits or an email
+            # the order or its proof and the message carries digits or an email, nor is a
+            # proof named as one ("Die Lieferadresse war mein Büro, PLZ 50672.")
             return (
                 _read_as(understanding, task)
-                if understanding.intent.confidence < self.policy.unsure_intent
+                if (
+                    understanding.intent.confidence < self.policy.unsure_intent
+                    or names_a_proof(understanding.text, entities)
+                )
                 and self.dialogue.awaiting(conversation) in ("order", "proof")
                 and _CARRIES_DATA.search(understanding.text) is not None
                 else None
@@ -964,14 +976,14 @@ class Engine:
             return _read_as(understanding, PAYMENT_PROBLEM)
         if intent in QUEUED_TASKS | ORDER_TALK_INTENTS:
             return understanding
+        if intent in SWITCH_TASKS:  # (a change to the order: the person makes it)
+            return _read_as(understanding, ORDER_STATUS)
         if data_only:  # ("O0010700 ida@example.com")
             return _read_as(understanding, FALLBACK_INTENT)
         ranking = understanding.intent.ranking
-        if intent != COMPLAINT_INTENT:
-            return None
+        if intent not in (COMPLAINT_INTENT, PRODUCT_INTENT):
+            return None  # (a product fault with a named order is a look at it too)
         runner_up = ranking[1] if len(ranking) > 1 else None
-        if runner_up is not None and runner_up[0] in SWITCH_TASKS - DIRECT_TASKS:
-            return None  # (a change to the order: the person makes it)
         label, confidence = (
             runner_up
             if runner_up is not None and runner_up[0] in DIRECT_TASKS

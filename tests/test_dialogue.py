@@ -470,10 +470,14 @@ def test_a_complaint_read_over_an_order_question_still_gets_the_order_lookup(
     proof = chat(client, "polite", "Anna.Schmidt@Example.de")
     assert "JJD0001111" in said(proof)  # the order named, not the latest
     assert proof[0]["conversation"]["status"] == "waiting"  # a person still answers
-    # a complaint whose next reading is a change to the order waits for the person
+    # a complaint whose next reading is a change to the order: the person makes the change,
+    # and the order is looked up meanwhile
     other = chat(client, "cancelling", cancel, "anna.schmidt@example.de")
     assert other[0]["conversation"]["escalation_reason"] == "complaint"
-    assert "email" not in said(other[:1]) and other[1]["replies"] == []
+    assert "email" in said(other[:1]) and reveals_nothing(other[:1])
+    assert "O0001234" in said(other[1:]) and "JJD0001234" in said(other[1:])
+    assert "cancel" not in said(other[1:]).lower()  # (no cancellation offered by the bot)
+    assert other[1]["conversation"]["status"] == "waiting"
 
 
 @pytest.mark.usefixtures("shop")
@@ -539,16 +543,55 @@ def test_a_new_address_is_kept_without_the_words_that_introduce_it(client: TestC
 
 
 @pytest.mark.usefixtures("shop")
-def test_in_the_queue_other_requests_wait_for_the_person(client: TestClient) -> None:
+def test_in_the_queue_a_change_waits_for_the_person_and_its_order_is_shown(
+    client: TestClient,
+) -> None:
+    """A cancellation asked for while a person is awaited is the person's to make; the bot
+    shows the order it names once it is proven, and makes no cancellation of its own."""
     bodies = chat(
         client,
         "wants-a-person",
         "I want to talk to a person",
-        "cancel order 55821 ben@example.com",
+        "cancel order 55821",
+        "ben@example.com",
         "where is my order?",
     )
-    assert [b["replies"] for b in bodies[1:]] == [[], []]
-    assert bodies[-1]["conversation"]["status"] == "waiting"
+    assert "email" in said(bodies[1:2]) and reveals_nothing(bodies[1:2])
+    assert "Order 55821" in said(bodies[2:3]) and "is paid" in said(bodies[2:3])
+    assert "cancel" not in said(bodies[1:]).lower()
+    assert bodies[3]["replies"] == []  # (no order named: the person answers)
+    assert all(b["conversation"]["status"] == "waiting" for b in bodies)
+
+
+@pytest.mark.usefixtures("shop")
+def test_danger_with_a_named_order_goes_to_a_person_and_the_order_is_looked_up(
+    client: TestClient,
+) -> None:
+    """A safety report naming an order reaches a person at once; the order is shown once the
+    customer proves it is theirs, with the proof named as a postcode."""
+    bodies = chat(
+        client,
+        "burnt-fan",
+        "The fan from order O0001111 started smoking last night, I want to send it back",
+        "Die Lieferadresse war meine Wohnung, PLZ 10115.",
+    )
+    assert bodies[0]["conversation"]["escalation_reason"] == "urgent"
+    assert reveals_nothing(bodies[:1]) and "postcode" in said(bodies[:1])
+    assert "JJD0001111" in said(bodies[1:])  # the order named, not the latest
+    assert bodies[1]["conversation"]["status"] == "waiting"
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_problem_reported_with_its_proof_shows_the_order_it_is_passed_on_with(
+    client: TestClient,
+) -> None:
+    bodies = chat(
+        client,
+        "cracked-bowl",
+        "hi, the salad bowl from O0001111 arrived cracked, postcode 10115. can you send a new one",
+    )
+    assert "O0001111 (delivered, DHL)" in said(bodies)
+    assert "O0001234" not in said(bodies)
 
 
 @pytest.mark.usefixtures("shop")
