@@ -102,12 +102,16 @@ _PRAISE = re.compile(
     r"complimenti (a|al|alla|allo|ai|agli|alle|per)|pochv(á|a)lit|"
     # Romanian and Greek ("Felicitări, cea mai rapidă livrare", "Πολύ ευχαριστημένος")
     r"felicit(ă|a)ri|(foarte )?mul(ț|t|ţ)umit(ă|a)?|(πολύ )?ευχαριστημέν(ος|η|οι)|"
-    r"(εξαιρετική|τέλεια|άψογη) εξυπηρέτηση)(?!\w)"
+    r"(εξαιρετική|τέλεια|άψογη) εξυπηρέτηση|"
+    # Finnish thanks for something, in its case ending ("Kiitos nopeasta vaihdosta"), and
+    # its praise ("loistava palvelu", "sopivat täydellisesti")
+    r"kiitos (\w+ )?\w+(sta|stä)|(loistava|erinomainen|mahtava|upea) (palvelu|kauppa)|"
+    r"sopi(vat|i) täydellisesti)(?!\w)"
 )
 # A "but" or a "not" in any of these languages: the praise is not the point.
 _BUT_OR_NOT = re.compile(
     r"\b(aber|nicht|kein\w*|mais|pas|ne|n'|pero|no|non|però|maar|niet|geen|ale|nie|"
-    r"ama|değil|men|inte|mas|não|ani|but|not|nu|dar|(î|i)ns(ă|a)|δεν|αλλά|όχι|μην)\b|\?"
+    r"ama|değil|men|inte|mas|não|ani|but|not|nu|dar|(î|i)ns(ă|a)|δεν|αλλά|όχι|μην|mutta)\b|\?"
 )
 
 

@@ -265,6 +265,9 @@ _HUMAN_ELSEWHERE = _compile(
     r"ansprechpartner\w*)( \w+){0,4} verbinden|verbinden sie mich|"
     r"(kann|könnte|koennte) (mich )?(bitte )?jemand( von (euch|ihnen))? (mich )?(bitte )?"
     r"(anrufen|zur(ü|ue)ckrufen)|"
+    # ("ich hätte gern jemanden am Telefon wegen einer Reklamation")
+    r"(jemanden|einen menschen|eine person|einen mitarbeiter|eine mitarbeiterin) "
+    r"(am|ans) telefon|"
     # fr
     r"(parler|échanger|discuter) (à|a|avec) (un |une |le |la )?(être humain|humain|personne|"
     r"conseill(er|ère)|agent|"
@@ -471,6 +474,8 @@ _IMPATIENCE = _compile(
     r"done waiting|last chance|final warning|"
     r"is it (really )?(too much|so hard|that hard|asking too much) to|"
     r"(second|third|fourth|fifth|2nd|3rd|4th|5th)( \w+){1,3} in a row|"
+    # ("dit is al de tweede waterkoker op rij", "die dritte Lampe in Folge")
+    r"(tweede|derde|vierde)( \w+){1,3} op rij|(zweite|dritte|vierte)( \w+){1,3} in folge|"
     r"(nobody|no one|no-one) (even )?(bothered|thought|cared|took the time) to|"
     # contact repeated or ignored: "wrote to you twice", "my last two emails", "third chat"
     r"(wrote|written|emailed|e-?mailed|messaged|asked|called|rang|phoned|chased|contacted|"
@@ -613,10 +618,11 @@ _HAZARD = _compile(
     r"foot|feet|arm|leg|face|mouth|eye)|"
     r"(son|daughter|child|kid|baby|toddler|dog|cat) (cut|burnt|burned|hurt|injured|bit|"
     r"swallowed|choked)|"
-    r"melt(ed|ing|s)?|swollen|"
+    r"(?<!arrived )(?<!arrive )(?<!came )melt(ed|ing|s)?|swollen|"
     r"(nearly|almost) (hit|lost|cut|killed|fell|fall|fallen|burnt|burned|set fire|"
     r"electrocut\w*)|"
-    r"(smok(e|ing)|fire|burn(ed|t)?(?! before)|explod\w*|electric shock|injur\w*|hurt|bleeding|"
+    r"(smok(e|ing)(?! (detector|alarm))|fire|burn(ed|t)?(?! before)|explod\w*|"
+    r"electric shock|injur\w*|hurt|bleeding|"
     r"allergic reaction|poison\w*|dangerous|recall(ed)?)|"
     r"(got|getting|became|becomes|gone|goes|went) (so |too |really |very |extremely |"
     r"burning |boiling )?hot|gets (so|too|really|very|extremely|burning|boiling) hot|"
@@ -644,6 +650,10 @@ _HAZARD = _compile(
     r"mi sono (tagliat[oa]|ferit[oa]|bruciat[oa])|me he (cortado|quemado)|"
     r"je me suis (coupée?|brûlée?|blessée?)|ik heb me (gesneden|gebrand)|"
     r"(jag )?skar mig|kendimi kestim|(eu )?me cortei|cortei-me|"
+    # ("Meu filho cortou o dedo na borda", "mi hijo se cortó con el borde")
+    r"(cortou|queimou|machucou)( \w+)? (o |a )?(dedo|m(ã|a)o|p(é|e)|bra(ç|c)o|cara|boca)|"
+    r"(filh[oa]|crian(ç|c)a|beb(ê|é)|hij[oa]|niñ[oa]|beb(é|e)) (se )?(cortou|queimou|cort(ó|o)|"
+    r"quem(ó|o)|engoliu|trag(ó|o))|"
     r"(dans la|en la|in (den|de)|na|in) (bouche|boca|mund|mond|bocca)|i (munden|munnen)\b)\b"
 )
 # Fraud, an account or card used by someone else, phishing, harassment and personal data
@@ -852,7 +862,12 @@ _CALM_SAID = _compile(
     r"not urgent|nothing urgent|no pressure|just (curious|wondering|confused|puzzled)|"
     r"nicht böse gemeint|kein vorwurf|keine eile|nicht dringend|pas de reproche|"
     r"pas press(é|e)e?|rien d'urgent|sin prisa|no hay prisa|nessuna fretta|geen haast|"
-    r"sem pressa|ingen brådska|ingen stress|nem sürgős)\b"
+    r"sem pressa|ingen brådska|ingen stress|nem sürgős|"
+    # trying what was suggested first ("Ok, provo a resettarlo e se non va vi riscrivo",
+    # "I'll try that and get back to you if it still doesn't work")
+    r"(i'?ll|i will|let me) (try|give it a (try|go)|test)\b[^.!?]{0,60}\b(get back|write "
+    r"(again|back)|let you know)|provo a\b[^.!?]{0,60}\briscriv\w*|"
+    r"ich (probier|versuch)\w*( \S+){0,8} (und )?(melde mich|schreib\w* (wieder|nochmal)))\b"
 )
 # ("No rush, it's only been a month 🙂": the calm is the sarcasm)
 _ONLY_BEEN = _compile(r"(?i)\bonly (been|taken) (a |an |\w+ )?(weeks?|months?|years?|ages)\b")

@@ -1176,6 +1176,27 @@ def test_delivery_drama_is_read() -> None:
     assert decision == Decision(Action.answer, response="feedback_praise")
 
 
+def test_products_before_and_after_buying_are_read() -> None:
+    assert_read(
+        {
+            "Guten Tag, ich hätte gern jemanden am Telefon wegen meiner Reklamation.": (
+                "wants_human"
+            ),
+            "Dit is al de tweede föhn op rij die na een week kapot gaat.": "impatience",
+            "Meu filho cortou o dedo no brinquedo, tem uma ponta afiada.": "serious",
+            "Mi hijo se cortó con el borde de la bandeja.": "serious",
+            "the charger melted into the socket last night": "serious",
+            "I'll try the reset first and get back to you if it still doesn't work": "calm_said",
+            "Ok, provo a resettarlo e se non va vi riscrivo. Ciao!": "calm_said",
+        },
+        calm=[
+            # (a smoke alarm that beeps and candles that arrived soft are no danger)
+            "the smoke detector I bought keeps beeping even with new batteries",
+            "my candles arrived melted, it was a hot day",
+        ],
+    )
+
+
 def test_calm_said_in_so_many_words_is_not_handed_over_on_a_reading_alone() -> None:
     calm = [
         "Not angry, just confused: the driver's photo shows my parcel on a doormat that is "

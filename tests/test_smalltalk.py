@@ -63,6 +63,8 @@ def test_a_goodbye_in_german_is_answered_as_one_not_escalated(client: TestClient
         "Snabb leverans och fin kvalitet. Tummen upp! 👍",
         "Felicitări, cea mai rapidă livrare pe care am avut-o vreodată!",
         "Πολύ ευχαριστημένη από την παραγγελία!",
+        "Kiitos nopeasta vaihdosta, uudet kengät sopivat täydellisesti!",
+        "Loistava palvelu, kiitos!",
     ],
 )
 def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
@@ -83,6 +85,7 @@ def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
         "nu sunt mulțumit de livrare",
         "Felicitări, dar coletul a venit rupt",
         "Δεν είμαι ευχαριστημένη",
+        "Kiitos nopeasta vastauksesta, mutta kenkä on edelleen rikki.",
         "",
     ],
 )
