@@ -938,8 +938,9 @@ class Engine:
         a refund", then the email: the order is shown, the person makes the refund). Not
         "where is my order?" with no order named.
 
-        A complaint that names an order is read as a look at that order: the person still
-        takes the complaint, and the order is shown once the customer proves it is theirs
+        A complaint or a product fault that names an order is read as a look at that order
+        ("the fan from O0012040 smells burnt"): the person still takes the complaint, and
+        the order is shown once the customer proves it is theirs
         ("#40331 - it's been a while, I'm beginning to think it was a figment of my
         imagination", then the email). Where the intent model's next reading is a lookup
         ("Good evening, could you tell me something about order O0003002?" read as a
@@ -982,7 +983,7 @@ class Engine:
             return _read_as(understanding, FALLBACK_INTENT)
         ranking = understanding.intent.ranking
         if intent not in (COMPLAINT_INTENT, PRODUCT_INTENT):
-            return None  # (a product fault with a named order is a look at it too)
+            return None
         runner_up = ranking[1] if len(ranking) > 1 else None
         label, confidence = (
             runner_up
