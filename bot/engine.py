@@ -231,6 +231,15 @@ LOOKUP_WHILE_QUEUED = DEFERRABLE | {
 # order's delivery or its charge. A cancellation, a change or a return waits for the person,
 # and its order is looked up meanwhile (shown once the customer proves it is theirs).
 QUEUED_TASKS = DIRECT_TASKS | {PAYMENT_PROBLEM}
+# What an opt-out stops: the messages or the list ("unsubscribe", "no more emails", "keine
+# Werbung", "désabonnez-moi"); the word "email" alone is the address asked for.
+_NAMES_WHAT_TO_STOP = re.compile(
+    r"(?i)\b(unsubscrib\w*|subscri\w*|newsletters?|marketing|promo\w*|offers|ads|advert\w*|"
+    r"spam\w*|mailing\w*|e-?mails\b|emailing|sms|texts|texting|messages|notifications?|"
+    r"list|werbung|abmelden|abbestellen|d(é|e)sabonne\w*|d(é|e)sinscri\w*|publicit\w*|"
+    r"suscripci(ó|o)n|baja|disiscriv\w*|iscrizione|afmelden|reclame|wypisz\w*|reklam\w*|"
+    r"descadastr\w*|avregistrera|avsluta|abonelik)"
+)
 # Digits or an email: what an order number, an email or a postcode is written with
 _CARRIES_DATA = re.compile(r"\d|@")
 
@@ -862,12 +871,17 @@ class Engine:
         self, conversation: Conversation, understanding: Understanding, entities: list[Entity]
     ) -> bool:
         """The email or order number the bot asked for, sent in a sentence that the intent
-        model reads, unsure, as an opt-out ("la mia email è giulia@example.it", 0.30): it
-        reads the word email into it. Such a message answers the question and withdraws no
-        consent. A sure opt-out ("unsubscribe anna@example.com", 0.97) stays one."""
+        model reads, unsure, as an opt-out ("la mia email è giulia@example.it", 0.30), or
+        as one that names nothing to stop sending ("my email is jonas@example.de, please
+        stop it if you can", 0.51, about an order): it reads the word email into it. Such a
+        message answers the question and withdraws no consent. A sure opt-out
+        ("unsubscribe anna@example.com", 0.97) stays one."""
         return (
             understanding.intent.label == OPT_OUT_INTENT
-            and understanding.intent.confidence < self.policy.unsure_intent
+            and (
+                understanding.intent.confidence < self.policy.unsure_intent
+                or _NAMES_WHAT_TO_STOP.search(understanding.text) is None
+            )
             and not understanding.tone.cues
             and self.dialogue.awaiting(conversation) in ("order", "proof")
             and bool(entities_of(entities, ORDER) or entities_of(entities, EMAIL))

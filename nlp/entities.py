@@ -44,7 +44,10 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # an id after a keyword: "order 55821", "order no. 55821", "Order-Nr. O-5582", "order #123"
     # (and the word for an order in the customers' languages: "Bestellung 55821", "commande
     # n° 55821", "pedido 55821", "l'ordine 55821", "bestelling 55821", "zamówienie 55821")
-    r"(?i:\b(?:orders?|bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
+    # (also a German compound, "Gastbestellung 71120", and Greek typed in Latin letters,
+    # "i paraggelia 52290")
+    r"(?i:\b(?:orders?|\w*bestellung|bestellnummer|auftrag|commande|pedido|ordine|bestelling|"
+    r"paraggeli(?:a|as|es)|"
     r"bestelnummers?|ordernummers?|zam[oó]wieni[aeu]|sipari[sş]\w{0,4}|encomenda|best[aä]llning|"
     # (the abbreviations "Bestellnr. 55821", "Bestell-Nr.", "bestelnr", "Auftragsnr.")
     r"bestell?(?=[\s-]*nr)|auftrags(?:nummer|nr)|"
@@ -86,7 +89,7 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # the delivery address for 71120?", "charged twice for 55821", "the invoice for 55821"
     r"(?i:\b(?:(?:cancel|return|refund|track|annuler|cancelar|annullare|annuleer|annuleren|"
     r"anuluj|anulowa[cć]|stornier\w*)(?:\s+(?:for|of|on))?|(?:address|charged?|"
-    r"payment|paid|billed|invoice|receipt)(?:\s+(?:twice|double|two times|(?:€|\$|£)?\d{1,4}"
+    r"payment|paid|billed|invoice|receipt|points)(?:\s+(?:twice|double|two times|(?:€|\$|£)?\d{1,4}"
     r"(?:[.,]\d{2})?\s?(?:€|eur|euros?|\$|£)?))?\s+(?:for|of|on))\s+)"
     r"(\d{5,10})\b"
     r"(?![.,]\d)",

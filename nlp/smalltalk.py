@@ -82,6 +82,7 @@ _PRAISE = re.compile(
     r"(toller|super|top|klasse|spitzen) ?service|(bestelle|kaufe|komme) (sehr )?gerne wieder|"
     r"service (impeccable|au top|parfait)|je (vous )?recommande|"
     r"me encant(ó|a)|(excelente|genial|estupend[oa]) (servicio|tienda|atención)|volveré a comprar|"
+    r"(te|les|os) felicit(o|amos)|"
     r"ottim[oa] (negozio|servizio|acquisto|esperienza)|torner(ò|o) (sicuramente|a comprare)|"
     r"(top|super) (service|winkel)|aanrader|(świetn\w*|super) (obsług\w*|sklep)|"
     r"(ótimo|excelente) (serviço|atendimento)|voltarei a comprar|"

@@ -72,7 +72,12 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"denuncia(r|ré)?|uokik|facua|altroconsumo|deco proteste|test[- ]achats|que choisir|"
         # the data-protection authorities ("poi segnalo al garante privacy")
         r"data protection (authority|regulator|commissioner)|information commissioner|"
-        r"garante (della |per la )?privacy|datenschutzbeh(ö|oe)rde|cnil|aepd|"
+        r"garante (della |per la )?privacy|(landes)?datenschutzbeh(ö|oe)rde|cnil|aepd|"
+        # ("That's not GDPR compliant and you know it.", "I act on behalf of my client")
+        r"(not|isn'?t|is not|aren'?t|nicht) (gdpr|dsgvo|rgpd|rodo|avg)[- ]?(compliant|konform)|"
+        r"(violat\w*|breach(es|ing)?( of)?|against) (the )?(gdpr|dsgvo|rgpd|rodo)|"
+        r"verst(ö|oe)(ß|ss)t gegen (die )?dsgvo|on behalf of my client|"
+        r"im (auftrag|namen) (meine[rs]|unsere[rs]) mandant\w*|au nom de (mon|ma) client\w*|"
         r"agencia (española )?de protección de datos|autoriteit persoonsgegevens|uodo|cnpd|"
         r"kvkk|integritetsskyddsmyndigheten|(u|na) čoi|česk(á|é|ou) obchodní inspekc\w*|"
         r"obchodn\w* inšpekci\w*|(allmänna )?reklamationsnämnden|kuluttajaneuvon\w*|"
@@ -374,7 +379,8 @@ _SARCASM_OPENERS = _compile(
 _TROUBLE = _compile(
     r"(?i)\b(again|(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time|still|yet another|"
     r"lost|broken|broke|damaged|missing|late|delayed|never (arrived|came|showed)|wrong|"
-    r"nobody|no one|no-one|ignored|waiting|(?<!my )(weeks?|months?)|charged twice|double charged|"
+    r"nobody|no one|no-one|ignored|waiting|(?<!my )(?<!every )(weeks?|months?)|"
+    r"charged twice|double charged|"
     r"not working|doesn'?t work|useless|nothing|ever(?! so)|lose|losing|charge me|charged me|"
     r"plastic bag|ruined|instead|shr[au]nk|expired|vanished|disappeared|cracked|crack|"
     r"pieces|fell apart|falls apart|see[- ]through|logged me out|incorrect|can'?t find|"
@@ -387,7 +393,8 @@ _TROUBLE = _compile(
     # 'saldi' e il sito che non funziona")
     r"funktioniert nicht|kaputt|schon wieder|wieder (mal|nicht|kein\w*|ein(e|en|er|em)?)|"
     r"immer noch|niemand|ne (marche|fonctionne) pas|"
-    r"cass(é|e)e?s?|toujours pas|personne ne|no funciona|rot[oa]s?|otra vez|todav(í|i)a no|nadie|"
+    r"cass(é|e)e?s?|toujours pas|personne ne|refus(é|e)e?s?|rechazad[oa]s?|rifiutat[oa]|"
+    r"abgelehnt|no funciona|rot[oa]s?|otra vez|todav(í|i)a no|nadie|"
     r"non funziona|rott[oa]|di nuovo|ancora (niente|nessun\w*)|nessuno|werkt niet|kapot|"
     r"alweer|nog steeds|niemand|nie dzia(ł|l)a|zepsut\w*|znowu|nadal|nikt|(ç|c)al(ı|i)şm(ı|i)yor|"
     r"bozuk|yine|hala|kimse|n(ã|a)o funciona|quebrad[oa]|de novo|ainda n(ã|a)o|ningu(é|e)m|"
@@ -462,7 +469,10 @@ _IMPATIENCE = _compile(
     r"(i'?m|i am) not paying( (that|this|for (it|this|that)))?|"
     r"ich (zahle|bezahle|werde) (doch |sicher |bestimmt )?(keine|keinen|nichts|nicht)\b"
     r"[^.?!]{0,40}\b(zahlen|bezahlen|kosten|gebühr|€|euro)|ich zahle doch kein\w*|"
-    r"for the last time|zum letzten mal|pour la derni(è|e)re fois|por (ú|u)ltima vez|"
+    r"for the last time|zum letzten mal|letztmalig|pour la derni(è|e)re fois|por (ú|u)ltima vez|"
+    # ("trotz meines Widerspruchs vom 3. November erhalte ich weiterhin Werbung")
+    r"trotz (meine[sr]|mehrfache[rn]|wiederholte[rn]) (widerspruch\w*|abmeldung\w*|"
+    r"beschwerde\w*|aufforderung\w*|nachfrage\w*|e-?mails?|anrufe?)|"
     r"per l'ultima volta|voor de laatste keer|po raz ostatni|ostatni raz|"
     r"(asked|written|emailed|called|messaged|phoned|told you|complained)( you| about it)? "
     r"(two|three|four|five|six|several|many|multiple|\d+) times|"
@@ -666,6 +676,19 @@ _MISUSE = _compile(
     r"(card|identity|account|password|details|data) (was |were |has been |got )?stolen|"
     r"stolen (card|credit card|identity|account|password|details|data)|"
     r"data (breach|leak)|privacy breach|harass\w*|phishing|"
+    # ("seit heute kommt dorthin Spam … gab es ein Datenleck?", "did you sell my data?")
+    r"datenleck|datenpanne|fuite de donn(é|e)es|filtraci(ó|o)n de datos|fuga de datos|"
+    r"violazione dei dati|datalek|wyciek danych|vazamento de dados|veri s(ı|i)z(ı|i)nt(ı|i)s(ı|i)|"
+    r"(meine )?daten verkauft|sold my (data|details|email)|"
+    r"vendu mes donn(é|e)es|vendido mis datos|"
+    # ("Das war ich NICHT. Bitte sperren Sie sofort mein Konto", "No he sido yo", Turkish
+    # "my account was used by someone else", "my mother's account was used by someone else")
+    r"das war ich nicht|(sperren|blockieren) sie( \w+){0,2} mein( \w+)? "
+    r"(konto|kundenkonto|account|karte)|no (he sido|fui) yo|ce n'(é|e)tait pas moi|"
+    r"non ero io|inicio de sesi(ó|o)n sospechoso|connexion suspecte|verd(ä|ae)chtige anmeldung|"
+    r"accesso sospetto|suspicious (log-?in|sign-?in)|hesab(ı|i)m(ı|i) ba(ş|s)kas(ı|i)|"
+    r"vermedi(ğ|g)im (bir )?sipari(ş|s)|(account|card) (was|has been|got) used by "
+    r"some(one|body)|used by some(one|body) else|"
     r"(don'?t|do not|didn'?t|did not|can'?t|cannot) recogni[sz]e (a |the |this |that )?"
     r"(payment|charge|transaction|debit|purchase)|"
     r"(charge|payment|purchase|transaction|debit)s?\b[^.?!]{0,60}\b(i|we) (don'?t|do not|"
@@ -707,6 +730,8 @@ _MISUSE = _compile(
     r"some(one|body) (else )?(has )?(changed|used|accessed|took over|logged in(to)?|login|"
     r"log in|signed in|ordered (stuff |things )?with|is using)|"
     r"some(one|body) (is |was )?(in|inside) my account|"
+    # ("I think someone got into my account and placed an order")
+    r"some(one|body) (else )?(has )?(got|gotten|broke|hacked) into my (account|email|profile)|"
     r"(paid|ordered|bought|shopping)\b[^.?!]{0,40}\bwith my (saved |stored )?card|"
     r"some(one|body) else'?s (invoice|name|address|data|details|personal|delivery note|"
     r"packing slip|receipt|paperwork)|"

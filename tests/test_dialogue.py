@@ -530,6 +530,24 @@ def test_the_email_asked_for_is_used_though_read_as_an_unsure_opt_out(
 
 
 @pytest.mark.usefixtures("shop")
+def test_the_email_asked_for_is_used_though_read_as_an_opt_out_that_stops_nothing(
+    client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"please stop it" about an order, read as an opt-out at 0.51: the email answers the
+    question; "no more newsletters please, anna@…" at the same reading opts out."""
+    proof = "my email is anna.schmidt@example.de, please stop it if you can"
+    newsletters = "no more newsletters please, anna.schmidt@example.de"
+    reading = ReadsAs(
+        bot.nlu,
+        {proof: IntentPrediction("opt_out", 0.51), newsletters: IntentPrediction("opt_out", 0.51)},
+    )
+    monkeypatch.setattr(bot, "nlu", reading)
+    bodies = chat(client, "stop-it", "where is O0001111?", proof)
+    assert OPTED_OUT not in said(bodies) and "JJD0001111" in said(bodies[1:])
+    assert OPTED_OUT in said(chat(client, "no-more", "where is O0001111?", newsletters)[1:])
+
+
+@pytest.mark.usefixtures("shop")
 def test_a_new_address_is_kept_without_the_words_that_introduce_it(client: TestClient) -> None:
     bodies = chat(
         client,

@@ -92,6 +92,9 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ),
         ("Puuttuu yksi pipo. Tilaus 63912", [("order", "63912", "63912")]),
         ("Jak postupovat? Obj. 64520", [("order", "64520", "64520")]),
+        ("die Punkte für meine Vorbestellung 61288 fehlen", [("order", "61288", "61288")]),
+        ("bonus points for 40331 never came", [("order", "40331", "40331")]),
+        ("Ti ginetai me tin paraggelia 52290?", [("order", "52290", "52290")]),
         ("can u check if 71455 was shipped to the right address?", [("order", "71455", "71455")]),
         (
             "I would like to ask where is my parcel, the number is 62115, I am waiting long time",

@@ -1197,6 +1197,29 @@ def test_products_before_and_after_buying_are_read() -> None:
     )
 
 
+def test_accounts_logins_and_privacy_are_read() -> None:
+    assert_read(
+        {
+            "Mein Passwort wurde geändert. Das war ich nicht! Bitte sperren Sie mein Konto.": (
+                "serious"
+            ),
+            "Me llegó un aviso de inicio de sesión sospechoso. No he sido yo.": "serious",
+            "Someone got into my account and ordered two phones": "serious",
+            "my dad's account was used by someone else, he never ordered this": "serious",
+            "Seit gestern bekomme ich Spam an diese Adresse. Gab es ein Datenleck?": "serious",
+            "Your cookie banner is not GDPR compliant and you know it.": "threat",
+            "I write on behalf of my client, who asks for all data you hold about her.": "threat",
+            "Trotz meines Widerspruchs bekomme ich weiter Werbung. Ich fordere Sie letztmalig "
+            "auf, das zu lassen.": "impatience",
+            "Bravo, deuxième carte refusée sans raison.": "sarcasm",
+        },
+        calm=[
+            "Do you sell my data to advertisers? Just asking before I sign up.",
+            "love that you send the points summary every month, makes me use them",
+        ],
+    )
+
+
 def test_calm_said_in_so_many_words_is_not_handed_over_on_a_reading_alone() -> None:
     calm = [
         "Not angry, just confused: the driver's photo shows my parcel on a doormat that is "

@@ -65,6 +65,7 @@ def test_a_goodbye_in_german_is_answered_as_one_not_escalated(client: TestClient
         "Πολύ ευχαριστημένη από την παραγγελία!",
         "Kiitos nopeasta vaihdosta, uudet kengät sopivat täydellisesti!",
         "Loistava palvelu, kiitos!",
+        "Te felicito, la app funciona muy bien",
     ],
 )
 def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
