@@ -157,7 +157,17 @@ _REQUESTS: dict[str, re.Pattern[str]] = {
         rf"oprett)\w*\b[^.?!]{{0,20}}\b{_ACCOUNT}|"
         rf"(daten|données|datos|dati|gegevens|dane|veri(ler\w*)?|údaje|uppgifter|dados)\b"
         rf"[^.?!]{{0,30}}\b(gespeichert|stockées|conservées|guardados|almacenados|conservati|"
-        rf"opgeslagen|przechowuje\w*|sakla\w*|uložen\w*|lagrade|sparade|armazenados))(?!\w)"
+        rf"opgeslagen|przechowuje\w*|sakla\w*|uložen\w*|lagrade|sparade|armazenados)|"
+        # the data kept, asked about verb first ("jak dlouho uchováváte údaje?"), and its
+        # erasure or a data-protection article invoked ("na podstawie art. 17 RODO żądam
+        # usunięcia moich danych", "Löschung meiner Daten nach Art. 17 DSGVO")
+        rf"(uchováv\w*|ukládá\w*|speichert ihr|conservez|guardáis|conservate|bewaren jullie|"
+        rf"przechowuj\w*)\b[^.?!]{{0,20}}\b(údaj\w*|daten|données|datos|dati|gegevens|dan\w*)|"
+        rf"(usunięci\w*|löschung|suppression|supresión|cancellazione|verwijdering|exclusão|"
+        rf"radering|silinme\w*|smazání|výmaz\w*)\b[^.?!]{{0,30}}\b(dan(e|ych)|daten|données|"
+        rf"datos|dati|gegevens|dados|uppgifter|veri\w*|údaj\w*)|"
+        rf"art(\.|ikel|icle|ículo|icolo|igo)? ?(15|17|20)\b[^.?!]{{0,12}}\b(rodo|dsgvo|gdpr|"
+        rf"rgpd|avg|gdpr))(?!\w)"
     ),
 }
 

@@ -44,6 +44,12 @@ from nlp.languages import order_request
         ("Kann ich mit Klarna bezahlen?", "payment_problem"),
         ("Hur skapar jag ett konto hos er?", "account_login"),
         ("Welche Daten habt ihr über mich gespeichert?", "account_login"),
+        # data-protection requests: the data kept asked about verb first, its erasure, an
+        # article of the regulation invoked
+        ("Jak dlouho uchováváte údaje o mých objednávkách?", "account_login"),
+        ("Na podstawie art. 17 RODO żądam usunięcia moich danych.", "account_login"),
+        ("Ich bitte um die Löschung meiner Daten.", "account_login"),
+        ("A copy of my data please (Art. 15 GDPR).", "account_login"),
         ("Paczka przyszła uszkodzona, pudełko całe mokre.", "delivery_problem"),
         ("Laut DHL zugestellt, es ist aber nicht da.", "delivery_problem"),
         ("Mijn pakket ligt al een week bij de douane, wat moet ik doen?", "delivery_problem"),
