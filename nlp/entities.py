@@ -81,7 +81,9 @@ DEFAULT_ORDER_PATTERNS: tuple[str, ...] = (
     # postcode before its town)
     r"(?i:\b(?:where\s+is|where'?s|status(?:\s+(?:of|for))?|(?:updates?|news)\s+(?:on|about|"
     r"for)|wo\s+(?:ist|bleibt)(?:\s+(?:eigentlich|denn|nun|jetzt))?|waar\s+(?:is|blijft)|"
-    r"o[uù]\s+(?:est|en\s+est)|d[oó]nde\s+est[aá]|dov'?\s?[eè]|gdzie\s+jest)\s+)(\d{5,10})\b"
+    r"o[uù]\s+(?:est|en\s+est)|d[oó]nde\s+est[aá]|dov'?\s?[eè]|gdzie\s+jest|"
+    # ("Our office delivery 60417 only had half of the monitor stands in it")
+    r"(?:our|my|the|office)\s+delivery)\s+)(\d{5,10})\b"
     r"(?![.,]\d)(?!\s+[A-ZÄÖÜÅ][a-zäöüßå]{2,})",
     # ... or between "where" and its verb: "asking where 55821 is"
     r"(?i:\bwhere\s+)(\d{5,10})(?=\s+(?:is|was|went|has\s+got)\b)",

@@ -102,7 +102,8 @@ _PRAISE = re.compile(
     r"continuez comme (ç|c)a|sigan? as(í|i)|continuate cos(ì|i)|ga zo door|continuem assim|"
     r"complimenti (a|al|alla|allo|ai|agli|alle|per)|pochv(á|a)lit|"
     # Romanian and Greek ("Felicitări, cea mai rapidă livrare", "Πολύ ευχαριστημένος")
-    r"felicit(ă|a)ri|(foarte )?mul(ț|t|ţ)umit(ă|a)?|(πολύ )?ευχαριστημέν(ος|η|οι)|"
+    r"felicit(ă|a)ri|(foarte )?mul(ț|t|ţ)umit(ă|a)?|(v(ă|a) )?mul(ț|t|ţ)umesc|"
+    r"(πολύ )?ευχαριστημέν(ος|η|οι)|"
     r"(εξαιρετική|τέλεια|άψογη) εξυπηρέτηση|"
     # Finnish thanks for something, in its case ending ("Kiitos nopeasta vaihdosta"), and
     # its praise ("loistava palvelu", "sopivat täydellisesti")

@@ -66,6 +66,7 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"(rechts)?anwalt|avocat|abogado|avvocato|advocaat|dgccrf|"
         # lawyers, courts and consumer bodies in more of a European shop's languages
         r"avukat\w*|advogad[oa]|advokat|prawnik\w*|rechtliche schritte|juristische schritte|"
+        r"δικηγόρ\w*|ügyvéd\w*|"
         r"poursuites|azioni legali|vie legali|acciones legales|juridische stappen|"
         r"kroki prawne|rzecznik\w* (praw )?konsument\w*|tüketici (hakem heyeti|mahkemesi)|"
         r"livro de reclama(ç|c)(õ|o)es|portal da queixa|consumentenbond|konsumentverket|"
@@ -123,6 +124,8 @@ _THREATS: tuple[tuple[str, str], ...] = (
         r"nooit meer (bij jullie|bestellen|kopen)|bestel (hier )?nooit meer|"
         r"nigdy wi(ę|e)cej (nie )?(zamówię|kupię|u was)|nunca mais (compro|volto)|"
         r"(beställer|handlar) aldrig (mer|igen)|"
+        # ("Tohle je naposledy, co u vás objednáváme")
+        r"naposledy,? co (u vás |od vás )?(objednáv|nakupuj)\w*|"
         # ("dit is echt de laatste keer dat ik hier bestel")
         r"de laatste keer dat ik( hier| bij jullie)? (iets )?(bestel|koop)|"
         r"das letzte mal,? dass ich( hier| bei euch| bei ihnen)? (etwas |was )?(bestelle|kaufe)|"
@@ -270,6 +273,11 @@ _HUMAN_ELSEWHERE = _compile(
     r"ansprechpartner\w*)( \w+){0,4} verbinden|verbinden sie mich|"
     r"(kann|könnte|koennte) (mich )?(bitte )?jemand( von (euch|ihnen))? (mich )?(bitte )?"
     r"(anrufen|zur(ü|ue)ckrufen)|"
+    # ("Ich hätte gern einen festen Ansprechpartner … Wen kann ich dafür anrufen?")
+    r"(hätte|haette|möchte|moechte) (gern(e)? )?(einen|eine) (festen |persönlichen |direkten )?"
+    r"(ansprechpartner\w*|kundenberater\w*)|wen kann ich (dafür |da |deswegen )?anrufen|"
+    # ("Proszę o kontakt telefoniczny z działem obsługi firm")
+    r"proszę o (kontakt telefoniczny|telefon|oddzwonienie)|(proszę )?zadzwońcie do mnie|"
     # ("ich hätte gern jemanden am Telefon wegen einer Reklamation")
     r"(jemanden|einen menschen|eine person|einen mitarbeiter|eine mitarbeiterin) "
     r"(am|ans) telefon|"
@@ -303,8 +311,8 @@ _HUMAN_ELSEWHERE = _compile(
     r"atender (un |una )?(persona|agente|humano|asesor)|persona (real|de verdad)|"
     r"persona con (la )?(que|quien) (pueda|puedo|podr(í|i)a) hablar|con quien (pueda|puedo) hablar|"
     # tr
-    r"(müşteri )?temsilci(si|siyle|yle|ye|sine|lerinizden biri(yle|ne)?)?( ile)? "
-    r"(görüşmek|konuşmak|bağla\w*)|"
+    r"(müşteri )?temsilci(si|siyle|yle|ye|sine|lerinizden biri(yle|ne)?|nizle|nize)?( ile)? "
+    r"(görüşmek|konuşmak|bağla\w*)|beni arayabilir misiniz|"
     r"yetkili(si|siyle|yle|ye|lerden biri(yle)?)?( biri(yle)?)?( ile)? (görüşmek|konuşmak)|"
     r"insanla (görüşmek|konuşmak)|beni arayın|biri(si)? (beni )?arayabilir mi|"
     r"botla (konuşmak|görüşmek) istemiyorum|"
@@ -332,7 +340,7 @@ _HUMAN_ELSEWHERE = _compile(
     r"kell) beszélni|élő (ember|személy)\w*|"
     # el, ro
     r"(να )?μιλήσω με (έναν |ένα |μια |μία |τον |την )?(κάποιον|κάποια|άνθρωπο|υπάλληλο|"
-    r"εκπρόσωπο)|"
+    r"εκπρόσωπο|υπεύθυνο|προϊστάμενο)|"
     r"(s(ă|a) )?vorbesc cu (un |o )?(operator|om|consultant|angajat|cineva|persoan(ă|a))|"
     # fi, sk ("Olisiko mahdollista puhua jonkun ihmisen kanssa?")
     r"(puhua|keskustella|jutella|saada)\b.{0,20}\b(ihmisen|asiakaspalvelijan|henkilön|"
@@ -365,7 +373,8 @@ _SARCASM_OPENERS = _compile(
     r"(i'?m |i am )?(absolutely |just )?loving( the| how)?|thanks (so{2,}|ever so) much|"
     r"thank you (so{2,}|ever so) much|pleasantly surprised|genius|how convenient|"
     r"very (generous|exclusive|festive|convenient|thoughtful|efficient|professional)|fun times|"
-    r"not to be dramatic|impeccable|nice touch|lovely touch|"
+    r"not to be dramatic|impeccable|nice touch|lovely touch|wow|"
+    r"truly (next-level|world-class|outstanding|remarkable)|next-level (logistics|service)|"
     r"well,? (that'?s|this is) (just |simply )?(lovely|great|brilliant|perfect|fantastic|"
     r"wonderful|marvell?ous)|"
     r"na (super|toll|prima|klasse|großartig|wunderbar|bravo)|ganz toll|"
@@ -386,6 +395,7 @@ _TROUBLE = _compile(
     r"pieces|fell apart|falls apart|see[- ]through|logged me out|incorrect|can'?t find|"
     r"(didn'?t|doesn'?t|won'?t) apply|except|someone else'?s|old (one|address|flat)|"
     r"same queue|scratched|stuck|leaks?|lets in|shut|only works|smashed|shattered|bounced|"
+    r"(\d+|two|three|four|five|several) different (colou?rs|sizes|models|items|versions)|"
     r"soaked|dented|crushed|torn|ripped|locked|cut off|hung up|hangs up|"
     r"(days?|a week|weeks?) after (her|his|my|their|our|the) (birthday|wedding|party|trip|"
     r"holiday|event)|"
@@ -412,7 +422,10 @@ _THANKS_FOR_NOTHING = _compile(
     # the same in the languages of a European shop's customers
     r"(so |very )?low on your (list|priorit\w+)|bottom of your (list|priorit\w+)|"
     r"(danke|merci|gracias|grazie|bedankt|dzięki|dziękuję|obrigad[oa]|tack|teşekkürler) "
-    r"(für|pour|por|per|voor|za|för) (nichts|rien|nada|niente|nulla|niets|nic|ingenting)"
+    r"(für|pour|por|per|voor|za|för) (nichts|rien|nada|niente|nulla|niets|nic|ingenting)|"
+    # a promise quoted and read back ("'guaranteed before the event' apparently means 'two
+    # days after the event'")
+    r"[\"“'‘][^\"”'’]{2,40}[\"”'’] (apparently|actually|clearly|obviously|now) means\b"
 )
 # "thanks SO much for the 'fast shipping'": thanks stressed in capitals, anywhere.
 _STRESSED_THANKS = _compile(r"(?i:thanks|thank you) SO much")
@@ -566,7 +579,9 @@ _IMPATIENCE = _compile(
     r"(děláte|dělají) (si )?(ze mě )?(srandu|legraci|blázny)|si ze mě děláte|"
     r"(chci|chceme) (své |moje |naše )?peníze (zpátky|zpět),? (hned|ihned|okamžitě)|"
     r"(så )?træt af (jer|jeres|det her)|(så )?trött på er|lei av dere|elendig\w*|"
-    r"απαράδεκτ\w*|ντροπή σας|inacceptabil\w*|(e|este) o ru(ș|s|ş)ine|uakseptabelt|"
+    r"απαράδεκτ\w*|ντροπή σας|(δεύτερη|τρίτη|τέταρτη) φορά (που )?(γράφω|ρωτάω|επικοινωνώ|"
+    r"στέλνω)|κανείς δεν (απαντά|απαντάει)|bu nasıl iş|inacceptabil\w*|"
+    r"(e|este) o ru(ș|s|ş)ine|uakseptabelt|"
     r"felháborító|elfogadhatatlan|botrány\w*|szégyen\w*|"
     r"ru(ș|s|ş)ine s(ă|a) v(ă|a) fie|b(ă|a)taie de joc|"
     r"betr(ü|ue)ger\w*|(ist|wäre|nenne ich) (doch |ja |einfach |reiner |glatter )?betrug|"
@@ -677,6 +692,9 @@ _MISUSE = _compile(
     r"stolen (card|credit card|identity|account|password|details|data)|"
     r"data (breach|leak)|privacy breach|harass\w*|phishing|"
     # ("seit heute kommt dorthin Spam … gab es ein Datenleck?", "did you sell my data?")
+    r"(packing slip|delivery note|invoice|receipt|lieferschein|rechnung)s?\b[^.?!]{0,40}\b"
+    r"(for|of|from|für|von) (a |an |einer? )?(completely |totally |ganz )?(different|another|"
+    r"other|andere[nr]?|fremde[nr]?) (company|customer|person|firm|firma|kunden|person)|"
     r"datenleck|datenpanne|fuite de donn(é|e)es|filtraci(ó|o)n de datos|fuga de datos|"
     r"violazione dei dati|datalek|wyciek danych|vazamento de dados|veri s(ı|i)z(ı|i)nt(ı|i)s(ı|i)|"
     r"(meine )?daten verkauft|sold my (data|details|email)|"

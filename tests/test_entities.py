@@ -95,6 +95,7 @@ def found(text: str, **kw: object) -> list[tuple[str, str, str | None]]:
         ("die Punkte für meine Vorbestellung 61288 fehlen", [("order", "61288", "61288")]),
         ("bonus points for 40331 never came", [("order", "40331", "40331")]),
         ("Ti ginetai me tin paraggelia 52290?", [("order", "52290", "52290")]),
+        ("Our office delivery 60417 only had half the chairs", [("order", "60417", "60417")]),
         ("can u check if 71455 was shipped to the right address?", [("order", "71455", "71455")]),
         (
             "I would like to ask where is my parcel, the number is 62115, I am waiting long time",

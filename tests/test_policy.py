@@ -1220,6 +1220,29 @@ def test_accounts_logins_and_privacy_are_read() -> None:
     )
 
 
+def test_people_who_buy_for_work_are_read() -> None:
+    assert_read(
+        {
+            "Θέλω να μιλήσω με υπεύθυνο για την παραγγελία μας.": "wants_human",
+            "Proszę o kontakt telefoniczny, chodzi o fakturę dla firmy.": "wants_human",
+            "Kurumsal temsilcinizle görüşmek istiyorum.": "wants_human",
+            "Wir hätten gern einen festen Ansprechpartner. Wen kann ich anrufen?": "wants_human",
+            "Τρίτη φορά που γράφω για το τιμολόγιο.": "impatience",
+            "Tohle je naposledy, co u vás objednáváme.": "threat",
+            "Θα απευθυνθούμε σε δικηγόρο.": "threat",
+            "The box had a delivery note for a completely different company in it, with their "
+            "address.": "serious",
+            "Wow, 'next-day delivery' apparently means 'next week'.": "sarcasm",
+            "Brilliant. Ordered 12 identical mugs, got them in three different colours.": (
+                "sarcasm"
+            ),
+            "Thanks for the banners, they came the day after the event. Truly world-class "
+            "service.": "sarcasm",
+        },
+        calm=["Wow, the whole order came the next morning!"],
+    )
+
+
 def test_calm_said_in_so_many_words_is_not_handed_over_on_a_reading_alone() -> None:
     calm = [
         "Not angry, just confused: the driver's photo shows my parcel on a doormat that is "

@@ -66,6 +66,7 @@ def test_a_goodbye_in_german_is_answered_as_one_not_escalated(client: TestClient
         "Kiitos nopeasta vaihdosta, uudet kengät sopivat täydellisesti!",
         "Loistava palvelu, kiitos!",
         "Te felicito, la app funciona muy bien",
+        "Vă mulțumesc, totul a ajuns la recepție exact cum am cerut.",
     ],
 )
 def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
@@ -87,6 +88,7 @@ def test_praise_in_the_customers_languages_is_praise(text: str) -> None:
         "Felicitări, dar coletul a venit rupt",
         "Δεν είμαι ευχαριστημένη",
         "Kiitos nopeasta vastauksesta, mutta kenkä on edelleen rikki.",
+        "Vă mulțumesc, dar coletul nu a ajuns.",
         "",
     ],
 )
