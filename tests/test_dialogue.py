@@ -533,8 +533,9 @@ def test_the_email_asked_for_is_used_though_read_as_an_unsure_opt_out(
 def test_the_email_asked_for_is_used_though_read_as_an_opt_out_that_stops_nothing(
     client: TestClient, bot: BotEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """"please stop it" about an order, read as an opt-out at 0.51: the email answers the
-    question; "no more newsletters please, anna@…" at the same reading opts out."""
+    """An email sent with "please stop it" about an order, read as an opt-out at 0.51,
+    answers the question; "no more newsletters please, anna@…" at the same reading opts
+    out."""
     proof = "my email is anna.schmidt@example.de, please stop it if you can"
     newsletters = "no more newsletters please, anna.schmidt@example.de"
     reading = ReadsAs(
