@@ -167,7 +167,7 @@ _REQUESTS: dict[str, re.Pattern[str]] = {
         rf"radering|silinme\w*|smazání|výmaz\w*)\b[^.?!]{{0,30}}\b(dan(e|ych)|daten|données|"
         rf"datos|dati|gegevens|dados|uppgifter|veri\w*|údaj\w*)|"
         rf"art(\.|ikel|icle|ículo|icolo|igo)? ?(15|17|20)\b[^.?!]{{0,12}}\b(rodo|dsgvo|gdpr|"
-        rf"rgpd|avg|gdpr))(?!\w)"
+        rf"rgpd|avg))(?!\w)"
     ),
 }
 

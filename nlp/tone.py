@@ -691,10 +691,12 @@ _MISUSE = _compile(
     r"(card|identity|account|password|details|data) (was |were |has been |got )?stolen|"
     r"stolen (card|credit card|identity|account|password|details|data)|"
     r"data (breach|leak)|privacy breach|harass\w*|phishing|"
-    # ("seit heute kommt dorthin Spam … gab es ein Datenleck?", "did you sell my data?")
+    # another company's papers in the box ("a packing slip and an invoice for a completely
+    # different company, with their address and bank details")
     r"(packing slip|delivery note|invoice|receipt|lieferschein|rechnung)s?\b[^.?!]{0,40}\b"
     r"(for|of|from|für|von) (a |an |einer? )?(completely |totally |ganz )?(different|another|"
-    r"other|andere[nr]?|fremde[nr]?) (company|customer|person|firm|firma|kunden|person)|"
+    r"other|andere[nr]?|fremde[nr]?) (company|customer|person|firm|firma|kunden)|"
+    # ("seit heute kommt dorthin Spam … gab es ein Datenleck?", "have you sold my data?")
     r"datenleck|datenpanne|fuite de donn(é|e)es|filtraci(ó|o)n de datos|fuga de datos|"
     r"violazione dei dati|datalek|wyciek danych|vazamento de dados|veri s(ı|i)z(ı|i)nt(ı|i)s(ı|i)|"
     r"(meine )?daten verkauft|sold my (data|details|email)|"
