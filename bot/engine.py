@@ -74,6 +74,7 @@ from nlp.entities import (
     replace_entities,
 )
 from nlp.language_id import language_of_locale
+from nlp.languages import names_what_to_stop
 from nlp.pipeline import NLU
 from nlp.smalltalk import GOODBYE, GREET, PRAISE, THANKS
 from nlp.tone import WORD, read_tone
@@ -231,15 +232,6 @@ LOOKUP_WHILE_QUEUED = DEFERRABLE | {
 # order's delivery or its charge. A cancellation, a change or a return waits for the person,
 # and its order is looked up meanwhile (shown once the customer proves it is theirs).
 QUEUED_TASKS = DIRECT_TASKS | {PAYMENT_PROBLEM}
-# What an opt-out stops: the messages or the list ("unsubscribe", "no more emails", "keine
-# Werbung", "désabonnez-moi"); the word "email" alone is the address asked for.
-_NAMES_WHAT_TO_STOP = re.compile(
-    r"(?i)\b(unsubscrib\w*|subscri\w*|newsletters?|marketing|promo\w*|offers|ads|advert\w*|"
-    r"spam\w*|mailing\w*|e-?mails\b|emailing|sms|texts|texting|messages|notifications?|"
-    r"list|werbung|abmelden|abbestellen|d(é|e)sabonne\w*|d(é|e)sinscri\w*|publicit\w*|"
-    r"suscripci(ó|o)n|baja|disiscriv\w*|iscrizione|afmelden|reclame|wypisz\w*|reklam\w*|"
-    r"descadastr\w*|avregistrera|avsluta|abonelik)"
-)
 # Digits or an email: what an order number, an email or a postcode is written with
 _CARRIES_DATA = re.compile(r"\d|@")
 
@@ -880,7 +872,7 @@ class Engine:
             understanding.intent.label == OPT_OUT_INTENT
             and (
                 understanding.intent.confidence < self.policy.unsure_intent
-                or _NAMES_WHAT_TO_STOP.search(understanding.text) is None
+                or not names_what_to_stop(understanding.text)
             )
             and not understanding.tone.cues
             and self.dialogue.awaiting(conversation) in ("order", "proof")

@@ -65,6 +65,15 @@ _STOPPING = (
     r"afmeld\w*|uitschrijv\w*|wypisa\w*|wypisz\w*|odhlás\w*|odhlas\w*|avregistr\w*|"
     r"avsluta|disiscriv\w*|çıkmak|çıkar\w*|stoppen met|cancelar|keine \w+ mehr)"
 )
+# What an opt-out stops, named: marketing by mail (above, or in English), or unsubscribing
+# itself ("unsubscribe", "no more emails", "keine Werbung", "désabonnez-moi"); "my email is
+# …" names nothing (the word email alone is the address the bot asked for)
+_WHAT_TO_STOP = re.compile(
+    rf"\b({_MARKETING}|unsubscrib\w*|subscri\w*|marketing|promo\w*|offers|ads|advert\w*|"
+    r"spam\w*|e-?mails\b|emailing|sms|texts|texting|messages|notifications?|list|abmelden|"
+    r"abbestellen|d(é|e)sabonne\w*|d(é|e)sinscri\w*|baja|disiscriv\w*|afmelden|reclame|"
+    r"wypisz\w*|descadastr\w*|avregistrera|avsluta|abonelik)"
+)
 _REQUESTS: dict[str, re.Pattern[str]] = {
     CANCEL: re.compile(
         r"\b(stornier\w*|storno|annuler|annulez|annulation|cancelar|cancele|cancelen|"
@@ -182,6 +191,12 @@ def order_request(text: str) -> str | None:
         # ("Kan jag avbryta min order? Beställde fel storlek": the request is the change)
         found.remove(DELIVERY)
     return found[0] if len(found) == 1 else None
+
+
+def names_what_to_stop(text: str) -> bool:
+    """Whether ``text`` names what an opt-out would stop (a newsletter, emails, messages,
+    a list) or unsubscribing itself, in English or one of the customers' languages."""
+    return _WHAT_TO_STOP.search(unicodedata.normalize("NFC", text).casefold()) is not None
 
 
 def delivery_went_wrong(text: str) -> bool:
