@@ -94,18 +94,16 @@ def create_identity(
     # Both rows are written by statements built once (see _first_contact), not through
     # the unit of work: every new visitor's first message writes them.
     customer_insert, identity_insert = _first_contact(session.get_bind().dialect.name)
-    customer = session.scalars(customer_insert, [{"first_name": first_name}]).one()
+    customer = session.scalars(customer_insert, {"first_name": first_name}).one()
     identity = session.scalars(
         identity_insert,
-        [
-            {
-                "customer_id": customer.id,
-                "channel": channel,
-                "external_id": external_id,
-                "username": username,
-                "reachable": True,
-            }
-        ],
+        {
+            "customer_id": customer.id,
+            "channel": channel,
+            "external_id": external_id,
+            "username": username,
+            "reachable": True,
+        },
     ).first()
     if identity is not None:
         set_committed_value(identity, "customer", customer)  # known: no lazy load later
@@ -124,12 +122,15 @@ def _first_contact(dialect: str) -> tuple[Any, Any]:
     an identity, for ``dialect``: built once, so each first contact pays for running them
     and not for building them and their cache keys again. Measured (SQLite, 1,000 new
     visitors' first messages, model answers given, CPU p50): see
-    bench/results/2026-12-05-chat-request-path.md."""
+    bench/results/2026-12-05-chat-request-path.md. The rows come back as objects through
+    ``from_statement`` (see crm/conversations/service.py, beside ``_visitor_query``)."""
     return (
-        insert(Customer).returning(Customer),
-        dialect_insert(dialect, ChannelIdentity)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(ChannelIdentity),
+        select(Customer).from_statement(insert(Customer).returning(Customer)),
+        select(ChannelIdentity).from_statement(
+            dialect_insert(dialect, ChannelIdentity)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(ChannelIdentity)
+        ),
     )
 
 
