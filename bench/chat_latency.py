@@ -64,7 +64,7 @@ def non_model_cpu(bot: Any, settings: Settings, factory: Any, n: int) -> float:
             body = ChatMessageIn(session_id=f"cpu-{i % 50}", text=MESSAGES[i % len(MESSAGES)])
             started = time.thread_time()
             with factory() as session:
-                chat_api.post_message(body, session, bot, settings)
+                chat_api.answer_message(body, session, bot, settings)
             cpu.append(1000 * (time.thread_time() - started))
     finally:
         bot.nlu.understand = understand
@@ -79,7 +79,7 @@ def profile(bot: Any, settings: Settings, factory: Any, n: int) -> None:
     for i in range(n):
         body = ChatMessageIn(session_id=f"prof-{i % 50}", text=MESSAGES[i % len(MESSAGES)])
         with factory() as session:
-            profiler.runcall(chat_api.post_message, body, session, bot, settings)
+            profiler.runcall(chat_api.answer_message, body, session, bot, settings)
     stats = pstats.Stats(profiler, stream=sys.stderr)
     stats.sort_stats("cumulative").print_stats(70)
 

@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from bot.channels.web import WebChat
+from bot.engine import Engine as BotEngine
 from bot.inbound import InboundMessage
 from bot.responses import ResponseBook
 from careloop.config import Settings
@@ -76,10 +77,23 @@ def message_out(m: Message, authors: dict[int, str] | None = None) -> MessageOut
 
 
 @router.post("/messages", response_model=ChatReplyOut)
-def post_message(
+async def post_message(
     body: ChatMessageIn, session: SessionDep, bot: BotDep, settings: SettingsDep
 ) -> ChatReplyOut:
     """Send a customer's message; the answer carries the bot's replies and the NLU result."""
+    # One trip to the thread pool: FastAPI checks a synchronous route's answer against its
+    # response model in a second trip, an asynchronous route's in the event loop. Measured
+    # with two servers side by side (SQLite, 32 visitors, eight alternating 6 s rounds, one
+    # run): 151 -> 158 msg/s (median; faster in 7 of 8 rounds), server CPU per message
+    # 8.05 -> 7.67 ms.
+    return await run_in_threadpool(answer_message, body, session, bot, settings)
+
+
+def answer_message(
+    body: ChatMessageIn, session: Session, bot: BotEngine, settings: Settings
+) -> ChatReplyOut:
+    """What :func:`post_message` answers, computed in the calling thread (it blocks: the
+    models, the database)."""
     text = body.text.strip()
     if not text:
         raise ValidationFailed("text must not be empty")
