@@ -14,7 +14,7 @@ The n-grams are those of :mod:`nlp.ngrams`; their vocabulary and idf weights shi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from nlp.base import Vectors
 from nlp.head import LinearHead, softmax
-from nlp.ngrams import fitted_char_ngrams, load_char_ngrams, ngram_arrays
+from nlp.ngrams import NgramRows, fitted_char_ngrams, load_char_ngrams, ngram_arrays
 
 COMPLAINT, OTHER = "complaint", "other"
 
@@ -35,6 +35,10 @@ class ComplaintHead:
 
     head: LinearHead  # over the embedding's columns, then one column per n-gram
     vectorizer: TfidfVectorizer
+    rows: NgramRows = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.rows = NgramRows(self.vectorizer)
 
     @classmethod
     def fit(
@@ -57,7 +61,7 @@ class ComplaintHead:
         dim = self.dimension
         columns = self.head.columns  # (see LinearHead.columns)
         embedded = np.asarray(vectors, dtype=np.float64) @ columns[:dim]
-        ngrams = self.vectorizer.transform(texts) @ columns[dim:]
+        ngrams = self.rows(texts) @ columns[dim:]
         return np.asarray(embedded + ngrams + self.head.bias)
 
     def predict_proba(self, vectors: Vectors, texts: Sequence[str]) -> npt.NDArray[np.float64]:

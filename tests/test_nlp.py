@@ -7,6 +7,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from nlp.base import FALLBACK_INTENT
 from nlp.classifiers import IntentClassifier
+from nlp.complaint import ComplaintHead
 from nlp.dataset import (
     DataError,
     Example,
@@ -26,6 +28,7 @@ from nlp.dataset import (
 from nlp.encoder import SentenceEncoder, resolve_encoder_path
 from nlp.head import LinearHead
 from nlp.neighbours import NeighbourVote
+from nlp.ngrams import NgramRows
 from nlp.pipeline import NLU, NLUConfig, load_nlu
 from nlp.store import list_versions, load_active, save_artifact
 
@@ -121,6 +124,27 @@ def test_understanding_of_typical_messages(nlu: NLU) -> None:
     assert [r.intent.label for r in results] == list(cases.values())
     assert nlu.understand("this is awful, I'm so angry").sentiment.label == "negative"
     assert nlu.understand("thank you, you were great").sentiment.score > 0.5
+
+
+def test_the_ngram_rows_are_the_vectorizers_own() -> None:
+    """The shipped complaint head's tf-idf rows, computed by careloop, equal scikit-learn's
+    ``transform`` on the writers' messages and on odd input."""
+    head = ComplaintHead.load(Path(str(resources.files("nlp") / "pretrained" / "complaint.npz")))
+    texts = [m.text for m in chat_messages()] + [
+        "",
+        "   ",
+        "🙂🙂🙂",
+        "ЗАКАЗ НЕ ПРИШЁЛ!!!",
+        "zzzzqqqq xxyy",
+        "where is order O0001234? " * 160,
+        "ein Päckchen, ça suffit, 注文はどこ",
+    ]
+    ours = NgramRows(head.vectorizer)(texts)
+    theirs = head.vectorizer.transform(texts)
+    assert ours.shape == theirs.shape == (len(texts), len(head.vectorizer.vocabulary_))
+    assert abs(ours - theirs).max() < 1e-12
+    assert ours[len(texts) - 6].nnz == 0  # (no n-gram of "   " is known: an empty row)
+    assert NgramRows(head.vectorizer)([]).shape == (0, len(head.vectorizer.vocabulary_))
 
 
 def test_head_save_load_round_trip(tmp_path: Path, nlu: NLU) -> None:
