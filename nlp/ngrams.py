@@ -11,7 +11,9 @@ nearest-neighbour vote (:mod:`nlp.neighbours`).
 The n-grams are scikit-learn's ``TfidfVectorizer``: characters within words, 1 to 4 long,
 case kept, sublinear term frequency, n-grams in at least two training messages. The
 vocabulary (in column order) and the idf weights are stored as plain arrays next to the
-weights, so nothing is pickled.
+weights, so nothing is pickled. A message's rows are computed from the vectorizer's own
+analyzer, vocabulary and idf weights (:class:`NgramRows`), without the input checks of
+its ``transform``.
 """
 
 from __future__ import annotations
