@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench.sentiment import vader_label
+from nlp.classifiers import SentimentClassifier
 from nlp.dataset import bundled_data_path, load_examples
 from nlp.encoder import SentenceEncoder
 from nlp.pretrained import shipped_sentiment
@@ -82,7 +83,7 @@ def main() -> None:
         texts = [r.text for r in rows]
         truth = [r.label for r in rows]
         vectors = encode_cached(encoder, texts, args.corpora / ".embeddings")
-        ours = [shipped.head.labels[i] for i in shipped.head.predict_proba(vectors).argmax(1)]
+        ours = [p.label for p in SentimentClassifier(shipped.head).predict(vectors, texts)]
         base = [own.labels[i] for i in own.predict_proba(vectors).argmax(1)]
         vader = [vader_label(analyzer, t) for t in texts]
         result: dict[str, Any] = {

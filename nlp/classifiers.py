@@ -17,7 +17,7 @@ from nlp.base import (
 )
 from nlp.head import LinearHead, combine
 from nlp.neighbours import NeighbourVote
-from nlp.ngrams import NgramVote
+from nlp.ngrams import NgramHead, NgramVote
 from nlp.oos import OutOfScopeDetector
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
@@ -102,7 +102,10 @@ class IntentClassifier:
 
 @dataclass
 class SentimentClassifier:
-    head: LinearHead
+    """Sentiment from a head over the sentence embedding, or over the embedding and the
+    message's character n-grams (an :class:`~nlp.ngrams.NgramHead`: the shipped head)."""
+
+    head: LinearHead | NgramHead
     encoder: Encoder | None = None
 
     def __post_init__(self) -> None:
@@ -110,8 +113,11 @@ class SentimentClassifier:
         if missing:
             raise ValueError(f"sentiment model lacks labels: {sorted(missing)}")
 
-    def predict(self, vectors: Vectors) -> list[SentimentPrediction]:
-        probs = self.head.predict_proba(vectors)
+    def predict(self, vectors: Vectors, texts: Sequence[str]) -> list[SentimentPrediction]:
+        if isinstance(self.head, NgramHead):
+            probs = self.head.predict_proba(vectors, texts)
+        else:
+            probs = self.head.predict_proba(vectors)
         idx = {lbl: i for i, lbl in enumerate(self.head.labels)}
         out: list[SentimentPrediction] = []
         for row in probs:

@@ -33,6 +33,7 @@ from nlp.complaint import COMPLAINT, ComplaintHead
 from nlp.dataset import Example, bundled_data_path, bundled_examples, data_hash, load_examples
 from nlp.encoder import SentenceEncoder, encoder_path
 from nlp.finetune import MODES, FinetuneConfig, finetune
+from nlp.head import LinearHead
 from nlp.language_id import language_of
 from nlp.language_id import load as load_language_id
 from nlp.languages import CHANGES, DELIVERY, STATUS, order_request
@@ -159,7 +160,7 @@ class NLU:
         else:
             vectors = sentiment.encoder.encode(texts) if sentiment.encoder else shared
             assert vectors is not None
-            sentiments = sentiment.predict(vectors)
+            sentiments = sentiment.predict(vectors, texts)
         complaints: list[float | None] = [None] * len(texts)
         if self.complaint is not None and shared is not None:
             complaints = [float(p) for p in self.complaint.probability(shared, texts)]
@@ -431,6 +432,8 @@ def _own_encoder(artifact: Artifact) -> Encoder | None:
 def load_nlu(encoder: Encoder, config: NLUConfig) -> NLU:
     """Build the pipeline from the active artifacts, training any that are missing."""
     intent_artifact = ensure_artifact(encoder, config, "intent")
+    if not isinstance(intent_artifact.head, LinearHead):
+        raise ValueError(f"intent model {intent_artifact.version} reads n-grams; retrain it")
     tuned = intent_artifact.meta.get("metrics", {}).get("threshold")
     threshold = config.intent_threshold
     if threshold is None:

@@ -3,7 +3,8 @@ head, the complaint head (``complaint.npz`` / ``complaint.json``, built the same
 :mod:`nlp.complaint_build` and checked the same way by :func:`shipped_complaint`), and the
 intent model (head and out-of-scope detector; see the end of this module).
 
-``nlp/pretrained/sentiment.npz`` (a :class:`~nlp.head.LinearHead`, plain arrays) and
+``nlp/pretrained/sentiment.npz`` (an :class:`~nlp.ngrams.NgramHead`: one regression over
+the sentence embedding and the message's character n-grams, plain arrays) and
 ``sentiment.json`` (how it was built: encoder, sources, sizes, metrics, the head file's
 SHA-256 and a probe embedding). The head is only valid over the encoder it was trained
 on: :func:`shipped_sentiment` checks the encoder's name, the file's checksum, and that the
@@ -29,7 +30,7 @@ from nlp.base import Encoder
 from nlp.complaint import ComplaintHead
 from nlp.head import LinearHead
 from nlp.neighbours import NEIGHBOURS_FILE, NeighbourVote
-from nlp.ngrams import NGRAMS_FILE, NgramVote
+from nlp.ngrams import NGRAMS_FILE, NgramHead, NgramVote, load_head
 from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ PROBE_MIN_COSINE = 0.999
 
 @dataclass(frozen=True)
 class ShippedHead:
-    head: LinearHead
+    head: LinearHead | NgramHead
     meta: dict[str, Any]
 
 
@@ -68,7 +69,7 @@ def probe_vector(encoder: Encoder) -> list[float]:
 
 def write_shipped(
     directory: Path,
-    head: LinearHead | ComplaintHead,
+    head: LinearHead | NgramHead,
     meta: dict[str, Any],
     encoder: Encoder,
     *,
@@ -93,7 +94,7 @@ def write_shipped(
 
 def shipped_sentiment(encoder: Encoder, directory: Path | None = None) -> ShippedHead | None:
     """The shipped head if it fits ``encoder``; None (with a log line saying why) if not."""
-    found = shipped_head(encoder, directory, (HEAD_FILE, META_FILE), LinearHead.load)
+    found = shipped_head(encoder, directory, (HEAD_FILE, META_FILE), load_head)
     return ShippedHead(*found) if found else None
 
 
@@ -104,7 +105,7 @@ def shipped_complaint(encoder: Encoder, directory: Path | None = None) -> Shippe
     return ShippedComplaint(*found) if found else None
 
 
-H = TypeVar("H", LinearHead, ComplaintHead)
+H = TypeVar("H", bound=LinearHead | NgramHead)
 
 
 def shipped_head(

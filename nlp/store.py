@@ -13,7 +13,7 @@ from typing import Any
 
 from nlp.head import LinearHead
 from nlp.neighbours import NEIGHBOURS_FILE, NeighbourVote
-from nlp.ngrams import NGRAMS_FILE, NgramVote
+from nlp.ngrams import NGRAMS_FILE, NgramHead, NgramVote, load_head
 from nlp.oos import DETECTOR_FILE, OutOfScopeDetector
 
 TASKS = ("intent", "sentiment")
@@ -28,7 +28,7 @@ class Artifact:
     task: str
     version: str
     path: Path
-    head: LinearHead
+    head: LinearHead | NgramHead  # an n-gram head: the shipped sentiment head
     meta: dict[str, Any]
 
     def extra_head(self, name: str) -> LinearHead | None:
@@ -60,7 +60,7 @@ class Artifact:
 def save_artifact(
     root: Path,
     task: str,
-    head: LinearHead,
+    head: LinearHead | NgramHead,
     meta: dict[str, Any],
     *,
     activate: bool = True,
@@ -127,7 +127,7 @@ def load_active(root: Path, task: str) -> Artifact | None:
 def load_version(root: Path, task: str, version: str) -> Artifact:
     path = root / task / version
     meta = json.loads((path / "meta.json").read_text())
-    return Artifact(task, version, path, LinearHead.load(path / "head.npz"), meta)
+    return Artifact(task, version, path, load_head(path / "head.npz"), meta)
 
 
 def active_marker(root: Path) -> tuple[tuple[str, float], ...]:

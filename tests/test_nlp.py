@@ -145,6 +145,12 @@ def test_the_ngram_rows_are_the_vectorizers_own() -> None:
     assert abs(ours - theirs).max() < 1e-12
     assert ours[len(texts) - 6].nnz == 0  # (no n-gram of "   " is known: an empty row)
     assert NgramRows(head.vectorizer)([]).shape == (0, len(head.vectorizer.vocabulary_))
+    # the heads read the product with their weights, taken without the sparse matrix
+    weights = head.head.columns[head.dimension :]
+    product = NgramRows(head.vectorizer).dot(texts, weights)
+    assert product.shape == (len(texts), 2)
+    assert np.abs(product - theirs @ weights).max() < 1e-12
+    assert NgramRows(head.vectorizer).dot([], weights).shape == (0, 2)
 
 
 def test_head_save_load_round_trip(tmp_path: Path, nlu: NLU) -> None:
