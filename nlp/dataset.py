@@ -37,11 +37,18 @@ def bundled_data_path(task: str) -> Path:
     return Path(str(resources.files("nlp") / "data" / name))
 
 
-def chat_messages() -> list[ChatMessage]:
+CHAT_MESSAGES = "chat_messages.csv"
+# Written for the sentiment head: calm messages about problems and the same kinds of
+# situations written with feeling (docs/sentiment.md); only the sentiment head reads them.
+CHAT_FEELINGS = "chat_feelings.csv"
+
+
+def chat_messages(name: str = CHAT_MESSAGES) -> list[ChatMessage]:
     """Customer messages written and labelled by independent writers (docs/nlu.md): intent,
     escalation and sentiment per message, by the labelling rules of the conversation
-    evaluation set, and never a text of that set."""
-    path = Path(str(resources.files("nlp") / "data" / "chat_messages.csv"))
+    evaluation set, and never a text of that set (``name``: ``CHAT_MESSAGES`` or
+    ``CHAT_FEELINGS``)."""
+    path = Path(str(resources.files("nlp") / "data" / name))
     with path.open(newline="", encoding="utf-8") as fh:
         return [
             ChatMessage(row["text"], row["intent"], row["escalate"] == "1", row["sentiment"])

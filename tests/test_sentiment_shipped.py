@@ -13,7 +13,10 @@ import pytest
 
 from nlp import pipeline
 from nlp.base import Vectors
+from nlp.classifiers import SentimentClassifier
 from nlp.dataset import (
+    CHAT_FEELINGS,
+    CHAT_MESSAGES,
     DataError,
     Example,
     bundled_data_path,
@@ -64,7 +67,8 @@ def _no_training(*args: object, **kwargs: object) -> None:
 
 def test_shipped_head_is_in_the_package() -> None:
     meta = json.loads((pretrained_dir() / META_FILE).read_text())
-    assert (pretrained_dir() / HEAD_FILE).stat().st_size < 200_000
+    # the weights over the embedding and over ~22,000 character n-grams, compressed
+    assert (pretrained_dir() / HEAD_FILE).stat().st_size < 1_000_000
     assert meta["labels"] == ["negative", "neutral", "positive"]
     names = {s["name"] for s in meta["sources"]}
     assert "careloop" in names and len(names) >= 2
@@ -80,7 +84,10 @@ def test_fresh_install_loads_the_shipped_head_without_training(
     assert artifact.meta["mode"] == "pretrained"
     shipped = shipped_sentiment(encoder)
     assert shipped is not None
-    assert np.allclose(artifact.head.weights, shipped.head.weights)
+    texts = ["where is my parcel?", "you lost my parcel AGAIN!!!", "thanks, all sorted"]
+    vectors = encoder.encode(texts)
+    stored = SentimentClassifier(artifact.head).predict(vectors, texts)
+    assert stored == SentimentClassifier(shipped.head).predict(vectors, texts)
     # the next start reuses the stored copy
     assert ensure_artifact(encoder, NLUConfig(model_dir=tmp_path), "sentiment").version == (
         artifact.version
@@ -138,11 +145,27 @@ def test_clear_negatives_read_negative_and_routine_questions_neutral(nlu: NLU) -
 def test_the_shipped_head_is_built_from_the_bundled_examples_and_chat_messages() -> None:
     meta = json.loads((pretrained_dir() / META_FILE).read_text())
     built = {source["name"]: source["data_sha256"] for source in meta["sources"]}
-    chat = [Example(m.text, m.sentiment) for m in chat_messages()]
     stale = "rebuild the shipped head (`make models SENTIMENT_CORPORA=DIR`, docs/sentiment.md)"
     assert built["careloop"] == data_hash(load_examples(bundled_data_path("sentiment"))), stale
-    assert built["chat"] == data_hash(chat), stale
-    assert built["chat:calm"] == data_hash([e for e in chat if e.label != "negative"]), stale
+    for name, file in (("chat", CHAT_MESSAGES), ("feelings", CHAT_FEELINGS)):
+        chat = [Example(m.text, m.sentiment) for m in chat_messages(file)]
+        assert built[name] == data_hash(chat), stale
+        assert built[f"{name}:calm"] == data_hash([e for e in chat if e.label != "negative"])
+
+
+def test_the_same_problem_reads_neutral_when_calm_and_negative_when_upset(nlu: NLU) -> None:
+    calm = [
+        "my parcel was left at the wrong house, what should I do?",
+        "I see two charges for one order, is one of them a reservation?",
+        "the lid of the blender arrived cracked, could you send a new one?",
+    ]
+    upset = [
+        "you left my parcel at the WRONG house again, unbelievable!!",
+        "you charged me twice and nobody answers my emails, this is ridiculous",
+        "the blender arrived cracked, what a joke, never ordering from you again",
+    ]
+    assert all(u.sentiment.score > -0.5 for u in nlu.understand_batch(calm))
+    assert all(u.sentiment.score < -0.5 for u in nlu.understand_batch(upset))
 
 
 def test_a_calm_customs_question_reads_neutral(nlu: NLU) -> None:
@@ -231,6 +254,8 @@ def test_build_writes_a_head_the_loader_accepts(encoder: SentenceEncoder, tmp_pa
         "careloop",
         "chat",
         "chat:calm",
+        "feelings",
+        "feelings:calm",
     ]
     shipped = shipped_sentiment(encoder, out)
     assert shipped is not None and shipped.meta["head_sha256"] == meta["head_sha256"]
