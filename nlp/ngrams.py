@@ -82,11 +82,12 @@ class NgramRows:
 
     scikit-learn checks its input on every call (whether it is a data frame, the
     parameters, finite values), which costs more than the n-grams of a short message.
-    Measured in one run, 1,000 single-message calls each, CPU per call and per vectorizer
-    (two models read n-grams, so a message takes two calls): a message of the chat
-    benchmark 0.248 ms through ``transform``, 0.040 ms here; the writers' and the dev
-    splits' messages 0.31 against 0.09 ms. The rows differ from ``transform``'s by at most
-    2.2e-16 over 25,696 texts (tests/test_nlp.py checks it on the writers' messages)."""
+    Measured in one run (2026-12-07, when two models read n-grams), 1,000 single-message
+    calls each, CPU per call and per vectorizer: a message of the chat benchmark 0.248 ms
+    through ``transform``, 0.040 ms here; the writers' and the dev splits' messages 0.31
+    against 0.09 ms. The rows differ from ``transform``'s by at most 2.2e-16 over 25,696
+    texts (tests/test_nlp.py checks it on the writers' messages). The three models that
+    read n-grams now take a message's row through :meth:`dot`."""
 
     def __init__(self, vectorizer: TfidfVectorizer) -> None:
         self.analyze = vectorizer.build_analyzer()
